@@ -1,0 +1,93 @@
+//! Feature extractors and the registry that builds them by libvmaf name (`vif`, `adm`,
+//! `motion`, `psnr`).
+
+pub mod adm;
+pub mod motion;
+pub mod name;
+pub mod psnr;
+pub mod vif;
+
+use std::sync::Arc;
+
+use crate::options::{OptionSpec, OptionValues};
+use crate::picture::{Picture, PixelFormat};
+use crate::EngineError;
+
+/// One feature value for one frame, named as libvmaf's feature collector names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureValue {
+    /// Collector name, e.g. `VMAF_integer_feature_vif_scale0_score` or `integer_vif_scale0_egl_1`.
+    pub name: Arc<str>,
+    /// Frame index the value belongs to.
+    pub index: u32,
+    /// The value.
+    pub value: f64,
+}
+
+/// Format, depth and size shared by every picture of one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// Chroma subsampling.
+    pub format: PixelFormat,
+    /// Bits per component.
+    pub bit_depth: u8,
+    /// Luma width.
+    pub width: usize,
+    /// Luma height.
+    pub height: usize,
+}
+
+/// Computes features from reference/distorted picture pairs.
+pub trait FeatureExtractor: Send {
+    /// Extracts the features of frame `index`, pushing values onto `out`. A temporal extractor
+    /// is called once per frame in order and may push values for earlier frames.
+    fn extract(
+        &mut self,
+        reference: &Picture,
+        distorted: &Picture,
+        index: u32,
+        out: &mut Vec<FeatureValue>,
+    ) -> Result<(), EngineError>;
+
+    /// Pushes values still held back once the last frame has been extracted.
+    fn flush(&mut self, out: &mut Vec<FeatureValue>) -> Result<(), EngineError> {
+        let _ = out;
+        Ok(())
+    }
+}
+
+/// Static description of an extractor: its name, options, provided features and constructor.
+pub struct ExtractorInfo {
+    /// libvmaf's extractor name (`vif`, `adm`, `motion`, `psnr`).
+    pub name: &'static str,
+    /// Options it accepts.
+    pub options: &'static [OptionSpec],
+    /// Feature names it provides at default options, as models refer to them.
+    pub provided_features: &'static [&'static str],
+    /// Whether frames must be fed in order to a single instance.
+    pub temporal: bool,
+    /// Builds an instance for pictures of `geometry`.
+    pub create:
+        fn(options: &OptionValues, geometry: Geometry) -> Result<Box<dyn FeatureExtractor>, EngineError>,
+}
+
+/// Every extractor the engine knows.
+pub fn registry() -> [&'static ExtractorInfo; 4] {
+    [&adm::INFO, &motion::INFO, &vif::INFO, &psnr::INFO]
+}
+
+/// Looks an extractor up by its libvmaf name.
+pub fn find_extractor(name: &str) -> Result<&'static ExtractorInfo, EngineError> {
+    registry()
+        .into_iter()
+        .find(|info| info.name == name)
+        .ok_or_else(|| EngineError::UnknownFeature(name.to_string()))
+}
+
+/// Looks up the extractor that provides a model feature name such as
+/// `VMAF_integer_feature_vif_scale0_score`.
+pub fn find_provider(feature_name: &str) -> Option<&'static ExtractorInfo> {
+    registry()
+        .into_iter()
+        .find(|info| info.provided_features.contains(&feature_name))
+}

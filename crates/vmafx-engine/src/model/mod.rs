@@ -1,0 +1,1 @@
+//! VMAF models: loading libvmaf JSON models, built-in versions, and per-frame prediction.

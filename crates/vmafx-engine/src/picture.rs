@@ -1,0 +1,287 @@
+//! Decoded pictures: planar YUV at 8 to 16 bits, stored as `u8` at 8 bits and `u16` above,
+//! the way libvmaf stores them.
+
+use crate::EngineError;
+
+/// Chroma subsampling of a picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PixelFormat {
+    /// Luma only.
+    Yuv400,
+    /// Chroma halved in both directions.
+    Yuv420,
+    /// Chroma halved horizontally.
+    Yuv422,
+    /// Full-resolution chroma.
+    Yuv444,
+}
+
+impl PixelFormat {
+    /// Number of planes a picture of this format carries.
+    pub fn plane_count(self) -> usize {
+        match self {
+            PixelFormat::Yuv400 => 1,
+            _ => 3,
+        }
+    }
+
+    /// Width and height of plane `index` for a picture of `width` × `height`.
+    pub fn plane_size(self, index: usize, width: usize, height: usize) -> (usize, usize) {
+        if index == 0 {
+            return (width, height);
+        }
+        match self {
+            PixelFormat::Yuv400 => (0, 0),
+            PixelFormat::Yuv420 => (width.div_ceil(2), height.div_ceil(2)),
+            PixelFormat::Yuv422 => (width.div_ceil(2), height),
+            PixelFormat::Yuv444 => (width, height),
+        }
+    }
+
+    /// The short name libvmaf's CLI uses (`420`, `422`, `444`, `400`).
+    pub fn short_name(self) -> &'static str {
+        match self {
+            PixelFormat::Yuv400 => "400",
+            PixelFormat::Yuv420 => "420",
+            PixelFormat::Yuv422 => "422",
+            PixelFormat::Yuv444 => "444",
+        }
+    }
+}
+
+/// A sample type a plane can hold.
+pub trait Pixel: Copy + Default + Send + Sync + 'static {
+    /// The sample widened to `u32`.
+    fn widen(self) -> u32;
+}
+
+impl Pixel for u8 {
+    #[inline(always)]
+    fn widen(self) -> u32 {
+        self as u32
+    }
+}
+
+impl Pixel for u16 {
+    #[inline(always)]
+    fn widen(self) -> u32 {
+        self as u32
+    }
+}
+
+/// One image plane: `height` rows of `width` samples, rows `stride` samples apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plane<T> {
+    /// Samples per row.
+    pub width: usize,
+    /// Number of rows.
+    pub height: usize,
+    /// Distance between the starts of two rows, in samples.
+    pub stride: usize,
+    /// The samples, `stride * height` of them.
+    pub data: Vec<T>,
+}
+
+impl<T: Pixel> Plane<T> {
+    /// A zeroed plane with `stride == width`.
+    pub fn new(width: usize, height: usize) -> Self {
+        Plane {
+            width,
+            height,
+            stride: width,
+            data: vec![T::default(); width * height],
+        }
+    }
+
+    /// Row `y` as a slice of exactly `width` samples.
+    #[inline(always)]
+    pub fn row(&self, y: usize) -> &[T] {
+        &self.data[y * self.stride..y * self.stride + self.width]
+    }
+
+    /// Row `y`, mutable.
+    #[inline(always)]
+    pub fn row_mut(&mut self, y: usize) -> &mut [T] {
+        let start = y * self.stride;
+        &mut self.data[start..start + self.width]
+    }
+}
+
+/// The samples of one plane, in the width the bit depth calls for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaneData {
+    /// 8-bit samples.
+    U8(Plane<u8>),
+    /// 9- to 16-bit samples.
+    U16(Plane<u16>),
+}
+
+impl PlaneData {
+    /// Samples per row.
+    pub fn width(&self) -> usize {
+        match self {
+            PlaneData::U8(p) => p.width,
+            PlaneData::U16(p) => p.width,
+        }
+    }
+
+    /// Number of rows.
+    pub fn height(&self) -> usize {
+        match self {
+            PlaneData::U8(p) => p.height,
+            PlaneData::U16(p) => p.height,
+        }
+    }
+}
+
+/// A decoded picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picture {
+    /// Chroma subsampling.
+    pub format: PixelFormat,
+    /// Bits per component, 8 to 16.
+    pub bit_depth: u8,
+    /// Luma width.
+    pub width: usize,
+    /// Luma height.
+    pub height: usize,
+    /// One entry per plane: Y, then Cb and Cr unless the format is 4:0:0.
+    pub planes: Vec<PlaneData>,
+}
+
+impl Picture {
+    /// A zeroed picture.
+    pub fn new(
+        format: PixelFormat,
+        bit_depth: u8,
+        width: usize,
+        height: usize,
+    ) -> Result<Self, EngineError> {
+        if !(8..=16).contains(&bit_depth) {
+            return Err(EngineError::UnsupportedPicture(format!(
+                "bit depth {bit_depth} is outside 8..=16"
+            )));
+        }
+        if width == 0 || height == 0 {
+            return Err(EngineError::UnsupportedPicture(format!(
+                "size {width}x{height} is empty"
+            )));
+        }
+        let planes = (0..format.plane_count())
+            .map(|i| {
+                let (w, h) = format.plane_size(i, width, height);
+                if bit_depth == 8 {
+                    PlaneData::U8(Plane::new(w, h))
+                } else {
+                    PlaneData::U16(Plane::new(w, h))
+                }
+            })
+            .collect();
+        Ok(Picture {
+            format,
+            bit_depth,
+            width,
+            height,
+            planes,
+        })
+    }
+
+    /// Number of bytes one frame takes in raw planar form (2 bytes a sample above 8 bits).
+    pub fn raw_frame_len(format: PixelFormat, bit_depth: u8, width: usize, height: usize) -> usize {
+        let bytes = if bit_depth > 8 { 2 } else { 1 };
+        (0..format.plane_count())
+            .map(|i| {
+                let (w, h) = format.plane_size(i, width, height);
+                w * h * bytes
+            })
+            .sum()
+    }
+
+    /// Fills the picture from raw planar bytes (little-endian 16-bit words above 8 bits), as
+    /// found in `.yuv` files and Y4M frames. `raw` must be exactly [`Picture::raw_frame_len`].
+    pub fn fill_from_raw(&mut self, raw: &[u8]) -> Result<(), EngineError> {
+        let expected = Self::raw_frame_len(self.format, self.bit_depth, self.width, self.height);
+        if raw.len() != expected {
+            return Err(EngineError::PictureMismatch(format!(
+                "raw frame has {} bytes, expected {expected}",
+                raw.len()
+            )));
+        }
+        let max = (1u32 << self.bit_depth) - 1;
+        let mut offset = 0;
+        for plane in &mut self.planes {
+            match plane {
+                PlaneData::U8(p) => {
+                    let n = p.width * p.height;
+                    // stride == width for pictures built by `new`, so rows are contiguous.
+                    for y in 0..p.height {
+                        let w = p.width;
+                        p.row_mut(y)
+                            .copy_from_slice(&raw[offset + y * w..offset + (y + 1) * w]);
+                    }
+                    offset += n;
+                }
+                PlaneData::U16(p) => {
+                    let w = p.width;
+                    for y in 0..p.height {
+                        let src = &raw[offset + y * w * 2..offset + (y + 1) * w * 2];
+                        for (dst, pair) in p.row_mut(y).iter_mut().zip(src.chunks_exact(2)) {
+                            let v = u16::from_le_bytes([pair[0], pair[1]]);
+                            // Out-of-range high-depth samples would overflow the fixed-point
+                            // kernels; libvmaf's behaviour there is undefined, so clamp.
+                            *dst = (v as u32).min(max) as u16;
+                        }
+                    }
+                    offset += w * p.height * 2;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that `other` has the same format, depth and size.
+    pub fn check_same_shape(&self, other: &Picture) -> Result<(), EngineError> {
+        if self.format != other.format
+            || self.bit_depth != other.bit_depth
+            || self.width != other.width
+            || self.height != other.height
+        {
+            return Err(EngineError::PictureMismatch(format!(
+                "{}x{} {} {}-bit vs {}x{} {} {}-bit",
+                self.width,
+                self.height,
+                self.format.short_name(),
+                self.bit_depth,
+                other.width,
+                other.height,
+                other.format.short_name(),
+                other.bit_depth
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chroma_sizes_round_up_for_odd_dimensions() {
+        assert_eq!(PixelFormat::Yuv420.plane_size(1, 7, 5), (4, 3));
+        assert_eq!(PixelFormat::Yuv422.plane_size(2, 7, 5), (4, 5));
+        assert_eq!(PixelFormat::Yuv444.plane_size(1, 7, 5), (7, 5));
+        assert_eq!(Picture::raw_frame_len(PixelFormat::Yuv420, 10, 7, 5), (35 + 24) * 2);
+    }
+
+    #[test]
+    fn raw_fill_reads_little_endian_words() {
+        let mut p = Picture::new(PixelFormat::Yuv400, 10, 2, 1).unwrap();
+        p.fill_from_raw(&[0x01, 0x02, 0xff, 0x03]).unwrap();
+        match &p.planes[0] {
+            PlaneData::U16(pl) => assert_eq!(pl.data, vec![0x0201, 0x03ff]),
+            PlaneData::U8(_) => panic!("10-bit picture stored as u8"),
+        }
+        assert!(p.fill_from_raw(&[0; 3]).is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! Temporal pooling of per-frame values: min, max, mean and harmonic mean, computed in the same
+//! order and with the same arithmetic as libvmaf so the pooled digits match.
+
+/// The four pooled statistics libvmaf prints.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pooled {
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// `n / Σ 1/(x+1) − 1`, libvmaf's shifted harmonic mean.
+    pub harmonic_mean: f64,
+}
+
+/// Pools `values` (frame `i` at position `i`) over frames `low..=high`, keeping only frames whose
+/// index is a multiple of `subsample` when `subsample > 1`. Returns `None` when a frame in that
+/// range has no value, or when no frame is selected.
+pub fn pool(values: &[Option<f64>], low: usize, high: usize, subsample: usize) -> Option<Pooled> {
+    let mut count = 0usize;
+    let (mut min, mut max, mut sum, mut inverse_sum) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for i in low..=high {
+        if subsample > 1 && i % subsample != 0 {
+            continue;
+        }
+        let v = (*values.get(i)?)?;
+        count += 1;
+        sum += v;
+        inverse_sum += 1.0 / (v + 1.0);
+        if i == low || v < min {
+            min = v;
+        }
+        if i == low || v > max {
+            max = v;
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    Some(Pooled {
+        min,
+        max,
+        mean: sum / count as f64,
+        harmonic_mean: count as f64 / inverse_sum - 1.0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pools_like_libvmaf() {
+        let v = [Some(1.0), Some(3.0), Some(2.0)];
+        let p = pool(&v, 0, 2, 1).unwrap();
+        assert_eq!((p.min, p.max, p.mean), (1.0, 3.0, 2.0));
+        let expected = 3.0 / (0.5 + 0.25 + 1.0 / 3.0) - 1.0;
+        assert_eq!(p.harmonic_mean, expected);
+        let sub = pool(&v, 0, 2, 2).unwrap();
+        assert_eq!((sub.min, sub.max, sub.mean), (1.0, 2.0, 1.5));
+        assert!(pool(&[Some(1.0), None], 0, 1, 1).is_none());
+    }
+}
