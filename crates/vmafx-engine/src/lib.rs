@@ -13,6 +13,7 @@ pub mod feature;
 pub mod model;
 pub mod options;
 pub mod picture;
+pub mod pipeline;
 pub mod pool;
 
 pub use error::EngineError;

@@ -1,1 +1,33 @@
-fn main() {}
+//! `vmafx`: the command-line front end. Each subcommand lives in [`commands`]; this file only
+//! parses arguments, sets up logging and turns errors into one line and an exit status.
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VMAFX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            // One line, naming the file or field: the error chain joined with ": ".
+            let message = err
+                .chain()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            eprintln!("vmafx: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

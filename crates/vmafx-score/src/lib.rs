@@ -1,0 +1,410 @@
+//! Scores a reference/distorted pair end to end: opens both inputs, runs the feature
+//! extractors the models and `--feature` flags ask for, predicts every model on every frame,
+//! and hands back a report ready for any libvmaf output format. The CLI and the service's
+//! worker both score through here, so they give the same numbers.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use vmafx_engine::collector::FeatureCollector;
+use vmafx_engine::feature::Geometry;
+use vmafx_engine::model::{Model, ModelSpec};
+use vmafx_engine::pipeline::ScorerBuilder;
+use vmafx_engine::pool::pool;
+use vmafx_engine::EngineError;
+use vmafx_report::Report;
+use vmafx_video::{FrameSource, RawParams, VideoError, VideoInfo};
+
+/// An extra feature extractor asked for with `--feature NAME[=key=value[:key=value...]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureSpec {
+    /// Extractor name, e.g. `psnr`.
+    pub name: String,
+    /// Options in the order given.
+    pub options: Vec<(String, String)>,
+}
+
+impl FeatureSpec {
+    /// Parses libvmaf's `--feature` syntax: the name, then `=` and `:`-separated `key=value`
+    /// options, as in `psnr=enable_chroma=false:min_sse=0.5`.
+    pub fn parse(text: &str) -> Result<FeatureSpec, ScoreError> {
+        let (name, rest) = match text.split_once('=') {
+            Some((name, rest)) => (name, Some(rest)),
+            None => (text, None),
+        };
+        if name.is_empty() {
+            return Err(ScoreError::Usage(format!("--feature \"{text}\": missing extractor name")));
+        }
+        let mut options = Vec::new();
+        if let Some(rest) = rest {
+            for pair in rest.split(':') {
+                match pair.split_once('=') {
+                    Some((k, v)) if !k.is_empty() && !v.is_empty() && !v.contains('=') => {
+                        options.push((k.to_string(), v.to_string()))
+                    }
+                    _ => {
+                        return Err(ScoreError::Usage(format!(
+                            "--feature \"{text}\": bad option \"{pair}\" (expected key=value)"
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(FeatureSpec {
+            name: name.to_string(),
+            options,
+        })
+    }
+}
+
+/// What to score and how; the fields mirror the `vmaf` tool's flags.
+#[derive(Debug, Clone)]
+pub struct ScoreRequest {
+    /// Reference clip.
+    pub reference: PathBuf,
+    /// Distorted clip.
+    pub distorted: PathBuf,
+    /// Geometry for raw `.yuv` inputs (both inputs share it).
+    pub raw: Option<RawParams>,
+    /// Models to predict; empty means the default `vmaf_v0.6.1` unless `no_prediction`.
+    pub models: Vec<ModelSpec>,
+    /// Extra extractors.
+    pub features: Vec<FeatureSpec>,
+    /// Extract features only.
+    pub no_prediction: bool,
+    /// Worker threads (0 or 1: score on the calling thread).
+    pub threads: usize,
+    /// Only every Nth frame is scored and written (1: all).
+    pub subsample: u32,
+    /// Stop after this many frame pairs.
+    pub frame_cnt: Option<u32>,
+    /// Reference frames to skip before the first pair.
+    pub frame_skip_ref: u32,
+    /// Distorted frames to skip before the first pair.
+    pub frame_skip_dist: u32,
+}
+
+impl ScoreRequest {
+    /// A request for `reference` against `distorted` with libvmaf's defaults.
+    pub fn new(reference: impl Into<PathBuf>, distorted: impl Into<PathBuf>) -> Self {
+        ScoreRequest {
+            reference: reference.into(),
+            distorted: distorted.into(),
+            raw: None,
+            models: Vec::new(),
+            features: Vec::new(),
+            no_prediction: false,
+            threads: 0,
+            subsample: 1,
+            frame_cnt: None,
+            frame_skip_ref: 0,
+            frame_skip_dist: 0,
+        }
+    }
+}
+
+/// Why scoring failed.
+#[derive(Debug, Error)]
+pub enum ScoreError {
+    /// Reading an input failed; the message names the file.
+    #[error(transparent)]
+    Video(#[from] VideoError),
+    /// A model could not be loaded or applied.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The two inputs cannot be compared.
+    #[error("{0}")]
+    Mismatch(String),
+    /// Nothing to score.
+    #[error("{0}")]
+    NoFrames(String),
+    /// Contradictory or malformed settings.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// A model's pooled score, as the tool prints it at the end of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PooledScore {
+    /// The model's version or path.
+    pub label: String,
+    /// The name its scores are written under.
+    pub name: String,
+    /// Mean over the scored frames.
+    pub mean: f64,
+}
+
+/// Progress of a running score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Frame pairs read so far.
+    pub frames_done: u64,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct ScoreOutcome {
+    /// Every per-frame value, in output column order.
+    pub collector: FeatureCollector,
+    /// Whole-clip metrics.
+    pub aggregate: Vec<(String, f64)>,
+    /// Frame pairs scored.
+    pub frame_count: usize,
+    /// Input geometry.
+    pub info: VideoInfo,
+    /// Time spent reading and scoring.
+    pub elapsed: Duration,
+    /// Pooled mean of each model.
+    pub pooled: Vec<PooledScore>,
+    /// Things worth telling the user that did not stop the run.
+    pub warnings: Vec<String>,
+    /// The subsampling used, needed to write the report.
+    pub subsample: u32,
+}
+
+impl ScoreOutcome {
+    /// Frames per second of scoring.
+    pub fn fps(&self) -> f64 {
+        self.frame_count as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The report for any output format.
+    pub fn report(&self) -> Report<'_> {
+        Report {
+            collector: &self.collector,
+            aggregate: &self.aggregate,
+            subsample: self.subsample as usize,
+            width: self.info.width,
+            height: self.info.height,
+            fps: self.fps(),
+            frame_count: self.frame_count,
+        }
+    }
+}
+
+fn describe(info: &VideoInfo) -> String {
+    format!(
+        "{}x{} {} {}-bit",
+        info.width,
+        info.height,
+        info.format.short_name(),
+        info.bit_depth
+    )
+}
+
+fn check_compatible(
+    reference: &Path,
+    ref_info: &VideoInfo,
+    distorted: &Path,
+    dist_info: &VideoInfo,
+) -> Result<(), ScoreError> {
+    let mut problems = Vec::new();
+    if (ref_info.width, ref_info.height) != (dist_info.width, dist_info.height) {
+        problems.push("resolution");
+    }
+    if ref_info.format != dist_info.format {
+        problems.push("pixel format");
+    }
+    if ref_info.bit_depth != dist_info.bit_depth {
+        problems.push("bit depth");
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ScoreError::Mismatch(format!(
+        "{} mismatch: reference {} is {}, distorted {} is {}",
+        problems.join(" and "),
+        reference.display(),
+        describe(ref_info),
+        distorted.display(),
+        describe(dist_info)
+    )))
+}
+
+/// Loads the models a request names (the default model when it names none).
+pub fn load_models(request: &ScoreRequest) -> Result<Vec<(ModelSpec, Model)>, ScoreError> {
+    if request.no_prediction {
+        return Ok(Vec::new());
+    }
+    let specs = if request.models.is_empty() {
+        vec![ModelSpec::default()]
+    } else {
+        request.models.clone()
+    };
+    for (i, a) in specs.iter().enumerate() {
+        if specs[..i].iter().any(|b| b.score_name() == a.score_name()) {
+            return Err(ScoreError::Usage(format!(
+                "two models are named \"{}\"; give each a unique name with name=...",
+                a.score_name()
+            )));
+        }
+    }
+    specs
+        .into_iter()
+        .map(|spec| {
+            let model = Model::load(&spec)?;
+            Ok((spec, model))
+        })
+        .collect()
+}
+
+/// Scores `request`, calling `progress` after each frame pair.
+pub fn score(
+    request: &ScoreRequest,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ScoreOutcome, ScoreError> {
+    if request.subsample == 0 {
+        return Err(ScoreError::Usage("--subsample must be at least 1".into()));
+    }
+    let models = load_models(request)?;
+    let mut reference = vmafx_video::open(&request.reference, request.raw)?;
+    let mut distorted = vmafx_video::open(&request.distorted, request.raw)?;
+    let info = reference.info();
+    check_compatible(&request.reference, &info, &request.distorted, &distorted.info())?;
+    let geometry = Geometry {
+        format: info.format,
+        bit_depth: info.bit_depth,
+        width: info.width,
+        height: info.height,
+    };
+
+    let mut builder = ScorerBuilder::new(geometry)
+        .threads(request.threads)
+        .subsample(request.subsample);
+    for (_, model) in &models {
+        for req in model.feature_requests() {
+            builder = builder.extractor(req.extractor, &req.options)?;
+        }
+    }
+    for feature in &request.features {
+        builder = builder.extractor(&feature.name, &feature.options)?;
+    }
+    let mut scorer = builder.build()?;
+
+    let start = Instant::now();
+    let mut scratch = scorer.take_spare()?;
+    skip_frames(reference.as_mut(), &mut scratch.reference, request.frame_skip_ref)?;
+    skip_frames(distorted.as_mut(), &mut scratch.distorted, request.frame_skip_dist)?;
+
+    let mut warnings = Vec::new();
+    let mut frames: u64 = 0;
+    loop {
+        if request.frame_cnt.is_some_and(|n| frames >= n as u64) {
+            break;
+        }
+        let mut pair = scorer.take_spare()?;
+        let got_ref = reference.read_frame(&mut pair.reference)?;
+        let got_dist = distorted.read_frame(&mut pair.distorted)?;
+        match (got_ref, got_dist) {
+            (true, true) => {}
+            (false, false) => break,
+            (false, true) | (true, false) => {
+                let (short, long) = if got_ref {
+                    (&request.distorted, &request.reference)
+                } else {
+                    (&request.reference, &request.distorted)
+                };
+                let message = format!(
+                    "\"{}\" ended before \"{}\": scored the first {frames} frame pairs",
+                    short.display(),
+                    long.display()
+                );
+                warnings.push(message);
+                break;
+            }
+        }
+        scorer.push(pair)?;
+        frames += 1;
+        progress(Progress { frames_done: frames });
+    }
+    let mut collector = scorer.finish()?;
+    let frame_count = frames as usize;
+    if frame_count == 0 {
+        let which = match (request.frame_skip_ref, request.frame_skip_dist) {
+            (0, 0) => String::new(),
+            _ => " after the requested frame skips".to_string(),
+        };
+        return Err(ScoreError::NoFrames(format!(
+            "no frames to score{which}: {} and {} give no complete frame pair",
+            request.reference.display(),
+            request.distorted.display()
+        )));
+    }
+
+    let subsample = request.subsample as usize;
+    let scored = || (0..frame_count).filter(move |i| subsample <= 1 || i % subsample == 0);
+    // libvmaf's tool pools each model over all frames before the next, then writes the
+    // collection extras, and the collector keeps that first-write order as column order.
+    for (_, model) in &models {
+        for i in scored() {
+            let values = model.predict(&collector, i as u32)?;
+            if let Some((name, value)) = values.first() {
+                collector.append(name, i as u32, *value)?;
+            }
+        }
+    }
+    for (_, model) in models.iter().filter(|(_, m)| m.is_collection()) {
+        for i in scored() {
+            for (name, value) in model.predict(&collector, i as u32)?.iter().skip(1) {
+                collector.append(name, i as u32, *value)?;
+            }
+        }
+    }
+    let pooled = models
+        .iter()
+        .filter_map(|(spec, model)| {
+            let vector = collector.vector(model.name())?;
+            let p = pool(&vector.values, 0, frame_count - 1, subsample)?;
+            Some(PooledScore {
+                label: spec.source.to_string(),
+                name: model.name().to_string(),
+                mean: p.mean,
+            })
+        })
+        .collect();
+    Ok(ScoreOutcome {
+        collector,
+        aggregate: Vec::new(),
+        frame_count,
+        info,
+        elapsed: start.elapsed(),
+        pooled,
+        warnings,
+        subsample: request.subsample,
+    })
+}
+
+fn skip_frames(
+    source: &mut dyn FrameSource,
+    scratch: &mut vmafx_engine::picture::Picture,
+    count: u32,
+) -> Result<(), ScoreError> {
+    for _ in 0..count {
+        if !source.read_frame(scratch)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_feature_flags_like_libvmaf() {
+        assert_eq!(
+            FeatureSpec::parse("psnr").unwrap(),
+            FeatureSpec { name: "psnr".into(), options: vec![] }
+        );
+        let f = FeatureSpec::parse("psnr=enable_chroma=false:min_sse=0.5").unwrap();
+        assert_eq!(f.name, "psnr");
+        assert_eq!(
+            f.options,
+            vec![("enable_chroma".into(), "false".into()), ("min_sse".into(), "0.5".into())]
+        );
+        assert!(FeatureSpec::parse("psnr=enable_chroma").is_err());
+        assert!(FeatureSpec::parse("=x=1").is_err());
+    }
+}

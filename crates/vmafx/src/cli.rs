@@ -1,0 +1,177 @@
+//! Command-line definitions. `vmafx score` takes exactly the flags of libvmaf's `vmaf` tool, so
+//! scripts keep working when `vmaf` is replaced by `vmafx score`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// VMAF video-quality scoring, bit-exact with libvmaf v3.2.0.
+#[derive(Debug, Parser)]
+#[command(name = "vmafx", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Score a distorted clip against its reference (a drop-in for libvmaf's `vmaf` tool).
+    Score(ScoreArgs),
+}
+
+/// Flags of `vmafx score`, named and shaped as libvmaf's `vmaf` tool names them. `-h` is the
+/// height there, so help is `--help` only.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true, disable_version_flag = true)]
+pub struct ScoreArgs {
+    /// Print help.
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+
+    /// Reference clip (.y4m, .yuv with -w/-h/-p/-b, or anything ffmpeg decodes).
+    #[arg(short = 'r', long = "reference", env = "VMAFX_REFERENCE")]
+    pub reference: Option<PathBuf>,
+
+    /// Distorted clip.
+    #[arg(short = 'd', long = "distorted", env = "VMAFX_DISTORTED")]
+    pub distorted: Option<PathBuf>,
+
+    /// Width of raw .yuv input.
+    #[arg(short = 'w', long = "width", value_parser = parse_unsigned)]
+    pub width: Option<u32>,
+
+    /// Height of raw .yuv input.
+    #[arg(short = 'h', long = "height", value_parser = parse_unsigned)]
+    pub height: Option<u32>,
+
+    /// Pixel format of raw .yuv input: 420, 422 or 444.
+    #[arg(short = 'p', long = "pixel_format", value_parser = ["420", "422", "444"])]
+    pub pixel_format: Option<String>,
+
+    /// Bit depth of raw .yuv input: 8, 10, 12 or 16.
+    #[arg(short = 'b', long = "bitdepth", value_parser = ["8", "10", "12", "16"])]
+    pub bitdepth: Option<String>,
+
+    /// Model, colon-delimited: version=NAME or path=FILE, optional name=, disable_clip,
+    /// enable_transform, and EXTRACTOR.OPTION=VALUE overrides. Repeat for several models.
+    #[arg(short = 'm', long = "model")]
+    pub model: Vec<String>,
+
+    /// Output file (`-` for standard output).
+    #[arg(short = 'o', long = "output", env = "VMAFX_OUTPUT")]
+    pub output: Option<PathBuf>,
+
+    /// Write the output file as XML (the default).
+    #[arg(long = "xml", overrides_with_all = ["json", "csv", "sub"])]
+    pub xml: bool,
+
+    /// Write the output file as JSON.
+    #[arg(long = "json", overrides_with_all = ["xml", "csv", "sub"])]
+    pub json: bool,
+
+    /// Write the output file as CSV.
+    #[arg(long = "csv", overrides_with_all = ["xml", "json", "sub"])]
+    pub csv: bool,
+
+    /// Write the output file as MicroDVD subtitles.
+    #[arg(long = "sub", overrides_with_all = ["xml", "json", "csv"])]
+    pub sub: bool,
+
+    /// Worker threads (output is identical for every value).
+    #[arg(long = "threads", value_parser = parse_unsigned, default_value = "0", env = "VMAFX_THREADS")]
+    pub threads: u32,
+
+    /// Additional feature extractor: NAME[=key=value[:key=value...]]. Repeatable.
+    #[arg(long = "feature")]
+    pub feature: Vec<String>,
+
+    /// Restrict permitted CPU instruction sets (any non-zero mask forces the scalar kernels).
+    #[arg(long = "cpumask", value_parser = parse_unsigned)]
+    pub cpumask: Option<u32>,
+
+    /// Restrict permitted GPU operations (accepted for compatibility; scoring is on the CPU).
+    #[arg(long = "gpumask", value_parser = parse_unsigned)]
+    pub gpumask: Option<u32>,
+
+    /// libvmaf's AOM CTC presets (need extractors vmafx does not provide yet).
+    #[arg(long = "aom_ctc")]
+    pub aom_ctc: Option<String>,
+
+    /// libvmaf's Netflix CTC presets (need extractors vmafx does not provide yet).
+    #[arg(long = "nflx_ctc")]
+    pub nflx_ctc: Option<String>,
+
+    /// Maximum number of frame pairs to score.
+    #[arg(long = "frame_cnt", value_parser = parse_unsigned)]
+    pub frame_cnt: Option<u32>,
+
+    /// Skip the first N reference frames.
+    #[arg(long = "frame_skip_ref", value_parser = parse_unsigned, default_value = "0")]
+    pub frame_skip_ref: u32,
+
+    /// Skip the first N distorted frames.
+    #[arg(long = "frame_skip_dist", value_parser = parse_unsigned, default_value = "0")]
+    pub frame_skip_dist: u32,
+
+    /// Score only every Nth frame.
+    #[arg(long = "subsample", value_parser = parse_unsigned, default_value = "1")]
+    pub subsample: u32,
+
+    /// No progress meter or summary on a terminal.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+
+    /// No prediction: extract features only.
+    #[arg(short = 'n', long = "no_prediction")]
+    pub no_prediction: bool,
+
+    /// Print the version and exit.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+}
+
+/// Parses an unsigned integer the way libvmaf's `strtoul(…, 0)` reads it: decimal, `0x` hex or
+/// leading-zero octal.
+fn parse_unsigned(text: &str) -> Result<u32, String> {
+    let t = text.trim();
+    let parsed = if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u32::from_str_radix(hex, 16)
+    } else if t.len() > 1 && t.starts_with('0') {
+        u32::from_str_radix(&t[1..], 8)
+    } else {
+        t.parse::<u32>()
+    };
+    parsed.map_err(|_| format!("\"{text}\" is not an unsigned integer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsigned_parsing_accepts_c_bases() {
+        assert_eq!(parse_unsigned("12"), Ok(12));
+        assert_eq!(parse_unsigned("0x10"), Ok(16));
+        assert_eq!(parse_unsigned("010"), Ok(8));
+        assert_eq!(parse_unsigned("0"), Ok(0));
+        assert!(parse_unsigned("-1").is_err());
+        assert!(parse_unsigned("ten").is_err());
+    }
+
+    #[test]
+    fn libvmaf_style_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "vmafx", "score", "-r", "a.yuv", "-d", "b.yuv", "-w", "8", "-h", "6", "-p", "420",
+            "-b", "10", "-m", "version=vmaf_v0.6.1", "-m", "version=vmaf_v0.6.1neg:name=neg",
+            "--json", "--csv", "-o", "x.csv", "--threads", "2", "--feature", "psnr", "-q", "-n",
+        ])
+        .unwrap();
+        let Command::Score(s) = cli.command;
+        assert_eq!((s.width, s.height), (Some(8), Some(6)));
+        assert_eq!(s.model.len(), 2);
+        assert!(s.csv && !s.json, "the last format flag wins");
+        assert!(s.quiet && s.no_prediction);
+    }
+}

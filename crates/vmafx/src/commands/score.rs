@@ -1,0 +1,185 @@
+//! `vmafx score`: libvmaf's `vmaf` tool, flag for flag and byte for byte in its output files.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use vmafx_engine::model::ModelSpec;
+use vmafx_engine::picture::PixelFormat;
+use vmafx_report::OutputFormat;
+use vmafx_score::{FeatureSpec, ScoreRequest};
+use vmafx_video::RawParams;
+
+use crate::cli::ScoreArgs;
+
+/// Turns the flags into a request, checking them the way libvmaf's tool does.
+pub fn request_from_args(args: &ScoreArgs) -> anyhow::Result<ScoreRequest> {
+    if let Some(preset) = args.aom_ctc.as_deref().map(|v| ("--aom_ctc", v)).or(args
+        .nflx_ctc
+        .as_deref()
+        .map(|v| ("--nflx_ctc", v)))
+    {
+        bail!(
+            "{} {}: the CTC presets need the ssim, ms_ssim, ciede, psnr_hvs and cambi extractors, \
+             which vmafx does not provide yet; list the models and features explicitly instead",
+            preset.0,
+            preset.1
+        );
+    }
+    let reference = args
+        .reference
+        .clone()
+        .context("the reference clip (-r/--reference) is required")?;
+    let distorted = args
+        .distorted
+        .clone()
+        .context("the distorted clip (-d/--distorted) is required")?;
+    let any_raw = args.width.is_some()
+        || args.height.is_some()
+        || args.pixel_format.is_some()
+        || args.bitdepth.is_some();
+    let raw = if any_raw {
+        let (Some(width), Some(height), Some(pix), Some(depth)) = (
+            args.width,
+            args.height,
+            args.pixel_format.as_deref(),
+            args.bitdepth.as_deref(),
+        ) else {
+            bail!(
+                "raw .yuv input needs all of --width/-w, --height/-h, --pixel_format/-p and \
+                 --bitdepth/-b"
+            );
+        };
+        let format = match pix {
+            "420" => PixelFormat::Yuv420,
+            "422" => PixelFormat::Yuv422,
+            _ => PixelFormat::Yuv444,
+        };
+        Some(RawParams {
+            width: width as usize,
+            height: height as usize,
+            format,
+            bit_depth: depth.parse().context("--bitdepth")?,
+        })
+    } else {
+        None
+    };
+    let models = args
+        .model
+        .iter()
+        .map(|m| ModelSpec::parse(m).with_context(|| format!("--model \"{m}\"")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let features = args
+        .feature
+        .iter()
+        .map(|f| FeatureSpec::parse(f).map_err(anyhow::Error::from))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.subsample == 0 {
+        bail!("--subsample must be at least 1");
+    }
+    Ok(ScoreRequest {
+        reference,
+        distorted,
+        raw,
+        models,
+        features,
+        no_prediction: args.no_prediction,
+        threads: args.threads as usize,
+        subsample: args.subsample,
+        frame_cnt: args.frame_cnt.filter(|&n| n > 0),
+        frame_skip_ref: args.frame_skip_ref,
+        frame_skip_dist: args.frame_skip_dist,
+    })
+}
+
+fn output_format(args: &ScoreArgs) -> OutputFormat {
+    if args.json {
+        OutputFormat::Json
+    } else if args.csv {
+        OutputFormat::Csv
+    } else if args.sub {
+        OutputFormat::Sub
+    } else {
+        OutputFormat::Xml
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a failed or interrupted
+/// run never leaves a half-written score file behind.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes).context("failed to write standard output")?;
+        return out.flush().context("failed to write standard output");
+    }
+    let name = path
+        .file_name()
+        .with_context(|| format!("{}: not a file path", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.vmafx-tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("failed to write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("failed to write {}", path.display())
+    })
+}
+
+/// Runs `vmafx score`.
+pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
+    if args.version {
+        println!("vmafx {} (libvmaf 3.2.0 compatible)", vmafx_report::VERSION);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.cpumask.is_some_and(|m| m != 0) {
+        // The engine reads this when picking kernels; set before any scoring starts.
+        std::env::set_var("VMAFX_FORCE_SCALAR", "1");
+    }
+    let request = request_from_args(&args)?;
+    let interactive = std::io::stderr().is_terminal() && !args.quiet;
+    let bar = if interactive {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {pos} frames  {per_sec}  {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let outcome = vmafx_score::score(&request, &mut |p| {
+        if let Some(bar) = &bar {
+            bar.set_position(p.frames_done);
+        }
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let outcome = outcome?;
+    for warning in &outcome.warnings {
+        eprintln!("vmafx: warning: {warning}");
+    }
+    if let Some(path) = &args.output {
+        let mut bytes = Vec::new();
+        outcome
+            .report()
+            .write(output_format(&args), &mut bytes)
+            .context("failed to format the report")?;
+        write_atomically(path, &bytes)?;
+    }
+    if std::io::stderr().is_terminal() && (!args.quiet || args.output.is_none()) {
+        eprintln!(
+            "{} frames {}x{} {} {}-bit at {:.2} fps",
+            outcome.frame_count,
+            outcome.info.width,
+            outcome.info.height,
+            outcome.info.format.short_name(),
+            outcome.info.bit_depth,
+            outcome.fps()
+        );
+        for p in &outcome.pooled {
+            eprintln!("{}: {:.6}", p.label, p.mean);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
