@@ -25,8 +25,24 @@ impl PixelFormat {
         }
     }
 
-    /// Width and height of plane `index` for a picture of `width` × `height`.
+    /// Width and height of plane `index` inside a picture of `width` × `height`. As in libvmaf,
+    /// subsampled chroma planes are rounded down: an odd luma size leaves its last chroma
+    /// column or row out of every computation.
     pub fn plane_size(self, index: usize, width: usize, height: usize) -> (usize, usize) {
+        if index == 0 {
+            return (width, height);
+        }
+        match self {
+            PixelFormat::Yuv400 => (0, 0),
+            PixelFormat::Yuv420 => (width / 2, height / 2),
+            PixelFormat::Yuv422 => (width / 2, height),
+            PixelFormat::Yuv444 => (width, height),
+        }
+    }
+
+    /// Width and height of plane `index` as stored in Y4M and raw YUV files, where subsampled
+    /// chroma is rounded up.
+    pub fn stored_plane_size(self, index: usize, width: usize, height: usize) -> (usize, usize) {
         if index == 0 {
             return (width, height);
         }
@@ -191,14 +207,15 @@ impl Picture {
         let bytes = if bit_depth > 8 { 2 } else { 1 };
         (0..format.plane_count())
             .map(|i| {
-                let (w, h) = format.plane_size(i, width, height);
+                let (w, h) = format.stored_plane_size(i, width, height);
                 w * h * bytes
             })
             .sum()
     }
 
     /// Fills the picture from raw planar bytes (little-endian 16-bit words above 8 bits), as
-    /// found in `.yuv` files and Y4M frames. `raw` must be exactly [`Picture::raw_frame_len`].
+    /// found in `.yuv` files and Y4M frames. `raw` must be exactly [`Picture::raw_frame_len`];
+    /// the stored extra chroma column and row of odd sizes are skipped.
     pub fn fill_from_raw(&mut self, raw: &[u8]) -> Result<(), EngineError> {
         let expected = Self::raw_frame_len(self.format, self.bit_depth, self.width, self.height);
         if raw.len() != expected {
@@ -209,30 +226,32 @@ impl Picture {
         }
         let max = (1u32 << self.bit_depth) - 1;
         let mut offset = 0;
-        for plane in &mut self.planes {
+        for (index, plane) in self.planes.iter_mut().enumerate() {
+            let (stored_w, stored_h) =
+                self.format
+                    .stored_plane_size(index, self.width, self.height);
             match plane {
                 PlaneData::U8(p) => {
-                    let n = p.width * p.height;
-                    // stride == width for pictures built by `new`, so rows are contiguous.
+                    let w = p.width;
                     for y in 0..p.height {
-                        let w = p.width;
-                        p.row_mut(y)
-                            .copy_from_slice(&raw[offset + y * w..offset + (y + 1) * w]);
+                        let start = offset + y * stored_w;
+                        p.row_mut(y).copy_from_slice(&raw[start..start + w]);
                     }
-                    offset += n;
+                    offset += stored_w * stored_h;
                 }
                 PlaneData::U16(p) => {
                     let w = p.width;
                     for y in 0..p.height {
-                        let src = &raw[offset + y * w * 2..offset + (y + 1) * w * 2];
+                        let start = offset + y * stored_w * 2;
+                        let src = &raw[start..start + w * 2];
                         for (dst, pair) in p.row_mut(y).iter_mut().zip(src.chunks_exact(2)) {
                             let v = u16::from_le_bytes([pair[0], pair[1]]);
-                            // Out-of-range high-depth samples would overflow the fixed-point
-                            // kernels; libvmaf's behaviour there is undefined, so clamp.
+                            // Samples above the declared depth would overflow the fixed-point
+                            // kernels (libvmaf's behaviour there is undefined), so clamp.
                             *dst = (v as u32).min(max) as u16;
                         }
                     }
-                    offset += w * p.height * 2;
+                    offset += stored_w * stored_h * 2;
                 }
             }
         }
@@ -267,11 +286,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chroma_sizes_round_up_for_odd_dimensions() {
-        assert_eq!(PixelFormat::Yuv420.plane_size(1, 7, 5), (4, 3));
-        assert_eq!(PixelFormat::Yuv422.plane_size(2, 7, 5), (4, 5));
-        assert_eq!(PixelFormat::Yuv444.plane_size(1, 7, 5), (7, 5));
+    fn chroma_sizes_for_odd_dimensions() {
+        assert_eq!(PixelFormat::Yuv420.stored_plane_size(1, 7, 5), (4, 3));
+        assert_eq!(PixelFormat::Yuv422.stored_plane_size(2, 7, 5), (4, 5));
+        assert_eq!(PixelFormat::Yuv444.stored_plane_size(1, 7, 5), (7, 5));
         assert_eq!(Picture::raw_frame_len(PixelFormat::Yuv420, 10, 7, 5), (35 + 24) * 2);
+        // libvmaf's pictures round subsampled chroma down.
+        assert_eq!(PixelFormat::Yuv420.plane_size(1, 7, 5), (3, 2));
+        assert_eq!(PixelFormat::Yuv422.plane_size(1, 7, 5), (3, 5));
     }
 
     #[test]
@@ -283,5 +305,20 @@ mod tests {
             PlaneData::U8(_) => panic!("10-bit picture stored as u8"),
         }
         assert!(p.fill_from_raw(&[0; 3]).is_err());
+    }
+
+    #[test]
+    fn raw_fill_skips_the_stored_extra_chroma_of_odd_sizes() {
+        let mut p = Picture::new(PixelFormat::Yuv420, 8, 3, 3).unwrap();
+        // 9 luma bytes, then 2x2 stored Cb and Cr of which the picture keeps 1x1.
+        let raw: Vec<u8> = (0..17).collect();
+        p.fill_from_raw(&raw).unwrap();
+        match (&p.planes[1], &p.planes[2]) {
+            (PlaneData::U8(cb), PlaneData::U8(cr)) => {
+                assert_eq!(cb.data, vec![9]);
+                assert_eq!(cr.data, vec![13]);
+            }
+            _ => panic!("8-bit picture stored wide"),
+        }
     }
 }

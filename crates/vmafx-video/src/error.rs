@@ -80,8 +80,6 @@ impl fmt::Display for VideoError {
     }
 }
 
-impl std::error::Error for VideoError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.kind)
-    }
-}
+// No `source()`: the message already carries the kind, and error-chain printers would
+// repeat it.
+impl std::error::Error for VideoError {}

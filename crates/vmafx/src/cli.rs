@@ -19,6 +19,16 @@ pub struct Cli {
 pub enum Command {
     /// Score a distorted clip against its reference (a drop-in for libvmaf's `vmaf` tool).
     Score(ScoreArgs),
+    /// Make a sample pair and score it: a first run with nothing else installed.
+    Demo(DemoArgs),
+}
+
+/// Flags of `vmafx demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the sample pair (default: a new folder under the system temp dir).
+    #[arg(long, env = "VMAFX_DEMO_DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Flags of `vmafx score`, named and shaped as libvmaf's `vmaf` tool names them. `-h` is the
@@ -168,7 +178,7 @@ mod tests {
             "--json", "--csv", "-o", "x.csv", "--threads", "2", "--feature", "psnr", "-q", "-n",
         ])
         .unwrap();
-        let Command::Score(s) = cli.command;
+        let Command::Score(s) = cli.command else { panic!("parsed as another command") };
         assert_eq!((s.width, s.height), (Some(8), Some(6)));
         assert_eq!(s.model.len(), 2);
         assert!(s.csv && !s.json, "the last format flag wins");

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod demo;
 pub mod score;
 
 use std::process::ExitCode;
@@ -10,5 +11,6 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Score(args) => score::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }

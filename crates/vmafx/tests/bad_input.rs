@@ -1,0 +1,142 @@
+//! Bad input: every case must end with one clear line naming the file and the problem, a
+//! non-zero exit, no panic, and no output file left behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bad-input");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn y4m(width: usize, height: usize, tag: &str, frames: usize) -> Vec<u8> {
+    let mut v = format!("YUV4MPEG2 W{width} H{height} F25:1 Ip C{tag}\n").into_bytes();
+    let frame = width * height + 2 * width.div_ceil(2) * height.div_ceil(2);
+    for f in 0..frames {
+        v.extend_from_slice(b"FRAME\n");
+        v.extend((0..frame).map(|i| ((i * 7 + f * 13) % 251) as u8));
+    }
+    v
+}
+
+fn write(name: &str, bytes: &[u8]) -> PathBuf {
+    let p = tmp(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Runs `vmafx score` and returns (exit code, stderr), asserting it failed cleanly.
+fn fails(args: &[&Path], extra: &[&str]) -> String {
+    let out_file = tmp("never-written.json");
+    let _ = std::fs::remove_file(&out_file);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmafx"));
+    cmd.arg("score").arg("-r").arg(args[0]).arg("-d").arg(args[1]).args(extra);
+    cmd.args(["--json", "-q", "-o"]).arg(&out_file);
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "expected failure, got success; stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "exit code; stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line expected: {stderr}");
+    assert!(!out_file.exists(), "a failed run left an output file");
+    stderr
+}
+
+#[test]
+fn truncated_file_is_named() {
+    let good = write("good.y4m", &y4m(32, 32, "420", 3));
+    let mut cut = y4m(32, 32, "420", 3);
+    cut.truncate(cut.len() - 100);
+    let cut = write("truncated.y4m", &cut);
+    let err = fails(&[&good, &cut], &[]);
+    assert!(err.contains("truncated.y4m") && err.contains("truncated"), "{err}");
+    assert!(err.contains("frame 2"), "{err}");
+}
+
+#[test]
+fn garbage_header_is_named() {
+    let good = write("good2.y4m", &y4m(32, 32, "420", 1));
+    let junk = write("junk.y4m", b"YUV4MPEG2 Wabc H10\nFRAME\n");
+    let err = fails(&[&good, &junk], &[]);
+    assert!(err.contains("junk.y4m") && err.contains("not a number"), "{err}");
+}
+
+#[test]
+fn resolution_and_depth_mismatches_name_both_files() {
+    let a = write("a.y4m", &y4m(32, 32, "420", 1));
+    let b = write("b.y4m", &y4m(34, 32, "420", 1));
+    let err = fails(&[&a, &b], &[]);
+    assert!(err.contains("resolution") && err.contains("a.y4m") && err.contains("b.y4m"), "{err}");
+    let mut ten = format!("YUV4MPEG2 W32 H32 F25:1 Ip C420p10\n").into_bytes();
+    ten.extend_from_slice(b"FRAME\n");
+    ten.extend(std::iter::repeat_n(0u8, (32 * 32 + 2 * 16 * 16) * 2));
+    let c = write("c10.y4m", &ten);
+    let err = fails(&[&a, &c], &[]);
+    assert!(err.contains("bit depth") && err.contains("c10.y4m"), "{err}");
+}
+
+#[test]
+fn zero_frames_is_an_error() {
+    let empty = write("noframes.y4m", b"YUV4MPEG2 W32 H32 F25:1 Ip C420\n");
+    let err = fails(&[&empty, &empty], &[]);
+    assert!(err.contains("no frames") && err.contains("noframes.y4m"), "{err}");
+}
+
+#[test]
+fn missing_path_is_named() {
+    let good = write("good3.y4m", &y4m(32, 32, "420", 1));
+    let missing = tmp("does-not-exist.y4m");
+    let err = fails(&[&good, &missing], &[]);
+    assert!(err.contains("does-not-exist.y4m") && err.contains("failed to open"), "{err}");
+}
+
+#[test]
+fn unsupported_chroma_tag_is_named() {
+    let good = write("good4.y4m", &y4m(32, 32, "420", 1));
+    let odd = write("c411.y4m", &y4m(32, 32, "411", 1));
+    let err = fails(&[&good, &odd], &[]);
+    assert!(err.contains("c411.y4m") && err.contains("C411"), "{err}");
+}
+
+#[test]
+fn raw_yuv_needs_its_geometry() {
+    let raw = write("clip.yuv", &[0u8; 64]);
+    let err = fails(&[&raw, &raw], &[]);
+    assert!(err.contains("clip.yuv") && err.contains("--width"), "{err}");
+    let err = fails(&[&raw, &raw], &["-w", "4"]);
+    assert!(err.contains("--height"), "{err}");
+}
+
+#[test]
+fn bad_model_and_feature_options_are_named() {
+    let good = write("good5.y4m", &y4m(32, 32, "420", 1));
+    let err = fails(&[&good, &good], &["-m", "version=vmaf_v9"]);
+    assert!(err.contains("vmaf_v9"), "{err}");
+    let err = fails(&[&good, &good], &["--feature", "psnr=no_such_option=1"]);
+    assert!(err.contains("no_such_option"), "{err}");
+    let err = fails(&[&good, &good], &["--feature", "nonexistent"]);
+    assert!(err.contains("nonexistent"), "{err}");
+}
+
+#[test]
+fn mismatched_frame_counts_warn_and_score_the_common_frames() {
+    let short = write("short.y4m", &y4m(48, 48, "420", 2));
+    let long = write("long.y4m", &y4m(48, 48, "420", 3));
+    let out_file = tmp("counts.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_vmafx"))
+        .args(["score", "-q", "--json", "-o"])
+        .arg(&out_file)
+        .arg("-r")
+        .arg(&long)
+        .arg("-d")
+        .arg(&short)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("short.y4m") && stderr.contains("ended before"), "{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(json["frames"].as_array().unwrap().len(), 2);
+}

@@ -1,0 +1,227 @@
+//! Conformance suite: `vmafx score` against libvmaf v3.2.0's own output (tests/conformance/
+//! goldens, made by tests/conformance/make-goldens.sh). Any difference at libvmaf's printed
+//! precision in any value of any frame fails, naming the case, frame and feature.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn conformance_dir() -> PathBuf {
+    repo_root().join("tests/conformance")
+}
+
+struct Case {
+    name: String,
+    reference: String,
+    distorted: String,
+    flags: Vec<String>,
+}
+
+fn cases() -> Vec<Case> {
+    let text = std::fs::read_to_string(conformance_dir().join("cases.tsv")).expect("cases.tsv");
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            assert_eq!(cols.len(), 4, "bad cases.tsv line: {l}");
+            Case {
+                name: cols[0].into(),
+                reference: cols[1].into(),
+                distorted: cols[2].into(),
+                flags: cols[3].split_whitespace().map(String::from).collect(),
+            }
+        })
+        .collect()
+}
+
+fn resolve(input: &str, fixtures: &Path) -> PathBuf {
+    if let Some(f) = input.strip_prefix("fx:") {
+        fixtures.join(f)
+    } else if let Some(m) = input.strip_prefix("media:") {
+        conformance_dir().join("media").join(m)
+    } else {
+        panic!("bad input {input}")
+    }
+}
+
+/// Writes the fixtures once per test binary; the tests run in parallel and share them.
+fn fixtures_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance-fixtures");
+        vmafx_fixtures::write_all(&dir).expect("write fixtures");
+        dir
+    })
+    .clone()
+}
+
+fn run_vmafx(args: &[String]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vmafx"))
+        .arg("score")
+        .args(args)
+        .output()
+        .expect("run vmafx")
+}
+
+/// Compares two libvmaf JSON documents value by value; returns the first difference.
+fn first_difference(ours: &Value, golden: &Value) -> Option<String> {
+    let frames_ours = ours["frames"].as_array()?;
+    let frames_gold = golden["frames"].as_array()?;
+    for (i, gold) in frames_gold.iter().enumerate() {
+        let Some(our) = frames_ours.get(i) else {
+            return Some(format!("frame {}: missing (we wrote {} frames)", gold["frameNum"], frames_ours.len()));
+        };
+        if our["frameNum"] != gold["frameNum"] {
+            return Some(format!("frame index {i}: frameNum {} vs {}", our["frameNum"], gold["frameNum"]));
+        }
+        let (om, gm) = (our["metrics"].as_object()?, gold["metrics"].as_object()?);
+        for (key, gv) in gm {
+            match om.get(key) {
+                None => return Some(format!("frame {}: feature {key} missing", gold["frameNum"])),
+                Some(ov) if ov != gv => {
+                    return Some(format!("frame {}: {key} is {ov}, libvmaf has {gv}", gold["frameNum"]))
+                }
+                _ => {}
+            }
+        }
+        let (ok, gk): (Vec<_>, Vec<_>) = (om.keys().collect(), gm.keys().collect());
+        if ok != gk {
+            return Some(format!("frame {}: columns {ok:?}, libvmaf has {gk:?}", gold["frameNum"]));
+        }
+    }
+    if frames_ours.len() != frames_gold.len() {
+        return Some(format!("{} frames, libvmaf has {}", frames_ours.len(), frames_gold.len()));
+    }
+    let (op, gp) = (ours["pooled_metrics"].as_object()?, golden["pooled_metrics"].as_object()?);
+    for (key, gv) in gp {
+        if op.get(key) != Some(gv) {
+            return Some(format!("pooled {key}: {:?}, libvmaf has {gv}", op.get(key)));
+        }
+    }
+    if op.keys().collect::<Vec<_>>() != gp.keys().collect::<Vec<_>>() {
+        return Some("pooled metric order differs".into());
+    }
+    if ours["aggregate_metrics"] != golden["aggregate_metrics"] {
+        return Some("aggregate metrics differ".into());
+    }
+    None
+}
+
+/// The document minus the lines that legitimately differ: version and fps.
+fn comparable_text(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.contains("\"version\"") && !l.contains("\"fps\"") && !l.contains("<fyi fps"))
+        .map(|l| if l.starts_with("<VMAF version=") { "<VMAF>" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_case_matches_libvmaf() {
+    let fixtures = fixtures_dir();
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance-out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut failures = Vec::new();
+    let all = cases();
+    assert!(all.len() >= 20, "cases.tsv lost cases");
+    for case in &all {
+        let out = out_dir.join(format!("{}.json", case.name));
+        let mut args = vec![
+            "-r".to_string(),
+            resolve(&case.reference, &fixtures).display().to_string(),
+            "-d".to_string(),
+            resolve(&case.distorted, &fixtures).display().to_string(),
+        ];
+        args.extend(case.flags.iter().cloned());
+        args.extend(["--json", "-q", "-o"].map(String::from));
+        args.push(out.display().to_string());
+        let result = run_vmafx(&args);
+        if !result.status.success() {
+            failures.push(format!(
+                "{}: vmafx failed: {}",
+                case.name,
+                String::from_utf8_lossy(&result.stderr).trim()
+            ));
+            continue;
+        }
+        let ours_text = std::fs::read_to_string(&out).unwrap();
+        let golden_text =
+            std::fs::read_to_string(conformance_dir().join("goldens").join(format!("{}.json", case.name)))
+                .unwrap();
+        let ours: Value = serde_json::from_str(&ours_text).unwrap();
+        let golden: Value = serde_json::from_str(&golden_text).unwrap();
+        if let Some(diff) = first_difference(&ours, &golden) {
+            failures.push(format!("{}: {diff}", case.name));
+        } else if comparable_text(&ours_text) != comparable_text(&golden_text) {
+            failures.push(format!("{}: same values but different JSON layout", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases differ from libvmaf:\n{}", failures.len(), all.len(), failures.join("\n"));
+}
+
+#[test]
+fn xml_csv_and_sub_match_libvmaf_byte_for_byte() {
+    let fixtures = fixtures_dir();
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance-formats");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    for fmt in ["xml", "csv", "sub"] {
+        let out = out_dir.join(format!("formats.{fmt}"));
+        let args: Vec<String> = vec![
+            "-r".into(),
+            fixtures.join("pan_420_8bit_blur_ref.y4m").display().to_string(),
+            "-d".into(),
+            fixtures.join("pan_420_8bit_blur_dist.y4m").display().to_string(),
+            "--feature".into(),
+            "psnr".into(),
+            "-q".into(),
+            format!("--{fmt}"),
+            "-o".into(),
+            out.display().to_string(),
+        ];
+        let result = run_vmafx(&args);
+        assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+        let ours = std::fs::read_to_string(&out).unwrap();
+        let golden = std::fs::read_to_string(conformance_dir().join("goldens").join(format!("formats.{fmt}"))).unwrap();
+        assert_eq!(comparable_text(&ours), comparable_text(&golden), "{fmt} output differs from libvmaf");
+    }
+}
+
+#[test]
+fn thread_count_never_changes_output() {
+    let fixtures = fixtures_dir();
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance-threads");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut outputs = Vec::new();
+    for threads in [0, 1, 2, 3, 8] {
+        let out = out_dir.join(format!("t{threads}.json"));
+        let args: Vec<String> = vec![
+            "-r".into(),
+            fixtures.join("scenecut_420_8bit_blur_ref.y4m").display().to_string(),
+            "-d".into(),
+            fixtures.join("scenecut_420_8bit_blur_dist.y4m").display().to_string(),
+            "--feature".into(),
+            "psnr".into(),
+            "-m".into(),
+            "version=vmaf_v0.6.1neg:name=neg".into(),
+            "-m".into(),
+            "version=vmaf_v0.6.1".into(),
+            "--threads".into(),
+            threads.to_string(),
+            "--json".into(),
+            "-q".into(),
+            "-o".into(),
+            out.display().to_string(),
+        ];
+        let result = run_vmafx(&args);
+        assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+        outputs.push(comparable_text(&std::fs::read_to_string(&out).unwrap()));
+    }
+    for (i, o) in outputs.iter().enumerate().skip(1) {
+        assert_eq!(o, &outputs[0], "output with thread setting #{i} differs from single-threaded");
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every vmafx test on a fresh machine: installs what is missing (ffmpeg for the codec
+# conformance cases), checks formatting and lints, runs the Rust test suites, then builds the
+# real Kubernetes control plane and runs its smoke tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need_apt[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+echo "== cargo fmt"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked --exclude vmafx-testenv
+
+if [ -x test/k8s/ci.sh ]; then
+  echo "== kubernetes control plane"
+  test/k8s/ci.sh
+fi
+echo "test.sh: all tests passed"
