@@ -20,6 +20,7 @@ pub struct FeatureVector {
 pub struct FeatureCollector {
     vectors: Vec<FeatureVector>,
     by_name: HashMap<String, usize>,
+    aggregates: Vec<(String, f64)>,
 }
 
 impl FeatureCollector {
@@ -38,7 +39,8 @@ impl FeatureCollector {
                     name: name.to_string(),
                     values: Vec::new(),
                 });
-                self.by_name.insert(name.to_string(), self.vectors.len() - 1);
+                self.by_name
+                    .insert(name.to_string(), self.vectors.len() - 1);
                 self.vectors.len() - 1
             }
         };
@@ -72,6 +74,26 @@ impl FeatureCollector {
         self.by_name.get(name).map(|&i| &self.vectors[i])
     }
 
+    /// Records a whole-run value. Setting a name again is allowed only with the same value
+    /// (two instances agreeing), as in libvmaf.
+    pub fn set_aggregate(&mut self, name: &str, value: f64) -> Result<(), EngineError> {
+        match self.aggregates.iter().find(|(n, _)| n == name) {
+            Some((_, old)) if old.to_bits() == value.to_bits() => Ok(()),
+            Some((_, old)) => Err(EngineError::PictureMismatch(format!(
+                "aggregate \"{name}\" set to {value} after {old}"
+            ))),
+            None => {
+                self.aggregates.push((name.to_string(), value));
+                Ok(())
+            }
+        }
+    }
+
+    /// Whole-run values, in the order they were set.
+    pub fn aggregates(&self) -> &[(String, f64)] {
+        &self.aggregates
+    }
+
     /// Every vector, in first-write order.
     pub fn vectors(&self) -> &[FeatureVector] {
         &self.vectors
@@ -93,5 +115,16 @@ mod tests {
         assert_eq!(c.get("b", 0), Some(3.0));
         assert_eq!(c.get("a", 1), None);
         assert!(c.append("a", 0, 5.0).is_err());
+    }
+
+    #[test]
+    fn aggregates_keep_order_and_refuse_conflicts() {
+        let mut c = FeatureCollector::new();
+        c.set_aggregate("apsnr_y", 40.0).unwrap();
+        c.set_aggregate("apsnr_cb", f64::NEG_INFINITY).unwrap();
+        c.set_aggregate("apsnr_y", 40.0).unwrap();
+        assert!(c.set_aggregate("apsnr_y", 41.0).is_err());
+        let names: Vec<_> = c.aggregates().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["apsnr_y", "apsnr_cb"]);
     }
 }

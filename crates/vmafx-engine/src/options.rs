@@ -141,7 +141,10 @@ impl OptionValues {
                     .parse()
                     .map_err(|_| invalid("expected an integer".into()))?;
                 if (n as f64) < spec.min || (n as f64) > spec.max {
-                    return Err(invalid(format!("allowed range is {}..={}", spec.min, spec.max)));
+                    return Err(invalid(format!(
+                        "allowed range is {}..={}",
+                        spec.min, spec.max
+                    )));
                 }
                 ParsedValue::Int(n)
             }
@@ -151,7 +154,10 @@ impl OptionValues {
                     .parse()
                     .map_err(|_| invalid("expected a number".into()))?;
                 if !n.is_finite() || n < spec.min || n > spec.max {
-                    return Err(invalid(format!("allowed range is {}..={}", spec.min, spec.max)));
+                    return Err(invalid(format!(
+                        "allowed range is {}..={}",
+                        spec.min, spec.max
+                    )));
                 }
                 ParsedValue::Double(n)
             }
@@ -240,7 +246,11 @@ impl OptionValues {
 /// scientific notation when the exponent is below -4 or at least 6.
 pub fn format_g(value: f64) -> String {
     if value == 0.0 {
-        return if value.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if value.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     if !value.is_finite() {
         return if value.is_nan() {
@@ -256,7 +266,7 @@ pub fn format_g(value: f64) -> String {
     let sci = format!("{:.*e}", (PRECISION - 1) as usize, value);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if exp < -4 || exp >= PRECISION {
+    if !(-4..PRECISION).contains(&exp) {
         let mantissa = strip_zeros(mantissa);
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", exp.abs())
@@ -319,7 +329,10 @@ mod tests {
         let opts = OptionValues::parse(
             "vif",
             SPECS,
-            &[("vif_enhn_gain_limit".into(), "1.0".into()), ("debug".into(), "true".into())],
+            &[
+                ("vif_enhn_gain_limit".into(), "1.0".into()),
+                ("debug".into(), "true".into()),
+            ],
         )
         .unwrap();
         assert_eq!(
@@ -330,8 +343,12 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_key() {
-        let err = OptionValues::parse("vif", SPECS, &[("vif_enhn_gain_limit".into(), "0.5".into())])
-            .unwrap_err();
+        let err = OptionValues::parse(
+            "vif",
+            SPECS,
+            &[("vif_enhn_gain_limit".into(), "0.5".into())],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("vif_enhn_gain_limit"), "{err}");
         assert!(OptionValues::parse("vif", SPECS, &[("nope".into(), "1".into())]).is_err());
     }

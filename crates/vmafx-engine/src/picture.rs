@@ -290,7 +290,10 @@ mod tests {
         assert_eq!(PixelFormat::Yuv420.stored_plane_size(1, 7, 5), (4, 3));
         assert_eq!(PixelFormat::Yuv422.stored_plane_size(2, 7, 5), (4, 5));
         assert_eq!(PixelFormat::Yuv444.stored_plane_size(1, 7, 5), (7, 5));
-        assert_eq!(Picture::raw_frame_len(PixelFormat::Yuv420, 10, 7, 5), (35 + 24) * 2);
+        assert_eq!(
+            Picture::raw_frame_len(PixelFormat::Yuv420, 10, 7, 5),
+            (35 + 24) * 2
+        );
         // libvmaf's pictures round subsampled chroma down.
         assert_eq!(PixelFormat::Yuv420.plane_size(1, 7, 5), (3, 2));
         assert_eq!(PixelFormat::Yuv422.plane_size(1, 7, 5), (3, 5));

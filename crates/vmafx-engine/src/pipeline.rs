@@ -25,7 +25,14 @@ pub struct FramePair {
 impl FramePair {
     /// A zeroed pair of `geometry`.
     pub fn new(geometry: Geometry) -> Result<Self, EngineError> {
-        let make = || Picture::new(geometry.format, geometry.bit_depth, geometry.width, geometry.height);
+        let make = || {
+            Picture::new(
+                geometry.format,
+                geometry.bit_depth,
+                geometry.width,
+                geometry.height,
+            )
+        };
         Ok(FramePair {
             reference: make()?,
             distorted: make()?,
@@ -67,7 +74,11 @@ impl ScorerBuilder {
 
     /// Registers extractor `name` with `options`. As in libvmaf, an extractor whose name and
     /// feature-parameter options equal an already registered one is not added twice.
-    pub fn extractor(mut self, name: &str, options: &[(String, String)]) -> Result<Self, EngineError> {
+    pub fn extractor(
+        mut self,
+        name: &str,
+        options: &[(String, String)],
+    ) -> Result<Self, EngineError> {
         let info = find_extractor(name)?;
         let options = OptionValues::parse(info.name, info.options, options)?;
         let key = options.feature_name(info.name);
@@ -111,7 +122,11 @@ impl ScorerBuilder {
                 .collect::<Result<Vec<_>, EngineError>>()?;
             Spatial::Inline(instances)
         } else {
-            Spatial::Threaded(WorkerPool::start(self.threads, &spatial_slots, self.geometry)?)
+            Spatial::Threaded(WorkerPool::start(
+                self.threads,
+                &spatial_slots,
+                self.geometry,
+            )?)
         };
         Ok(Scorer {
             slot_count: self.slots.len(),
@@ -151,7 +166,11 @@ struct WorkerPool {
 }
 
 impl WorkerPool {
-    fn start(threads: usize, slots: &[(usize, Slot)], geometry: Geometry) -> Result<Self, EngineError> {
+    fn start(
+        threads: usize,
+        slots: &[(usize, Slot)],
+        geometry: Geometry,
+    ) -> Result<Self, EngineError> {
         let (job_tx, job_rx) = mpsc::channel::<Job>();
         let job_rx = Arc::new(std::sync::Mutex::new(job_rx));
         let (result_tx, results) = mpsc::channel::<SpatialResult>();
@@ -260,9 +279,14 @@ impl Scorer {
             spatial_done: false,
         };
         for (slot, extractor) in &mut self.temporal {
-            extractor.extract(&pair.reference, &pair.distorted, index, &mut frame.per_slot[*slot])?;
+            extractor.extract(
+                &pair.reference,
+                &pair.distorted,
+                index,
+                &mut frame.per_slot[*slot],
+            )?;
         }
-        let wanted = self.subsample <= 1 || index % self.subsample == 0;
+        let wanted = self.subsample <= 1 || index.is_multiple_of(self.subsample);
         if let Spatial::Inline(instances) = &mut self.spatial {
             if wanted {
                 for (slot, values) in run_spatial(instances, &pair, index)? {
@@ -319,10 +343,9 @@ impl Scorer {
         if let Ok(pair) = Arc::try_unwrap(pair) {
             self.spare.push(pair);
         }
-        let frame = self
-            .pending
-            .get_mut(&index)
-            .ok_or_else(|| EngineError::PictureMismatch(format!("result for unknown frame {index}")))?;
+        let frame = self.pending.get_mut(&index).ok_or_else(|| {
+            EngineError::PictureMismatch(format!("result for unknown frame {index}"))
+        })?;
         for (slot, v) in values {
             frame.per_slot[slot] = v;
         }
@@ -356,18 +379,20 @@ impl Scorer {
             self.receive_one()?;
         }
         self.merge_ready()?;
+        // Only temporal extractors hold state across frames; spatial ones may run as several
+        // instances on worker threads and must not need a flush.
         let mut flushed: Vec<Vec<FeatureValue>> = vec![Vec::new(); self.slot_count];
         for (slot, extractor) in &mut self.temporal {
             extractor.flush(&mut flushed[*slot])?;
         }
-        if let Spatial::Inline(instances) = &mut self.spatial {
-            for (slot, extractor) in instances.iter_mut() {
-                extractor.flush(&mut flushed[*slot])?;
-            }
-        }
         for values in &flushed {
             for v in values {
                 self.collector.append_value(v)?;
+            }
+        }
+        for (_, extractor) in &self.temporal {
+            for aggregate in extractor.aggregates() {
+                self.collector.set_aggregate(&aggregate.name, aggregate.value)?;
             }
         }
         Ok(self.collector)

@@ -166,7 +166,8 @@ pub fn reference(spec: &ClipSpec) -> Vec<Frame> {
             let mut y = Vec::with_capacity(spec.width * spec.height);
             for row in 0..spec.height {
                 for col in 0..spec.width {
-                    let v = luma_8bit(col as i64, row as i64, t, scene, &texture, spec.width) as u16;
+                    let v =
+                        luma_8bit(col as i64, row as i64, t, scene, &texture, spec.width) as u16;
                     let fine = if shift > 0 {
                         low_bits[row * spec.width + col] & ((1 << shift) - 1)
                     } else {
@@ -179,7 +180,8 @@ pub fn reference(spec: &ClipSpec) -> Vec<Frame> {
                 let mut plane = Vec::with_capacity(cw * ch);
                 for row in 0..ch as i64 {
                     for col in 0..cw {
-                        let v = 128 + (triangle(col as i64 * 2 + row + phase + t, 41) - 128) / 3
+                        let v = 128
+                            + (triangle(col as i64 * 2 + row + phase + t, 41) - 128) / 3
                             + (scene as i64 * 20);
                         plane.push((v.clamp(16, 240) as u16) << shift);
                     }
@@ -246,7 +248,11 @@ pub fn distort(spec: &ClipSpec, reference: &[Frame], kind: Distortion, seed: u64
                             }
                             Distortion::Enhance => {
                                 let c = at(x, y);
-                                let lap = 4 * c - at(x - 1, y) - at(x + 1, y) - at(x, y - 1) - at(x, y + 1);
+                                let lap = 4 * c
+                                    - at(x - 1, y)
+                                    - at(x + 1, y)
+                                    - at(x, y - 1)
+                                    - at(x, y + 1);
                                 let mid = 128 * scale;
                                 mid + (c - mid) * 5 / 4 + lap / 2
                             }
@@ -325,17 +331,61 @@ pub fn fixtures() -> Vec<Fixture> {
         seed,
     };
     vec![
-        Fixture { name: "pan_420_8bit_blur", spec: clip(176, 144, Chroma::C420, 8, 8, Motion::Pan, 1), distortion: Distortion::BlurNoise },
-        Fixture { name: "pan_420_10bit_blocky", spec: clip(160, 96, Chroma::C420, 10, 6, Motion::Pan, 2), distortion: Distortion::Blocky },
-        Fixture { name: "odd_422_8bit_posterize", spec: clip(97, 67, Chroma::C422, 8, 5, Motion::Pan, 3), distortion: Distortion::Posterize },
-        Fixture { name: "odd_444_8bit_enhance", spec: clip(101, 73, Chroma::C444, 8, 5, Motion::Pan, 4), distortion: Distortion::Enhance },
-        Fixture { name: "odd_422_10bit_blur", spec: clip(75, 53, Chroma::C422, 10, 4, Motion::Pan, 5), distortion: Distortion::BlurNoise },
-        Fixture { name: "pan_444_12bit_enhance", spec: clip(64, 48, Chroma::C444, 12, 4, Motion::Pan, 6), distortion: Distortion::Enhance },
-        Fixture { name: "identical_420_8bit", spec: clip(128, 72, Chroma::C420, 8, 4, Motion::Pan, 7), distortion: Distortion::Identical },
-        Fixture { name: "still_420_8bit_blocky", spec: clip(96, 64, Chroma::C420, 8, 5, Motion::Still, 8), distortion: Distortion::Blocky },
-        Fixture { name: "scenecut_420_8bit_blur", spec: clip(120, 80, Chroma::C420, 8, 8, Motion::SceneCut, 9), distortion: Distortion::BlurNoise },
-        Fixture { name: "single_frame_420_10bit", spec: clip(72, 40, Chroma::C420, 10, 1, Motion::Pan, 10), distortion: Distortion::Posterize },
-        Fixture { name: "tiny_420_8bit", spec: clip(45, 33, Chroma::C420, 8, 3, Motion::Pan, 11), distortion: Distortion::BlurNoise },
+        Fixture {
+            name: "pan_420_8bit_blur",
+            spec: clip(176, 144, Chroma::C420, 8, 8, Motion::Pan, 1),
+            distortion: Distortion::BlurNoise,
+        },
+        Fixture {
+            name: "pan_420_10bit_blocky",
+            spec: clip(160, 96, Chroma::C420, 10, 6, Motion::Pan, 2),
+            distortion: Distortion::Blocky,
+        },
+        Fixture {
+            name: "odd_422_8bit_posterize",
+            spec: clip(97, 67, Chroma::C422, 8, 5, Motion::Pan, 3),
+            distortion: Distortion::Posterize,
+        },
+        Fixture {
+            name: "odd_444_8bit_enhance",
+            spec: clip(101, 73, Chroma::C444, 8, 5, Motion::Pan, 4),
+            distortion: Distortion::Enhance,
+        },
+        Fixture {
+            name: "odd_422_10bit_blur",
+            spec: clip(75, 53, Chroma::C422, 10, 4, Motion::Pan, 5),
+            distortion: Distortion::BlurNoise,
+        },
+        Fixture {
+            name: "pan_444_12bit_enhance",
+            spec: clip(64, 48, Chroma::C444, 12, 4, Motion::Pan, 6),
+            distortion: Distortion::Enhance,
+        },
+        Fixture {
+            name: "identical_420_8bit",
+            spec: clip(128, 72, Chroma::C420, 8, 4, Motion::Pan, 7),
+            distortion: Distortion::Identical,
+        },
+        Fixture {
+            name: "still_420_8bit_blocky",
+            spec: clip(96, 64, Chroma::C420, 8, 5, Motion::Still, 8),
+            distortion: Distortion::Blocky,
+        },
+        Fixture {
+            name: "scenecut_420_8bit_blur",
+            spec: clip(120, 80, Chroma::C420, 8, 8, Motion::SceneCut, 9),
+            distortion: Distortion::BlurNoise,
+        },
+        Fixture {
+            name: "single_frame_420_10bit",
+            spec: clip(72, 40, Chroma::C420, 10, 1, Motion::Pan, 10),
+            distortion: Distortion::Posterize,
+        },
+        Fixture {
+            name: "tiny_420_8bit",
+            spec: clip(45, 33, Chroma::C420, 8, 3, Motion::Pan, 11),
+            distortion: Distortion::BlurNoise,
+        },
     ]
 }
 
@@ -344,7 +394,12 @@ pub fn write_all(dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for fixture in fixtures() {
         let reference = reference(&fixture.spec);
-        let distorted = distort(&fixture.spec, &reference, fixture.distortion, fixture.spec.seed + 100);
+        let distorted = distort(
+            &fixture.spec,
+            &reference,
+            fixture.distortion,
+            fixture.spec.seed + 100,
+        );
         for (suffix, frames) in [("ref", &reference), ("dist", &distorted)] {
             let path = dir.join(format!("{}_{suffix}.y4m", fixture.name));
             let mut file = io::BufWriter::new(std::fs::File::create(&path)?);
@@ -367,7 +422,9 @@ mod tests {
             assert_eq!(a, b);
             let d = distort(&f.spec, &a, f.distortion, 5);
             let max = (1u32 << f.spec.depth) - 1;
-            assert!(d.iter().all(|fr| fr.planes.iter().flatten().all(|&v| v as u32 <= max)));
+            assert!(d
+                .iter()
+                .all(|fr| fr.planes.iter().flatten().all(|&v| v as u32 <= max)));
             if f.distortion == Distortion::Identical {
                 assert_eq!(a, d);
             } else {
@@ -378,11 +435,28 @@ mod tests {
 
     #[test]
     fn still_clips_repeat_and_scene_cuts_change() {
-        let spec = ClipSpec { width: 32, height: 16, chroma: Chroma::C420, depth: 8, frames: 4, motion: Motion::Still, seed: 1 };
+        let spec = ClipSpec {
+            width: 32,
+            height: 16,
+            chroma: Chroma::C420,
+            depth: 8,
+            frames: 4,
+            motion: Motion::Still,
+            seed: 1,
+        };
         let still = reference(&spec);
         assert!(still.windows(2).all(|w| w[0] == w[1]));
-        let cut = reference(&ClipSpec { motion: Motion::SceneCut, ..spec });
-        let diff = |a: &Frame, b: &Frame| a.planes[0].iter().zip(&b.planes[0]).filter(|(x, y)| x != y).count();
+        let cut = reference(&ClipSpec {
+            motion: Motion::SceneCut,
+            ..spec
+        });
+        let diff = |a: &Frame, b: &Frame| {
+            a.planes[0]
+                .iter()
+                .zip(&b.planes[0])
+                .filter(|(x, y)| x != y)
+                .count()
+        };
         assert!(diff(&cut[1], &cut[2]) > diff(&cut[0], &cut[1]));
     }
 }

@@ -61,7 +61,11 @@ fn fractional_leading_zeros(x: f64) -> u32 {
 
 /// Formats a value with libvmaf's `%.6f`, or `%.16f` when six decimals would hide it.
 pub fn format_value(x: f64) -> String {
-    let decimals = if fractional_leading_zeros(x) <= 6 { 6 } else { 16 };
+    let decimals = if fractional_leading_zeros(x) <= 6 {
+        6
+    } else {
+        16
+    };
     format_fixed(x, decimals)
 }
 
@@ -69,7 +73,11 @@ pub fn format_value(x: f64) -> String {
 /// only the spelling of NaN differs.
 fn format_fixed(x: f64, decimals: usize) -> String {
     if x.is_nan() {
-        return if x.is_sign_negative() { "-nan".into() } else { "nan".into() };
+        return if x.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
     }
     format!("{x:.decimals$}")
 }
@@ -111,7 +119,12 @@ impl Report<'_> {
             return [None; 4];
         }
         match pool(values, 0, self.frame_count - 1, self.subsample) {
-            Some(p) => [Some(p.min), Some(p.max), Some(p.mean), Some(p.harmonic_mean)],
+            Some(p) => [
+                Some(p.min),
+                Some(p.max),
+                Some(p.mean),
+                Some(p.harmonic_mean),
+            ],
             None => [None; 4],
         }
     }
@@ -271,7 +284,8 @@ mod tests {
 
     fn sample() -> FeatureCollector {
         let mut c = FeatureCollector::new();
-        c.append("VMAF_integer_feature_adm2_score", 0, 0.912026).unwrap();
+        c.append("VMAF_integer_feature_adm2_score", 0, 0.912026)
+            .unwrap();
         c.append("VMAF_integer_feature_adm2_score", 1, 0.5).unwrap();
         c.append("psnr_y", 0, f64::INFINITY).unwrap();
         c.append("psnr_y", 1, 30.0).unwrap();
@@ -306,7 +320,9 @@ mod tests {
     fn json_has_libvmaf_layout_and_parses() {
         let c = sample();
         let json = report(&c).json();
-        assert!(json.contains("      \"frameNum\": 1,\n      \"metrics\": {\n        \"integer_adm2\": 0.500000,\n"));
+        assert!(json.contains(
+            "      \"frameNum\": 1,\n      \"metrics\": {\n        \"integer_adm2\": 0.500000,\n"
+        ));
         assert!(json.contains("\"psnr_y\": null,        \"vmaf\""), "{json}");
         assert!(json.contains("  \"fps\": 12.35,\n") || json.contains("  \"fps\": 12.34,\n"));
         let finite_only: String = json.replace("null,        ", "null,\n        ");
@@ -323,7 +339,9 @@ mod tests {
             r.csv(),
             "Frame,integer_adm2,psnr_y,vmaf,\n0,0.912026,inf,0.0000001234500000,\n1,0.500000,30.000000,100.000000,\n"
         );
-        assert!(r.sub().starts_with("{0}{1}frame: 0|integer_adm2: 0.912026|psnr_y: inf|"));
+        assert!(r
+            .sub()
+            .starts_with("{0}{1}frame: 0|integer_adm2: 0.912026|psnr_y: inf|"));
     }
 
     #[test]

@@ -34,7 +34,9 @@ impl FeatureSpec {
             None => (text, None),
         };
         if name.is_empty() {
-            return Err(ScoreError::Usage(format!("--feature \"{text}\": missing extractor name")));
+            return Err(ScoreError::Usage(format!(
+                "--feature \"{text}\": missing extractor name"
+            )));
         }
         let mut options = Vec::new();
         if let Some(rest) = rest {
@@ -261,7 +263,12 @@ pub fn score(
     let mut reference = vmafx_video::open(&request.reference, request.raw)?;
     let mut distorted = vmafx_video::open(&request.distorted, request.raw)?;
     let info = reference.info();
-    check_compatible(&request.reference, &info, &request.distorted, &distorted.info())?;
+    check_compatible(
+        &request.reference,
+        &info,
+        &request.distorted,
+        &distorted.info(),
+    )?;
     let geometry = Geometry {
         format: info.format,
         bit_depth: info.bit_depth,
@@ -284,8 +291,16 @@ pub fn score(
 
     let start = Instant::now();
     let mut scratch = scorer.take_spare()?;
-    skip_frames(reference.as_mut(), &mut scratch.reference, request.frame_skip_ref)?;
-    skip_frames(distorted.as_mut(), &mut scratch.distorted, request.frame_skip_dist)?;
+    skip_frames(
+        reference.as_mut(),
+        &mut scratch.reference,
+        request.frame_skip_ref,
+    )?;
+    skip_frames(
+        distorted.as_mut(),
+        &mut scratch.distorted,
+        request.frame_skip_dist,
+    )?;
 
     let mut warnings = Vec::new();
     let mut frames: u64 = 0;
@@ -316,7 +331,9 @@ pub fn score(
         }
         scorer.push(pair)?;
         frames += 1;
-        progress(Progress { frames_done: frames });
+        progress(Progress {
+            frames_done: frames,
+        });
     }
     let mut collector = scorer.finish()?;
     let frame_count = frames as usize;
@@ -364,8 +381,8 @@ pub fn score(
         })
         .collect();
     Ok(ScoreOutcome {
+        aggregate: collector.aggregates().to_vec(),
         collector,
-        aggregate: Vec::new(),
         frame_count,
         info,
         elapsed: start.elapsed(),
@@ -396,13 +413,19 @@ mod tests {
     fn parses_feature_flags_like_libvmaf() {
         assert_eq!(
             FeatureSpec::parse("psnr").unwrap(),
-            FeatureSpec { name: "psnr".into(), options: vec![] }
+            FeatureSpec {
+                name: "psnr".into(),
+                options: vec![]
+            }
         );
         let f = FeatureSpec::parse("psnr=enable_chroma=false:min_sse=0.5").unwrap();
         assert_eq!(f.name, "psnr");
         assert_eq!(
             f.options,
-            vec![("enable_chroma".into(), "false".into()), ("min_sse".into(), "0.5".into())]
+            vec![
+                ("enable_chroma".into(), "false".into()),
+                ("min_sse".into(), "0.5".into())
+            ]
         );
         assert!(FeatureSpec::parse("psnr=enable_chroma").is_err());
         assert!(FeatureSpec::parse("=x=1").is_err());

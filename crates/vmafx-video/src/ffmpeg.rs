@@ -27,16 +27,31 @@ pub fn y4m_pix_fmt_for(source: &str) -> String {
     let s = source.trim();
     let layout = if s.starts_with("gray") || s == "y400a" {
         "gray"
-    } else if s.starts_with("yuv422") || s.starts_with("yuvj422") || s.starts_with("nv16")
-        || s.starts_with("nv20") || s.starts_with("p210") || s.starts_with("p216")
-        || s.starts_with("y210") || s.starts_with("yuyv422") || s.starts_with("uyvy422")
+    } else if s.starts_with("yuv422")
+        || s.starts_with("yuvj422")
+        || s.starts_with("nv16")
+        || s.starts_with("nv20")
+        || s.starts_with("p210")
+        || s.starts_with("p216")
+        || s.starts_with("y210")
+        || s.starts_with("yuyv422")
+        || s.starts_with("uyvy422")
     {
         "yuv422p"
-    } else if s.starts_with("yuv444") || s.starts_with("yuvj444") || s.starts_with("yuva444")
-        || s.starts_with("nv24") || s.starts_with("nv42") || s.starts_with("p410")
-        || s.starts_with("p416") || s.starts_with("gbr") || s.starts_with("rgb")
-        || s.starts_with("bgr") || s.starts_with("argb") || s.starts_with("abgr")
-        || s.starts_with("x2rgb") || s.starts_with("x2bgr")
+    } else if s.starts_with("yuv444")
+        || s.starts_with("yuvj444")
+        || s.starts_with("yuva444")
+        || s.starts_with("nv24")
+        || s.starts_with("nv42")
+        || s.starts_with("p410")
+        || s.starts_with("p416")
+        || s.starts_with("gbr")
+        || s.starts_with("rgb")
+        || s.starts_with("bgr")
+        || s.starts_with("argb")
+        || s.starts_with("abgr")
+        || s.starts_with("x2rgb")
+        || s.starts_with("x2bgr")
     {
         "yuv444p"
     } else {
@@ -57,7 +72,11 @@ fn source_depth(s: &str) -> u8 {
         let n: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
         n.parse().ok()
     };
-    let depth = if let Some(p) = s.find("p0").or_else(|| s.find("p2")).or_else(|| s.find("p4")) {
+    let depth = if let Some(p) = s
+        .find("p0")
+        .or_else(|| s.find("p2"))
+        .or_else(|| s.find("p4"))
+    {
         // p010 / p210 / p410 style: "p" + two-digit layout + depth.
         if s.starts_with('p') && p == 0 {
             digits_after(2).or(Some(8))
@@ -76,7 +95,13 @@ fn source_depth(s: &str) -> u8 {
         let p = s.rfind('p')?;
         digits_after(p + 1)
     });
-    let depth = depth.unwrap_or_else(|| if s.contains("48") || s.contains("64") { 16 } else { 8 });
+    let depth = depth.unwrap_or_else(|| {
+        if s.contains("48") || s.contains("64") {
+            16
+        } else {
+            8
+        }
+    });
     match depth {
         0..=8 => 8,
         9..=16 => depth,
@@ -91,7 +116,14 @@ fn probe_pix_fmt(path: &Path) -> Result<String, VideoErrorKind> {
         return Ok("yuv420p".into());
     };
     let out = Command::new(ffprobe)
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=pix_fmt"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=pix_fmt",
+        ])
         .args(["-of", "default=noprint_wrappers=1:nokey=1"])
         .arg(path)
         .stdin(Stdio::null())
@@ -130,7 +162,15 @@ impl FfmpegReader {
         let mut child = Command::new(ffmpeg)
             .args(["-nostdin", "-v", "error", "-i"])
             .arg(path)
-            .args(["-map", "0:v:0", "-f", "yuv4mpegpipe", "-strict", "-1", "-pix_fmt"])
+            .args([
+                "-map",
+                "0:v:0",
+                "-f",
+                "yuv4mpegpipe",
+                "-strict",
+                "-1",
+                "-pix_fmt",
+            ])
             .arg(&pix_fmt)
             .arg("-")
             .stdin(Stdio::null())
@@ -177,7 +217,9 @@ impl FfmpegReader {
                 }
                 let tail = stderr_tail.lock().map(|t| t.clone()).unwrap_or_default();
                 let reason = last_line(&tail).unwrap_or_else(|| header_error.to_string());
-                Err(VideoErrorKind::Ffmpeg(format!("ffmpeg could not decode it: {reason}")))
+                Err(VideoErrorKind::Ffmpeg(format!(
+                    "ffmpeg could not decode it: {reason}"
+                )))
             }
         }
     }
@@ -193,9 +235,15 @@ impl FfmpegReader {
         if status.success() {
             return Ok(());
         }
-        let tail = self.stderr_tail.lock().map(|t| t.clone()).unwrap_or_default();
+        let tail = self
+            .stderr_tail
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default();
         let last = last_line(&tail).unwrap_or_else(|| "no message".into());
-        Err(VideoErrorKind::Ffmpeg(format!("ffmpeg failed ({status}): {last}")))
+        Err(VideoErrorKind::Ffmpeg(format!(
+            "ffmpeg failed ({status}): {last}"
+        )))
     }
 }
 

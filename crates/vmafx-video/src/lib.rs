@@ -68,8 +68,8 @@ pub fn open(path: &Path, raw: Option<RawParams>) -> Result<Box<dyn FrameSource>,
     let at = |kind: VideoErrorKind| VideoError::new(path, kind);
     if let Some(params) = raw {
         let file = File::open(path).map_err(|e| at(VideoErrorKind::Open(e)))?;
-        let reader = raw::RawYuvReader::new(BufReader::with_capacity(1 << 20, file), params)
-            .map_err(at)?;
+        let reader =
+            raw::RawYuvReader::new(BufReader::with_capacity(1 << 20, file), params).map_err(at)?;
         return Ok(Box::new(Named::new(path, reader)));
     }
     let mut file = File::open(path).map_err(|e| at(VideoErrorKind::Open(e)))?;

@@ -35,7 +35,8 @@ impl<R: Read + Send> RawYuvReader<R> {
                 params.bit_depth
             )));
         }
-        let len = Picture::raw_frame_len(params.format, params.bit_depth, params.width, params.height);
+        let len =
+            Picture::raw_frame_len(params.format, params.bit_depth, params.width, params.height);
         Ok(RawYuvReader {
             reader,
             info: VideoInfo {
@@ -80,7 +81,12 @@ mod tests {
     use vmafx_engine::picture::{PixelFormat, PlaneData};
 
     fn params(w: usize, h: usize, format: PixelFormat, bit_depth: u8) -> RawParams {
-        RawParams { width: w, height: h, format, bit_depth }
+        RawParams {
+            width: w,
+            height: h,
+            format,
+            bit_depth,
+        }
     }
 
     #[test]
@@ -94,7 +100,16 @@ mod tests {
             PlaneData::U16(_) => panic!("8-bit stored wide"),
         }
         let err = r.decode(&mut pic).unwrap_err();
-        assert!(matches!(err, VideoErrorKind::Truncated { got: 3, expected: 6 }), "{err}");
+        assert!(
+            matches!(
+                err,
+                VideoErrorKind::Truncated {
+                    got: 3,
+                    expected: 6
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

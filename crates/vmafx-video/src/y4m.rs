@@ -89,8 +89,12 @@ pub fn parse_header(line: &[u8]) -> Result<Y4mHeader, VideoErrorKind> {
                 let (n, d) = value
                     .split_once(':')
                     .ok_or_else(|| bad(format!("frame rate \"F{value}\" is not N:D")))?;
-                let n: u32 = n.parse().map_err(|_| bad(format!("frame rate \"F{value}\"")))?;
-                let d: u32 = d.parse().map_err(|_| bad(format!("frame rate \"F{value}\"")))?;
+                let n: u32 = n
+                    .parse()
+                    .map_err(|_| bad(format!("frame rate \"F{value}\"")))?;
+                let d: u32 = d
+                    .parse()
+                    .map_err(|_| bad(format!("frame rate \"F{value}\"")))?;
                 frame_rate = Some((n, d));
             }
             "I" => match value {
@@ -123,7 +127,11 @@ pub fn parse_header(line: &[u8]) -> Result<Y4mHeader, VideoErrorKind> {
             bit_depth,
             frame_rate,
         },
-        extra_plane_bytes: if alpha { width * height * sample_bytes } else { 0 },
+        extra_plane_bytes: if alpha {
+            width * height * sample_bytes
+        } else {
+            0
+        },
     })
 }
 
@@ -133,7 +141,9 @@ fn parse_dimension(tag: &str, value: &str) -> Result<usize, VideoErrorKind> {
         Ok(v) => Err(VideoErrorKind::Unsupported(format!(
             "{tag}{v}: dimension must be between 1 and {MAX_DIMENSION}"
         ))),
-        Err(_) => Err(VideoErrorKind::BadHeader(format!("\"{tag}{value}\" is not a number"))),
+        Err(_) => Err(VideoErrorKind::BadHeader(format!(
+            "\"{tag}{value}\" is not a number"
+        ))),
     }
 }
 
@@ -222,12 +232,13 @@ impl<R: Read + Send> FrameDecoder for Y4mReader<R> {
     }
 
     fn decode(&mut self, picture: &mut Picture) -> Result<bool, VideoErrorKind> {
-        let Some(marker) = read_line(&mut self.reader, MAX_FRAME_HEADER_LEN).map_err(|e| match e {
-            VideoErrorKind::Truncated { .. } => {
-                VideoErrorKind::BadFrameMarker("stream ends inside a FRAME header".into())
-            }
-            other => other,
-        })?
+        let Some(marker) =
+            read_line(&mut self.reader, MAX_FRAME_HEADER_LEN).map_err(|e| match e {
+                VideoErrorKind::Truncated { .. } => {
+                    VideoErrorKind::BadFrameMarker("stream ends inside a FRAME header".into())
+                }
+                other => other,
+            })?
         else {
             return Ok(false);
         };
@@ -270,8 +281,19 @@ mod tests {
         assert_eq!(h.info.frame_rate, Some((25, 1)));
         let h = parse_header(b"YUV4MPEG2 W4 H2 F30000:1001").unwrap();
         assert_eq!((h.info.format, h.info.bit_depth), (PixelFormat::Yuv420, 8));
-        assert_eq!(parse_header(b"YUV4MPEG2 W4 H2 Cmono16").unwrap().info.bit_depth, 16);
-        assert_eq!(parse_header(b"YUV4MPEG2 W4 H2 C444alpha").unwrap().extra_plane_bytes, 8);
+        assert_eq!(
+            parse_header(b"YUV4MPEG2 W4 H2 Cmono16")
+                .unwrap()
+                .info
+                .bit_depth,
+            16
+        );
+        assert_eq!(
+            parse_header(b"YUV4MPEG2 W4 H2 C444alpha")
+                .unwrap()
+                .extra_plane_bytes,
+            8
+        );
     }
 
     #[test]
@@ -314,7 +336,11 @@ mod tests {
         let mut bad = data.clone();
         bad[26] = b'X';
         let mut r = reader(&bad).unwrap();
-        assert!(r.decode(&mut pic).unwrap_err().to_string().contains("FRAME"));
+        assert!(r
+            .decode(&mut pic)
+            .unwrap_err()
+            .to_string()
+            .contains("FRAME"));
     }
 
     proptest! {

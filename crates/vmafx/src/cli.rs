@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Score a distorted clip against its reference (a drop-in for libvmaf's `vmaf` tool).
-    Score(ScoreArgs),
+    Score(Box<ScoreArgs>),
     /// Make a sample pair and score it: a first run with nothing else installed.
     Demo(DemoArgs),
 }
@@ -173,12 +173,39 @@ mod tests {
     #[test]
     fn libvmaf_style_flags_parse() {
         let cli = Cli::try_parse_from([
-            "vmafx", "score", "-r", "a.yuv", "-d", "b.yuv", "-w", "8", "-h", "6", "-p", "420",
-            "-b", "10", "-m", "version=vmaf_v0.6.1", "-m", "version=vmaf_v0.6.1neg:name=neg",
-            "--json", "--csv", "-o", "x.csv", "--threads", "2", "--feature", "psnr", "-q", "-n",
+            "vmafx",
+            "score",
+            "-r",
+            "a.yuv",
+            "-d",
+            "b.yuv",
+            "-w",
+            "8",
+            "-h",
+            "6",
+            "-p",
+            "420",
+            "-b",
+            "10",
+            "-m",
+            "version=vmaf_v0.6.1",
+            "-m",
+            "version=vmaf_v0.6.1neg:name=neg",
+            "--json",
+            "--csv",
+            "-o",
+            "x.csv",
+            "--threads",
+            "2",
+            "--feature",
+            "psnr",
+            "-q",
+            "-n",
         ])
         .unwrap();
-        let Command::Score(s) = cli.command else { panic!("parsed as another command") };
+        let Command::Score(s) = cli.command else {
+            panic!("parsed as another command")
+        };
         assert_eq!((s.width, s.height), (Some(8), Some(6)));
         assert_eq!(s.model.len(), 2);
         assert!(s.csv && !s.json, "the last format flag wins");

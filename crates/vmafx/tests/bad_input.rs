@@ -31,14 +31,26 @@ fn fails(args: &[&Path], extra: &[&str]) -> String {
     let out_file = tmp("never-written.json");
     let _ = std::fs::remove_file(&out_file);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmafx"));
-    cmd.arg("score").arg("-r").arg(args[0]).arg("-d").arg(args[1]).args(extra);
+    cmd.arg("score")
+        .arg("-r")
+        .arg(args[0])
+        .arg("-d")
+        .arg(args[1])
+        .args(extra);
     cmd.args(["--json", "-q", "-o"]).arg(&out_file);
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "expected failure, got success; stderr: {stderr}");
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {stderr}"
+    );
     assert_eq!(out.status.code(), Some(1), "exit code; stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "one line expected: {stderr}");
+    assert_eq!(
+        stderr.trim().lines().count(),
+        1,
+        "one line expected: {stderr}"
+    );
     assert!(!out_file.exists(), "a failed run left an output file");
     stderr
 }
@@ -50,7 +62,10 @@ fn truncated_file_is_named() {
     cut.truncate(cut.len() - 100);
     let cut = write("truncated.y4m", &cut);
     let err = fails(&[&good, &cut], &[]);
-    assert!(err.contains("truncated.y4m") && err.contains("truncated"), "{err}");
+    assert!(
+        err.contains("truncated.y4m") && err.contains("truncated"),
+        "{err}"
+    );
     assert!(err.contains("frame 2"), "{err}");
 }
 
@@ -59,7 +74,10 @@ fn garbage_header_is_named() {
     let good = write("good2.y4m", &y4m(32, 32, "420", 1));
     let junk = write("junk.y4m", b"YUV4MPEG2 Wabc H10\nFRAME\n");
     let err = fails(&[&good, &junk], &[]);
-    assert!(err.contains("junk.y4m") && err.contains("not a number"), "{err}");
+    assert!(
+        err.contains("junk.y4m") && err.contains("not a number"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -67,20 +85,29 @@ fn resolution_and_depth_mismatches_name_both_files() {
     let a = write("a.y4m", &y4m(32, 32, "420", 1));
     let b = write("b.y4m", &y4m(34, 32, "420", 1));
     let err = fails(&[&a, &b], &[]);
-    assert!(err.contains("resolution") && err.contains("a.y4m") && err.contains("b.y4m"), "{err}");
-    let mut ten = format!("YUV4MPEG2 W32 H32 F25:1 Ip C420p10\n").into_bytes();
+    assert!(
+        err.contains("resolution") && err.contains("a.y4m") && err.contains("b.y4m"),
+        "{err}"
+    );
+    let mut ten = b"YUV4MPEG2 W32 H32 F25:1 Ip C420p10\n".to_vec();
     ten.extend_from_slice(b"FRAME\n");
     ten.extend(std::iter::repeat_n(0u8, (32 * 32 + 2 * 16 * 16) * 2));
     let c = write("c10.y4m", &ten);
     let err = fails(&[&a, &c], &[]);
-    assert!(err.contains("bit depth") && err.contains("c10.y4m"), "{err}");
+    assert!(
+        err.contains("bit depth") && err.contains("c10.y4m"),
+        "{err}"
+    );
 }
 
 #[test]
 fn zero_frames_is_an_error() {
     let empty = write("noframes.y4m", b"YUV4MPEG2 W32 H32 F25:1 Ip C420\n");
     let err = fails(&[&empty, &empty], &[]);
-    assert!(err.contains("no frames") && err.contains("noframes.y4m"), "{err}");
+    assert!(
+        err.contains("no frames") && err.contains("noframes.y4m"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -88,7 +115,10 @@ fn missing_path_is_named() {
     let good = write("good3.y4m", &y4m(32, 32, "420", 1));
     let missing = tmp("does-not-exist.y4m");
     let err = fails(&[&good, &missing], &[]);
-    assert!(err.contains("does-not-exist.y4m") && err.contains("failed to open"), "{err}");
+    assert!(
+        err.contains("does-not-exist.y4m") && err.contains("failed to open"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -135,8 +165,31 @@ fn mismatched_frame_counts_warn_and_score_the_common_frames() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("short.y4m") && stderr.contains("ended before"), "{stderr}");
+    assert!(
+        stderr.contains("short.y4m") && stderr.contains("ended before"),
+        "{stderr}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
     assert_eq!(json["frames"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn demo_scores_a_sample_pair() {
+    let dir = tmp("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_vmafx"))
+        .args(["demo", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let vmaf: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("VMAF"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no VMAF line in {stdout}"));
+    assert!((0.0..=100.0).contains(&vmaf), "{vmaf}");
+    assert!(dir.join("demo_ref.y4m").exists() && dir.join("demo_dist.y4m").exists());
 }

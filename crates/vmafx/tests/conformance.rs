@@ -74,30 +74,50 @@ fn first_difference(ours: &Value, golden: &Value) -> Option<String> {
     let frames_gold = golden["frames"].as_array()?;
     for (i, gold) in frames_gold.iter().enumerate() {
         let Some(our) = frames_ours.get(i) else {
-            return Some(format!("frame {}: missing (we wrote {} frames)", gold["frameNum"], frames_ours.len()));
+            return Some(format!(
+                "frame {}: missing (we wrote {} frames)",
+                gold["frameNum"],
+                frames_ours.len()
+            ));
         };
         if our["frameNum"] != gold["frameNum"] {
-            return Some(format!("frame index {i}: frameNum {} vs {}", our["frameNum"], gold["frameNum"]));
+            return Some(format!(
+                "frame index {i}: frameNum {} vs {}",
+                our["frameNum"], gold["frameNum"]
+            ));
         }
         let (om, gm) = (our["metrics"].as_object()?, gold["metrics"].as_object()?);
         for (key, gv) in gm {
             match om.get(key) {
                 None => return Some(format!("frame {}: feature {key} missing", gold["frameNum"])),
                 Some(ov) if ov != gv => {
-                    return Some(format!("frame {}: {key} is {ov}, libvmaf has {gv}", gold["frameNum"]))
+                    return Some(format!(
+                        "frame {}: {key} is {ov}, libvmaf has {gv}",
+                        gold["frameNum"]
+                    ))
                 }
                 _ => {}
             }
         }
         let (ok, gk): (Vec<_>, Vec<_>) = (om.keys().collect(), gm.keys().collect());
         if ok != gk {
-            return Some(format!("frame {}: columns {ok:?}, libvmaf has {gk:?}", gold["frameNum"]));
+            return Some(format!(
+                "frame {}: columns {ok:?}, libvmaf has {gk:?}",
+                gold["frameNum"]
+            ));
         }
     }
     if frames_ours.len() != frames_gold.len() {
-        return Some(format!("{} frames, libvmaf has {}", frames_ours.len(), frames_gold.len()));
+        return Some(format!(
+            "{} frames, libvmaf has {}",
+            frames_ours.len(),
+            frames_gold.len()
+        ));
     }
-    let (op, gp) = (ours["pooled_metrics"].as_object()?, golden["pooled_metrics"].as_object()?);
+    let (op, gp) = (
+        ours["pooled_metrics"].as_object()?,
+        golden["pooled_metrics"].as_object()?,
+    );
     for (key, gv) in gp {
         if op.get(key) != Some(gv) {
             return Some(format!("pooled {key}: {:?}, libvmaf has {gv}", op.get(key)));
@@ -116,7 +136,13 @@ fn first_difference(ours: &Value, golden: &Value) -> Option<String> {
 fn comparable_text(text: &str) -> String {
     text.lines()
         .filter(|l| !l.contains("\"version\"") && !l.contains("\"fps\"") && !l.contains("<fyi fps"))
-        .map(|l| if l.starts_with("<VMAF version=") { "<VMAF>" } else { l })
+        .map(|l| {
+            if l.starts_with("<VMAF version=") {
+                "<VMAF>"
+            } else {
+                l
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -150,18 +176,30 @@ fn every_case_matches_libvmaf() {
             continue;
         }
         let ours_text = std::fs::read_to_string(&out).unwrap();
-        let golden_text =
-            std::fs::read_to_string(conformance_dir().join("goldens").join(format!("{}.json", case.name)))
-                .unwrap();
+        let golden_text = std::fs::read_to_string(
+            conformance_dir()
+                .join("goldens")
+                .join(format!("{}.json", case.name)),
+        )
+        .unwrap();
         let ours: Value = serde_json::from_str(&ours_text).unwrap();
         let golden: Value = serde_json::from_str(&golden_text).unwrap();
         if let Some(diff) = first_difference(&ours, &golden) {
             failures.push(format!("{}: {diff}", case.name));
         } else if comparable_text(&ours_text) != comparable_text(&golden_text) {
-            failures.push(format!("{}: same values but different JSON layout", case.name));
+            failures.push(format!(
+                "{}: same values but different JSON layout",
+                case.name
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ from libvmaf:\n{}", failures.len(), all.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from libvmaf:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -173,9 +211,15 @@ fn xml_csv_and_sub_match_libvmaf_byte_for_byte() {
         let out = out_dir.join(format!("formats.{fmt}"));
         let args: Vec<String> = vec![
             "-r".into(),
-            fixtures.join("pan_420_8bit_blur_ref.y4m").display().to_string(),
+            fixtures
+                .join("pan_420_8bit_blur_ref.y4m")
+                .display()
+                .to_string(),
             "-d".into(),
-            fixtures.join("pan_420_8bit_blur_dist.y4m").display().to_string(),
+            fixtures
+                .join("pan_420_8bit_blur_dist.y4m")
+                .display()
+                .to_string(),
             "--feature".into(),
             "psnr".into(),
             "-q".into(),
@@ -184,10 +228,23 @@ fn xml_csv_and_sub_match_libvmaf_byte_for_byte() {
             out.display().to_string(),
         ];
         let result = run_vmafx(&args);
-        assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
         let ours = std::fs::read_to_string(&out).unwrap();
-        let golden = std::fs::read_to_string(conformance_dir().join("goldens").join(format!("formats.{fmt}"))).unwrap();
-        assert_eq!(comparable_text(&ours), comparable_text(&golden), "{fmt} output differs from libvmaf");
+        let golden = std::fs::read_to_string(
+            conformance_dir()
+                .join("goldens")
+                .join(format!("formats.{fmt}")),
+        )
+        .unwrap();
+        assert_eq!(
+            comparable_text(&ours),
+            comparable_text(&golden),
+            "{fmt} output differs from libvmaf"
+        );
     }
 }
 
@@ -201,9 +258,15 @@ fn thread_count_never_changes_output() {
         let out = out_dir.join(format!("t{threads}.json"));
         let args: Vec<String> = vec![
             "-r".into(),
-            fixtures.join("scenecut_420_8bit_blur_ref.y4m").display().to_string(),
+            fixtures
+                .join("scenecut_420_8bit_blur_ref.y4m")
+                .display()
+                .to_string(),
             "-d".into(),
-            fixtures.join("scenecut_420_8bit_blur_dist.y4m").display().to_string(),
+            fixtures
+                .join("scenecut_420_8bit_blur_dist.y4m")
+                .display()
+                .to_string(),
             "--feature".into(),
             "psnr".into(),
             "-m".into(),
@@ -218,10 +281,17 @@ fn thread_count_never_changes_output() {
             out.display().to_string(),
         ];
         let result = run_vmafx(&args);
-        assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
         outputs.push(comparable_text(&std::fs::read_to_string(&out).unwrap()));
     }
     for (i, o) in outputs.iter().enumerate().skip(1) {
-        assert_eq!(o, &outputs[0], "output with thread setting #{i} differs from single-threaded");
+        assert_eq!(
+            o, &outputs[0],
+            "output with thread setting #{i} differs from single-threaded"
+        );
     }
 }

@@ -24,6 +24,15 @@ pub struct FeatureValue {
     pub value: f64,
 }
 
+/// A whole-run value with no per-frame series (libvmaf's aggregate metrics, e.g. `apsnr_y`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateValue {
+    /// Name as the outputs print it.
+    pub name: Arc<str>,
+    /// The value; may be infinite (JSON prints `null`).
+    pub value: f64,
+}
+
 /// Format, depth and size shared by every picture of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
@@ -49,12 +58,22 @@ pub trait FeatureExtractor: Send {
         out: &mut Vec<FeatureValue>,
     ) -> Result<(), EngineError>;
 
-    /// Pushes values still held back once the last frame has been extracted.
+    /// Pushes values still held back once the last frame has been extracted. Only temporal
+    /// extractors keep state across frames, so only they are flushed.
     fn flush(&mut self, out: &mut Vec<FeatureValue>) -> Result<(), EngineError> {
         let _ = out;
         Ok(())
     }
+
+    /// Whole-run values available after [`FeatureExtractor::flush`] (temporal extractors only).
+    fn aggregates(&self) -> &[AggregateValue] {
+        &[]
+    }
 }
+
+/// Builds an extractor instance from its options for pictures of one geometry.
+pub type ExtractorConstructor =
+    fn(options: &OptionValues, geometry: Geometry) -> Result<Box<dyn FeatureExtractor>, EngineError>;
 
 /// Static description of an extractor: its name, options, provided features and constructor.
 pub struct ExtractorInfo {
@@ -67,8 +86,7 @@ pub struct ExtractorInfo {
     /// Whether frames must be fed in order to a single instance.
     pub temporal: bool,
     /// Builds an instance for pictures of `geometry`.
-    pub create:
-        fn(options: &OptionValues, geometry: Geometry) -> Result<Box<dyn FeatureExtractor>, EngineError>,
+    pub create: ExtractorConstructor,
 }
 
 /// Every extractor the engine knows.

@@ -17,7 +17,7 @@ pub mod kernel;
 
 use std::sync::Arc;
 
-use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
+use crate::feature::{AggregateValue, ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
 use crate::options::{OptionSpec, OptionValue, OptionValues};
 use crate::picture::{Picture, PixelFormat, PlaneData};
 use crate::EngineError;
@@ -106,15 +106,6 @@ fn c_max(a: f64, b: f64) -> f64 {
     } else {
         b
     }
-}
-
-/// A run-wide value, which libvmaf stores apart from the per-frame features.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AggregateValue {
-    /// Name as the outputs print it, e.g. `apsnr_y`.
-    pub name: Arc<str>,
-    /// The value; may be infinite (printed as `null` in JSON).
-    pub value: f64,
 }
 
 /// Per-plane squared-error totals over all frames, for APSNR.
@@ -210,18 +201,6 @@ impl PsnrExtractor {
         })
     }
 
-    /// The aggregate metrics, in the order libvmaf sets them: `apsnr_y`, `apsnr_cb`,
-    /// `apsnr_cr` after `flush` when `enable_apsnr` is on (all three even without chroma, where
-    /// the chroma ones come out as -inf, as in libvmaf); empty otherwise.
-    ///
-    /// Suggested trait addition, so that the pipeline can collect these from any extractor:
-    /// `fn aggregates(&self) -> &[AggregateValue] { &[] }` on [`FeatureExtractor`], with
-    /// [`AggregateValue`] moved to `feature/mod.rs` and a collector method `set_aggregate`
-    /// that accepts a repeated name only with an identical value.
-    pub fn aggregates(&self) -> &[AggregateValue] {
-        &self.aggregates
-    }
-
     fn mismatch(&self, picture: &Picture) -> EngineError {
         let g = &self.geometry;
         EngineError::PictureMismatch(format!(
@@ -258,6 +237,13 @@ impl PsnrExtractor {
 }
 
 impl FeatureExtractor for PsnrExtractor {
+    /// `apsnr_y`, `apsnr_cb`, `apsnr_cr` after `flush` when `enable_apsnr` is on, in the order
+    /// libvmaf sets them (all three even without chroma, where the chroma ones are -inf, as in
+    /// libvmaf); empty otherwise.
+    fn aggregates(&self) -> &[AggregateValue] {
+        &self.aggregates
+    }
+
     fn extract(
         &mut self,
         reference: &Picture,

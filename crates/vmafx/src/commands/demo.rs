@@ -20,21 +20,29 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .find(|f| f.name == "pan_420_8bit_blur")
         .context("the demo fixture is missing from vmafx-fixtures")?;
     let reference = vmafx_fixtures::reference(&fixture.spec);
-    let distorted =
-        vmafx_fixtures::distort(&fixture.spec, &reference, fixture.distortion, fixture.spec.seed + 100);
+    let distorted = vmafx_fixtures::distort(
+        &fixture.spec,
+        &reference,
+        fixture.distortion,
+        fixture.spec.seed + 100,
+    );
     let ref_path = dir.join("demo_ref.y4m");
     let dist_path = dir.join("demo_dist.y4m");
     for (path, frames) in [(&ref_path, &reference), (&dist_path, &distorted)] {
         let mut file = std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("failed to create {}", path.display()))?,
+            std::fs::File::create(path)
+                .with_context(|| format!("failed to create {}", path.display()))?,
         );
         vmafx_fixtures::write_y4m(&fixture.spec, frames, &mut file)
             .with_context(|| format!("failed to write {}", path.display()))?;
-        std::io::Write::flush(&mut file).with_context(|| format!("failed to write {}", path.display()))?;
+        std::io::Write::flush(&mut file)
+            .with_context(|| format!("failed to write {}", path.display()))?;
     }
     let mut request = ScoreRequest::new(&ref_path, &dist_path);
     request.features.push(FeatureSpec::parse("psnr")?);
-    request.threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    request.threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let outcome = vmafx_score::score(&request, &mut |_| {})?;
     let vmaf = outcome.pooled.first().map(|p| p.mean).unwrap_or(f64::NAN);
     println!("reference  {}", ref_path.display());
@@ -48,11 +56,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         outcome.info.bit_depth
     );
     println!("VMAF       {vmaf:.6} (vmaf_v0.6.1, mean over frames)");
-    if let Some(psnr) = outcome.collector.vector("psnr_y").and_then(|v| {
-        vmafx_engine::pool::pool(&v.values, 0, outcome.frame_count - 1, 1)
-    }) {
+    if let Some(psnr) = outcome
+        .collector
+        .vector("psnr_y")
+        .and_then(|v| vmafx_engine::pool::pool(&v.values, 0, outcome.frame_count - 1, 1))
+    {
         println!("PSNR-Y     {:.6} dB", psnr.mean);
     }
-    println!("next: vmafx score -r {} -d {} --json -o out.json", ref_path.display(), dist_path.display());
+    println!(
+        "next: vmafx score -r {} -d {} --json -o out.json",
+        ref_path.display(),
+        dist_path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

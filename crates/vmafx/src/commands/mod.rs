@@ -10,7 +10,7 @@ use crate::cli::{Cli, Command};
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Score(args) => score::run(args),
+        Command::Score(args) => score::run(*args),
         Command::Demo(args) => demo::run(args),
     }
 }

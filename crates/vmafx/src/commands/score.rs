@@ -16,10 +16,11 @@ use crate::cli::ScoreArgs;
 
 /// Turns the flags into a request, checking them the way libvmaf's tool does.
 pub fn request_from_args(args: &ScoreArgs) -> anyhow::Result<ScoreRequest> {
-    if let Some(preset) = args.aom_ctc.as_deref().map(|v| ("--aom_ctc", v)).or(args
-        .nflx_ctc
+    if let Some(preset) = args
+        .aom_ctc
         .as_deref()
-        .map(|v| ("--nflx_ctc", v)))
+        .map(|v| ("--aom_ctc", v))
+        .or(args.nflx_ctc.as_deref().map(|v| ("--nflx_ctc", v)))
     {
         bail!(
             "{} {}: the CTC presets need the ssim, ms_ssim, ciede, psnr_hvs and cambi extractors, \
@@ -111,7 +112,8 @@ fn output_format(args: &ScoreArgs) -> OutputFormat {
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if path == Path::new("-") {
         let mut out = std::io::stdout().lock();
-        out.write_all(bytes).context("failed to write standard output")?;
+        out.write_all(bytes)
+            .context("failed to write standard output")?;
         return out.flush().context("failed to write standard output");
     }
     let name = path

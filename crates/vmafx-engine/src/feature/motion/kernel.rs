@@ -97,8 +97,8 @@ pub fn vertical_diff_wide<T: Pixel>(
 ///
 /// The inputs reach ±2^16, so the weighted sum needs 33 bits. Rather than widening to 64 bits,
 /// each input is split as `y = 256 * hi + lo` with `0 <= lo < 256`; both partial sums then fit
-/// 25 bits, and because `256 * hi_sum` is a multiple of 256, `(256 * hi_sum + lo_sum + 2^15)
-/// >> 16` equals `(hi_sum + ((lo_sum + 2^15) >> 8)) >> 8` exactly. All in `i32`, which
+/// 25 bits, and because `256 * hi_sum` is a multiple of 256,
+/// `(256 * hi_sum + lo_sum + 2^15) >> 16` equals `(hi_sum + ((lo_sum + 2^15) >> 8)) >> 8` exactly. All in `i32`, which
 /// vectorises far better.
 #[inline(always)]
 fn horizontal_tap(y0: i32, y1: i32, y2: i32, y3: i32, y4: i32) -> u32 {

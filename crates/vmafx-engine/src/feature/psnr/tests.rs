@@ -226,16 +226,8 @@ fn luma_only_input_has_no_chroma_but_still_three_aggregates() {
         &[32.345014654, 32.419894868],
         "psnr_y",
     );
-    assert_close(
-        &run.series("mse_y"),
-        &[37.894736842, 37.246963563],
-        "mse_y",
-    );
-    assert_close(
-        &[run.aggregate("apsnr_y")],
-        &[32.382293379],
-        "apsnr_y",
-    );
+    assert_close(&run.series("mse_y"), &[37.894736842, 37.246963563], "mse_y");
+    assert_close(&[run.aggregate("apsnr_y")], &[32.382293379], "apsnr_y");
     assert_eq!(run.aggregate("apsnr_cb"), f64::NEG_INFINITY);
     assert_eq!(run.aggregate("apsnr_cr"), f64::NEG_INFINITY);
 }
