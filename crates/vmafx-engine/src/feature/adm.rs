@@ -692,21 +692,7 @@ impl FeatureExtractor for AdmExtractor {
         out: &mut Vec<FeatureValue>,
     ) -> Result<(), EngineError> {
         reference.check_same_shape(distorted)?;
-        let g = self.geometry;
-        if reference.width != g.width
-            || reference.height != g.height
-            || reference.bit_depth != g.bit_depth
-        {
-            return Err(EngineError::PictureMismatch(format!(
-                "adm was set up for {}x{} {}-bit, got {}x{} {}-bit",
-                g.width,
-                g.height,
-                g.bit_depth,
-                reference.width,
-                reference.height,
-                reference.bit_depth
-            )));
-        }
+        self.geometry.check("adm", reference)?;
         let scores = match (&reference.planes[0], &distorted.planes[0]) {
             (PlaneData::U8(r), PlaneData::U8(d)) => self.compute(r, d),
             (PlaneData::U16(r), PlaneData::U16(d)) => self.compute(r, d),

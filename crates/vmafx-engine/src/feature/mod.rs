@@ -46,6 +46,28 @@ pub struct Geometry {
     pub height: usize,
 }
 
+impl Geometry {
+    /// Checks that `picture` has this geometry's size and depth; `owner` names the extractor
+    /// in the error.
+    pub fn check(&self, owner: &str, picture: &Picture) -> Result<(), EngineError> {
+        if picture.width == self.width
+            && picture.height == self.height
+            && picture.bit_depth == self.bit_depth
+        {
+            return Ok(());
+        }
+        Err(EngineError::PictureMismatch(format!(
+            "{owner} was set up for {}x{} {}-bit, got {}x{} {}-bit",
+            self.width,
+            self.height,
+            self.bit_depth,
+            picture.width,
+            picture.height,
+            picture.bit_depth
+        )))
+    }
+}
+
 /// Computes features from reference/distorted picture pairs.
 pub trait FeatureExtractor: Send {
     /// Extracts the features of frame `index`, pushing values onto `out`. A temporal extractor
@@ -72,8 +94,10 @@ pub trait FeatureExtractor: Send {
 }
 
 /// Builds an extractor instance from its options for pictures of one geometry.
-pub type ExtractorConstructor =
-    fn(options: &OptionValues, geometry: Geometry) -> Result<Box<dyn FeatureExtractor>, EngineError>;
+pub type ExtractorConstructor = fn(
+    options: &OptionValues,
+    geometry: Geometry,
+) -> Result<Box<dyn FeatureExtractor>, EngineError>;
 
 /// Static description of an extractor: its name, options, provided features and constructor.
 pub struct ExtractorInfo {

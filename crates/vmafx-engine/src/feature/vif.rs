@@ -541,21 +541,7 @@ impl FeatureExtractor for IntegerVif {
         out: &mut Vec<FeatureValue>,
     ) -> Result<(), EngineError> {
         reference.check_same_shape(distorted)?;
-        let g = &self.geometry;
-        if reference.width != g.width
-            || reference.height != g.height
-            || reference.bit_depth != g.bit_depth
-        {
-            return Err(EngineError::PictureMismatch(format!(
-                "vif was set up for {}x{} {}-bit, got {}x{} {}-bit",
-                g.width,
-                g.height,
-                g.bit_depth,
-                reference.width,
-                reference.height,
-                reference.bit_depth
-            )));
-        }
+        self.geometry.check("vif", reference)?;
         let scales = match (reference.planes.first(), distorted.planes.first()) {
             (Some(PlaneData::U8(r)), Some(PlaneData::U8(d))) => self.scores(r, d),
             (Some(PlaneData::U16(r)), Some(PlaneData::U16(d))) => self.scores(r, d),
