@@ -392,7 +392,8 @@ impl Scorer {
         }
         for (_, extractor) in &self.temporal {
             for aggregate in extractor.aggregates() {
-                self.collector.set_aggregate(&aggregate.name, aggregate.value)?;
+                self.collector
+                    .set_aggregate(&aggregate.name, aggregate.value)?;
             }
         }
         Ok(self.collector)
