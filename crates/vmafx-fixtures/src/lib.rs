@@ -389,23 +389,33 @@ pub fn fixtures() -> Vec<Fixture> {
     ]
 }
 
-/// Writes every fixture's pair into `dir` as Y4M.
+impl Fixture {
+    /// Generates this fixture's reference and distorted clips and writes them as Y4M.
+    pub fn write_pair(&self, reference_path: &Path, distorted_path: &Path) -> io::Result<()> {
+        let reference = reference(&self.spec);
+        let distorted = distort(
+            &self.spec,
+            &reference,
+            self.distortion,
+            self.spec.seed + 100,
+        );
+        for (path, frames) in [(reference_path, &reference), (distorted_path, &distorted)] {
+            let mut file = io::BufWriter::new(std::fs::File::create(path)?);
+            write_y4m(&self.spec, frames, &mut file)?;
+            file.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes every fixture's pair into `dir` as `<name>_ref.y4m` and `<name>_dist.y4m`.
 pub fn write_all(dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for fixture in fixtures() {
-        let reference = reference(&fixture.spec);
-        let distorted = distort(
-            &fixture.spec,
-            &reference,
-            fixture.distortion,
-            fixture.spec.seed + 100,
-        );
-        for (suffix, frames) in [("ref", &reference), ("dist", &distorted)] {
-            let path = dir.join(format!("{}_{suffix}.y4m", fixture.name));
-            let mut file = io::BufWriter::new(std::fs::File::create(&path)?);
-            write_y4m(&fixture.spec, frames, &mut file)?;
-            file.flush()?;
-        }
+        fixture.write_pair(
+            &dir.join(format!("{}_ref.y4m", fixture.name)),
+            &dir.join(format!("{}_dist.y4m", fixture.name)),
+        )?;
     }
     Ok(())
 }

@@ -82,7 +82,8 @@ pub fn open(path: &Path, raw: Option<RawParams>) -> Result<Box<dyn FrameSource>,
         return Err(at(VideoErrorKind::Empty));
     }
     if magic[..got].starts_with(b"YUV4MPEG") || b"YUV4MPEG".starts_with(&magic[..got]) {
-        let chained = magic[..got].to_vec().chain_reader(file);
+        // The sniffed bytes go back in front of the rest of the file.
+        let chained = std::io::Cursor::new(magic[..got].to_vec()).chain(file);
         let reader = y4m::Y4mReader::new(BufReader::with_capacity(1 << 20, chained)).map_err(at)?;
         return Ok(Box::new(Named::new(path, reader)));
     }
@@ -107,16 +108,6 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
         }
     }
     Ok(filled)
-}
-
-trait ChainReader {
-    fn chain_reader<R: Read>(self, next: R) -> std::io::Chain<std::io::Cursor<Vec<u8>>, R>;
-}
-
-impl ChainReader for Vec<u8> {
-    fn chain_reader<R: Read>(self, next: R) -> std::io::Chain<std::io::Cursor<Vec<u8>>, R> {
-        std::io::Cursor::new(self).chain(next)
-    }
 }
 
 /// A frame decoder that knows how to read one frame, without knowing its file name.

@@ -19,25 +19,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .find(|f| f.name == "pan_420_8bit_blur")
         .context("the demo fixture is missing from vmafx-fixtures")?;
-    let reference = vmafx_fixtures::reference(&fixture.spec);
-    let distorted = vmafx_fixtures::distort(
-        &fixture.spec,
-        &reference,
-        fixture.distortion,
-        fixture.spec.seed + 100,
-    );
     let ref_path = dir.join("demo_ref.y4m");
     let dist_path = dir.join("demo_dist.y4m");
-    for (path, frames) in [(&ref_path, &reference), (&dist_path, &distorted)] {
-        let mut file = std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("failed to create {}", path.display()))?,
-        );
-        vmafx_fixtures::write_y4m(&fixture.spec, frames, &mut file)
-            .with_context(|| format!("failed to write {}", path.display()))?;
-        std::io::Write::flush(&mut file)
-            .with_context(|| format!("failed to write {}", path.display()))?;
-    }
+    fixture
+        .write_pair(&ref_path, &dist_path)
+        .with_context(|| format!("failed to write the sample pair into {}", dir.display()))?;
     let mut request = ScoreRequest::new(&ref_path, &dist_path);
     request.features.push(FeatureSpec::parse("psnr")?);
     request.threads = std::thread::available_parallelism()
