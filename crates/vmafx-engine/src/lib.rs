@@ -8,6 +8,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod collector;
+pub mod cpu;
 pub mod error;
 pub mod feature;
 pub mod model;
