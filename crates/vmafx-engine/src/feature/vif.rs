@@ -7,7 +7,10 @@
 //! mirrored the way libvmaf mirrors its buffers in place, including its behaviour on pictures
 //! so narrow that a scale is one sample wide (see [`kernels::mirror_columns`]).
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod kernels;
+mod simd;
 mod tables;
 
 use std::sync::Arc;
@@ -211,7 +214,7 @@ fn build_levels(width: usize, height: usize) -> Result<[Level; 4], EngineError> 
 }
 
 /// A sample type of full-resolution luma, with its scale-0 vertical moment pass.
-trait LumaSample: Pixel {
+trait LumaSample: simd::DecimateSample + Pixel {
     /// Vertical moment pass of scale 0 for `bpc`-bit samples.
     fn vertical_moments(
         taps: &[u16],
@@ -230,7 +233,7 @@ impl LumaSample for u8 {
         _bpc: u32,
         out: MomentRows<'_>,
     ) {
-        kernels::vertical_moments_8(taps, ref_rows, dis_rows, out);
+        simd::vertical_moments_8(taps, ref_rows, dis_rows, out);
     }
 }
 
@@ -243,7 +246,7 @@ impl LumaSample for u16 {
         out: MomentRows<'_>,
     ) {
         let shifts = VerticalShifts::full_resolution(bpc);
-        kernels::vertical_moments_16(taps, ref_rows, dis_rows, shifts, out);
+        simd::vertical_moments_16(taps, ref_rows, dis_rows, shifts, out);
     }
 }
 
@@ -326,7 +329,7 @@ impl Scratch {
                 continue;
             }
             let span = PAD - half..PAD + w + half;
-            kernels::horizontal_sigmas(
+            simd::horizontal_sigmas(
                 taps,
                 PaddedMoments {
                     mu1: &self.mu1[span.clone()],
@@ -341,7 +344,7 @@ impl Scratch {
                     sigma12: &mut self.sigma12[..w],
                 },
             );
-            kernels::accumulate_info(
+            simd::accumulate_info(
                 &self.sigma1_sq[..w],
                 &self.sigma2_sq[..w],
                 &self.sigma12[..w],
@@ -356,7 +359,7 @@ impl Scratch {
     /// Low-passes the picture of `level` with `taps` (the next scale's filter) and decimates
     /// it into `out_ref` / `out_dis`, which have the geometry of `next`.
     #[allow(clippy::too_many_arguments)]
-    fn decimate<'a, T: Pixel + 'a>(
+    fn decimate<'a, T: simd::DecimateSample + Pixel + 'a>(
         &mut self,
         level: &Level,
         next: &Level,
@@ -380,7 +383,7 @@ impl Scratch {
                 ref_rows[k] = &r[..w];
                 dis_rows[k] = &d[..w];
             }
-            kernels::decimate_row(
+            simd::decimate_row(
                 taps,
                 &ref_rows[..fw],
                 &dis_rows[..fw],
@@ -513,7 +516,7 @@ impl IntegerVif {
                 &levels[s],
                 TAPS[s],
                 rows,
-                |rr, dr, m| kernels::vertical_moments_16(TAPS[s], rr, dr, shifts, m),
+                |rr, dr, m| simd::vertical_moments_16(TAPS[s], rr, dr, shifts, m),
                 self.gain_limit,
                 self.table,
             );

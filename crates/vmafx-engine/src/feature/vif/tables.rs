@@ -25,16 +25,17 @@ pub(super) const MAX_HALF: usize = TAPS_SCALE0.len() / 2;
 /// The additive noise variance `sigma_n^2 = 2.0` in the Q16 fixed point of the variances.
 pub(super) const SIGMA_NSQ: i32 = 2 << 16;
 
-/// `round(log2f(m) * 2048)` for mantissas `m` in `32768..=65535`, indexed by `m & 0x7fff`.
-pub(super) struct Log2Table(Box<[u16; 32768]>);
+/// `round(log2f(m) * 2048)` for mantissas `m` in `32768..=65535`, indexed by `m & 0x7fff`,
+/// plus one spare zero entry so SIMD gathers may read 32 bits at any index.
+pub(super) struct Log2Table(Box<[u16; 32769]>);
 
 impl Log2Table {
     /// The shared table, computed on first use.
     pub(super) fn get() -> &'static Log2Table {
         static TABLE: OnceLock<Log2Table> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let mut t = Box::new([0u16; 32768]);
-            for (i, slot) in t.iter_mut().enumerate() {
+            let mut t = Box::new([0u16; 32769]);
+            for (i, slot) in t[..32768].iter_mut().enumerate() {
                 let m = (32768 + i) as f64;
                 // libvmaf takes a single-precision log2 and scales it by 2048 in float before
                 // rounding. Rounding the double-precision log to f32 gives the same float
@@ -45,6 +46,12 @@ impl Log2Table {
             }
             Log2Table(t)
         })
+    }
+
+    /// The table with its spare trailing entry, for gathers that read two entries at once.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn padded(&self) -> &[u16; 32769] {
+        &self.0
     }
 
     /// `2048 * log2(x)` for `x >= 2^15`, from the table after normalising `x` to 16 bits.

@@ -1,0 +1,384 @@
+//! Runtime choice between the scalar row kernels and their AVX2 twins. Both give identical
+//! results; only speed differs.
+
+use super::kernels::{self, InfoSums, MomentRows, PaddedMoments, SigmaRows, VerticalShifts};
+use super::tables::Log2Table;
+use crate::cpu::{simd_level, SimdLevel};
+use crate::picture::Pixel;
+
+#[cfg(target_arch = "x86_64")]
+use super::avx2;
+
+/// Whether the AVX2 twins may run.
+#[inline]
+fn avx2() -> bool {
+    cfg!(target_arch = "x86_64") && simd_level() == SimdLevel::Avx2
+}
+
+/// See [`kernels::vertical_moments_8`].
+pub(crate) fn vertical_moments_8(
+    taps: &[u16],
+    ref_rows: &[&[u8]],
+    dis_rows: &[&[u8]],
+    out: MomentRows<'_>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: simd_level() reported AVX2 on this CPU.
+        unsafe { avx2::vertical_moments_8(taps, ref_rows, dis_rows, out) };
+        return;
+    }
+    kernels::vertical_moments_8(taps, ref_rows, dis_rows, out);
+}
+
+/// See [`kernels::vertical_moments_16`].
+pub(crate) fn vertical_moments_16(
+    taps: &[u16],
+    ref_rows: &[&[u16]],
+    dis_rows: &[&[u16]],
+    shifts: VerticalShifts,
+    out: MomentRows<'_>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: simd_level() reported AVX2 on this CPU.
+        unsafe { avx2::vertical_moments_16(taps, ref_rows, dis_rows, shifts, out) };
+        return;
+    }
+    kernels::vertical_moments_16(taps, ref_rows, dis_rows, shifts, out);
+}
+
+/// See [`kernels::horizontal_sigmas`].
+pub(crate) fn horizontal_sigmas(taps: &[u16], src: PaddedMoments<'_>, out: SigmaRows<'_>) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: simd_level() reported AVX2 on this CPU.
+        unsafe { avx2::horizontal_sigmas(taps, src, out) };
+        return;
+    }
+    kernels::horizontal_sigmas(taps, src, out);
+}
+
+/// See [`kernels::accumulate_info`].
+pub(crate) fn accumulate_info(
+    sigma1_sq: &[i32],
+    sigma2_sq: &[i32],
+    sigma12: &[i32],
+    gain_limit: f64,
+    table: &Log2Table,
+    sums: &mut InfoSums,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: simd_level() reported AVX2 on this CPU.
+        unsafe { avx2::accumulate_info(sigma1_sq, sigma2_sq, sigma12, gain_limit, table, sums) };
+        return;
+    }
+    kernels::accumulate_info(sigma1_sq, sigma2_sq, sigma12, gain_limit, table, sums);
+}
+
+/// A sample type the decimation kernels accept.
+#[cfg(target_arch = "x86_64")]
+pub(crate) trait DecimateSample: avx2::Lanes {}
+#[cfg(target_arch = "x86_64")]
+impl<T: avx2::Lanes> DecimateSample for T {}
+/// A sample type the decimation kernels accept.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) trait DecimateSample: Pixel {}
+#[cfg(not(target_arch = "x86_64"))]
+impl<T: Pixel> DecimateSample for T {}
+
+/// See [`kernels::decimate_row`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decimate_row<T: DecimateSample + Pixel>(
+    taps: &[u16],
+    ref_rows: &[&[T]],
+    dis_rows: &[&[T]],
+    round: u32,
+    shift: u32,
+    conv_ref: &mut [u32],
+    conv_dis: &mut [u32],
+    out_ref: &mut [u16],
+    out_dis: &mut [u16],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: simd_level() reported AVX2 on this CPU.
+        unsafe {
+            avx2::decimate_row(
+                taps, ref_rows, dis_rows, round, shift, conv_ref, conv_dis, out_ref, out_dis,
+            )
+        };
+        return;
+    }
+    kernels::decimate_row(
+        taps, ref_rows, dis_rows, round, shift, conv_ref, conv_dis, out_ref, out_dis,
+    );
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+// The generators fill several parallel arrays per index.
+#[allow(clippy::needless_range_loop)]
+mod tests {
+    use super::super::kernels::PAD;
+    use super::super::tables::TAPS;
+    use super::*;
+    use crate::cpu::detected_level;
+
+    fn has_avx2() -> bool {
+        if detected_level() == SimdLevel::Avx2 {
+            true
+        } else {
+            eprintln!("skipping: this CPU lacks AVX2");
+            false
+        }
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        /// Mostly uniform samples, with runs of extremes so saturation corners are hit.
+        fn sample(&mut self, bits: u32) -> u32 {
+            let max = (1u64 << bits) - 1;
+            match self.next() % 8 {
+                0 => max as u32,
+                1 => 0,
+                _ => (self.next() & max) as u32,
+            }
+        }
+    }
+
+    const WIDTHS: &[usize] = &[
+        1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 40, 47, 63, 64, 65, 70, 129, 1921,
+    ];
+
+    fn sigma_rows(x: &mut [Vec<i32>; 3]) -> SigmaRows<'_> {
+        let [p, q, r] = x;
+        SigmaRows {
+            sigma1_sq: p,
+            sigma2_sq: q,
+            sigma12: r,
+        }
+    }
+
+    fn moments(w: usize) -> [Vec<u32>; 5] {
+        std::array::from_fn(|_| vec![0u32; w])
+    }
+
+    fn moment_rows(m: &mut [Vec<u32>; 5]) -> MomentRows<'_> {
+        let [a, b, c, d, e] = m;
+        MomentRows {
+            mu1: a,
+            mu2: b,
+            xx: c,
+            yy: d,
+            xy: e,
+        }
+    }
+
+    #[test]
+    fn vertical_8_twins_agree() {
+        if !has_avx2() {
+            return;
+        }
+        let mut rng = Rng(0x1234_5678_9abc);
+        for &w in WIDTHS {
+            for taps in TAPS {
+                let fw = taps.len();
+                let rows: Vec<Vec<u8>> = (0..2 * fw)
+                    .map(|_| (0..w).map(|_| rng.sample(8) as u8).collect())
+                    .collect();
+                let rr: Vec<&[u8]> = rows[..fw].iter().map(|r| &r[..]).collect();
+                let dr: Vec<&[u8]> = rows[fw..].iter().map(|r| &r[..]).collect();
+                let (mut a, mut b) = (moments(w), moments(w));
+                kernels::vertical_moments_8(taps, &rr, &dr, moment_rows(&mut a));
+                // SAFETY: AVX2 was detected above.
+                unsafe { avx2::vertical_moments_8(taps, &rr, &dr, moment_rows(&mut b)) };
+                assert_eq!(a, b, "width {w}, {fw} taps");
+            }
+        }
+    }
+
+    #[test]
+    fn vertical_16_twins_agree() {
+        if !has_avx2() {
+            return;
+        }
+        let mut rng = Rng(0x9e37_79b9_7f4a);
+        for &w in WIDTHS {
+            for bits in [9, 10, 12, 16] {
+                for (s, taps) in TAPS.iter().enumerate() {
+                    let fw = taps.len();
+                    let rows: Vec<Vec<u16>> = (0..2 * fw)
+                        .map(|_| (0..w).map(|_| rng.sample(bits) as u16).collect())
+                        .collect();
+                    let rr: Vec<&[u16]> = rows[..fw].iter().map(|r| &r[..]).collect();
+                    let dr: Vec<&[u16]> = rows[fw..].iter().map(|r| &r[..]).collect();
+                    let shifts = if s == 0 {
+                        VerticalShifts::full_resolution(bits)
+                    } else {
+                        VerticalShifts::decimated()
+                    };
+                    let (mut a, mut b) = (moments(w), moments(w));
+                    kernels::vertical_moments_16(taps, &rr, &dr, shifts, moment_rows(&mut a));
+                    // SAFETY: AVX2 was detected above.
+                    unsafe {
+                        avx2::vertical_moments_16(taps, &rr, &dr, shifts, moment_rows(&mut b))
+                    };
+                    assert_eq!(a, b, "width {w}, {bits} bits, {fw} taps");
+                }
+            }
+        }
+    }
+
+    /// Vertically filtered moments as the vertical pass could produce them for `bits`-bit
+    /// input: means of 16 bits, second moments near the square of the mean.
+    fn padded_moments(rng: &mut Rng, n: usize, bits: u32) -> [Vec<u32>; 5] {
+        let mut m = moments(n);
+        for j in 0..n {
+            let (a, c) = (rng.sample(bits), rng.sample(bits));
+            let scale = 16 - bits;
+            let (m1, m2) = (a << scale, c << scale);
+            m[0][j] = m1;
+            m[1][j] = m2;
+            // Second moments at 16 + 16 bits: mean squared plus some variance, any u32.
+            let var = |r: &mut Rng| (r.next() % (1 << 24)) as u32;
+            m[2][j] =
+                ((m1 as u64 * m1 as u64).min(u32::MAX as u64) as u32).saturating_add(var(rng));
+            m[3][j] =
+                ((m2 as u64 * m2 as u64).min(u32::MAX as u64) as u32).saturating_add(var(rng));
+            m[4][j] = (m1 as u64 * m2 as u64).min(u32::MAX as u64) as u32;
+            if rng.next().is_multiple_of(16) {
+                m[4][j] = rng.next() as u32;
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn horizontal_twins_agree() {
+        if !has_avx2() {
+            return;
+        }
+        let mut rng = Rng(0xdead_beef_1234);
+        for &w in WIDTHS {
+            for bits in [8, 10, 12, 16] {
+                for taps in TAPS {
+                    let fw = taps.len();
+                    let m = padded_moments(&mut rng, w + fw - 1, bits);
+                    let src = || PaddedMoments {
+                        mu1: &m[0],
+                        mu2: &m[1],
+                        xx: &m[2],
+                        yy: &m[3],
+                        xy: &m[4],
+                    };
+                    let mut a: [Vec<i32>; 3] = std::array::from_fn(|_| vec![0; w]);
+                    let mut b = a.clone();
+                    kernels::horizontal_sigmas(taps, src(), sigma_rows(&mut a));
+                    // SAFETY: AVX2 was detected above.
+                    unsafe { avx2::horizontal_sigmas(taps, src(), sigma_rows(&mut b)) };
+                    assert_eq!(a, b, "width {w}, {bits} bits, {fw} taps");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn info_sum_twins_agree() {
+        if !has_avx2() {
+            return;
+        }
+        let table = Log2Table::get();
+        let mut rng = Rng(0x0bad_cafe_5555);
+        for &n in WIDTHS {
+            for bits in [8u32, 10, 12, 16] {
+                for gain_limit in [1.0, 1.5, 100.0] {
+                    let mut s = [vec![0i32; n], vec![0i32; n], vec![0i32; n]];
+                    for j in 0..n {
+                        // Variances of `bits`-bit pictures in Q16, with small and negative
+                        // values mixed in so every branch is taken.
+                        let span = 1u64 << (2 * bits).min(30);
+                        let pick = |r: &mut Rng| -> i32 {
+                            match r.next() % 6 {
+                                0 => (r.next() % (1 << 18)) as i32 - (1 << 16),
+                                1 => (r.next() % 1000) as i32,
+                                2 => i32::MAX - (r.next() % 1000) as i32,
+                                _ => (r.next() % span) as i32,
+                            }
+                        };
+                        s[0][j] = pick(&mut rng);
+                        s[1][j] = pick(&mut rng).max(0);
+                        s[2][j] = pick(&mut rng);
+                        if rng.next().is_multiple_of(4) {
+                            s[2][j] = s[0][j].min(s[1][j]) / 2;
+                        }
+                    }
+                    let mut a = InfoSums::default();
+                    let mut b = InfoSums::default();
+                    kernels::accumulate_info(&s[0], &s[1], &s[2], gain_limit, table, &mut a);
+                    // SAFETY: AVX2 was detected above.
+                    unsafe {
+                        avx2::accumulate_info(&s[0], &s[1], &s[2], gain_limit, table, &mut b)
+                    };
+                    assert_eq!(a, b, "n {n}, {bits} bits, gain limit {gain_limit}");
+                }
+            }
+        }
+    }
+
+    fn decimate_case<T: DecimateSample + Pixel>(
+        rng: &mut Rng,
+        w: usize,
+        bits: u32,
+        taps: &[u16],
+        from: impl Fn(u32) -> T,
+        round: u32,
+        shift: u32,
+    ) {
+        let fw = taps.len();
+        let rows: Vec<Vec<T>> = (0..2 * fw)
+            .map(|_| (0..w).map(|_| from(rng.sample(bits))).collect())
+            .collect();
+        let rr: Vec<&[T]> = rows[..fw].iter().map(|r| &r[..]).collect();
+        let dr: Vec<&[T]> = rows[fw..].iter().map(|r| &r[..]).collect();
+        let run = |simd: bool| {
+            let mut conv = [vec![0u32; w + 2 * PAD], vec![0u32; w + 2 * PAD]];
+            let mut out = [vec![0u16; w / 2], vec![0u16; w / 2]];
+            let [cr, cd] = &mut conv;
+            let [or, od] = &mut out;
+            if simd {
+                // SAFETY: AVX2 was detected by the caller.
+                unsafe { avx2::decimate_row(taps, &rr, &dr, round, shift, cr, cd, or, od) };
+            } else {
+                kernels::decimate_row(taps, &rr, &dr, round, shift, cr, cd, or, od);
+            }
+            (conv, out)
+        };
+        let (a, b) = (run(false), run(true));
+        assert_eq!(a.0, b.0, "conv: width {w}, {bits} bits, {fw} taps");
+        assert_eq!(a.1, b.1, "width {w}, {bits} bits, {fw} taps");
+    }
+
+    #[test]
+    fn decimate_twins_agree() {
+        if !has_avx2() {
+            return;
+        }
+        let mut rng = Rng(0x5151_7777_abcd);
+        for &w in WIDTHS {
+            for taps in &TAPS[1..] {
+                decimate_case(&mut rng, w, 8, taps, |v| v as u8, 1 << 7, 8);
+                for bits in [10, 12, 16] {
+                    decimate_case(&mut rng, w, bits, taps, |v| v as u16, 1 << (bits - 1), bits);
+                }
+                decimate_case(&mut rng, w, 16, taps, |v| v as u16, 1 << 15, 16);
+            }
+        }
+    }
+}
