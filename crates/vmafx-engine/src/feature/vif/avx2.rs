@@ -241,13 +241,23 @@ pub(crate) unsafe fn vertical_moments_16(
     ref_rows: &[&[u16]],
     dis_rows: &[&[u16]],
     shifts: VerticalShifts,
-    out: MomentRows<'_>,
+    mut out: MomentRows<'_>,
 ) {
     let width = out.mu1.len();
     let (fw, half) = (taps.len(), taps.len() / 2);
     assert!(ref_rows.len() >= fw && dis_rows.len() >= fw);
     for row in ref_rows[..fw].iter().chain(&dis_rows[..fw]) {
         assert!(row.len() >= width, "vif: short input row");
+    }
+    for o in [&*out.mu2, &*out.xx, &*out.yy, &*out.xy] {
+        assert!(o.len() >= width, "vif: short moment row");
+    }
+    // Samples of up to 15 bits (10- and 12-bit video) take the multiply-add path unless a row
+    // turns out to hold a wider sample.
+    let narrow = shifts.mu_shift <= 15 && taps.iter().all(|&t| t <= i16::MAX as u16);
+    // SAFETY: AVX2 is enabled here; the rows and outputs were checked above.
+    if narrow && unsafe { vertical_moments_15(taps, ref_rows, dis_rows, shifts, &mut out) } {
+        return;
     }
     let main = width - width % 8;
     let zero = _mm256_setzero_si256();
@@ -332,6 +342,108 @@ pub(crate) unsafe fn vertical_moments_16(
     }
 }
 
+/// The vector part of [`vertical_moments_16`] for samples below 2^15 and taps below 2^15,
+/// where signed 16-bit multiply-adds are exact: each 32-bit lane holds a pair of mirrored
+/// rows' samples, so one multiply-add gives `a + b`, `a² + b²` or `a·c + b·d`, and the high
+/// halves of the products come from one unsigned high multiply. Returns false, with the
+/// output unspecified, if any sample read has bit 15 set; the caller then starts over.
+///
+/// # Safety
+/// The CPU must support AVX2; every row must hold `out.mu1.len()` samples and every output
+/// row as many values.
+#[target_feature(enable = "avx2")]
+unsafe fn vertical_moments_15(
+    taps: &[u16],
+    ref_rows: &[&[u16]],
+    dis_rows: &[&[u16]],
+    shifts: VerticalShifts,
+    out: &mut MomentRows<'_>,
+) -> bool {
+    let width = out.mu1.len();
+    let (fw, half) = (taps.len(), taps.len() / 2);
+    let main = width - width % 8;
+    let zero = _mm256_setzero_si256();
+    let mu_round = _mm256_set1_epi32(shifts.mu_round as i32);
+    let mu_shift = _mm_cvtsi32_si128(shifts.mu_shift as i32);
+    let sq_round = _mm256_set1_epi32(shifts.sq_round as i32);
+    let sq_shift = _mm_cvtsi32_si128(shifts.sq_shift as i32);
+    let sq_up = _mm_cvtsi32_si128(16 - shifts.sq_shift as i32);
+    let mask16 = _mm256_set1_epi32(0xffff);
+    let mut seen = zero;
+    let mut c = 0;
+    while c < main {
+        // mu1, mu2, then (full, high) of xx, yy, xy.
+        let mut acc = [zero; 8];
+        for (k, &tap) in taps[..=half].iter().enumerate() {
+            let f = tap as i32;
+            let fpair = _mm256_set1_epi32(f | (f << 16));
+            let f32v = _mm256_set1_epi32(f);
+            // SAFETY: `c + 8 <= width` and the caller checked every row holds `width` samples.
+            let (r, d) = unsafe {
+                let a = u16::load8(ref_rows[k].as_ptr(), c);
+                let c2 = u16::load8(dis_rows[k].as_ptr(), c);
+                if k == half {
+                    (a, c2)
+                } else {
+                    let b = u16::load8(ref_rows[fw - 1 - k].as_ptr(), c);
+                    let d = u16::load8(dis_rows[fw - 1 - k].as_ptr(), c);
+                    (
+                        _mm256_or_si256(a, _mm256_slli_epi32::<16>(b)),
+                        _mm256_or_si256(c2, _mm256_slli_epi32::<16>(d)),
+                    )
+                }
+            };
+            seen = _mm256_or_si256(seen, _mm256_or_si256(r, d));
+            acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(r, fpair));
+            acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(d, fpair));
+            for (m, (p, q)) in [(r, r), (d, d), (r, d)].into_iter().enumerate() {
+                let full = _mm256_mullo_epi32(_mm256_madd_epi16(p, q), f32v);
+                let high = _mm256_madd_epi16(_mm256_mulhi_epu16(p, q), fpair);
+                acc[2 + 2 * m] = _mm256_add_epi32(acc[2 + 2 * m], full);
+                acc[3 + 2 * m] = _mm256_add_epi32(acc[3 + 2 * m], high);
+            }
+        }
+        let mean = |v: __m256i| {
+            _mm256_and_si256(
+                _mm256_srl_epi32(_mm256_add_epi32(v, mu_round), mu_shift),
+                mask16,
+            )
+        };
+        store_u32(out.mu1, c, mean(acc[0]));
+        store_u32(out.mu2, c, mean(acc[1]));
+        let sq = |m: usize| split_round(acc[2 + 2 * m], acc[3 + 2 * m], sq_round, sq_shift, sq_up);
+        store_u32(out.xx, c, sq(0));
+        store_u32(out.yy, c, sq(1));
+        store_u32(out.xy, c, sq(2));
+        c += 8;
+    }
+    if _mm256_testz_si256(seen, _mm256_set1_epi16(i16::MIN)) == 0 {
+        return false;
+    }
+    if main < width {
+        let mut rr: [&[u16]; 2 * MAX_HALF + 1] = [&[]; 2 * MAX_HALF + 1];
+        let mut dr: [&[u16]; 2 * MAX_HALF + 1] = [&[]; 2 * MAX_HALF + 1];
+        for k in 0..fw {
+            rr[k] = &ref_rows[k][main..];
+            dr[k] = &dis_rows[k][main..];
+        }
+        kernels::vertical_moments_16(
+            taps,
+            &rr[..fw],
+            &dr[..fw],
+            shifts,
+            MomentRows {
+                mu1: &mut out.mu1[main..],
+                mu2: &mut out.mu2[main..],
+                xx: &mut out.xx[main..],
+                yy: &mut out.yy[main..],
+                xy: &mut out.xy[main..],
+            },
+        );
+    }
+    true
+}
+
 /// Twin of [`kernels::horizontal_sigmas`].
 ///
 /// # Safety
@@ -413,25 +525,17 @@ pub(crate) unsafe fn horizontal_sigmas(taps: &[u16], src: PaddedMoments<'_>, out
     }
 }
 
-/// `2048 * log2(x)` per 64-bit lane for integers `x >= 2^15` held exactly in `f64` lanes:
-/// the exponent gives the normalising shift and the top 15 fraction bits the table index,
-/// exactly as [`Log2Table::log2_u64`] normalises. Other lanes give garbage, never a read
-/// outside the table.
+/// Table index and `2048 * k` per 64-bit lane of `2048 * log2(x)` for integers `x >= 2^15`
+/// held exactly in `f64` lanes: the exponent gives the normalising shift `k` and the top 15
+/// fraction bits the index, exactly as [`Log2Table::log2_u64`] normalises. Other lanes give
+/// garbage; callers mask them.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn log2_lanes(table: &Log2Table, x: __m256d) -> __m256i {
+fn log2_parts(x: __m256d) -> (__m256i, __m256i) {
     let bits = _mm256_castpd_si256(x);
     let idx = _mm256_and_si256(_mm256_srli_epi64::<37>(bits), _mm256_set1_epi64x(0x7fff));
     let k = _mm256_sub_epi64(_mm256_srli_epi64::<52>(bits), _mm256_set1_epi64x(1023 + 15));
-    let padded = table.padded();
-    // SAFETY: every index is at most 0x7fff; the read covers entries idx and idx + 1, and the
-    // padded table has 32769 entries.
-    let raw = unsafe { _mm256_i64gather_epi32::<2>(padded.as_ptr().cast(), idx) };
-    let entry = _mm256_cvtepu16_epi64(_mm_shuffle_epi8(
-        raw,
-        _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1),
-    ));
-    _mm256_add_epi64(entry, _mm256_slli_epi64::<11>(k))
+    (idx, _mm256_slli_epi64::<11>(k))
 }
 
 /// Unsigned 32-bit lanes to exact `f64`.
@@ -471,6 +575,10 @@ pub(crate) unsafe fn accumulate_info(
     let mut num_log = _mm256_setzero_si256();
     let mut num_non_log = _mm256_setzero_si256();
     let mut den_non_log = _mm256_setzero_si256();
+    let padded = table.padded();
+    let spare = _mm256_set1_epi64x(32768);
+    let mut den_entries = 0i64;
+    let mut num_entries = 0i64;
     let mut i = 0;
     while i < main {
         let s1 = load_i32x4(sigma1_sq, i);
@@ -484,8 +592,11 @@ pub(crate) unsafe fn accumulate_info(
         ));
 
         let den_arg = u32_to_f64(_mm_add_epi32(nsq, s1));
-        let den_term = _mm256_sub_epi64(log2_lanes(table, den_arg), log2_nsq);
-        den_log = _mm256_add_epi64(den_log, _mm256_and_si256(den_term, log_mask));
+        let (den_idx, den_k) = log2_parts(den_arg);
+        den_log = _mm256_add_epi64(
+            den_log,
+            _mm256_and_si256(_mm256_sub_epi64(den_k, log2_nsq), log_mask),
+        );
 
         let (s1d, s2d, s12d) = (
             _mm256_cvtepi32_pd(s1),
@@ -503,8 +614,29 @@ pub(crate) unsafe fn accumulate_info(
             s1d,
         ));
         let total = _mm256_add_pd(gain, base_d);
-        let num_term = _mm256_sub_epi64(log2_lanes(table, total), log2_lanes(table, base_d));
-        num_log = _mm256_add_epi64(num_log, _mm256_and_si256(num_term, gain_mask));
+        let (tot_idx, tot_k) = log2_parts(total);
+        let (base_idx, base_k) = log2_parts(base_d);
+        num_log = _mm256_add_epi64(
+            num_log,
+            _mm256_and_si256(_mm256_sub_epi64(tot_k, base_k), gain_mask),
+        );
+
+        // Table entries are looked up one by one: on some CPUs a gather costs more than four
+        // loads. Masked-off lanes read the spare zero entry.
+        let mut idx = [[0u64; 4]; 3];
+        for (slot, (v, mask)) in idx.iter_mut().zip([
+            (den_idx, log_mask),
+            (tot_idx, gain_mask),
+            (base_idx, gain_mask),
+        ]) {
+            let v = _mm256_blendv_epi8(spare, v, mask);
+            // SAFETY: `slot` holds the four 64-bit lanes written.
+            unsafe { _mm256_storeu_si256(slot.as_mut_ptr().cast(), v) };
+        }
+        for l in 0..4 {
+            den_entries += padded[idx[0][l] as usize] as i64;
+            num_entries += padded[idx[1][l] as usize] as i64 - padded[idx[2][l] as usize] as i64;
+        }
 
         num_non_log = _mm256_add_epi64(
             num_non_log,
@@ -519,8 +651,8 @@ pub(crate) unsafe fn accumulate_info(
         unsafe { _mm256_storeu_si256(a.as_mut_ptr().cast(), v) };
         a.iter().sum::<i64>()
     };
-    sums.den_log += lanes(den_log);
-    sums.num_log += lanes(num_log);
+    sums.den_log += lanes(den_log) + den_entries;
+    sums.num_log += lanes(num_log) + num_entries;
     sums.num_non_log += lanes(num_non_log);
     sums.den_non_log += lanes(den_non_log);
     if main < n {

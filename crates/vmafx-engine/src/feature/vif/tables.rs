@@ -26,7 +26,7 @@ pub(super) const MAX_HALF: usize = TAPS_SCALE0.len() / 2;
 pub(super) const SIGMA_NSQ: i32 = 2 << 16;
 
 /// `round(log2f(m) * 2048)` for mantissas `m` in `32768..=65535`, indexed by `m & 0x7fff`,
-/// plus one spare zero entry so SIMD gathers may read 32 bits at any index.
+/// plus one spare zero entry that SIMD code points masked-off lanes at.
 pub(super) struct Log2Table(Box<[u16; 32769]>);
 
 impl Log2Table {
@@ -48,7 +48,7 @@ impl Log2Table {
         })
     }
 
-    /// The table with its spare trailing entry, for gathers that read two entries at once.
+    /// The table with its spare trailing zero entry.
     #[cfg(target_arch = "x86_64")]
     pub(super) fn padded(&self) -> &[u16; 32769] {
         &self.0
