@@ -290,12 +290,12 @@ pub(crate) unsafe fn vertical_moments_16(
             };
             acc[0] = _mm256_add_epi32(acc[0], _mm256_mullo_epi32(_mm256_add_epi32(a, b), f));
             acc[1] = _mm256_add_epi32(acc[1], _mm256_mullo_epi32(_mm256_add_epi32(c2, d), f));
-            let prods = [
-                (_mm256_mullo_epi32(a, a), _mm256_mullo_epi32(b, b)),
-                (_mm256_mullo_epi32(c2, c2), _mm256_mullo_epi32(d, d)),
-                (_mm256_mullo_epi32(a, c2), _mm256_mullo_epi32(b, d)),
-            ];
-            for (m, (p, q)) in prods.into_iter().enumerate() {
+            // Products are formed one moment at a time to keep register pressure down.
+            for (m, (x, y, u, v)) in [(a, a, b, b), (c2, c2, d, d), (a, c2, b, d)]
+                .into_iter()
+                .enumerate()
+            {
+                let (p, q) = (_mm256_mullo_epi32(x, y), _mm256_mullo_epi32(u, v));
                 let full = _mm256_mullo_epi32(_mm256_add_epi32(p, q), f);
                 let high = _mm256_mullo_epi32(
                     _mm256_add_epi32(_mm256_srli_epi32::<16>(p), _mm256_srli_epi32::<16>(q)),
