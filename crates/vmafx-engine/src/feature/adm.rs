@@ -13,13 +13,18 @@
 //! of non-integer gain limits). This port follows the AVX2 behaviour column by column; each
 //! deviation from the portable C is documented where it is implemented.
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod cm;
 mod csf;
 mod decouple;
 mod dwt;
+#[cfg(test)]
+mod twins;
 
 use std::sync::Arc;
 
+use crate::cpu::SimdLevel;
 use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
 use crate::options::{OptionSpec, OptionValue, OptionValues};
 use crate::picture::{Picture, Pixel, Plane, PlaneData};
@@ -332,6 +337,8 @@ pub struct AdmExtractor {
     levels: Vec<Level>,
     names: Vec<Arc<str>>,
     ws: Workspace,
+    /// Which kernel twins run.
+    level: SimdLevel,
 }
 
 impl AdmExtractor {
@@ -434,6 +441,7 @@ impl AdmExtractor {
             levels,
             names,
             ws,
+            level: crate::cpu::simd_level(),
         })
     }
 
@@ -443,8 +451,10 @@ impl AdmExtractor {
             geometry,
             levels,
             ws,
+            level: simd,
             ..
         } = self;
+        let simd = *simd;
         let mut scales = [0f64; 8];
         let (mut num, mut den, mut aim_num) = (0f64, 0f64, 0f64);
 
@@ -461,6 +471,7 @@ impl AdmExtractor {
             cols: &l0.cols,
             last,
             lowpass_only: s.skip_scale0,
+            level: simd,
         };
         dwt::scale0(reference, &setup, &mut ws.rows0, &mut ws.ref0);
         dwt::scale0(distorted, &setup, &mut ws.rows0, &mut ws.dis0);
@@ -476,7 +487,7 @@ impl AdmExtractor {
         let (num0, den0, aim0) = if s.skip_scale0 {
             (0.0, 1e-10f32, 0.0)
         } else {
-            scale0_scores(s, l0, ws)
+            scale0_scores(s, l0, ws, simd)
         };
         accumulate(
             &mut scales,
@@ -502,11 +513,12 @@ impl AdmExtractor {
                 distorted_above: &ws.above_dis,
                 rows: &level.rows,
                 cols: &level.cols,
+                level: simd,
             };
             dwt::lower(&input, &mut ws.lower, &mut ws.ref1, &mut ws.dis1);
             std::mem::swap(&mut ws.next_ref, &mut ws.ref1.a);
             std::mem::swap(&mut ws.next_dis, &mut ws.dis1.a);
-            let r = lower_scores(s, scale, level, ws);
+            let r = lower_scores(s, scale, level, ws, simd);
             accumulate(&mut scales, scale, r, &mut num, &mut den, &mut aim_num);
         }
 
@@ -546,7 +558,7 @@ fn accumulate(
 }
 
 /// Scale-0 numerator, denominator and AIM numerator from the transformed pictures.
-fn scale0_scores(s: &Settings, l: &Level, ws: &mut Workspace) -> (f32, f32, f32) {
+fn scale0_scores(s: &Settings, l: &Level, ws: &mut Workspace, simd: SimdLevel) -> (f32, f32, f32) {
     let fixed = l.fixed.map(|v| v as u16);
     decouple::scale0(
         ws.ref0.detail(),
@@ -556,6 +568,7 @@ fn scale0_scores(s: &Settings, l: &Level, ws: &mut Workspace) -> (f32, f32, f32)
         s.gain_limit,
         &ws.recip,
         &mut ws.dec0,
+        simd,
     );
     let den = csf::denominator_scale0(ws.ref0.detail(), l.w, l.score, l.weights, s.noise_weight);
 
@@ -566,6 +579,7 @@ fn scale0_scores(s: &Settings, l: &Level, ws: &mut Workspace) -> (f32, f32, f32)
         fixed,
         &mut ws.csf0,
         &mut ws.faded0,
+        simd,
     );
     let masking = cm::Masking {
         measured: view(&ws.dec0.r),
@@ -574,7 +588,7 @@ fn scale0_scores(s: &Settings, l: &Level, ws: &mut Workspace) -> (f32, f32, f32)
         w: l.w,
         h: l.h,
     };
-    let num = cm::numerator_scale0(&masking, l.score, fixed, s.noise_weight, &mut ws.rows);
+    let num = cm::numerator_scale0(&masking, l.score, fixed, s.noise_weight, &mut ws.rows, simd);
     if s.skip_aim {
         return (num, den, 0.0);
     }
@@ -585,6 +599,7 @@ fn scale0_scores(s: &Settings, l: &Level, ws: &mut Workspace) -> (f32, f32, f32)
         fixed,
         &mut ws.csf0,
         &mut ws.faded0,
+        simd,
     );
     let masking = cm::Masking {
         measured: view(&ws.dec0.a),
@@ -593,12 +608,18 @@ fn scale0_scores(s: &Settings, l: &Level, ws: &mut Workspace) -> (f32, f32, f32)
         w: l.w,
         h: l.h,
     };
-    let aim = cm::numerator_scale0(&masking, l.score, fixed, 0.0, &mut ws.rows);
+    let aim = cm::numerator_scale0(&masking, l.score, fixed, 0.0, &mut ws.rows, simd);
     (num, den, aim)
 }
 
 /// Scale 1-3 numerator, denominator and AIM numerator from the transformed bands.
-fn lower_scores(s: &Settings, scale: usize, l: &Level, ws: &mut Workspace) -> (f32, f32, f32) {
+fn lower_scores(
+    s: &Settings,
+    scale: usize,
+    l: &Level,
+    ws: &mut Workspace,
+    simd: SimdLevel,
+) -> (f32, f32, f32) {
     decouple::lower(
         ws.ref1.detail(),
         ws.dis1.detail(),
@@ -607,6 +628,7 @@ fn lower_scores(s: &Settings, scale: usize, l: &Level, ws: &mut Workspace) -> (f
         s.gain_limit,
         &ws.recip,
         &mut ws.dec1,
+        simd,
     );
     let den = csf::denominator_lower(
         ws.ref1.detail(),
@@ -624,6 +646,7 @@ fn lower_scores(s: &Settings, scale: usize, l: &Level, ws: &mut Workspace) -> (f
         l.fixed,
         &mut ws.csf1,
         &mut ws.faded1,
+        simd,
     );
     let masking = cm::Masking {
         measured: view(&ws.dec1.r),
@@ -639,6 +662,7 @@ fn lower_scores(s: &Settings, scale: usize, l: &Level, ws: &mut Workspace) -> (f
         l.fixed,
         s.noise_weight,
         &mut ws.rows,
+        simd,
     );
     if s.skip_aim {
         return (num, den, 0.0);
@@ -650,6 +674,7 @@ fn lower_scores(s: &Settings, scale: usize, l: &Level, ws: &mut Workspace) -> (f
         l.fixed,
         &mut ws.csf1,
         &mut ws.faded1,
+        simd,
     );
     let masking = cm::Masking {
         measured: view(&ws.dec1.a),
@@ -658,7 +683,7 @@ fn lower_scores(s: &Settings, scale: usize, l: &Level, ws: &mut Workspace) -> (f
         w: l.w,
         h: l.h,
     };
-    let aim = cm::numerator_lower(&masking, scale, l.score, l.fixed, 0.0, &mut ws.rows);
+    let aim = cm::numerator_lower(&masking, scale, l.score, l.fixed, 0.0, &mut ws.rows, simd);
     (num, den, aim)
 }
 

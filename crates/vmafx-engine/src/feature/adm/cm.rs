@@ -8,6 +8,7 @@
 
 use super::csf::{c_to_u32, ceil_log2, half_of, noise_floor, tail_start, Q32_ROUND};
 use super::Border;
+use crate::cpu::SimdLevel;
 
 /// The bands one masking pass works on, all `w` x `h` with stride `w`.
 pub(super) struct Masking<'a, T> {
@@ -25,12 +26,12 @@ pub(super) struct Masking<'a, T> {
 
 /// Fixed-point constants of one orientation's cube accumulation.
 #[derive(Clone, Copy)]
-struct Cube {
-    sub_shift: u32,
-    sq_round: i64,
-    sq_shift: u32,
-    cube_round: i64,
-    cube_shift: u32,
+pub(super) struct Cube {
+    pub sub_shift: u32,
+    pub sq_round: i64,
+    pub sq_shift: u32,
+    pub cube_round: i64,
+    pub cube_shift: u32,
 }
 
 impl Cube {
@@ -48,7 +49,7 @@ impl Cube {
 
     /// libvmaf's vector arithmetic: logical shifts, and shift counts of 64 or more give 0.
     #[inline(always)]
-    fn vector(&self, x: i32, thr: i32) -> i64 {
+    pub(super) fn vector(&self, x: i32, thr: i32) -> i64 {
         let x = x
             .wrapping_abs()
             .wrapping_sub(thr.wrapping_shl(self.sub_shift))
@@ -104,6 +105,8 @@ fn after(i: usize, n: usize) -> usize {
 pub(super) struct RowScratch {
     sums: Vec<i64>,
     ring: Vec<i64>,
+    /// 32-bit column sums of the vector path.
+    colsum: Vec<i32>,
 }
 
 impl RowScratch {
@@ -111,6 +114,7 @@ impl RowScratch {
         RowScratch {
             sums: vec![0; width],
             ring: vec![0; width],
+            colsum: vec![0; width],
         }
     }
 }
@@ -154,6 +158,22 @@ fn ring_row<T: Copy + Into<i64>>(
         if j < inner.start || j >= inner.end {
             ring[j] = sums[before(j)] + sums[j] + sums[after(j, w)] - own(j);
         }
+    }
+}
+
+/// Fills `ring[j]` for interior columns `cols` of interior row `i` from the 32-bit column
+/// sums the vector path left in the scratch.
+fn ring_from_colsum(
+    faded: [&[i16]; 3],
+    w: usize,
+    i: usize,
+    cols: std::ops::Range<usize>,
+    scratch: &mut RowScratch,
+) {
+    let cs = &scratch.colsum;
+    for j in cols {
+        let own: i64 = faded.iter().map(|b| i64::from(b[i * w + j])).sum();
+        scratch.ring[j] = i64::from(cs[j - 1]) + i64::from(cs[j]) + i64::from(cs[j + 1]) - own;
     }
 }
 
@@ -226,6 +246,7 @@ pub(super) fn numerator_scale0(
     weights: [u16; 3],
     noise_weight: f64,
     scratch: &mut RowScratch,
+    level: SimdLevel,
 ) -> f32 {
     let (w, h) = (m.w, m.h);
     let shift_hv = c_to_u32(((w as f64).log2() - 4.0).ceil());
@@ -249,13 +270,51 @@ pub(super) fn numerator_scale0(
     let cols = border.left..border.right;
     let mut total = [0i64; 3];
     for i in border.top..border.bottom {
-        ring_row(m.faded, w, h, i, cols.clone(), scratch);
         let split = if border.left > 0 && i >= 1 && i + 1 < h {
             tail_start(border.left, border.right, 6)
         } else {
             border.left
         };
         let mut inner = [0i64; 3];
+        #[cfg(target_arch = "x86_64")]
+        if level == SimdLevel::Avx2 && split > border.left {
+            // Interior row with left >= 1: every neighbour of [left, right) lies inside the
+            // band, so no mirroring is needed.
+            let simd_end = border.left + (split - border.left) / 8 * 8;
+            // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+            unsafe {
+                super::avx2::cm_scale0_row(
+                    m,
+                    i,
+                    (border.left, simd_end, border.right),
+                    weights,
+                    &cubes,
+                    &mut scratch.colsum,
+                    &mut inner,
+                )
+            };
+            ring_from_colsum(m.faded, w, i, simd_end..border.right, scratch);
+            let (vector, scalar) = (simd_end..split, split..border.right);
+            accumulate_scale0::<true>(
+                &scratch.ring[vector.clone()],
+                row_slices(m.weighted, w, i, &vector),
+                row_slices(m.measured, w, i, &vector),
+                weights,
+                &cubes,
+                &mut inner,
+            );
+            accumulate_scale0::<false>(
+                &scratch.ring[scalar.clone()],
+                row_slices(m.weighted, w, i, &scalar),
+                row_slices(m.measured, w, i, &scalar),
+                weights,
+                &cubes,
+                &mut inner,
+            );
+            pool_row(&mut total, inner, row_round, row_shift);
+            continue;
+        }
+        ring_row(m.faded, w, h, i, cols.clone(), scratch);
         let (vector, scalar) = (border.left..split, split..border.right);
         accumulate_scale0::<true>(
             &scratch.ring[vector.clone()],
@@ -341,7 +400,9 @@ pub(super) fn numerator_lower(
     weights: [u32; 3],
     noise_weight: f64,
     scratch: &mut RowScratch,
+    level: SimdLevel,
 ) -> f32 {
+    let _ = level;
     let (w, h) = (m.w, m.h);
     let cube_shift = ceil_log2(w);
     let cube = Cube {
@@ -364,7 +425,23 @@ pub(super) fn numerator_lower(
             border.left
         };
         let mut inner = [0i64; 3];
-        let (vector, scalar) = (border.left..split, split..border.right);
+        let mut first = border.left;
+        #[cfg(target_arch = "x86_64")]
+        if level == SimdLevel::Avx2 {
+            let vector = border.left..split;
+            // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+            first += unsafe {
+                super::avx2::cm_lower_span(
+                    &scratch.ring[vector.clone()],
+                    row_slices(m.weighted, w, i, &vector),
+                    row_slices(m.measured, w, i, &vector),
+                    weights,
+                    &cube,
+                    &mut inner,
+                )
+            };
+        }
+        let (vector, scalar) = (first..split, split..border.right);
         accumulate_lower::<true>(
             &scratch.ring[vector.clone()],
             row_slices(m.weighted, w, i, &vector),

@@ -6,6 +6,7 @@
 //! weights feed the scores directly.
 
 use super::{Border, Orients};
+use crate::cpu::SimdLevel;
 use std::f64::consts::PI;
 
 /// Contrast sensitivity function, libvmaf's `adm_csf_mode`.
@@ -327,7 +328,9 @@ pub(super) fn weigh_scale0(
     weights: [u16; 3],
     dst: &mut Orients<i16>,
     flt: &mut Orients<i16>,
+    level: SimdLevel,
 ) {
+    let _ = level;
     const ROUND_SHIFT: [(i32, u32); 3] = [(16384, 15), (16384, 15), (65535, 17)];
     let tail = tail_start(border.left, border.right, 8);
     for b in 0..3 {
@@ -338,7 +341,23 @@ pub(super) fn weigh_scale0(
             let s = &src[b][row..row + w];
             let d = &mut dst[b][row..row + w];
             let f = &mut flt[b][row..row + w];
-            for j in border.left..tail {
+            let mut first = border.left;
+            #[cfg(target_arch = "x86_64")]
+            if level == SimdLevel::Avx2 {
+                // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+                unsafe {
+                    super::avx2::weigh_scale0_row(
+                        s,
+                        d,
+                        f,
+                        (border.left, tail),
+                        weight,
+                        (round, shift),
+                    )
+                };
+                first = tail;
+            }
+            for j in first..tail {
                 let v = (weight * i32::from(s[j]) + round) >> shift;
                 d[j] = sat16(v);
                 f[j] = sat16((ONE_BY_30_Q17 * v.abs() + 2048) >> 12);
@@ -362,7 +381,9 @@ pub(super) fn weigh_lower(
     weights: [u32; 3],
     dst: &mut Orients<i32>,
     flt: &mut Orients<i32>,
+    level: SimdLevel,
 ) {
+    let _ = level;
     let tail = tail_start(border.left, border.right, 8);
     let masked = |v: i32| ((ONE_BY_30_Q32 * i64::from(v.wrapping_abs()) + Q32_ROUND) >> 32) as i32;
     for b in 0..3 {
@@ -373,7 +394,14 @@ pub(super) fn weigh_lower(
             let s = &src[b][row..row + w];
             let d = &mut dst[b][row..row + w];
             let f = &mut flt[b][row..row + w];
-            for j in border.left..border.right {
+            let mut first = border.left;
+            #[cfg(target_arch = "x86_64")]
+            if level == SimdLevel::Avx2 {
+                // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+                unsafe { super::avx2::weigh_lower_row(s, d, f, (border.left, tail), weights[b]) };
+                first = tail;
+            }
+            for j in first..border.right {
                 let weight = if j < tail { signed } else { unsigned };
                 let v = ((weight * i64::from(s[j]) + (1 << 27)) >> 28) as i32;
                 d[j] = v;

@@ -3,6 +3,7 @@
 //! impairment (`a = t - r`), in libvmaf's fixed point.
 
 use super::{Border, Decoupled};
+use crate::cpu::SimdLevel;
 
 /// Q15 reciprocals 2^30 / i for i in -32768..=32768 (index offset by 32768), the table libvmaf
 /// turns its divisions into.
@@ -19,6 +20,11 @@ impl Reciprocals {
         Reciprocals(table)
     }
 
+    /// The table itself; entry `i + 32768` holds the reciprocal of `i`.
+    pub(super) fn table(&self) -> &[i32] {
+        &self.0
+    }
+
     #[inline(always)]
     fn get(&self, i: i32) -> i64 {
         i64::from(self.0[(i + 32768) as usize])
@@ -26,7 +32,7 @@ impl Reciprocals {
 }
 
 /// cos(1 degree) squared, as the f32 libvmaf stores it.
-fn cos_1deg_sq() -> f32 {
+pub(super) fn cos_1deg_sq() -> f32 {
     let c = (std::f64::consts::PI / 180.0).cos();
     (c * c) as f32
 }
@@ -48,6 +54,7 @@ fn within_one_degree(cos_sq: f64, o: (i64, i64), t: (i64, i64)) -> bool {
 /// Columns left of `right - right % 8` go through libvmaf's vector code, which rounds the
 /// gain-limited value to nearest instead of truncating; that only matters for gain limits
 /// that are not whole numbers.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn scale0(
     reference: [&[i16]; 3],
     distorted: [&[i16]; 3],
@@ -56,57 +63,74 @@ pub(super) fn scale0(
     gain: f64,
     recip: &Reciprocals,
     out: &mut Decoupled<i16>,
+    level: SimdLevel,
+) {
+    let vector_end = border.right - border.right % 8;
+    #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx2 {
+        // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+        unsafe {
+            super::avx2::decouple_scale0(
+                reference, distorted, w, border, vector_end, gain, recip, out,
+            )
+        };
+        return;
+    }
+    let _ = level;
+    for i in border.top..border.bottom {
+        scale0_span(
+            reference,
+            distorted,
+            i * w,
+            border.left..border.right,
+            vector_end,
+            gain,
+            recip,
+            out,
+        );
+    }
+}
+
+/// Scalar scale-0 decoupling of columns `cols` of the row starting at `row`; columns left of
+/// `vector_end` follow libvmaf's vector rounding.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn scale0_span(
+    reference: [&[i16]; 3],
+    distorted: [&[i16]; 3],
+    row: usize,
+    cols: std::ops::Range<usize>,
+    vector_end: usize,
+    gain: f64,
+    recip: &Reciprocals,
+    out: &mut Decoupled<i16>,
 ) {
     let cos_sq = f64::from(cos_1deg_sq());
-    let vector_end = border.right - border.right % 8;
-    let n = border.right - border.left;
-    for i in border.top..border.bottom {
-        let range = i * w + border.left..i * w + border.right;
-        let [o0, o1, o2] = reference.map(|b| &b[range.clone()]);
-        let [t0, t1, t2] = distorted.map(|b| &b[range.clone()]);
-        let [r0, r1, r2] = out.r.each_mut().map(|b| &mut b[range.clone()]);
-        let [a0, a1, a2] = out.a.each_mut().map(|b| &mut b[range.clone()]);
-        let (o0, o1, o2, t0, t1, t2) = (&o0[..n], &o1[..n], &o2[..n], &t0[..n], &t1[..n], &t2[..n]);
-        let (r0, r1, r2, a0, a1, a2) = (
-            &mut r0[..n],
-            &mut r1[..n],
-            &mut r2[..n],
-            &mut a0[..n],
-            &mut a1[..n],
-            &mut a2[..n],
+    for col in cols {
+        let p = row + col;
+        let o = reference.map(|b| b[p]);
+        let t = distorted.map(|b| b[p]);
+        let angle = within_one_degree(
+            cos_sq,
+            (i64::from(o[0]), i64::from(o[1])),
+            (i64::from(t[0]), i64::from(t[1])),
         );
-        for c in 0..n {
-            let o = [o0[c], o1[c], o2[c]];
-            let t = [t0[c], t1[c], t2[c]];
-            let angle = within_one_degree(
-                cos_sq,
-                (i64::from(o[0]), i64::from(o[1])),
-                (i64::from(t[0]), i64::from(t[1])),
-            );
-            let rounded = border.left + c < vector_end;
-            let mut kept = [0i16; 3];
-            for b in 0..3 {
-                let (o, t) = (i32::from(o[b]), i32::from(t[b]));
-                let ratio = if o == 0 {
-                    32768
-                } else {
-                    ((recip.get(o) * i64::from(t) + 16384) >> 15) as i32
-                };
-                let ratio = ratio.clamp(0, 32768);
-                let mut rst = ((ratio * o + 16384) >> 15) as i16;
-                // The restored value's sign is that of ratio * o; an enhancement within one
-                // degree is capped at `gain` times it, but never beyond the distorted value.
-                if angle && ratio > 0 && o != 0 {
-                    rst = limit_gain_i16(rst, t as i16, gain, o > 0, rounded);
-                }
-                kept[b] = rst;
+        let rounded = col < vector_end;
+        for b in 0..3 {
+            let (o, t) = (i32::from(o[b]), i32::from(t[b]));
+            let ratio = if o == 0 {
+                32768
+            } else {
+                ((recip.get(o) * i64::from(t) + 16384) >> 15) as i32
+            };
+            let ratio = ratio.clamp(0, 32768);
+            let mut rst = ((ratio * o + 16384) >> 15) as i16;
+            // The restored value's sign is that of ratio * o; an enhancement within one
+            // degree is capped at `gain` times it, but never beyond the distorted value.
+            if angle && ratio > 0 && o != 0 {
+                rst = limit_gain_i16(rst, t as i16, gain, o > 0, rounded);
             }
-            r0[c] = kept[0];
-            r1[c] = kept[1];
-            r2[c] = kept[2];
-            a0[c] = t[0].wrapping_sub(kept[0]);
-            a1[c] = t[1].wrapping_sub(kept[1]);
-            a2[c] = t[2].wrapping_sub(kept[2]);
+            out.r[b][p] = rst;
+            out.a[b][p] = (t as i16).wrapping_sub(rst);
         }
     }
 }
@@ -155,6 +179,7 @@ fn top15(v: u32) -> (u32, u32) {
 
 /// Scales 1-3 decoupling of the 32-bit detail bands `[h, v, d]` inside the working border.
 /// Denominators of 2^15 and above are reduced to their top 15 bits before the table lookup.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn lower(
     reference: [&[i32]; 3],
     distorted: [&[i32]; 3],
@@ -163,71 +188,80 @@ pub(super) fn lower(
     gain: f64,
     recip: &Reciprocals,
     out: &mut Decoupled<i32>,
+    level: SimdLevel,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx2 {
+        // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+        unsafe { super::avx2::decouple_lower(reference, distorted, w, border, gain, recip, out) };
+        return;
+    }
+    let _ = level;
+    for i in border.top..border.bottom {
+        lower_span(
+            reference,
+            distorted,
+            i * w,
+            border.left..border.right,
+            gain,
+            recip,
+            out,
+        );
+    }
+}
+
+/// Scalar scale 1-3 decoupling of columns `cols` of the row starting at `row`.
+pub(super) fn lower_span(
+    reference: [&[i32]; 3],
+    distorted: [&[i32]; 3],
+    row: usize,
+    cols: std::ops::Range<usize>,
+    gain: f64,
+    recip: &Reciprocals,
+    out: &mut Decoupled<i32>,
 ) {
     let cos_sq = f64::from(cos_1deg_sq());
-    let n = border.right - border.left;
-    for i in border.top..border.bottom {
-        let range = i * w + border.left..i * w + border.right;
-        let [o0, o1, o2] = reference.map(|b| &b[range.clone()]);
-        let [t0, t1, t2] = distorted.map(|b| &b[range.clone()]);
-        let [r0, r1, r2] = out.r.each_mut().map(|b| &mut b[range.clone()]);
-        let [a0, a1, a2] = out.a.each_mut().map(|b| &mut b[range.clone()]);
-        let (o0, o1, o2, t0, t1, t2) = (&o0[..n], &o1[..n], &o2[..n], &t0[..n], &t1[..n], &t2[..n]);
-        let (r0, r1, r2, a0, a1, a2) = (
-            &mut r0[..n],
-            &mut r1[..n],
-            &mut r2[..n],
-            &mut a0[..n],
-            &mut a1[..n],
-            &mut a2[..n],
+    for col in cols {
+        let p = row + col;
+        let o = reference.map(|b| b[p]);
+        let t = distorted.map(|b| b[p]);
+        let angle = within_one_degree(
+            cos_sq,
+            (i64::from(o[0]), i64::from(o[1])),
+            (i64::from(t[0]), i64::from(t[1])),
         );
-        for c in 0..n {
-            let o = [o0[c], o1[c], o2[c]];
-            let t = [t0[c], t1[c], t2[c]];
-            let angle = within_one_degree(
-                cos_sq,
-                (i64::from(o[0]), i64::from(o[1])),
-                (i64::from(t[0]), i64::from(t[1])),
-            );
-            let mut kept = [0i32; 3];
-            for b in 0..3 {
-                let (o, t) = (o[b], t[b]);
-                let ratio: i64 = if o == 0 {
-                    32768
-                } else {
-                    let mag = o.unsigned_abs();
-                    let (msb, shift) = if mag < 32768 { (mag, 0) } else { top15(mag) };
-                    let sign = if o < 0 { -1 } else { 1 };
-                    // libvmaf forms the rounding term as a C int, which wraps at 2^31.
-                    let round = i64::from(1i32.wrapping_shl(14 + shift));
-                    (recip.get(msb as i32) * i64::from(t) * sign + round) >> (15 + shift)
-                };
-                let ratio = ratio.clamp(0, 32768);
-                let mut rst = ((ratio * i64::from(o) + 16384) >> 15) as i32;
-                if angle && ratio > 0 && o != 0 {
-                    let x = f64::from(rst) * gain;
-                    let tf = f64::from(t);
-                    let m = if o > 0 {
-                        if x < tf {
-                            x
-                        } else {
-                            tf
-                        }
-                    } else if x > tf {
+        for b in 0..3 {
+            let (o, t) = (o[b], t[b]);
+            let ratio: i64 = if o == 0 {
+                32768
+            } else {
+                let mag = o.unsigned_abs();
+                let (msb, shift) = if mag < 32768 { (mag, 0) } else { top15(mag) };
+                let sign = if o < 0 { -1 } else { 1 };
+                // libvmaf forms the rounding term as a C int, which wraps at 2^31.
+                let round = i64::from(1i32.wrapping_shl(14 + shift));
+                (recip.get(msb as i32) * i64::from(t) * sign + round) >> (15 + shift)
+            };
+            let ratio = ratio.clamp(0, 32768);
+            let mut rst = ((ratio * i64::from(o) + 16384) >> 15) as i32;
+            if angle && ratio > 0 && o != 0 {
+                let x = f64::from(rst) * gain;
+                let tf = f64::from(t);
+                let m = if o > 0 {
+                    if x < tf {
                         x
                     } else {
                         tf
-                    };
-                    rst = m as i32;
-                }
-                kept[b] = rst;
+                    }
+                } else if x > tf {
+                    x
+                } else {
+                    tf
+                };
+                rst = m as i32;
             }
-            r0[c] = kept[0];
-            r1[c] = kept[1];
-            r2[c] = kept[2];
-            a0[c] = t[0].wrapping_sub(kept[0]);
-            a1[c] = t[1].wrapping_sub(kept[1]);
-            a2[c] = t[2].wrapping_sub(kept[2]);
+            out.r[b][p] = rst;
+            out.a[b][p] = t.wrapping_sub(rst);
         }
     }
 }

@@ -12,6 +12,7 @@
 //! Both are reproduced so the scores stay bit-identical with the binary.
 
 use super::Bands;
+use crate::cpu::SimdLevel;
 use crate::picture::{Pixel, Plane};
 
 /// Low-pass analysis taps.
@@ -101,6 +102,8 @@ pub(super) struct Scale0Setup<'a> {
     pub last: LastColumn,
     /// Produce only the approximation band (libvmaf's skip-scale-0 path).
     pub lowpass_only: bool,
+    /// Which kernel twins run.
+    pub level: SimdLevel,
 }
 
 /// Transforms one picture plane into `out` (stride = output width).
@@ -116,6 +119,7 @@ pub(super) fn scale0<P: Pixel>(
         cols,
         last,
         lowpass_only,
+        level,
     } = *setup;
     let w = plane.width;
     let out_w = cols.len();
@@ -128,7 +132,18 @@ pub(super) fn scale0<P: Pixel>(
         // Rows never need position -1 here: libvmaf refuses pictures short enough for that.
         let r = taps.map(|t| plane.row(t as usize));
         let (r0, r1, r2, r3) = (r[0], r[1], r[2], r[3]);
-        for j in 0..w {
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if level == SimdLevel::Avx2 {
+            let hi = if lowpass_only {
+                None
+            } else {
+                Some(&mut hi[..w])
+            };
+            // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+            done = unsafe { super::avx2::dwt0_vertical_any(r, bit_depth, &mut lo[..w], hi) };
+        }
+        for j in done..w {
             let u = [
                 r0[j].widen() as i32,
                 r1[j].widen() as i32,
@@ -153,7 +168,7 @@ pub(super) fn scale0<P: Pixel>(
         let base = i * out_w;
         let range = base..base + out_w;
         if lowpass_only {
-            horizontal_i16(&lo[..w + 2], cols, last, &mut out.a[range], None);
+            horizontal_i16(&lo[..w + 2], cols, last, &mut out.a[range], None, level);
             continue;
         }
         horizontal_i16(
@@ -162,6 +177,7 @@ pub(super) fn scale0<P: Pixel>(
             last,
             &mut out.a[range.clone()],
             Some(&mut out.v[range.clone()]),
+            level,
         );
         horizontal_i16(
             &hi[..w + 2],
@@ -169,6 +185,7 @@ pub(super) fn scale0<P: Pixel>(
             last,
             &mut out.h[range.clone()],
             Some(&mut out.d[range]),
+            level,
         );
     }
 }
@@ -198,6 +215,7 @@ fn horizontal_i16(
     last: LastColumn,
     low: &mut [i16],
     mut high: Option<&mut [i16]>,
+    level: SimdLevel,
 ) {
     let w = src.len() - 2;
     let n = low.len();
@@ -216,10 +234,17 @@ fn horizontal_i16(
             high[j] = filter_i16(HI, s);
         }
     }
+    let mut first = 1;
+    #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx2 {
+        // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+        first = unsafe { super::avx2::dwt0_horizontal(src, low, high.as_deref_mut()) };
+    }
+    let _ = level;
     // Interior output j reads 2j-1 ..= 2j+2: the sample pairs j-1 and j of src[1..].
-    let pairs = src[1..w].chunks_exact(2);
+    let pairs = src[2 * first - 1..w].chunks_exact(2);
     let windows = pairs.clone().zip(pairs.skip(1));
-    let inner = 1..n - 1;
+    let inner = first..n - 1;
     match high {
         Some(high) => {
             for ((l, h), (p, q)) in low[inner.clone()]
@@ -285,6 +310,8 @@ pub(super) struct LowerInput<'a> {
     pub rows: &'a [Taps],
     /// Column taps.
     pub cols: &'a [Taps],
+    /// Which kernel twins run.
+    pub level: SimdLevel,
 }
 
 /// Transforms the reference and distorted approximation bands of the previous scale into
@@ -308,8 +335,8 @@ pub(super) fn lower(
         let (lo_ref, rest) = buf.split_at_mut(w);
         let (hi_ref, rest) = rest.split_at_mut(w);
         let (lo_dis, hi_dis) = rest.split_at_mut(w);
-        vertical_i32(&ref_rows, v_round, v_shift, lo_ref, hi_ref);
-        vertical_i32(&dis_rows, v_round, v_shift, lo_dis, hi_dis);
+        vertical_i32(&ref_rows, v_round, v_shift, lo_ref, hi_ref, input.level);
+        vertical_i32(&dis_rows, v_round, v_shift, lo_dis, hi_dis, input.level);
 
         let range = i * out_w..(i + 1) * out_w;
         let buf = &scratch.buf;
@@ -322,6 +349,7 @@ pub(super) fn lower(
                 (h_round, h_shift),
                 low,
                 high,
+                input.level,
             )
         };
         pass(
@@ -352,9 +380,23 @@ fn source_row<'a>(band: &'a [i32], above: &'a [i32], w: usize, t: isize) -> &'a 
     }
 }
 
-fn vertical_i32(src: &[&[i32]; 4], round: i64, shift: u32, lo: &mut [i32], hi: &mut [i32]) {
+fn vertical_i32(
+    src: &[&[i32]; 4],
+    round: i64,
+    shift: u32,
+    lo: &mut [i32],
+    hi: &mut [i32],
+    level: SimdLevel,
+) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx2 {
+        // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+        done = unsafe { super::avx2::dwt_lower_vertical(src, (round, shift), lo, hi) };
+    }
+    let _ = level;
     let [s0, s1, s2, s3] = *src;
-    for (j, (l, h)) in lo.iter_mut().zip(hi.iter_mut()).enumerate() {
+    for (j, (l, h)) in lo.iter_mut().zip(hi.iter_mut()).enumerate().skip(done) {
         let s = [
             i64::from(s0[j]),
             i64::from(s1[j]),
@@ -377,6 +419,7 @@ fn dot64(f: [i32; 4], s: [i64; 4]) -> i64 {
 /// Horizontal low-pass and high-pass filtering and decimation of one 32-bit intermediate row
 /// that starts at `start` in the scratch buffer; edge tap positions are relative to `start` and
 /// may reach before it or, for an over-reading last column, past the row's end.
+#[allow(clippy::too_many_arguments)]
 fn horizontal_i32(
     buf: &[i32],
     start: usize,
@@ -385,6 +428,7 @@ fn horizontal_i32(
     (round, shift): (i64, u32),
     low: &mut [i32],
     high: &mut [i32],
+    level: SimdLevel,
 ) {
     let n = low.len();
     let filter = |f: [i32; 4], s: [i64; 4]| ((dot64(f, s) + round) >> shift) as i32;
@@ -399,10 +443,17 @@ fn horizontal_i32(
         low[j] = filter(LO, s);
         high[j] = filter(HI, s);
     }
+    let mut first = 1;
+    #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx2 {
+        // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+        first = unsafe { super::avx2::dwt_lower_horizontal(buf, start, (round, shift), low, high) };
+    }
+    let _ = level;
     let row = &buf[start..];
-    let pairs = row[1..2 * n - 1].chunks_exact(2);
+    let pairs = row[2 * first - 1..2 * n - 1].chunks_exact(2);
     let windows = pairs.clone().zip(pairs.skip(1));
-    let inner = 1..n - 1;
+    let inner = first..n - 1;
     for ((l, h), (p, q)) in low[inner.clone()]
         .iter_mut()
         .zip(&mut high[inner])

@@ -1,0 +1,361 @@
+//! Twin tests: every AVX2 kernel against its scalar twin on random data of many sizes, and the
+//! whole extractor under both levels on random pictures. Skipped on CPUs without AVX2.
+
+use super::*;
+use crate::cpu::{detected_level, SimdLevel};
+use crate::picture::PixelFormat;
+
+/// xorshift64*, deterministic per test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// An i32 of a randomly chosen magnitude class, so small, typical and extreme values all
+    /// occur (including 0 and i32::MIN).
+    fn i32_any(&mut self) -> i32 {
+        let bits = [0u32, 1, 4, 8, 12, 15, 16, 20, 24, 25, 26, 27, 31, 32][self.below(14) as usize];
+        let v = if bits == 0 {
+            0
+        } else if bits == 32 {
+            self.next() as u32 as i32
+        } else {
+            (self.below(1 << bits) as i64 - (1 << (bits - 1))) as i32
+        };
+        if self.below(50) == 0 {
+            i32::MIN
+        } else {
+            v
+        }
+    }
+
+    /// An i32 below 2^25 in magnitude, the range the vector path takes without falling back.
+    fn i32_moderate(&mut self) -> i32 {
+        let bits = [0u32, 1, 4, 8, 12, 15, 16, 17, 20, 24, 26][self.below(11) as usize];
+        if bits == 0 {
+            0
+        } else {
+            (self.below(1 << bits) as i64 - (1 << (bits - 1))) as i32
+        }
+    }
+
+    fn i16_any(&mut self) -> i16 {
+        let bits = [0u32, 1, 4, 8, 12, 14, 16][self.below(7) as usize];
+        if bits == 0 {
+            0
+        } else {
+            (self.below(1 << bits) as i64 - (1 << (bits - 1))) as i16
+        }
+    }
+}
+
+fn avx2() -> bool {
+    if detected_level() < SimdLevel::Avx2 {
+        eprintln!("skipping: this CPU has no AVX2");
+        return false;
+    }
+    true
+}
+
+/// Widths 1..=70 and a few large ones, paired with a spread of heights.
+fn sizes() -> Vec<(usize, usize)> {
+    let mut v: Vec<(usize, usize)> = (1..=70).map(|w| (w, 1 + (w * 7) % 23)).collect();
+    v.extend([(3, 3), (2, 40), (129, 5), (961, 7), (1921, 3)]);
+    v
+}
+
+fn random_bands<T>(rng: &mut Rng, len: usize, gen: fn(&mut Rng) -> T) -> [Vec<T>; 3] {
+    [0, 1, 2].map(|_| (0..len).map(|_| gen(rng)).collect())
+}
+
+/// Distorted bands: mostly the reference plus a small change, so the angle test and the gain
+/// limit both fire, with fully random samples mixed in.
+fn near<T: Copy>(
+    rng: &mut Rng,
+    reference: &[Vec<T>; 3],
+    nudge: fn(&mut Rng, T) -> T,
+) -> [Vec<T>; 3] {
+    let mut out = reference.clone();
+    for band in &mut out {
+        for v in band.iter_mut() {
+            *v = nudge(rng, *v);
+        }
+    }
+    out
+}
+
+#[test]
+fn decouple_scale0_twins() {
+    if !avx2() {
+        return;
+    }
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    let recip = decouple::Reciprocals::new();
+    for (w, h) in sizes() {
+        for gain in [100.0, 1.0, 1.3, 2.5] {
+            let len = w * h;
+            let o = random_bands(&mut rng, len, Rng::i16_any);
+            let t = near(&mut rng, &o, |r, v| match r.below(4) {
+                0 => r.i16_any(),
+                1 => v,
+                _ => v.wrapping_add((r.below(9) as i16 - 4) * (1 + v / 8)),
+            });
+            let border = if w % 2 == 0 {
+                Border::working(w, h)
+            } else {
+                Border {
+                    left: 0,
+                    top: 0,
+                    right: w,
+                    bottom: h,
+                }
+            };
+            let mut outs = [Decoupled::<i16>::new(len), Decoupled::<i16>::new(len)];
+            for (out, level) in outs.iter_mut().zip([SimdLevel::Scalar, SimdLevel::Avx2]) {
+                decouple::scale0(
+                    [&o[0], &o[1], &o[2]],
+                    [&t[0], &t[1], &t[2]],
+                    w,
+                    border,
+                    gain,
+                    &recip,
+                    out,
+                    level,
+                );
+            }
+            assert_eq!(outs[0].r, outs[1].r, "{w}x{h} gain {gain}");
+            assert_eq!(outs[0].a, outs[1].a, "{w}x{h} gain {gain}");
+        }
+    }
+}
+
+#[test]
+fn decouple_lower_twins() {
+    if !avx2() {
+        return;
+    }
+    let mut rng = Rng(0xDEAD_BEEF_0BAD_F00D);
+    let recip = decouple::Reciprocals::new();
+    for (w, h) in sizes() {
+        for (gain, extreme) in [(100.0, false), (1.0, false), (1.7, false), (100.0, true)] {
+            let len = w * h;
+            let gen = if extreme {
+                Rng::i32_any
+            } else {
+                Rng::i32_moderate
+            };
+            let mut o = random_bands(&mut rng, len, gen);
+            let mut t = near(&mut rng, &o, |r, v| match r.below(4) {
+                0 => r.i32_moderate(),
+                1 => v,
+                _ => v.wrapping_add((r.below(9) as i32 - 4).wrapping_mul(1 + v / 8)),
+            });
+            // i32::MIN in the angle bands overflows the scalar twin's i64 dot product (a
+            // debug-build panic); the reference's diagonal band keeps it.
+            for v in o[..2].iter_mut().chain(t.iter_mut()).flatten() {
+                *v = (*v).max(i32::MIN + 1);
+            }
+            let border = Border::working(w, h);
+            let mut outs = [Decoupled::<i32>::new(len), Decoupled::<i32>::new(len)];
+            for (out, level) in outs.iter_mut().zip([SimdLevel::Scalar, SimdLevel::Avx2]) {
+                decouple::lower(
+                    [&o[0], &o[1], &o[2]],
+                    [&t[0], &t[1], &t[2]],
+                    w,
+                    border,
+                    gain,
+                    &recip,
+                    out,
+                    level,
+                );
+            }
+            assert_eq!(outs[0].r, outs[1].r, "{w}x{h} gain {gain}");
+            assert_eq!(outs[0].a, outs[1].a, "{w}x{h} gain {gain}");
+        }
+    }
+}
+
+#[test]
+fn numerator_scale0_twins() {
+    if !avx2() {
+        return;
+    }
+    let mut rng = Rng(0x0F0F_1234_4321_F0F0);
+    for (w, h) in sizes() {
+        if w < 2 || h < 2 {
+            continue;
+        }
+        let len = w * h;
+        for weights in [
+            [36453u16, 36453, 49417],
+            [3416, 3416, 3411],
+            [65535, 40000, 65535],
+        ] {
+            let measured = random_bands(&mut rng, len, Rng::i16_any);
+            let weighted = random_bands(&mut rng, len, Rng::i16_any);
+            let faded = random_bands(&mut rng, len, |r| (r.below(1 << 12) as i16) - 64);
+            let m = cm::Masking {
+                measured: view(&measured),
+                weighted: view(&weighted),
+                faded: view(&faded),
+                w,
+                h,
+            };
+            let border = Border::scoring(w, h);
+            let mut rows = cm::RowScratch::new(w);
+            let [a, b] = [SimdLevel::Scalar, SimdLevel::Avx2]
+                .map(|l| cm::numerator_scale0(&m, border, weights, 0.03125, &mut rows, l));
+            assert_eq!(a.to_bits(), b.to_bits(), "{w}x{h} {weights:?}: {a} vs {b}");
+        }
+    }
+}
+
+/// A random picture pair: smooth content with texture, and a distortion mixing noise, blur and
+/// strong contrast changes, at `bit_depth`.
+fn random_pair(rng: &mut Rng, w: usize, h: usize, bit_depth: u8) -> (Picture, Picture) {
+    let max = (1u32 << bit_depth) - 1;
+    let mut r = Picture::new(PixelFormat::Yuv420, bit_depth, w, h).unwrap();
+    let mut d = Picture::new(PixelFormat::Yuv420, bit_depth, w, h).unwrap();
+    let mode = rng.below(3);
+    let mut samples = Vec::with_capacity(w * h);
+    for y in 0..h {
+        for x in 0..w {
+            let base = match mode {
+                0 => rng.below(u64::from(max) + 1) as u32,
+                _ => {
+                    let s = ((x * 37 + y * 11) % 97) as u32 * max / 97;
+                    let n = rng.below(u64::from(max / 16 + 1)) as u32;
+                    (s + n).min(max)
+                }
+            };
+            samples.push(base);
+        }
+    }
+    let distorted: Vec<u32> = samples
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| match rng.below(5) {
+            0 => rng.below(u64::from(max) + 1) as u32,
+            1 if k > 0 => (v + samples[k - 1]) / 2,
+            2 => (v * 3 / 2).min(max),
+            _ => v,
+        })
+        .collect();
+    for (pic, vals) in [(&mut r, &samples), (&mut d, &distorted)] {
+        match &mut pic.planes[0] {
+            PlaneData::U8(p) => {
+                for y in 0..h {
+                    for (s, v) in p.row_mut(y).iter_mut().zip(&vals[y * w..]) {
+                        *s = *v as u8;
+                    }
+                }
+            }
+            PlaneData::U16(p) => {
+                for y in 0..h {
+                    for (s, v) in p.row_mut(y).iter_mut().zip(&vals[y * w..]) {
+                        *s = *v as u16;
+                    }
+                }
+            }
+        }
+    }
+    (r, d)
+}
+
+#[test]
+fn extractor_twins() {
+    if !avx2() {
+        return;
+    }
+    let mut rng = Rng(0x5555_AAAA_1357_9BDF);
+    let mut shapes: Vec<(usize, usize)> = (17..=70).map(|w| (w, 17 + (w * 5) % 19)).collect();
+    shapes.extend([(17, 17), (33, 29), (65, 18), (200, 37), (1921, 20)]);
+    for (n, &(w, h)) in shapes.iter().enumerate() {
+        let bit_depth = [8u8, 10, 12, 16][n % 4];
+        let options: Vec<(String, String)> = match n % 3 {
+            0 => vec![("debug".into(), "true".into())],
+            1 => vec![
+                ("debug".into(), "true".into()),
+                ("adm_enhn_gain_limit".into(), "1.2".into()),
+            ],
+            _ => vec![
+                ("debug".into(), "true".into()),
+                ("adm_csf_mode".into(), "1".into()),
+            ],
+        };
+        let options = OptionValues::parse("adm", OPTIONS, &options).unwrap();
+        let geometry = Geometry {
+            format: PixelFormat::Yuv420,
+            bit_depth,
+            width: w,
+            height: h,
+        };
+        let pairs: Vec<_> = (0..2)
+            .map(|_| random_pair(&mut rng, w, h, bit_depth))
+            .collect();
+        let mut results = Vec::new();
+        for level in [SimdLevel::Scalar, SimdLevel::Avx2] {
+            let mut adm = AdmExtractor::new(&options, geometry).unwrap();
+            adm.level = level;
+            let mut out = Vec::new();
+            for (i, (r, d)) in pairs.iter().enumerate() {
+                adm.extract(r, d, i as u32, &mut out).unwrap();
+            }
+            results.push(out);
+        }
+        for (a, b) in results[0].iter().zip(&results[1]) {
+            assert_eq!(
+                a.value.to_bits(),
+                b.value.to_bits(),
+                "{w}x{h} at {bit_depth} bits, {}: {} vs {}",
+                a.name,
+                a.value,
+                b.value
+            );
+        }
+    }
+}
+
+#[test]
+fn i64_to_f32_rounds_once() {
+    if !avx2() {
+        return;
+    }
+    use std::arch::x86_64::*;
+    let mut rng = Rng(0x0123_4567_89AB_CDEF);
+    let mut values: Vec<i64> = vec![0, 1, -1, i64::MAX, i64::MIN, i64::MIN + 1, 1 << 53];
+    // Near f32 midpoints at many magnitudes: where rounding via f64 could tie wrongly.
+    for e in 25..63 {
+        let mid = (1i64 << e) + (1i64 << (e - 24));
+        for d in [-2i64, -1, 0, 1, 2, 3] {
+            values.extend([mid + d, -(mid + d), mid + (1 << (e - 24)) + d]);
+        }
+    }
+    values.extend((0..4000).map(|_| {
+        let v = rng.next() as i64;
+        v >> rng.below(60)
+    }));
+    while !values.len().is_multiple_of(4) {
+        values.push(7);
+    }
+    for chunk in values.chunks(4) {
+        let mut got = [0f64; 4];
+        // SAFETY: AVX2 was detected above; the loads and stores cover four lanes.
+        unsafe {
+            let v = _mm256_loadu_si256(chunk.as_ptr().cast());
+            _mm256_storeu_pd(got.as_mut_ptr(), avx2::i64_to_f32_as_f64(v));
+        }
+        for (g, v) in got.iter().zip(chunk) {
+            assert_eq!(*g, f64::from(*v as f32), "{v}");
+        }
+    }
+}
