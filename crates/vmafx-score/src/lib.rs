@@ -4,6 +4,8 @@
 //! worker both score through here, so they give the same numbers.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -85,6 +87,9 @@ pub struct ScoreRequest {
     pub frame_skip_ref: u32,
     /// Distorted frames to skip before the first pair.
     pub frame_skip_dist: u32,
+    /// When set (by another thread), scoring stops before the next frame with
+    /// [`ScoreError::Cancelled`].
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl ScoreRequest {
@@ -102,6 +107,7 @@ impl ScoreRequest {
             frame_cnt: None,
             frame_skip_ref: 0,
             frame_skip_dist: 0,
+            cancel: None,
         }
     }
 }
@@ -124,6 +130,9 @@ pub enum ScoreError {
     /// Contradictory or malformed settings.
     #[error("{0}")]
     Usage(String),
+    /// The request's cancel flag was raised.
+    #[error("scoring cancelled")]
+    Cancelled,
 }
 
 /// A model's pooled score, as the tool prints it at the end of a run.
@@ -142,6 +151,8 @@ pub struct PooledScore {
 pub struct Progress {
     /// Frame pairs read so far.
     pub frames_done: u64,
+    /// Frame pairs the run will score, when the inputs make that cheap to know.
+    pub frames_total: Option<u64>,
 }
 
 /// The result of a run.
@@ -304,7 +315,15 @@ pub fn score(
 
     let mut warnings = Vec::new();
     let mut frames: u64 = 0;
+    let frames_total = expected_pairs(request, reference.as_ref(), distorted.as_ref());
     loop {
+        if request
+            .cancel
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+        {
+            return Err(ScoreError::Cancelled);
+        }
         if request.frame_cnt.is_some_and(|n| frames >= n as u64) {
             break;
         }
@@ -333,6 +352,7 @@ pub fn score(
         frames += 1;
         progress(Progress {
             frames_done: frames,
+            frames_total,
         });
     }
     let mut collector = scorer.finish()?;
@@ -392,6 +412,25 @@ pub fn score(
     })
 }
 
+/// Frame pairs a run will score, from the inputs' frame counts, the skips and `frame_cnt`.
+fn expected_pairs(
+    request: &ScoreRequest,
+    reference: &dyn FrameSource,
+    distorted: &dyn FrameSource,
+) -> Option<u64> {
+    let reference = reference
+        .frames_hint()?
+        .saturating_sub(request.frame_skip_ref as u64);
+    let distorted = distorted
+        .frames_hint()?
+        .saturating_sub(request.frame_skip_dist as u64);
+    let pairs = reference.min(distorted);
+    Some(match request.frame_cnt {
+        Some(n) => pairs.min(n as u64),
+        None => pairs,
+    })
+}
+
 fn skip_frames(
     source: &mut dyn FrameSource,
     scratch: &mut vmafx_engine::picture::Picture,
@@ -429,5 +468,40 @@ mod tests {
         );
         assert!(FeatureSpec::parse("psnr=enable_chroma").is_err());
         assert!(FeatureSpec::parse("=x=1").is_err());
+    }
+
+    fn demo_pair(dir: &Path) -> (PathBuf, PathBuf) {
+        let fixture = vmafx_fixtures::fixtures()
+            .into_iter()
+            .find(|f| f.name == "pan_420_8bit_blur")
+            .unwrap();
+        let (r, d) = (dir.join("r.y4m"), dir.join("d.y4m"));
+        fixture.write_pair(&r, &d).unwrap();
+        (r, d)
+    }
+
+    #[test]
+    fn progress_knows_the_total_and_cancel_stops_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, d) = demo_pair(dir.path());
+        let mut seen = Vec::new();
+        let mut request = ScoreRequest::new(&r, &d);
+        request.frame_skip_ref = 1;
+        let outcome = score(&request, &mut |p| seen.push(p)).unwrap();
+        assert_eq!(outcome.frame_count, 7);
+        assert!(seen.iter().all(|p| p.frames_total == Some(7)), "{seen:?}");
+
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut request = ScoreRequest::new(&r, &d);
+        request.cancel = Some(Arc::clone(&flag));
+        let mut done = 0;
+        let result = score(&request, &mut |p| {
+            done = p.frames_done;
+            if p.frames_done == 3 {
+                flag.store(true, Ordering::Relaxed);
+            }
+        });
+        assert!(matches!(result, Err(ScoreError::Cancelled)), "{result:?}");
+        assert_eq!(done, 3);
     }
 }

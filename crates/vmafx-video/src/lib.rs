@@ -46,6 +46,42 @@ pub trait FrameSource: Send {
     /// Reads the next frame into `picture` (which has this source's shape). Returns `Ok(false)`
     /// at a clean end of stream; a partial frame is an error.
     fn read_frame(&mut self, picture: &mut Picture) -> Result<bool, VideoError>;
+
+    /// How many frames the whole input holds, when that is cheap to know (Y4M and raw files:
+    /// from the file size); `None` otherwise. Used for progress only.
+    fn frames_hint(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Bytes one frame of `info`'s shape takes in a Y4M or raw file.
+pub fn stored_frame_bytes(info: &VideoInfo) -> u64 {
+    let sample = if info.bit_depth > 8 { 2 } else { 1 };
+    (0..3)
+        .map(|i| {
+            let (w, h) = info.format.stored_plane_size(i, info.width, info.height);
+            (w * h) as u64
+        })
+        .sum::<u64>()
+        * sample
+}
+
+/// Frames in a file of `file_len` bytes whose frames take `frame_bytes` each after a
+/// `header_len`-byte header, each frame preceded by `per_frame` bytes (Y4M's `FRAME\n`).
+fn frames_in(file_len: u64, header_len: u64, per_frame: u64, frame_bytes: u64) -> Option<u64> {
+    let step = frame_bytes + per_frame;
+    (step > 0).then(|| file_len.saturating_sub(header_len) / step)
+}
+
+/// Length of the first line of `path` including its newline (a Y4M stream header).
+fn header_line_len(path: &Path) -> Option<u64> {
+    let mut file = File::open(path).ok()?;
+    let mut buf = [0u8; 4096];
+    let got = read_up_to(&mut file, &mut buf).ok()?;
+    buf[..got]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| i as u64 + 1)
 }
 
 /// Geometry for headerless `.yuv` input, as libvmaf's `--width --height --pixel_format
@@ -68,9 +104,11 @@ pub fn open(path: &Path, raw: Option<RawParams>) -> Result<Box<dyn FrameSource>,
     let at = |kind: VideoErrorKind| VideoError::new(path, kind);
     if let Some(params) = raw {
         let file = File::open(path).map_err(|e| at(VideoErrorKind::Open(e)))?;
+        let len = file.metadata().map(|m| m.len()).ok();
         let reader =
             raw::RawYuvReader::new(BufReader::with_capacity(1 << 20, file), params).map_err(at)?;
-        return Ok(Box::new(Named::new(path, reader)));
+        let total = len.and_then(|len| frames_in(len, 0, 0, stored_frame_bytes(&reader.info())));
+        return Ok(Box::new(Named::new(path, reader).with_total(total)));
     }
     let mut file = File::open(path).map_err(|e| at(VideoErrorKind::Open(e)))?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
@@ -83,9 +121,14 @@ pub fn open(path: &Path, raw: Option<RawParams>) -> Result<Box<dyn FrameSource>,
     }
     if magic[..got].starts_with(b"YUV4MPEG") || b"YUV4MPEG".starts_with(&magic[..got]) {
         // The sniffed bytes go back in front of the rest of the file.
+        let len = file.metadata().map(|m| m.len()).ok();
         let chained = std::io::Cursor::new(magic[..got].to_vec()).chain(file);
         let reader = y4m::Y4mReader::new(BufReader::with_capacity(1 << 20, chained)).map_err(at)?;
-        return Ok(Box::new(Named::new(path, reader)));
+        // Exact unless frames carry parameters after FRAME, which only makes the hint small.
+        let total = len.zip(header_line_len(path)).and_then(|(len, header)| {
+            frames_in(len, header, 6, stored_frame_bytes(&reader.info()))
+        });
+        return Ok(Box::new(Named::new(path, reader).with_total(total)));
     }
     if path
         .extension()
@@ -123,6 +166,7 @@ struct Named<D> {
     path: PathBuf,
     decoder: D,
     frames: u64,
+    total: Option<u64>,
 }
 
 impl<D: FrameDecoder> Named<D> {
@@ -131,7 +175,13 @@ impl<D: FrameDecoder> Named<D> {
             path: path.to_path_buf(),
             decoder,
             frames: 0,
+            total: None,
         }
+    }
+
+    fn with_total(mut self, total: Option<u64>) -> Self {
+        self.total = total;
+        self
     }
 }
 
@@ -148,5 +198,9 @@ impl<D: FrameDecoder> FrameSource for Named<D> {
             }
             Err(kind) => Err(VideoError::new(&self.path, kind).at_frame(self.frames)),
         }
+    }
+
+    fn frames_hint(&self) -> Option<u64> {
+        self.total
     }
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+pub use crate::service_cli::*;
+
 /// VMAF video-quality scoring, bit-exact with libvmaf v3.2.0.
 #[derive(Debug, Parser)]
 #[command(name = "vmafx", version, propagate_version = true)]
@@ -19,8 +21,19 @@ pub struct Cli {
 pub enum Command {
     /// Score a distorted clip against its reference (a drop-in for libvmaf's `vmaf` tool).
     Score(Box<ScoreArgs>),
-    /// Make a sample pair and score it: a first run with nothing else installed.
+    /// Make a sample pair and score it through an in-process `serve`: a first run with nothing
+    /// else installed.
     Demo(DemoArgs),
+    /// Run the controller: job queue, node registry, gRPC on :9090 and HTTP on :8080.
+    Controller(ControllerArgs),
+    /// Run a worker node that claims jobs from a controller and scores them.
+    Node(NodeArgs),
+    /// Run a controller and a node in one process, data in ./vmafx-data (the embedded default).
+    Serve(ServeArgs),
+    /// Submit, follow and manage jobs on a controller.
+    Job(JobArgs),
+    /// List the worker nodes a controller knows.
+    Nodes(NodesArgs),
 }
 
 /// Flags of `vmafx demo`.

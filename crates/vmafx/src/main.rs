@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod service_cli;
 
 use std::process::ExitCode;
 

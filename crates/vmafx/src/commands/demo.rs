@@ -1,12 +1,81 @@
-//! `vmafx demo`: makes a sample reference/distorted pair and scores it, so a fresh checkout
-//! shows a real VMAF run with nothing else installed.
+//! `vmafx demo`: makes a sample reference/distorted pair and scores it through an in-process
+//! `vmafx serve` (embedded SQLite queue, controller and worker node on loopback), so a fresh
+//! checkout shows the whole path with nothing else installed.
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use vmafx_score::{FeatureSpec, ScoreRequest};
+use std::path::Path;
 
-use crate::cli::DemoArgs;
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use vmafx_api::v1;
+use vmafx_controller::ServeOptions;
+
+use super::job::{require_completed, to_uri, Client};
+use super::service::{build_controller, local_url, node_config, runtime};
+use crate::cli::{ControllerFlags, DemoArgs, NodeFlags};
+
+/// Starts controller and node on free loopback ports with their data under `dir`, submits the
+/// pair, waits for the result and shuts everything down.
+fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow::Result<v1::Job> {
+    let controller_flags = ControllerFlags {
+        grpc_addr: "127.0.0.1:0".parse()?,
+        http_addr: "127.0.0.1:0".parse()?,
+        data_dir: dir.join("vmafx-data"),
+        lease_secs: 30,
+        max_attempts: 1,
+        node_timeout_secs: 60,
+    };
+    let node_flags = NodeFlags {
+        capacity: 1,
+        name: Some("demo".into()),
+        vendor: "cpu".into(),
+        backends: vec!["cpu".into()],
+        threads_per_job: 0,
+        scratch_dir: Some(dir.join("scratch")),
+        rclone_config: None,
+        heartbeat_secs: 10,
+    };
+    let controller = build_controller(&controller_flags)?;
+    let reference = to_uri("reference", &reference.to_string_lossy())?;
+    let distorted = to_uri("distorted", &distorted.to_string_lossy())?;
+    runtime()?.block_on(async move {
+        let shutdown = CancellationToken::new();
+        let bound = vmafx_controller::serve(
+            controller,
+            ServeOptions {
+                grpc_addr: controller_flags.grpc_addr,
+                http_addr: controller_flags.http_addr,
+            },
+            shutdown.clone(),
+        )
+        .await?;
+        let node = vmafx_node::run(
+            node_config(&node_flags, local_url(bound.grpc_addr), None),
+            shutdown.clone(),
+        )
+        .await?;
+        let result = async {
+            let mut client = Client::connect(&local_url(bound.grpc_addr)).await?;
+            let spec = v1::JobSpec {
+                reference,
+                distorted,
+                ..v1::JobSpec::default()
+            };
+            let submitted = client.submit(spec, String::new()).await?;
+            let id = submitted.job.map(|j| j.id).unwrap_or_default();
+            let job = super::job::wait_with_progress(&mut client, &id).await?;
+            require_completed(&job)?;
+            anyhow::Ok(job)
+        }
+        .await;
+        shutdown.cancel();
+        node.wait().await;
+        bound.wait().await.map_err(anyhow::Error::msg)?;
+        result
+    })
+}
+
 
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -24,33 +93,28 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     fixture
         .write_pair(&ref_path, &dist_path)
         .with_context(|| format!("failed to write the sample pair into {}", dir.display()))?;
-    let mut request = ScoreRequest::new(&ref_path, &dist_path);
-    request.features.push(FeatureSpec::parse("psnr")?);
-    request.threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let outcome = vmafx_score::score(&request, &mut |_| {})?;
-    let vmaf = outcome.pooled.first().map(|p| p.mean).unwrap_or(f64::NAN);
+    let outcome = score_through_serve(&dir, &ref_path, &dist_path)?;
+    let vmaf = outcome
+        .summary
+        .as_ref()
+        .and_then(|s| s.models.first())
+        .map(|m| m.mean)
+        .unwrap_or(f64::NAN);
     println!("reference  {}", ref_path.display());
     println!("distorted  {}", dist_path.display());
     println!(
-        "scored     {} frames, {}x{} {} {}-bit",
-        outcome.frame_count,
-        outcome.info.width,
-        outcome.info.height,
-        outcome.info.format.short_name(),
-        outcome.info.bit_depth
+        "scored     {} frames through vmafx serve's queue and worker (job {})",
+        outcome.summary.as_ref().map_or(0, |s| s.frames),
+        outcome.id
     );
     println!("VMAF       {vmaf:.6} (vmaf_v0.6.1, mean over frames)");
-    if let Some(psnr) = outcome
-        .collector
-        .vector("psnr_y")
-        .and_then(|v| vmafx_engine::pool::pool(&v.values, 0, outcome.frame_count - 1, 1))
-    {
-        println!("PSNR-Y     {:.6} dB", psnr.mean);
-    }
     println!(
-        "next: vmafx score -r {} -d {} --json -o out.json",
+        "next: vmafx score -r {} -d {} --json -o out.json   (one pair, no service)",
+        ref_path.display(),
+        dist_path.display()
+    );
+    println!(
+        "      vmafx serve   then   vmafx job submit -r {} -d {} --wait",
         ref_path.display(),
         dist_path.display()
     );

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod job;
 pub mod score;
+pub mod service;
 
 use std::process::ExitCode;
 
@@ -12,5 +14,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Score(args) => score::run(*args),
         Command::Demo(args) => demo::run(args),
+        Command::Controller(args) => service::run_controller(args),
+        Command::Node(args) => service::run_node(args),
+        Command::Serve(args) => service::run_serve(args),
+        Command::Job(args) => job::run(args),
+        Command::Nodes(args) => job::run_nodes(args),
     }
 }

@@ -92,6 +92,7 @@ pub fn request_from_args(args: &ScoreArgs) -> anyhow::Result<ScoreRequest> {
         frame_cnt: args.frame_cnt.filter(|&n| n > 0),
         frame_skip_ref: args.frame_skip_ref,
         frame_skip_dist: args.frame_skip_dist,
+        cancel: None,
     })
 }
 

@@ -1,0 +1,94 @@
+//! A node's settings.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a node needs to run.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The controller's gRPC endpoint, e.g. `http://127.0.0.1:9090`.
+    pub controller: String,
+    /// Name it registers under (re-registering with the same name keeps the node id).
+    pub name: String,
+    /// Jobs it runs at once.
+    pub capacity: u32,
+    /// nvidia, amd, intel or cpu.
+    pub vendor: String,
+    /// Backends it offers (cpu always works).
+    pub backends: Vec<String>,
+    /// Device description shown in the registry.
+    pub device: String,
+    /// Where `/healthz` and `/ready` are served; `None` serves nothing.
+    pub http_addr: Option<SocketAddr>,
+    /// Where inputs that must be downloaded are kept while a job runs.
+    pub scratch_dir: PathBuf,
+    /// Heartbeat period (the controller's node timeout is 60 s).
+    pub heartbeat_interval: Duration,
+    /// How long an idle node waits before asking for work again.
+    pub poll_interval: Duration,
+    /// How often a running job reports progress (and renews its lease).
+    pub progress_interval: Duration,
+    /// Scoring threads per job (0: the machine's cores divided among the slots).
+    pub threads_per_job: usize,
+    /// Input access: rclone binary and config, object-store credentials.
+    pub fetch: vmafx_fetch::FetchConfig,
+}
+
+impl NodeConfig {
+    /// A configuration with the defaults, talking to `controller`.
+    pub fn new(controller: impl Into<String>) -> Self {
+        NodeConfig {
+            controller: controller.into(),
+            name: default_name(),
+            capacity: 1,
+            vendor: "cpu".into(),
+            backends: vec!["cpu".into()],
+            device: cpu_description(),
+            http_addr: None,
+            scratch_dir: std::env::temp_dir().join("vmafx-node"),
+            heartbeat_interval: Duration::from_secs(10),
+            poll_interval: Duration::from_millis(500),
+            progress_interval: Duration::from_secs(1),
+            threads_per_job: 0,
+            fetch: vmafx_fetch::FetchConfig::default(),
+        }
+    }
+
+    /// Scoring threads each job gets.
+    pub fn job_threads(&self) -> usize {
+        if self.threads_per_job > 0 {
+            return self.threads_per_job;
+        }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        (cores / self.capacity.max(1) as usize).max(1)
+    }
+}
+
+/// The host name, or a fixed fallback.
+fn default_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "vmafx-node".into())
+}
+
+/// The CPU model and core count, as the registry shows it.
+pub fn cpu_description() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!("{model} ({cores} threads, {})", vmafx_engine::cpu::simd_level().name())
+}

@@ -1,0 +1,187 @@
+//! `vmafx controller`, `vmafx node` and `vmafx serve`: the long-running service processes.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use vmafx_controller::{Controller, ControllerConfig, ServeOptions};
+use vmafx_node::NodeConfig;
+use vmafx_queue::{QueueConfig, SqliteStore};
+
+use crate::cli::{ControllerArgs, ControllerFlags, NodeArgs, NodeFlags, ServeArgs};
+
+/// A multi-threaded runtime for the service commands.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+}
+
+/// A token cancelled on Ctrl-C or SIGTERM, for graceful shutdown.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        trigger.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        trigger.cancel();
+    });
+    token
+}
+
+/// Opens the store and builds the controller described by `flags`.
+pub fn build_controller(flags: &ControllerFlags) -> anyhow::Result<Arc<Controller>> {
+    std::fs::create_dir_all(&flags.data_dir)
+        .with_context(|| format!("failed to create data folder {}", flags.data_dir.display()))?;
+    let queue = QueueConfig {
+        lease_ms: flags.lease_secs.max(1) as i64 * 1000,
+        default_max_attempts: flags.max_attempts.max(1),
+        node_timeout_ms: flags.node_timeout_secs.max(1) as i64 * 1000,
+        ..QueueConfig::default()
+    };
+    let path = flags.data_dir.join("vmafx.db");
+    let store = SqliteStore::open(&path, queue.clone())
+        .with_context(|| format!("failed to open the job store {}", path.display()))?;
+    Ok(Controller::new(
+        Arc::new(store),
+        ControllerConfig {
+            queue,
+            ..ControllerConfig::default()
+        },
+    ))
+}
+
+/// The node settings described by `flags`, talking to `controller`.
+pub fn node_config(
+    flags: &NodeFlags,
+    controller: String,
+    http_addr: Option<SocketAddr>,
+) -> NodeConfig {
+    let mut config = NodeConfig::new(controller);
+    config.capacity = flags.capacity;
+    if let Some(name) = &flags.name {
+        config.name = name.clone();
+    }
+    config.vendor = flags.vendor.clone();
+    config.backends = flags.backends.clone();
+    config.threads_per_job = flags.threads_per_job;
+    if let Some(dir) = &flags.scratch_dir {
+        config.scratch_dir = dir.clone();
+    }
+    // Object-store credentials come from the usual provider variables (AWS_*, GOOGLE_*, AZURE_*).
+    config.fetch = vmafx_fetch::FetchConfig::from_env();
+    if let Some(path) = &flags.rclone_config {
+        config.fetch.rclone.config_path = Some(path.clone());
+    }
+    config.heartbeat_interval = Duration::from_secs(flags.heartbeat_secs.max(1));
+    config.http_addr = http_addr;
+    config
+}
+
+/// The address a local client reaches a listener on: loopback when it listens on all addresses.
+pub fn local_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Runs `vmafx controller`.
+pub fn run_controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
+    let controller = build_controller(&args.controller)?;
+    runtime()?.block_on(async move {
+        let shutdown = shutdown_on_signal();
+        let bound = vmafx_controller::serve(
+            controller,
+            ServeOptions {
+                grpc_addr: args.controller.grpc_addr,
+                http_addr: args.controller.http_addr,
+            },
+            shutdown,
+        )
+        .await?;
+        eprintln!(
+            "vmafx controller: gRPC on {}, HTTP on {}",
+            bound.grpc_addr, bound.http_addr
+        );
+        bound.wait().await.map_err(anyhow::Error::msg)?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Runs `vmafx node`.
+pub fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    let controller = normalize_controller(&args.controller);
+    let config = node_config(&args.node, controller, Some(args.http_addr));
+    runtime()?.block_on(async move {
+        let shutdown = shutdown_on_signal();
+        let node = vmafx_node::run(config, shutdown).await?;
+        if let Some(addr) = node.http_addr {
+            eprintln!("vmafx node: health on {addr}");
+        }
+        node.wait().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Runs `vmafx serve`.
+pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let controller = build_controller(&args.controller)?;
+    runtime()?.block_on(async move {
+        let shutdown = shutdown_on_signal();
+        let bound = vmafx_controller::serve(
+            controller,
+            ServeOptions {
+                grpc_addr: args.controller.grpc_addr,
+                http_addr: args.controller.http_addr,
+            },
+            shutdown.clone(),
+        )
+        .await?;
+        let config = node_config(&args.node, local_url(bound.grpc_addr), args.node_http_addr);
+        let node = vmafx_node::run(config, shutdown).await?;
+        eprintln!(
+            "vmafx serve: gRPC on {}, HTTP on {} (web page: {}/), data in {}",
+            bound.grpc_addr,
+            bound.http_addr,
+            local_url(bound.http_addr),
+            args.controller.data_dir.display()
+        );
+        node.wait().await;
+        bound.wait().await.map_err(anyhow::Error::msg)?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Accepts `host:port` as well as a URL.
+pub fn normalize_controller(address: &str) -> String {
+    if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("http://{address}")
+    }
+}

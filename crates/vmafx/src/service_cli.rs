@@ -1,0 +1,225 @@
+//! Flags of the service subcommands: `controller`, `node`, `serve`, `job …` and `nodes`. Every
+//! flag has an environment fallback so containers can be configured without arguments.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// The controller address clients use when none is given: a local `vmafx serve`.
+pub const DEFAULT_CONTROLLER: &str = "http://127.0.0.1:9090";
+
+/// Flags shared by `controller` and `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ControllerFlags {
+    /// gRPC listen address.
+    #[arg(long, env = "VMAFX_GRPC_ADDR", default_value = "0.0.0.0:9090")]
+    pub grpc_addr: SocketAddr,
+    /// HTTP listen address (health, metrics, REST, web page).
+    #[arg(long, env = "VMAFX_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+    /// Where the job database lives.
+    #[arg(long, env = "VMAFX_DATA_DIR", default_value = "./vmafx-data")]
+    pub data_dir: PathBuf,
+    /// Seconds a claimed job's lease lasts without a progress report or heartbeat.
+    #[arg(long, env = "VMAFX_LEASE_SECS", default_value_t = 30)]
+    pub lease_secs: u64,
+    /// Attempts a job gets unless it asks for another number.
+    #[arg(long, env = "VMAFX_MAX_ATTEMPTS", default_value_t = 3)]
+    pub max_attempts: u32,
+    /// Seconds without a heartbeat before a node is unhealthy and its jobs are taken back.
+    #[arg(long, env = "VMAFX_NODE_TIMEOUT_SECS", default_value_t = 60)]
+    pub node_timeout_secs: u64,
+}
+
+/// Flags shared by `node` and `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct NodeFlags {
+    /// Jobs run at once.
+    #[arg(long, env = "VMAFX_NODE_CAPACITY", default_value_t = 1)]
+    pub capacity: u32,
+    /// Name to register under (default: the host name).
+    #[arg(long, env = "VMAFX_NODE_NAME")]
+    pub name: Option<String>,
+    /// GPU vendor: nvidia, amd, intel or cpu.
+    #[arg(long, env = "VMAFX_NODE_VENDOR", default_value = "cpu")]
+    pub vendor: String,
+    /// Backends offered, comma-separated (cpu, cuda, hip, sycl, vulkan).
+    #[arg(long, env = "VMAFX_NODE_BACKENDS", value_delimiter = ',', default_value = "cpu")]
+    pub backends: Vec<String>,
+    /// Scoring threads per job (0: cores divided among the slots).
+    #[arg(long, env = "VMAFX_NODE_THREADS", default_value_t = 0)]
+    pub threads_per_job: usize,
+    /// Folder for downloaded inputs (default: under the system temp dir).
+    #[arg(long, env = "VMAFX_SCRATCH_DIR")]
+    pub scratch_dir: Option<PathBuf>,
+    /// rclone config file for rclone:// and other remotes (default: rclone's own).
+    #[arg(long, env = "VMAFX_RCLONE_CONFIG")]
+    pub rclone_config: Option<PathBuf>,
+    /// Seconds between heartbeats.
+    #[arg(long, env = "VMAFX_HEARTBEAT_SECS", default_value_t = 10)]
+    pub heartbeat_secs: u64,
+}
+
+/// Flags of `vmafx controller`.
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    /// Listen addresses, storage and queue settings.
+    #[command(flatten)]
+    pub controller: ControllerFlags,
+}
+
+/// Flags of `vmafx node`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The controller's gRPC address.
+    #[arg(long, env = "VMAFX_CONTROLLER", default_value = DEFAULT_CONTROLLER)]
+    pub controller: String,
+    /// Where `/healthz` and `/ready` listen.
+    #[arg(long, env = "VMAFX_NODE_HTTP_ADDR", default_value = "0.0.0.0:8090")]
+    pub http_addr: SocketAddr,
+    /// Slots, identity and input settings.
+    #[command(flatten)]
+    pub node: NodeFlags,
+}
+
+/// Flags of `vmafx serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen addresses, storage and queue settings.
+    #[command(flatten)]
+    pub controller: ControllerFlags,
+    /// The built-in node's slots, identity and input settings.
+    #[command(flatten)]
+    pub node: NodeFlags,
+    /// Where the built-in node's `/healthz` and `/ready` listen (default: not served; the
+    /// controller's own endpoints cover the process).
+    #[arg(long, env = "VMAFX_NODE_HTTP_ADDR")]
+    pub node_http_addr: Option<SocketAddr>,
+}
+
+/// Where the controller is, for client commands.
+#[derive(Debug, Clone, Args)]
+pub struct ControllerAddr {
+    /// The controller's gRPC address (`host:port` or `http://host:port`).
+    #[arg(long, env = "VMAFX_CONTROLLER", default_value = DEFAULT_CONTROLLER, global = true)]
+    pub controller: String,
+}
+
+/// `vmafx job …`.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// Which controller to talk to.
+    #[command(flatten)]
+    pub addr: ControllerAddr,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: JobCommand,
+}
+
+/// The job subcommands.
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Queue a scoring job; prints its id (with --wait: waits and prints the result as JSON).
+    Submit(SubmitArgs),
+    /// Show one job.
+    Get(GetArgs),
+    /// List jobs, newest first.
+    List(ListArgs),
+    /// Cancel a job.
+    Cancel(IdArgs),
+    /// Print the job as JSON on every change until it finishes.
+    Watch(IdArgs),
+    /// Download a completed job's per-frame results (libvmaf JSON).
+    Frames(FramesArgs),
+}
+
+/// Flags of `vmafx job submit`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Reference video URI (a local path is turned into file://).
+    #[arg(long, short = 'r')]
+    pub reference: String,
+    /// Distorted video URI (a local path is turned into file://).
+    #[arg(long, short = 'd')]
+    pub distorted: String,
+    /// Model, in `vmaf -m` syntax; repeat for several.
+    #[arg(long = "model", short = 'm')]
+    pub models: Vec<String>,
+    /// Extra feature, in `vmaf --feature` syntax; repeat for several.
+    #[arg(long = "feature")]
+    pub features: Vec<String>,
+    /// Higher runs first.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub priority: i32,
+    /// Compute backend: cpu, cuda, hip, sycl or vulkan.
+    #[arg(long, default_value = "cpu")]
+    pub backend: String,
+    /// Attempts before the job fails (0: the controller's default).
+    #[arg(long, default_value_t = 0)]
+    pub max_attempts: u32,
+    /// Submitting again with the same key returns the same job.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// Wait for the job to finish, showing progress, then print it as JSON.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// Flags of `vmafx job get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Job id.
+    pub id: String,
+    /// Print the whole job as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `vmafx job list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only these states (comma-separated: PENDING,RUNNING,COMPLETED,FAILED,CANCELLED).
+    #[arg(long, value_delimiter = ',')]
+    pub state: Vec<String>,
+    /// Only jobs of this node.
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Jobs per page.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Continue after a previous page.
+    #[arg(long)]
+    pub page_token: Option<String>,
+    /// Print JSON (`{"jobs": [...], "next_page_token": ...}`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A job id.
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// Job id.
+    pub id: String,
+}
+
+/// Flags of `vmafx job frames`.
+#[derive(Debug, Args)]
+pub struct FramesArgs {
+    /// Job id.
+    pub id: String,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+/// Flags of `vmafx nodes`.
+#[derive(Debug, Args)]
+pub struct NodesArgs {
+    /// Which controller to ask.
+    #[command(flatten)]
+    pub addr: ControllerAddr,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}

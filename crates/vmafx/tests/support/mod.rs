@@ -1,0 +1,264 @@
+//! Helpers for the service tests: free ports, service processes killed on drop, a tiny HTTP
+//! client, fixture pairs, and a gRPC client on its own runtime.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vmafx_fixtures::{ClipSpec, Fixture};
+
+/// The binary under test.
+pub fn vmafx() -> &'static str {
+    env!("CARGO_BIN_EXE_vmafx")
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// A child process that is SIGKILLed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// Kills it the hard way (kill -9) and reaps it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whatever it wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Spawns `vmafx ARGS` with stderr going to `dir/NAME.log`.
+pub fn spawn(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+    let log = dir.join(format!("{name}.log"));
+    let file = std::fs::File::create(&log).expect("log file");
+    let mut command = Command::new(vmafx());
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .env("VMAFX_LOG", "info");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let child = command.spawn().expect("spawn vmafx");
+    Proc {
+        child,
+        name: name.to_string(),
+        log,
+    }
+}
+
+/// A controller's addresses and process.
+pub struct ControllerProc {
+    pub proc: Proc,
+    pub grpc: String,
+    pub http_port: u16,
+}
+
+/// Starts `vmafx controller` on the given ports (so a restart can reuse them).
+pub fn start_controller(
+    dir: &Path,
+    data: &Path,
+    grpc_port: u16,
+    http_port: u16,
+    extra: &[&str],
+) -> ControllerProc {
+    let grpc_addr = format!("127.0.0.1:{grpc_port}");
+    let http_addr = format!("127.0.0.1:{http_port}");
+    let data = data.to_string_lossy().to_string();
+    let mut args = vec![
+        "controller",
+        "--grpc-addr",
+        &grpc_addr,
+        "--http-addr",
+        &http_addr,
+        "--data-dir",
+        &data,
+    ];
+    args.extend_from_slice(extra);
+    let proc = spawn(dir, &format!("controller-{grpc_port}"), &args, &[]);
+    wait_for(Duration::from_secs(30), || {
+        http_get(http_port, "/healthz").is_some_and(|(code, _)| code == 200)
+    })
+    .unwrap_or_else(|| panic!("controller did not come up: {}", proc.log()));
+    ControllerProc {
+        proc,
+        grpc: format!("http://{grpc_addr}"),
+        http_port,
+    }
+}
+
+/// Starts `vmafx node` against `grpc`, heartbeating every second.
+pub fn start_node(dir: &Path, grpc: &str, name: &str, extra: &[&str]) -> Proc {
+    let scratch = dir.join(format!("scratch-{name}"));
+    let scratch = scratch.to_string_lossy().to_string();
+    let mut args = vec![
+        "node",
+        "--controller",
+        grpc,
+        "--name",
+        name,
+        "--http-addr",
+        "127.0.0.1:0",
+        "--heartbeat-secs",
+        "1",
+        "--scratch-dir",
+        &scratch,
+    ];
+    args.extend_from_slice(extra);
+    spawn(dir, &format!("node-{name}"), &args, &[])
+}
+
+/// Polls `check` every 50 ms until it holds or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut check: impl FnMut() -> bool) -> Option<()> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return Some(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// A minimal HTTP/1.1 GET against 127.0.0.1: status code and body.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status).ok()?;
+    let code = status.split_whitespace().nth(1)?.parse().ok()?;
+    let mut chunked = false;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        if line.to_ascii_lowercase().starts_with("transfer-encoding: chunked") {
+            chunked = true;
+        }
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            if n == 0 {
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        reader.read_to_end(&mut body).ok()?;
+    }
+    Some((code, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// Writes the named conformance fixture's pair into `dir`.
+pub fn fixture_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let fixture = vmafx_fixtures::fixtures()
+        .into_iter()
+        .find(|f| f.name == name)
+        .expect("fixture");
+    write_pair(dir, &fixture)
+}
+
+/// A pair large enough that scoring it on one thread takes seconds.
+pub fn slow_pair(dir: &Path) -> (PathBuf, PathBuf) {
+    let mut fixture = vmafx_fixtures::fixtures()
+        .into_iter()
+        .find(|f| f.name == "pan_420_8bit_blur")
+        .expect("fixture");
+    fixture.name = "slow_640x360";
+    fixture.spec = ClipSpec {
+        width: 640,
+        height: 360,
+        frames: 240,
+        ..fixture.spec
+    };
+    write_pair(dir, &fixture)
+}
+
+fn write_pair(dir: &Path, fixture: &Fixture) -> (PathBuf, PathBuf) {
+    let reference = dir.join(format!("{}_ref.y4m", fixture.name));
+    let distorted = dir.join(format!("{}_dist.y4m", fixture.name));
+    fixture.write_pair(&reference, &distorted).expect("write pair");
+    (reference, distorted)
+}
+
+/// `file://` URI of a local path.
+pub fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.canonicalize().expect("path").display())
+}
+
+/// Runs `vmafx ARGS`, returning (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(vmafx())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vmafx");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `vmafx job get --json ID` as parsed JSON.
+pub fn job_json(grpc: &str, id: &str) -> serde_json::Value {
+    let (code, out, err) = run_cli(&["job", "get", "--controller", grpc, id, "--json"]);
+    assert_eq!(code, 0, "job get failed: {err}");
+    serde_json::from_str(&out).expect("job get prints JSON")
+}
+
+/// Waits until the job reaches a terminal state; returns its JSON.
+pub fn wait_terminal(grpc: &str, id: &str, timeout: Duration) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let job = job_json(grpc, id);
+        let state = job["state"].as_str().unwrap_or("").to_string();
+        if matches!(state.as_str(), "COMPLETED" | "FAILED" | "CANCELLED") {
+            return job;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "job {id} still {state} after {timeout:?}: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
