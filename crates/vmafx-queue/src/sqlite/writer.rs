@@ -1,0 +1,176 @@
+//! Group commit: one thread owns the write connection and commits queued operations in batches.
+//!
+//! Each caller sends a closure and waits for its own reply. The thread takes whatever has queued
+//! up while the previous batch was committing, runs each closure inside its own savepoint (so a
+//! failing operation undoes only itself) and commits the batch with one fsync. Replies go out only
+//! after the commit, so an acknowledged change is durable.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+
+use super::{OpError, OpResult};
+use crate::config::QueueConfig;
+use crate::error::{Error, Result};
+
+/// Operations per transaction at most; bounds the latency a single commit can add.
+const MAX_BATCH: usize = 512;
+
+/// What an operation sees besides the connection.
+pub(crate) struct Ctx {
+    pub(crate) config: QueueConfig,
+}
+
+/// A queued operation, erased over its result type.
+trait Pending: Send {
+    /// Runs the operation; false when it failed and its savepoint must be rolled back.
+    fn run(&mut self, conn: &Connection, ctx: &Ctx) -> bool;
+    /// Replies to the caller once the batch's fate is known (`Some` when the commit failed).
+    fn finish(self: Box<Self>, commit_failure: Option<&str>);
+}
+
+struct Call<T, F> {
+    work: Option<F>,
+    result: Option<OpResult<T>>,
+    reply: SyncSender<OpResult<T>>,
+}
+
+impl<T, F> Pending for Call<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection, &Ctx) -> OpResult<T> + Send,
+{
+    fn run(&mut self, conn: &Connection, ctx: &Ctx) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let result = work(conn, ctx);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit_failure: Option<&str>) {
+        let outcome = match (self.result, commit_failure) {
+            // An operation that failed on its own reports its own error either way.
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(value)), None) => Ok(value),
+            (_, Some(detail)) => Err(OpError::Commit(detail.to_owned())),
+            (None, None) => Err(OpError::Commit("the operation was not run".to_owned())),
+        };
+        // The caller may have given up waiting; nothing is lost by not telling it.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// The handle callers use to reach the writer thread.
+pub(crate) struct Writer {
+    path: PathBuf,
+    sender: Option<Sender<Box<dyn Pending>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer thread on an open, migrated connection.
+    pub(crate) fn start(path: &Path, conn: Connection, config: QueueConfig) -> Result<Writer> {
+        let (sender, receiver) = mpsc::channel::<Box<dyn Pending>>();
+        let thread_path = path.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("vmafx-queue-writer".to_owned())
+            .spawn(move || run(conn, Ctx { config }, receiver, &thread_path))
+            .map_err(|source| Error::Commit {
+                path: path.to_owned(),
+                detail: format!("failed to start the writer thread: {source}"),
+            })?;
+        Ok(Writer {
+            path: path.to_owned(),
+            sender: Some(sender),
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs `work` in the next batch and returns its result once the batch is committed.
+    pub(crate) fn call<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Ctx) -> OpResult<T> + Send + 'static,
+    {
+        let closed = || Error::Closed {
+            path: self.path.clone(),
+        };
+        let (reply, answer) = mpsc::sync_channel(1);
+        let call = Call {
+            work: Some(work),
+            result: None,
+            reply,
+        };
+        self.sender
+            .as_ref()
+            .ok_or_else(closed)?
+            .send(Box::new(call))
+            .map_err(|_| closed())?;
+        match answer.recv() {
+            Ok(result) => result.map_err(|e| e.at(&self.path)),
+            Err(_) => Err(closed()),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the channel lets the thread finish its last batch and exit.
+        self.sender.take();
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!(path = %self.path.display(), "queue writer thread panicked");
+            }
+        }
+    }
+}
+
+fn run(conn: Connection, ctx: Ctx, receiver: Receiver<Box<dyn Pending>>, path: &Path) {
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&conn, &ctx, &mut batch, path);
+        for op in batch {
+            op.finish(None);
+        }
+    }
+    tracing::debug!(path = %path.display(), "queue writer stopped");
+}
+
+/// Runs and commits one batch. On failure every operation is answered here and `batch` is left
+/// empty; on success the caller answers them.
+fn commit_batch(conn: &Connection, ctx: &Ctx, batch: &mut Vec<Box<dyn Pending>>, path: &Path) {
+    let outcome = (|| -> rusqlite::Result<()> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        for op in batch.iter_mut() {
+            conn.execute_batch("SAVEPOINT op")?;
+            if !op.run(conn, ctx) {
+                conn.execute_batch("ROLLBACK TO op")?;
+            }
+            conn.execute_batch("RELEASE op")?;
+        }
+        conn.execute_batch("COMMIT")
+    })();
+    if let Err(error) = outcome {
+        tracing::error!(path = %path.display(), %error, ops = batch.len(), "queue batch failed");
+        if !conn.is_autocommit() {
+            if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                tracing::error!(path = %path.display(), %rollback, "queue batch rollback failed");
+            }
+        }
+        let detail = error.to_string();
+        for op in batch.drain(..) {
+            op.finish(Some(&detail));
+        }
+    }
+}
