@@ -165,7 +165,7 @@ fn main() {
     let counts = store.counts().expect("counts");
 
     println!();
-    println!("vmafx-queue benchmark (SQLite WAL, synchronous=FULL, group commit)");
+    println!("vmafx-queue benchmark (SQLite WAL, group commit, WAL fsync before each durable ack)");
     println!(
         "jobs {jobs}, submitters {submitters}, nodes {nodes}, cores {}",
         std::thread::available_parallelism().map_or(0, |n| n.get())

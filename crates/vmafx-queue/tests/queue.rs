@@ -11,7 +11,9 @@ use vmafx_queue::{
 const T0: i64 = 1_700_000_000_000;
 
 fn open(dir: &tempfile::TempDir) -> SqliteStore {
-    SqliteStore::open(dir.path().join("queue.db"), QueueConfig::default()).unwrap()
+    let store = SqliteStore::open(dir.path().join("queue.db"), QueueConfig::default()).unwrap();
+    assert!(store.pipelined_sync());
+    store
 }
 
 fn spec(name: &str) -> JobSpec {
@@ -615,6 +617,7 @@ fn everything_survives_a_restart() {
     };
     // Dropped: reopen the same directory (the directory form of the path).
     let store = SqliteStore::open(dir.path(), QueueConfig::default()).unwrap();
+    assert!(store.pipelined_sync());
     let job = store.get(&done).unwrap().unwrap();
     assert_eq!(job.state, JobState::Completed);
     assert_eq!(job.summary, Some(summary(3)));

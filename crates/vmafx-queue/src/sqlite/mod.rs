@@ -1,10 +1,12 @@
-//! The SQLite implementation of [`JobStore`](crate::JobStore): WAL, `synchronous=FULL`, one
-//! group-committing writer thread and a pool of read-only connections.
+//! The SQLite implementation of [`JobStore`](crate::JobStore): WAL, one group-committing writer
+//! thread, a syncer thread that makes acknowledged changes durable, and a pool of read-only
+//! connections.
 
 mod ops;
 mod reads;
 mod rows;
 mod schema;
+mod syncer;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +21,8 @@ use crate::model::{
     ProgressAck, Reaped, Submitted,
 };
 use crate::store::JobStore;
-use writer::Writer;
+use syncer::Syncer;
+use writer::{Durability, Writer};
 
 /// The database file's name when [`SqliteStore::open`] is given a directory.
 pub const DEFAULT_FILE_NAME: &str = "queue.db";
@@ -99,8 +102,9 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>, config: QueueConfig) -> Result<SqliteStore> {
         let path = resolve(path.as_ref())?;
         let conn = schema::open_writer(&path)?;
+        let syncer = start_pipelined_sync(&conn, &path)?;
         let first_reader = schema::open_reader(&path)?;
-        let writer = Writer::start(&path, conn, config)?;
+        let writer = Writer::start(&path, conn, config, syncer)?;
         tracing::info!(path = %path.display(), "queue database open");
         Ok(SqliteStore {
             path,
@@ -112,6 +116,13 @@ impl SqliteStore {
     /// The database file in use.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether durability is pipelined: commits skip fsync and a syncer thread flushes the WAL
+    /// before durable replies. False only where the WAL file could not be opened, in which case
+    /// every commit syncs (`synchronous=FULL`).
+    pub fn pipelined_sync(&self) -> bool {
+        self.writer.pipelined()
     }
 
     /// Runs a query on a pooled read-only connection.
@@ -192,6 +203,40 @@ fn job_problems(job: &Job) -> Vec<String> {
     problems
 }
 
+/// Switches the writer to committing without fsync and returns the syncer that flushes for it.
+/// Where the WAL file cannot be opened the writer keeps `synchronous=FULL` and no syncer runs:
+/// slower, equally durable.
+fn start_pipelined_sync(conn: &Connection, path: &Path) -> Result<Option<Syncer>> {
+    let wal_path = syncer::wal_path(path);
+    let wal = match std::fs::File::open(&wal_path) {
+        Ok(wal) => wal,
+        Err(error) => {
+            tracing::warn!(
+                wal = %wal_path.display(), %error,
+                "cannot open the WAL file; committing with synchronous=FULL instead"
+            );
+            return Ok(None);
+        }
+    };
+    // The WAL file's directory entry must be durable before anything in it is relied on.
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Err(error) = std::fs::File::open(parent).and_then(|dir| dir.sync_all()) {
+            tracing::warn!(dir = %parent.display(), %error, "cannot fsync the database directory");
+        }
+    }
+    let checkpointer = schema::open_checkpointer(path)?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
+        .map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(Some(Syncer {
+        wal,
+        checkpointer,
+        path: path.to_owned(),
+    }))
+}
+
 fn resolve(path: &Path) -> Result<PathBuf> {
     if path.is_dir() {
         return Ok(path.join(DEFAULT_FILE_NAME));
@@ -207,8 +252,9 @@ fn resolve(path: &Path) -> Result<PathBuf> {
 
 impl JobStore for SqliteStore {
     fn submit(&self, spec: JobSpec, now_ms: i64) -> Result<Submitted> {
-        self.writer
-            .call(move |conn, ctx| ops::submit(conn, ctx, spec, now_ms))
+        self.writer.call(Durability::Synced, move |conn, ctx| {
+            ops::submit(conn, ctx, spec, now_ms)
+        })
     }
 
     fn get(&self, id: &str) -> Result<Option<Job>> {
@@ -221,25 +267,29 @@ impl JobStore for SqliteStore {
 
     fn cancel(&self, id: &str, now_ms: i64) -> Result<Job> {
         let id = id.to_owned();
-        self.writer
-            .call(move |conn, _| ops::cancel(conn, &id, now_ms))
+        self.writer.call(Durability::Synced, move |conn, _| {
+            ops::cancel(conn, &id, now_ms)
+        })
     }
 
     fn register_node(&self, info: NodeInfo, now_ms: i64) -> Result<Node> {
-        self.writer
-            .call(move |conn, _| ops::register_node(conn, info, now_ms))
+        self.writer.call(Durability::Synced, move |conn, _| {
+            ops::register_node(conn, info, now_ms)
+        })
     }
 
     fn heartbeat(&self, node_id: &str, now_ms: i64) -> Result<HeartbeatAck> {
         let node_id = node_id.to_owned();
-        self.writer
-            .call(move |conn, ctx| ops::heartbeat(conn, ctx, &node_id, now_ms))
+        self.writer.call(Durability::Committed, move |conn, ctx| {
+            ops::heartbeat(conn, ctx, &node_id, now_ms)
+        })
     }
 
     fn claim(&self, node_id: &str, max: u32, now_ms: i64) -> Result<Vec<Lease>> {
         let node_id = node_id.to_owned();
-        self.writer
-            .call(move |conn, ctx| ops::claim(conn, ctx, &node_id, max, now_ms))
+        self.writer.call(Durability::Committed, move |conn, ctx| {
+            ops::claim(conn, ctx, &node_id, max, now_ms)
+        })
     }
 
     fn progress(
@@ -251,7 +301,7 @@ impl JobStore for SqliteStore {
         now_ms: i64,
     ) -> Result<ProgressAck> {
         let job_id = job_id.to_owned();
-        self.writer.call(move |conn, ctx| {
+        self.writer.call(Durability::Committed, move |conn, ctx| {
             ops::progress(conn, ctx, &job_id, token, frames_done, frames_total, now_ms)
         })
     }
@@ -265,7 +315,7 @@ impl JobStore for SqliteStore {
         now_ms: i64,
     ) -> Result<Job> {
         let job_id = job_id.to_owned();
-        self.writer.call(move |conn, _| {
+        self.writer.call(Durability::Synced, move |conn, _| {
             ops::complete(conn, &job_id, token, summary, frames_document, now_ms)
         })
     }
@@ -280,13 +330,15 @@ impl JobStore for SqliteStore {
     ) -> Result<Job> {
         let job_id = job_id.to_owned();
         let error = error.to_owned();
-        self.writer
-            .call(move |conn, ctx| ops::fail(conn, ctx, &job_id, token, &error, retryable, now_ms))
+        self.writer.call(Durability::Synced, move |conn, ctx| {
+            ops::fail(conn, ctx, &job_id, token, &error, retryable, now_ms)
+        })
     }
 
     fn reap(&self, now_ms: i64) -> Result<Reaped> {
-        self.writer
-            .call(move |conn, ctx| ops::reap(conn, ctx, now_ms))
+        self.writer.call(Durability::Committed, move |conn, ctx| {
+            ops::reap(conn, ctx, now_ms)
+        })
     }
 
     fn frames(&self, job_id: &str) -> Result<Option<Vec<u8>>> {

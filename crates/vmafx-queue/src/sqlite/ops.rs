@@ -267,12 +267,12 @@ pub(crate) fn claim(
     let expires_ms = now_ms.saturating_add(ctx.config.lease_ms);
     let mut take = conn.prepare_cached(&format!(
         "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, node_id = ?2, \
-         started_ms = ?3, lease_token = lease_token + 1, lease_expires_ms = ?4, frames_done = 0, \
+         started_ms = ?3, lease_token = ?5, lease_expires_ms = ?4, frames_done = 0, \
          frames_total = NULL, cancel_requested = 0 WHERE seq = ?1 RETURNING {JOB_COLUMNS}"
     ))?;
     let mut leases = Vec::with_capacity(picked.len());
     for seq in picked {
-        let mut rows = take.query(params![seq, node_id, now_ms, expires_ms])?;
+        let mut rows = take.query(params![seq, node_id, now_ms, expires_ms, new_token(seq)])?;
         if let Some(row) = rows.next()? {
             let row = job_from_row(row)?;
             tracing::debug!(job = %row.job.id, node = %node_id, attempt = row.job.attempts, "job claimed");
@@ -284,6 +284,20 @@ pub(crate) fn claim(
         }
     }
     Ok(leases)
+}
+
+/// A fresh lease token: random rather than counted, so that a claim rolled back by a power loss
+/// (claims are acknowledged before the WAL flush) can never be handed out again to another node.
+fn new_token(seq: i64) -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_i64(seq);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    hasher.write_u128(nanos);
+    // Positive and non-zero: 0 means "never claimed", and SQLite integers are signed.
+    ((hasher.finish() >> 1) | 1) as i64
 }
 
 /// The current job row if `token` is its live lease; otherwise why not.

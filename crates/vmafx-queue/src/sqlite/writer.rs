@@ -2,8 +2,10 @@
 //!
 //! Each caller sends a closure and waits for its own reply. The thread takes whatever has queued
 //! up while the previous batch was committing, runs each closure inside its own savepoint (so a
-//! failing operation undoes only itself) and commits the batch with one fsync. Replies go out only
-//! after the commit, so an acknowledged change is durable.
+//! failing operation undoes only itself) and commits the batch. Replies go out only after the
+//! commit: at once for lease bookkeeping ([`Durability::Committed`]), and after the syncer's
+//! fsync of the WAL for everything else ([`Durability::Synced`]), so an acknowledged submission,
+//! result or cancellation is on disk.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -11,6 +13,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 
+use super::syncer::{Group, Syncer};
 use super::{OpError, OpResult};
 use crate::config::QueueConfig;
 use crate::error::{Error, Result};
@@ -23,8 +26,21 @@ pub(crate) struct Ctx {
     pub(crate) config: QueueConfig,
 }
 
+/// When an operation's reply may go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// After its batch is flushed to disk: survives a power loss.
+    Synced,
+    /// After its batch commits: survives a crash of the process, and a power loss may roll it
+    /// back. Only for lease bookkeeping (claim, heartbeat, progress, reap), which the lease
+    /// protocol re-derives: a rolled-back claim's token is random and never reissued.
+    Committed,
+}
+
 /// A queued operation, erased over its result type.
-trait Pending: Send {
+pub(crate) trait Pending: Send {
+    /// Whether its reply must wait for the WAL flush.
+    fn durability(&self) -> Durability;
     /// Runs the operation; false when it failed and its savepoint must be rolled back.
     fn run(&mut self, conn: &Connection, ctx: &Ctx) -> bool;
     /// Replies to the caller once the batch's fate is known (`Some` when the commit failed).
@@ -32,6 +48,7 @@ trait Pending: Send {
 }
 
 struct Call<T, F> {
+    durability: Durability,
     work: Option<F>,
     result: Option<OpResult<T>>,
     reply: SyncSender<OpResult<T>>,
@@ -42,6 +59,10 @@ where
     T: Send,
     F: FnOnce(&Connection, &Ctx) -> OpResult<T> + Send,
 {
+    fn durability(&self) -> Durability {
+        self.durability
+    }
+
     fn run(&mut self, conn: &Connection, ctx: &Ctx) -> bool {
         let Some(work) = self.work.take() else {
             return false;
@@ -70,29 +91,54 @@ pub(crate) struct Writer {
     path: PathBuf,
     sender: Option<Sender<Box<dyn Pending>>>,
     thread: Option<JoinHandle<()>>,
+    syncer: Option<JoinHandle<()>>,
 }
 
 impl Writer {
-    /// Starts the writer thread on an open, migrated connection.
-    pub(crate) fn start(path: &Path, conn: Connection, config: QueueConfig) -> Result<Writer> {
+    /// Starts the writer thread on an open, migrated connection, and the syncer thread when
+    /// one is given (without it the connection must commit with `synchronous=FULL`).
+    pub(crate) fn start(
+        path: &Path,
+        conn: Connection,
+        config: QueueConfig,
+        syncer: Option<Syncer>,
+    ) -> Result<Writer> {
+        let spawn_error = |source: std::io::Error| Error::Commit {
+            path: path.to_owned(),
+            detail: format!("failed to start a queue thread: {source}"),
+        };
+        let (sync_sender, sync_thread) = match syncer {
+            Some(syncer) => {
+                let (sender, receiver) = mpsc::channel::<Group>();
+                let thread = std::thread::Builder::new()
+                    .name("vmafx-queue-syncer".to_owned())
+                    .spawn(move || syncer.run(receiver))
+                    .map_err(spawn_error)?;
+                (Some(sender), Some(thread))
+            }
+            None => (None, None),
+        };
         let (sender, receiver) = mpsc::channel::<Box<dyn Pending>>();
         let thread_path = path.to_owned();
         let thread = std::thread::Builder::new()
             .name("vmafx-queue-writer".to_owned())
-            .spawn(move || run(conn, Ctx { config }, receiver, &thread_path))
-            .map_err(|source| Error::Commit {
-                path: path.to_owned(),
-                detail: format!("failed to start the writer thread: {source}"),
-            })?;
+            .spawn(move || run(conn, Ctx { config }, receiver, sync_sender, &thread_path))
+            .map_err(spawn_error)?;
         Ok(Writer {
             path: path.to_owned(),
             sender: Some(sender),
             thread: Some(thread),
+            syncer: sync_thread,
         })
     }
 
+    /// Whether a syncer thread flushes for this writer (otherwise COMMIT itself syncs).
+    pub(crate) fn pipelined(&self) -> bool {
+        self.syncer.is_some()
+    }
+
     /// Runs `work` in the next batch and returns its result once the batch is committed.
-    pub(crate) fn call<T, F>(&self, work: F) -> Result<T>
+    pub(crate) fn call<T, F>(&self, durability: Durability, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, &Ctx) -> OpResult<T> + Send + 'static,
@@ -102,6 +148,7 @@ impl Writer {
         };
         let (reply, answer) = mpsc::sync_channel(1);
         let call = Call {
+            durability,
             work: Some(work),
             result: None,
             reply,
@@ -122,15 +169,25 @@ impl Drop for Writer {
     fn drop(&mut self) {
         // Closing the channel lets the thread finish its last batch and exit.
         self.sender.take();
-        if let Some(thread) = self.thread.take() {
+        // The writer goes first: it holds the syncer's channel, whose closing stops the syncer.
+        for thread in [self.thread.take(), self.syncer.take()]
+            .into_iter()
+            .flatten()
+        {
             if thread.join().is_err() {
-                tracing::error!(path = %self.path.display(), "queue writer thread panicked");
+                tracing::error!(path = %self.path.display(), "queue thread panicked");
             }
         }
     }
 }
 
-fn run(conn: Connection, ctx: Ctx, receiver: Receiver<Box<dyn Pending>>, path: &Path) {
+fn run(
+    conn: Connection,
+    ctx: Ctx,
+    receiver: Receiver<Box<dyn Pending>>,
+    syncer: Option<Sender<Group>>,
+    path: &Path,
+) {
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -140,8 +197,26 @@ fn run(conn: Connection, ctx: Ctx, receiver: Receiver<Box<dyn Pending>>, path: &
             }
         }
         commit_batch(&conn, &ctx, &mut batch, path);
+        let Some(syncer) = &syncer else {
+            // The connection synced inside COMMIT.
+            for op in batch {
+                op.finish(None);
+            }
+            continue;
+        };
+        let mut to_sync = Group::new();
         for op in batch {
-            op.finish(None);
+            match op.durability() {
+                Durability::Committed => op.finish(None),
+                Durability::Synced => to_sync.push(op),
+            }
+        }
+        if !to_sync.is_empty() {
+            if let Err(unsent) = syncer.send(to_sync) {
+                for op in unsent.0 {
+                    op.finish(Some("the WAL syncer thread stopped"));
+                }
+            }
         }
     }
     tracing::debug!(path = %path.display(), "queue writer stopped");
