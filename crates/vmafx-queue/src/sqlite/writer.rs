@@ -225,16 +225,22 @@ fn run(
 /// Runs and commits one batch. On failure every operation is answered here and `batch` is left
 /// empty; on success the caller answers them.
 fn commit_batch(conn: &Connection, ctx: &Ctx, batch: &mut Vec<Box<dyn Pending>>, path: &Path) {
+    // Cached statements: these run around every operation, and parsing them each time costs
+    // more than the savepoints themselves.
+    let exec = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]).map(drop))
+    };
     let outcome = (|| -> rusqlite::Result<()> {
-        conn.execute_batch("BEGIN IMMEDIATE")?;
+        exec("BEGIN IMMEDIATE")?;
         for op in batch.iter_mut() {
-            conn.execute_batch("SAVEPOINT op")?;
+            exec("SAVEPOINT op")?;
             if !op.run(conn, ctx) {
-                conn.execute_batch("ROLLBACK TO op")?;
+                exec("ROLLBACK TO op")?;
             }
-            conn.execute_batch("RELEASE op")?;
+            exec("RELEASE op")?;
         }
-        conn.execute_batch("COMMIT")
+        exec("COMMIT")
     })();
     if let Err(error) = outcome {
         tracing::error!(path = %path.display(), %error, ops = batch.len(), "queue batch failed");
