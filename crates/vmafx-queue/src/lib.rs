@@ -1,9 +1,12 @@
 //! The vmafx controller's durable job queue and node registry.
 //!
 //! [`JobStore`] is the storage trait the controller programs against; [`SqliteStore`] implements
-//! it on a SQLite file in WAL mode, acknowledging every change only once it is committed with
-//! `synchronous=FULL`. Writes from many callers are group-committed by one writer thread, so
-//! durability costs one fsync per batch rather than per call.
+//! it on a SQLite file in WAL mode. Writes from many callers are group-committed by one writer
+//! thread; a syncer thread fsyncs the WAL behind it, and submissions, results, failures,
+//! cancellations and registrations are acknowledged only once that flush covers them (the
+//! guarantee of `synchronous=FULL`, pipelined). Lease bookkeeping (claim, heartbeat, progress,
+//! reap) is acknowledged at commit: it survives a killed process, and a power loss can only roll
+//! back leases, which the lease protocol already tolerates.
 //!
 //! The store is synchronous (no async runtime): async callers use `spawn_blocking`. Time is an
 //! argument (`now_ms`), which keeps leases, backoff and node timeouts testable.
