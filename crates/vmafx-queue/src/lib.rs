@@ -1,0 +1,27 @@
+//! The vmafx controller's durable job queue and node registry.
+//!
+//! [`JobStore`] is the storage trait the controller programs against; [`SqliteStore`] implements
+//! it on a SQLite file in WAL mode. Writes from many callers are group-committed by one writer
+//! thread; a syncer thread fsyncs the WAL behind it, and submissions, results, failures,
+//! cancellations and registrations are acknowledged only once that flush covers them (the
+//! guarantee of `synchronous=FULL`, pipelined). Lease bookkeeping (claim, heartbeat, progress,
+//! reap) is acknowledged at commit: it survives a killed process, and a power loss can only roll
+//! back leases, which the lease protocol already tolerates.
+//!
+//! The store is synchronous (no async runtime): async callers use `spawn_blocking`. Time is an
+//! argument (`now_ms`), which keeps leases, backoff and node timeouts testable.
+
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod sqlite;
+pub mod store;
+
+pub use config::QueueConfig;
+pub use error::{Error, Result};
+pub use model::{
+    Backend, HeartbeatAck, Job, JobCounts, JobFilter, JobPage, JobSpec, JobState, JobSummary,
+    Lease, ModelScore, Node, NodeInfo, ProgressAck, Reaped, Submitted,
+};
+pub use sqlite::SqliteStore;
+pub use store::JobStore;

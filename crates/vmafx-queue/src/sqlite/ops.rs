@@ -1,0 +1,519 @@
+//! The state transitions, each run by the writer inside its own savepoint.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::rows::{
+    job_from_row, node_from_row, sql_u64, to_json, JobRow, JOB_COLUMNS, NODE_COLUMNS,
+};
+use super::writer::Ctx;
+use super::OpResult;
+use crate::error::Error;
+use crate::model::{
+    Backend, HeartbeatAck, Job, JobSpec, JobState, JobSummary, Lease, Node, NodeInfo, ProgressAck,
+    Reaped, Submitted,
+};
+
+pub(crate) fn job_by_id(conn: &Connection, id: &str) -> OpResult<Option<JobRow>> {
+    let mut statement =
+        conn.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))?;
+    let mut rows = statement.query(params![id])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(job_from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn node_by_id(conn: &Connection, id: &str) -> OpResult<Option<Node>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.id = ?1"
+    ))?;
+    let mut rows = statement.query(params![id])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(node_from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
+fn validate(spec: &JobSpec) -> Result<(), Error> {
+    let invalid = |field, reason: &str| Error::InvalidSpec {
+        field,
+        reason: reason.to_owned(),
+    };
+    if spec.reference.trim().is_empty() {
+        return Err(invalid("reference", "is empty"));
+    }
+    if spec.distorted.trim().is_empty() {
+        return Err(invalid("distorted", "is empty"));
+    }
+    if spec.models.iter().any(|model| model.trim().is_empty()) {
+        return Err(invalid("models", "holds an empty model spec"));
+    }
+    if spec
+        .features
+        .iter()
+        .any(|feature| feature.trim().is_empty())
+    {
+        return Err(invalid("features", "holds an empty feature spec"));
+    }
+    if spec.idempotency_key.as_deref() == Some("") {
+        return Err(invalid(
+            "idempotency_key",
+            "is empty (leave it out instead)",
+        ));
+    }
+    if spec.max_attempts == Some(0) {
+        return Err(invalid(
+            "max_attempts",
+            "is 0; a job needs at least one attempt",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn submit(
+    conn: &Connection,
+    ctx: &Ctx,
+    spec: JobSpec,
+    now_ms: i64,
+) -> OpResult<Submitted> {
+    validate(&spec)?;
+    if let Some(key) = &spec.idempotency_key {
+        let existing: Option<String> = conn
+            .prepare_cached("SELECT id FROM jobs WHERE idempotency_key = ?1")?
+            .query_row(params![key], |row| row.get(0))
+            .optional()?;
+        if let Some(id) = existing {
+            if let Some(found) = job_by_id(conn, &id)? {
+                if found.job.spec == spec {
+                    return Ok(Submitted {
+                        job: found.job,
+                        created: false,
+                    });
+                }
+            }
+            return Err(Error::IdempotencyConflict {
+                key: key.clone(),
+                job_id: id,
+            }
+            .into());
+        }
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let max_attempts = spec
+        .max_attempts
+        .unwrap_or(ctx.config.default_max_attempts)
+        .max(1);
+    let spec_json = to_json("job spec", &spec)?;
+    conn.prepare_cached(
+        "INSERT INTO jobs (id, spec, backend, priority, idempotency_key, state, max_attempts, \
+         created_ms, not_before_ms) VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?7)",
+    )?
+    .execute(params![
+        id,
+        spec_json,
+        spec.backend.as_str(),
+        spec.priority,
+        spec.idempotency_key,
+        max_attempts,
+        now_ms
+    ])?;
+    tracing::debug!(job = %id, priority = spec.priority, backend = %spec.backend, "job submitted");
+    Ok(Submitted {
+        job: Job {
+            id,
+            spec,
+            state: JobState::Pending,
+            attempts: 0,
+            max_attempts,
+            node_id: None,
+            frames_done: 0,
+            frames_total: None,
+            error: None,
+            created_ms: now_ms,
+            started_ms: None,
+            finished_ms: None,
+            not_before_ms: now_ms,
+            lease_expires_ms: None,
+            cancel_requested: false,
+            summary: None,
+        },
+        created: true,
+    })
+}
+
+pub(crate) fn cancel(conn: &Connection, id: &str, now_ms: i64) -> OpResult<Job> {
+    let mut row = job_by_id(conn, id)?.ok_or_else(|| Error::JobNotFound(id.to_owned()))?;
+    match row.job.state {
+        JobState::Pending => {
+            conn.prepare_cached(
+                "UPDATE jobs SET state = 'CANCELLED', finished_ms = ?2 WHERE seq = ?1",
+            )?
+            .execute(params![row.seq, now_ms])?;
+            row.job.state = JobState::Cancelled;
+            row.job.finished_ms = Some(now_ms);
+            tracing::info!(job = %id, "pending job cancelled");
+        }
+        JobState::Running if !row.job.cancel_requested => {
+            conn.prepare_cached("UPDATE jobs SET cancel_requested = 1 WHERE seq = ?1")?
+                .execute(params![row.seq])?;
+            row.job.cancel_requested = true;
+            tracing::info!(job = %id, node = ?row.job.node_id, "cancel requested for running job");
+        }
+        _ => {}
+    }
+    Ok(row.job)
+}
+
+pub(crate) fn register_node(conn: &Connection, info: NodeInfo, now_ms: i64) -> OpResult<Node> {
+    if info.name.trim().is_empty() {
+        return Err(Error::InvalidSpec {
+            field: "name",
+            reason: "of the node is empty".to_owned(),
+        }
+        .into());
+    }
+    let info_json = to_json("node info", &info)?;
+    let existing: Option<String> = conn
+        .prepare_cached("SELECT id FROM nodes WHERE name = ?1")?
+        .query_row(params![info.name], |row| row.get(0))
+        .optional()?;
+    let id = match existing {
+        Some(id) => {
+            conn.prepare_cached(
+                "UPDATE nodes SET info = ?2, registered_ms = ?3, last_heartbeat_ms = ?3, \
+                 healthy = 1 WHERE id = ?1",
+            )?
+            .execute(params![id, info_json, now_ms])?;
+            tracing::info!(node = %id, name = %info.name, "node re-registered");
+            id
+        }
+        None => {
+            let id = uuid::Uuid::now_v7().to_string();
+            conn.prepare_cached(
+                "INSERT INTO nodes (id, name, info, registered_ms, last_heartbeat_ms, healthy) \
+                 VALUES (?1, ?2, ?3, ?4, ?4, 1)",
+            )?
+            .execute(params![id, info.name, info_json, now_ms])?;
+            tracing::info!(node = %id, name = %info.name, "node registered");
+            id
+        }
+    };
+    node_by_id(conn, &id)?.ok_or_else(|| Error::NodeNotFound(id).into())
+}
+
+pub(crate) fn heartbeat(
+    conn: &Connection,
+    ctx: &Ctx,
+    node_id: &str,
+    now_ms: i64,
+) -> OpResult<HeartbeatAck> {
+    let updated = conn
+        .prepare_cached("UPDATE nodes SET last_heartbeat_ms = ?2, healthy = 1 WHERE id = ?1")?
+        .execute(params![node_id, now_ms])?;
+    if updated == 0 {
+        return Err(Error::NodeNotFound(node_id.to_owned()).into());
+    }
+    conn.prepare_cached(
+        "UPDATE jobs SET lease_expires_ms = ?2 WHERE state = 'RUNNING' AND node_id = ?1",
+    )?
+    .execute(params![node_id, now_ms.saturating_add(ctx.config.lease_ms)])?;
+    let mut statement = conn.prepare_cached(
+        "SELECT id FROM jobs WHERE state = 'RUNNING' AND node_id = ?1 AND cancel_requested = 1 \
+         ORDER BY seq",
+    )?;
+    let cancel = statement
+        .query_map(params![node_id], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(HeartbeatAck { cancel })
+}
+
+pub(crate) fn claim(
+    conn: &Connection,
+    ctx: &Ctx,
+    node_id: &str,
+    max: u32,
+    now_ms: i64,
+) -> OpResult<Vec<Lease>> {
+    let node = node_by_id(conn, node_id)?.ok_or_else(|| Error::NodeNotFound(node_id.to_owned()))?;
+    if !node.healthy {
+        return Err(Error::NodeUnhealthy(node_id.to_owned()).into());
+    }
+    let free = node.info.capacity.saturating_sub(node.running);
+    let wanted = max.min(free);
+    if wanted == 0 {
+        return Ok(Vec::new());
+    }
+    // A node that names no backend is a plain cpu node.
+    let mut backends: Vec<Backend> = node.info.backends.clone();
+    if backends.is_empty() {
+        backends.push(Backend::Cpu);
+    }
+    backends.sort();
+    backends.dedup();
+    // Backend names come from the enum, never from input, so they can be spliced in; the
+    // statement cache then holds one plan per backend set.
+    let offered = backends
+        .iter()
+        .map(|backend| format!("'{}'", backend.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut pick = conn.prepare_cached(&format!(
+        "SELECT seq FROM jobs INDEXED BY jobs_pending WHERE state = 'PENDING' \
+         AND not_before_ms <= ?1 AND backend IN ({offered}) ORDER BY priority DESC, seq LIMIT ?2"
+    ))?;
+    let picked = pick
+        .query_map(params![now_ms, wanted], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    let expires_ms = now_ms.saturating_add(ctx.config.lease_ms);
+    let mut take = conn.prepare_cached(&format!(
+        "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, node_id = ?2, \
+         started_ms = ?3, lease_token = ?5, lease_expires_ms = ?4, frames_done = 0, \
+         frames_total = NULL, cancel_requested = 0 WHERE seq = ?1 RETURNING {JOB_COLUMNS}"
+    ))?;
+    let mut leases = Vec::with_capacity(picked.len());
+    for seq in picked {
+        let mut rows = take.query(params![seq, node_id, now_ms, expires_ms, new_token(seq)])?;
+        if let Some(row) = rows.next()? {
+            let row = job_from_row(row)?;
+            tracing::debug!(job = %row.job.id, node = %node_id, attempt = row.job.attempts, "job claimed");
+            leases.push(Lease {
+                job: row.job,
+                token: row.token,
+                expires_ms,
+            });
+        }
+    }
+    Ok(leases)
+}
+
+/// A fresh lease token: random rather than counted, so that a claim rolled back by a power loss
+/// (claims are acknowledged before the WAL flush) can never be handed out again to another node.
+fn new_token(seq: i64) -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_i64(seq);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    hasher.write_u128(nanos);
+    // Positive and non-zero: 0 means "never claimed", and SQLite integers are signed.
+    ((hasher.finish() >> 1) | 1) as i64
+}
+
+/// The current job row if `token` is its live lease; otherwise why not.
+fn leased(conn: &Connection, job_id: &str, token: u64) -> OpResult<JobRow> {
+    let row = job_by_id(conn, job_id)?.ok_or_else(|| Error::JobNotFound(job_id.to_owned()))?;
+    if row.job.state != JobState::Running || row.token != token {
+        return Err(Error::LeaseLost {
+            job_id: job_id.to_owned(),
+            token,
+        }
+        .into());
+    }
+    Ok(row)
+}
+
+pub(crate) fn progress(
+    conn: &Connection,
+    ctx: &Ctx,
+    job_id: &str,
+    token: u64,
+    frames_done: u64,
+    frames_total: Option<u64>,
+    now_ms: i64,
+) -> OpResult<ProgressAck> {
+    let row = leased(conn, job_id, token)?;
+    conn.prepare_cached(
+        "UPDATE jobs SET frames_done = ?2, frames_total = COALESCE(?3, frames_total), \
+         lease_expires_ms = ?4 WHERE seq = ?1",
+    )?
+    .execute(params![
+        row.seq,
+        sql_u64(frames_done),
+        frames_total.map(sql_u64),
+        now_ms.saturating_add(ctx.config.lease_ms)
+    ])?;
+    Ok(ProgressAck {
+        cancel: row.job.cancel_requested,
+    })
+}
+
+pub(crate) fn complete(
+    conn: &Connection,
+    job_id: &str,
+    token: u64,
+    summary: JobSummary,
+    frames_document: Vec<u8>,
+    now_ms: i64,
+) -> OpResult<Job> {
+    let mut row = leased(conn, job_id, token)?;
+    let summary_json = to_json("job summary", &summary)?;
+    let frames_total = row.job.frames_total.unwrap_or(summary.frames);
+    conn.prepare_cached(
+        "UPDATE jobs SET state = 'COMPLETED', summary = ?2, frames_done = ?3, frames_total = ?4, \
+         finished_ms = ?5, lease_expires_ms = NULL WHERE seq = ?1",
+    )?
+    .execute(params![
+        row.seq,
+        summary_json,
+        sql_u64(summary.frames),
+        sql_u64(frames_total),
+        now_ms
+    ])?;
+    conn.prepare_cached("INSERT OR REPLACE INTO job_frames (job_id, document) VALUES (?1, ?2)")?
+        .execute(params![job_id, frames_document])?;
+    tracing::info!(job = %job_id, node = ?row.job.node_id, frames = summary.frames, "job completed");
+    row.job.state = JobState::Completed;
+    row.job.frames_done = summary.frames;
+    row.job.frames_total = Some(frames_total);
+    row.job.finished_ms = Some(now_ms);
+    row.job.lease_expires_ms = None;
+    row.job.summary = Some(summary);
+    Ok(row.job)
+}
+
+pub(crate) fn fail(
+    conn: &Connection,
+    ctx: &Ctx,
+    job_id: &str,
+    token: u64,
+    error: &str,
+    retryable: bool,
+    now_ms: i64,
+) -> OpResult<Job> {
+    let row = leased(conn, job_id, token)?;
+    let (job, _) = end_attempt(conn, ctx, row, error, retryable, now_ms)?;
+    Ok(job)
+}
+
+/// How an attempt that did not complete ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Requeued,
+    Failed,
+    Cancelled,
+}
+
+/// Closes a running attempt without a result: cancelled if a client asked, requeued with backoff
+/// if allowed, FAILED otherwise. The error is kept in every case, so the last one survives.
+fn end_attempt(
+    conn: &Connection,
+    ctx: &Ctx,
+    mut row: JobRow,
+    error: &str,
+    retryable: bool,
+    now_ms: i64,
+) -> OpResult<(Job, Ending)> {
+    let job = &mut row.job;
+    let ending = if job.cancel_requested {
+        Ending::Cancelled
+    } else if retryable && job.attempts < job.max_attempts {
+        Ending::Requeued
+    } else {
+        Ending::Failed
+    };
+    job.error = Some(error.to_owned());
+    job.lease_expires_ms = None;
+    match ending {
+        Ending::Requeued => {
+            job.state = JobState::Pending;
+            job.not_before_ms = now_ms.saturating_add(ctx.config.backoff_ms(job.attempts));
+            job.finished_ms = None;
+        }
+        Ending::Failed => {
+            job.state = JobState::Failed;
+            job.finished_ms = Some(now_ms);
+        }
+        Ending::Cancelled => {
+            job.state = JobState::Cancelled;
+            job.finished_ms = Some(now_ms);
+        }
+    }
+    conn.prepare_cached(
+        "UPDATE jobs SET state = ?2, error = ?3, not_before_ms = ?4, finished_ms = ?5, \
+         lease_expires_ms = NULL WHERE seq = ?1",
+    )?
+    .execute(params![
+        row.seq,
+        job.state.as_str(),
+        job.error,
+        job.not_before_ms,
+        job.finished_ms
+    ])?;
+    match ending {
+        Ending::Requeued => tracing::warn!(
+            job = %job.id, attempt = job.attempts, max = job.max_attempts,
+            retry_at_ms = job.not_before_ms, %error, "job attempt failed; requeued"
+        ),
+        Ending::Failed => tracing::warn!(
+            job = %job.id, attempt = job.attempts, %error, "job failed"
+        ),
+        Ending::Cancelled => tracing::info!(job = %job.id, "running job cancelled"),
+    }
+    Ok((row.job, ending))
+}
+
+pub(crate) fn reap(conn: &Connection, ctx: &Ctx, now_ms: i64) -> OpResult<Reaped> {
+    let mut reaped = Reaped::default();
+    let silent_since = now_ms.saturating_sub(ctx.config.node_timeout_ms);
+    let silent = conn
+        .prepare_cached(
+            "SELECT id FROM nodes WHERE healthy = 1 AND last_heartbeat_ms < ?1 ORDER BY seq",
+        )?
+        .query_map(params![silent_since], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    for node_id in silent {
+        conn.prepare_cached("UPDATE nodes SET healthy = 0 WHERE id = ?1")?
+            .execute(params![node_id])?;
+        tracing::warn!(node = %node_id, "node stopped heartbeating; marked unhealthy");
+        let message = format!(
+            "node {node_id} stopped heartbeating for more than {} ms",
+            ctx.config.node_timeout_ms
+        );
+        let jobs = running_jobs(conn, "node_id = ?1", params![node_id])?;
+        for row in jobs {
+            record(
+                &mut reaped,
+                end_attempt(conn, ctx, row, &message, true, now_ms)?,
+            );
+        }
+        reaped.unhealthy_nodes.push(node_id);
+    }
+    let expired = running_jobs(conn, "lease_expires_ms < ?1", params![now_ms])?;
+    for row in expired {
+        let message = format!(
+            "lease expired on node {}: no heartbeat or progress for {} ms",
+            row.job.node_id.as_deref().unwrap_or("?"),
+            ctx.config.lease_ms
+        );
+        record(
+            &mut reaped,
+            end_attempt(conn, ctx, row, &message, true, now_ms)?,
+        );
+    }
+    Ok(reaped)
+}
+
+fn running_jobs(
+    conn: &Connection,
+    condition: &str,
+    args: impl rusqlite::Params,
+) -> OpResult<Vec<JobRow>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'RUNNING' AND {condition} ORDER BY seq"
+    ))?;
+    let mut rows = statement.query(args)?;
+    let mut jobs = Vec::new();
+    while let Some(row) = rows.next()? {
+        jobs.push(job_from_row(row)?);
+    }
+    Ok(jobs)
+}
+
+fn record(reaped: &mut Reaped, (job, ending): (Job, Ending)) {
+    match ending {
+        Ending::Requeued => reaped.requeued.push(job.id),
+        Ending::Failed => reaped.failed.push(job.id),
+        Ending::Cancelled => reaped.cancelled.push(job.id),
+    }
+}
