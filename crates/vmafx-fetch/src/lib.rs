@@ -1,0 +1,23 @@
+//! Input access for the worker node: opens a video by URI (local file, S3, Google Cloud Storage,
+//! Azure Blob Storage, HTTP(S), or any rclone remote), as a path, a stream, or a downloaded file.
+//!
+//! Object stores and HTTP go through Apache OpenDAL with per-request timeouts and bounded
+//! retries; every other `scheme://` is an rclone remote read through the `rclone` binary. The API
+//! is blocking, for use inside `spawn_blocking`.
+
+mod config;
+mod error;
+mod fetcher;
+mod location;
+mod rclone;
+mod runtime;
+mod store;
+mod stream;
+
+pub use config::{AzureConfig, FetchConfig, GcsConfig, Limits, RcloneConfig, S3Config};
+pub use error::FetchError;
+pub use fetcher::{Fetcher, Input};
+pub use location::{parse, Location};
+
+/// Result alias for this crate.
+pub type Result<T, E = FetchError> = std::result::Result<T, E>;

@@ -1,0 +1,121 @@
+//! rclone:// and remote:// through the real rclone binary, with `local` and `alias` remotes in a
+//! temporary rclone.conf. Needs rclone on PATH (Debian: `apt-get install rclone`).
+
+use std::path::PathBuf;
+
+use vmafx_fetch::{FetchConfig, FetchError, Fetcher, RcloneConfig};
+
+use crate::common::{entries, payload, read_stream};
+
+struct Remote {
+    dir: tempfile::TempDir,
+    data: Vec<u8>,
+}
+
+impl Remote {
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn fetcher(&self) -> Fetcher {
+        Fetcher::new(FetchConfig {
+            rclone: RcloneConfig {
+                config_path: Some(self.dir.path().join("rclone.conf")),
+                ..RcloneConfig::default()
+            },
+            ..FetchConfig::default()
+        })
+        .unwrap()
+    }
+}
+
+/// `disk` is a local remote (absolute paths); `vids` an alias rooted at the data directory.
+fn setup() -> Remote {
+    let dir = tempfile::tempdir().unwrap();
+    let data = payload(5 * 1024 * 1024 + 3, 11);
+    std::fs::create_dir_all(dir.path().join("data/sub")).unwrap();
+    std::fs::write(dir.path().join("data/sub/clip.y4m"), &data).unwrap();
+    let conf = format!(
+        "[disk]\ntype = local\n\n[vids]\ntype = alias\nremote = {}\n",
+        dir.path().join("data").display()
+    );
+    std::fs::write(dir.path().join("rclone.conf"), conf).unwrap();
+    Remote { dir, data }
+}
+
+#[test]
+fn streams_through_rclone_cat() {
+    let r = setup();
+    let f = r.fetcher();
+    let uri = format!("rclone://disk:{}/sub/clip.y4m", r.data_dir().display());
+    assert!(read_stream(f.open(&uri).unwrap(), "clip.y4m") == r.data);
+    // A remote name as the scheme: vids://sub/clip.y4m is vids:sub/clip.y4m.
+    assert!(read_stream(f.open("vids://sub/clip.y4m").unwrap(), "clip.y4m") == r.data);
+    assert_eq!(f.size("vids://sub/clip.y4m").unwrap(), r.data.len() as u64);
+}
+
+#[test]
+fn downloads_through_rclone() {
+    let r = setup();
+    let out = tempfile::tempdir().unwrap();
+    let path = r
+        .fetcher()
+        .download("vids://sub/clip.y4m", out.path())
+        .unwrap();
+    assert!(path.to_string_lossy().ends_with("-clip.y4m"));
+    assert!(std::fs::read(&path).unwrap() == r.data);
+    assert_eq!(entries(out.path()), 1);
+}
+
+#[test]
+fn missing_file_is_not_found() {
+    let r = setup();
+    let err = r.fetcher().open("vids://sub/nope.y4m").unwrap_err();
+    assert!(matches!(err, FetchError::NotFound { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("failed to open vids://sub/nope.y4m: not found (rclone: "),
+        "{msg}"
+    );
+    assert!(!msg.contains('\n'));
+}
+
+#[test]
+fn directory_is_refused() {
+    let r = setup();
+    let err = r.fetcher().open("vids://sub").unwrap_err();
+    assert!(matches!(err, FetchError::IsDirectory { .. }), "{err:?}");
+}
+
+#[test]
+fn unknown_remote_carries_rclones_words() {
+    let r = setup();
+    let err = r.fetcher().open("nosuchremote://bucket/a.y4m").unwrap_err();
+    assert!(matches!(err, FetchError::RcloneFailed { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("failed to stat nosuchremote://bucket/a.y4m with rclone"),
+        "{msg}"
+    );
+    assert!(msg.contains("didn't find section in config file"), "{msg}");
+    assert!(!msg.contains('\n'));
+}
+
+#[test]
+fn missing_binary_is_reported() {
+    let r = setup();
+    let f = Fetcher::new(FetchConfig {
+        rclone: RcloneConfig {
+            binary: r.dir.path().join("no-rclone-here"),
+            config_path: None,
+        },
+        ..FetchConfig::default()
+    })
+    .unwrap();
+    let err = f.open("vids://sub/clip.y4m").unwrap_err();
+    assert!(matches!(err, FetchError::RcloneMissing { .. }), "{err:?}");
+    assert!(
+        err.to_string().starts_with("failed to run rclone ("),
+        "{err}"
+    );
+}
