@@ -255,25 +255,60 @@ impl Picture {
         Ok(())
     }
 
-    /// Whether raw frames of this shape can be read straight into the planes, with no
-    /// conversion: 8-bit samples and no stored chroma the picture leaves out.
+    /// Whether raw frames of this shape can be read straight into the planes: no stored chroma
+    /// the picture leaves out, and samples whose in-memory bytes are the file's (8-bit, or
+    /// little-endian words on a little-endian machine).
     pub fn raw_is_direct(format: PixelFormat, bit_depth: u8, width: usize, height: usize) -> bool {
-        bit_depth == 8
+        (bit_depth == 8 || cfg!(target_endian = "little"))
             && (0..format.plane_count()).all(|i| {
                 format.stored_plane_size(i, width, height) == format.plane_size(i, width, height)
             })
     }
 
-    /// The planes' sample buffers in raw file order, for reading frames straight into them when
-    /// [`Picture::raw_is_direct`] holds; `None` otherwise.
-    pub fn direct_planes_mut(&mut self) -> Option<impl Iterator<Item = &mut [u8]>> {
+    /// The planes' sample buffers as bytes, in raw file order, for reading frames straight into
+    /// them when [`Picture::raw_is_direct`] holds; `None` otherwise. After filling them, call
+    /// [`Picture::settle_direct_read`].
+    pub fn direct_planes_mut(&mut self) -> Option<Vec<&mut [u8]>> {
         if !Self::raw_is_direct(self.format, self.bit_depth, self.width, self.height) {
             return None;
         }
-        Some(self.planes.iter_mut().filter_map(|p| match p {
-            PlaneData::U8(p) if p.stride == p.width => Some(&mut p.data[..p.width * p.height]),
-            _ => None,
-        }))
+        let mut out = Vec::with_capacity(3);
+        for plane in &mut self.planes {
+            match plane {
+                PlaneData::U8(p) if p.stride == p.width => out.push(&mut p.data[..]),
+                PlaneData::U16(p) if p.stride == p.width => {
+                    let words = &mut p.data[..];
+                    // SAFETY: the bytes of a `u16` slice are valid `u8`s, `u8` needs no
+                    // alignment, the length covers exactly the words' bytes, and the byte view
+                    // borrows `words` mutably for its whole life, so nothing else aliases it.
+                    let bytes = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            words.as_mut_ptr().cast::<u8>(),
+                            std::mem::size_of_val(words),
+                        )
+                    };
+                    out.push(bytes);
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// Clamps samples read through [`Picture::direct_planes_mut`] to the bit depth, as
+    /// [`Picture::fill_from_raw`] does.
+    pub fn settle_direct_read(&mut self) {
+        if self.bit_depth >= 16 {
+            return;
+        }
+        let max = ((1u32 << self.bit_depth) - 1) as u16;
+        for plane in &mut self.planes {
+            if let PlaneData::U16(p) = plane {
+                for v in &mut p.data {
+                    *v = (*v).min(max);
+                }
+            }
+        }
     }
 
     /// Checks that `other` has the same format, depth and size.
@@ -388,6 +423,34 @@ mod tests {
         // libvmaf's pictures round subsampled chroma down.
         assert_eq!(PixelFormat::Yuv420.plane_size(1, 7, 5), (3, 2));
         assert_eq!(PixelFormat::Yuv422.plane_size(1, 7, 5), (3, 5));
+    }
+
+    #[test]
+    fn direct_reads_match_raw_fills() {
+        for (format, bd, w, h) in [
+            (PixelFormat::Yuv420, 8, 6, 4),
+            (PixelFormat::Yuv420, 10, 6, 4),
+            (PixelFormat::Yuv444, 12, 5, 3),
+            (PixelFormat::Yuv400, 16, 3, 2),
+        ] {
+            let len = Picture::raw_frame_len(format, bd, w, h);
+            // Bytes above the depth too, to exercise the clamp.
+            let raw: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+            let mut a = Picture::new(format, bd, w, h).unwrap();
+            a.fill_from_raw(&raw).unwrap();
+            let mut b = Picture::new(format, bd, w, h).unwrap();
+            let mut at = 0;
+            for plane in b.direct_planes_mut().unwrap() {
+                let n = plane.len();
+                plane.copy_from_slice(&raw[at..at + n]);
+                at += n;
+            }
+            assert_eq!(at, len);
+            b.settle_direct_read();
+            assert_eq!(a, b, "{format:?} {bd}-bit {w}x{h}");
+        }
+        let mut odd = Picture::new(PixelFormat::Yuv420, 8, 3, 3).unwrap();
+        assert!(odd.direct_planes_mut().is_none());
     }
 
     #[test]

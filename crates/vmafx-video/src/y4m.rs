@@ -284,7 +284,9 @@ impl<R: Read + Send> FrameDecoder for Y4mReader<R> {
         if got != expected {
             return Err(VideoErrorKind::Truncated { got, expected });
         }
-        if !direct {
+        if direct {
+            picture.settle_direct_read();
+        } else {
             picture
                 .fill_from_raw(&self.frame_bytes[..planes_len])
                 .map_err(|e| VideoErrorKind::Unsupported(e.to_string()))?;
