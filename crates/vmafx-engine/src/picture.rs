@@ -1,6 +1,7 @@
 //! Decoded pictures: planar YUV at 8 to 16 bits, stored as `u8` at 8 bits and `u16` above,
 //! the way libvmaf stores them.
 
+use crate::cpu::SimdLevel;
 use crate::EngineError;
 
 /// Chroma subsampling of a picture.
@@ -224,7 +225,8 @@ impl Picture {
                 raw.len()
             )));
         }
-        let max = (1u32 << self.bit_depth) - 1;
+        let max = ((1u32 << self.bit_depth) - 1) as u16;
+        let level = crate::cpu::simd_level();
         let mut offset = 0;
         for (index, plane) in self.planes.iter_mut().enumerate() {
             let (stored_w, stored_h) =
@@ -244,18 +246,69 @@ impl Picture {
                     for y in 0..p.height {
                         let start = offset + y * stored_w * 2;
                         let src = &raw[start..start + w * 2];
-                        for (dst, pair) in p.row_mut(y).iter_mut().zip(src.chunks_exact(2)) {
-                            let v = u16::from_le_bytes([pair[0], pair[1]]);
-                            // Samples above the declared depth would overflow the fixed-point
-                            // kernels (libvmaf's behaviour there is undefined), so clamp.
-                            *dst = (v as u32).min(max) as u16;
-                        }
+                        words_to_samples_at(level, src, max, p.row_mut(y));
                     }
                     offset += stored_w * stored_h * 2;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether raw frames of this shape can be read straight into the planes: no stored chroma
+    /// the picture leaves out, and samples whose in-memory bytes are the file's (8-bit, or
+    /// little-endian words on a little-endian machine).
+    pub fn raw_is_direct(format: PixelFormat, bit_depth: u8, width: usize, height: usize) -> bool {
+        (bit_depth == 8 || cfg!(target_endian = "little"))
+            && (0..format.plane_count()).all(|i| {
+                format.stored_plane_size(i, width, height) == format.plane_size(i, width, height)
+            })
+    }
+
+    /// The planes' sample buffers as bytes, in raw file order, for reading frames straight into
+    /// them when [`Picture::raw_is_direct`] holds; `None` otherwise. After filling them, call
+    /// [`Picture::settle_direct_read`].
+    pub fn direct_planes_mut(&mut self) -> Option<Vec<&mut [u8]>> {
+        if !Self::raw_is_direct(self.format, self.bit_depth, self.width, self.height) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(3);
+        for plane in &mut self.planes {
+            match plane {
+                PlaneData::U8(p) if p.stride == p.width => out.push(&mut p.data[..]),
+                PlaneData::U16(p) if p.stride == p.width => {
+                    let words = &mut p.data[..];
+                    // SAFETY: the bytes of a `u16` slice are valid `u8`s, `u8` needs no
+                    // alignment, the length covers exactly the words' bytes, and the byte view
+                    // borrows `words` mutably for its whole life, so nothing else aliases it.
+                    let bytes = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            words.as_mut_ptr().cast::<u8>(),
+                            std::mem::size_of_val(words),
+                        )
+                    };
+                    out.push(bytes);
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// Clamps samples read through [`Picture::direct_planes_mut`] to the bit depth, as
+    /// [`Picture::fill_from_raw`] does.
+    pub fn settle_direct_read(&mut self) {
+        if self.bit_depth >= 16 {
+            return;
+        }
+        let max = ((1u32 << self.bit_depth) - 1) as u16;
+        for plane in &mut self.planes {
+            if let PlaneData::U16(p) = plane {
+                for v in &mut p.data {
+                    *v = (*v).min(max);
+                }
+            }
+        }
     }
 
     /// Checks that `other` has the same format, depth and size.
@@ -281,9 +334,82 @@ impl Picture {
     }
 }
 
+/// Turns little-endian 16-bit words into samples clamped to `max`: samples above the declared
+/// depth would overflow the fixed-point kernels (libvmaf's behaviour there is undefined).
+/// `src` holds `2 * dst.len()` bytes. Runs on the kernels of `level` where the CPU has them.
+pub fn words_to_samples_at(level: SimdLevel, src: &[u8], max: u16, dst: &mut [u16]) {
+    assert_eq!(src.len(), 2 * dst.len());
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 was just detected, and the lengths were checked above.
+        done = unsafe { words_to_samples_avx2(src, max, dst) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = level;
+    words_to_samples_scalar(&src[2 * done..], max, &mut dst[done..]);
+}
+
+fn words_to_samples_scalar(src: &[u8], max: u16, dst: &mut [u16]) {
+    for (d, pair) in dst.iter_mut().zip(src.chunks_exact(2)) {
+        *d = u16::from_le_bytes([pair[0], pair[1]]).min(max);
+    }
+}
+
+/// AVX2 twin of the scalar conversion for whole blocks of 16 samples; returns how many samples
+/// it wrote (the rest is left to the scalar twin). x86 is little-endian, so the words load as
+/// they are.
+///
+/// # Safety
+/// The CPU must support AVX2 and `src.len() == 2 * dst.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn words_to_samples_avx2(src: &[u8], max: u16, dst: &mut [u16]) -> usize {
+    use std::arch::x86_64::*;
+    let limit = _mm256_set1_epi16(max as i16);
+    let blocks = dst.len() / 16;
+    for b in 0..blocks {
+        // SAFETY: block `b < dst.len() / 16` covers samples `16 b .. 16 b + 16` of `dst` and
+        // bytes `32 b .. 32 b + 32` of `src`, both in bounds; unaligned loads and stores.
+        unsafe {
+            let v = _mm256_loadu_si256(src.as_ptr().add(32 * b).cast());
+            _mm256_storeu_si256(
+                dst.as_mut_ptr().add(16 * b).cast(),
+                _mm256_min_epu16(v, limit),
+            );
+        }
+    }
+    blocks * 16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_conversion_avx2_matches_scalar() {
+        if crate::cpu::detected_level() < SimdLevel::Avx2 {
+            eprintln!("skipped: this CPU lacks AVX2");
+            return;
+        }
+        let mut seed = 0x9e37_79b9_u32;
+        for bd in [9u8, 10, 12, 14, 16] {
+            let max = ((1u32 << bd) - 1) as u16;
+            for n in (0..=70).chain([1921, 3840]) {
+                // Random words, many above the depth, to exercise the clamp.
+                let src: Vec<u8> = (0..2 * n)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        (seed >> 24) as u8
+                    })
+                    .collect();
+                let (mut a, mut b) = (vec![0u16; n], vec![0u16; n]);
+                words_to_samples_at(SimdLevel::Scalar, &src, max, &mut a);
+                words_to_samples_at(SimdLevel::Avx2, &src, max, &mut b);
+                assert_eq!(a, b, "{n} samples at {bd} bits");
+            }
+        }
+    }
 
     #[test]
     fn chroma_sizes_for_odd_dimensions() {
@@ -297,6 +423,34 @@ mod tests {
         // libvmaf's pictures round subsampled chroma down.
         assert_eq!(PixelFormat::Yuv420.plane_size(1, 7, 5), (3, 2));
         assert_eq!(PixelFormat::Yuv422.plane_size(1, 7, 5), (3, 5));
+    }
+
+    #[test]
+    fn direct_reads_match_raw_fills() {
+        for (format, bd, w, h) in [
+            (PixelFormat::Yuv420, 8, 6, 4),
+            (PixelFormat::Yuv420, 10, 6, 4),
+            (PixelFormat::Yuv444, 12, 5, 3),
+            (PixelFormat::Yuv400, 16, 3, 2),
+        ] {
+            let len = Picture::raw_frame_len(format, bd, w, h);
+            // Bytes above the depth too, to exercise the clamp.
+            let raw: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+            let mut a = Picture::new(format, bd, w, h).unwrap();
+            a.fill_from_raw(&raw).unwrap();
+            let mut b = Picture::new(format, bd, w, h).unwrap();
+            let mut at = 0;
+            for plane in b.direct_planes_mut().unwrap() {
+                let n = plane.len();
+                plane.copy_from_slice(&raw[at..at + n]);
+                at += n;
+            }
+            assert_eq!(at, len);
+            b.settle_direct_read();
+            assert_eq!(a, b, "{format:?} {bd}-bit {w}x{h}");
+        }
+        let mut odd = Picture::new(PixelFormat::Yuv420, 8, 3, 3).unwrap();
+        assert!(odd.direct_planes_mut().is_none());
     }
 
     #[test]

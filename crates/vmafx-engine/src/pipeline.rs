@@ -263,6 +263,12 @@ impl Scorer {
         }
     }
 
+    /// A pair the scorer has finished with, if there is one; unlike [`Scorer::take_spare`] it
+    /// never allocates, so a reader thread can recycle a fixed set of pairs.
+    pub fn take_finished(&mut self) -> Option<FramePair> {
+        self.spare.pop()
+    }
+
     /// Number of frame pairs pushed so far.
     pub fn frames_pushed(&self) -> u32 {
         self.pushed

@@ -6,13 +6,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use vmafx_engine::collector::FeatureCollector;
 use vmafx_engine::feature::Geometry;
 use vmafx_engine::model::{Model, ModelSpec};
-use vmafx_engine::pipeline::ScorerBuilder;
+use vmafx_engine::pipeline::{FramePair, ScorerBuilder};
 use vmafx_engine::pool::pool;
 use vmafx_engine::EngineError;
 use vmafx_report::Report;
@@ -271,8 +272,8 @@ pub fn score(
         return Err(ScoreError::Usage("--subsample must be at least 1".into()));
     }
     let models = load_models(request)?;
-    let mut reference = vmafx_video::open(&request.reference, request.raw)?;
-    let mut distorted = vmafx_video::open(&request.distorted, request.raw)?;
+    let reference = vmafx_video::open(&request.reference, request.raw)?;
+    let distorted = vmafx_video::open(&request.distorted, request.raw)?;
     let info = reference.info();
     check_compatible(
         &request.reference,
@@ -301,60 +302,55 @@ pub fn score(
     let mut scorer = builder.build()?;
 
     let start = Instant::now();
-    let mut scratch = scorer.take_spare()?;
-    skip_frames(
-        reference.as_mut(),
-        &mut scratch.reference,
-        request.frame_skip_ref,
-    )?;
-    skip_frames(
-        distorted.as_mut(),
-        &mut scratch.distorted,
-        request.frame_skip_dist,
-    )?;
-
     let mut warnings = Vec::new();
     let mut frames: u64 = 0;
-    let frames_total = expected_pairs(request, reference.as_ref(), distorted.as_ref());
-    loop {
-        if request
-            .cancel
-            .as_ref()
-            .is_some_and(|flag| flag.load(Ordering::Relaxed))
-        {
-            return Err(ScoreError::Cancelled);
-        }
-        if request.frame_cnt.is_some_and(|n| frames >= n as u64) {
-            break;
-        }
-        let mut pair = scorer.take_spare()?;
-        let got_ref = reference.read_frame(&mut pair.reference)?;
-        let got_dist = distorted.read_frame(&mut pair.distorted)?;
-        match (got_ref, got_dist) {
-            (true, true) => {}
-            (false, false) => break,
-            (false, true) | (true, false) => {
-                let (short, long) = if got_ref {
-                    (&request.distorted, &request.reference)
-                } else {
-                    (&request.reference, &request.distorted)
-                };
-                let message = format!(
-                    "\"{}\" ended before \"{}\": scored the first {frames} frame pairs",
-                    short.display(),
-                    long.display()
-                );
-                warnings.push(message);
-                break;
+    // Decoding runs one pair ahead on its own thread. Pairs travel in a loop: the reader fills
+    // one, hands it over, and the scorer's finished pairs come back to it, so only a couple of
+    // pairs beyond those the scorer holds ever exist, however long the clip.
+    std::thread::scope(|scope| -> Result<(), ScoreError> {
+        let (filled_tx, filled_rx) = mpsc::sync_channel::<ReadOutcome>(0);
+        let (empty_tx, empty_rx) = mpsc::channel::<FramePair>();
+        let frames_total = expected_pairs(request, reference.as_ref(), distorted.as_ref());
+        let sources = (reference, distorted);
+        scope.spawn(move || read_ahead(request, sources, geometry, empty_rx, filled_tx));
+        loop {
+            if request
+                .cancel
+                .as_ref()
+                .is_some_and(|flag| flag.load(Ordering::Relaxed))
+            {
+                // Dropping the channels on return stops the reader at its next send.
+                return Err(ScoreError::Cancelled);
+            }
+            // Return finished pairs before waiting, so the reader never has to allocate for a
+            // pair that is on its way back.
+            while let Some(pair) = scorer.take_finished() {
+                if empty_tx.send(pair).is_err() {
+                    break;
+                }
+            }
+            match filled_rx.recv() {
+                Ok(ReadOutcome::Pair(pair)) => {
+                    scorer.push(pair)?;
+                    frames += 1;
+                    progress(Progress {
+                        frames_done: frames,
+                        frames_total,
+                    });
+                }
+                Ok(ReadOutcome::End(warning)) => {
+                    warnings.extend(warning);
+                    return Ok(());
+                }
+                Ok(ReadOutcome::Failed(e)) => return Err(e),
+                Err(_) => {
+                    return Err(ScoreError::Mismatch(
+                        "the frame reader stopped unexpectedly".into(),
+                    ))
+                }
             }
         }
-        scorer.push(pair)?;
-        frames += 1;
-        progress(Progress {
-            frames_done: frames,
-            frames_total,
-        });
-    }
+    })?;
     let mut collector = scorer.finish()?;
     let frame_count = frames as usize;
     if frame_count == 0 {
@@ -429,6 +425,75 @@ fn expected_pairs(
         Some(n) => pairs.min(n as u64),
         None => pairs,
     })
+}
+
+/// What the reader thread hands the scorer.
+enum ReadOutcome {
+    /// The next pair.
+    Pair(FramePair),
+    /// No more pairs; the warning says why when one input ran out before the other.
+    End(Option<String>),
+    /// Reading failed.
+    Failed(ScoreError),
+}
+
+/// The reader thread: skips the requested frames, then reads pairs into recycled pictures (a
+/// new pair only when none has come back yet) until the inputs or `frame_cnt` run out.
+fn read_ahead(
+    request: &ScoreRequest,
+    (mut reference, mut distorted): (Box<dyn FrameSource>, Box<dyn FrameSource>),
+    geometry: Geometry,
+    empty: Receiver<FramePair>,
+    filled: SyncSender<ReadOutcome>,
+) {
+    let outcome = (|| -> Result<ReadOutcome, ScoreError> {
+        let mut scratch = FramePair::new(geometry)?;
+        skip_frames(
+            reference.as_mut(),
+            &mut scratch.reference,
+            request.frame_skip_ref,
+        )?;
+        skip_frames(
+            distorted.as_mut(),
+            &mut scratch.distorted,
+            request.frame_skip_dist,
+        )?;
+        let mut spare = Some(scratch);
+        let mut frames: u64 = 0;
+        loop {
+            if request.frame_cnt.is_some_and(|n| frames >= n as u64) {
+                return Ok(ReadOutcome::End(None));
+            }
+            let mut pair = match spare.take().or_else(|| empty.try_recv().ok()) {
+                Some(pair) => pair,
+                None => FramePair::new(geometry)?,
+            };
+            let got_ref = reference.read_frame(&mut pair.reference)?;
+            let got_dist = distorted.read_frame(&mut pair.distorted)?;
+            match (got_ref, got_dist) {
+                (true, true) => {}
+                (false, false) => return Ok(ReadOutcome::End(None)),
+                (false, true) | (true, false) => {
+                    let (short, long) = if got_ref {
+                        (&request.distorted, &request.reference)
+                    } else {
+                        (&request.reference, &request.distorted)
+                    };
+                    return Ok(ReadOutcome::End(Some(format!(
+                        "\"{}\" ended before \"{}\": scored the first {frames} frame pairs",
+                        short.display(),
+                        long.display()
+                    ))));
+                }
+            }
+            if filled.send(ReadOutcome::Pair(pair)).is_err() {
+                // The scorer stopped (it failed); nothing is waiting for more frames.
+                return Ok(ReadOutcome::End(None));
+            }
+            frames += 1;
+        }
+    })();
+    let _ = filled.send(outcome.unwrap_or_else(ReadOutcome::Failed));
 }
 
 fn skip_frames(

@@ -211,8 +211,15 @@ impl<R: Read + Send> Y4mReader<R> {
         let line = read_line(&mut reader, MAX_HEADER_LEN)?.ok_or(VideoErrorKind::Empty)?;
         let header = parse_header(&line)?;
         let info = header.info;
-        let len = Picture::raw_frame_len(info.format, info.bit_depth, info.width, info.height)
-            + header.extra_plane_bytes;
+        // Direct frames go straight into the picture's planes; only the planes the picture does
+        // not keep pass through this buffer.
+        let planes = if Picture::raw_is_direct(info.format, info.bit_depth, info.width, info.height)
+        {
+            0
+        } else {
+            Picture::raw_frame_len(info.format, info.bit_depth, info.width, info.height)
+        };
+        let len = planes + header.extra_plane_bytes;
         Ok(Y4mReader {
             reader,
             header,
@@ -249,17 +256,41 @@ impl<R: Read + Send> FrameDecoder for Y4mReader<R> {
                 shown.escape_default()
             )));
         }
-        let got = read_exact_or_count(&mut self.reader, &mut self.frame_bytes)?;
-        if got != self.frame_bytes.len() {
-            return Err(VideoErrorKind::Truncated {
-                got,
-                expected: self.frame_bytes.len(),
-            });
+        let info = self.header.info;
+        let planes_len =
+            Picture::raw_frame_len(info.format, info.bit_depth, info.width, info.height);
+        let expected = planes_len + self.header.extra_plane_bytes;
+        let direct = self.frame_bytes.len() == self.header.extra_plane_bytes;
+        let mut got = 0;
+        if direct {
+            let planes = picture.direct_planes_mut().ok_or_else(|| {
+                VideoErrorKind::Unsupported("picture does not match the stream".into())
+            })?;
+            for plane in planes {
+                let n = read_exact_or_count(&mut self.reader, plane)?;
+                got += n;
+                if n != plane.len() {
+                    return Err(VideoErrorKind::Truncated { got, expected });
+                }
+            }
+            if got != planes_len {
+                return Err(VideoErrorKind::Unsupported(
+                    "picture does not match the stream".into(),
+                ));
+            }
         }
-        let planes_len = self.frame_bytes.len() - self.header.extra_plane_bytes;
-        picture
-            .fill_from_raw(&self.frame_bytes[..planes_len])
-            .map_err(|e| VideoErrorKind::Unsupported(e.to_string()))?;
+        let n = read_exact_or_count(&mut self.reader, &mut self.frame_bytes)?;
+        got += n;
+        if got != expected {
+            return Err(VideoErrorKind::Truncated { got, expected });
+        }
+        if direct {
+            picture.settle_direct_read();
+        } else {
+            picture
+                .fill_from_raw(&self.frame_bytes[..planes_len])
+                .map_err(|e| VideoErrorKind::Unsupported(e.to_string()))?;
+        }
         Ok(true)
     }
 }

@@ -17,6 +17,8 @@
 //! `flush` is what keeps libvmaf's first-write (column) order when several motion instances
 //! with different windows run side by side.
 
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod kernel;
@@ -25,7 +27,7 @@ use std::sync::Arc;
 
 use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
 use crate::options::{OptionSpec, OptionValue, OptionValues};
-use crate::picture::{Picture, Pixel, Plane, PlaneData};
+use crate::picture::{Picture, Plane, PlaneData};
 use crate::EngineError;
 
 const SAD_FEATURE: &str = "VMAF_integer_feature_motion_sad_score";
@@ -300,7 +302,7 @@ impl Smoother {
 }
 
 /// Access to a picture's luma plane in the sample type the extractor was built for.
-trait LumaSample: Pixel {
+trait LumaSample: kernel::MotionSample {
     fn luma(picture: &Picture) -> Option<&Plane<Self>>;
 }
 

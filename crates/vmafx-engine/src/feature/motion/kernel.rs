@@ -6,6 +6,7 @@
 //! the edges without repeating the edge sample (reflect-101). The functions work on plain
 //! slices so that a SIMD twin can replace any one of them.
 
+use crate::cpu::SimdLevel;
 use crate::picture::Pixel;
 
 /// The 5-tap smoothing filter shared with the float motion model; its taps sum to 2^16.
@@ -115,6 +116,13 @@ fn horizontal_tap(y0: i32, y1: i32, y2: i32, y3: i32, y4: i32) -> u32 {
 /// rows wider than about 65 000 samples). `row.len()` must be at least [`MIN_SIDE`].
 #[inline]
 pub fn horizontal_abs_sum(row: &[i32]) -> u32 {
+    let n = row.len().saturating_sub(4);
+    horizontal_edge_sum(row).wrapping_add(horizontal_interior_sum(row, 0, n))
+}
+
+/// The part of [`horizontal_abs_sum`] from the two columns at each edge, whose taps mirror.
+#[inline]
+pub fn horizontal_edge_sum(row: &[i32]) -> u32 {
     let w = row.len();
     debug_assert!(w >= MIN_SIDE);
     let at = |j: isize| row[reflect(j, w)];
@@ -122,23 +130,10 @@ pub fn horizontal_abs_sum(row: &[i32]) -> u32 {
         let j = j as isize;
         horizontal_tap(at(j - 2), at(j - 1), at(j), at(j + 1), at(j + 2))
     };
-    let mut sum = 0u32;
     let left = w.min(2);
+    let mut sum = 0u32;
     for j in 0..left {
         sum = sum.wrapping_add(edge(j));
-    }
-    if w > 4 {
-        let n = w - 4;
-        let (y0, y1, y2, y3, y4) = (
-            &row[..n],
-            &row[1..n + 1],
-            &row[2..n + 2],
-            &row[3..n + 3],
-            &row[4..],
-        );
-        for j in 0..n {
-            sum = sum.wrapping_add(horizontal_tap(y0[j], y1[j], y2[j], y3[j], y4[j]));
-        }
     }
     for j in w.saturating_sub(2).max(left)..w {
         sum = sum.wrapping_add(edge(j));
@@ -146,12 +141,129 @@ pub fn horizontal_abs_sum(row: &[i32]) -> u32 {
     sum
 }
 
+/// The part of [`horizontal_abs_sum`] from output columns `start + 2 .. end + 2`, all of whose
+/// taps lie inside the row (`end <= row.len() - 4`).
+#[inline]
+pub fn horizontal_interior_sum(row: &[i32], start: usize, end: usize) -> u32 {
+    if start >= end {
+        return 0;
+    }
+    let n = end - start;
+    let (y0, y1, y2, y3, y4) = (
+        &row[start..][..n],
+        &row[start + 1..][..n],
+        &row[start + 2..][..n],
+        &row[start + 3..][..n],
+        &row[start + 4..][..n],
+    );
+    let mut sum = 0u32;
+    for j in 0..n {
+        sum = sum.wrapping_add(horizontal_tap(y0[j], y1[j], y2[j], y3[j], y4[j]));
+    }
+    sum
+}
+
+/// The five rows the vertical taps of output row `i` read, mirrored at the edges.
+#[inline(always)]
+pub fn mirrored_rows(i: usize, height: usize) -> [usize; 5] {
+    std::array::from_fn(|k| reflect(i as isize - 2 + k as isize, height))
+}
+
+/// Sample types the motion kernels take, with their SIMD entry points.
+pub trait MotionSample: Pixel {
+    /// [`blurred_sad`] on AVX2, or `None` where this type has no AVX2 twin. The caller has
+    /// checked that the CPU supports AVX2 and the depth is at most
+    /// [`super::avx2::MAX_VERTICAL_DEPTH`].
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::too_many_arguments)]
+    fn blurred_sad_avx2(
+        prev: &[Self],
+        prev_stride: usize,
+        cur: &[Self],
+        cur_stride: usize,
+        width: usize,
+        height: usize,
+        bit_depth: u8,
+        row_buf: &mut [i32],
+    ) -> Option<u64>;
+}
+
+macro_rules! motion_sample {
+    ($t:ty) => {
+        impl MotionSample for $t {
+            #[cfg(target_arch = "x86_64")]
+            fn blurred_sad_avx2(
+                prev: &[Self],
+                prev_stride: usize,
+                cur: &[Self],
+                cur_stride: usize,
+                width: usize,
+                height: usize,
+                bit_depth: u8,
+                row_buf: &mut [i32],
+            ) -> Option<u64> {
+                assert!(
+                    std::arch::is_x86_feature_detected!("avx2")
+                        && bit_depth <= super::avx2::MAX_VERTICAL_DEPTH
+                        && width >= MIN_SIDE
+                        && height >= MIN_SIDE
+                        && row_buf.len() == width
+                        && prev.len() >= (height - 1) * prev_stride + width
+                        && cur.len() >= (height - 1) * cur_stride + width
+                );
+                // SAFETY: the assertion above checks AVX2 and every bound the kernel reads in.
+                Some(unsafe {
+                    super::avx2::blurred_sad(
+                        prev,
+                        prev_stride,
+                        cur,
+                        cur_stride,
+                        width,
+                        height,
+                        bit_depth,
+                        row_buf,
+                    )
+                })
+            }
+        }
+    };
+}
+motion_sample!(u8);
+motion_sample!(u16);
+
 /// Sum of absolute blurred differences between the luma planes `prev` and `cur` (rows
 /// `prev_stride` / `cur_stride` samples apart), as libvmaf's integer motion computes it
 /// before normalisation. `row_buf` is scratch of at least `width` entries. Both sides must
 /// be at least [`MIN_SIDE`].
 #[allow(clippy::too_many_arguments)]
-pub fn blurred_sad<T: Pixel>(
+pub fn blurred_sad<T: MotionSample>(
+    prev: &[T],
+    prev_stride: usize,
+    cur: &[T],
+    cur_stride: usize,
+    width: usize,
+    height: usize,
+    bit_depth: u8,
+    row_buf: &mut [i32],
+) -> u64 {
+    blurred_sad_at(
+        crate::cpu::simd_level(),
+        prev,
+        prev_stride,
+        cur,
+        cur_stride,
+        width,
+        height,
+        bit_depth,
+        row_buf,
+    )
+}
+
+/// [`blurred_sad`] on the kernels of `level` (the twin tests compare levels); a level the CPU
+/// lacks falls back to scalar.
+#[allow(clippy::too_many_arguments)]
+pub fn blurred_sad_at<T: MotionSample>(
+    level: SimdLevel,
     prev: &[T],
     prev_stride: usize,
     cur: &[T],
@@ -163,13 +275,30 @@ pub fn blurred_sad<T: Pixel>(
 ) -> u64 {
     debug_assert!(width >= MIN_SIDE && height >= MIN_SIDE);
     let row_buf = &mut row_buf[..width];
+    #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx2
+        && bit_depth <= super::avx2::MAX_VERTICAL_DEPTH
+        && crate::cpu::detected_level() >= SimdLevel::Avx2
+    {
+        if let Some(sad) = T::blurred_sad_avx2(
+            prev,
+            prev_stride,
+            cur,
+            cur_stride,
+            width,
+            height,
+            bit_depth,
+            row_buf,
+        ) {
+            return sad;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = level;
     let shift = u32::from(bit_depth);
     let mut sad = 0u64;
     for i in 0..height {
-        let rows = |i: usize| -> [usize; 5] {
-            std::array::from_fn(|k| reflect(i as isize - 2 + k as isize, height))
-        };
-        let r = rows(i);
+        let r = mirrored_rows(i, height);
         let p: [&[T]; 5] = std::array::from_fn(|k| &prev[r[k] * prev_stride..][..width]);
         let c: [&[T]; 5] = std::array::from_fn(|k| &cur[r[k] * cur_stride..][..width]);
         let any = if bit_depth <= 15 {

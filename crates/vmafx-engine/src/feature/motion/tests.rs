@@ -273,3 +273,112 @@ fn options_match_libvmaf() {
     assert_eq!(INFO.options.len(), 8);
     assert!(INFO.temporal);
 }
+
+/// Twin tests: the AVX2 kernels against their scalar twins, bit for bit.
+mod twins {
+    use crate::cpu::{detected_level, SimdLevel};
+    use crate::feature::motion::kernel::{self, blurred_sad_at, MotionSample};
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) as u32
+        }
+
+        /// Mostly uniform samples, with runs of the extremes to reach the worst-case sums.
+        fn sample(&mut self, max: u32) -> u32 {
+            match self.next() % 8 {
+                0 => 0,
+                1 => max,
+                _ => self.next() % (max + 1),
+            }
+        }
+    }
+
+    fn has_avx2() -> bool {
+        let ok = detected_level() >= SimdLevel::Avx2;
+        if !ok {
+            eprintln!("skipped: this CPU lacks AVX2");
+        }
+        ok
+    }
+
+    fn plane<T: TryFrom<u32>>(rng: &mut Rng, len: usize, bd: u8) -> Vec<T>
+    where
+        <T as TryFrom<u32>>::Error: std::fmt::Debug,
+    {
+        let max = (1u32 << bd) - 1;
+        (0..len)
+            .map(|_| T::try_from(rng.sample(max)).unwrap())
+            .collect()
+    }
+
+    fn compare<T: MotionSample + TryFrom<u32>>(rng: &mut Rng, w: usize, h: usize, bd: u8)
+    where
+        <T as TryFrom<u32>>::Error: std::fmt::Debug,
+    {
+        // A stride wider than the picture checks that padding is never read as samples.
+        let stride = w + (rng.next() % 3) as usize;
+        let prev: Vec<T> = plane(rng, stride * h, bd);
+        let cur: Vec<T> = plane(rng, stride * h, bd);
+        let mut row = vec![0; w];
+        let scalar = blurred_sad_at(
+            SimdLevel::Scalar,
+            &prev,
+            stride,
+            &cur,
+            w,
+            w,
+            h,
+            bd,
+            &mut row,
+        );
+        let simd = blurred_sad_at(SimdLevel::Avx2, &prev, stride, &cur, w, w, h, bd, &mut row);
+        assert_eq!(scalar, simd, "{w}x{h} at {bd} bits, stride {stride}");
+    }
+
+    #[test]
+    fn blurred_sad_avx2_matches_scalar() {
+        if !has_avx2() {
+            return;
+        }
+        let mut rng = Rng(0x5eed);
+        for w in kernel::MIN_SIDE..=70 {
+            for h in [3, 4, 5, 7, 10] {
+                compare::<u8>(&mut rng, w, h, 8);
+                for bd in [10, 12, 14, 16] {
+                    compare::<u16>(&mut rng, w, h, bd);
+                }
+            }
+        }
+        for (w, h) in [(1921, 5), (1920, 9), (257, 33)] {
+            compare::<u8>(&mut rng, w, h, 8);
+            for bd in [10, 12, 16] {
+                compare::<u16>(&mut rng, w, h, bd);
+            }
+        }
+    }
+
+    #[test]
+    fn horizontal_pass_avx2_matches_scalar() {
+        if !has_avx2() {
+            return;
+        }
+        let mut rng = Rng(0xabc);
+        for w in (kernel::MIN_SIDE..=70).chain([1921, 3840]) {
+            // The vertical pass yields values within ±2^16.
+            let row: Vec<i32> = (0..w)
+                .map(|_| rng.sample(1 << 17) as i32 - (1 << 16))
+                .collect();
+            let scalar = kernel::horizontal_abs_sum(&row);
+            // SAFETY: AVX2 was detected above and `w >= MIN_SIDE`.
+            let simd = unsafe { crate::feature::motion::avx2::horizontal_abs_sum(&row) };
+            assert_eq!(scalar, simd, "width {w}");
+        }
+    }
+}
