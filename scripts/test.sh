@@ -8,12 +8,32 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# Storage emulators for the gs:// and azure:// fetch tests, cached between runs.
+tools=${VMAFX_TEST_TOOLS:-$HOME/.cache/vmafx-test-tools}
+mkdir -p "$tools/bin"
+if [ -z "${FAKE_GCS_SERVER:-}" ] && ! command -v fake-gcs-server >/dev/null 2>&1; then
+  if [ ! -x "$tools/bin/fake-gcs-server" ]; then
+    echo "test.sh: installing fake-gcs-server"
+    GOBIN="$tools/bin" go install github.com/fsouza/fake-gcs-server@v1.56.1
+  fi
+  export FAKE_GCS_SERVER="$tools/bin/fake-gcs-server"
+fi
+if [ -z "${AZURITE_BLOB:-}" ] && ! command -v azurite-blob >/dev/null 2>&1; then
+  if [ ! -x "$tools/azurite/node_modules/.bin/azurite-blob" ]; then
+    echo "test.sh: installing azurite"
+    mkdir -p "$tools/azurite"
+    (cd "$tools/azurite" && npm install --silent --no-audit --no-fund azurite@3.35.0 >/dev/null)
+  fi
+  export AZURITE_BLOB="$tools/azurite/node_modules/.bin/azurite-blob"
 fi
 command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
 rustup component add rustfmt clippy >/dev/null 2>&1 || true

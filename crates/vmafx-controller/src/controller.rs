@@ -103,7 +103,8 @@ impl Controller {
 
     fn publish(&self, job: &v1::Job) {
         if vmafx_api::view::is_terminal(job.state) {
-            self.metrics.job_finished(vmafx_api::view::state_name(job.state));
+            self.metrics
+                .job_finished(vmafx_api::view::state_name(job.state));
         }
         self.events.publish(job.clone());
     }
@@ -201,7 +202,11 @@ impl Controller {
     }
 
     /// Leases up to `max` jobs to a node.
-    pub async fn claim(&self, node_id: String, max: u32) -> Result<Vec<v1::Lease>, ControllerError> {
+    pub async fn claim(
+        &self,
+        node_id: String,
+        max: u32,
+    ) -> Result<Vec<v1::Lease>, ControllerError> {
         let started = std::time::Instant::now();
         let leases = self
             .store_call(move |store| store.claim(&node_id, max, now_ms()))

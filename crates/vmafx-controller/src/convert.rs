@@ -32,7 +32,9 @@ pub fn validate_uri(field: &str, uri: &str) -> Result<(), ControllerError> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | '_'));
     if !scheme_ok {
-        return Err(invalid(format!("{field}: \"{uri}\" has an invalid scheme \"{scheme}\"")));
+        return Err(invalid(format!(
+            "{field}: \"{uri}\" has an invalid scheme \"{scheme}\""
+        )));
     }
     if rest.is_empty() || rest == "/" {
         return Err(invalid(format!("{field}: \"{uri}\" names no object")));

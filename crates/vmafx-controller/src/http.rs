@@ -160,8 +160,9 @@ async fn submit_job(
     State(controller): State<Arc<Controller>>,
     body: Result<Json<SubmitBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, HttpError> {
-    let Json(body) =
-        body.map_err(|e| ControllerError::InvalidArgument(format!("request body: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| {
+        ControllerError::InvalidArgument(format!("request body: {}", e.body_text()))
+    })?;
     let (job, created) = controller
         .submit(Some(body.spec()), body.idempotency_key.clone())
         .await?;

@@ -90,5 +90,8 @@ pub fn cpu_description() -> String {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    format!("{model} ({cores} threads, {})", vmafx_engine::cpu::simd_level().name())
+    format!(
+        "{model} ({cores} threads, {})",
+        vmafx_engine::cpu::simd_level().name()
+    )
 }

@@ -102,7 +102,9 @@ fn request_for(
         .models
         .iter()
         .enumerate()
-        .map(|(i, m)| ModelSpec::parse(m).map_err(|e| ExecuteError::Input(format!("models[{i}]: {e}"))))
+        .map(|(i, m)| {
+            ModelSpec::parse(m).map_err(|e| ExecuteError::Input(format!("models[{i}]: {e}")))
+        })
         .collect::<Result<_, _>>()?;
     request.features = spec
         .features

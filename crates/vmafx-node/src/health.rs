@@ -28,8 +28,8 @@ pub(crate) async fn serve(
         .route("/ready", get(ready))
         .with_state(shared);
     tokio::spawn(async move {
-        let server = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned());
+        let server =
+            axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned());
         if let Err(err) = server.await {
             tracing::error!("failed to serve node health: {err}");
         }

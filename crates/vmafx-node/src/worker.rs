@@ -230,7 +230,12 @@ async fn main_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                         give_back(&shared, &lease, "node has no free slot").await;
                         continue;
                     };
-                    jobs.spawn(run_lease(Arc::clone(&shared), lease, permit, shutdown.clone()));
+                    jobs.spawn(run_lease(
+                        Arc::clone(&shared),
+                        lease,
+                        permit,
+                        shutdown.clone(),
+                    ));
                 }
                 if got {
                     continue;
@@ -363,10 +368,7 @@ async fn run_lease(
         running.insert(job_id.clone(), control.clone());
     }
     let spec = job.spec.clone().unwrap_or_default();
-    let scratch = shared
-        .config
-        .scratch_dir
-        .join(format!("{job_id}-{token}"));
+    let scratch = shared.config.scratch_dir.join(format!("{job_id}-{token}"));
     let threads = shared.config.job_threads();
     let fetcher = Arc::clone(&shared.fetcher);
     let work_control = control.clone();
@@ -416,7 +418,9 @@ async fn run_lease(
         running.remove(&job_id);
     }
     let outcome = outcome.unwrap_or_else(|e| {
-        Err(ExecuteError::Transient(format!("scoring task ended abnormally: {e}")))
+        Err(ExecuteError::Transient(format!(
+            "scoring task ended abnormally: {e}"
+        )))
     });
     if lease_lost {
         tracing::warn!(job = %job_id, "dropping the result of a job whose lease was lost");

@@ -45,7 +45,12 @@ pub struct NodeFlags {
     #[arg(long, env = "VMAFX_NODE_VENDOR", default_value = "cpu")]
     pub vendor: String,
     /// Backends offered, comma-separated (cpu, cuda, hip, sycl, vulkan).
-    #[arg(long, env = "VMAFX_NODE_BACKENDS", value_delimiter = ',', default_value = "cpu")]
+    #[arg(
+        long,
+        env = "VMAFX_NODE_BACKENDS",
+        value_delimiter = ',',
+        default_value = "cpu"
+    )]
     pub backends: Vec<String>,
     /// Scoring threads per job (0: cores divided among the slots).
     #[arg(long, env = "VMAFX_NODE_THREADS", default_value_t = 0)]

@@ -90,7 +90,12 @@ fn a_killed_controller_loses_no_queued_job() {
     assert_eq!(acknowledged.len(), JOBS);
 
     // A node starts working, and the controller dies mid-stream.
-    let mut node = start_node(dir.path(), &grpc, "n1", &["--capacity", "2", "--threads-per-job", "1"]);
+    let mut node = start_node(
+        dir.path(),
+        &grpc,
+        "n1",
+        &["--capacity", "2", "--threads-per-job", "1"],
+    );
     std::thread::sleep(Duration::from_millis(700));
     controller.proc.kill9();
     let controller = start_controller(dir.path(), &data, grpc_port, http_port, &extra);
@@ -112,7 +117,10 @@ fn a_killed_controller_loses_no_queued_job() {
         let start = Instant::now();
         loop {
             let jobs = all_jobs(&mut client).await;
-            let done = jobs.iter().filter(|j| j.state == v1::JobState::Completed as i32).count();
+            let done = jobs
+                .iter()
+                .filter(|j| j.state == v1::JobState::Completed as i32)
+                .count();
             if done == JOBS || start.elapsed() > Duration::from_secs(600) {
                 return jobs;
             }
@@ -124,7 +132,10 @@ fn a_killed_controller_loses_no_queued_job() {
     let ids: HashSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
     assert_eq!(ids.len(), JOBS, "duplicate jobs");
     for id in &acknowledged {
-        assert!(ids.contains(id.as_str()), "acknowledged job {id} is missing");
+        assert!(
+            ids.contains(id.as_str()),
+            "acknowledged job {id} is missing"
+        );
     }
     let expected = jobs
         .iter()
@@ -134,7 +145,10 @@ fn a_killed_controller_loses_no_queued_job() {
         .expect("a completed summary");
     for job in &jobs {
         assert_eq!(job.state, v1::JobState::Completed as i32, "{job:?}");
-        let summary = job.summary.as_ref().expect("each completed job has its result");
+        let summary = job
+            .summary
+            .as_ref()
+            .expect("each completed job has its result");
         assert_eq!(summary.models.len(), 1);
         assert_eq!(summary.models[0].mean, expected);
         assert!(job.attempts >= 1 && job.attempts <= 2, "{job:?}");

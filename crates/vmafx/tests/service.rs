@@ -123,7 +123,10 @@ fn serve_scores_exactly_like_the_score_command() {
     let (code, body) = http_get(http_port, "/metrics").unwrap();
     assert_eq!(code, 200);
     assert!(body.contains("vmafx_jobs_submitted_total 1"), "{body}");
-    assert!(body.contains("vmafx_jobs_finished_total{state=\"COMPLETED\"} 1"), "{body}");
+    assert!(
+        body.contains("vmafx_jobs_finished_total{state=\"COMPLETED\"} 1"),
+        "{body}"
+    );
     let (code, body) = http_get(http_port, "/api/v1/jobs/nope").unwrap();
     assert_eq!(code, 404, "{body}");
 }
@@ -158,22 +161,55 @@ fn idempotent_submissions_list_and_watch() {
     assert_eq!(code, 0, "{err}");
     let states: Vec<String> = out
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["state"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["state"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(states.last().map(String::as_str), Some("COMPLETED"), "{out}");
+    assert_eq!(
+        states.last().map(String::as_str),
+        Some("COMPLETED"),
+        "{out}"
+    );
     wait_terminal(&grpc, &other, Duration::from_secs(60));
 
-    let (code, out, _) = run_cli(&["job", "list", "--controller", &grpc, "--json", "--limit", "1"]);
+    let (code, out, _) = run_cli(&[
+        "job",
+        "list",
+        "--controller",
+        &grpc,
+        "--json",
+        "--limit",
+        "1",
+    ]);
     assert_eq!(code, 0);
     let page: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(page["jobs"].as_array().unwrap().len(), 1);
     assert_eq!(page["jobs"][0]["id"], other.as_str(), "newest first");
-    let token = page["next_page_token"].as_str().expect("a second page").to_string();
+    let token = page["next_page_token"]
+        .as_str()
+        .expect("a second page")
+        .to_string();
     let (_, out, _) = run_cli(&[
-        "job", "list", "--controller", &grpc, "--json", "--limit", "5", "--page-token", &token,
+        "job",
+        "list",
+        "--controller",
+        &grpc,
+        "--json",
+        "--limit",
+        "5",
+        "--page-token",
+        &token,
     ]);
     let page: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let ids: Vec<&str> = page["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = page["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec![first.as_str()]);
     assert!(page["next_page_token"].is_null());
 }
@@ -183,14 +219,33 @@ fn bad_inputs_fail_their_job_only() {
     let dir = tempfile::tempdir().unwrap();
     let (reference, distorted) = fixture_pair(dir.path(), "tiny_420_8bit");
     let corrupt = dir.path().join("corrupt.y4m");
-    std::fs::write(&corrupt, b"YUV4MPEG2 W64 H48 F25:1 C420jpeg\nFRAME\ngarbage").unwrap();
+    std::fs::write(
+        &corrupt,
+        b"YUV4MPEG2 W64 H48 F25:1 C420jpeg\nFRAME\ngarbage",
+    )
+    .unwrap();
     let closed_port = free_port();
     let endpoint = format!("http://127.0.0.1:{closed_port}");
-    let (serve, grpc, _) = start_serve_with_env(dir.path(), &[("AWS_ENDPOINT_URL", endpoint.as_str()), ("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_REGION", "us-east-1")]);
+    let (serve, grpc, _) = start_serve_with_env(
+        dir.path(),
+        &[
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "k"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    );
 
     // A malformed URI never becomes a job: the controller refuses it, naming the field.
     let (code, _, err) = run_cli(&[
-        "job", "submit", "--controller", &grpc, "-r", "s3://", "-d", "file:///x.y4m",
+        "job",
+        "submit",
+        "--controller",
+        &grpc,
+        "-r",
+        "s3://",
+        "-d",
+        "file:///x.y4m",
     ]);
     assert_ne!(code, 0);
     assert!(err.contains("reference") && err.contains("s3://"), "{err}");
@@ -198,7 +253,16 @@ fn bad_inputs_fail_their_job_only() {
 
     let submit = |r: &str, d: &str| {
         let (code, out, err) = run_cli(&[
-            "job", "submit", "--controller", &grpc, "-r", r, "-d", d, "--max-attempts", "1",
+            "job",
+            "submit",
+            "--controller",
+            &grpc,
+            "-r",
+            r,
+            "-d",
+            d,
+            "--max-attempts",
+            "1",
         ]);
         assert_eq!(code, 0, "{err}");
         out.trim().to_string()
@@ -218,7 +282,10 @@ fn bad_inputs_fail_their_job_only() {
         let job = wait_terminal(&grpc, id, Duration::from_secs(120));
         assert_eq!(job["state"], "FAILED", "{job}\n{}", serve.log());
         let error = job["error"].as_str().unwrap();
-        assert!(error.contains(needle), "error should name {needle}: {error}");
+        assert!(
+            error.contains(needle),
+            "error should name {needle}: {error}"
+        );
         assert!(!error.contains('\n'), "one line: {error}");
     }
     let job = wait_terminal(&grpc, &good, Duration::from_secs(60));
@@ -234,7 +301,17 @@ fn start_serve_with_env(dir: &Path, env: &[(&str, &str)]) -> (Proc, String, u16)
     let proc = spawn(
         dir,
         "serve",
-        &["serve", "--grpc-addr", &grpc_addr, "--http-addr", &http_addr, "--data-dir", &data, "--capacity", "2"],
+        &[
+            "serve",
+            "--grpc-addr",
+            &grpc_addr,
+            "--http-addr",
+            &http_addr,
+            "--data-dir",
+            &data,
+            "--capacity",
+            "2",
+        ],
         env,
     );
     wait_for(Duration::from_secs(30), || {
@@ -252,16 +329,32 @@ fn rclone_remote_inputs_are_scored() {
     std::fs::write(&config, "[clips]\ntype = local\n").unwrap();
     let config_arg = config.to_string_lossy().to_string();
     let (_serve, grpc, _) = start_serve(dir.path(), &["--rclone-config", &config_arg]);
-    let r = format!("rclone://clips:{}", reference.canonicalize().unwrap().display());
+    let r = format!(
+        "rclone://clips:{}",
+        reference.canonicalize().unwrap().display()
+    );
     // Any other scheme names an rclone remote too.
     let d = format!("clips://{}", distorted.canonicalize().unwrap().display());
-    let (code, out, err) = run_cli(&["job", "submit", "--controller", &grpc, "-r", &r, "-d", &d, "--wait"]);
+    let (code, out, err) = run_cli(&[
+        "job",
+        "submit",
+        "--controller",
+        &grpc,
+        "-r",
+        &r,
+        "-d",
+        &d,
+        "--wait",
+    ]);
     assert_eq!(code, 0, "{err}");
     let job: serde_json::Value = serde_json::from_str(&out).unwrap();
     let direct = direct_score(&reference, &distorted);
     assert_eq!(
         format!("{:.6}", job["score"].as_f64().unwrap()),
-        format!("{:.6}", direct["pooled_metrics"]["vmaf"]["mean"].as_f64().unwrap())
+        format!(
+            "{:.6}",
+            direct["pooled_metrics"]["vmaf"]["mean"].as_f64().unwrap()
+        )
     );
 }
 
@@ -280,8 +373,14 @@ fn a_killed_node_s_job_completes_on_another_node_once() {
     let grpc = controller.grpc.clone();
     let mut node_a = start_node(dir.path(), &grpc, "a", &["--threads-per-job", "1"]);
     let (code, out, err) = run_cli(&[
-        "job", "submit", "--controller", &grpc,
-        "-r", reference.to_str().unwrap(), "-d", distorted.to_str().unwrap(),
+        "job",
+        "submit",
+        "--controller",
+        &grpc,
+        "-r",
+        reference.to_str().unwrap(),
+        "-d",
+        distorted.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
     let id = out.trim().to_string();
@@ -291,27 +390,52 @@ fn a_killed_node_s_job_completes_on_another_node_once() {
     })
     .unwrap_or_else(|| panic!("job never ran on node a: {}", node_a.log()));
     let running = job_json(&grpc, &id);
-    assert!(running["frames_done"].as_u64().unwrap() < running["frames_total"].as_u64().unwrap_or(u64::MAX));
+    assert!(
+        running["frames_done"].as_u64().unwrap()
+            < running["frames_total"].as_u64().unwrap_or(u64::MAX)
+    );
     node_a.kill9();
 
     let _node_b = start_node(dir.path(), &grpc, "b", &[]);
     let job = wait_terminal(&grpc, &id, Duration::from_secs(180));
-    assert_eq!(job["state"], "COMPLETED", "{job}\n{}", controller.proc.log());
+    assert_eq!(
+        job["state"],
+        "COMPLETED",
+        "{job}\n{}",
+        controller.proc.log()
+    );
     assert_eq!(job["attempts"], 2, "{job}");
     let (_, nodes, _) = run_cli(&["nodes", "--controller", &grpc, "--json"]);
     let nodes: serde_json::Value = serde_json::from_str(&nodes).unwrap();
-    let b = nodes["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "b").unwrap();
+    let b = nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "b")
+        .unwrap();
     assert_eq!(job["node_id"], b["id"]);
-    let a = nodes["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "a").unwrap();
+    let a = nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "a")
+        .unwrap();
     assert_eq!(a["healthy"], false, "silent node a is unhealthy: {nodes}");
     let direct = direct_score(&reference, &distorted);
     assert_eq!(
         format!("{:.6}", job["score"].as_f64().unwrap()),
-        format!("{:.6}", direct["pooled_metrics"]["vmaf"]["mean"].as_f64().unwrap())
+        format!(
+            "{:.6}",
+            direct["pooled_metrics"]["vmaf"]["mean"].as_f64().unwrap()
+        )
     );
     let (_, out, _) = run_cli(&["job", "list", "--controller", &grpc, "--json"]);
     let page: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(page["jobs"].as_array().unwrap().len(), 1, "exactly one job: {page}");
+    assert_eq!(
+        page["jobs"].as_array().unwrap().len(),
+        1,
+        "exactly one job: {page}"
+    );
 }
 
 #[test]
@@ -321,21 +445,39 @@ fn cancelling_reaches_the_running_node() {
     let (small_ref, small_dist) = fixture_pair(dir.path(), "tiny_420_8bit");
     let (_serve, grpc, _) = start_serve(dir.path(), &["--threads-per-job", "1"]);
     let (_, out, _) = run_cli(&[
-        "job", "submit", "--controller", &grpc,
-        "-r", reference.to_str().unwrap(), "-d", distorted.to_str().unwrap(),
+        "job",
+        "submit",
+        "--controller",
+        &grpc,
+        "-r",
+        reference.to_str().unwrap(),
+        "-d",
+        distorted.to_str().unwrap(),
     ]);
     let id = out.trim().to_string();
-    wait_for(Duration::from_secs(60), || job_json(&grpc, &id)["frames_done"].as_u64().unwrap_or(0) > 0)
-        .expect("job started");
+    wait_for(Duration::from_secs(60), || {
+        job_json(&grpc, &id)["frames_done"].as_u64().unwrap_or(0) > 0
+    })
+    .expect("job started");
     let (code, _, err) = run_cli(&["job", "cancel", "--controller", &grpc, &id]);
     assert_eq!(code, 0, "{err}");
     let job = wait_terminal(&grpc, &id, Duration::from_secs(60));
     assert_eq!(job["state"], "CANCELLED", "{job}");
-    assert!(job["frames_done"].as_u64().unwrap() < 240, "stopped early: {job}");
+    assert!(
+        job["frames_done"].as_u64().unwrap() < 240,
+        "stopped early: {job}"
+    );
     // The slot is free again.
     let (code, _, err) = run_cli(&[
-        "job", "submit", "--controller", &grpc, "--wait",
-        "-r", small_ref.to_str().unwrap(), "-d", small_dist.to_str().unwrap(),
+        "job",
+        "submit",
+        "--controller",
+        &grpc,
+        "--wait",
+        "-r",
+        small_ref.to_str().unwrap(),
+        "-d",
+        small_dist.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
 }
@@ -361,8 +503,15 @@ fn web_page_lists_jobs_and_charts_a_finished_one_in_headless_chromium() {
     let (reference, distorted) = fixture_pair(dir.path(), "pan_420_8bit_blur");
     let (_serve, grpc, http_port) = start_serve(dir.path(), &[]);
     let (code, out, err) = run_cli(&[
-        "job", "submit", "--controller", &grpc, "--wait",
-        "-r", reference.to_str().unwrap(), "-d", distorted.to_str().unwrap(),
+        "job",
+        "submit",
+        "--controller",
+        &grpc,
+        "--wait",
+        "-r",
+        reference.to_str().unwrap(),
+        "-d",
+        distorted.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
     let job: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -389,7 +538,10 @@ fn web_page_lists_jobs_and_charts_a_finished_one_in_headless_chromium() {
         "the job row is missing from the rendered page:\n{dom}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(dom.contains("data-node-id="), "the node row is missing:\n{dom}");
+    assert!(
+        dom.contains("data-node-id="),
+        "the node row is missing:\n{dom}"
+    );
     let frames = job["summary"]["frames"].as_u64().unwrap();
     assert!(
         dom.contains(&format!("data-frames=\"{frames}\"")),

@@ -76,7 +76,6 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
     })
 }
 
-
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = match &args.dir {

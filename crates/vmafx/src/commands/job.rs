@@ -120,10 +120,11 @@ pub fn to_uri(field: &str, input: &str) -> anyhow::Result<String> {
         return Ok(input.to_string());
     }
     let path = Path::new(input);
-    let absolute = std::fs::canonicalize(path)
-        .with_context(|| {
-            format!("{field}: failed to find {input} (give a URI such as s3://bucket/key, or a local file)")
-        })?;
+    let absolute = std::fs::canonicalize(path).with_context(|| {
+        format!(
+            "{field}: failed to find {input} (give a URI such as s3://bucket/key, or a local file)"
+        )
+    })?;
     Ok(format!("file://{}", absolute.display()))
 }
 
@@ -206,7 +207,13 @@ async fn get(client: &mut Client, args: GetArgs) -> anyhow::Result<ExitCode> {
         print_json(&view)?;
     } else {
         let score = view.score.map(|s| format!("{s:.6}")).unwrap_or_default();
-        println!("{}\t{}\t{}\t{}", view.id, view.state, score, view.error.unwrap_or_default());
+        println!(
+            "{}\t{}\t{}\t{}",
+            view.id,
+            view.state,
+            score,
+            view.error.unwrap_or_default()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -214,8 +221,8 @@ async fn get(client: &mut Client, args: GetArgs) -> anyhow::Result<ExitCode> {
 async fn list(client: &mut Client, args: ListArgs) -> anyhow::Result<ExitCode> {
     let mut states = Vec::new();
     for name in &args.state {
-        let state = parse_state(name)
-            .with_context(|| format!("--state: unknown state \"{name}\""))?;
+        let state =
+            parse_state(name).with_context(|| format!("--state: unknown state \"{name}\""))?;
         states.push(state as i32);
     }
     let response = client

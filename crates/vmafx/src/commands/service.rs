@@ -62,7 +62,7 @@ pub fn build_controller(flags: &ControllerFlags) -> anyhow::Result<Arc<Controlle
         ..QueueConfig::default()
     };
     let path = flags.data_dir.join("vmafx.db");
-    let store = SqliteStore::open(&path, queue.clone())
+    let store = SqliteStore::open(&path, queue)
         .with_context(|| format!("failed to open the job store {}", path.display()))?;
     Ok(Controller::new(
         Arc::new(store),

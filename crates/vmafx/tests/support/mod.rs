@@ -148,7 +148,9 @@ pub fn wait_for(timeout: Duration, mut check: impl FnMut() -> bool) -> Option<()
 /// A minimal HTTP/1.1 GET against 127.0.0.1: status code and body.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
@@ -162,7 +164,10 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     loop {
         let mut line = String::new();
         reader.read_line(&mut line).ok()?;
-        if line.to_ascii_lowercase().starts_with("transfer-encoding: chunked") {
+        if line
+            .to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+        {
             chunked = true;
         }
         if line == "\r\n" || line.is_empty() {
@@ -216,7 +221,9 @@ pub fn slow_pair(dir: &Path) -> (PathBuf, PathBuf) {
 fn write_pair(dir: &Path, fixture: &Fixture) -> (PathBuf, PathBuf) {
     let reference = dir.join(format!("{}_ref.y4m", fixture.name));
     let distorted = dir.join(format!("{}_dist.y4m", fixture.name));
-    fixture.write_pair(&reference, &distorted).expect("write pair");
+    fixture
+        .write_pair(&reference, &distorted)
+        .expect("write pair");
     (reference, distorted)
 }
 
