@@ -201,7 +201,9 @@ impl WorkerPool {
             results,
             handles,
             in_flight: 0,
-            max_in_flight: threads * 2,
+            // One pair queued behind each busy worker keeps them fed; the caller's read-ahead
+            // thread holds one more, so the last queued slot would only cost memory.
+            max_in_flight: (threads * 2 - 1).max(threads),
         })
     }
 }
