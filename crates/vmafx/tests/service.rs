@@ -38,6 +38,11 @@ fn without_fps(mut doc: serde_json::Value) -> serde_json::Value {
 
 /// Starts `vmafx serve` on free loopback ports; returns the process and gRPC/HTTP addresses.
 fn start_serve(dir: &Path, extra: &[&str]) -> (Proc, String, u16) {
+    start_serve_with_env(dir, extra, &[])
+}
+
+/// [`start_serve`] with extra environment variables for the process.
+fn start_serve_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Proc, String, u16) {
     let grpc_port = free_port();
     let http_port = free_port();
     let grpc_addr = format!("127.0.0.1:{grpc_port}");
@@ -60,7 +65,7 @@ fn start_serve(dir: &Path, extra: &[&str]) -> (Proc, String, u16) {
         "1",
     ];
     args.extend_from_slice(extra);
-    let proc = spawn(dir, "serve", &args, &[]);
+    let proc = spawn(dir, "serve", &args, env);
     wait_for(Duration::from_secs(30), || {
         http_get(http_port, "/healthz").is_some_and(|(c, _)| c == 200)
     })
@@ -228,6 +233,7 @@ fn bad_inputs_fail_their_job_only() {
     let endpoint = format!("http://127.0.0.1:{closed_port}");
     let (serve, grpc, _) = start_serve_with_env(
         dir.path(),
+        &["--capacity", "2"],
         &[
             ("AWS_ENDPOINT_URL", endpoint.as_str()),
             ("AWS_ACCESS_KEY_ID", "k"),
@@ -290,35 +296,6 @@ fn bad_inputs_fail_their_job_only() {
     }
     let job = wait_terminal(&grpc, &good, Duration::from_secs(60));
     assert_eq!(job["state"], "COMPLETED", "{job}");
-}
-
-fn start_serve_with_env(dir: &Path, env: &[(&str, &str)]) -> (Proc, String, u16) {
-    let grpc_port = free_port();
-    let http_port = free_port();
-    let grpc_addr = format!("127.0.0.1:{grpc_port}");
-    let http_addr = format!("127.0.0.1:{http_port}");
-    let data = dir.join("data").to_string_lossy().to_string();
-    let proc = spawn(
-        dir,
-        "serve",
-        &[
-            "serve",
-            "--grpc-addr",
-            &grpc_addr,
-            "--http-addr",
-            &http_addr,
-            "--data-dir",
-            &data,
-            "--capacity",
-            "2",
-        ],
-        env,
-    );
-    wait_for(Duration::from_secs(30), || {
-        http_get(http_port, "/healthz").is_some_and(|(c, _)| c == 200)
-    })
-    .unwrap_or_else(|| panic!("serve did not come up: {}", proc.log()));
-    (proc, format!("http://{grpc_addr}"), http_port)
 }
 
 #[test]

@@ -9,10 +9,9 @@ use std::path::Path;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use vmafx_api::v1;
-use vmafx_controller::ServeOptions;
 
 use super::job::{require_completed, to_uri, Client};
-use super::service::{build_controller, local_url, node_config, runtime};
+use super::service::{build_controller, listen, local_url, node_config, runtime};
 use crate::cli::{ControllerFlags, DemoArgs, NodeFlags};
 
 /// Starts controller and node on free loopback ports with their data under `dir`, submits the
@@ -41,15 +40,7 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
     let distorted = to_uri("distorted", &distorted.to_string_lossy())?;
     runtime()?.block_on(async move {
         let shutdown = CancellationToken::new();
-        let bound = vmafx_controller::serve(
-            controller,
-            ServeOptions {
-                grpc_addr: controller_flags.grpc_addr,
-                http_addr: controller_flags.http_addr,
-            },
-            shutdown.clone(),
-        )
-        .await?;
+        let bound = listen(controller, &controller_flags, shutdown.clone()).await?;
         let node = vmafx_node::run(
             node_config(&node_flags, local_url(bound.grpc_addr), None),
             shutdown.clone(),

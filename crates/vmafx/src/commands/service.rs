@@ -110,20 +110,25 @@ pub fn local_url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// Starts `controller`'s listeners at the addresses in `flags`.
+pub async fn listen(
+    controller: Arc<Controller>,
+    flags: &ControllerFlags,
+    shutdown: CancellationToken,
+) -> anyhow::Result<vmafx_controller::Bound> {
+    let options = ServeOptions {
+        grpc_addr: flags.grpc_addr,
+        http_addr: flags.http_addr,
+    };
+    Ok(vmafx_controller::serve(controller, options, shutdown).await?)
+}
+
 /// Runs `vmafx controller`.
 pub fn run_controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     let controller = build_controller(&args.controller)?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_on_signal();
-        let bound = vmafx_controller::serve(
-            controller,
-            ServeOptions {
-                grpc_addr: args.controller.grpc_addr,
-                http_addr: args.controller.http_addr,
-            },
-            shutdown,
-        )
-        .await?;
+        let bound = listen(controller, &args.controller, shutdown).await?;
         eprintln!(
             "vmafx controller: gRPC on {}, HTTP on {}",
             bound.grpc_addr, bound.http_addr
@@ -153,15 +158,7 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let controller = build_controller(&args.controller)?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_on_signal();
-        let bound = vmafx_controller::serve(
-            controller,
-            ServeOptions {
-                grpc_addr: args.controller.grpc_addr,
-                http_addr: args.controller.http_addr,
-            },
-            shutdown.clone(),
-        )
-        .await?;
+        let bound = listen(controller, &args.controller, shutdown.clone()).await?;
         let config = node_config(&args.node, local_url(bound.grpc_addr), args.node_http_addr);
         let node = vmafx_node::run(config, shutdown).await?;
         eprintln!(
