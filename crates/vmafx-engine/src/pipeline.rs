@@ -257,16 +257,8 @@ impl Scorer {
         self.geometry
     }
 
-    /// A pair whose pictures the scorer has finished with, to be refilled instead of allocating.
-    pub fn take_spare(&mut self) -> Result<FramePair, EngineError> {
-        match self.spare.pop() {
-            Some(pair) => Ok(pair),
-            None => FramePair::new(self.geometry),
-        }
-    }
-
-    /// A pair the scorer has finished with, if there is one; unlike [`Scorer::take_spare`] it
-    /// never allocates, so a reader thread can recycle a fixed set of pairs.
+    /// A pair the scorer has finished with, if there is one. It never allocates, so a reader
+    /// thread can recycle a fixed set of pairs.
     pub fn take_finished(&mut self) -> Option<FramePair> {
         self.spare.pop()
     }
