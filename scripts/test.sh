@@ -5,6 +5,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Some CI sandboxes provide /dev/null as a plain file. Whatever a probe writes there is then read
+# back by the next process handed /dev/null as stdin, and cargo hands it to rustc's target probe,
+# which fails on the text. Put the device back when we may, otherwise keep the file empty.
+reset_dev_null() {
+  [ -c /dev/null ] && return 0
+  if [ "$(id -u)" = 0 ] && rm -f /dev/null 2>&- && mknod -m 666 /dev/null c 1 3 2>&-; then
+    echo "test.sh: /dev/null was a plain file; recreated the character device" >&2
+    return 0
+  fi
+  : >/dev/null
+  echo "test.sh: /dev/null is a plain file; emptied it" >&2
+}
+reset_dev_null
+
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
@@ -38,14 +52,18 @@ fi
 command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+reset_dev_null
 echo "== cargo fmt"
 cargo fmt --all --check
+reset_dev_null
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+reset_dev_null
 echo "== cargo test"
 cargo test --workspace --locked --exclude vmafx-testenv
 
 if [ -x test/k8s/ci.sh ]; then
+  reset_dev_null
   echo "== kubernetes control plane"
   test/k8s/ci.sh
 fi
