@@ -34,6 +34,26 @@ pub enum Command {
     Job(JobArgs),
     /// List the worker nodes a controller knows.
     Nodes(NodesArgs),
+    /// Run the Kubernetes operator. It takes no flags: it is configured by the environment
+    /// variables VMAFX_OPERATOR_METRICS_ADDR, VMAFX_OPERATOR_HEALTH_PROBE_ADDR,
+    /// VMAFX_OPERATOR_LEADER_ELECTION, VMAFX_OPERATOR_LEADER_ELECTION_ID,
+    /// VMAFX_OPERATOR_WEBHOOK_PORT, VMAFX_OPERATOR_WEBHOOK_HOST, VMAFX_OPERATOR_GRACEFUL_SHUTDOWN,
+    /// VMAFX_LOG_LEVEL, VMAFX_CONTROLLER_GRPC_ADDR and VMAFX_CONTROLLER_HTTP_ADDR.
+    Operator(OperatorArgs),
+    /// Print the CustomResourceDefinitions of vmafx.dev/v1, generated from the operator's types.
+    Crd(CrdArgs),
+}
+
+/// `vmafx operator` has no flags: its configuration is the environment (see the command's help).
+#[derive(Debug, Args)]
+pub struct OperatorArgs {}
+
+/// Flags of `vmafx crd`.
+#[derive(Debug, Args)]
+pub struct CrdArgs {
+    /// Write one file per CRD into this folder instead of printing them (may be repeated).
+    #[arg(long = "out-dir")]
+    pub out_dir: Vec<PathBuf>,
 }
 
 /// Flags of `vmafx demo`.

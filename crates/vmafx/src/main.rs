@@ -11,12 +11,25 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let filter = match cli.command {
+        // The operator's verbosity is VMAFX_LOG_LEVEL, as in the seed; a bad value is reported
+        // when its configuration is read.
+        cli::Command::Operator(_) => {
+            let level = std::env::var("VMAFX_LOG_LEVEL").unwrap_or_default();
+            let level = match level.trim() {
+                "debug" => "info,vmafx=debug,vmafx_operator=debug",
+                "warn" => "warn",
+                "error" => "error",
+                _ => "info",
+            };
+            tracing_subscriber::EnvFilter::new(level)
+        }
+        _ => tracing_subscriber::EnvFilter::try_from_env("VMAFX_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VMAFX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(filter)
         .init();
     match commands::run(cli) {
         Ok(code) => code,

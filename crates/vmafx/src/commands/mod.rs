@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod job;
+pub mod operator;
 pub mod score;
 pub mod service;
 
@@ -19,5 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => service::run_serve(args),
         Command::Job(args) => job::run(args),
         Command::Nodes(args) => job::run_nodes(args),
+        Command::Operator(_) => operator::run_operator(),
+        Command::Crd(args) => operator::run_crd(args),
     }
 }

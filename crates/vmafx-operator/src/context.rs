@@ -1,0 +1,95 @@
+//! The shared state every reconciler gets: the Kubernetes client, the configuration, clients for
+//! the vmafx controller, metrics and the event reporter.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::events::{Recorder, Reporter};
+use kube::Client;
+use tonic::transport::{Channel, Endpoint};
+use vmafx_api::v1::job_service_client::JobServiceClient;
+
+use crate::config::OperatorConfig;
+use crate::metrics::Metrics;
+
+/// The name the operator reports events and field managers under.
+pub const MANAGER: &str = "vmafx-operator";
+
+/// Shared state of one operator process.
+pub struct Context {
+    /// Client for the Kubernetes API.
+    pub client: Client,
+    /// Configuration read at start-up.
+    pub config: OperatorConfig,
+    /// The vmafx controller's gRPC job API (connected lazily, reconnected on failure).
+    pub jobs: JobServiceClient<Channel>,
+    /// HTTP client for worker health probes and trainer status polls.
+    pub http: reqwest::Client,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Identity events are reported under.
+    pub reporter: Reporter,
+}
+
+/// Why a context could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// The controller address is not a usable gRPC endpoint.
+    #[error("failed to use {addr} as the controller's gRPC address: {source}")]
+    ControllerAddress {
+        /// The configured address.
+        addr: String,
+        /// Why tonic refused it.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// The HTTP client could not be built.
+    #[error("failed to build the HTTP client: {0}")]
+    Http(#[source] reqwest::Error),
+}
+
+impl Context {
+    /// Builds the context; nothing is contacted until the first reconcile.
+    pub fn new(
+        client: Client,
+        config: OperatorConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ContextError> {
+        let endpoint = Endpoint::from_shared(config.controller_grpc.clone())
+            .map_err(|source| ContextError::ControllerAddress {
+                addr: config.controller_grpc.clone(),
+                source,
+            })?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_keepalive(Some(Duration::from_secs(30)))
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(true);
+        let jobs = JobServiceClient::new(endpoint.connect_lazy())
+            .max_decoding_message_size(vmafx_api::MAX_MESSAGE_BYTES);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(ContextError::Http)?;
+        let instance = std::env::var("POD_NAME")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .filter(|s| !s.is_empty());
+        Ok(Context {
+            client,
+            config,
+            jobs,
+            http,
+            metrics,
+            reporter: Reporter {
+                controller: MANAGER.to_owned(),
+                instance,
+            },
+        })
+    }
+
+    /// An event recorder publishing as this operator.
+    pub fn recorder(&self) -> Recorder {
+        Recorder::new(self.client.clone(), self.reporter.clone())
+    }
+}

@@ -1,0 +1,69 @@
+//! The three custom resources of group `vmafx.dev/v1`, and the CRD manifests generated from them.
+//!
+//! The Rust types are the source of truth: `vmafx crd` prints [`all_crds_yaml`], the committed
+//! copies under `config/crd/bases/` and `deploy/helm/vmafx/crds/` are its output, and a test fails
+//! when they drift.
+
+mod job;
+mod node;
+mod training;
+
+pub use job::{JobPhase, VmafxJob, VmafxJobSpec, VmafxJobStatus, DEFAULT_MODEL};
+pub use node::{GpuVendor, VmafxNode, VmafxNodeSpec, VmafxNodeStatus};
+pub use training::{
+    CheckpointPolicy, DataSource, TrainingPhase, VmafxModelTraining, VmafxModelTrainingSpec,
+    VmafxModelTrainingStatus,
+};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// The API group of every vmafx custom resource.
+pub const GROUP: &str = "vmafx.dev";
+
+/// One generated CRD and the file name it is committed under.
+pub struct CrdManifest {
+    /// File name in `config/crd/bases/`, kubebuilder style: `<group>_<plural>.yaml`.
+    pub file_name: String,
+    /// The CRD object.
+    pub crd: CustomResourceDefinition,
+}
+
+/// Every CRD the operator serves, in a stable order.
+pub fn all_crds() -> Vec<CrdManifest> {
+    [VmafxJob::crd(), VmafxNode::crd(), VmafxModelTraining::crd()]
+        .into_iter()
+        .map(|crd| CrdManifest {
+            file_name: format!("{GROUP}_{}.yaml", crd.spec.names.plural),
+            crd,
+        })
+        .collect()
+}
+
+/// One CRD as the YAML document that is committed to the repository.
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Error> {
+    Ok(format!("---\n{}", serde_yaml::to_string(crd)?))
+}
+
+/// All CRDs as one multi-document YAML stream, as `vmafx crd` prints it.
+pub fn all_crds_yaml() -> Result<String, serde_yaml::Error> {
+    let mut out = String::new();
+    for manifest in all_crds() {
+        out.push_str(&crd_yaml(&manifest.crd)?);
+    }
+    Ok(out)
+}
+
+/// Schema for a list of `metav1.Condition`s: merged by `type`, as Kubernetes API conventions ask.
+pub(crate) fn conditions_schema(
+    generator: &mut schemars::generate::SchemaGenerator,
+) -> schemars::Schema {
+    let mut schema =
+        generator.subschema_for::<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>();
+    schema.insert("x-kubernetes-list-type".into(), "map".into());
+    schema.insert(
+        "x-kubernetes-list-map-keys".into(),
+        serde_json::json!(["type"]),
+    );
+    schema
+}

@@ -1,0 +1,136 @@
+//! `VmafxNode`: a worker the operator runs as a Deployment and watches through the controller.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A scoring worker with `capacity` slots on one kind of accelerator.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "vmafx.dev",
+    version = "v1",
+    kind = "VmafxNode",
+    namespaced,
+    shortname = "vmnode",
+    category = "vmafx",
+    status = "VmafxNodeStatus",
+    doc = "A vmafx worker node with GPU (or CPU) scoring capacity",
+    printcolumn(name = "Vendor", type_ = "string", json_path = ".spec.gpuVendor"),
+    printcolumn(name = "Healthy", type_ = "boolean", json_path = ".status.healthy"),
+    printcolumn(name = "Jobs", type_ = "integer", json_path = ".status.jobs"),
+    printcolumn(name = "Device", type_ = "string", json_path = ".status.device"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct VmafxNodeSpec {
+    /// Accelerator vendor: nvidia, amd, intel or cpu. Decides the GPU resource the worker asks for.
+    pub gpu_vendor: String,
+    /// Jobs the worker scores at once (`vmafx node --capacity`).
+    #[serde(default = "default_capacity")]
+    #[schemars(range(min = 1))]
+    pub capacity: i32,
+    /// Container image of the worker; it must contain the `vmafx` binary on its PATH.
+    pub image: String,
+    /// Where the operator probes the worker's `/healthz`. Defaults to the Service the operator
+    /// creates for the worker; set it for a worker that runs outside the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_endpoint: Option<String>,
+}
+
+fn default_capacity() -> i32 {
+    1
+}
+
+/// The accelerator vendors a node may declare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuVendor {
+    /// NVIDIA GPUs, requested as `nvidia.com/gpu`.
+    Nvidia,
+    /// AMD GPUs, requested as `amd.com/gpu`.
+    Amd,
+    /// Intel GPUs, requested as `gpu.intel.com/i915`.
+    Intel,
+    /// No accelerator.
+    Cpu,
+}
+
+impl GpuVendor {
+    /// Every vendor, in the order error messages list them.
+    pub const ALL: [GpuVendor; 4] = [
+        GpuVendor::Nvidia,
+        GpuVendor::Amd,
+        GpuVendor::Intel,
+        GpuVendor::Cpu,
+    ];
+
+    /// Parses the spec's spelling (exact, lower case).
+    pub fn parse(value: &str) -> Option<GpuVendor> {
+        GpuVendor::ALL.into_iter().find(|v| v.as_str() == value)
+    }
+
+    /// The spelling used in specs and by `vmafx node --vendor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GpuVendor::Nvidia => "nvidia",
+            GpuVendor::Amd => "amd",
+            GpuVendor::Intel => "intel",
+            GpuVendor::Cpu => "cpu",
+        }
+    }
+
+    /// The extended resource a worker of this vendor requests one of, if any.
+    pub fn gpu_resource(self) -> Option<&'static str> {
+        match self {
+            GpuVendor::Nvidia => Some("nvidia.com/gpu"),
+            GpuVendor::Amd => Some("amd.com/gpu"),
+            GpuVendor::Intel => Some("gpu.intel.com/i915"),
+            GpuVendor::Cpu => None,
+        }
+    }
+
+    /// The scoring backends a worker of this vendor offers.
+    pub fn backends(self) -> &'static [&'static str] {
+        match self {
+            GpuVendor::Nvidia => &["cpu", "cuda", "vulkan"],
+            GpuVendor::Amd => &["cpu", "hip", "vulkan"],
+            GpuVendor::Intel => &["cpu", "sycl", "vulkan"],
+            GpuVendor::Cpu => &["cpu"],
+        }
+    }
+}
+
+/// What the operator last saw of the worker.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VmafxNodeStatus {
+    /// The worker answered its health probe and its last heartbeat is at most 60 s old.
+    #[serde(default)]
+    pub healthy: bool,
+    /// The last heartbeat the controller received from the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat: Option<Time>,
+    /// Jobs the worker is scoring now.
+    #[serde(default)]
+    pub jobs: i32,
+    /// The device the worker reported (GPU model, or CPU description).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The controller's id for the worker, once it has registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// When the operator last probed the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_probe_time: Option<Time>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Available` (the Deployment exists) and `Healthy`, in the Kubernetes condition format.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "super::conditions_schema")]
+    pub conditions: Vec<Condition>,
+}

@@ -1,0 +1,115 @@
+//! Runs one kube-runtime controller with what every reconciler shares: a watch that feeds the
+//! work-queue depth metric, reconcile counts and latency, a uniform retry policy, and graceful
+//! shutdown.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{self, Lookup};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::Context;
+use crate::metrics::ReconcileResult;
+
+/// How long a failed reconcile waits before it is retried.
+pub const ERROR_RETRY: Duration = Duration::from_secs(5);
+
+/// A controller for `K` whose watch events count towards `workqueue_depth{controller=name}`.
+///
+/// Add `.owns(…)` or `.watches(…)` before handing it to [`run`].
+pub fn watched<K>(api: Api<K>, ctx: &Arc<Context>, name: &'static str) -> Controller<K>
+where
+    K: Resource<DynamicType = ()>
+        + Lookup<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let metrics = ctx.metrics.clone();
+    metrics.register_controller(name);
+    let trigger = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .inspect_ok(move |obj: &K| metrics.enqueued(name, object_key(obj)));
+    Controller::for_stream(trigger, reader)
+}
+
+/// Runs `controller` until `shutdown` fires, calling `reconcile` for each object.
+///
+/// A reconcile error is logged and retried after [`ERROR_RETRY`]; its message is what the
+/// reconciler's error type displays, which should read "failed to …".
+pub async fn run<K, F, Fut, E>(
+    name: &'static str,
+    controller: Controller<K>,
+    ctx: Arc<Context>,
+    reconcile: F,
+    shutdown: CancellationToken,
+) where
+    K: Resource<DynamicType = ()>
+        + Lookup<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+    <K as Lookup>::DynamicType: Eq + Hash + Clone + Debug + Unpin,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Action, E>> + Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let reconcile = Arc::new(reconcile);
+    let instrumented = move |obj: Arc<K>, ctx: Arc<Context>| {
+        let reconcile = reconcile.clone();
+        async move {
+            let key = object_key(obj.as_ref());
+            ctx.metrics.dequeued(name, &key);
+            let started = Instant::now();
+            let outcome = reconcile(obj, ctx.clone()).await;
+            let result = match &outcome {
+                Ok(action) if *action == Action::await_change() => ReconcileResult::Success,
+                Ok(_) => ReconcileResult::RequeueAfter,
+                Err(_) => ReconcileResult::Error,
+            };
+            ctx.metrics.reconciled(name, result, started.elapsed());
+            outcome
+        }
+    };
+    let error_policy = move |obj: Arc<K>, error: &E, _ctx: Arc<Context>| {
+        tracing::warn!(controller = name, object = %object_key(obj.as_ref()), "{error}");
+        Action::requeue(ERROR_RETRY)
+    };
+    tracing::info!(controller = name, "controller started");
+    controller
+        .graceful_shutdown_on(shutdown.cancelled_owned())
+        .run(instrumented, error_policy, ctx)
+        .for_each(|outcome| async move {
+            if let Err(error) = outcome {
+                tracing::debug!(controller = name, "{error}");
+            }
+        })
+        .await;
+    tracing::info!(controller = name, "controller stopped");
+}
+
+/// `namespace/name` of an object, the key controller-runtime logs and queues by.
+pub fn object_key<K: Resource>(obj: &K) -> String {
+    match ResourceExt::namespace(obj) {
+        Some(ns) => format!("{ns}/{}", obj.name_any()),
+        None => obj.name_any(),
+    }
+}

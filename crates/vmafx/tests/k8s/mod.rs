@@ -1,0 +1,222 @@
+//! Kubernetes helpers for the operator tests: a real control plane (vmafx-testenv), the CRDs
+//! installed from the Rust types, an operator identity bound to exactly the committed RBAC roles,
+//! and a `vmafx operator` process running under it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::config::Kubeconfig;
+use kube::runtime::wait::{await_condition, conditions};
+use kube::Client;
+use vmafx_testenv::TestEnv;
+
+use crate::support::{self, Proc};
+
+/// The RBAC files the operator identity is bound to, one per reconciler.
+pub const OPERATOR_ROLES: [&str; 3] = [
+    "role_vmafxjob.yaml",
+    "role_vmafxnode.yaml",
+    "role_vmafxmodeltraining.yaml",
+];
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The control plane shared by this test binary, with the vmafx CRDs installed, and an admin client.
+pub async fn cluster() -> (&'static TestEnv, Client) {
+    let env = TestEnv::shared().expect("failed to start the test control plane");
+    let client = env.client().await.expect("failed to build an admin client");
+    install_crds(&client).await;
+    (env, client)
+}
+
+/// Applies the CRDs generated from the Rust types and waits until they are served.
+pub async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for manifest in vmafx_operator::crd::all_crds() {
+        let name = manifest.crd.metadata.name.clone().expect("CRDs are named");
+        api.patch(
+            &name,
+            &PatchParams::apply("vmafx-tests").force(),
+            &Patch::Apply(&manifest.crd),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("failed to apply CRD {name}: {e}"));
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(api.clone(), &name, conditions::is_crd_established()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("CRD {name} never became Established"))
+        .unwrap_or_else(|e| panic!("failed to watch CRD {name}: {e}"));
+    }
+}
+
+/// Creates a namespace with a unique name starting with `prefix`.
+pub async fn namespace(client: &Client, prefix: &str) -> String {
+    let name = vmafx_testenv::unique_name(prefix);
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap_or_else(|e| panic!("failed to create namespace {name}: {e}"));
+    name
+}
+
+/// Creates a ServiceAccount in `namespace` bound to exactly the committed operator roles, and
+/// writes a kubeconfig for it into `dir`. The operator run with it fails loudly on any permission
+/// the roles lack.
+pub async fn operator_kubeconfig(env: &TestEnv, client: &Client, namespace: &str, dir: &Path) -> PathBuf {
+    let account = "vmafx-operator";
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    accounts
+        .create(
+            &PostParams::default(),
+            &ServiceAccount {
+                metadata: ObjectMeta {
+                    name: Some(account.into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("failed to create the operator ServiceAccount");
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+    for file in OPERATOR_ROLES {
+        let path = repo_root().join("config/rbac").join(file);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("failed to read {}: {e}", path.display()));
+        let role: ClusterRole = serde_yaml::from_str(&text)
+            .unwrap_or_else(|e| panic!("failed to parse {}: {e}", path.display()));
+        let role_name = role.metadata.name.clone().expect("roles are named");
+        roles
+            .patch(
+                &role_name,
+                &PatchParams::apply("vmafx-tests").force(),
+                &Patch::Apply(&role),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("failed to apply {file}: {e}"));
+        let binding_name = format!("{role_name}-{namespace}");
+        let binding = ClusterRoleBinding {
+            metadata: ObjectMeta {
+                name: Some(binding_name.clone()),
+                ..Default::default()
+            },
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "ClusterRole".into(),
+                name: role_name,
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".into(),
+                name: account.into(),
+                namespace: Some(namespace.into()),
+                ..Default::default()
+            }]),
+        };
+        bindings
+            .patch(
+                &binding_name,
+                &PatchParams::apply("vmafx-tests").force(),
+                &Patch::Apply(&binding),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("failed to bind {file}: {e}"));
+    }
+    let token = accounts
+        .create_token_request(
+            account,
+            &PostParams::default(),
+            &TokenRequest {
+                spec: TokenRequestSpec {
+                    expiration_seconds: Some(3600),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("failed to request a token for the operator ServiceAccount")
+        .status
+        .expect("a TokenRequest answer has a status")
+        .token;
+
+    let admin = Kubeconfig::read_from(env.kubeconfig_path()).expect("failed to read the admin kubeconfig");
+    let cluster = admin
+        .clusters
+        .first()
+        .and_then(|c| c.cluster.clone())
+        .expect("the admin kubeconfig names a cluster");
+    let server = cluster.server.expect("the cluster has a server");
+    let ca_data = match (cluster.certificate_authority_data, cluster.certificate_authority) {
+        (Some(data), _) => data,
+        (None, Some(path)) => {
+            use base64::Engine as _;
+            let pem = std::fs::read(&path).expect("failed to read the cluster CA");
+            base64::engine::general_purpose::STANDARD.encode(pem)
+        }
+        (None, None) => panic!("the admin kubeconfig has no cluster CA"),
+    };
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: testenv\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca_data}\n\
+         users:\n- name: {account}\n  user:\n    token: {token}\n\
+         contexts:\n- name: operator\n  context:\n    cluster: testenv\n    user: {account}\n    namespace: {namespace}\n\
+         current-context: operator\n"
+    );
+    let path = dir.join(format!("kubeconfig-{namespace}"));
+    std::fs::write(&path, kubeconfig).expect("failed to write the operator kubeconfig");
+    path
+}
+
+/// Starts `vmafx operator` with `kubeconfig`, in namespace `namespace`, with health and metrics on
+/// free loopback ports and webhooks off unless `env` says otherwise. Returns the process and its
+/// health port.
+pub fn start_operator(
+    dir: &Path,
+    name: &str,
+    kubeconfig: &Path,
+    namespace: &str,
+    controller_grpc: &str,
+    controller_http: &str,
+    env: &[(&str, &str)],
+) -> (Proc, u16, u16) {
+    let health = support::free_port();
+    let metrics = support::free_port();
+    let health_addr = format!("127.0.0.1:{health}");
+    let metrics_addr = format!("127.0.0.1:{metrics}");
+    let kubeconfig = kubeconfig.display().to_string();
+    let mut vars: Vec<(&str, &str)> = vec![
+        ("KUBECONFIG", &kubeconfig),
+        ("POD_NAMESPACE", namespace),
+        ("POD_NAME", name),
+        ("VMAFX_OPERATOR_HEALTH_PROBE_ADDR", &health_addr),
+        ("VMAFX_OPERATOR_METRICS_ADDR", &metrics_addr),
+        ("VMAFX_CONTROLLER_GRPC_ADDR", controller_grpc),
+        ("VMAFX_CONTROLLER_HTTP_ADDR", controller_http),
+        ("VMAFX_LOG_LEVEL", "debug"),
+    ];
+    vars.extend_from_slice(env);
+    let proc = support::spawn(dir, name, &["operator"], &vars);
+    support::wait_for(Duration::from_secs(30), || {
+        matches!(support::http_get(health, "/healthz"), Some((200, _)))
+    })
+    .unwrap_or_else(|| panic!("operator {name} never became healthy:\n{}", proc.log()));
+    (proc, health, metrics)
+}
