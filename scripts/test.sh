@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every vmafx test on a fresh machine: installs what is missing (ffmpeg for the codec
-# conformance cases), checks formatting and lints, runs the Rust test suites, then builds the
-# real Kubernetes control plane and runs its smoke tests.
+# Runs every vmafx test on a fresh machine: installs what is missing (ffmpeg, rclone, chromium,
+# the storage emulators), checks formatting and lints, builds the real Kubernetes control plane
+# (etcd + kube-apiserver, cached), then runs every Rust test suite, the operator's included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,13 +58,11 @@ cargo fmt --all --check
 reset_dev_null
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The operator tests run against a real etcd + kube-apiserver: build those first (cached).
+reset_dev_null
+echo "== kubernetes control plane tools"
+test/k8s/ci.sh --build-only
 reset_dev_null
 echo "== cargo test"
-cargo test --workspace --locked --exclude vmafx-testenv
-
-if [ -x test/k8s/ci.sh ]; then
-  reset_dev_null
-  echo "== kubernetes control plane"
-  test/k8s/ci.sh
-fi
+cargo test --workspace --locked
 echo "test.sh: all tests passed"

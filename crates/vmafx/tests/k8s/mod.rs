@@ -80,7 +80,12 @@ pub async fn namespace(client: &Client, prefix: &str) -> String {
 /// Creates a ServiceAccount in `namespace` bound to exactly the committed operator roles, and
 /// writes a kubeconfig for it into `dir`. The operator run with it fails loudly on any permission
 /// the roles lack.
-pub async fn operator_kubeconfig(env: &TestEnv, client: &Client, namespace: &str, dir: &Path) -> PathBuf {
+pub async fn operator_kubeconfig(
+    env: &TestEnv,
+    client: &Client,
+    namespace: &str,
+    dir: &Path,
+) -> PathBuf {
     let account = "vmafx-operator";
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     accounts
@@ -120,7 +125,7 @@ pub async fn operator_kubeconfig(env: &TestEnv, client: &Client, namespace: &str
                 ..Default::default()
             },
             role_ref: RoleRef {
-                api_group: "rbac.authorization.k8s.io".into(),
+                api_group: Some("rbac.authorization.k8s.io".into()),
                 kind: "ClusterRole".into(),
                 name: role_name,
             },
@@ -145,27 +150,31 @@ pub async fn operator_kubeconfig(env: &TestEnv, client: &Client, namespace: &str
             account,
             &PostParams::default(),
             &TokenRequest {
-                spec: TokenRequestSpec {
+                spec: Some(TokenRequestSpec {
                     expiration_seconds: Some(3600),
                     ..Default::default()
-                },
+                }),
                 ..Default::default()
             },
         )
         .await
         .expect("failed to request a token for the operator ServiceAccount")
         .status
-        .expect("a TokenRequest answer has a status")
-        .token;
+        .and_then(|status| status.token)
+        .expect("a TokenRequest answer carries a token");
 
-    let admin = Kubeconfig::read_from(env.kubeconfig_path()).expect("failed to read the admin kubeconfig");
+    let admin =
+        Kubeconfig::read_from(env.kubeconfig_path()).expect("failed to read the admin kubeconfig");
     let cluster = admin
         .clusters
         .first()
         .and_then(|c| c.cluster.clone())
         .expect("the admin kubeconfig names a cluster");
     let server = cluster.server.expect("the cluster has a server");
-    let ca_data = match (cluster.certificate_authority_data, cluster.certificate_authority) {
+    let ca_data = match (
+        cluster.certificate_authority_data,
+        cluster.certificate_authority,
+    ) {
         (Some(data), _) => data,
         (None, Some(path)) => {
             use base64::Engine as _;
