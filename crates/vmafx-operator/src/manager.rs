@@ -16,6 +16,9 @@ use crate::probes::{self, ProbeError, Readiness};
 use crate::webhook::{self, WebhookError};
 use crate::{job, node, training};
 
+/// The controller names reconcilers report metrics under, as controller-runtime names them.
+pub const CONTROLLERS: [&str; 3] = ["vmafxjob", "vmafxnode", "vmafxmodeltraining"];
+
 /// Why the operator stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {
@@ -67,6 +70,7 @@ pub async fn run_with_timings(
         Some(addr) => Some(webhook::bind(addr).await?),
         None => None,
     };
+    readiness.set("kubernetes", false, "not contacted yet");
     if let Some(listener) = health {
         background.spawn(probes::serve_health(
             listener,
@@ -129,6 +133,11 @@ pub async fn run_with_timings(
     };
     metrics.set_leader(&lease, true);
 
+    // The series exist from the moment this replica starts reconciling, so a standby is told
+    // apart from a leader by its metrics alone.
+    for controller in CONTROLLERS {
+        metrics.register_controller(controller);
+    }
     let controllers = CancellationToken::new();
     let mut reconcilers = JoinSet::new();
     reconcilers.spawn(job::run(ctx.clone(), controllers.clone()));

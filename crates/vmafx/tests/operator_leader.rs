@@ -160,8 +160,11 @@ async fn metrics_and_probes_use_controller_runtime_names() {
         unreachable,
         &[],
     );
-    let (code, body) = support::http_get(health, "/readyz").unwrap();
-    assert_eq!(code, 200, "{body}\n{}", proc.log());
+    support::wait_for(Duration::from_secs(10), || {
+        matches!(support::http_get(health, "/readyz"), Some((200, _)))
+    })
+    .unwrap_or_else(|| panic!("never ready:\n{}", proc.log()));
+    let (_, body) = support::http_get(health, "/readyz").unwrap();
     assert!(body.contains("\"kubernetes\""), "{body}");
     support::wait_for(Duration::from_secs(10), || runs_reconcilers(metrics_port))
         .unwrap_or_else(|| panic!("{}", metrics(metrics_port)));
@@ -169,7 +172,7 @@ async fn metrics_and_probes_use_controller_runtime_names() {
     for name in [
         "controller_runtime_reconcile_total{controller=\"vmafxjob\",result=\"success\"}",
         "controller_runtime_reconcile_total{controller=\"vmafxnode\",result=\"error\"}",
-        "controller_runtime_reconcile_time_seconds_bucket{controller=\"vmafxmodeltraining\"",
+        "controller_runtime_reconcile_time_seconds_count{controller=\"vmafxmodeltraining\"}",
         "workqueue_depth{controller=\"vmafxjob\",name=\"vmafxjob\"}",
         "leader_election_master_status{name=\"vmafx-operator.vmafx.dev\"} 1",
     ] {
