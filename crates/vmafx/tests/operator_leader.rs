@@ -79,7 +79,7 @@ async fn a_killed_leader_is_replaced_and_a_stopped_one_hands_over_at_once() {
             &elect,
         )
     };
-    let mut operators = vec![start("operator-a"), start("operator-b")];
+    let mut operators = [start("operator-a"), start("operator-b")];
     let ports = [operators[0].2, operators[1].2];
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
 

@@ -1,5 +1,9 @@
 //! `VmafxModelTraining`: an online SGD-EMA training run, mirrored from its trainer's `/status`.
 
+// Every `printcolumn(…)` in `#[kube(…)]` repeats `type_ = "string"`; clippy reads that as a
+// duplicated attribute.
+#![allow(clippy::duplicated_attributes)]
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
