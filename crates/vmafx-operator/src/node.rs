@@ -262,7 +262,7 @@ pub fn desired_deployment(
     };
     Ok(Deployment {
         metadata: owned_meta(node)?,
-        spec: Some(DeploymentSpec {
+        spec: DeploymentSpec {
             replicas: Some(1),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(node)),
@@ -285,7 +285,7 @@ pub fn desired_deployment(
                 }),
             },
             ..Default::default()
-        }),
+        },
         ..Default::default()
     })
 }
@@ -610,7 +610,7 @@ async fn reconcile(node: Arc<VmafxNode>, ctx: Arc<Context>) -> Result<Action, No
         write_status(&ctx, &node, &status).await?;
     }
     if was != Some(decision.healthy) {
-        tracing::info!(node = %runner::object_key(&node), healthy = decision.healthy, reason = decision.reason, "{}", decision.message);
+        tracing::info!(node = %runner::object_key(node.as_ref()), healthy = decision.healthy, reason = decision.reason, "{}", decision.message);
         let (type_, reason) = if decision.healthy {
             (EventType::Normal, "NodeHealthy")
         } else {
@@ -642,15 +642,7 @@ mod tests {
     }
 
     fn env_of(d: &Deployment) -> BTreeMap<String, String> {
-        let c = &d
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .spec
-            .as_ref()
-            .unwrap()
-            .containers[0];
+        let c = &d.spec.template.spec.as_ref().unwrap().containers[0];
         c.env
             .as_ref()
             .unwrap()
@@ -677,7 +669,7 @@ mod tests {
                 ("VmafxNode", "uid-1")
             );
             assert_eq!(owner.controller, Some(true));
-            let spec = d.spec.as_ref().unwrap();
+            let spec = &d.spec;
             assert_eq!(spec.replicas, Some(1));
             let c = &spec.template.spec.as_ref().unwrap().containers[0];
             assert_eq!(c.image.as_deref(), Some("ghcr.io/vmafx/vmafx-node:1"));

@@ -154,7 +154,7 @@ async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
             .filter_map(|f| f.manager.clone())
             .collect();
         assert_eq!(managers, ["vmafx-operator"]);
-        let spec = deployment.spec.unwrap();
+        let spec = deployment.spec;
         assert_eq!(spec.replicas, Some(1));
         let c = &spec.template.spec.unwrap().containers[0];
         assert_eq!(
