@@ -1,13 +1,856 @@
-//! Reconciler for the node custom resource (being written).
+//! Reconciler for `VmafxNode`: runs the worker as a Deployment with a Service in front of its
+//! health port, and keeps the node's health current from two sources: the worker's own `/healthz`
+//! and the heartbeat the vmafx controller last received from it.
+//!
+//! Pipeline: validate the spec → build the Deployment and Service (pure, [`desired_deployment`],
+//! [`desired_service`]) → server-side apply them → probe and read the registry → decide health
+//! ([`decide_health`], pure) → write the status and emit an event when health flips.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, Service, ServicePort, ServiceSpec,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
+use vmafx_api::v1::ListNodesRequest;
 
-use crate::context::Context;
+use crate::conditions::{self, set_condition};
+use crate::context::{Context, MANAGER};
+use crate::crd::{GpuVendor, VmafxNode, VmafxNodeStatus};
+use crate::runner;
+
+/// The controller's name in metrics and logs.
+pub const NAME: &str = "vmafxnode";
+/// The port the worker serves `/healthz` and `/ready` on, in its container and on its Service.
+pub const HEALTH_PORT: i32 = 8090;
+/// How often the worker is probed while nothing else happens.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(30);
+/// A heartbeat older than this makes the node unhealthy (the controller's own node timeout).
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Condition: the worker's Deployment and Service are applied.
+pub const AVAILABLE: &str = "Available";
+/// Condition: the worker answers its probe and heartbeats.
+pub const HEALTHY: &str = "Healthy";
+/// Label carried by everything the operator creates, and the selector its watches use.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", MANAGER);
+
+/// Services are DNS-1035 labels: at most 63 characters.
+const MAX_SERVICE_NAME: usize = 63;
+/// Past the stale moment by this much, so the recheck sees the heartbeat strictly too old.
+const STALE_MARGIN: Duration = Duration::from_millis(250);
+
+/// Why a reconcile failed; it is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The object lacks what an owner reference needs (it was not read from the API server).
+    #[error("failed to reference {0} as owner: it has no uid")]
+    NoOwnerReference(String),
+    /// A Deployment or Service could not be applied.
+    #[error("failed to apply {kind} {name}: {source}")]
+    Apply {
+        /// Deployment or Service.
+        kind: String,
+        /// Its name.
+        name: String,
+        /// The API server's answer.
+        #[source]
+        source: kube::Error,
+    },
+    /// The status could not be written.
+    #[error("failed to update the status of {name}: {source}")]
+    Status {
+        /// The node's name.
+        name: String,
+        /// The API server's answer.
+        #[source]
+        source: kube::Error,
+    },
+}
 
 /// Runs the reconciler until `shutdown` fires.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
-    let _ = ctx;
-    shutdown.cancelled().await;
+    let client = ctx.client.clone();
+    let owned = watcher::Config::default().labels(&format!("{}={}", MANAGED_BY.0, MANAGED_BY.1));
+    let controller = runner::watched(Api::<VmafxNode>::all(client.clone()), &ctx, NAME)
+        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
+        .owns(Api::<Service>::all(client), owned);
+    runner::run(NAME, controller, ctx, reconcile, shutdown).await;
+}
+
+/// The name the worker registers with the controller under: unique across namespaces, since
+/// namespaces contain no dots.
+pub fn registry_name(node: &VmafxNode) -> String {
+    format!(
+        "{}.{}",
+        node.name_any(),
+        node.namespace().unwrap_or_default()
+    )
+}
+
+/// The name of the worker's Deployment and Service.
+pub fn worker_name(node: &VmafxNode) -> String {
+    format!("{}-worker", node.name_any())
+}
+
+/// The URL the operator probes: `spec.healthEndpoint` (its `/healthz` appended unless it names a
+/// path already), else the worker's Service.
+pub fn health_url(node: &VmafxNode) -> String {
+    match node.spec.health_endpoint.as_deref().map(str::trim) {
+        Some(endpoint) if !endpoint.is_empty() => {
+            let endpoint = endpoint.trim_end_matches('/');
+            let has_path = endpoint
+                .split_once("://")
+                .map_or(endpoint, |(_, rest)| rest)
+                .contains('/');
+            if has_path {
+                endpoint.to_owned()
+            } else {
+                format!("{endpoint}/healthz")
+            }
+        }
+        _ => format!(
+            "http://{}.{}.svc:{HEALTH_PORT}/healthz",
+            worker_name(node),
+            node.namespace().unwrap_or_default()
+        ),
+    }
+}
+
+/// What is wrong with a spec, as a condition reason and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// PascalCase reason.
+    pub reason: &'static str,
+    /// What to fix.
+    pub message: String,
+}
+
+/// Checks the spec; the vendor it names on success.
+pub fn validate(node: &VmafxNode) -> Result<GpuVendor, Invalid> {
+    let vendor = GpuVendor::parse(&node.spec.gpu_vendor).ok_or_else(|| Invalid {
+        reason: "InvalidGpuVendor",
+        message: format!(
+            "spec.gpuVendor {:?} is not one of {}",
+            node.spec.gpu_vendor,
+            GpuVendor::ALL.map(GpuVendor::as_str).join(", ")
+        ),
+    })?;
+    if node.spec.capacity < 1 {
+        return Err(Invalid {
+            reason: "InvalidCapacity",
+            message: format!("spec.capacity {} must be at least 1", node.spec.capacity),
+        });
+    }
+    if node.spec.image.trim().is_empty() {
+        return Err(Invalid {
+            reason: "InvalidImage",
+            message: "spec.image must name a container image".to_owned(),
+        });
+    }
+    let service = worker_name(node);
+    if service.len() > MAX_SERVICE_NAME {
+        return Err(Invalid {
+            reason: "NameTooLong",
+            message: format!(
+                "the worker Service name {service:?} would be longer than {MAX_SERVICE_NAME} characters; shorten metadata.name"
+            ),
+        });
+    }
+    Ok(vendor)
+}
+
+fn selector_labels(node: &VmafxNode) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), "vmafx-node".to_owned()),
+        ("app.kubernetes.io/instance".to_owned(), node.name_any()),
+    ])
+}
+
+fn object_labels(node: &VmafxNode) -> BTreeMap<String, String> {
+    let mut labels = selector_labels(node);
+    labels.insert(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned());
+    labels
+}
+
+fn owned_meta(node: &VmafxNode) -> Result<ObjectMeta, NodeError> {
+    let owner = node
+        .controller_owner_ref(&())
+        .filter(|o| !o.uid.is_empty())
+        .ok_or_else(|| NodeError::NoOwnerReference(runner::object_key(node)))?;
+    Ok(ObjectMeta {
+        name: Some(worker_name(node)),
+        namespace: node.namespace(),
+        labels: Some(object_labels(node)),
+        owner_references: Some(vec![owner]),
+        ..Default::default()
+    })
+}
+
+fn env(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.into()),
+        ..Default::default()
+    }
+}
+
+fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String("health".to_owned()),
+            ..Default::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        ..Default::default()
+    }
+}
+
+/// The worker Deployment: one replica of `spec.image` running `vmafx node`, pointed at the
+/// controller, probed on its health port, and asking for one GPU of the node's vendor.
+pub fn desired_deployment(
+    node: &VmafxNode,
+    vendor: GpuVendor,
+    controller_grpc: &str,
+) -> Result<Deployment, NodeError> {
+    let limits = vendor
+        .gpu_resource()
+        .map(|resource| BTreeMap::from([(resource.to_owned(), Quantity("1".to_owned()))]));
+    let container = Container {
+        name: "node".to_owned(),
+        image: Some(node.spec.image.clone()),
+        command: Some(vec!["vmafx".to_owned()]),
+        args: Some(vec![
+            "node".to_owned(),
+            "--capacity".to_owned(),
+            node.spec.capacity.to_string(),
+        ]),
+        env: Some(vec![
+            env("VMAFX_CONTROLLER", controller_grpc),
+            env("VMAFX_NODE_NAME", registry_name(node)),
+            env("VMAFX_NODE_VENDOR", vendor.as_str()),
+            env("VMAFX_NODE_BACKENDS", vendor.backends().join(",")),
+            env("VMAFX_NODE_HTTP_ADDR", format!("0.0.0.0:{HEALTH_PORT}")),
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some("health".to_owned()),
+            container_port: HEALTH_PORT,
+            protocol: Some("TCP".to_owned()),
+            ..Default::default()
+        }]),
+        liveness_probe: Some(http_probe("/healthz", 10, 3)),
+        readiness_probe: Some(http_probe("/ready", 5, 1)),
+        resources: limits.map(|limits| ResourceRequirements {
+            limits: Some(limits),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Ok(Deployment {
+        metadata: owned_meta(node)?,
+        spec: DeploymentSpec {
+            replicas: Some(1),
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(node)),
+                ..Default::default()
+            },
+            // A rolling update would need a second GPU for the surge pod; the worker's jobs are
+            // leased and go back to the queue when it stops, so stopping first loses nothing.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".to_owned()),
+                ..Default::default()
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(object_labels(node)),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+}
+
+/// The Service in front of the worker's health port, which the operator probes.
+pub fn desired_service(node: &VmafxNode) -> Result<Service, NodeError> {
+    Ok(Service {
+        metadata: owned_meta(node)?,
+        spec: Some(ServiceSpec {
+            selector: Some(selector_labels(node)),
+            ports: Some(vec![ServicePort {
+                name: Some("health".to_owned()),
+                port: HEALTH_PORT,
+                target_port: Some(IntOrString::String("health".to_owned())),
+                protocol: Some("TCP".to_owned()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+/// What the controller's node registry says about the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Registry {
+    /// The worker registered; its newest registration.
+    Found {
+        /// The controller's id for it.
+        id: String,
+        /// When its last heartbeat arrived, in Unix milliseconds.
+        last_heartbeat_ms: i64,
+        /// Jobs it runs now.
+        running: u32,
+        /// The device it reported.
+        device: String,
+    },
+    /// No worker of this name registered.
+    NotRegistered,
+    /// The controller could not be asked.
+    Unreachable(String),
+}
+
+/// The outcome of one health check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthDecision {
+    /// Probe answered and heartbeat fresh.
+    pub healthy: bool,
+    /// PascalCase reason for the Healthy condition.
+    pub reason: &'static str,
+    /// Human-readable detail.
+    pub message: String,
+    /// When to check again.
+    pub recheck: Duration,
+}
+
+/// Decides health from the probe's outcome (`Err` says why it failed) and the registry, at
+/// `now_ms`. The next check comes after [`PROBE_INTERVAL`], or sooner if the heartbeat turns
+/// stale before then, so staleness is noticed within a fraction of a second.
+pub fn decide_health(
+    probe: &Result<(), String>,
+    registry: &Registry,
+    now_ms: i64,
+) -> HealthDecision {
+    let mut problems: Vec<(&'static str, String)> = Vec::new();
+    let mut recheck = PROBE_INTERVAL;
+    if let Err(why) = probe {
+        problems.push(("ProbeFailed", format!("health probe failed: {why}")));
+    }
+    match registry {
+        Registry::Found {
+            last_heartbeat_ms, ..
+        } => {
+            let age = Duration::from_millis(u64::try_from(now_ms - last_heartbeat_ms).unwrap_or(0));
+            if age > HEARTBEAT_TIMEOUT {
+                problems.push((
+                    "HeartbeatStale",
+                    format!(
+                        "stale heartbeat: the last one reached the controller {} s ago, more than {} s",
+                        age.as_secs(),
+                        HEARTBEAT_TIMEOUT.as_secs()
+                    ),
+                ));
+            } else {
+                recheck = recheck.min(HEARTBEAT_TIMEOUT - age + STALE_MARGIN);
+            }
+        }
+        Registry::NotRegistered => problems.push((
+            "NotRegistered",
+            "the worker has not registered with the controller".to_owned(),
+        )),
+        Registry::Unreachable(why) => problems.push((
+            "ControllerUnreachable",
+            format!("failed to read the controller's node registry: {why}"),
+        )),
+    }
+    match problems.first() {
+        None => HealthDecision {
+            healthy: true,
+            reason: "Healthy",
+            message: "the worker answers its health probe and heartbeats".to_owned(),
+            recheck,
+        },
+        Some((reason, _)) => HealthDecision {
+            healthy: false,
+            reason,
+            message: problems
+                .iter()
+                .map(|(_, m)| m.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            recheck,
+        },
+    }
+}
+
+/// The newest registration named `name` among the controller's nodes.
+pub fn find_registration(nodes: &[vmafx_api::v1::Node], name: &str) -> Registry {
+    nodes
+        .iter()
+        .filter(|n| n.info.as_ref().is_some_and(|i| i.name == name))
+        .max_by_key(|n| n.last_heartbeat_ms.max(n.registered_ms))
+        .map_or(Registry::NotRegistered, |n| Registry::Found {
+            id: n.id.clone(),
+            last_heartbeat_ms: n.last_heartbeat_ms.max(n.registered_ms),
+            running: n.running,
+            device: n
+                .info
+                .as_ref()
+                .map(|i| i.device.clone())
+                .unwrap_or_default(),
+        })
+}
+
+async fn probe(ctx: &Context, url: &str) -> Result<(), String> {
+    match ctx.http.get(url).send().await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("GET {url} answered {}", response.status())),
+        Err(error) => Err(format!("GET {url}: {error}")),
+    }
+}
+
+async fn read_registry(ctx: &Context, name: &str) -> Registry {
+    match ctx.jobs.clone().list_nodes(ListNodesRequest {}).await {
+        Ok(response) => find_registration(&response.into_inner().nodes, name),
+        Err(status) => Registry::Unreachable(status.message().to_owned()),
+    }
+}
+
+fn time_from_ms(ms: i64) -> Option<Time> {
+    Timestamp::from_millisecond(ms).ok().map(Time)
+}
+
+/// Whether `next` differs from `prev` in more than the probe time, which moves on every check.
+fn worth_writing(prev: &VmafxNodeStatus, next: &VmafxNodeStatus, now: Timestamp) -> bool {
+    let probe_age = prev.last_probe_time.as_ref().map_or(PROBE_INTERVAL, |t| {
+        Duration::try_from(now.duration_since(t.0)).unwrap_or_default()
+    });
+    let mut same = next.clone();
+    same.last_probe_time = prev.last_probe_time.clone();
+    // Each write triggers another reconcile; refreshing only a recent probe time would loop.
+    same != *prev
+        || (next.last_probe_time != prev.last_probe_time && probe_age >= PROBE_INTERVAL / 2)
+}
+
+async fn write_status(
+    ctx: &Context,
+    node: &VmafxNode,
+    status: &VmafxNodeStatus,
+) -> Result<(), NodeError> {
+    let api: Api<VmafxNode> =
+        Api::namespaced(ctx.client.clone(), &node.namespace().unwrap_or_default());
+    // The resourceVersion makes the write fail if the cached object was stale, so a health flip
+    // (and its event) is decided from what the API server really holds.
+    let patch = serde_json::json!({
+        "apiVersion": "vmafx.dev/v1",
+        "kind": "VmafxNode",
+        "metadata": { "name": node.name_any(), "resourceVersion": node.resource_version() },
+        "status": status,
+    });
+    api.patch_status(
+        &node.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|source| NodeError::Status {
+        name: runner::object_key(node),
+        source,
+    })
+}
+
+async fn publish(ctx: &Context, node: &VmafxNode, type_: EventType, reason: &str, note: String) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder().publish(&event, &node.object_ref(&())).await {
+        tracing::warn!(node = %runner::object_key(node), "failed to publish event {reason}: {error}");
+    }
+}
+
+async fn apply<K>(ctx: &Context, ns: &str, object: &K) -> Result<(), NodeError>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    api.patch(
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(object),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|source| NodeError::Apply {
+        kind: K::kind(&()).into_owned(),
+        name,
+        source,
+    })
+}
+
+async fn reconcile(node: Arc<VmafxNode>, ctx: Arc<Context>) -> Result<Action, NodeError> {
+    let ns = node.namespace().unwrap_or_default();
+    let generation = node.metadata.generation;
+    let prev = node.status.clone().unwrap_or_default();
+    let mut status = prev.clone();
+    status.observed_generation = generation;
+
+    let vendor = match validate(&node) {
+        Ok(vendor) => vendor,
+        Err(invalid) => {
+            let mut changed = set_condition(
+                &mut status.conditions,
+                AVAILABLE,
+                false,
+                invalid.reason,
+                &invalid.message,
+                generation,
+            );
+            changed |= set_condition(
+                &mut status.conditions,
+                HEALTHY,
+                false,
+                invalid.reason,
+                &invalid.message,
+                generation,
+            );
+            status.healthy = false;
+            if changed || status != prev {
+                write_status(&ctx, &node, &status).await?;
+                publish(
+                    &ctx,
+                    &node,
+                    EventType::Warning,
+                    invalid.reason,
+                    invalid.message,
+                )
+                .await;
+            }
+            return Ok(Action::await_change());
+        }
+    };
+
+    apply(
+        &ctx,
+        &ns,
+        &desired_deployment(&node, vendor, &ctx.config.controller_grpc)?,
+    )
+    .await?;
+    apply(&ctx, &ns, &desired_service(&node)?).await?;
+    set_condition(
+        &mut status.conditions,
+        AVAILABLE,
+        true,
+        "WorkerApplied",
+        &format!("Deployment and Service {} are applied", worker_name(&node)),
+        generation,
+    );
+
+    let url = health_url(&node);
+    let name = registry_name(&node);
+    let (probed, registry) = tokio::join!(probe(&ctx, &url), read_registry(&ctx, &name));
+    let now = Timestamp::now();
+    let decision = decide_health(&probed, &registry, now.as_millisecond());
+
+    if let Registry::Found {
+        id,
+        last_heartbeat_ms,
+        running,
+        device,
+    } = &registry
+    {
+        status.node_id = Some(id.clone());
+        status.last_heartbeat = time_from_ms(*last_heartbeat_ms);
+        status.jobs = i32::try_from(*running).unwrap_or(i32::MAX);
+        status.device = Some(device.clone()).filter(|d| !d.is_empty());
+    } else if matches!(registry, Registry::NotRegistered) {
+        status.jobs = 0;
+    }
+    status.healthy = decision.healthy;
+    status.last_probe_time = Some(Time(now));
+    let was = conditions::find(&prev.conditions, HEALTHY).map(|c| c.status == "True");
+    set_condition(
+        &mut status.conditions,
+        HEALTHY,
+        decision.healthy,
+        decision.reason,
+        &decision.message,
+        generation,
+    );
+
+    if worth_writing(&prev, &status, now) {
+        write_status(&ctx, &node, &status).await?;
+    }
+    if was != Some(decision.healthy) {
+        tracing::info!(node = %runner::object_key(node.as_ref()), healthy = decision.healthy, reason = decision.reason, "{}", decision.message);
+        let (type_, reason) = if decision.healthy {
+            (EventType::Normal, "NodeHealthy")
+        } else {
+            (EventType::Warning, "NodeUnhealthy")
+        };
+        publish(&ctx, &node, type_, reason, decision.message.clone()).await;
+    }
+    Ok(Action::requeue(decision.recheck))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::VmafxNodeSpec;
+
+    fn node(vendor: &str) -> VmafxNode {
+        let mut node = VmafxNode::new(
+            "gpu-0",
+            VmafxNodeSpec {
+                gpu_vendor: vendor.to_owned(),
+                capacity: 4,
+                image: "ghcr.io/vmafx/vmafx-node:1".to_owned(),
+                health_endpoint: None,
+            },
+        );
+        node.metadata.namespace = Some("ns1".to_owned());
+        node.metadata.uid = Some("uid-1".to_owned());
+        node
+    }
+
+    fn env_of(d: &Deployment) -> BTreeMap<String, String> {
+        let c = &d.spec.template.spec.as_ref().unwrap().containers[0];
+        c.env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|e| (e.name.clone(), e.value.clone().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn deployment_for_each_vendor() {
+        for (vendor, resource) in [
+            ("nvidia", Some("nvidia.com/gpu")),
+            ("amd", Some("amd.com/gpu")),
+            ("intel", Some("gpu.intel.com/i915")),
+            ("cpu", None),
+        ] {
+            let n = node(vendor);
+            let v = validate(&n).unwrap();
+            let d = desired_deployment(&n, v, "http://ctl:9090").unwrap();
+            assert_eq!(d.metadata.name.as_deref(), Some("gpu-0-worker"));
+            let owner = &d.metadata.owner_references.as_ref().unwrap()[0];
+            assert_eq!(
+                (owner.kind.as_str(), owner.uid.as_str()),
+                ("VmafxNode", "uid-1")
+            );
+            assert_eq!(owner.controller, Some(true));
+            let spec = &d.spec;
+            assert_eq!(spec.replicas, Some(1));
+            let c = &spec.template.spec.as_ref().unwrap().containers[0];
+            assert_eq!(c.image.as_deref(), Some("ghcr.io/vmafx/vmafx-node:1"));
+            assert_eq!(c.args.as_ref().unwrap(), &["node", "--capacity", "4"]);
+            let env = env_of(&d);
+            assert_eq!(env["VMAFX_CONTROLLER"], "http://ctl:9090");
+            assert_eq!(env["VMAFX_NODE_NAME"], "gpu-0.ns1");
+            assert_eq!(env["VMAFX_NODE_VENDOR"], vendor);
+            assert_eq!(env["VMAFX_NODE_HTTP_ADDR"], "0.0.0.0:8090");
+            let limits = c.resources.as_ref().and_then(|r| r.limits.clone());
+            match resource {
+                Some(r) => {
+                    let limits = limits.unwrap();
+                    assert_eq!(limits.len(), 1);
+                    assert_eq!(limits[r], Quantity("1".into()));
+                }
+                None => assert!(limits.is_none(), "{vendor}: {limits:?}"),
+            }
+            let live = c
+                .liveness_probe
+                .as_ref()
+                .unwrap()
+                .http_get
+                .as_ref()
+                .unwrap();
+            let ready = c
+                .readiness_probe
+                .as_ref()
+                .unwrap()
+                .http_get
+                .as_ref()
+                .unwrap();
+            assert_eq!(live.path.as_deref(), Some("/healthz"));
+            assert_eq!(ready.path.as_deref(), Some("/ready"));
+            let selector = spec.selector.match_labels.as_ref().unwrap();
+            let pod_labels = spec
+                .template
+                .metadata
+                .as_ref()
+                .unwrap()
+                .labels
+                .as_ref()
+                .unwrap();
+            assert!(selector.iter().all(|(k, v)| pod_labels.get(k) == Some(v)));
+        }
+    }
+
+    #[test]
+    fn service_fronts_the_health_port() {
+        let n = node("cpu");
+        let s = desired_service(&n).unwrap();
+        let spec = s.spec.unwrap();
+        assert_eq!(spec.ports.unwrap()[0].port, HEALTH_PORT);
+        assert_eq!(spec.selector.unwrap(), selector_labels(&n));
+        assert_eq!(health_url(&n), "http://gpu-0-worker.ns1.svc:8090/healthz");
+    }
+
+    #[test]
+    fn health_endpoint_overrides() {
+        let mut n = node("cpu");
+        n.spec.health_endpoint = Some("http://127.0.0.1:9/".into());
+        assert_eq!(health_url(&n), "http://127.0.0.1:9/healthz");
+        n.spec.health_endpoint = Some("http://127.0.0.1:9/custom/healthz".into());
+        assert_eq!(health_url(&n), "http://127.0.0.1:9/custom/healthz");
+    }
+
+    #[test]
+    fn invalid_specs_are_named() {
+        let err = validate(&node("tpu")).unwrap_err();
+        assert_eq!(err.reason, "InvalidGpuVendor");
+        assert!(err.message.contains("\"tpu\"") && err.message.contains("nvidia, amd, intel, cpu"));
+        let mut n = node("cpu");
+        n.spec.capacity = 0;
+        assert_eq!(validate(&n).unwrap_err().reason, "InvalidCapacity");
+        let mut n = node("cpu");
+        n.metadata.name = Some("x".repeat(60));
+        assert_eq!(validate(&n).unwrap_err().reason, "NameTooLong");
+    }
+
+    #[test]
+    fn unowned_objects_are_refused() {
+        let mut n = node("cpu");
+        n.metadata.uid = None;
+        assert!(matches!(
+            desired_service(&n),
+            Err(NodeError::NoOwnerReference(_))
+        ));
+    }
+
+    fn found(last_heartbeat_ms: i64) -> Registry {
+        Registry::Found {
+            id: "n1".into(),
+            last_heartbeat_ms,
+            running: 2,
+            device: "cpu".into(),
+        }
+    }
+
+    #[test]
+    fn health_needs_probe_and_fresh_heartbeat() {
+        let now = 1_000_000;
+        let d = decide_health(&Ok(()), &found(now - 10_000), now);
+        assert!(d.healthy);
+        assert_eq!(d.reason, "Healthy");
+        assert_eq!(d.recheck, PROBE_INTERVAL);
+
+        // The recheck lands just after the heartbeat turns 60 s old.
+        let d = decide_health(&Ok(()), &found(now - 45_000), now);
+        assert!(d.healthy);
+        assert_eq!(d.recheck, Duration::from_millis(15_250));
+
+        let d = decide_health(&Ok(()), &found(now - 61_000), now);
+        assert!(!d.healthy);
+        assert_eq!(d.reason, "HeartbeatStale");
+        assert!(d.message.contains("stale heartbeat"), "{}", d.message);
+        assert_eq!(d.recheck, PROBE_INTERVAL);
+
+        let d = decide_health(&Err("refused".into()), &found(now - 1_000), now);
+        assert!(!d.healthy);
+        assert_eq!(d.reason, "ProbeFailed");
+        assert!(d.message.contains("refused"));
+
+        let d = decide_health(&Err("refused".into()), &found(now - 70_000), now);
+        assert_eq!(d.reason, "ProbeFailed");
+        assert!(d.message.contains("stale heartbeat"));
+
+        assert_eq!(
+            decide_health(&Ok(()), &Registry::NotRegistered, now).reason,
+            "NotRegistered"
+        );
+        let d = decide_health(&Ok(()), &Registry::Unreachable("down".into()), now);
+        assert_eq!(d.reason, "ControllerUnreachable");
+        assert!(!d.healthy);
+        // A heartbeat from a clock slightly ahead counts as fresh.
+        assert!(decide_health(&Ok(()), &found(now + 500), now).healthy);
+    }
+
+    #[test]
+    fn newest_registration_wins() {
+        use vmafx_api::v1::{Node, NodeInfo};
+        let reg = |id: &str, name: &str, hb: i64| Node {
+            id: id.into(),
+            info: Some(NodeInfo {
+                name: name.into(),
+                device: format!("dev-{id}"),
+                ..Default::default()
+            }),
+            healthy: true,
+            registered_ms: 1,
+            last_heartbeat_ms: hb,
+            running: 1,
+        };
+        let nodes = [
+            reg("a", "w.ns", 10),
+            reg("b", "w.ns", 30),
+            reg("c", "other", 99),
+        ];
+        match find_registration(&nodes, "w.ns") {
+            Registry::Found { id, device, .. } => {
+                assert_eq!((id.as_str(), device.as_str()), ("b", "dev-b"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(find_registration(&nodes, "nope"), Registry::NotRegistered);
+    }
+
+    #[test]
+    fn only_the_probe_time_moving_is_not_written_twice_in_a_row() {
+        let now = Timestamp::now();
+        let prev = VmafxNodeStatus {
+            healthy: true,
+            last_probe_time: Some(Time(now)),
+            ..Default::default()
+        };
+        let mut next = prev.clone();
+        next.last_probe_time = Some(Time(now + Duration::from_secs(1)));
+        assert!(!worth_writing(&prev, &next, now));
+        next.jobs = 1;
+        assert!(worth_writing(&prev, &next, now));
+        let later = now + Duration::from_secs(20);
+        next.jobs = 0;
+        assert!(worth_writing(&prev, &next, later));
+    }
 }

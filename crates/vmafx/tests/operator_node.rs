@@ -1,0 +1,379 @@
+//! VmafxNode against a real control plane: the operator's worker Deployment and Service for each
+//! vendor, an invalid vendor refused, and health decided from a real `vmafx node` (its probe and
+//! its heartbeat through a real controller), including a heartbeat that goes stale.
+
+mod k8s;
+mod support;
+
+/// Evaluates `$body` (an expression that may `.await`) every 200 ms until it yields `Some`, and
+/// panics naming `$what` (and `$context`, evaluated then) after `$timeout`.
+macro_rules! poll_until {
+    ($timeout:expr, $what:expr, $body:expr) => {
+        poll_until!($timeout, $what, $body, String::new())
+    };
+    ($timeout:expr, $what:expr, $body:expr, $context:expr) => {{
+        let deadline = std::time::Instant::now() + $timeout;
+        loop {
+            if let Some(value) = $body {
+                break value;
+            }
+            if std::time::Instant::now() >= deadline {
+                panic!(
+                    "timed out after {:?} waiting for {}\n{}",
+                    $timeout, $what, $context
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }};
+}
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::Client;
+use vmafx_operator::crd::{VmafxNode, VmafxNodeSpec};
+
+/// A tiny HTTP server answering 200 to every request, standing in for a worker's health port.
+fn always_ok_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let _ = (&stream)
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    port
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let cache = std::env::var_os("HOME")
+        .map(|h| Path::new(&h).join(".cache/vmafx-testenv"))
+        .unwrap();
+    let bin = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("bin/kubectl"))
+        .find(|p| p.exists())
+        .expect("kubectl under ~/.cache/vmafx-testenv (test/k8s/testenv.sh build)");
+    let out = Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn create_node(
+    api: &Api<VmafxNode>,
+    name: &str,
+    vendor: &str,
+    health: Option<String>,
+) -> VmafxNode {
+    let node = VmafxNode::new(
+        name,
+        VmafxNodeSpec {
+            gpu_vendor: vendor.into(),
+            capacity: 2,
+            image: format!("registry.example/vmafx:{vendor}"),
+            health_endpoint: health,
+        },
+    );
+    api.create(&PostParams::default(), &node).await.unwrap()
+}
+
+fn condition(node: &VmafxNode, type_: &str) -> Option<(String, String, String)> {
+    node.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+async fn events(client: &Client, ns: &str, object: &str, reason: &str) -> Vec<Event> {
+    Api::<Event>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(object))
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .collect()
+}
+
+async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
+    let nodes: Api<VmafxNode> = Api::namespaced(client.clone(), ns);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let services: Api<Service> = Api::namespaced(client.clone(), ns);
+    for (vendor, resource) in [
+        ("nvidia", Some("nvidia.com/gpu")),
+        ("amd", Some("amd.com/gpu")),
+        ("intel", Some("gpu.intel.com/i915")),
+        ("cpu", None),
+    ] {
+        let name = format!("w-{vendor}");
+        let node = create_node(&nodes, &name, vendor, None).await;
+        let uid = node.metadata.uid.clone().unwrap();
+        let worker = format!("{name}-worker");
+        let deployment = poll_until!(Duration::from_secs(30), "worker Deployment", {
+            deployments.get_opt(&worker).await.unwrap()
+        });
+        let owner = &deployment.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+            ("VmafxNode", name.as_str(), uid.as_str())
+        );
+        assert_eq!(owner.controller, Some(true));
+        let managers: Vec<_> = deployment
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .filter(|f| f.operation.as_deref() == Some("Apply"))
+            .filter_map(|f| f.manager.clone())
+            .collect();
+        assert_eq!(managers, ["vmafx-operator"]);
+        let spec = deployment.spec;
+        assert_eq!(spec.replicas, Some(1));
+        let c = &spec.template.spec.unwrap().containers[0];
+        assert_eq!(
+            c.image.as_deref(),
+            Some(format!("registry.example/vmafx:{vendor}").as_str())
+        );
+        assert_eq!(c.args.as_deref().unwrap(), ["node", "--capacity", "2"]);
+        let env: std::collections::BTreeMap<_, _> = c
+            .env
+            .iter()
+            .flatten()
+            .map(|e| (e.name.as_str(), e.value.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(env["VMAFX_CONTROLLER"], controller_grpc);
+        assert_eq!(env["VMAFX_NODE_NAME"], format!("{name}.{ns}"));
+        assert_eq!(env["VMAFX_NODE_VENDOR"], vendor);
+        assert_eq!(env["VMAFX_NODE_HTTP_ADDR"], "0.0.0.0:8090");
+        let limits = c
+            .resources
+            .as_ref()
+            .and_then(|r| r.limits.clone())
+            .unwrap_or_default();
+        match resource {
+            Some(r) => {
+                assert_eq!(limits.len(), 1, "{vendor}: {limits:?}");
+                assert_eq!(limits[r].0, "1");
+            }
+            None => assert!(limits.is_empty(), "{vendor}: {limits:?}"),
+        }
+        let live = c.liveness_probe.as_ref().unwrap().http_get.clone().unwrap();
+        let ready = c
+            .readiness_probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .clone()
+            .unwrap();
+        assert_eq!(
+            (live.path.as_deref(), ready.path.as_deref()),
+            (Some("/healthz"), Some("/ready"))
+        );
+        let service = services.get(&worker).await.unwrap();
+        assert_eq!(service.spec.unwrap().ports.unwrap()[0].port, 8090);
+        assert_eq!(service.metadata.owner_references.unwrap()[0].uid, uid);
+
+        // Nothing answers the in-cluster Service here, so the probe fails and says where.
+        let node = poll_until!(Duration::from_secs(30), "Available and a failed probe", {
+            let n = nodes.get(&name).await.unwrap();
+            let available = condition(&n, "Available")?.0 == "True";
+            let healthy = condition(&n, "Healthy")?;
+            (available && healthy.1 == "ProbeFailed").then_some(n)
+        });
+        assert!(!node.status.as_ref().unwrap().healthy);
+        assert!(condition(&node, "Healthy")
+            .unwrap()
+            .2
+            .contains(&format!("http://{worker}.{ns}.svc:8090/healthz")));
+    }
+
+    let bad = create_node(&nodes, "w-tpu", "tpu", None).await;
+    let (status, reason, message) = poll_until!(Duration::from_secs(30), "InvalidGpuVendor", {
+        condition(&nodes.get("w-tpu").await.unwrap(), "Available")
+    });
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "InvalidGpuVendor")
+    );
+    assert!(message.contains("\"tpu\""), "{message}");
+    assert!(deployments.get_opt("w-tpu-worker").await.unwrap().is_none());
+    let warned = poll_until!(Duration::from_secs(10), "an InvalidGpuVendor event", {
+        let found = events(client, ns, "w-tpu", "InvalidGpuVendor").await;
+        (!found.is_empty()).then_some(found)
+    });
+    assert_eq!(warned[0].type_.as_deref(), Some("Warning"));
+    let _ = bad;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_worker_and_health() {
+    let (env, client) = k8s::cluster().await;
+    let ns = k8s::namespace(&client, "vmnode").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc_port, http_port) = (support::free_port(), support::free_port());
+    let controller = support::start_controller(
+        dir.path(),
+        &dir.path().join("data"),
+        grpc_port,
+        http_port,
+        &[],
+    );
+    let kubeconfig = k8s::operator_kubeconfig(env, &client, &ns, dir.path()).await;
+    let (operator, _, _) = k8s::start_operator(
+        dir.path(),
+        "operator",
+        &kubeconfig,
+        &ns,
+        &controller.grpc,
+        &format!("http://127.0.0.1:{http_port}"),
+        &[],
+    );
+
+    check_deployments(&client, &ns, &controller.grpc).await;
+
+    // A real worker registered under the name the operator would give it.
+    let nodes: Api<VmafxNode> = Api::namespaced(client.clone(), &ns);
+    let health_port = support::free_port();
+    let health_addr = format!("127.0.0.1:{health_port}");
+    let registered = format!("live.{ns}");
+    let scratch = dir.path().join("scratch").display().to_string();
+    let worker = support::spawn(
+        dir.path(),
+        "node-live",
+        &[
+            "node",
+            "--controller",
+            &controller.grpc,
+            "--name",
+            &registered,
+            "--vendor",
+            "cpu",
+            "--http-addr",
+            &health_addr,
+            "--heartbeat-secs",
+            "1",
+            "--scratch-dir",
+            &scratch,
+        ],
+        &[],
+    );
+    support::wait_for(Duration::from_secs(30), || {
+        matches!(support::http_get(health_port, "/healthz"), Some((200, _)))
+    })
+    .unwrap_or_else(|| panic!("the worker never served /healthz:\n{}", worker.log()));
+    create_node(&nodes, "live", "cpu", Some(format!("http://{health_addr}"))).await;
+    let node = poll_until!(
+        Duration::from_secs(40),
+        "a healthy VmafxNode",
+        {
+            let n = nodes.get("live").await.unwrap();
+            n.status.as_ref().is_some_and(|s| s.healthy).then_some(n)
+        },
+        operator.log()
+    );
+    let status = node.status.clone().unwrap();
+    assert!(status.node_id.as_deref().is_some_and(|id| !id.is_empty()));
+    assert!(
+        status.device.as_deref().is_some_and(|d| !d.is_empty()),
+        "{status:?}"
+    );
+    assert_eq!(status.jobs, 0);
+    assert!(status.last_heartbeat.is_some() && status.last_probe_time.is_some());
+    assert_eq!(condition(&node, "Healthy").unwrap().1, "Healthy");
+    let listed = support::run_cli(&["nodes", "--controller", &controller.grpc, "--json"]);
+    assert!(
+        listed.1.contains(status.node_id.as_deref().unwrap()),
+        "{listed:?}"
+    );
+
+    let table = kubectl(env.kubeconfig_path(), &["get", "vmnode", "-n", &ns]);
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "VENDOR", "HEALTHY", "JOBS", "DEVICE", "AGE"]
+    );
+    let live_row: Vec<&str> = lines
+        .find(|l| l.starts_with("live "))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(&live_row[..4], ["live", "cpu", "true", "0"]);
+
+    // Only the heartbeat goes stale: the probe now reaches a server that always answers, and the
+    // worker is frozen so it stops heartbeating.
+    let stand_in = always_ok_server();
+    nodes
+        .patch(
+            "live",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"healthEndpoint": format!("http://127.0.0.1:{stand_in}")}})),
+        )
+        .await
+        .unwrap();
+    let pid = worker.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let frozen = Instant::now();
+    let node = poll_until!(
+        Duration::from_secs(80),
+        "an unhealthy VmafxNode",
+        {
+            let n = nodes.get("live").await.unwrap();
+            n.status.as_ref().is_some_and(|s| !s.healthy).then_some(n)
+        },
+        operator.log()
+    );
+    let took = frozen.elapsed();
+    let (_, reason, message) = condition(&node, "Healthy").unwrap();
+    assert_eq!(reason, "HeartbeatStale", "{message}");
+    assert!(message.contains("stale heartbeat"), "{message}");
+    assert!(
+        took >= Duration::from_secs(55) && took <= Duration::from_secs(75),
+        "flipped after {took:?}"
+    );
+    let flips = poll_until!(Duration::from_secs(10), "a NodeUnhealthy event", {
+        let found = events(&client, &ns, "live", "NodeUnhealthy").await;
+        found
+            .iter()
+            .any(|e| {
+                e.note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("stale heartbeat"))
+            })
+            .then_some(found)
+    });
+    assert!(!flips.is_empty());
+    assert!(!events(&client, &ns, "live", "NodeHealthy").await.is_empty());
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    drop(worker);
+}
