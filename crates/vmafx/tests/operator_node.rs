@@ -203,9 +203,9 @@ async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
         // Nothing answers the in-cluster Service here, so the probe fails and says where.
         let node = poll_until!(Duration::from_secs(30), "Available and a failed probe", {
             let n = nodes.get(&name).await.unwrap();
-            let available = condition(&n, "Available")?.0 == "True";
-            let healthy = condition(&n, "Healthy")?;
-            (available && healthy.1 == "ProbeFailed").then_some(n)
+            let available = condition(&n, "Available").is_some_and(|c| c.0 == "True");
+            let probe_failed = condition(&n, "Healthy").is_some_and(|c| c.1 == "ProbeFailed");
+            (available && probe_failed).then_some(n)
         });
         assert!(!node.status.as_ref().unwrap().healthy);
         assert!(condition(&node, "Healthy")
