@@ -6,7 +6,7 @@
 mod k8s;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -128,25 +128,6 @@ async fn events_for(client: &Client, ns: &str, name: &str) -> Vec<Event> {
         .collect()
 }
 
-fn kubectl() -> PathBuf {
-    let cache = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap()
-        .join(".cache/vmafx-testenv");
-    std::fs::read_dir(&cache)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("bin/kubectl"))
-        .find(|p| {
-            p.is_file()
-                && p.parent()
-                    .and_then(|b| b.parent())
-                    .and_then(|d| d.file_name())
-                    .is_some_and(|n| n.to_string_lossy().starts_with("kubernetes-"))
-        })
-        .expect("kubectl under ~/.cache/vmafx-testenv/kubernetes-*/bin (test/k8s/testenv.sh build)")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_are_scored_failed_and_cancelled_through_the_controller() {
     let (env, client) = k8s::cluster().await;
@@ -253,7 +234,7 @@ async fn jobs_are_scored_failed_and_cancelled_through_the_controller() {
     }
 
     // 5. `kubectl get vmjob` shows the printer columns with the job's values.
-    let out = std::process::Command::new(kubectl())
+    let out = std::process::Command::new(k8s::kubectl_path())
         .args(["--kubeconfig"])
         .arg(env.kubeconfig_path())
         .args(["get", "vmjob", "-n", &ns])

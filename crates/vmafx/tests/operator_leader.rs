@@ -180,21 +180,6 @@ async fn metrics_and_probes_use_controller_runtime_names() {
     }
 }
 
-/// kubectl as built by `test/k8s/testenv.sh build`.
-fn kubectl() -> std::path::PathBuf {
-    let cache = std::env::var_os("VMAFX_TESTENV_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/vmafx-testenv")
-        });
-    std::fs::read_dir(&cache)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("bin/kubectl"))
-        .find(|p| p.exists())
-        .expect("kubectl is built by test/k8s/testenv.sh build")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn shipped_manifests_are_accepted_by_the_api_server() {
     let (env, client) = k8s::cluster().await;
@@ -219,7 +204,7 @@ async fn shipped_manifests_are_accepted_by_the_api_server() {
         "config/samples",
         "deploy/helm/vmafx/crds",
     ] {
-        let out = std::process::Command::new(kubectl())
+        let out = std::process::Command::new(k8s::kubectl_path())
             .arg(format!("--kubeconfig={}", env.kubeconfig_path().display()))
             .args(["apply", "--dry-run=server", "-f"])
             .arg(root.join(path))

@@ -30,7 +30,6 @@ macro_rules! poll_until {
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -57,30 +56,6 @@ fn always_ok_server() -> u16 {
         }
     });
     port
-}
-
-fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
-    let cache = std::env::var_os("HOME")
-        .map(|h| Path::new(&h).join(".cache/vmafx-testenv"))
-        .unwrap();
-    let bin = std::fs::read_dir(&cache)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("bin/kubectl"))
-        .find(|p| p.exists())
-        .expect("kubectl under ~/.cache/vmafx-testenv (test/k8s/testenv.sh build)");
-    let out = Command::new(bin)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 async fn create_node(
@@ -313,7 +288,7 @@ async fn node_worker_and_health() {
         "{listed:?}"
     );
 
-    let table = kubectl(env.kubeconfig_path(), &["get", "vmnode", "-n", &ns]);
+    let table = k8s::kubectl(env.kubeconfig_path(), &["get", "vmnode", "-n", &ns]);
     let mut lines = table.lines();
     assert_eq!(
         lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),

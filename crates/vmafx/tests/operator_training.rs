@@ -30,8 +30,6 @@ macro_rules! poll_until {
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -101,30 +99,6 @@ fn checkpoint(version: &str, samples: i64, minute: u32) -> Value {
         "writtenAt": format!("2026-12-04T15:{minute:02}:00Z"),
         "digest": format!("sha256:{version}"),
     })
-}
-
-fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
-    let cache = std::env::var_os("HOME")
-        .map(|h| Path::new(&h).join(".cache/vmafx-testenv"))
-        .unwrap();
-    let bin = std::fs::read_dir(&cache)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("bin/kubectl"))
-        .find(|p| p.exists())
-        .expect("kubectl under ~/.cache/vmafx-testenv (test/k8s/testenv.sh build)");
-    let out = Command::new(bin)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// How many times each checkpoint version was announced (a repeated event may be folded into a
@@ -245,7 +219,7 @@ async fn training_status_and_checkpoint_events() {
         ("False".into(), "Unreachable".into())
     );
     assert_eq!(run.status.as_ref().unwrap().samples, 0);
-    let table = kubectl(env.kubeconfig_path(), &["get", "vmtrain", "-n", &ns]);
+    let table = k8s::kubectl(env.kubeconfig_path(), &["get", "vmtrain", "-n", &ns]);
     let mut lines = table.lines();
     assert_eq!(
         lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
@@ -347,7 +321,7 @@ async fn training_status_and_checkpoint_events() {
     .await;
     settle().await;
     assert_eq!(announced(&client, &ns).await, expected);
-    let table = kubectl(env.kubeconfig_path(), &["get", "vmtrain", "-n", &ns]);
+    let table = k8s::kubectl(env.kubeconfig_path(), &["get", "vmtrain", "-n", &ns]);
     let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(&row[..4], ["run1", "Completed", "3200", "v3"]);
 

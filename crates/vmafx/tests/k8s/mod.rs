@@ -229,3 +229,37 @@ pub fn start_operator(
     .unwrap_or_else(|| panic!("operator {name} never became healthy:\n{}", proc.log()));
     (proc, health, metrics)
 }
+
+/// kubectl as built by `test/k8s/testenv.sh build` (under `VMAFX_TESTENV_CACHE` or
+/// ~/.cache/vmafx-testenv).
+pub fn kubectl_path() -> PathBuf {
+    let cache = std::env::var_os("VMAFX_TESTENV_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+                .join(".cache/vmafx-testenv")
+        });
+    std::fs::read_dir(&cache)
+        .unwrap_or_else(|e| panic!("failed to read {}: {e}", cache.display()))
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("kubernetes-"))
+        .map(|e| e.path().join("bin/kubectl"))
+        .find(|p| p.is_file())
+        .expect("kubectl is built by test/k8s/testenv.sh build")
+}
+
+/// Runs kubectl with `kubeconfig` and `args`, and returns what it printed; fails the test if it fails.
+pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("failed to run kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("kubectl prints UTF-8")
+}
