@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
-use tokio::sync::broadcast;
 use vmafx_api::v1;
 use vmafx_queue::{JobStore, QueueConfig};
 
 use crate::convert;
-use crate::events::JobEvents;
+use crate::events::{JobEvents, JobWatch};
 use crate::metrics::Metrics;
 
 /// Tunables of a controller.
@@ -68,7 +67,7 @@ pub fn now_ms() -> i64 {
 /// The controller: one per process, shared by every front end.
 pub struct Controller {
     store: Arc<dyn JobStore>,
-    events: JobEvents,
+    events: Arc<JobEvents>,
     metrics: Metrics,
     config: ControllerConfig,
 }
@@ -78,7 +77,7 @@ impl Controller {
     pub fn new(store: Arc<dyn JobStore>, config: ControllerConfig) -> Arc<Controller> {
         Arc::new(Controller {
             store,
-            events: JobEvents::new(),
+            events: Arc::new(JobEvents::new()),
             metrics: Metrics::new(),
             config,
         })
@@ -160,9 +159,9 @@ impl Controller {
         Ok(job)
     }
 
-    /// A receiver of every job change from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<v1::Job>> {
-        self.events.subscribe()
+    /// The changes of job `id` from now on.
+    pub fn subscribe(&self, id: &str) -> JobWatch {
+        self.events.subscribe(id)
     }
 
     /// The per-frame results of a completed job.
@@ -226,7 +225,7 @@ impl Controller {
         &self,
         request: v1::ReportProgressRequest,
     ) -> Result<bool, ControllerError> {
-        let watched = self.events.has_watchers();
+        let watched = self.events.is_watched(&request.job_id);
         let ack = self
             .store_call(move |store| {
                 let total = (request.frames_total != 0).then_some(request.frames_total);

@@ -3,7 +3,6 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use vmafx_api::v1;
@@ -101,33 +100,26 @@ impl JobService for GrpcApi {
     ) -> Result<Response<Self::WatchJobStream>, Status> {
         let id = request.into_inner().id;
         // Subscribe before reading the job, so no change between the two is missed.
-        let mut changes = self.controller.subscribe();
-        let first = self.controller.get_job(id.clone()).await.map_err(status)?;
-        let controller = Arc::clone(&self.controller);
+        let mut changes = self.controller.subscribe(&id);
+        let first = self.controller.get_job(id).await.map_err(status)?;
         let stream = async_stream(move |sender| async move {
             let mut last = first.clone();
             if sender.send(Ok(first)).await.is_err() || is_terminal(last.state) {
                 return;
             }
             loop {
-                let next = match changes.recv().await {
-                    Ok(job) if job.id == id => (*job).clone(),
-                    Ok(_) => continue,
-                    // Fell behind: the store has the truth.
-                    Err(RecvError::Lagged(_)) => match controller.get_job(id.clone()).await {
-                        Ok(job) => job,
-                        Err(err) => {
-                            let _ = sender.send(Err(status(err))).await;
-                            return;
-                        }
-                    },
-                    Err(RecvError::Closed) => return,
+                // A client that went away releases its registration at once, not at the job's
+                // next change.
+                let next = tokio::select! {
+                    () = sender.closed() => return,
+                    next = changes.changed() => next,
                 };
-                if next == last {
+                let Some(next) = next else { return };
+                if *next == last {
                     continue;
                 }
-                last = next.clone();
-                if sender.send(Ok(next)).await.is_err() || is_terminal(last.state) {
+                last = (*next).clone();
+                if sender.send(Ok(last.clone())).await.is_err() || is_terminal(last.state) {
                     return;
                 }
             }

@@ -1,16 +1,22 @@
 //! The shared state every reconciler gets: the Kubernetes client, the configuration, clients for
-//! the vmafx controller, metrics and the event reporter.
+//! the vmafx controller (one connection for unary calls, a pool for `WatchJob` streams), metrics
+//! and the event reporter.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::runtime::events::{Recorder, Reporter};
 use kube::Client;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use vmafx_api::v1::job_service_client::JobServiceClient;
 
 use crate::config::OperatorConfig;
+use crate::counted::CountedChannel;
+use crate::job::follow::WATCH_CONNECTIONS;
 use crate::metrics::Metrics;
+
+/// The operator's client for the controller's job API; its calls are counted.
+pub type ControllerClient = JobServiceClient<CountedChannel>;
 
 /// The name the operator reports events and field managers under.
 pub const MANAGER: &str = "vmafx-operator";
@@ -21,8 +27,12 @@ pub struct Context {
     pub client: Client,
     /// Configuration read at start-up.
     pub config: OperatorConfig,
-    /// The vmafx controller's gRPC job API (connected lazily, reconnected on failure).
-    pub jobs: JobServiceClient<Channel>,
+    /// The vmafx controller's gRPC job API for unary calls (connected lazily, reconnected on
+    /// failure). No stream ever runs on it, so a call never waits for a free stream.
+    pub jobs: ControllerClient,
+    /// Further connections to the controller, for `WatchJob` streams only; each is opened the
+    /// first time a stream needs it.
+    pub watch_connections: Vec<ControllerClient>,
     /// HTTP client for worker health probes and trainer status polls.
     pub http: reqwest::Client,
     /// Prometheus metrics.
@@ -64,8 +74,12 @@ impl Context {
             .tcp_keepalive(Some(Duration::from_secs(30)))
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true);
-        let jobs = JobServiceClient::new(endpoint.connect_lazy())
-            .max_decoding_message_size(vmafx_api::MAX_MESSAGE_BYTES);
+        let connect = |endpoint: &Endpoint| -> ControllerClient {
+            let channel = CountedChannel::new(endpoint.connect_lazy(), Arc::clone(&metrics));
+            JobServiceClient::new(channel).max_decoding_message_size(vmafx_api::MAX_MESSAGE_BYTES)
+        };
+        let jobs = connect(&endpoint);
+        let watch_connections = (0..WATCH_CONNECTIONS).map(|_| connect(&endpoint)).collect();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(3))
@@ -79,6 +93,7 @@ impl Context {
             client,
             config,
             jobs,
+            watch_connections,
             http,
             metrics,
             reporter: Reporter {

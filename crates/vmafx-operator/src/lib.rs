@@ -15,6 +15,7 @@
 pub mod conditions;
 pub mod config;
 pub mod context;
+pub mod counted;
 pub mod crd;
 pub mod job;
 pub mod leader;

@@ -14,7 +14,7 @@ use crate::leader::{LeaderElector, LeaderError, Timings};
 use crate::metrics::Metrics;
 use crate::probes::{self, ProbeError, Readiness};
 use crate::webhook::{self, WebhookError};
-use crate::{job, node, training};
+use crate::{counted, job, node, training};
 
 /// The controller names reconcilers report metrics under, as controller-runtime names them.
 pub const CONTROLLERS: [&str; 3] = ["vmafxjob", "vmafxnode", "vmafxmodeltraining"];
@@ -53,6 +53,7 @@ pub async fn run_with_timings(
     timings: Timings,
 ) -> Result<(), OperatorError> {
     let metrics = Arc::new(Metrics::new());
+    let client = counted::kube_client(client, Arc::clone(&metrics));
     let readiness = Arc::new(Readiness::default());
     let servers = CancellationToken::new();
     let mut background = JoinSet::new();

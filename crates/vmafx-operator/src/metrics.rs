@@ -1,6 +1,7 @@
 //! The operator's Prometheus metrics, under the names controller-runtime uses so existing
 //! dashboards and alerts keep working: reconcile counts and latency per controller, work-queue
-//! depth, and leader status.
+//! depth, leader status, and client-go's count of API requests; plus the calls made to the vmafx
+//! controller.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -53,6 +54,18 @@ struct QueueLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    resource: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RpcLabel {
+    rpc: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LeaseLabel {
     name: String,
 }
@@ -65,6 +78,8 @@ pub struct Metrics {
     reconcile_time: Family<ControllerLabel, Histogram>,
     queue_depth: Family<QueueLabels, Gauge>,
     leader: Family<LeaseLabel, Gauge>,
+    api_requests: Family<RequestLabels, Counter>,
+    controller_calls: Family<RpcLabel, Counter>,
     pending: Mutex<HashMap<&'static str, HashSet<String>>>,
 }
 
@@ -85,6 +100,8 @@ impl Metrics {
         });
         let queue_depth = Family::<QueueLabels, Gauge>::default();
         let leader = Family::<LeaseLabel, Gauge>::default();
+        let api_requests = Family::<RequestLabels, Counter>::default();
+        let controller_calls = Family::<RpcLabel, Counter>::default();
         registry.register(
             "controller_runtime_reconcile",
             "Total number of reconciliations per controller",
@@ -110,6 +127,16 @@ impl Metrics {
             "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master",
             leader.clone(),
         );
+        registry.register(
+            "rest_client_requests",
+            "Number of HTTP requests to the Kubernetes API, partitioned by method, resource and status code",
+            api_requests.clone(),
+        );
+        registry.register(
+            "vmafx_operator_controller_requests",
+            "Number of calls to the vmafx controller's gRPC API (a WatchJob stream counts once), by method",
+            controller_calls.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             reconcile_total,
@@ -117,6 +144,8 @@ impl Metrics {
             reconcile_time,
             queue_depth,
             leader,
+            api_requests,
+            controller_calls,
             pending: Mutex::new(HashMap::new()),
         }
     }
@@ -197,6 +226,29 @@ impl Metrics {
             .set(i64::from(leader));
     }
 
+    /// Counts one answered request to the Kubernetes API: `method` as sent, `resource` as
+    /// [`api_resource`] names it, `code` the HTTP status (`<error>` when none came back).
+    pub fn api_request(&self, method: &str, resource: &str, code: &str) {
+        self.api_requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                resource: resource.to_owned(),
+                code: code.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one call to the controller, `path` being the gRPC path
+    /// (`/vmafx.v1.JobService/SubmitJob` is counted as `SubmitJob`).
+    pub fn controller_call(&self, path: &str) {
+        let rpc = path.rsplit('/').next().unwrap_or(path);
+        self.controller_calls
+            .get_or_create(&RpcLabel {
+                rpc: rpc.to_owned(),
+            })
+            .inc();
+    }
+
     /// The metrics in the Prometheus text exposition format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -206,6 +258,36 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The resource a Kubernetes API path addresses, with its subresource and `watch` when the
+/// request is a watch: `/apis/vmafx.dev/v1/namespaces/a/vmafxjobs/b/status` → `vmafxjobs/status`.
+/// Names and namespaces are left out so the label's values stay few.
+pub fn api_resource(path: &str, query: Option<&str>) -> String {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // Skip the group and version: /api/v1/… or /apis/GROUP/VERSION/…
+    let rest = match segments.first() {
+        Some(&"api") => segments.get(2..),
+        Some(&"apis") => segments.get(3..),
+        _ => None,
+    };
+    let Some(rest) = rest.filter(|rest| !rest.is_empty()) else {
+        return path.to_owned();
+    };
+    let rest = match rest {
+        ["namespaces", _, tail @ ..] if !tail.is_empty() => tail,
+        other => other,
+    };
+    let mut resource = rest[0].to_owned();
+    if let Some(sub) = rest.get(2) {
+        resource.push('/');
+        resource.push_str(sub);
+    }
+    let watching = query.is_some_and(|q| q.split('&').any(|pair| pair == "watch=true"));
+    if watching {
+        resource.push_str(" watch");
+    }
+    resource
 }
 
 fn queue_labels(controller: &str) -> QueueLabels {
@@ -251,6 +333,48 @@ mod tests {
             "leader_election_master_status{name=\"vmafx-operator.vmafx.dev\"} 1",
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn counts_api_requests_and_controller_calls() {
+        let metrics = Metrics::new();
+        metrics.api_request("PATCH", "vmafxjobs/status", "200");
+        metrics.api_request("PATCH", "vmafxjobs/status", "200");
+        metrics.controller_call("/vmafx.v1.JobService/SubmitJob");
+        let text = metrics.encode();
+        for line in [
+            "rest_client_requests_total{method=\"PATCH\",resource=\"vmafxjobs/status\",code=\"200\"} 2",
+            "vmafx_operator_controller_requests_total{rpc=\"SubmitJob\"} 1",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn names_the_resource_of_an_api_path() {
+        for (path, query, want) in [
+            (
+                "/apis/vmafx.dev/v1/namespaces/a/vmafxjobs/b/status",
+                None,
+                "vmafxjobs/status",
+            ),
+            (
+                "/apis/vmafx.dev/v1/vmafxjobs",
+                Some("watch=true&timeoutSeconds=290"),
+                "vmafxjobs watch",
+            ),
+            ("/apis/events.k8s.io/v1/namespaces/a/events", None, "events"),
+            ("/api/v1/namespaces/a", None, "namespaces"),
+            ("/api/v1/namespaces", None, "namespaces"),
+            (
+                "/apis/coordination.k8s.io/v1/namespaces/a/leases/l",
+                None,
+                "leases",
+            ),
+            ("/version", None, "/version"),
+        ] {
+            assert_eq!(api_resource(path, query), want, "{path}");
         }
     }
 }

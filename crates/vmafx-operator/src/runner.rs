@@ -4,7 +4,6 @@
 
 use std::fmt::Debug;
 use std::future::Future;
-use std::hash::Hash;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,20 +22,31 @@ use crate::metrics::ReconcileResult;
 /// How long a failed reconcile waits before it is retried.
 pub const ERROR_RETRY: Duration = Duration::from_secs(5);
 
+/// What a reconciled resource is: a statically typed Kubernetes object a reflector can store.
+pub trait Reconciled:
+    Resource<DynamicType = ()>
+    + Lookup<DynamicType = ()>
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl Reconciled for crate::crd::VmafxJob {}
+impl Reconciled for crate::crd::VmafxNode {}
+impl Reconciled for crate::crd::VmafxModelTraining {}
+
 /// A controller for `K` whose watch events count towards `workqueue_depth{controller=name}`.
 ///
 /// Add `.owns(…)` or `.watches(…)` before handing it to [`run`].
-pub fn watched<K>(api: Api<K>, ctx: &Arc<Context>, name: &'static str) -> Controller<K>
-where
-    K: Resource<DynamicType = ()>
-        + Lookup<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug
-        + Send
-        + Sync
-        + 'static,
-{
+pub fn watched<K: Reconciled>(
+    api: Api<K>,
+    ctx: &Arc<Context>,
+    name: &'static str,
+) -> Controller<K> {
     let (reader, writer) = reflector::store();
     let metrics = ctx.metrics.clone();
     metrics.register_controller(name);
@@ -59,15 +69,7 @@ pub async fn run<K, F, Fut, E>(
     reconcile: F,
     shutdown: CancellationToken,
 ) where
-    K: Resource<DynamicType = ()>
-        + Lookup<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug
-        + Send
-        + Sync
-        + 'static,
-    <K as Lookup>::DynamicType: Eq + Hash + Clone + Debug + Unpin,
+    K: Reconciled,
     F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Action, E>> + Send + 'static,
     E: std::error::Error + Send + Sync + 'static,

@@ -11,10 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::Client;
 use vmafx_operator::crd::{JobPhase, VmafxJob, VmafxJobSpec, DEFAULT_MODEL};
 
 use support::*;
@@ -87,21 +85,8 @@ fn record_phases(api: Api<VmafxJob>, name: &str) -> Arc<Mutex<Vec<JobPhase>>> {
 }
 
 /// The pooled VMAF `vmafx score` writes for the pair, as the literal text of its JSON report.
-fn printed_score(dir: &Path, reference: &Path, distorted: &Path) -> String {
-    let out = dir.join("direct.json");
-    let (code, _, err) = run_cli(&[
-        "score",
-        "-r",
-        reference.to_str().unwrap(),
-        "-d",
-        distorted.to_str().unwrap(),
-        "--json",
-        "-o",
-        out.to_str().unwrap(),
-        "-q",
-    ]);
-    assert_eq!(code, 0, "vmafx score failed: {err}");
-    let text = std::fs::read_to_string(&out).unwrap();
+fn printed_score(reference: &Path, distorted: &Path) -> String {
+    let text = score_report(reference, distorted);
     // Find the literal, so the comparison is to exactly the digits printed.
     let pooled = &text[text.find("\"pooled_metrics\"").expect("pooled_metrics")..];
     let vmaf = &pooled[pooled.find("\"vmaf\"").expect("pooled vmaf")..];
@@ -113,50 +98,25 @@ fn printed_score(dir: &Path, reference: &Path, distorted: &Path) -> String {
     mean[..end].to_owned()
 }
 
-async fn events_for(client: &Client, ns: &str, name: &str) -> Vec<Event> {
-    let events: Api<Event> = Api::namespaced(client.clone(), ns);
-    events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| {
-            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
-                && e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("VmafxJob")
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_are_scored_failed_and_cancelled_through_the_controller() {
     let (env, client) = k8s::cluster().await;
     let ns = k8s::namespace(&client, "opjob").await;
     let dir = tempfile::tempdir().unwrap();
-    let controller = start_controller(
-        dir.path(),
-        &dir.path().join("data"),
-        free_port(),
-        free_port(),
-        &[],
-    );
-    let node = start_node(
-        dir.path(),
-        &controller.grpc,
-        "worker-a",
-        &["--threads-per-job", "1"],
-    );
-    let kubeconfig = k8s::operator_kubeconfig(env, &client, &ns, dir.path()).await;
-    let http = format!("http://127.0.0.1:{}", controller.http_port);
-    let (operator, _, _) = k8s::start_operator(
-        dir.path(),
-        "operator",
-        &kubeconfig,
+    let k8s::ScoringStack {
+        controller,
+        node,
+        operator,
+        ..
+    } = k8s::start_scoring_stack(
+        env,
+        &client,
         &ns,
-        &controller.grpc,
-        &http,
+        dir.path(),
+        &["--threads-per-job", "1"],
         &[],
-    );
+    )
+    .await;
     let api: Api<VmafxJob> = Api::namespaced(client.clone(), &ns);
 
     // 1. A slow pair goes Pending → Running → Succeeded, scored exactly as `vmafx score` scores it.
@@ -168,7 +128,7 @@ async fn jobs_are_scored_failed_and_cancelled_through_the_controller() {
     )
     .await
     .unwrap();
-    let printed = printed_score(dir.path(), &reference, &distorted);
+    let printed = printed_score(&reference, &distorted);
     let done = wait_job(
         &api,
         "slow",
@@ -180,7 +140,7 @@ async fn jobs_are_scored_failed_and_cancelled_through_the_controller() {
     .await;
     let status = done.status.clone().unwrap();
     assert_eq!(status.phase, Some(JobPhase::Succeeded), "{status:#?}");
-    assert_eq!(status.node.as_deref(), Some("worker-a"));
+    assert_eq!(status.node.as_deref(), Some("worker"));
     let score = status.score.expect("a Succeeded job has a score");
     let digits = printed.split_once('.').map_or(0, |(_, f)| f.len());
     assert_eq!(
@@ -218,7 +178,7 @@ async fn jobs_are_scored_failed_and_cancelled_through_the_controller() {
     // 3. Each transition is recorded as an event regarding the object.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let reasons: Vec<String> = events_for(&client, &ns, "slow")
+        let reasons: Vec<String> = k8s::events_about(&client, &ns, "VmafxJob", "slow")
             .await
             .into_iter()
             .filter_map(|e| e.reason)
@@ -257,7 +217,7 @@ async fn jobs_are_scored_failed_and_cancelled_through_the_controller() {
     assert_eq!(&row[..2], ["slow", "Succeeded"], "{table}");
     let shown: f64 = row[2].parse().unwrap();
     assert!((shown - score).abs() < 1e-3, "{table}");
-    assert_eq!(row[3], "worker-a", "{table}");
+    assert_eq!(row[3], "worker", "{table}");
 
     // Reconciling a finished job never resubmits it: its controller job stays the one it was.
     let again = api.get("slow").await.unwrap();
@@ -294,7 +254,7 @@ async fn jobs_are_scored_failed_and_cancelled_through_the_controller() {
     assert!(reason.contains("missing_dist.y4m"), "reason: {reason}");
     let mut failed_event = None;
     for _ in 0..50 {
-        failed_event = events_for(&client, &ns, "missing")
+        failed_event = k8s::events_about(&client, &ns, "VmafxJob", "missing")
             .await
             .into_iter()
             .find(|e| e.reason.as_deref() == Some("Failed"));

@@ -2,31 +2,9 @@
 //! vendor, an invalid vendor refused, and health decided from a real `vmafx node` (its probe and
 //! its heartbeat through a real controller), including a heartbeat that goes stale.
 
+#[macro_use]
 mod k8s;
 mod support;
-
-/// Evaluates `$body` (an expression that may `.await`) every 200 ms until it yields `Some`, and
-/// panics naming `$what` (and `$context`, evaluated then) after `$timeout`.
-macro_rules! poll_until {
-    ($timeout:expr, $what:expr, $body:expr) => {
-        poll_until!($timeout, $what, $body, String::new())
-    };
-    ($timeout:expr, $what:expr, $body:expr, $context:expr) => {{
-        let deadline = std::time::Instant::now() + $timeout;
-        loop {
-            if let Some(value) = $body {
-                break value;
-            }
-            if std::time::Instant::now() >= deadline {
-                panic!(
-                    "timed out after {:?} waiting for {}\n{}",
-                    $timeout, $what, $context
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }};
-}
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -36,7 +14,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
 use vmafx_operator::crd::{VmafxNode, VmafxNodeSpec};
 
@@ -86,13 +64,9 @@ fn condition(node: &VmafxNode, type_: &str) -> Option<(String, String, String)> 
 }
 
 async fn events(client: &Client, ns: &str, object: &str, reason: &str) -> Vec<Event> {
-    Api::<Event>::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
+    k8s::events_about(client, ns, "VmafxNode", object)
         .await
-        .unwrap()
-        .items
         .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(object))
         .filter(|e| e.reason.as_deref() == Some(reason))
         .collect()
 }

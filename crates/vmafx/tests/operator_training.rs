@@ -2,31 +2,9 @@
 //! docs/TRAINER_STATUS.md contract) is mirrored into the status, and each new checkpoint is
 //! announced by exactly one `CheckpointWritten` event, also across an operator restart.
 
+#[macro_use]
 mod k8s;
 mod support;
-
-/// Evaluates `$body` (an expression that may `.await`) every 200 ms until it yields `Some`, and
-/// panics naming `$what` (and `$context`, evaluated then) after `$timeout`.
-macro_rules! poll_until {
-    ($timeout:expr, $what:expr, $body:expr) => {
-        poll_until!($timeout, $what, $body, String::new())
-    };
-    ($timeout:expr, $what:expr, $body:expr, $context:expr) => {{
-        let deadline = std::time::Instant::now() + $timeout;
-        loop {
-            if let Some(value) = $body {
-                break value;
-            }
-            if std::time::Instant::now() >= deadline {
-                panic!(
-                    "timed out after {:?} waiting for {}\n{}",
-                    $timeout, $what, $context
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }};
-}
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -11,21 +11,7 @@ use support::*;
 
 /// `vmafx score --json` on a pair, parsed.
 fn direct_score(reference: &Path, distorted: &Path) -> serde_json::Value {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("direct.json");
-    let (code, _, err) = run_cli(&[
-        "score",
-        "-r",
-        reference.to_str().unwrap(),
-        "-d",
-        distorted.to_str().unwrap(),
-        "--json",
-        "-o",
-        out.to_str().unwrap(),
-        "-q",
-    ]);
-    assert_eq!(code, 0, "vmafx score failed: {err}");
-    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+    serde_json::from_str(&score_report(reference, distorted)).unwrap()
 }
 
 /// The document without its timing-dependent `fps`.

@@ -111,6 +111,17 @@ pub fn failure_reason(job: &v1::Job) -> String {
     }
 }
 
+/// Whether `after` differs from `before` in the frame count done and nothing else: a progress
+/// update, which may wait (the phase, node, scores and conditions never do).
+pub fn only_progress_changed(before: &VmafxJobStatus, after: &VmafxJobStatus) -> bool {
+    if before.frames_done == after.frames_done {
+        return false;
+    }
+    let mut same_progress = after.clone();
+    same_progress.frames_done = before.frames_done;
+    same_progress == *before
+}
+
 /// The status `previous` becomes once the controller reports `job`.
 ///
 /// `node_name` is the name of the node running it (the id when the name is unknown); `models` are
@@ -161,20 +172,10 @@ pub fn status_from_job(
                     job.error.trim()
                 )
             };
-            set_condition(
-                &mut status.conditions,
-                READY,
-                false,
-                "Pending",
-                &message,
-                generation,
-            );
-            set_condition(
-                &mut status.conditions,
-                FAILED,
-                false,
-                "Pending",
-                "",
+            set_outcome(
+                &mut status,
+                (false, "Pending", &message),
+                (false, "Pending", ""),
                 generation,
             );
         }
@@ -183,20 +184,10 @@ pub fn status_from_job(
                 Some(node) => format!("scoring on node {node}"),
                 None => "scoring".to_owned(),
             };
-            set_condition(
-                &mut status.conditions,
-                READY,
-                false,
-                "Running",
-                &message,
-                generation,
-            );
-            set_condition(
-                &mut status.conditions,
-                FAILED,
-                false,
-                "Running",
-                "",
+            set_outcome(
+                &mut status,
+                (false, "Running", &message),
+                (false, "Running", ""),
                 generation,
             );
         }
@@ -217,45 +208,53 @@ pub fn status_from_job(
                 Some(score) => format!("pooled VMAF {score:.6}"),
                 None => "scored".to_owned(),
             };
-            set_condition(
-                &mut status.conditions,
-                READY,
-                true,
-                "Succeeded",
-                &message,
-                generation,
-            );
-            set_condition(
-                &mut status.conditions,
-                FAILED,
-                false,
-                "Succeeded",
-                "",
+            set_outcome(
+                &mut status,
+                (true, "Succeeded", &message),
+                (false, "Succeeded", ""),
                 generation,
             );
         }
         JobPhase::Failed => {
             let reason = failure_reason(job);
-            set_condition(
-                &mut status.conditions,
-                READY,
-                false,
-                "Failed",
-                &reason,
-                generation,
-            );
-            set_condition(
-                &mut status.conditions,
-                FAILED,
-                true,
-                "Failed",
-                &reason,
+            set_outcome(
+                &mut status,
+                (false, "Failed", &reason),
+                (true, "Failed", &reason),
                 generation,
             );
             status.reason = Some(reason);
         }
     }
     status
+}
+
+/// Sets the Ready and Failed conditions together, as every phase decides both: each is
+/// (status, reason, message).
+fn set_outcome(
+    status: &mut VmafxJobStatus,
+    ready: (bool, &str, &str),
+    failed: (bool, &str, &str),
+    generation: Option<i64>,
+) {
+    let (is_ready, reason, message) = ready;
+    set_condition(
+        &mut status.conditions,
+        READY,
+        is_ready,
+        reason,
+        message,
+        generation,
+    );
+    let (has_failed, reason, message) = failed;
+    set_condition(
+        &mut status.conditions,
+        FAILED,
+        has_failed,
+        reason,
+        message,
+        generation,
+    );
 }
 
 /// The status of a job the controller refused outright (an invalid spec): Failed, never submitted.
@@ -289,20 +288,10 @@ pub fn failed_status(
     status.observed_generation = generation;
     status.reason = Some(reason.to_owned());
     status.completion_time = Some(Time(Timestamp::now()));
-    set_condition(
-        &mut status.conditions,
-        READY,
-        false,
-        "Failed",
-        reason,
-        generation,
-    );
-    set_condition(
-        &mut status.conditions,
-        FAILED,
-        true,
-        why,
-        reason,
+    set_outcome(
+        &mut status,
+        (false, "Failed", reason),
+        (true, why, reason),
         generation,
     );
     status
@@ -393,6 +382,30 @@ pub fn transition(before: Option<JobPhase>, after: &VmafxJobStatus) -> Option<Tr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_alone_is_told_apart_from_other_changes() {
+        let models = vec![crate::crd::DEFAULT_MODEL.to_owned()];
+        let mut job = v1::Job {
+            id: "j1".into(),
+            state: v1::JobState::Running as i32,
+            node_id: "n1".into(),
+            frames_done: 10,
+            frames_total: 100,
+            started_ms: 1_700_000_000_000,
+            ..Default::default()
+        };
+        let running = status_from_job(&VmafxJobStatus::default(), &job, None, &models, Some(1));
+        job.frames_done = 20;
+        let further = status_from_job(&running, &job, None, &models, Some(1));
+        assert!(only_progress_changed(&running, &further));
+        assert!(!only_progress_changed(&running, &running));
+        job.state = v1::JobState::Completed as i32;
+        job.finished_ms = 1_700_000_001_000;
+        job.frames_done = 100;
+        let done = status_from_job(&running, &job, None, &models, Some(1));
+        assert!(!only_progress_changed(&running, &done));
+    }
     use crate::conditions::{find, is_true};
 
     fn spec() -> VmafxJobSpec {

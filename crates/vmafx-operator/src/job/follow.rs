@@ -3,10 +3,11 @@
 //! reconcile of its object. Jobs beyond the bound, and jobs whose stream broke, are polled with
 //! `GetJob` by the reconciler instead.
 //!
-//! The bound exists because every watch is one HTTP/2 stream on the single connection to the
-//! controller: a server allows a limited number of concurrent streams (hyper's default is 200),
-//! and once they are all taken even a unary `GetJob` would queue behind them. With 1000 jobs the
-//! first [`MAX_WATCHES`] are watched and the rest are polled every ten seconds.
+//! Every watch is one HTTP/2 stream, and a server allows a limited number of concurrent streams
+//! per connection (hyper's default is 200). So streams are spread over a pool of connections,
+//! at most [`STREAMS_PER_CONNECTION`] on each, and unary calls keep a connection of their own.
+//! With the pool every job of a 1,000-job burst is watched, and its completion reaches the
+//! object within a reconcile, not a ten-second poll.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,16 +17,21 @@ use futures::channel::mpsc::UnboundedSender;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 use vmafx_api::v1;
-use vmafx_api::v1::job_service_client::JobServiceClient;
 use vmafx_api::view::is_terminal;
 
+use crate::context::ControllerClient;
 use crate::crd::{JobPhase, VmafxJob};
 
-/// Concurrent `WatchJob` streams at most; well below the controller's HTTP/2 stream limit so
-/// that unary calls always find room.
-pub const MAX_WATCHES: usize = 100;
+/// `WatchJob` streams on one connection at most; well below the controller's HTTP/2 stream
+/// limit.
+pub const STREAMS_PER_CONNECTION: usize = 100;
+
+/// Connections in the watch pool; each is only opened when a stream needs it.
+pub const WATCH_CONNECTIONS: usize = 50;
+
+/// Concurrent `WatchJob` streams at most.
+pub const MAX_WATCHES: usize = STREAMS_PER_CONNECTION * WATCH_CONNECTIONS;
 
 /// Longest pause between attempts to re-open a broken watch.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -55,10 +61,17 @@ struct NodeNames {
 /// between runs.
 pub struct Followers {
     entries: Mutex<HashMap<String, Entry>>,
-    slots: Arc<Semaphore>,
+    /// The watch connections, each with the semaphore that bounds its streams.
+    connections: Vec<(ControllerClient, Arc<Semaphore>)>,
     trigger: UnboundedSender<ObjectRef<VmafxJob>>,
     shutdown: CancellationToken,
     phases: Mutex<HashMap<String, JobPhase>>,
+    /// Controller job id by object UID, for reconciles handed an object older than our write of
+    /// the id (re-submitting would be harmless, being keyed by the UID, but costs calls and
+    /// repeats the Submitted event).
+    submitted: Mutex<HashMap<String, String>>,
+    /// When each object's status was last written, to space out progress-only writes.
+    written: Mutex<HashMap<String, Instant>>,
     nodes: Mutex<NodeNames>,
 }
 
@@ -71,19 +84,28 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Followers {
-    /// A cache allowing `max_watches` concurrent streams; reconciles are requested through
-    /// `trigger`, and every watch stops when `shutdown` fires.
+    /// A cache whose watches run on `connections`, at most `streams_per_connection` on each;
+    /// reconciles are requested through `trigger`, and every watch stops when `shutdown` fires.
     pub fn new(
-        max_watches: usize,
+        connections: &[ControllerClient],
+        streams_per_connection: usize,
         trigger: UnboundedSender<ObjectRef<VmafxJob>>,
         shutdown: CancellationToken,
     ) -> Self {
         Followers {
             entries: Mutex::new(HashMap::new()),
-            slots: Arc::new(Semaphore::new(max_watches)),
+            connections: connections
+                .iter()
+                .map(|client| {
+                    let slots = Arc::new(Semaphore::new(streams_per_connection));
+                    (client.clone(), slots)
+                })
+                .collect(),
             trigger,
             shutdown,
             phases: Mutex::new(HashMap::new()),
+            submitted: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
             nodes: Mutex::new(NodeNames::default()),
         }
     }
@@ -110,13 +132,9 @@ impl Followers {
     }
 
     /// Makes sure job `id` is followed on behalf of `object`: starts a watch when none runs and a
-    /// slot is free. Returns true when a watch runs for it.
-    pub fn follow(
-        self: &Arc<Self>,
-        id: &str,
-        object: ObjectRef<VmafxJob>,
-        client: &JobServiceClient<Channel>,
-    ) -> bool {
+    /// connection has a free slot (filling connections in order, so few are opened). Returns
+    /// true when a watch runs for it.
+    pub fn follow(self: &Arc<Self>, id: &str, object: ObjectRef<VmafxJob>) -> bool {
         let mut entries = lock(&self.entries);
         let entry = entries.entry(id.to_owned()).or_insert_with(|| Entry {
             latest: None,
@@ -127,7 +145,18 @@ impl Followers {
         if entry.watching {
             return true;
         }
-        let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+        if entry
+            .latest
+            .as_ref()
+            .is_some_and(|job| is_terminal(job.state))
+        {
+            // Nothing more will happen to it.
+            return false;
+        }
+        let Some((client, permit)) = self.connections.iter().find_map(|(client, slots)| {
+            let permit = Arc::clone(slots).try_acquire_owned().ok()?;
+            Some((client.clone(), permit))
+        }) else {
             return false;
         };
         entry.watching = true;
@@ -135,7 +164,7 @@ impl Followers {
             followers: Arc::clone(self),
             id: id.to_owned(),
             object,
-            client: client.clone(),
+            client,
             stop: entry.stop.clone(),
             _permit: permit,
         };
@@ -161,13 +190,39 @@ impl Followers {
         lock(&self.phases).insert(uid.to_owned(), phase);
     }
 
-    /// Forgets the phase of a deleted object.
+    /// The controller job submitted for the object with UID `uid`, when the object may not show
+    /// it yet.
+    pub fn submitted_job(&self, uid: &str) -> Option<String> {
+        lock(&self.submitted).get(uid).cloned()
+    }
+
+    /// Remembers that the object with UID `uid` was submitted as controller job `id`.
+    pub fn set_submitted(&self, uid: &str, id: &str) {
+        lock(&self.submitted).insert(uid.to_owned(), id.to_owned());
+    }
+
+    /// Notes that the status of the object with UID `uid` was just written.
+    pub fn wrote_status(&self, uid: &str) {
+        lock(&self.written).insert(uid.to_owned(), Instant::now());
+    }
+
+    /// How much longer a progress-only write for `uid` should wait so that such writes are at
+    /// least `interval` apart; `None` when it may go now.
+    pub fn progress_wait(&self, uid: &str, interval: Duration) -> Option<Duration> {
+        let written = lock(&self.written);
+        let since = written.get(uid)?.elapsed();
+        interval.checked_sub(since).filter(|wait| !wait.is_zero())
+    }
+
+    /// Forgets what was remembered of a deleted object.
     pub fn forget_object(&self, uid: &str) {
         lock(&self.phases).remove(uid);
+        lock(&self.submitted).remove(uid);
+        lock(&self.written).remove(uid);
     }
 
     /// The name node `id` registered under; the id itself when the controller does not say.
-    pub async fn node_name(&self, client: &mut JobServiceClient<Channel>, id: &str) -> String {
+    pub async fn node_name(&self, client: &mut ControllerClient, id: &str) -> String {
         let refresh = {
             let nodes = lock(&self.nodes);
             if let Some(name) = nodes.by_id.get(id) {
@@ -237,7 +292,7 @@ struct Watch {
     followers: Arc<Followers>,
     id: String,
     object: ObjectRef<VmafxJob>,
-    client: JobServiceClient<Channel>,
+    client: ControllerClient,
     stop: CancellationToken,
     /// Held for the task's lifetime: the slot frees when the task ends.
     _permit: OwnedSemaphorePermit,

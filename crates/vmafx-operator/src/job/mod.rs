@@ -19,6 +19,7 @@ use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::finalizer::{self, finalizer, Event};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use vmafx_api::v1;
 
@@ -26,7 +27,7 @@ use crate::context::Context;
 use crate::crd::{JobPhase, VmafxJob, VmafxJobStatus};
 use crate::runner::{self, object_key};
 use desired::Transition;
-use follow::{Followers, MAX_WATCHES};
+use follow::{Followers, STREAMS_PER_CONNECTION};
 
 /// The controller's name in logs and metrics.
 pub const NAME: &str = "vmafxjob";
@@ -36,6 +37,16 @@ pub const FINALIZER: &str = "vmafx.dev/cancel-job";
 
 /// How often a job that no stream follows is polled with `GetJob`.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Progress-only status writes of one object are at least this far apart, so a long job costs
+/// the API server one write per interval rather than one per progress report. Phase changes and
+/// results are written at once.
+pub const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// New objects (submission, finalizer, first status) reconciled at once at most. A burst of
+/// new objects then queues here instead of at the API server, where it would delay the status
+/// writes of jobs that finish meanwhile.
+pub const CONCURRENT_ADMISSIONS: usize = 8;
 
 /// Deadline of each unary call to the controller, so an unresponsive controller fails a reconcile
 /// (which is retried) instead of stalling it.
@@ -105,14 +116,41 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let api = Api::<VmafxJob>::all(ctx.client.clone());
     let (trigger, triggered) = futures::channel::mpsc::unbounded();
     let watches = shutdown.child_token();
-    let followers = Arc::new(Followers::new(MAX_WATCHES, trigger, watches.clone()));
+    let followers = Arc::new(Followers::new(
+        &ctx.watch_connections,
+        STREAMS_PER_CONNECTION,
+        trigger,
+        watches.clone(),
+    ));
+    let admissions = Arc::new(Semaphore::new(CONCURRENT_ADMISSIONS));
     let controller = runner::watched(api, &ctx, NAME).reconcile_on(triggered);
     let reconcile_one = move |obj: Arc<VmafxJob>, ctx: Arc<Context>| {
         let followers = Arc::clone(&followers);
-        async move { reconcile(obj, ctx, followers).await }
+        let admissions = Arc::clone(&admissions);
+        async move {
+            // Work on objects already submitted (following, deletion) never waits for a permit.
+            let _admitted = if is_new(&obj, &followers) {
+                admissions.acquire_owned().await.ok()
+            } else {
+                None
+            };
+            reconcile(obj, ctx, followers).await
+        }
     };
     runner::run(NAME, controller, ctx, reconcile_one, shutdown).await;
     watches.cancel();
+}
+
+/// Whether `obj` is yet to be submitted: not being deleted, and with no controller job known.
+fn is_new(obj: &VmafxJob, followers: &Followers) -> bool {
+    let submitted = obj
+        .status
+        .as_ref()
+        .is_some_and(|status| status.controller_job_id.is_some())
+        || obj
+            .uid()
+            .is_some_and(|uid| followers.submitted_job(&uid).is_some());
+    obj.metadata.deletion_timestamp.is_none() && !submitted
 }
 
 /// One reconcile of `obj`, with the finalizer handled around it.
@@ -165,7 +203,10 @@ async fn apply(
     let (Some(name), Some(uid)) = (obj.meta().name.clone(), obj.uid()) else {
         return Err(JobError::Incomplete(key));
     };
-    let status = obj.status.clone().unwrap_or_default();
+    let mut status = obj.status.clone().unwrap_or_default();
+    if status.controller_job_id.is_none() {
+        status.controller_job_id = followers.submitted_job(&uid);
+    }
     let phase = followers.last_phase(&uid).or(status.phase);
     let target = Target {
         obj,
@@ -189,7 +230,7 @@ async fn apply(
     };
 
     let object = ObjectRef::from_obj(obj);
-    followers.follow(&id, object, &ctx.jobs);
+    followers.follow(&id, object);
     let job = match followers.current(&id) {
         Some(job) => job,
         None => {
@@ -247,9 +288,10 @@ async fn submit(
                 });
             };
             tracing::info!(object = %target.key, job = %job.id, created = response.created, "submitted");
+            followers.set_submitted(&target.uid, &job.id);
             let note = format!("submitted as controller job {}", job.id);
             publish(ctx, target.obj, "Submitted", &note, false).await;
-            followers.follow(&job.id, ObjectRef::from_obj(target.obj), &ctx.jobs);
+            followers.follow(&job.id, ObjectRef::from_obj(target.obj));
             observe(target, ctx, followers, &job).await
         }
         Err(status) if status.code() == tonic::Code::InvalidArgument => {
@@ -289,6 +331,13 @@ async fn observe(
     };
     let models = target.obj.spec.models();
     let new = desired::status_from_job(&target.status, job, node, &models, target.generation);
+    if desired::only_progress_changed(&target.status, &new) {
+        if let Some(wait) = followers.progress_wait(&target.uid, PROGRESS_WRITE_INTERVAL) {
+            // The stream keeps the newest progress; it is written when the wait is over, or
+            // with the next change that cannot wait.
+            return Ok(Action::requeue(wait));
+        }
+    }
     write_status(target, ctx, followers, &new).await?;
     if new.phase.is_some_and(JobPhase::is_terminal) {
         followers.forget(&job.id);
@@ -307,6 +356,7 @@ async fn write_status(
 ) -> Result<(), JobError> {
     if *new != target.status {
         patch_status(target, new).await?;
+        followers.wrote_status(&target.uid);
     }
     if let Some(phase) = new.phase {
         followers.set_phase(&target.uid, phase);
@@ -344,7 +394,10 @@ async fn cleanup(obj: &VmafxJob, ctx: &Context, followers: &Followers) -> Result
     let status = obj.status.clone().unwrap_or_default();
     let uid = obj.uid().unwrap_or_default();
     let phase = followers.last_phase(&uid).or(status.phase);
-    let Some(id) = status.controller_job_id else {
+    let Some(id) = status
+        .controller_job_id
+        .or_else(|| followers.submitted_job(&uid))
+    else {
         followers.forget_object(&uid);
         return Ok(Action::await_change());
     };

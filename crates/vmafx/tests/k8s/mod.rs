@@ -3,14 +3,39 @@
 //! and a `vmafx operator` process running under it.
 #![allow(dead_code)]
 
+/// Evaluates `$body` (an expression that may `.await`) every 200 ms until it yields `Some`, and
+/// panics naming `$what` (and `$context`, evaluated then) after `$timeout`.
+#[allow(unused_macros)]
+macro_rules! poll_until {
+    ($timeout:expr, $what:expr, $body:expr) => {
+        poll_until!($timeout, $what, $body, String::new())
+    };
+    ($timeout:expr, $what:expr, $body:expr, $context:expr) => {{
+        let deadline = std::time::Instant::now() + $timeout;
+        loop {
+            if let Some(value) = $body {
+                break value;
+            }
+            if std::time::Instant::now() >= deadline {
+                panic!(
+                    "timed out after {:?} waiting for {}\n{}",
+                    $timeout, $what, $context
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }};
+}
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::Kubeconfig;
 use kube::runtime::wait::{await_condition, conditions};
 use kube::Client;
@@ -196,7 +221,8 @@ pub async fn operator_kubeconfig(
 
 /// Starts `vmafx operator` with `kubeconfig`, in namespace `namespace`, with health and metrics on
 /// free loopback ports and webhooks off unless `env` says otherwise. Returns the process and its
-/// health port.
+/// health and metrics ports. A port taken between choosing and binding it makes the operator
+/// exit at once; it is then started again on other ports.
 pub fn start_operator(
     dir: &Path,
     name: &str,
@@ -206,28 +232,88 @@ pub fn start_operator(
     controller_http: &str,
     env: &[(&str, &str)],
 ) -> (Proc, u16, u16) {
-    let health = support::free_port();
-    let metrics = support::free_port();
-    let health_addr = format!("127.0.0.1:{health}");
-    let metrics_addr = format!("127.0.0.1:{metrics}");
     let kubeconfig = kubeconfig.display().to_string();
-    let mut vars: Vec<(&str, &str)> = vec![
-        ("KUBECONFIG", &kubeconfig),
-        ("POD_NAMESPACE", namespace),
-        ("POD_NAME", name),
-        ("VMAFX_OPERATOR_HEALTH_PROBE_ADDR", &health_addr),
-        ("VMAFX_OPERATOR_METRICS_ADDR", &metrics_addr),
-        ("VMAFX_CONTROLLER_GRPC_ADDR", controller_grpc),
-        ("VMAFX_CONTROLLER_HTTP_ADDR", controller_http),
-        ("VMAFX_LOG_LEVEL", "debug"),
-    ];
-    vars.extend_from_slice(env);
-    let proc = support::spawn(dir, name, &["operator"], &vars);
-    support::wait_for(Duration::from_secs(30), || {
-        matches!(support::http_get(health, "/healthz"), Some((200, _)))
-    })
-    .unwrap_or_else(|| panic!("operator {name} never became healthy:\n{}", proc.log()));
-    (proc, health, metrics)
+    let mut logs = String::new();
+    for _attempt in 0..3 {
+        let health = support::free_port();
+        let metrics = support::free_port();
+        let health_addr = format!("127.0.0.1:{health}");
+        let metrics_addr = format!("127.0.0.1:{metrics}");
+        let mut vars: Vec<(&str, &str)> = vec![
+            ("KUBECONFIG", &kubeconfig),
+            ("POD_NAMESPACE", namespace),
+            ("POD_NAME", name),
+            ("VMAFX_OPERATOR_HEALTH_PROBE_ADDR", &health_addr),
+            ("VMAFX_OPERATOR_METRICS_ADDR", &metrics_addr),
+            ("VMAFX_CONTROLLER_GRPC_ADDR", controller_grpc),
+            ("VMAFX_CONTROLLER_HTTP_ADDR", controller_http),
+            ("VMAFX_LOG_LEVEL", "debug"),
+        ];
+        vars.extend_from_slice(env);
+        let mut proc = support::spawn(dir, name, &["operator"], &vars);
+        let mut exited = false;
+        let healthy = support::wait_for(Duration::from_secs(30), || {
+            exited = matches!(proc.child.try_wait(), Ok(Some(_)));
+            exited || matches!(support::http_get(health, "/healthz"), Some((200, _)))
+        });
+        if healthy.is_some() && !exited {
+            return (proc, health, metrics);
+        }
+        logs.push_str(&proc.log());
+        if !exited {
+            break;
+        }
+    }
+    panic!("operator {name} never became healthy:\n{logs}");
+}
+
+/// A real controller, one node named `worker` and an operator under the committed roles.
+pub struct ScoringStack {
+    /// The controller (data under `dir/data`).
+    pub controller: support::ControllerProc,
+    /// The node.
+    pub node: Proc,
+    /// The operator.
+    pub operator: Proc,
+    /// The operator's metrics port.
+    pub metrics_port: u16,
+}
+
+/// Starts a [`ScoringStack`] in `dir` for namespace `namespace`: the node gets `node_args`, the
+/// operator the extra environment `operator_env`.
+pub async fn start_scoring_stack(
+    env: &TestEnv,
+    client: &Client,
+    namespace: &str,
+    dir: &Path,
+    node_args: &[&str],
+    operator_env: &[(&str, &str)],
+) -> ScoringStack {
+    let controller = support::start_controller(
+        dir,
+        &dir.join("data"),
+        support::free_port(),
+        support::free_port(),
+        &[],
+    );
+    let node = support::start_node(dir, &controller.grpc, "worker", node_args);
+    let kubeconfig = operator_kubeconfig(env, client, namespace, dir).await;
+    let http = format!("http://127.0.0.1:{}", controller.http_port);
+    let (operator, _, metrics_port) = start_operator(
+        dir,
+        "operator",
+        &kubeconfig,
+        namespace,
+        &controller.grpc,
+        &http,
+        operator_env,
+    );
+    ScoringStack {
+        controller,
+        node,
+        operator,
+        metrics_port,
+    }
 }
 
 /// kubectl as built by `test/k8s/testenv.sh build` (under `VMAFX_TESTENV_CACHE` or
@@ -262,4 +348,20 @@ pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("kubectl prints UTF-8")
+}
+
+/// The events in `namespace` regarding the object of `kind` named `name`.
+pub async fn events_about(client: &Client, namespace: &str, kind: &str, name: &str) -> Vec<Event> {
+    Api::<Event>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("failed to list the events of {namespace}: {e}"))
+        .items
+        .into_iter()
+        .filter(|e| {
+            let regarding = e.regarding.as_ref();
+            regarding.and_then(|r| r.name.as_deref()) == Some(name)
+                && regarding.and_then(|r| r.kind.as_deref()) == Some(kind)
+        })
+        .collect()
 }

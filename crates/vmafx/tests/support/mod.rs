@@ -246,6 +246,25 @@ pub fn run_cli(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The JSON report `vmafx score --json` writes for a pair, as text.
+pub fn score_report(reference: &Path, distorted: &Path) -> String {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let out = dir.path().join("direct.json");
+    let (code, _, err) = run_cli(&[
+        "score",
+        "-r",
+        reference.to_str().expect("UTF-8 path"),
+        "-d",
+        distorted.to_str().expect("UTF-8 path"),
+        "--json",
+        "-o",
+        out.to_str().expect("UTF-8 path"),
+        "-q",
+    ]);
+    assert_eq!(code, 0, "vmafx score failed: {err}");
+    std::fs::read_to_string(&out).expect("vmafx score wrote its report")
+}
+
 /// `vmafx job get --json ID` as parsed JSON.
 pub fn job_json(grpc: &str, id: &str) -> serde_json::Value {
     let (code, out, err) = run_cli(&["job", "get", "--controller", grpc, id, "--json"]);
