@@ -37,6 +37,8 @@
 
 #![warn(missing_docs)]
 
+pub mod pki;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -5,7 +5,7 @@
 //! All tests share one control plane (`TestEnv::shared`), each in its own namespace.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +30,8 @@ use kube::api::{
     PatchParams, PostParams, WatchEvent, WatchParams,
 };
 use kube::{Client, ResourceExt};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use vmafx_testenv::{eventually, unique_name, TestEnv};
@@ -321,36 +323,15 @@ const DENY_MESSAGE: &str = "vmafx smoke webhook refuses this ConfigMap";
 /// Runs an HTTPS validating-webhook server on 127.0.0.1 with a certificate from a fresh CA.
 /// Returns its URL, the CA certificate (PEM) and the record of calls.
 async fn start_webhook_server() -> (String, String, Seen) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "vmafx smoke webhook CA");
-    ca_params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params
-        .subject_alt_names
-        .push(rcgen::SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let cert = params.signed_by(&key, &issuer).unwrap();
-
+    let pki = vmafx_testenv::pki::serving_pki("vmafx smoke webhook").unwrap();
+    let cert = CertificateDer::from_pem_slice(pki.cert_pem.as_bytes()).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(pki.key_pem.as_bytes()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-        )
+        .with_single_cert(vec![cert], key)
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
 
@@ -378,7 +359,7 @@ async fn start_webhook_server() -> (String, String, Seen) {
     });
     (
         format!("https://127.0.0.1:{port}/validate"),
-        ca_cert.pem(),
+        pki.ca_pem,
         seen,
     )
 }

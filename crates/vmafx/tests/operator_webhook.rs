@@ -8,7 +8,6 @@ mod k8s;
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -27,29 +26,12 @@ const WAIT: Duration = Duration::from_secs(60);
 /// Writes a fresh CA and a serving certificate for 127.0.0.1 signed by it into
 /// `tmpdir/k8s-webhook-server/serving-certs` (tls.crt, tls.key); returns the CA as PEM.
 fn write_serving_cert(tmpdir: &Path) -> String {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "vmafx webhook test CA");
-    ca.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .subject_alt_names
-        .push(rcgen::SanType::IpAddress(Ipv4Addr::LOCALHOST.into()));
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let cert = params.signed_by(&key, &issuer).unwrap();
+    let pki = vmafx_testenv::pki::serving_pki("vmafx webhook test").unwrap();
     let dir = tmpdir.join("k8s-webhook-server/serving-certs");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
-    std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
-    ca_cert.pem()
+    std::fs::write(dir.join("tls.crt"), &pki.cert_pem).unwrap();
+    std::fs::write(dir.join("tls.key"), &pki.key_pem).unwrap();
+    pki.ca_pem
 }
 
 /// The committed webhook configuration, re-pointed from the in-cluster Service to the operator's

@@ -192,39 +192,11 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
 pub(crate) mod tests {
     use super::*;
 
-    /// A CA and a serving certificate for 127.0.0.1 signed by it, as PEM.
-    pub(crate) struct TestPki {
-        pub ca_pem: String,
-        pub cert_pem: String,
-        pub key_pem: String,
-    }
+    pub(crate) use vmafx_testenv::pki::TestPki;
 
+    /// A fresh CA and a serving certificate for 127.0.0.1 signed by it.
     pub(crate) fn test_pki(name: &str) -> TestPki {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(rcgen::DnType::CommonName, format!("{name} CA"));
-        ca.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::new(ca, ca_key);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params.subject_alt_names.push(rcgen::SanType::IpAddress(
-            std::net::Ipv4Addr::LOCALHOST.into(),
-        ));
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        TestPki {
-            ca_pem: ca_cert.pem(),
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
+        vmafx_testenv::pki::serving_pki(name).expect("test certificates")
     }
 
     pub(crate) fn write_pki(dir: &Path, pki: &TestPki) {

@@ -316,9 +316,9 @@ pub async fn start_scoring_stack(
     }
 }
 
-/// kubectl as built by `test/k8s/testenv.sh build` (under `VMAFX_TESTENV_CACHE` or
-/// ~/.cache/vmafx-testenv).
-pub fn kubectl_path() -> PathBuf {
+/// Tool `bin` from the directory starting with `prefix` that `test/k8s/testenv.sh build` made
+/// (under `VMAFX_TESTENV_CACHE` or ~/.cache/vmafx-testenv).
+fn cached_tool(prefix: &str, bin: &str) -> PathBuf {
     let cache = std::env::var_os("VMAFX_TESTENV_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -328,10 +328,20 @@ pub fn kubectl_path() -> PathBuf {
     std::fs::read_dir(&cache)
         .unwrap_or_else(|e| panic!("failed to read {}: {e}", cache.display()))
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("kubernetes-"))
-        .map(|e| e.path().join("bin/kubectl"))
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.path().join("bin").join(bin))
         .find(|p| p.is_file())
-        .expect("kubectl is built by test/k8s/testenv.sh build")
+        .unwrap_or_else(|| panic!("{bin} is built by test/k8s/testenv.sh build"))
+}
+
+/// kubectl as built by `test/k8s/testenv.sh build`.
+pub fn kubectl_path() -> PathBuf {
+    cached_tool("kubernetes-", "kubectl")
+}
+
+/// helm as built by `test/k8s/testenv.sh build`.
+pub fn helm_path() -> PathBuf {
+    cached_tool("helm-", "helm")
 }
 
 /// Runs kubectl with `kubeconfig` and `args`, and returns what it printed; fails the test if it fails.
