@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use serde::Deserialize;
 
 const LEASE: &str = "vmafx-operator.vmafx.dev";
 
@@ -184,20 +183,7 @@ async fn metrics_and_probes_use_controller_runtime_names() {
 #[tokio::test(flavor = "multi_thread")]
 async fn shipped_manifests_are_accepted_by_the_api_server() {
     let (env, client) = k8s::cluster().await;
-    let ns = k8s_openapi::api::core::v1::Namespace {
-        metadata: kube::api::ObjectMeta {
-            name: Some("vmafx-system".into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    if namespaces.get_opt("vmafx-system").await.unwrap().is_none() {
-        namespaces
-            .create(&kube::api::PostParams::default(), &ns)
-            .await
-            .unwrap();
-    }
+    k8s::namespace_named(&client, "vmafx-system").await;
     let root = k8s::repo_root();
     for path in [
         "config/rbac",
@@ -212,96 +198,4 @@ async fn shipped_manifests_are_accepted_by_the_api_server() {
             &["apply", "--dry-run=server", "-f", dir],
         );
     }
-    check_helm_chart(env.kubeconfig_path());
-}
-
-/// Runs helm with `args` on the chart; returns (success, stdout, stderr).
-fn helm(args: &[&str]) -> (bool, String, String) {
-    let chart = k8s::repo_root().join("deploy/helm/vmafx");
-    let out = std::process::Command::new(k8s::helm_path())
-        .args(args)
-        .arg(&chart)
-        .output()
-        .expect("failed to run helm");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The chart lints; with the operator enabled (two replicas, leader election, webhooks) it renders
-/// objects the API server accepts, whose ClusterRole has exactly config/rbac/role.yaml's rules; an
-/// unsafe setting is refused with a message naming it.
-fn check_helm_chart(admin_kubeconfig: &std::path::Path) {
-    let (ok, out, err) = helm(&["lint"]);
-    assert!(ok, "helm lint:\n{out}{err}");
-
-    let (ok, rendered, err) = helm(&[
-        "template",
-        "vmafx",
-        "--namespace",
-        "vmafx-system",
-        "--set",
-        "operator.enabled=true,operator.replicaCount=2,operator.leaderElect=true,\
-         operator.webhook.port=9443,operator.webhook.certSecret=vmafx-webhook-tls",
-    ]);
-    assert!(ok, "helm template:\n{err}");
-    let docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&rendered)
-        .map(|doc| serde_yaml::Value::deserialize(doc).expect("helm renders YAML"))
-        .filter(|doc| !doc.is_null())
-        .collect();
-    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "ServiceAccount",
-            "ClusterRole",
-            "ClusterRoleBinding",
-            "Deployment"
-        ],
-        "{rendered}"
-    );
-    let role = docs.iter().find(|d| d["kind"] == "ClusterRole").unwrap();
-    let committed_path = k8s::repo_root().join("config/rbac/role.yaml");
-    let committed: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&committed_path).unwrap()).unwrap();
-    assert_eq!(
-        role["rules"], committed["rules"],
-        "the chart's ClusterRole differs from config/rbac/role.yaml"
-    );
-    let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
-    assert_eq!(deployment["spec"]["replicas"], 2);
-    let env = &deployment["spec"]["template"]["spec"]["containers"][0]["env"];
-    let var = |name: &str| {
-        env.as_sequence()
-            .unwrap()
-            .iter()
-            .find(|e| e["name"] == name)
-            .and_then(|e| e["value"].as_str())
-            .map(str::to_owned)
-    };
-    assert_eq!(
-        var("VMAFX_OPERATOR_LEADER_ELECTION").as_deref(),
-        Some("true")
-    );
-    assert_eq!(var("VMAFX_OPERATOR_WEBHOOK_PORT").as_deref(), Some("9443"));
-
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), &rendered).unwrap();
-    let file = file.path().to_str().expect("UTF-8 path");
-    k8s::kubectl(admin_kubeconfig, &["apply", "--dry-run=server", "-f", file]);
-
-    let (ok, _, err) = helm(&[
-        "template",
-        "vmafx",
-        "--set",
-        "operator.enabled=true,operator.replicaCount=2",
-    ]);
-    assert!(!ok && err.contains("operator.leaderElect"), "{err}");
-    let (ok, rendered, _) = helm(&["template", "vmafx"]);
-    assert!(
-        ok && !rendered.contains("kind:"),
-        "disabled by default:\n{rendered}"
-    );
 }

@@ -65,19 +65,11 @@ fn serve_scores_exactly_like_the_score_command() {
     let (reference, distorted) = fixture_pair(dir.path(), "pan_420_10bit_blocky");
     let (_serve, grpc, http_port) = start_serve(dir.path(), &[]);
 
-    let (code, out, err) = run_cli(&[
-        "job",
-        "submit",
-        "--controller",
+    let job = support::submit_and_wait(
         &grpc,
-        "-r",
         reference.to_str().unwrap(),
-        "-d",
         distorted.to_str().unwrap(),
-        "--wait",
-    ]);
-    assert_eq!(code, 0, "submit --wait failed: {err}");
-    let job: serde_json::Value = serde_json::from_str(&out).expect("--wait prints the job as JSON");
+    );
     assert_eq!(job["state"], "COMPLETED");
     assert!(job["error"].is_null());
     let id = job["id"].as_str().unwrap().to_string();
@@ -298,19 +290,7 @@ fn rclone_remote_inputs_are_scored() {
     );
     // Any other scheme names an rclone remote too.
     let d = format!("clips://{}", distorted.canonicalize().unwrap().display());
-    let (code, out, err) = run_cli(&[
-        "job",
-        "submit",
-        "--controller",
-        &grpc,
-        "-r",
-        &r,
-        "-d",
-        &d,
-        "--wait",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let job: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let job = support::submit_and_wait(&grpc, &r, &d);
     let direct = direct_score(&reference, &distorted);
     assert_eq!(
         format!("{:.6}", job["score"].as_f64().unwrap()),
@@ -431,18 +411,11 @@ fn cancelling_reaches_the_running_node() {
         "stopped early: {job}"
     );
     // The slot is free again.
-    let (code, _, err) = run_cli(&[
-        "job",
-        "submit",
-        "--controller",
+    support::submit_and_wait(
         &grpc,
-        "--wait",
-        "-r",
         small_ref.to_str().unwrap(),
-        "-d",
         small_dist.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
+    );
 }
 
 /// The chromium binary Debian installs, if present.
@@ -465,19 +438,11 @@ fn web_page_lists_jobs_and_charts_a_finished_one_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let (reference, distorted) = fixture_pair(dir.path(), "pan_420_8bit_blur");
     let (_serve, grpc, http_port) = start_serve(dir.path(), &[]);
-    let (code, out, err) = run_cli(&[
-        "job",
-        "submit",
-        "--controller",
+    let job = support::submit_and_wait(
         &grpc,
-        "--wait",
-        "-r",
         reference.to_str().unwrap(),
-        "-d",
         distorted.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let job: serde_json::Value = serde_json::from_str(&out).unwrap();
+    );
     let id = job["id"].as_str().unwrap();
     let profile = dir.path().join("chromium-profile");
     let url = format!("http://127.0.0.1:{http_port}/?job={id}");

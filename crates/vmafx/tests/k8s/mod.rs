@@ -88,18 +88,32 @@ pub async fn install_crds(client: &Client) {
 /// Creates a namespace with a unique name starting with `prefix`.
 pub async fn namespace(client: &Client, prefix: &str) -> String {
     let name = vmafx_testenv::unique_name(prefix);
+    namespace_named(client, &name).await;
+    name
+}
+
+/// Creates namespace `name` unless it exists (the shipped manifests name theirs).
+pub async fn namespace_named(client: &Client, name: &str) {
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let exists = namespaces
+        .get_opt(name)
+        .await
+        .unwrap_or_else(|e| panic!("failed to read namespace {name}: {e}"))
+        .is_some();
+    if exists {
+        return;
+    }
     let ns = Namespace {
         metadata: ObjectMeta {
-            name: Some(name.clone()),
+            name: Some(name.to_owned()),
             ..Default::default()
         },
         ..Default::default()
     };
-    Api::<Namespace>::all(client.clone())
+    namespaces
         .create(&PostParams::default(), &ns)
         .await
         .unwrap_or_else(|e| panic!("failed to create namespace {name}: {e}"));
-    name
 }
 
 /// Creates a ServiceAccount in `namespace` bound to exactly the committed operator roles, and

@@ -265,6 +265,24 @@ pub fn score_report(reference: &Path, distorted: &Path) -> String {
     std::fs::read_to_string(&out).expect("vmafx score wrote its report")
 }
 
+/// `vmafx job submit --wait` of a pair (paths or URIs): the finished job as parsed JSON; fails the
+/// test if the command does.
+pub fn submit_and_wait(grpc: &str, reference: &str, distorted: &str) -> serde_json::Value {
+    let (code, out, err) = run_cli(&[
+        "job",
+        "submit",
+        "--controller",
+        grpc,
+        "-r",
+        reference,
+        "-d",
+        distorted,
+        "--wait",
+    ]);
+    assert_eq!(code, 0, "job submit --wait failed: {err}");
+    serde_json::from_str(&out).expect("--wait prints the job as JSON")
+}
+
 /// `vmafx job get --json ID` as parsed JSON.
 pub fn job_json(grpc: &str, id: &str) -> serde_json::Value {
     let (code, out, err) = run_cli(&["job", "get", "--controller", grpc, id, "--json"]);

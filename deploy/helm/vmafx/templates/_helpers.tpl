@@ -1,3 +1,24 @@
+{{/* The image every vmafx container runs. */}}
+{{- define "vmafx.image" -}}
+{{ printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end -}}
+
+{{/* Labels shared by every object of the release; pass (dict "root" $ "component" "…"). */}}
+{{- define "vmafx.labels" -}}
+app.kubernetes.io/name: {{ printf "vmafx-%s" .component }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end -}}
+
+{{/* The subset of the labels a workload selects its Pods by. */}}
+{{- define "vmafx.selectorLabels" -}}
+app.kubernetes.io/name: {{ printf "vmafx-%s" .component }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
 {{/* The operator's name, used for its ServiceAccount, RBAC and Deployment. */}}
 {{- define "vmafx.operatorName" -}}
 {{- printf "%s-operator" .Release.Name | trunc 63 | trimSuffix "-" -}}
@@ -5,9 +26,35 @@
 
 {{/* Labels every operator object carries. */}}
 {{- define "vmafx.operatorLabels" -}}
-app.kubernetes.io/name: vmafx-operator
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{ include "vmafx.labels" (dict "root" . "component" "operator") }}
+{{- end -}}
+
+{{/* The controller's StatefulSet and Service name. */}}
+{{- define "vmafx.controllerName" -}}
+{{- printf "%s-controller" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The controller's gRPC address inside the cluster (nodes and the operator dial it). */}}
+{{- define "vmafx.controllerGrpcAddr" -}}
+{{ printf "http://%s.%s.svc.cluster.local:%d" (include "vmafx.controllerName" .) .Release.Namespace (int .Values.controller.grpcPort) }}
+{{- end -}}
+
+{{/* The controller's HTTP address inside the cluster. */}}
+{{- define "vmafx.controllerHttpAddr" -}}
+{{ printf "http://%s.%s.svc.cluster.local:%d" (include "vmafx.controllerName" .) .Release.Namespace (int .Values.controller.httpPort) }}
+{{- end -}}
+
+{{/* The extended resource a vendor's device plugin advertises; empty for cpu. */}}
+{{- define "vmafx.gpuResource" -}}
+{{- $resources := dict "nvidia" "nvidia.com/gpu" "amd" "amd.com/gpu" "intel" "gpu.intel.com/i915" "cpu" "" -}}
+{{- if not (hasKey $resources .) -}}
+{{- fail (printf "nodePools: vendor %q is not one of nvidia, amd, intel, cpu" .) -}}
+{{- end -}}
+{{- get $resources . -}}
+{{- end -}}
+
+{{/* The scoring backends a worker of a vendor offers the scheduler (VMAFX_NODE_BACKENDS). */}}
+{{- define "vmafx.backends" -}}
+{{- $backends := dict "nvidia" "cpu,cuda,vulkan" "amd" "cpu,hip,vulkan" "intel" "cpu,sycl,vulkan" "cpu" "cpu" -}}
+{{- get $backends . -}}
 {{- end -}}

@@ -1,0 +1,447 @@
+//! The Helm chart in deploy/helm/vmafx: it lints, its values schema and guards refuse bad values
+//! naming them, it renders for every GPU vendor into objects a real API server accepts and that
+//! agree with what the operator builds, and the command lines it renders really run: a controller
+//! and two worker pools started exactly as their Pods would be score a job.
+
+mod k8s;
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_yaml::Value;
+use vmafx_operator::crd::GpuVendor;
+
+const VENDORS: [GpuVendor; 4] = GpuVendor::ALL;
+
+/// Runs helm with `args` on the chart; returns (success, stdout, stderr).
+fn helm(args: &[&str]) -> (bool, String, String) {
+    let chart = k8s::repo_root().join("deploy/helm/vmafx");
+    let out = std::process::Command::new(k8s::helm_path())
+        .args(args)
+        .arg(&chart)
+        .output()
+        .expect("failed to run helm");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `helm template vmafx` in namespace vmafx-system with `set` (helm's `--set` syntax), as the
+/// non-empty YAML documents it printed.
+fn render(set: &str) -> (String, Vec<Value>) {
+    let mut args = vec!["template", "vmafx", "--namespace", "vmafx-system"];
+    if !set.is_empty() {
+        args.extend(["--set", set]);
+    }
+    let (ok, rendered, err) = helm(&args);
+    assert!(ok, "helm template --set {set}:\n{err}");
+    let docs = serde_yaml::Deserializer::from_str(&rendered)
+        .map(|doc| Value::deserialize(doc).expect("helm renders YAML"))
+        .filter(|doc| !doc.is_null())
+        .collect();
+    (rendered, docs)
+}
+
+/// The error helm prints when `set` is refused; fails the test if it is accepted.
+fn refusal(set: &str) -> String {
+    let (ok, rendered, err) = helm(&["template", "vmafx", "--set", set]);
+    assert!(!ok, "--set {set} was accepted:\n{rendered}");
+    err
+}
+
+fn kinds(docs: &[Value]) -> Vec<(String, String)> {
+    docs.iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap_or_default().to_owned(),
+                d["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {:?}", kinds(docs)))
+}
+
+fn container(workload: &Value) -> &Value {
+    &workload["spec"]["template"]["spec"]["containers"][0]
+}
+
+/// A container's literal environment (variables from fieldRefs map to None).
+fn env_of(container: &Value) -> BTreeMap<String, Option<String>> {
+    container["env"]
+        .as_sequence()
+        .expect("the container has env")
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().expect("env name").to_owned(),
+                e["value"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+fn args_of(container: &Value) -> Vec<String> {
+    container["args"]
+        .as_sequence()
+        .expect("the container has args")
+        .iter()
+        .map(|a| a.as_str().expect("string args").to_owned())
+        .collect()
+}
+
+/// Four pools, one per vendor, named after it.
+fn every_vendor_pools() -> String {
+    VENDORS
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            format!(
+                "nodePools[{i}].name={v},nodePools[{i}].vendor={v}",
+                v = v.as_str()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+fn chart_lints_and_refuses_bad_values_by_name() {
+    let (ok, out, err) = helm(&["lint"]);
+    assert!(ok, "helm lint:\n{out}{err}");
+    let (ok, out, err) = helm(&[
+        "lint",
+        "--set",
+        &format!("operator.enabled=true,{}", every_vendor_pools()),
+    ]);
+    assert!(ok, "helm lint with every vendor:\n{out}{err}");
+
+    // The schema names the field and what it accepts.
+    let err = refusal("nodePools[0].vendor=quantum");
+    assert!(
+        err.contains("/nodePools/0/vendor") && err.contains("nvidia"),
+        "{err}"
+    );
+    let err = refusal("controller.grpcPort=0");
+    assert!(err.contains("/controller/grpcPort"), "{err}");
+    let err = refusal("controler.enabled=true");
+    assert!(
+        err.contains("controler"),
+        "a misspelt key is refused: {err}"
+    );
+    let err = refusal("operator.logLevel=loud");
+    assert!(err.contains("/operator/logLevel"), "{err}");
+    // What a schema cannot say, the templates do.
+    let err = refusal(
+        "nodePools[0].name=cpu,nodePools[0].vendor=cpu,nodePools[1].name=cpu,nodePools[1].vendor=nvidia",
+    );
+    assert!(err.contains("nodePools[1].name: \"cpu\" is used"), "{err}");
+    let err = refusal("operator.enabled=true,operator.replicaCount=2");
+    assert!(err.contains("operator.leaderElect"), "{err}");
+    let err = refusal("operator.enabled=true,operator.webhook.port=9443");
+    assert!(err.contains("operator.webhook.certSecret"), "{err}");
+}
+
+#[test]
+fn defaults_give_a_controller_on_a_volume_and_one_cpu_pool() {
+    let (rendered, docs) = render("");
+    assert_eq!(
+        kinds(&docs),
+        [
+            ("Service", "vmafx-controller"),
+            ("Deployment", "vmafx-node-cpu"),
+            ("StatefulSet", "vmafx-controller"),
+        ]
+        .map(|(k, n)| (k.to_owned(), n.to_owned())),
+        "{rendered}"
+    );
+    let controller = find(&docs, "StatefulSet", "vmafx-controller");
+    assert_eq!(controller["spec"]["replicas"], 1);
+    let claim = &controller["spec"]["volumeClaimTemplates"][0];
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "1Gi");
+    let pool = container(find(&docs, "Deployment", "vmafx-node-cpu"));
+    assert!(
+        pool["resources"]["limits"]
+            .as_mapping()
+            .is_some_and(|limits| limits.keys().all(|k| k == "memory" || k == "cpu")),
+        "a cpu pool asks for no device: {pool:?}"
+    );
+    let env = env_of(pool);
+    assert_eq!(
+        env["VMAFX_CONTROLLER"].as_deref(),
+        Some("http://vmafx-controller.vmafx-system.svc.cluster.local:9090")
+    );
+
+    let (_, docs) = render("controller.persistence.enabled=false");
+    let controller = find(&docs, "StatefulSet", "vmafx-controller");
+    assert!(controller["spec"]["volumeClaimTemplates"].is_null());
+    assert!(controller["spec"]["template"]["spec"]["volumes"][0]["emptyDir"].is_mapping());
+}
+
+/// With the operator and a pool per vendor, everything renders into objects the API server
+/// accepts; each pool asks for its vendor's device and offers its backends exactly as the
+/// operator's own VmafxNode Deployments do; the operator's ClusterRole is config/rbac/role.yaml's.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_vendor_renders_as_the_operator_builds_it_and_is_accepted() {
+    let (env, client) = k8s::cluster().await;
+    let (rendered, docs) = render(&format!(
+        "operator.enabled=true,operator.replicaCount=2,operator.leaderElect=true,\
+         operator.webhook.port=9443,operator.webhook.certSecret=vmafx-webhook-tls,\
+         nodePools[2].gpusPerWorker=2,{}",
+        every_vendor_pools()
+    ));
+
+    for vendor in VENDORS {
+        let name = format!("vmafx-node-{}", vendor.as_str());
+        let pool = container(find(&docs, "Deployment", &name));
+        let env = env_of(pool);
+        assert_eq!(env["VMAFX_NODE_VENDOR"].as_deref(), Some(vendor.as_str()));
+        assert_eq!(
+            env["VMAFX_NODE_BACKENDS"].as_deref(),
+            Some(vendor.backends().join(",").as_str()),
+            "{name}: the operator's backends for {vendor:?}"
+        );
+        let devices = match vendor.gpu_resource() {
+            Some(resource) => pool["resources"]["limits"][resource].as_u64(),
+            None => None,
+        };
+        let expected = match vendor {
+            GpuVendor::Cpu => None,
+            GpuVendor::Intel => Some(2),
+            _ => Some(1),
+        };
+        assert_eq!(devices, expected, "{name}: {pool:?}");
+        // The operator's worker for the same vendor asks for the same resource.
+        let operator_node: vmafx_operator::crd::VmafxNode =
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "vmafx.dev/v1", "kind": "VmafxNode",
+                "metadata": {"name": "n", "namespace": "ns", "uid": "u"},
+                "spec": {"gpuVendor": vendor.as_str(), "capacity": 1, "image": "i"}
+            }))
+            .expect("a VmafxNode");
+        let built = vmafx_operator::node::desired_deployment(&operator_node, vendor, "c")
+            .expect("the operator builds a Deployment");
+        let built = serde_json::to_value(&built).expect("JSON");
+        let built_limits =
+            &built["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"];
+        for resource in VENDORS.iter().filter_map(|v| v.gpu_resource()) {
+            assert_eq!(
+                built_limits.get(resource).is_some(),
+                !pool["resources"]["limits"][resource].is_null(),
+                "{name}: {resource} differs from the operator's"
+            );
+        }
+    }
+
+    let operator = container(find(&docs, "Deployment", "vmafx-operator"));
+    let operator_env = env_of(operator);
+    let controller_service = find(&docs, "Service", "vmafx-controller");
+    assert_eq!(controller_service["spec"]["ports"][0]["port"], 9090);
+    assert_eq!(
+        operator_env["VMAFX_CONTROLLER_GRPC_ADDR"].as_deref(),
+        Some("http://vmafx-controller.vmafx-system.svc.cluster.local:9090")
+    );
+    assert_eq!(
+        operator_env["VMAFX_CONTROLLER_HTTP_ADDR"].as_deref(),
+        Some("http://vmafx-controller.vmafx-system.svc.cluster.local:8080")
+    );
+    assert_eq!(
+        operator_env["VMAFX_OPERATOR_LEADER_ELECTION"].as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        operator_env["VMAFX_OPERATOR_WEBHOOK_PORT"].as_deref(),
+        Some("9443")
+    );
+    let known = [
+        vmafx_operator::config::METRICS_ADDR,
+        vmafx_operator::config::HEALTH_PROBE_ADDR,
+        vmafx_operator::config::LEADER_ELECTION,
+        vmafx_operator::config::LEADER_ELECTION_ID,
+        vmafx_operator::config::WEBHOOK_PORT,
+        vmafx_operator::config::WEBHOOK_HOST,
+        vmafx_operator::config::GRACEFUL_SHUTDOWN,
+        vmafx_operator::config::LOG_LEVEL,
+        vmafx_operator::config::CONTROLLER_GRPC_ADDR,
+        vmafx_operator::config::CONTROLLER_HTTP_ADDR,
+    ];
+    for name in operator_env.keys().filter(|n| n.starts_with("VMAFX_")) {
+        assert!(
+            known.contains(&name.as_str()),
+            "the operator never reads {name}"
+        );
+    }
+
+    let role = find(&docs, "ClusterRole", "vmafx-operator");
+    let committed_path = k8s::repo_root().join("config/rbac/role.yaml");
+    let committed: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&committed_path).unwrap()).unwrap();
+    assert_eq!(
+        role["rules"], committed["rules"],
+        "the chart's ClusterRole differs from config/rbac/role.yaml"
+    );
+
+    k8s::namespace_named(&client, "vmafx-system").await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &rendered).unwrap();
+    let file = file.path().to_str().expect("UTF-8 path");
+    k8s::kubectl(
+        env.kubeconfig_path(),
+        &["apply", "--dry-run=server", "-f", file],
+    );
+}
+
+/// Every VMAFX_* variable the chart sets is one `vmafx SUBCOMMAND` reads: clap lists them in
+/// `--help`, and VMAFX_LOG is the log filter every service command reads in main.rs.
+fn assert_read_by_binary(container: &Value) {
+    let args = args_of(container);
+    let (code, help, err) = support::run_cli(&[args[0].as_str(), "--help"]);
+    assert_eq!(code, 0, "{err}");
+    for name in env_of(container).keys() {
+        if name.starts_with("VMAFX_") && name != "VMAFX_LOG" {
+            assert!(
+                help.contains(&format!("[env: {name}=")),
+                "vmafx {} does not read {name}:\n{help}",
+                args[0]
+            );
+        }
+    }
+}
+
+/// Starts `vmafx` with a rendered container's args and environment, with `local` replacing the
+/// values that only make sense inside a Pod (listen addresses, cluster DNS names, volumes).
+fn run_container(
+    dir: &Path,
+    name: &str,
+    container: &Value,
+    local: &[(&str, String)],
+) -> support::Proc {
+    let mut env = env_of(container);
+    for (key, value) in local {
+        assert!(env.contains_key(*key), "the chart no longer sets {key}");
+        env.insert((*key).to_owned(), Some(value.clone()));
+    }
+    let env: Vec<(String, String)> = env
+        .into_iter()
+        .map(|(k, v)| {
+            let v = v
+                .unwrap_or_else(|| panic!("{name}: {k} comes from the Pod; give it a local value"));
+            (k, v)
+        })
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args = args_of(container);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    support::spawn(dir, name, &args, &env)
+}
+
+#[test]
+fn rendered_command_lines_run_and_score_a_job() {
+    let (_, docs) = render(
+        "nodePools[0].name=cpu,nodePools[0].vendor=cpu,nodePools[0].capacity=2,\
+         nodePools[1].name=gpu,nodePools[1].vendor=nvidia,controller.logLevel=debug",
+    );
+    let controller = container(find(&docs, "StatefulSet", "vmafx-controller"));
+    let cpu_pool = container(find(&docs, "Deployment", "vmafx-node-cpu"));
+    let gpu_pool = container(find(&docs, "Deployment", "vmafx-node-gpu"));
+    for c in [controller, cpu_pool, gpu_pool] {
+        assert_read_by_binary(c);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc_port, http_port) = (support::free_port(), support::free_port());
+    let data = dir.path().join("data");
+    let controller_proc = run_container(
+        dir.path(),
+        "controller",
+        controller,
+        &[
+            ("VMAFX_GRPC_ADDR", format!("127.0.0.1:{grpc_port}")),
+            ("VMAFX_HTTP_ADDR", format!("127.0.0.1:{http_port}")),
+            ("VMAFX_DATA_DIR", data.display().to_string()),
+        ],
+    );
+    support::wait_for(Duration::from_secs(30), || {
+        support::http_get(http_port, "/readyz").is_some_and(|(code, _)| code == 200)
+    })
+    .unwrap_or_else(|| panic!("the controller never got ready:\n{}", controller_proc.log()));
+
+    let grpc = format!("http://127.0.0.1:{grpc_port}");
+    let mut workers = Vec::new();
+    for (pod, pool) in [
+        ("vmafx-node-cpu-0", cpu_pool),
+        ("vmafx-node-gpu-0", gpu_pool),
+    ] {
+        let scratch = dir.path().join(pod);
+        std::fs::create_dir_all(&scratch).unwrap();
+        let scratch = scratch.display().to_string();
+        workers.push(run_container(
+            dir.path(),
+            pod,
+            pool,
+            &[
+                ("VMAFX_NODE_NAME", pod.to_owned()),
+                ("VMAFX_CONTROLLER", grpc.clone()),
+                ("VMAFX_NODE_HTTP_ADDR", "127.0.0.1:0".to_owned()),
+                ("VMAFX_SCRATCH_DIR", scratch.clone()),
+                ("TMPDIR", scratch),
+            ],
+        ));
+    }
+    let nodes = || {
+        let (_, out, _) = support::run_cli(&["nodes", "--controller", &grpc, "--json"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap_or_default()
+    };
+    support::wait_for(Duration::from_secs(30), || {
+        nodes()["nodes"].as_array().is_some_and(|n| n.len() == 2)
+    })
+    .unwrap_or_else(|| {
+        let logs: Vec<String> = workers.iter().map(support::Proc::log).collect();
+        panic!("the workers never registered: {}\n{logs:#?}", nodes())
+    });
+    let listed = nodes();
+    let node = |name: &str| {
+        listed["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not registered: {listed}"))
+            .clone()
+    };
+    let cpu = node("vmafx-node-cpu-0");
+    assert_eq!(cpu["vendor"], "cpu", "{cpu}");
+    assert_eq!(cpu["capacity"], 2, "{cpu}");
+    let gpu = node("vmafx-node-gpu-0");
+    assert_eq!(gpu["vendor"], "nvidia", "{gpu}");
+    assert_eq!(
+        gpu["backends"],
+        serde_json::json!(["cpu", "cuda", "vulkan"]),
+        "{gpu}"
+    );
+
+    let (reference, distorted) = support::fixture_pair(dir.path(), "tiny_420_8bit");
+    let job = support::submit_and_wait(
+        &grpc,
+        reference.to_str().unwrap(),
+        distorted.to_str().unwrap(),
+    );
+    assert_eq!(job["state"], "COMPLETED", "{job}");
+    assert!(
+        controller_proc.log().contains("DEBUG"),
+        "controller.logLevel=debug reaches the process:\n{}",
+        controller_proc.log()
+    );
+}
