@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every vmafx test on a fresh machine: installs what is missing (ffmpeg, rclone, chromium,
 # the storage emulators), checks formatting and lints, builds the real Kubernetes control plane
-# (etcd + kube-apiserver, cached), then runs every Rust test suite, the operator's included.
+# (etcd + kube-apiserver), helm, an OCI registry and crane (cached), then runs every Rust test
+# suite, the operator's and the container image's included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,7 +2,8 @@
 # testenv.sh — a real Kubernetes control plane (etcd + kube-apiserver) for tests, built from
 # source through the Go module proxy. No Docker, no kubelet.
 #
-#   testenv.sh build            build the pinned tools into ~/.cache/vmafx-testenv (no-op when cached)
+#   testenv.sh build [TOOL...]  build the pinned tools (default: all of them, the OCI registry and
+#                               crane included) into ~/.cache/vmafx-testenv (no-op when cached)
 #   testenv.sh up [STATE_DIR]   start etcd + kube-apiserver on 127.0.0.1 (free ports); the LAST line
 #                               printed is the admin kubeconfig path
 #   testenv.sh down [STATE_DIR] stop that environment and remove STATE_DIR
@@ -23,6 +24,10 @@ ETCD_VERSION=v3.7.3        # go.etcd.io/etcd/server/v3
 HELM_VERSION=v4.3.1        # helm.sh/helm/v4
 KWOK_VERSION=v0.8.0        # sigs.k8s.io/kwok
 KUTTL_VERSION=v0.25.0      # github.com/kudobuilder/kuttl (kubectl-kuttl)
+REGISTRY_VERSION=v3.1.2    # github.com/distribution/distribution/v3 (registry: a real OCI registry)
+CRANE_VERSION=v0.22.1      # github.com/google/go-containerregistry (crane: pushes and reads images)
+
+KNOWN_TOOLS="kubernetes, etcd, helm, kwok, kuttl, registry, crane"
 
 CACHE_ROOT="${VMAFX_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmafx-testenv}"
 
@@ -40,7 +45,9 @@ tool_dir() {
         helm) echo "$CACHE_ROOT/helm-$HELM_VERSION" ;;
         kwok) echo "$CACHE_ROOT/kwok-$KWOK_VERSION" ;;
         kuttl | kubectl-kuttl) echo "$CACHE_ROOT/kuttl-$KUTTL_VERSION" ;;
-        *) die "unknown tool '$1' (known: kubernetes, etcd, helm, kwok, kuttl)" ;;
+        registry) echo "$CACHE_ROOT/registry-$REGISTRY_VERSION" ;;
+        crane) echo "$CACHE_ROOT/crane-$CRANE_VERSION" ;;
+        *) die "unknown tool '$1' (known: $KNOWN_TOOLS)" ;;
     esac
 }
 
@@ -202,16 +209,24 @@ build_kuttl() {
         github.com/kudobuilder/kuttl/cmd/kubectl-kuttl kubectl-kuttl \
         "-X github.com/kudobuilder/kuttl/internal/version.gitVersion=$KUTTL_VERSION"
 }
+build_registry() {
+    build_wrapped "$1" github.com/distribution/distribution/v3 "$REGISTRY_VERSION" \
+        github.com/distribution/distribution/v3/cmd/registry registry \
+        "-X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION"
+}
+build_crane() {
+    go_install "$1" "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+}
 
 cmd_build() {
     local tools=("$@")
-    [[ ${#tools[@]} -gt 0 ]] || tools=(kubernetes etcd helm kwok kuttl)
+    [[ ${#tools[@]} -gt 0 ]] || tools=(kubernetes etcd helm kwok kuttl registry crane)
     local start t
     start=$(date +%s)
     for t in "${tools[@]}"; do
         case "$t" in
-            kubernetes) ;; etcd) ;; helm) ;; kwok) ;; kuttl) ;;
-            *) die "unknown tool '$t' (known: kubernetes, etcd, helm, kwok, kuttl)" ;;
+            kubernetes) ;; etcd) ;; helm) ;; kwok) ;; kuttl) ;; registry) ;; crane) ;;
+            *) die "unknown tool '$t' (known: $KNOWN_TOOLS)" ;;
         esac
     done
     local need=0
@@ -233,6 +248,8 @@ cmd_build() {
             helm) build_one helm "$HELM_VERSION" build_helm ;;
             kwok) build_one kwok "$KWOK_VERSION" build_kwok ;;
             kuttl) build_one kuttl "$KUTTL_VERSION" build_kuttl ;;
+            registry) build_one registry "$REGISTRY_VERSION" build_registry ;;
+            crane) build_one crane "$CRANE_VERSION" build_crane ;;
         esac
     done
     log "build done in $(($(date +%s) - start))s"
@@ -462,8 +479,9 @@ cmd_down() {
 }
 
 cmd_versions() {
-    printf 'kubernetes %s\netcd %s\nhelm %s\nkwok %s\nkuttl %s\n' \
-        "$KUBERNETES_VERSION" "$ETCD_VERSION" "$HELM_VERSION" "$KWOK_VERSION" "$KUTTL_VERSION"
+    printf 'kubernetes %s\netcd %s\nhelm %s\nkwok %s\nkuttl %s\nregistry %s\ncrane %s\n' \
+        "$KUBERNETES_VERSION" "$ETCD_VERSION" "$HELM_VERSION" "$KWOK_VERSION" "$KUTTL_VERSION" \
+        "$REGISTRY_VERSION" "$CRANE_VERSION"
 }
 
 main() {

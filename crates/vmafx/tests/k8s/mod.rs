@@ -358,6 +358,16 @@ pub fn helm_path() -> PathBuf {
     cached_tool("helm-", "helm")
 }
 
+/// The OCI registry (distribution) as built by `test/k8s/testenv.sh build`.
+pub fn registry_path() -> PathBuf {
+    cached_tool("registry-", "registry")
+}
+
+/// crane as built by `test/k8s/testenv.sh build`.
+pub fn crane_path() -> PathBuf {
+    cached_tool("crane-", "crane")
+}
+
 /// Runs kubectl with `kubeconfig` and `args`, and returns what it printed; fails the test if it fails.
 pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new(kubectl_path())
