@@ -34,6 +34,10 @@ pub enum VideoErrorKind {
     /// A format the readers do not handle.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A value from the input exceeds one of the documented limits ([`crate::MAX_DIMENSION`],
+    /// [`crate::MAX_AREA`], [`crate::MAX_FRAME_BYTES`]).
+    #[error("over a limit: {0}")]
+    Limit(String),
     /// A `.yuv` file was given without its geometry.
     #[error("raw .yuv input needs --width, --height, --pixel_format and --bitdepth")]
     RawNeedsGeometry,

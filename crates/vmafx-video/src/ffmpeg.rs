@@ -1,6 +1,7 @@
 //! Decoding of any container or codec through an `ffmpeg` child process that writes Y4M to a
 //! pipe, so encoded inputs stream frame by frame and are never copied whole.
 
+use std::ffi::OsString;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -12,6 +13,70 @@ use vmafx_engine::picture::Picture;
 use crate::error::VideoErrorKind;
 use crate::y4m::Y4mReader;
 use crate::{FrameDecoder, VideoInfo};
+
+/// The only protocol ffmpeg and ffprobe may open: the input is a local file, and nothing it
+/// says (an HLS playlist, a concat script, a reference in a container) may reach the network
+/// or another protocol. The output pipe is an output, which this does not restrict.
+pub const PROTOCOL_ALLOW_LIST: &str = "file";
+
+/// The demuxers ffmpeg and ffprobe may use, by the names `ffmpeg -formats` reports (a demuxer
+/// with several names, such as `mov,mp4,m4a,3gp,3g2,mj2`, matches by any of them). Playlists,
+/// scripts and image sequences (`hls`, `dash`, `concat`, `image2`, ...) are left out because
+/// they open further inputs named inside the file.
+pub const DEMUXER_ALLOW_LIST: &[&str] = &[
+    "mov",          // .mov .mp4 .m4v .3gp
+    "matroska",     // .mkv .webm ("matroska,webm")
+    "ivf",          // VP8 / VP9 / AV1 in IVF
+    "avi",          //
+    "mpegts",       // .ts .m2ts
+    "mpeg",         // MPEG program stream (.mpg, .vob)
+    "mpegvideo",    // raw MPEG-1/2 video
+    "m4v",          // raw MPEG-4 part 2 video
+    "h264",         // raw H.264 Annex B
+    "hevc",         // raw H.265 Annex B
+    "av1",          // raw AV1 Annex B
+    "obu",          // raw AV1 low-overhead OBUs
+    "vc1",          // raw VC-1
+    "flv",          //
+    "mxf",          //
+    "nut",          //
+    "ogg",          // Theora
+    "asf",          // .wmv
+    "yuv4mpegpipe", // Y4M
+];
+
+/// The arguments that confine an ffmpeg or ffprobe input to [`PROTOCOL_ALLOW_LIST`] and
+/// [`DEMUXER_ALLOW_LIST`], followed by the input itself as an explicit `file:` URL, so a name
+/// such as `http:x` or `concat:a|b` is a local file name and never a protocol.
+fn confined_input(path: &Path) -> Vec<OsString> {
+    let mut url = OsString::from("file:");
+    url.push(path.as_os_str());
+    vec![
+        "-protocol_whitelist".into(),
+        PROTOCOL_ALLOW_LIST.into(),
+        "-format_whitelist".into(),
+        DEMUXER_ALLOW_LIST.join(",").into(),
+        "-i".into(),
+        url,
+    ]
+}
+
+/// Rewords ffmpeg's "Format not on whitelist" refusal, which lists the whole allow-list but
+/// names the detected demuxer only in its log prefix (`[hls @ 0x...]`).
+fn explain_refusal(stderr: &str) -> Option<String> {
+    let line = stderr.lines().find(|l| l.contains("not on whitelist"))?;
+    let demuxer = line
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(" @"))
+        .map(|(name, _)| name.trim())
+        .filter(|name| !name.is_empty())
+        .unwrap_or("unknown");
+    Some(format!(
+        "container format \"{}\" is not allowed (allowed: {})",
+        demuxer.escape_debug(),
+        DEMUXER_ALLOW_LIST.join(", ")
+    ))
+}
 
 /// Finds `program` in `PATH`.
 pub fn find_on_path(program: &str) -> Option<PathBuf> {
@@ -125,19 +190,30 @@ fn probe_pix_fmt(path: &Path) -> Result<String, VideoErrorKind> {
             "stream=pix_fmt",
         ])
         .args(["-of", "default=noprint_wrappers=1:nokey=1"])
-        .arg(path)
+        .args(confined_input(path))
         .stdin(Stdio::null())
         .output()
         .map_err(|e| VideoErrorKind::Ffmpeg(format!("failed to run ffprobe: {e}")))?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() || text.is_empty() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().last().unwrap_or("no video stream found").trim();
+        if let Some(refusal) = explain_refusal(&err) {
+            return Err(VideoErrorKind::Unsupported(refusal));
+        }
+        let last = last_line(&err).unwrap_or_else(|| "no video stream found".into());
         return Err(VideoErrorKind::Unsupported(format!(
             "not Y4M, and ffprobe cannot read it: {last}"
         )));
     }
-    Ok(text.lines().next().unwrap_or("yuv420p").to_string())
+    // Pixel format names are short ASCII words; anything else is not one.
+    Ok(text
+        .lines()
+        .next()
+        .filter(|name| {
+            name.len() <= 32 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+        .unwrap_or("yuv420p")
+        .to_string())
 }
 
 /// Frames decoded by an ffmpeg child process.
@@ -160,8 +236,8 @@ impl FfmpegReader {
         })?;
         let pix_fmt = y4m_pix_fmt_for(&probe_pix_fmt(path)?);
         let mut child = Command::new(ffmpeg)
-            .args(["-nostdin", "-v", "error", "-i"])
-            .arg(path)
+            .args(["-nostdin", "-v", "error"])
+            .args(confined_input(path))
             .args([
                 "-map",
                 "0:v:0",
@@ -216,6 +292,9 @@ impl FfmpegReader {
                     let _ = t.join();
                 }
                 let tail = stderr_tail.lock().map(|t| t.clone()).unwrap_or_default();
+                if let Some(refusal) = explain_refusal(&tail) {
+                    return Err(VideoErrorKind::Unsupported(refusal));
+                }
                 let reason = last_line(&tail).unwrap_or_else(|| header_error.to_string());
                 Err(VideoErrorKind::Ffmpeg(format!(
                     "ffmpeg could not decode it: {reason}"
@@ -247,11 +326,25 @@ impl FfmpegReader {
     }
 }
 
+/// The last non-blank line of ffmpeg's stderr, with control characters escaped and cut to a
+/// few hundred characters, so that the error stays one line whatever the input made ffmpeg say.
 fn last_line(text: &str) -> Option<String> {
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_string())
+    const MAX_CHARS: usize = 300;
+    text.lines().rev().find(|l| !l.trim().is_empty()).map(|l| {
+        let mut line: String = l.trim().chars().take(MAX_CHARS).collect();
+        if l.trim().chars().nth(MAX_CHARS).is_some() {
+            line.push_str("...");
+        }
+        line.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_debug().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    })
 }
 
 impl FrameDecoder for FfmpegReader {

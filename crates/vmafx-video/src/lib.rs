@@ -54,13 +54,59 @@ pub trait FrameSource: Send {
     }
 }
 
+/// Largest width or height accepted from a Y4M header or raw geometry: twice 16K, so a
+/// garbage header cannot ask for gigabytes while every real resolution fits.
+pub const MAX_DIMENSION: usize = 1 << 15;
+/// Largest luma area accepted, in pixels (2^27: twice 8K × 8K).
+pub const MAX_AREA: usize = 1 << 27;
+/// Largest frame accepted, in bytes as stored in the file (all planes, alpha included): 512 MiB.
+/// Every frame costs a buffer of this size, allocated from the header before any frame data is
+/// read, so this caps what a few header bytes can make the reader allocate. 8K × 8K 4:4:4 at
+/// 16 bits (384 MiB) fits.
+pub const MAX_FRAME_BYTES: u64 = 1 << 29;
+
+/// Checks a clip's geometry against [`MAX_DIMENSION`], [`MAX_AREA`] and [`MAX_FRAME_BYTES`],
+/// naming the offending field. `extra_plane_bytes` is auxiliary data stored with each frame
+/// (Y4M's alpha plane). Returns the stored frame size in bytes.
+pub(crate) fn check_geometry(
+    info: &VideoInfo,
+    extra_plane_bytes: u64,
+) -> Result<u64, VideoErrorKind> {
+    for (field, value) in [("width", info.width), ("height", info.height)] {
+        if value == 0 || value > MAX_DIMENSION {
+            return Err(VideoErrorKind::Limit(format!(
+                "{field} {value} is outside 1..={MAX_DIMENSION}"
+            )));
+        }
+    }
+    // Both sides are at most 2^15, so neither product below can overflow.
+    let area = info.width * info.height;
+    if area > MAX_AREA {
+        return Err(VideoErrorKind::Limit(format!(
+            "{}x{} is {area} pixels, over the limit of {MAX_AREA}",
+            info.width, info.height
+        )));
+    }
+    let frame = stored_frame_bytes(info) + extra_plane_bytes;
+    if frame > MAX_FRAME_BYTES {
+        return Err(VideoErrorKind::Limit(format!(
+            "a {}x{} {}-bit {} frame takes {frame} bytes, over the limit of {MAX_FRAME_BYTES}",
+            info.width,
+            info.height,
+            info.bit_depth,
+            info.format.short_name()
+        )));
+    }
+    Ok(frame)
+}
+
 /// Bytes one frame of `info`'s shape takes in a Y4M or raw file.
 pub fn stored_frame_bytes(info: &VideoInfo) -> u64 {
     let sample = if info.bit_depth > 8 { 2 } else { 1 };
     (0..3)
         .map(|i| {
             let (w, h) = info.format.stored_plane_size(i, info.width, info.height);
-            (w * h) as u64
+            w as u64 * h as u64
         })
         .sum::<u64>()
         * sample
@@ -69,7 +115,7 @@ pub fn stored_frame_bytes(info: &VideoInfo) -> u64 {
 /// Frames in a file of `file_len` bytes whose frames take `frame_bytes` each after a
 /// `header_len`-byte header, each frame preceded by `per_frame` bytes (Y4M's `FRAME\n`).
 fn frames_in(file_len: u64, header_len: u64, per_frame: u64, frame_bytes: u64) -> Option<u64> {
-    let step = frame_bytes + per_frame;
+    let step = frame_bytes.saturating_add(per_frame);
     (step > 0).then(|| file_len.saturating_sub(header_len) / step)
 }
 

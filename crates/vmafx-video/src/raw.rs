@@ -5,8 +5,8 @@ use std::io::Read;
 use vmafx_engine::picture::Picture;
 
 use crate::error::VideoErrorKind;
-use crate::y4m::{read_exact_or_count, MAX_AREA, MAX_DIMENSION};
-use crate::{FrameDecoder, RawParams, VideoInfo};
+use crate::y4m::read_exact_or_count;
+use crate::{check_geometry, FrameDecoder, RawParams, VideoInfo};
 
 /// Streams fixed-size frames out of a raw YUV byte stream.
 pub struct RawYuvReader<R> {
@@ -18,34 +18,28 @@ pub struct RawYuvReader<R> {
 impl<R: Read + Send> RawYuvReader<R> {
     /// Checks the geometry and prepares the frame buffer.
     pub fn new(reader: R, params: RawParams) -> Result<Self, VideoErrorKind> {
-        if params.width == 0
-            || params.height == 0
-            || params.width > MAX_DIMENSION
-            || params.height > MAX_DIMENSION
-            || params.width * params.height > MAX_AREA
-        {
-            return Err(VideoErrorKind::Unsupported(format!(
-                "raw geometry {}x{} is outside 1..={MAX_DIMENSION} per side",
-                params.width, params.height
-            )));
-        }
         if !(8..=16).contains(&params.bit_depth) {
             return Err(VideoErrorKind::Unsupported(format!(
                 "bit depth {} (supported: 8 to 16)",
                 params.bit_depth
             )));
         }
+        let info = VideoInfo {
+            width: params.width,
+            height: params.height,
+            format: params.format,
+            bit_depth: params.bit_depth,
+            frame_rate: None,
+        };
+        check_geometry(&info, 0).map_err(|e| match e {
+            VideoErrorKind::Limit(m) => VideoErrorKind::Limit(format!("raw geometry: {m}")),
+            other => other,
+        })?;
         let len =
             Picture::raw_frame_len(params.format, params.bit_depth, params.width, params.height);
         Ok(RawYuvReader {
             reader,
-            info: VideoInfo {
-                width: params.width,
-                height: params.height,
-                format: params.format,
-                bit_depth: params.bit_depth,
-                frame_rate: None,
-            },
+            info,
             frame_bytes: vec![0; len],
         })
     }
@@ -117,6 +111,21 @@ mod tests {
         assert!(RawYuvReader::new(&[][..], params(0, 2, PixelFormat::Yuv420, 8)).is_err());
         assert!(RawYuvReader::new(&[][..], params(2, 2, PixelFormat::Yuv420, 7)).is_err());
         assert!(RawYuvReader::new(&[][..], params(1 << 16, 2, PixelFormat::Yuv420, 8)).is_err());
+        for (w, h, format, depth, needle) in [
+            (usize::MAX, 2, PixelFormat::Yuv444, 16, "width"),
+            (2, usize::MAX, PixelFormat::Yuv444, 16, "height"),
+            (32768, 32768, PixelFormat::Yuv420, 8, "pixels"),
+            (16384, 8192, PixelFormat::Yuv444, 16, "536870912"),
+        ] {
+            let err = RawYuvReader::new(&[][..], params(w, h, format, depth))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.contains(needle) && err.contains("raw geometry"),
+                "{err}"
+            );
+        }
     }
 
     proptest! {

@@ -7,14 +7,25 @@ use vmafx_engine::picture::{Picture, PixelFormat};
 use crate::error::VideoErrorKind;
 use crate::{FrameDecoder, VideoInfo};
 
-/// Longest stream header accepted; real ones are well under 200 bytes.
-const MAX_HEADER_LEN: usize = 4096;
-/// Longest frame header accepted (`FRAME` plus optional parameters).
-const MAX_FRAME_HEADER_LEN: usize = 1024;
-/// Largest width or height accepted, so a garbage header cannot ask for gigabytes.
-pub const MAX_DIMENSION: usize = 1 << 15;
-/// Largest luma area accepted (a little over 8K × 8K).
-pub const MAX_AREA: usize = 1 << 27;
+/// Longest stream header accepted, newline excluded; real ones are well under 200 bytes.
+pub const MAX_HEADER_LEN: usize = 4096;
+/// Longest frame header accepted (`FRAME` plus optional parameters), newline excluded.
+pub const MAX_FRAME_HEADER_LEN: usize = 1024;
+pub use crate::{MAX_AREA, MAX_DIMENSION, MAX_FRAME_BYTES};
+
+/// Longest piece of input quoted in an error message.
+const MAX_QUOTED: usize = 32;
+
+/// `bytes` as they may appear in a one-line error: at most [`MAX_QUOTED`] bytes, control
+/// characters and quotes escaped, invalid UTF-8 replaced.
+pub(crate) fn quoted(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(MAX_QUOTED)];
+    let mut text: String = String::from_utf8_lossy(cut).escape_debug().collect();
+    if cut.len() < bytes.len() {
+        text.push_str("...");
+    }
+    text
+}
 
 /// A parsed Y4M stream header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +42,9 @@ pub struct Y4mHeader {
 pub fn parse_chroma_tag(tag: &str) -> Result<(PixelFormat, u8, bool), VideoErrorKind> {
     let unsupported = || {
         VideoErrorKind::Unsupported(format!(
-            "Y4M chroma tag \"C{tag}\" (supported: 420, 420jpeg, 420mpeg2, 420paldv, 422, 444, \
-             444alpha, mono, and their p9..p16 / mono9..mono16 high-bit-depth forms)"
+            "Y4M chroma tag \"C{}\" (supported: 420, 420jpeg, 420mpeg2, 420paldv, 422, 444, \
+             444alpha, mono, and their p9..p16 / mono9..mono16 high-bit-depth forms)",
+            quoted(tag.as_bytes())
         ))
     };
     let (format, depth_text, alpha) = match tag {
@@ -66,112 +78,152 @@ pub fn parse_chroma_tag(tag: &str) -> Result<(PixelFormat, u8, bool), VideoError
     Ok((format, depth, alpha))
 }
 
-/// Parses the header line (without its trailing newline).
+/// Parses the header line (without its trailing newline). Tags are single bytes; the values of
+/// the tags read here (`W`, `H`, `F`, `I`, `C`) must be ASCII and given at most once, while other
+/// tags (`A`, `X` extensions, unknown ones) are skipped whatever bytes they hold.
 pub fn parse_header(line: &[u8]) -> Result<Y4mHeader, VideoErrorKind> {
     let bad = |m: String| VideoErrorKind::BadHeader(m);
-    let text = std::str::from_utf8(line).map_err(|_| bad("header is not ASCII text".into()))?;
-    let mut words = text.split(' ').filter(|w| !w.is_empty());
+    let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
     match words.next() {
-        Some("YUV4MPEG2") => {}
-        Some(w) if w.starts_with("YUV4MPEG") => {
-            return Err(bad(format!("version \"{w}\" is not YUV4MPEG2")))
+        Some(b"YUV4MPEG2") => {}
+        Some(w) if w.starts_with(b"YUV4MPEG") => {
+            return Err(bad(format!("version \"{}\" is not YUV4MPEG2", quoted(w))))
         }
         _ => return Err(bad("missing YUV4MPEG2 magic".into())),
     }
     let (mut width, mut height, mut frame_rate) = (None, None, None);
-    let mut chroma = "420";
+    let mut chroma = None;
+    let mut interlace = None;
     for word in words {
-        let (tag, value) = word.split_at(1);
-        match tag {
-            "W" => width = Some(parse_dimension("W", value)?),
-            "H" => height = Some(parse_dimension("H", value)?),
-            "F" => {
-                let (n, d) = value
-                    .split_once(':')
-                    .ok_or_else(|| bad(format!("frame rate \"F{value}\" is not N:D")))?;
-                let n: u32 = n
-                    .parse()
-                    .map_err(|_| bad(format!("frame rate \"F{value}\"")))?;
-                let d: u32 = d
-                    .parse()
-                    .map_err(|_| bad(format!("frame rate \"F{value}\"")))?;
-                frame_rate = Some((n, d));
-            }
-            "I" => match value {
-                "p" | "?" | "" => {}
-                _ => {
-                    return Err(VideoErrorKind::Unsupported(format!(
-                        "interlaced Y4M (I{value}); only progressive scan is scored"
-                    )))
-                }
-            },
-            "C" => chroma = value,
+        let Some((&tag, value)) = word.split_first() else {
+            continue;
+        };
+        let slot_taken = match tag {
+            b'W' => width.is_some(),
+            b'H' => height.is_some(),
+            b'F' => frame_rate.is_some(),
+            b'I' => interlace.is_some(),
+            b'C' => chroma.is_some(),
             // A (aspect), X (extensions) and unknown tags carry nothing the scores depend on.
-            _ => {}
+            _ => continue,
+        };
+        let tag = tag as char;
+        if slot_taken {
+            return Err(bad(format!("tag {tag} is given twice")));
+        }
+        let value = std::str::from_utf8(value)
+            .ok()
+            .filter(|v| v.is_ascii())
+            .ok_or_else(|| {
+                bad(format!(
+                    "tag {tag} value \"{}\" is not ASCII",
+                    quoted(value)
+                ))
+            })?;
+        match tag {
+            'W' => width = Some(parse_dimension("W", value)?),
+            'H' => height = Some(parse_dimension("H", value)?),
+            'F' => frame_rate = Some(parse_frame_rate(value)?),
+            'I' => {
+                interlace = Some(());
+                match value {
+                    "p" | "?" | "" => {}
+                    _ => {
+                        return Err(VideoErrorKind::Unsupported(format!(
+                            "interlaced Y4M (I{}); only progressive scan is scored",
+                            quoted(value.as_bytes())
+                        )))
+                    }
+                }
+            }
+            _ => chroma = Some(value),
         }
     }
     let width = width.ok_or_else(|| bad("no W (width) tag".into()))?;
     let height = height.ok_or_else(|| bad("no H (height) tag".into()))?;
-    if width * height > MAX_AREA {
-        return Err(VideoErrorKind::Unsupported(format!(
-            "{width}x{height} exceeds the largest supported area"
-        )));
-    }
-    let (format, bit_depth, alpha) = parse_chroma_tag(chroma)?;
+    let (format, bit_depth, alpha) = parse_chroma_tag(chroma.unwrap_or("420"))?;
+    let info = VideoInfo {
+        width,
+        height,
+        format,
+        bit_depth,
+        // 0 in either part means "unknown" to some writers.
+        frame_rate: frame_rate.filter(|&(n, d)| n > 0 && d > 0),
+    };
     let sample_bytes = if bit_depth > 8 { 2 } else { 1 };
+    // Dimensions are checked already, so this cannot overflow.
+    let extra_plane_bytes = if alpha {
+        width * height * sample_bytes
+    } else {
+        0
+    };
+    crate::check_geometry(&info, extra_plane_bytes as u64)?;
     Ok(Y4mHeader {
-        info: VideoInfo {
-            width,
-            height,
-            format,
-            bit_depth,
-            frame_rate,
-        },
-        extra_plane_bytes: if alpha {
-            width * height * sample_bytes
-        } else {
-            0
-        },
+        info,
+        extra_plane_bytes,
     })
 }
 
 fn parse_dimension(tag: &str, value: &str) -> Result<usize, VideoErrorKind> {
+    // Digits only: `usize::from_str` would also take a leading `+`.
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(VideoErrorKind::BadHeader(format!(
+            "\"{tag}{}\" is not a number",
+            quoted(value.as_bytes())
+        )));
+    }
     match value.parse::<usize>() {
         Ok(v) if v > 0 && v <= MAX_DIMENSION => Ok(v),
-        Ok(v) => Err(VideoErrorKind::Unsupported(format!(
-            "{tag}{v}: dimension must be between 1 and {MAX_DIMENSION}"
-        ))),
-        Err(_) => Err(VideoErrorKind::BadHeader(format!(
-            "\"{tag}{value}\" is not a number"
+        _ => Err(VideoErrorKind::Limit(format!(
+            "{tag}{}: dimension must be between 1 and {MAX_DIMENSION}",
+            quoted(value.as_bytes())
         ))),
     }
 }
 
-/// Reads one `\n`-terminated line of at most `max` bytes. Returns `None` at a clean end of
-/// stream (no byte at all).
-fn read_line(reader: &mut impl Read, max: usize) -> Result<Option<Vec<u8>>, VideoErrorKind> {
+fn parse_frame_rate(value: &str) -> Result<(u32, u32), VideoErrorKind> {
+    let bad = || {
+        VideoErrorKind::BadHeader(format!(
+            "frame rate \"F{}\" is not N:D",
+            quoted(value.as_bytes())
+        ))
+    };
+    let (n, d) = value.split_once(':').ok_or_else(bad)?;
+    let part = |t: &str| -> Result<u32, VideoErrorKind> {
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        t.parse().map_err(|_| bad())
+    };
+    Ok((part(n)?, part(d)?))
+}
+
+/// One line read by [`read_line`].
+enum Line {
+    /// The bytes before the newline.
+    Complete(Vec<u8>),
+    /// The stream ended before any byte.
+    End,
+    /// The stream ended after this many bytes, with no newline.
+    Unterminated(usize),
+    /// More than the allowed number of bytes came without a newline.
+    TooLong,
+}
+
+/// Reads one `\n`-terminated line of at most `max` bytes (newline excluded).
+fn read_line(reader: &mut impl Read, max: usize) -> Result<Line, VideoErrorKind> {
     let mut line = Vec::with_capacity(64);
     let mut byte = [0u8; 1];
     loop {
         match reader.read(&mut byte) {
-            Ok(0) => {
-                return if line.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(VideoErrorKind::Truncated {
-                        got: line.len(),
-                        expected: line.len() + 1,
-                    })
-                }
-            }
+            Ok(0) if line.is_empty() => return Ok(Line::End),
+            Ok(0) => return Ok(Line::Unterminated(line.len())),
             Ok(_) => {
                 if byte[0] == b'\n' {
-                    return Ok(Some(line));
+                    return Ok(Line::Complete(line));
                 }
                 if line.len() >= max {
-                    return Err(VideoErrorKind::BadHeader(format!(
-                        "header line longer than {max} bytes"
-                    )));
+                    return Ok(Line::TooLong);
                 }
                 line.push(byte[0]);
             }
@@ -208,7 +260,21 @@ pub struct Y4mReader<R> {
 impl<R: Read + Send> Y4mReader<R> {
     /// Reads and validates the stream header.
     pub fn new(mut reader: R) -> Result<Self, VideoErrorKind> {
-        let line = read_line(&mut reader, MAX_HEADER_LEN)?.ok_or(VideoErrorKind::Empty)?;
+        let bad = VideoErrorKind::BadHeader;
+        let line = match read_line(&mut reader, MAX_HEADER_LEN)? {
+            Line::Complete(line) => line,
+            Line::End => return Err(VideoErrorKind::Empty),
+            Line::Unterminated(n) => {
+                return Err(bad(format!(
+                    "stream ends after {n} bytes, inside the header line"
+                )))
+            }
+            Line::TooLong => {
+                return Err(bad(format!(
+                    "header line is longer than {MAX_HEADER_LEN} bytes"
+                )))
+            }
+        };
         let header = parse_header(&line)?;
         let info = header.info;
         // Direct frames go straight into the picture's planes; only the planes the picture does
@@ -239,21 +305,25 @@ impl<R: Read + Send> FrameDecoder for Y4mReader<R> {
     }
 
     fn decode(&mut self, picture: &mut Picture) -> Result<bool, VideoErrorKind> {
-        let Some(marker) =
-            read_line(&mut self.reader, MAX_FRAME_HEADER_LEN).map_err(|e| match e {
-                VideoErrorKind::Truncated { .. } => {
-                    VideoErrorKind::BadFrameMarker("stream ends inside a FRAME header".into())
-                }
-                other => other,
-            })?
-        else {
-            return Ok(false);
+        let bad = VideoErrorKind::BadFrameMarker;
+        let marker = match read_line(&mut self.reader, MAX_FRAME_HEADER_LEN)? {
+            Line::Complete(marker) => marker,
+            Line::End => return Ok(false),
+            Line::Unterminated(n) => {
+                return Err(bad(format!(
+                    "stream ends after {n} bytes, inside a FRAME header"
+                )))
+            }
+            Line::TooLong => {
+                return Err(bad(format!(
+                    "FRAME header is longer than {MAX_FRAME_HEADER_LEN} bytes"
+                )))
+            }
         };
         if !(marker.starts_with(b"FRAME") && (marker.len() == 5 || marker[5] == b' ')) {
-            let shown: String = String::from_utf8_lossy(&marker[..marker.len().min(16)]).into();
-            return Err(VideoErrorKind::BadFrameMarker(format!(
+            return Err(bad(format!(
                 "expected \"FRAME\", found \"{}\"",
-                shown.escape_default()
+                quoted(&marker)
             )));
         }
         let info = self.header.info;
@@ -372,6 +442,127 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("FRAME"));
+    }
+
+    #[test]
+    fn non_ascii_tags_are_skipped_and_non_ascii_values_refused() {
+        // A multi-byte first character used to be split inside itself, which panicked.
+        let h = parse_header("YUV4MPEG2 W4 H2 éx Ωmega X\u{1F600}".as_bytes()).unwrap();
+        assert_eq!((h.info.width, h.info.height), (4, 2));
+        let h = parse_header(b"YUV4MPEG2 W4 H2 \xff\xfe A\x80").unwrap();
+        assert_eq!(h.info.width, 4);
+        for header in [
+            "YUV4MPEG2 W4é H2".as_bytes(),
+            b"YUV4MPEG2 W4 H2 C420\xff",
+            "YUV4MPEG2 W4 H2 F２５:1".as_bytes(),
+        ] {
+            let err = parse_header(header).unwrap_err().to_string();
+            assert!(err.contains("not ASCII"), "{err}");
+        }
+    }
+
+    #[test]
+    fn repeated_tags_are_refused() {
+        for (header, tag) in [
+            ("YUV4MPEG2 W4 H2 W8", 'W'),
+            ("YUV4MPEG2 W4 H2 H2", 'H'),
+            ("YUV4MPEG2 W4 H2 C420 C444", 'C'),
+            ("YUV4MPEG2 W4 H2 F1:1 F2:1", 'F'),
+            ("YUV4MPEG2 W4 H2 Ip Ip", 'I'),
+        ] {
+            let err = parse_header(header.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(&format!("tag {tag} is given twice")), "{err}");
+        }
+        // Extensions may repeat.
+        assert!(parse_header(b"YUV4MPEG2 W4 H2 XA=1 XB=2 A1:1").is_ok());
+    }
+
+    #[test]
+    fn sizes_beyond_the_limits_are_refused_before_allocating() {
+        for (header, needle) in [
+            ("YUV4MPEG2 W32769 H2", "dimension"),
+            ("YUV4MPEG2 W99999999999999999999999 H2", "dimension"),
+            ("YUV4MPEG2 W4 H18446744073709551616", "dimension"),
+            ("YUV4MPEG2 W+4 H2", "not a number"),
+            ("YUV4MPEG2 W-4 H2", "not a number"),
+            ("YUV4MPEG2 W32768 H32768", "pixels, over the limit"),
+            // 16384 × 8192 is within the area limit, but 4:4:4 at 16 bits takes 768 MiB.
+            (
+                "YUV4MPEG2 W16384 H8192 C444p16",
+                "over the limit of 536870912",
+            ),
+        ] {
+            let err = parse_header(header.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(needle), "{header}: {err}");
+        }
+        let h = parse_header(b"YUV4MPEG2 W16384 H8192 C420p16").unwrap();
+        assert_eq!(h.info.width, 16384);
+        assert!(reader(b"YUV4MPEG2 W32768 H4096 C420\n").is_ok());
+    }
+
+    #[test]
+    fn frame_rates_are_digits_and_zero_means_unknown() {
+        let rate = |h: &str| parse_header(h.as_bytes()).map(|h| h.info.frame_rate);
+        assert_eq!(rate("YUV4MPEG2 W4 H2 F30:0").unwrap(), None);
+        assert_eq!(rate("YUV4MPEG2 W4 H2 F0:0").unwrap(), None);
+        for bad in ["F30", "F:1", "F1:", "F+1:1", "F99999999999:1", "F1:1:1"] {
+            let err = rate(&format!("YUV4MPEG2 W4 H2 {bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("frame rate"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn truncated_and_overlong_header_lines_are_refused() {
+        let err = |bytes: &[u8]| {
+            reader(bytes)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(err(b"").contains("empty"));
+        assert!(err(b"YUV4MPEG2 W4 H2").contains("inside the header line"));
+        let mut long = b"YUV4MPEG2 W4 H2 X".to_vec();
+        long.resize(MAX_HEADER_LEN + 10, b'x');
+        long.push(b'\n');
+        assert!(err(&long).contains("longer than 4096"));
+        // Without a newline at all, reading stops at the limit rather than at the end.
+        long.pop();
+        long.resize(1 << 20, b'x');
+        assert!(err(&long).contains("longer than 4096"));
+    }
+
+    #[test]
+    fn truncated_and_overlong_frame_headers_are_refused() {
+        let decode_err = |tail: &[u8]| {
+            let mut data = b"YUV4MPEG2 W2 H2 C420\n".to_vec();
+            data.extend_from_slice(tail);
+            let mut r = reader(&data).unwrap();
+            let mut pic = r.info().new_picture().unwrap();
+            r.decode(&mut pic).unwrap_err().to_string()
+        };
+        assert!(decode_err(b"FRA").contains("inside a FRAME header"));
+        assert!(decode_err(b"FRAME").contains("inside a FRAME header"));
+        let mut long = b"FRAME ".to_vec();
+        long.resize(MAX_FRAME_HEADER_LEN + 1, b'x');
+        assert!(decode_err(&long).contains("longer than 1024"));
+        assert!(decode_err(b"FRAMES\n").contains("expected"));
+        assert!(decode_err(b"FRAME\n\x01\x02").contains("truncated"));
+        // Garbage is quoted escaped and cut short, so the message stays one short line.
+        let shown = decode_err(b"\x1b[2J\r\rjunk junk junk junk junk junk junk junk\n");
+        assert!(
+            shown.contains("\\u{1b}[2J\\r\\r") && shown.contains("...") && shown.len() < 120,
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn quoted_input_is_escaped_and_cut() {
+        assert_eq!(quoted(b"ab\n\"c"), "ab\\n\\\"c");
+        assert_eq!(quoted(&[b'x'; 40]), format!("{}...", "x".repeat(32)));
+        // Cutting inside a multi-byte character must not panic.
+        assert!(!quoted("é".repeat(20).as_bytes()).is_empty());
     }
 
     proptest! {

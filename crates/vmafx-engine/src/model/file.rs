@@ -2,7 +2,10 @@
 //! collection (`{"0": {"model_dict": ...}, "1": ..., ...}`), with the same key meanings, load
 //! flags and value normalisation as libvmaf's reader.
 
-use super::json::Json;
+use std::io::Read;
+use std::path::Path;
+
+use super::json::{quoted, Json};
 use super::score::{check_knots, Normalization, Transform};
 use super::spec::normalize_number;
 use super::svm::SvmModel;
@@ -10,6 +13,75 @@ use super::svm::SvmModel;
 /// libvmaf's fixed limits on features per model and knots per transform.
 const MAX_FEATURES: usize = 64;
 const MAX_KNOTS: usize = 10;
+
+/// Largest model file read, in bytes: 16 MiB. libvmaf's models take 20 KB, its largest
+/// bootstrap collections under 1 MB; the limit keeps `path=/dev/zero`-like inputs and
+/// accidental multi-gigabyte files from exhausting memory.
+pub(crate) const MAX_MODEL_FILE_BYTES: u64 = 16 << 20;
+/// Most members a model collection may hold; libvmaf's bootstrap collections hold 21. Every
+/// member is evaluated on every frame.
+pub(crate) const MAX_COLLECTION_MEMBERS: usize = 128;
+/// Longest feature name, option key or option string accepted from a model file, in bytes.
+const MAX_NAME_BYTES: usize = 256;
+
+/// Reads a model file as text: a regular file (not a device, FIFO or directory) of at most
+/// [`MAX_MODEL_FILE_BYTES`], holding UTF-8. Errors are one line and do not repeat the path.
+pub(crate) fn read_model_file(path: &Path) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("failed to open: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("failed to read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_MODEL_FILE_BYTES {
+        return Err(format!(
+            "file is {} bytes, over the limit of {MAX_MODEL_FILE_BYTES}",
+            meta.len()
+        ));
+    }
+    // The file may grow after the size check; read one byte past the limit to notice.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_MODEL_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("failed to read: {e}"))?;
+    if bytes.len() as u64 > MAX_MODEL_FILE_BYTES {
+        return Err(format!(
+            "file is over the limit of {MAX_MODEL_FILE_BYTES} bytes"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// Refuses a name or option text from the file that is empty-when-it-must-not-be, too long,
+/// or holds control characters, so it can be echoed in one-line messages and passed on safely.
+fn plain_text<'a>(what: &str, text: &'a str) -> Result<&'a str, String> {
+    if text.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "{what} \"{}\" is longer than {MAX_NAME_BYTES} bytes",
+            quoted(text)
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(format!(
+            "{what} \"{}\" holds a control character",
+            quoted(text)
+        ));
+    }
+    Ok(text)
+}
+
+/// `value` as a finite `f64`, or an error naming `what`.
+fn finite_number(what: &str, value: &Json) -> Result<f64, String> {
+    value
+        .as_f64()
+        .ok_or_else(|| format!("{what} must be a finite number, found {}", value.describe()))
+}
 
 /// How a model file's `model_type` classifies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +147,11 @@ pub(crate) fn read(text: &str, flags: LoadFlags) -> Result<FileContents, String>
     let mut models = Vec::new();
     while let Some(entry) = doc.get(&models.len().to_string()) {
         let key = models.len();
+        if key >= MAX_COLLECTION_MEMBERS {
+            return Err(format!(
+                "a model collection may hold at most {MAX_COLLECTION_MEMBERS} members"
+            ));
+        }
         let dict = entry
             .get("model_dict")
             .ok_or_else(|| format!("collection member \"{key}\" has no model_dict"))?;
@@ -100,10 +177,7 @@ fn numbers(key: &str, value: &Json) -> Result<Vec<f64>, String> {
     };
     items
         .iter()
-        .map(|item| {
-            item.as_f64()
-                .ok_or_else(|| format!("\"{key}\" must hold numbers, found {}", item.kind()))
-        })
+        .map(|item| finite_number(&format!("each of \"{key}\""), item))
         .collect()
 }
 
@@ -142,14 +216,14 @@ fn read_model_dict(dict: &Json, flags: LoadFlags) -> Result<FileModel, String> {
                     "LIBSVMNUSVR" => ModelKind::Plain,
                     "BOOTSTRAP_LIBSVMNUSVR" => ModelKind::Bootstrap,
                     "RESIDUEBOOTSTRAP_LIBSVMNUSVR" => ModelKind::ResidueBootstrap,
-                    other => return Err(format!("unknown model_type \"{other}\"")),
+                    other => return Err(format!("unknown model_type \"{}\"", quoted(other))),
                 })
             }
             "norm_type" => {
                 norm_type = Some(match string(key, value)? {
                     "linear_rescale" => true,
                     "none" => false,
-                    other => return Err(format!("unknown norm_type \"{other}\"")),
+                    other => return Err(format!("unknown norm_type \"{}\"", quoted(other))),
                 })
             }
             "score_clip" => {
@@ -165,7 +239,7 @@ fn read_model_dict(dict: &Json, flags: LoadFlags) -> Result<FileModel, String> {
                         items
                             .get(i)
                             .and_then(Json::as_f64)
-                            .ok_or("\"score_clip\" must start with two numbers [min, max]")
+                            .ok_or("\"score_clip\" must start with two finite numbers [min, max]")
                     };
                     clip = Some((bound(0)?, bound(1)?));
                 }
@@ -178,12 +252,7 @@ fn read_model_dict(dict: &Json, flags: LoadFlags) -> Result<FileModel, String> {
                 transform = t.0.then_some(t.1);
             }
             "chroma_correction_parameter" => {
-                chroma_correction = Some(value.as_f64().ok_or_else(|| {
-                    format!(
-                        "\"chroma_correction_parameter\" must be a number, found {}",
-                        value.kind()
-                    )
-                })?)
+                chroma_correction = Some(finite_number("\"chroma_correction_parameter\"", value)?)
             }
             "slopes" => slopes = Some(non_empty(key, numbers(key, value)?)?),
             "intercepts" => intercepts = Some(non_empty(key, numbers(key, value)?)?),
@@ -197,7 +266,13 @@ fn read_model_dict(dict: &Json, flags: LoadFlags) -> Result<FileModel, String> {
                 names = Some(
                     items
                         .iter()
-                        .map(|item| string(key, item).map(str::to_string))
+                        .map(|item| {
+                            let name = string(key, item)?;
+                            if name.is_empty() {
+                                return Err("\"feature_names\" holds an empty name".to_string());
+                            }
+                            plain_text("feature name", name).map(str::to_string)
+                        })
                         .collect::<Result<_, _>>()?,
                 );
             }
@@ -297,7 +372,10 @@ fn read_transform(value: &Json) -> Result<(bool, Transform), String> {
             t.poly[slot] = match value {
                 Json::Null => None,
                 other => Some(other.as_f64().ok_or_else(|| {
-                    format!("score_transform \"{key}\" must be a number or null")
+                    format!(
+                        "score_transform \"{key}\" must be a finite number or null, found {}",
+                        other.describe()
+                    )
                 })?),
             };
             continue;
@@ -344,9 +422,9 @@ fn read_knots(value: &Json) -> Result<Option<Vec<(f64, f64)>>, String> {
         .map(|knot| match knot {
             Json::Array(xy) if xy.len() == 2 => match (xy[0].as_f64(), xy[1].as_f64()) {
                 (Some(x), Some(y)) => Ok((x, y)),
-                _ => Err("each knot must be [x, y] numbers".to_string()),
+                _ => Err("each knot must be [x, y] finite numbers".to_string()),
             },
-            _ => Err("each knot must be [x, y] numbers".to_string()),
+            _ => Err("each knot must be [x, y] finite numbers".to_string()),
         })
         .collect::<Result<Vec<_>, _>>()?;
     check_knots(&knots)?;
@@ -377,10 +455,20 @@ fn read_opts_dicts(value: &Json) -> Result<Vec<Vec<(String, String)>>, String> {
             };
             let mut out: Vec<(String, String)> = Vec::with_capacity(members.len());
             for (key, value) in members {
+                let key = plain_text("feature option", key)?;
                 let text = match value {
-                    Json::Number(text) => normalize_number(text),
+                    // Extractors read option numbers as `float`, as libvmaf does.
+                    Json::Number(text) if text.parse::<f32>().is_ok_and(f32::is_finite) => {
+                        normalize_number(text)
+                    }
+                    Json::Number(text) => {
+                        return Err(format!(
+                            "feature option \"{key}\" must be a finite number, found {}",
+                            quoted(text)
+                        ))
+                    }
                     Json::Bool(b) => b.to_string(),
-                    Json::String(s) => s.clone(),
+                    Json::String(s) => plain_text("feature option value", s)?.to_string(),
                     other => {
                         return Err(format!(
                             "feature option \"{key}\" cannot be {}",
@@ -395,7 +483,7 @@ fn read_opts_dicts(value: &Json) -> Result<Vec<Vec<(String, String)>>, String> {
                             "feature option \"{key}\" given twice (\"{existing}\" and \"{text}\")"
                         ))
                     }
-                    None => out.push((key.clone(), text)),
+                    None => out.push((key.to_string(), text)),
                 }
             }
             Ok(out)
@@ -502,6 +590,115 @@ mod tests {
         }
         let lonely = format!(r#"{{"0": {member}}}"#);
         assert!(read(&lonely, LoadFlags::default()).is_err());
+    }
+
+    #[test]
+    fn model_files_are_regular_bounded_and_utf8() {
+        let dir = std::env::temp_dir().join(format!("vmafx-model-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.json");
+        std::fs::write(&good, doc("")).unwrap();
+        assert_eq!(read_model_file(&good).unwrap(), doc(""));
+
+        let err = |path: &Path| read_model_file(path).unwrap_err();
+        assert!(err(&dir).contains("not a regular file"));
+        #[cfg(target_os = "linux")]
+        assert!(err(Path::new("/dev/zero")).contains("not a regular file"));
+        assert!(err(&dir.join("missing.json")).contains("failed to open"));
+
+        // Sparse, so the test costs no disk.
+        let huge = dir.join("huge.json");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_MODEL_FILE_BYTES + 1)
+            .unwrap();
+        assert!(
+            err(&huge).contains("over the limit of 16777216"),
+            "{}",
+            err(&huge)
+        );
+
+        let latin1 = dir.join("latin1.json");
+        std::fs::write(&latin1, b"{\"a\": \"caf\xe9\"}").unwrap();
+        assert!(err(&latin1).contains("not UTF-8 text (invalid byte at offset 10)"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn numbers_must_be_finite() {
+        for (text, needle) in [
+            (
+                doc("").replace("[1.0, 2.0, 3.0]", "[1.0, 1e999, 3.0]"),
+                "1e999",
+            ),
+            (
+                doc("").replace("[0.5, 0.25, 0.125]", "[0.5, -1e400, 0.125]"),
+                "-1e400",
+            ),
+            (
+                doc("").replace("[0.0, 100.0]", "[0.0, 1e999]"),
+                "score_clip",
+            ),
+            (doc(r#", "chroma_correction_parameter": 1e999"#), "1e999"),
+            (doc(r#", "score_transform": {"p0": 1e999}"#), "p0"),
+            (
+                doc(r#", "score_transform": {"knots": [[0, 0], [1e999, 1]]}"#),
+                "knot must be [x, y] finite numbers",
+            ),
+            // Options are read as `float`: 1e39 is infinite there.
+            (doc(r#", "feature_opts_dicts": [{"x": 1e39}]"#), "finite"),
+        ] {
+            let err = read(&text, LoadFlags::default()).err().unwrap_or_default();
+            assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+        }
+    }
+
+    #[test]
+    fn names_and_options_stay_printable() {
+        for (text, needle) in [
+            (
+                doc("").replace(r#"["a", "b"]"#, r#"["a", "b\nc"]"#),
+                "control character",
+            ),
+            (
+                doc("").replace(r#"["a", "b"]"#, r#"["a", ""]"#),
+                "empty name",
+            ),
+            (
+                doc("").replace(r#"["a", "b"]"#, &format!(r#"["a", "{}"]"#, "b".repeat(300))),
+                "longer than 256",
+            ),
+            (
+                doc(r#", "feature_opts_dicts": [{"x\u001b": 1}]"#),
+                "control character",
+            ),
+            (
+                doc(r#", "feature_opts_dicts": [{"x": "1\r2"}]"#),
+                "control character",
+            ),
+            (doc(r#", "model_type": "A\nB""#), "A\\nB"),
+        ] {
+            let err = read(&text, LoadFlags::default()).err().unwrap_or_default();
+            assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+            assert!(!err.chars().any(char::is_control), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn collections_are_bounded() {
+        let member = doc("");
+        let collection = |n: usize| {
+            let members: Vec<String> = (0..n).map(|i| format!(r#""{i}": {member}"#)).collect();
+            format!("{{{}}}", members.join(", "))
+        };
+        assert!(read(&collection(MAX_COLLECTION_MEMBERS), LoadFlags::default()).is_ok());
+        let err = read(
+            &collection(MAX_COLLECTION_MEMBERS + 1),
+            LoadFlags::default(),
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(err.contains("at most 128 members"), "{err}");
     }
 
     #[test]

@@ -35,7 +35,29 @@ impl fmt::Display for JsonError {
 }
 
 /// Nesting deeper than this is refused so that hostile input cannot exhaust the stack.
-const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
+/// Most values (numbers, strings, literals, arrays, objects) one document may hold. A parsed
+/// value takes several times the bytes of its text (`[0,0,...]` spends 2 bytes a value), so
+/// this bounds the memory a document can claim; libvmaf's largest model collections hold a few
+/// thousand.
+pub(crate) const MAX_VALUES: usize = 1 << 20;
+
+/// Longest piece of input quoted in an error message.
+const MAX_QUOTED_CHARS: usize = 48;
+
+/// `text` as it may appear inside a one-line error message: at most [`MAX_QUOTED_CHARS`]
+/// characters, with control characters, quotes and backslashes escaped.
+pub(crate) fn quoted(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_QUOTED_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(MAX_QUOTED_CHARS).is_some() {
+        out.push_str("...");
+    }
+    out
+}
 
 impl Json {
     /// Parses a complete document; anything but whitespace after the top value is an error.
@@ -43,6 +65,7 @@ impl Json {
         let mut reader = Reader {
             bytes: text.as_bytes(),
             pos: 0,
+            values: 0,
         };
         reader.skip_whitespace();
         let value = reader.value(0)?;
@@ -61,13 +84,23 @@ impl Json {
         }
     }
 
-    /// The number as `f64`, rounded exactly as C's `strtod` rounds it.
+    /// The number as `f64`, rounded exactly as C's `strtod` rounds it; `None` for anything
+    /// but a number, and for a number too large for `f64` (`1e999`), which would read as
+    /// infinity.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             // The grammar was checked while reading, so the standard parser accepts it; it is
             // correctly rounded, like glibc's strtod.
-            Json::Number(text) => text.parse().ok(),
+            Json::Number(text) => text.parse().ok().filter(|v: &f64| v.is_finite()),
             _ => None,
+        }
+    }
+
+    /// For error messages: the number's text, or the kind of any other value.
+    pub fn describe(&self) -> String {
+        match self {
+            Json::Number(text) => quoted(text),
+            other => other.kind().to_string(),
         }
     }
 
@@ -87,6 +120,8 @@ impl Json {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Values read so far, against [`MAX_VALUES`].
+    values: usize,
 }
 
 impl Reader<'_> {
@@ -108,7 +143,12 @@ impl Reader<'_> {
     }
 
     fn expect_literal(&mut self, literal: &'static str, value: Json) -> Result<Json, JsonError> {
-        if self.bytes[self.pos..].starts_with(literal.as_bytes()) {
+        if self
+            .bytes
+            .get(self.pos..)
+            .unwrap_or_default()
+            .starts_with(literal.as_bytes())
+        {
             self.pos += literal.len();
             Ok(value)
         } else {
@@ -118,7 +158,11 @@ impl Reader<'_> {
 
     fn value(&mut self, depth: usize) -> Result<Json, JsonError> {
         if depth > MAX_DEPTH {
-            return Err(self.error("nesting too deep"));
+            return Err(self.error("nesting deeper than 64 levels"));
+        }
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(self.error("more than 1048576 values"));
         }
         match self.peek() {
             None => Err(self.error("unexpected end of input")),
@@ -233,7 +277,7 @@ impl Reader<'_> {
     fn hex4(&mut self) -> Result<u32, JsonError> {
         let digits = self
             .bytes
-            .get(self.pos..self.pos + 4)
+            .get(self.pos..self.pos.saturating_add(4))
             .ok_or_else(|| self.error("truncated \\u escape"))?;
         let mut value = 0u32;
         for &d in digits {
@@ -288,7 +332,12 @@ impl Reader<'_> {
     fn unicode_escape(&mut self) -> Result<char, JsonError> {
         let first = self.hex4()?;
         let code = if (0xd800..0xdc00).contains(&first) {
-            if !self.bytes[self.pos..].starts_with(b"\\u") {
+            if !self
+                .bytes
+                .get(self.pos..)
+                .unwrap_or_default()
+                .starts_with(b"\\u")
+            {
                 return Err(self.error("unpaired surrogate"));
             }
             self.pos += 2;
@@ -357,5 +406,61 @@ mod tests {
         }
         let deep = "[".repeat(100) + &"]".repeat(100);
         assert!(Json::parse(&deep).is_err());
+    }
+
+    #[test]
+    fn nesting_and_value_count_are_bounded() {
+        let nested = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        assert!(Json::parse(&nested(MAX_DEPTH + 1)).is_ok());
+        let err = Json::parse(&nested(MAX_DEPTH + 2)).unwrap_err().to_string();
+        assert!(err.contains(&format!("deeper than {MAX_DEPTH}")), "{err}");
+        // Far deeper than any stack would take if it recursed.
+        assert!(Json::parse(&"[".repeat(1 << 20)).is_err());
+
+        let values = |n: usize| format!("[{}0]", "0,".repeat(n - 2));
+        assert!(Json::parse(&values(MAX_VALUES)).is_ok());
+        let err = Json::parse(&values(MAX_VALUES + 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("more than {MAX_VALUES} values")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn numbers_beyond_f64_are_not_numbers() {
+        for text in ["1e999", "-1e999", "1e400"] {
+            let value = Json::parse(text).unwrap();
+            assert_eq!(value.as_f64(), None, "{text}");
+            assert_eq!(value.describe(), text);
+        }
+        assert_eq!(Json::parse("1e-999").unwrap().as_f64(), Some(0.0));
+        assert_eq!(Json::parse("[]").unwrap().describe(), "an array");
+    }
+
+    #[test]
+    fn truncated_escapes_are_errors_not_panics() {
+        for text in [
+            "\"\\u12",
+            "\"\\ud800\\u",
+            "\"\\ud800\\",
+            "\"\\ud800",
+            "t",
+            "nul",
+            "-",
+        ] {
+            assert!(Json::parse(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn quoting_escapes_and_cuts() {
+        assert_eq!(quoted("a\nb\"c"), "a\\nb\\\"c");
+        let long = "é".repeat(100);
+        assert_eq!(
+            quoted(&long),
+            format!("{}...", "é".repeat(MAX_QUOTED_CHARS))
+        );
     }
 }

@@ -142,9 +142,9 @@ impl Model {
                 Self::from_json(text, spec, lookup)
             }
             ModelSource::Path(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| EngineError::Model {
+                let text = file::read_model_file(path).map_err(|reason| EngineError::Model {
                     source_name: path.display().to_string(),
-                    reason: e.to_string(),
+                    reason,
                 })?;
                 Self::from_json(&text, spec, lookup)
             }
@@ -233,7 +233,8 @@ impl Model {
         for ((name, model), infos) in files.into_iter().zip(&providers) {
             let mut resolved = Vec::with_capacity(model.features.len());
             for (feature, info) in model.features.iter().zip(infos) {
-                let values = OptionValues::parse(info.name, info.options, &feature.options)?;
+                let values = OptionValues::parse(info.name, info.options, &feature.options)
+                    .map_err(|e| fail(e.to_string()))?;
                 let collector_name = values.feature_name(&feature.name);
                 let instance = values.feature_name(info.name);
                 if !requests.iter().any(|r| r.instance == instance) {

@@ -2,6 +2,8 @@
 //! prediction, with the same summation order and arithmetic as libsvm's `svm_predict` for an
 //! RBF kernel so that scores match libvmaf bit for bit.
 
+use super::json::quoted;
+
 /// A parsed nu-SVR / epsilon-SVR model with an RBF kernel.
 #[derive(Debug, Clone)]
 pub(crate) struct SvmModel {
@@ -16,10 +18,31 @@ pub(crate) struct SvmModel {
     width: usize,
 }
 
+/// Most support vectors a model may declare (`total_sv`). libvmaf's models hold a few hundred
+/// (211 in `vmaf_v0.6.1`, 262 in `vmaf_4k_v0.6.1`); the dense rows of this many vectors at
+/// [`MAX_INDEX`] wide take 32 MiB.
+pub(crate) const MAX_SUPPORT_VECTORS: usize = 1 << 16;
+/// Largest libsvm feature index accepted: libvmaf's limit of 64 features per model, since an
+/// index names one model input.
+pub(crate) const MAX_INDEX: usize = 64;
+/// Longest line of libsvm text, in bytes: a support vector of [`MAX_INDEX`] entries written
+/// with 17 significant digits takes under 2 KiB.
+pub(crate) const MAX_LINE_BYTES: usize = 16 << 10;
+
 impl SvmModel {
     /// Parses libsvm's model text. `min_width` is the number of inputs the caller will pass,
     /// so that the dense rows cover every input index.
     pub fn parse(text: &str, min_width: usize) -> Result<SvmModel, String> {
+        if let Some((n, _)) = text
+            .lines()
+            .enumerate()
+            .find(|(_, line)| line.len() > MAX_LINE_BYTES)
+        {
+            return Err(format!(
+                "libsvm line {} is longer than {MAX_LINE_BYTES} bytes",
+                n + 1
+            ));
+        }
         let mut lines = text.lines();
         let mut svm_type = None;
         let mut kernel = None;
@@ -38,35 +61,54 @@ impl SvmModel {
             let mut words = line.split_whitespace();
             let Some(key) = words.next() else { continue };
             let values: Vec<&str> = words.collect();
+            let shown_key = quoted(key);
             let single = || -> Result<&str, String> {
                 match values.as_slice() {
                     [v] => Ok(v),
-                    _ => Err(format!("libsvm header \"{key}\" needs exactly one value")),
+                    _ => Err(format!(
+                        "libsvm header \"{shown_key}\" needs exactly one value"
+                    )),
                 }
             };
             let number = |v: &str| -> Result<f64, String> {
-                v.parse()
-                    .map_err(|_| format!("libsvm header \"{key}\" has a bad number \"{v}\""))
+                finite(v).ok_or_else(|| {
+                    format!(
+                        "libsvm header \"{shown_key}\" has a bad number \"{}\"",
+                        quoted(v)
+                    )
+                })
             };
+            let count = |v: &str| -> Result<usize, String> {
+                v.parse::<usize>().map_err(|_| {
+                    format!(
+                        "libsvm header \"{shown_key}\" is not a count: \"{}\"",
+                        quoted(v)
+                    )
+                })
+            };
+            let slot_taken = match key {
+                "svm_type" => svm_type.is_some(),
+                "kernel_type" => kernel.is_some(),
+                "gamma" => gamma.is_some(),
+                "nr_class" => nr_class.is_some(),
+                "total_sv" => total.is_some(),
+                "rho" => rho.is_some(),
+                _ => false,
+            };
+            if slot_taken {
+                return Err(format!("libsvm header \"{key}\" is given twice"));
+            }
             match key {
                 "svm_type" => svm_type = Some(single()?.to_string()),
                 "kernel_type" => kernel = Some(single()?.to_string()),
                 "gamma" => gamma = Some(number(single()?)?),
-                "nr_class" => {
-                    nr_class = Some(single()?.parse::<u32>().map_err(|_| {
-                        format!("libsvm header \"nr_class\" is not a count: {values:?}")
-                    })?)
-                }
-                "total_sv" => {
-                    total = Some(single()?.parse::<usize>().map_err(|_| {
-                        format!("libsvm header \"total_sv\" is not a count: {values:?}")
-                    })?)
-                }
+                "nr_class" => nr_class = Some(count(single()?)?),
+                "total_sv" => total = Some(count(single()?)?),
                 "rho" => rho = Some(number(single()?)?),
                 // Present in classification models or other kernels; prediction here does not
                 // use them.
                 "degree" | "coef0" | "label" | "probA" | "probB" | "nr_sv" => {}
-                other => return Err(format!("unknown libsvm header \"{other}\"")),
+                _ => return Err(format!("unknown libsvm header \"{shown_key}\"")),
             }
         }
 
@@ -74,7 +116,8 @@ impl SvmModel {
             Some("nu_svr" | "epsilon_svr") => {}
             Some(other) => {
                 return Err(format!(
-                    "libsvm svm_type \"{other}\" is not supported (only nu_svr and epsilon_svr)"
+                    "libsvm svm_type \"{}\" is not supported (only nu_svr and epsilon_svr)",
+                    quoted(other)
                 ))
             }
             None => return Err("libsvm model has no svm_type".into()),
@@ -83,7 +126,8 @@ impl SvmModel {
             Some("rbf") => {}
             Some(other) => {
                 return Err(format!(
-                    "libsvm kernel_type \"{other}\" is not supported (only rbf)"
+                    "libsvm kernel_type \"{}\" is not supported (only rbf)",
+                    quoted(other)
                 ))
             }
             None => return Err("libsvm model has no kernel_type".into()),
@@ -94,44 +138,61 @@ impl SvmModel {
             ));
         }
         let gamma = gamma.ok_or("libsvm model has no gamma")?;
+        if gamma < 0.0 {
+            return Err(format!("libsvm gamma {gamma} is negative"));
+        }
         let rho = rho.ok_or("libsvm model has no rho")?;
         let total = total.ok_or("libsvm model has no total_sv")?;
+        if total > MAX_SUPPORT_VECTORS {
+            return Err(format!(
+                "libsvm total_sv {total} is over the limit of {MAX_SUPPORT_VECTORS}"
+            ));
+        }
 
-        let mut coefficients = Vec::with_capacity(total);
-        let mut sparse: Vec<Vec<(usize, f64)>> = Vec::with_capacity(total);
+        // Capacity grows with the lines actually present, never from the declared count alone.
+        let mut coefficients = Vec::new();
+        let mut sparse: Vec<Vec<(usize, f64)>> = Vec::new();
         for n in 0..total {
             let line = lines
                 .next()
                 .ok_or_else(|| format!("libsvm model declares {total} support vectors, has {n}"))?;
             let bad = |what: &str| format!("support vector {n}: {what}");
             let mut words = line.split_whitespace();
-            let coefficient: f64 = words
-                .next()
-                .ok_or_else(|| bad("empty line"))?
-                .parse()
-                .map_err(|_| bad("bad coefficient"))?;
+            let coefficient = words.next().ok_or_else(|| bad("empty line"))?;
+            let coefficient = finite(coefficient)
+                .ok_or_else(|| bad(&format!("bad coefficient \"{}\"", quoted(coefficient))))?;
             let mut entries = Vec::new();
             let mut last = 0usize;
             for word in words {
                 let (index, value) = word
                     .split_once(':')
-                    .ok_or_else(|| bad(&format!("\"{word}\" is not index:value")))?;
+                    .ok_or_else(|| bad(&format!("\"{}\" is not index:value", quoted(word))))?;
                 let index: usize = index
                     .parse()
-                    .map_err(|_| bad(&format!("bad index in \"{word}\"")))?;
+                    .map_err(|_| bad(&format!("bad index in \"{}\"", quoted(word))))?;
                 // Strictly ascending indices from 1 are what libsvm's sparse walk assumes; the
                 // dense layout relies on it too.
                 if index <= last {
                     return Err(bad("indices must start at 1 and increase"));
                 }
+                if index > MAX_INDEX {
+                    return Err(bad(&format!(
+                        "index {index} is over the limit of {MAX_INDEX}"
+                    )));
+                }
                 last = index;
-                let value: f64 = value
-                    .parse()
-                    .map_err(|_| bad(&format!("bad value in \"{word}\"")))?;
+                let value = finite(value)
+                    .ok_or_else(|| bad(&format!("bad value in \"{}\"", quoted(word))))?;
                 entries.push((index, value));
             }
             coefficients.push(coefficient);
             sparse.push(entries);
+        }
+        if let Some(extra) = lines.find(|line| !line.trim().is_empty()) {
+            return Err(format!(
+                "libsvm model declares {total} support vectors, and has more: \"{}\"",
+                quoted(extra)
+            ));
         }
 
         let width = sparse
@@ -143,6 +204,7 @@ impl SvmModel {
         if width == 0 {
             return Err("libsvm model has no inputs".into());
         }
+        // Both factors are bounded (MAX_INDEX or the caller's input count, MAX_SUPPORT_VECTORS).
         let mut vectors = vec![0.0; width * total];
         for (row, sv) in vectors.chunks_exact_mut(width).zip(&sparse) {
             for &(index, value) in sv {
@@ -172,6 +234,12 @@ impl SvmModel {
         }
         sum - self.rho
     }
+}
+
+/// `text` as a finite `f64`; libsvm's `strtod` would also read `nan` and `inf`, which no
+/// trained model holds and which would make every score NaN.
+fn finite(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 /// `exp(−γ‖x − sv‖²)`, where `x` is implicitly zero past its end.
@@ -230,10 +298,60 @@ mod tests {
                 "\"SV\"",
             ),
             (TINY.replace("2:0.25", "2=0.25"), "index:value"),
+            // Counts far beyond what the text holds are refused before any allocation; this
+            // one used to abort the process.
+            (
+                TINY.replace("total_sv 2", "total_sv 18446744073709551615"),
+                "total_sv 18446744073709551615 is over the limit of 65536",
+            ),
+            (
+                TINY.replace("total_sv 2", "total_sv 65536"),
+                "declares 65536 support vectors, has 2",
+            ),
+            (
+                TINY.replace("total_sv 2", "total_sv 99999999999999999999999"),
+                "not a count",
+            ),
+            (
+                TINY.replace("3:1", "65:1"),
+                "index 65 is over the limit of 64",
+            ),
+            (
+                TINY.replace("3:1", "18446744073709551615:1"),
+                "over the limit of 64",
+            ),
+            (TINY.replace("3:1", "3:nan"), "bad value"),
+            (TINY.replace("3:1", "3:1e999"), "bad value"),
+            (TINY.replace("\n2 1:0.5", "\ninf 1:0.5"), "bad coefficient"),
+            (TINY.replace("gamma 0.5", "gamma NaN"), "gamma"),
+            (TINY.replace("gamma 0.5", "gamma -0.5"), "negative"),
+            (TINY.replace("rho -0.25", "rho -inf"), "rho"),
+            (
+                TINY.replace("gamma 0.5", "gamma 0.5\ngamma 0.25"),
+                "\"gamma\" is given twice",
+            ),
+            (TINY.to_string() + "7 1:1\n", "and has more"),
+            (
+                TINY.replace("SV\n", &format!("SV\n{}\n", " ".repeat(MAX_LINE_BYTES + 1))),
+                "line 8 is longer than 16384 bytes",
+            ),
         ];
         for (text, needle) in cases {
             let err = SvmModel::parse(&text, 3).unwrap_err();
             assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+            assert!(!err.chars().any(char::is_control), "{err:?}");
         }
+    }
+
+    #[test]
+    fn echoed_input_is_escaped_and_short() {
+        let hostile = format!("\u{1b}[31m{}", "x".repeat(5000));
+        let err = SvmModel::parse(&TINY.replace("rbf", &hostile), 3).unwrap_err();
+        assert!(err.contains("\\u{1b}[31m") && err.len() < 200, "{err:?}");
+    }
+
+    #[test]
+    fn trailing_blank_lines_are_fine() {
+        assert!(SvmModel::parse(&(TINY.to_string() + "\n  \n"), 3).is_ok());
     }
 }
