@@ -36,7 +36,7 @@ pub enum VideoErrorKind {
     Unsupported(String),
     /// A value from the input exceeds one of the documented limits ([`crate::MAX_DIMENSION`],
     /// [`crate::MAX_AREA`], [`crate::MAX_FRAME_BYTES`]).
-    #[error("over a limit: {0}")]
+    #[error("outside the limits: {0}")]
     Limit(String),
     /// A `.yuv` file was given without its geometry.
     #[error("raw .yuv input needs --width, --height, --pixel_format and --bitdepth")]

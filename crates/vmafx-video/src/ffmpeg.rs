@@ -285,6 +285,16 @@ impl FfmpegReader {
                 stderr_thread,
                 y4m,
             }),
+            Err(header_error @ (VideoErrorKind::Limit(_) | VideoErrorKind::Unsupported(_))) => {
+                // ffmpeg decoded something this reader refuses (a size over the limits, an
+                // interlaced stream): that is the reason, and ffmpeg need not go on.
+                let _ = child.kill();
+                let _ = child.wait();
+                if let Some(t) = stderr_thread {
+                    let _ = t.join();
+                }
+                Err(header_error)
+            }
             Err(header_error) => {
                 // No stream header: ffmpeg's own message says why (unknown format, no video).
                 let _ = child.wait();
@@ -361,7 +371,13 @@ impl FrameDecoder for FfmpegReader {
             }
             Err(e) => {
                 // A decode failure mid-stream usually truncates the pipe: ffmpeg's message is
-                // the useful one.
+                // the useful one. If ffmpeg is still writing, the fault is in the stream it
+                // wrote; stop it rather than wait on a pipe nobody reads.
+                if let Ok(None) = self.child.try_wait() {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return Err(e);
+                }
                 self.finish()?;
                 Err(e)
             }

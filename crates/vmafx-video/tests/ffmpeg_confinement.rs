@@ -268,3 +268,23 @@ fn refusals_name_the_detected_format() {
     assert!(message.contains("\"hls\""), "{message}");
     assert!(message.contains("mov, matroska"), "{message}");
 }
+
+#[test]
+fn decoded_sizes_beyond_the_limits_are_refused() {
+    require_ffmpeg();
+    // One 33000 × 16 grey frame, stored raw: wider than any Y4M input may be.
+    let path = scratch("too-wide.nut");
+    let status = Command::new("ffmpeg")
+        .args(["-y", "-v", "error", "-nostdin", "-f", "lavfi", "-i"])
+        .arg("color=c=gray:size=33000x16:rate=1:duration=1")
+        .args(["-frames:v", "1", "-c:v", "rawvideo", "-pix_fmt", "gray"])
+        .arg(&path)
+        .status()
+        .expect("run ffmpeg");
+    assert!(status.success(), "ffmpeg could not write too-wide.nut");
+    let message = refused(&path);
+    assert!(
+        message.contains("W33000: dimension must be between 1 and 32768"),
+        "{message}"
+    );
+}
