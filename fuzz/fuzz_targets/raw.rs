@@ -21,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
         format,
         bit_depth: 8 + data[3] % 9,
     };
-    let Ok(mut reader) = RawYuvReader::new(&data[4..], params) else { return };
-    let Ok(mut picture) = reader.info().new_picture() else { return };
+    let Ok(mut reader) = RawYuvReader::new(&data[4..], params) else {
+        return;
+    };
+    let Ok(mut picture) = reader.info().new_picture() else {
+        return;
+    };
     while let Ok(true) = reader.decode(&mut picture) {}
 });
