@@ -366,3 +366,40 @@ fn seeds_load_unmutated() {
         }
     }
 }
+
+#[test]
+fn known_crashers_are_refused_cleanly() {
+    let model = committed_models().remove(0);
+    let text = svm_text(&model).unwrap_or_default().to_string();
+    let total = text
+        .lines()
+        .find(|l| l.starts_with("total_sv"))
+        .unwrap_or_default()
+        .to_string();
+    // Issue 12: a huge total_sv used to abort the process on allocation.
+    for (name, svm, needle) in [
+        (
+            "huge-total-sv.json",
+            text.replace(&total, "total_sv 1000000000000000000"),
+            "over the limit of 65536",
+        ),
+        (
+            "nan-coefficient.json",
+            text.replacen("\nSV\n", "\nSV\nnan ", 1),
+            "bad coefficient",
+        ),
+    ] {
+        let path = scratch(name);
+        std::fs::write(&path, with_svm_text(&model, svm).to_string()).expect("write the model");
+        let spec = ModelSpec {
+            source: ModelSource::Path(path.clone()),
+            ..ModelSpec::default()
+        };
+        let message = Model::load(&spec)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_one_line_naming(&message, &path);
+        assert!(message.contains(needle), "{message}");
+    }
+}

@@ -239,3 +239,27 @@ fn y4m_reader_survives_random_bytes_in_memory() {
         });
     }
 }
+
+#[test]
+fn known_crashers_are_read_or_refused_cleanly() {
+    // Issue 12: a non-ASCII tag used to panic inside the header parser.
+    let non_ascii_tag = y4m_clip("YUV4MPEG2 W4 H2 F25:1 \u{e9}t\u{e9} C420", 12, 1, "FRAME");
+    let path = scratch("non-ascii-tag.y4m");
+    std::fs::write(&path, &non_ascii_tag).expect("write the clip");
+    assert_eq!(read_clip(&path, None), 1);
+
+    for (name, bytes) in [
+        (
+            "non-ascii-width.y4m",
+            &b"YUV4MPEG2 W4\xc3\xa9 H2\nFRAME\n"[..],
+        ),
+        ("huge-width.y4m", b"YUV4MPEG2 W99999999999999999999999 H2\n"),
+        ("huge-frame.y4m", b"YUV4MPEG2 W16384 H8192 C444p16\nFRAME\n"),
+        ("repeated-tag.y4m", b"YUV4MPEG2 W4 H2 W8\nFRAME\n"),
+        ("no-newline.y4m", b"YUV4MPEG2 W4 H2"),
+    ] {
+        let path = scratch(name);
+        std::fs::write(&path, bytes).expect("write the clip");
+        assert_eq!(read_clip(&path, None), 0, "{name}");
+    }
+}
