@@ -1,13 +1,16 @@
 //! The controller's shared context: request validation, store calls on blocking threads, change
 //! publication for watchers, and metrics. The gRPC and HTTP front ends are thin layers over it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 use vmafx_api::v1;
 use vmafx_queue::{JobStore, QueueConfig};
 
+use crate::auth::{Access, Denied, Identity, Role};
 use crate::convert;
 use crate::events::{JobEvents, JobWatch};
 use crate::metrics::Metrics;
@@ -19,13 +22,37 @@ pub struct ControllerConfig {
     pub queue: QueueConfig,
     /// How often expired leases and silent nodes are looked for.
     pub reap_interval: Duration,
+    /// Finished jobs (and their per-frame results) older than this are deleted; `None` keeps
+    /// them for ever.
+    pub retain_finished: Option<Duration>,
+    /// Nodes silent for this long, with no running job, are forgotten.
+    pub forget_nodes_after: Duration,
+    /// How many `WatchJob` streams may be open at once; more are refused as RESOURCE_EXHAUSTED.
+    pub max_watch_streams: usize,
 }
+
+/// How long finished jobs are kept unless configured otherwise.
+pub const DEFAULT_RETAIN_FINISHED: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How long a dead node stays listed unless configured otherwise.
+pub const DEFAULT_FORGET_NODES_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// How many watch streams may be open unless configured otherwise: twice what one operator uses
+/// at its largest (5,000), so a client that leaks streams cannot exhaust memory.
+pub const DEFAULT_MAX_WATCH_STREAMS: usize = 10_000;
+
+/// How often retention runs: deleting is bounded per call, so frequent small calls keep up
+/// without ever holding the writer long.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
             queue: QueueConfig::default(),
             reap_interval: Duration::from_secs(1),
+            retain_finished: Some(DEFAULT_RETAIN_FINISHED),
+            forget_nodes_after: DEFAULT_FORGET_NODES_AFTER,
+            max_watch_streams: DEFAULT_MAX_WATCH_STREAMS,
         }
     }
 }
@@ -45,9 +72,24 @@ pub enum ControllerError {
     /// The idempotency key is taken by a different request.
     #[error("{0}")]
     Conflict(String),
+    /// The caller sent no valid credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A bound on concurrent work is reached; try again later.
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// The store failed.
     #[error("failed to access the job store: {0}")]
     Store(String),
+}
+
+impl From<Denied> for ControllerError {
+    fn from(denied: Denied) -> Self {
+        ControllerError::PermissionDenied(denied.to_string())
+    }
 }
 
 impl From<vmafx_queue::Error> for ControllerError {
@@ -64,12 +106,47 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The most node ids whose names are cached; past it the cache starts afresh (ids are never
+/// reused, so a stale entry is only a missed shortcut, never a wrong answer).
+const NODE_NAME_CACHE: usize = 10_000;
+
 /// The controller: one per process, shared by every front end.
 pub struct Controller {
     store: Arc<dyn JobStore>,
     events: Arc<JobEvents>,
     metrics: Metrics,
     config: ControllerConfig,
+    /// Node id → registered name, for checking that a node acts only as itself.
+    node_names: Mutex<HashMap<String, String>>,
+    watch_streams: Arc<AtomicUsize>,
+}
+
+/// An open `WatchJob` stream's place in the bound; dropping it frees the place.
+pub struct WatchSlot(Arc<AtomicUsize>);
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Whether every number of a result summary is finite: NaN and infinities are not scores.
+fn check_summary(summary: Option<&v1::JobSummary>) -> Result<(), ControllerError> {
+    for (i, model) in summary.iter().flat_map(|s| s.models.iter()).enumerate() {
+        for (name, value) in [
+            ("mean", model.mean),
+            ("min", model.min),
+            ("max", model.max),
+            ("harmonic_mean", model.harmonic_mean),
+        ] {
+            if !value.is_finite() {
+                return Err(ControllerError::InvalidArgument(format!(
+                    "summary.models[{i}].{name}: {value} is not a score (must be finite)"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Controller {
@@ -80,6 +157,8 @@ impl Controller {
             events: Arc::new(JobEvents::new()),
             metrics: Metrics::new(),
             config,
+            node_names: Mutex::new(HashMap::new()),
+            watch_streams: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -111,9 +190,11 @@ impl Controller {
     /// Queues a job, or returns the job an earlier submission with the same idempotency key made.
     pub async fn submit(
         &self,
+        caller: &Identity,
         spec: Option<v1::JobSpec>,
         idempotency_key: String,
     ) -> Result<(v1::Job, bool), ControllerError> {
+        caller.require(Access::Submit)?;
         let spec = spec.ok_or_else(|| ControllerError::InvalidArgument("spec: missing".into()))?;
         let spec = convert::validate_spec(&spec, idempotency_key)?;
         let submitted = self
@@ -121,6 +202,7 @@ impl Controller {
             .await?;
         let job = convert::job(&submitted.job);
         if submitted.created {
+            tracing::info!(job = %job.id, caller = %caller.name, "job submitted");
             self.metrics.job_submitted();
             self.publish(&job);
         }
@@ -128,7 +210,12 @@ impl Controller {
     }
 
     /// One job.
-    pub async fn get_job(&self, id: String) -> Result<v1::Job, ControllerError> {
+    pub async fn get_job(&self, caller: &Identity, id: String) -> Result<v1::Job, ControllerError> {
+        caller.require(Access::Read)?;
+        self.read_job(id).await
+    }
+
+    async fn read_job(&self, id: String) -> Result<v1::Job, ControllerError> {
         let wanted = id.clone();
         self.store_call(move |store| store.get(&wanted))
             .await?
@@ -139,8 +226,10 @@ impl Controller {
     /// A page of jobs, newest first.
     pub async fn list_jobs(
         &self,
+        caller: &Identity,
         request: v1::ListJobsRequest,
     ) -> Result<v1::ListJobsResponse, ControllerError> {
+        caller.require(Access::Read)?;
         let filter = convert::list_filter(&request)?;
         let page = self.store_call(move |store| store.list(&filter)).await?;
         Ok(v1::ListJobsResponse {
@@ -150,50 +239,156 @@ impl Controller {
     }
 
     /// Cancels a job: at once when it waits, through its node when it runs.
-    pub async fn cancel(&self, id: String) -> Result<v1::Job, ControllerError> {
+    pub async fn cancel(&self, caller: &Identity, id: String) -> Result<v1::Job, ControllerError> {
+        caller.require(Access::Submit)?;
         let job = self
             .store_call(move |store| store.cancel(&id, now_ms()))
             .await?;
         let job = convert::job(&job);
+        tracing::info!(job = %job.id, caller = %caller.name, "cancel requested");
         self.publish(&job);
         Ok(job)
     }
 
-    /// The changes of job `id` from now on.
-    pub fn subscribe(&self, id: &str) -> JobWatch {
-        self.events.subscribe(id)
+    /// The job now and its changes from then on, holding one of the bounded watch places.
+    pub async fn watch(
+        &self,
+        caller: &Identity,
+        id: String,
+    ) -> Result<(v1::Job, JobWatch, WatchSlot), ControllerError> {
+        caller.require(Access::Read)?;
+        let open = self.watch_streams.fetch_add(1, Ordering::AcqRel);
+        let slot = WatchSlot(Arc::clone(&self.watch_streams));
+        if open >= self.config.max_watch_streams {
+            return Err(ControllerError::ResourceExhausted(format!(
+                "{} watch streams are open, the most this controller serves; try again later",
+                self.config.max_watch_streams
+            )));
+        }
+        // Subscribe before reading the job, so no change between the two is missed.
+        let changes = self.events.subscribe(&id);
+        let first = self.read_job(id).await?;
+        Ok((first, changes, slot))
     }
 
     /// The per-frame results of a completed job.
-    pub async fn frames(&self, id: String) -> Result<Vec<u8>, ControllerError> {
+    pub async fn frames(&self, caller: &Identity, id: String) -> Result<Vec<u8>, ControllerError> {
+        caller.require(Access::Read)?;
         let wanted = id.clone();
         self.store_call(move |store| store.frames(&wanted))
             .await?
             .ok_or_else(|| ControllerError::NotFound(format!("job {id} has no per-frame results")))
     }
 
-    /// Every registered node.
-    pub async fn nodes(&self) -> Result<Vec<v1::Node>, ControllerError> {
-        let nodes = self.store_call(|store| store.nodes()).await?;
-        Ok(nodes.iter().map(convert::node).collect())
+    /// A page of registered nodes, oldest first.
+    pub async fn list_nodes(
+        &self,
+        caller: &Identity,
+        request: v1::ListNodesRequest,
+    ) -> Result<v1::ListNodesResponse, ControllerError> {
+        caller.require(Access::Read)?;
+        let filter = vmafx_queue::NodeFilter {
+            limit: request.page_size,
+            page_token: (!request.page_token.is_empty()).then_some(request.page_token),
+        };
+        let page = self
+            .store_call(move |store| store.list_nodes(&filter))
+            .await?;
+        Ok(v1::ListNodesResponse {
+            nodes: page.nodes.iter().map(convert::node).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
     }
 
-    /// Registers (or re-registers) a worker node.
+    /// The name node `node_id` registered under, from the cache or the store.
+    async fn node_name(&self, node_id: &str) -> Result<String, ControllerError> {
+        if let Some(name) = self.node_names_lock().get(node_id) {
+            return Ok(name.clone());
+        }
+        let wanted = node_id.to_owned();
+        let node = self
+            .store_call(move |store| store.node(&wanted))
+            .await?
+            .ok_or_else(|| ControllerError::NotFound(format!("node {node_id} not found")))?;
+        let mut names = self.node_names_lock();
+        if names.len() >= NODE_NAME_CACHE {
+            names.clear();
+        }
+        names.insert(node.id.clone(), node.info.name.clone());
+        Ok(node.info.name)
+    }
+
+    fn node_names_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.node_names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Checks that `caller` may act as node `node_id`, and returns the lease holder the store
+    /// must check: a node token acts only as the node it names, on attempts that node leases.
+    async fn acting_node<'a>(
+        &self,
+        caller: &Identity,
+        node_id: &'a str,
+    ) -> Result<Option<&'a str>, ControllerError> {
+        caller.require(Access::Node)?;
+        if caller.role != Role::Node {
+            return Ok((!node_id.is_empty()).then_some(node_id));
+        }
+        if node_id.is_empty() {
+            return Err(ControllerError::InvalidArgument(
+                "node_id: required (the node the lease belongs to)".into(),
+            ));
+        }
+        let name = self.node_name(node_id).await?;
+        if name != caller.name {
+            return Err(ControllerError::PermissionDenied(format!(
+                "permission denied: {} may act only as node {0:?}, not as node {node_id} ({name:?})",
+                caller.name
+            )));
+        }
+        Ok(Some(node_id))
+    }
+
+    /// Registers a worker node, starting a new incarnation: the attempts of an earlier process
+    /// under the same name go back to the queue at once.
     pub async fn register_node(
         &self,
+        caller: &Identity,
         info: Option<v1::NodeInfo>,
     ) -> Result<v1::Node, ControllerError> {
+        caller.require(Access::Node)?;
         let info = info.ok_or_else(|| ControllerError::InvalidArgument("info: missing".into()))?;
+        if caller.role == Role::Node && info.name != caller.name {
+            return Err(ControllerError::PermissionDenied(format!(
+                "permission denied: {} may register only as node {0:?}, not {:?}",
+                caller.name, info.name
+            )));
+        }
         let info = convert::validate_node_info(&info)?;
-        let node = self
+        let registered = self
             .store_call(move |store| store.register_node(info, now_ms()))
             .await?;
+        let node = registered.node;
         tracing::info!(node = %node.id, name = %node.info.name, "node registered");
+        self.node_names_lock()
+            .insert(node.id.clone(), node.info.name.clone());
+        for id in registered.requeued {
+            tracing::warn!(job = %id, name = %node.info.name, "node restarted; its attempt goes back to the queue");
+            if let Ok(job) = self.read_job(id).await {
+                self.publish(&job);
+            }
+        }
         Ok(convert::node(&node))
     }
 
     /// Records a node's heartbeat; returns the jobs it must cancel.
-    pub async fn heartbeat(&self, node_id: String) -> Result<Vec<String>, ControllerError> {
+    pub async fn heartbeat(
+        &self,
+        caller: &Identity,
+        node_id: String,
+    ) -> Result<Vec<String>, ControllerError> {
+        self.acting_node(caller, &node_id).await?;
         let ack = self
             .store_call(move |store| store.heartbeat(&node_id, now_ms()))
             .await?;
@@ -203,9 +398,11 @@ impl Controller {
     /// Leases up to `max` jobs to a node.
     pub async fn claim(
         &self,
+        caller: &Identity,
         node_id: String,
         max: u32,
     ) -> Result<Vec<v1::Lease>, ControllerError> {
+        self.acting_node(caller, &node_id).await?;
         let started = std::time::Instant::now();
         let leases = self
             .store_call(move |store| store.claim(&node_id, max, now_ms()))
@@ -223,8 +420,13 @@ impl Controller {
     /// Records progress and renews the lease; returns whether the job was cancelled.
     pub async fn progress(
         &self,
+        caller: &Identity,
         request: v1::ReportProgressRequest,
     ) -> Result<bool, ControllerError> {
+        let holder = self
+            .acting_node(caller, &request.node_id)
+            .await?
+            .map(str::to_owned);
         let watched = self.events.is_watched(&request.job_id);
         let ack = self
             .store_call(move |store| {
@@ -232,6 +434,7 @@ impl Controller {
                 let ack = store.progress(
                     &request.job_id,
                     request.token,
+                    holder.as_deref(),
                     request.frames_done,
                     total,
                     now_ms(),
@@ -252,17 +455,25 @@ impl Controller {
         Ok(ack.cancel)
     }
 
-    /// Stores a job's result, once: a stale lease is refused.
+    /// Stores a job's result, once: a stale lease, another node's lease or a non-finite score
+    /// is refused.
     pub async fn complete(
         &self,
+        caller: &Identity,
         request: v1::CompleteJobRequest,
     ) -> Result<v1::Job, ControllerError> {
+        let holder = self
+            .acting_node(caller, &request.node_id)
+            .await?
+            .map(str::to_owned);
+        check_summary(request.summary.as_ref())?;
         let summary = convert::summary_from_api(request.summary.as_ref());
         let job = self
             .store_call(move |store| {
                 store.complete(
                     &request.job_id,
                     request.token,
+                    holder.as_deref(),
                     summary,
                     request.frames_json,
                     now_ms(),
@@ -275,12 +486,21 @@ impl Controller {
     }
 
     /// Records a failed attempt: the job retries after a back-off or ends FAILED (or CANCELLED).
-    pub async fn fail(&self, request: v1::FailJobRequest) -> Result<v1::Job, ControllerError> {
+    pub async fn fail(
+        &self,
+        caller: &Identity,
+        request: v1::FailJobRequest,
+    ) -> Result<v1::Job, ControllerError> {
+        let holder = self
+            .acting_node(caller, &request.node_id)
+            .await?
+            .map(str::to_owned);
         let job = self
             .store_call(move |store| {
                 store.fail(
                     &request.job_id,
                     request.token,
+                    holder.as_deref(),
                     &request.error,
                     request.retryable,
                     now_ms(),
@@ -305,22 +525,52 @@ impl Controller {
             .chain(&reaped.cancelled)
         {
             tracing::warn!(job = %id, "lease expired; job taken back");
-            if let Ok(job) = self.get_job(id.clone()).await {
+            if let Ok(job) = self.read_job(id.clone()).await {
                 self.publish(&job);
             }
         }
         Ok(())
     }
 
-    /// Whether the store answers.
+    /// Deletes finished jobs past the retention time and nodes dead for longer than
+    /// `forget_nodes_after`, a bounded batch per call.
+    pub async fn purge(&self) -> Result<vmafx_queue::Purged, ControllerError> {
+        let now = now_ms();
+        let before = |age: Duration| now.saturating_sub(age.as_millis().min(i64::MAX as u128) as i64);
+        let finished_before = self.config.retain_finished.map(before);
+        let dead_before = Some(before(self.config.forget_nodes_after));
+        let purged = self
+            .store_call(move |store| store.purge(finished_before, dead_before, now))
+            .await?;
+        if purged.jobs > 0 || purged.nodes > 0 {
+            tracing::info!(jobs = purged.jobs, nodes = purged.nodes, "retention: deleted old jobs and nodes");
+        }
+        Ok(purged)
+    }
+
+    /// Whether the store answers and can make a write durable: false while the disk is full or
+    /// the volume read-only, so the controller is taken out of service instead of failing every
+    /// submission.
     pub async fn store_ready(&self) -> bool {
-        self.store_call(|store| store.counts()).await.is_ok()
+        self.store_call(|store| store.check_writable()).await.is_ok()
+    }
+
+    /// Why the store stopped for good (a failed fsync), if it did: the process must exit and
+    /// recover from the WAL on restart rather than acknowledge anything more.
+    pub fn store_failure(&self) -> Option<String> {
+        self.store.failure()
     }
 
     /// The Prometheus exposition of the controller's metrics, with queue gauges read now.
-    pub async fn metrics_text(&self) -> Result<String, ControllerError> {
+    pub async fn metrics_text(&self, caller: &Identity) -> Result<String, ControllerError> {
+        caller.require(Access::Read)?;
         let counts = self.store_call(|store| store.counts()).await?;
         let nodes = self.store_call(|store| store.nodes()).await?;
         Ok(self.metrics.render(&counts, &nodes))
     }
+}
+
+/// How often retention runs; see [`Controller::purge`].
+pub fn purge_interval() -> Duration {
+    PURGE_EVERY
 }

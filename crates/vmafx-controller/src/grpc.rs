@@ -4,12 +4,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio_stream::Stream;
+use tonic::codegen::http;
 use tonic::{Request, Response, Status};
 use vmafx_api::v1;
 use vmafx_api::v1::job_service_server::JobService;
 use vmafx_api::v1::node_service_server::NodeService;
 use vmafx_api::view::is_terminal;
 
+use crate::auth::{Authenticator, Identity};
 use crate::controller::{Controller, ControllerError};
 
 /// The gRPC status a controller error is reported with.
@@ -19,8 +21,91 @@ pub fn status(err: ControllerError) -> Status {
         ControllerError::NotFound(_) => Status::not_found(err.to_string()),
         ControllerError::LeaseLost(_) => Status::failed_precondition(err.to_string()),
         ControllerError::Conflict(_) => Status::already_exists(err.to_string()),
+        ControllerError::Unauthenticated(_) => Status::unauthenticated(err.to_string()),
+        ControllerError::PermissionDenied(_) => Status::permission_denied(err.to_string()),
+        ControllerError::ResourceExhausted(_) => Status::resource_exhausted(err.to_string()),
         ControllerError::Store(_) => Status::unavailable(err.to_string()),
     }
+}
+
+/// Authenticates every call before its message is decoded, so an unknown caller can neither run
+/// an RPC nor make the controller buffer a large request; the caller's [`Identity`] travels in
+/// the request's extensions. A layer rather than a tonic interceptor because a Kubernetes token
+/// review is asynchronous.
+#[derive(Clone)]
+pub struct AuthLayer(pub Arc<Authenticator>);
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService {
+            inner,
+            auth: Arc::clone(&self.0),
+        }
+    }
+}
+
+/// The service [`AuthLayer`] wraps around the gRPC routes.
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    auth: Arc<Authenticator>,
+}
+
+type HttpRequest = http::Request<tonic::body::Body>;
+type HttpResponse = http::Response<tonic::body::Body>;
+
+impl<S> tower::Service<HttpRequest> for AuthService<S>
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = std::convert::Infallible;
+    type Future = Pin<
+        Box<dyn std::future::Future<Output = Result<HttpResponse, std::convert::Infallible>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: HttpRequest) -> Self::Future {
+        // The clone that was made ready is the one that serves this call.
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let auth = Arc::clone(&self.auth);
+        Box::pin(async move {
+            let header = request
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .map(|value| value.as_bytes().to_vec());
+            match auth.authenticate(header.as_deref()).await {
+                Ok(identity) => {
+                    request.extensions_mut().insert(identity);
+                    inner.call(request).await
+                }
+                Err(err) if err.is_unavailable() => Ok(Status::unavailable(err.to_string()).into_http()),
+                Err(err) => Ok(Status::unauthenticated(err.to_string()).into_http()),
+            }
+        })
+    }
+}
+
+/// The caller the interceptor authenticated.
+fn caller<T>(request: &Request<T>) -> Result<Identity, Status> {
+    request
+        .extensions()
+        .get::<Identity>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("authentication required"))
 }
 
 /// Both gRPC services, sharing one controller.
@@ -44,10 +129,11 @@ impl JobService for GrpcApi {
         &self,
         request: Request<v1::SubmitJobRequest>,
     ) -> Result<Response<v1::SubmitJobResponse>, Status> {
+        let caller = caller(&request)?;
         let request = request.into_inner();
         let (job, created) = self
             .controller
-            .submit(request.spec, request.idempotency_key)
+            .submit(&caller, request.spec, request.idempotency_key)
             .await
             .map_err(status)?;
         Ok(Response::new(v1::SubmitJobResponse {
@@ -60,9 +146,10 @@ impl JobService for GrpcApi {
         &self,
         request: Request<v1::GetJobRequest>,
     ) -> Result<Response<v1::Job>, Status> {
+        let caller = caller(&request)?;
         let job = self
             .controller
-            .get_job(request.into_inner().id)
+            .get_job(&caller, request.into_inner().id)
             .await
             .map_err(status)?;
         Ok(Response::new(job))
@@ -72,9 +159,10 @@ impl JobService for GrpcApi {
         &self,
         request: Request<v1::ListJobsRequest>,
     ) -> Result<Response<v1::ListJobsResponse>, Status> {
+        let caller = caller(&request)?;
         let page = self
             .controller
-            .list_jobs(request.into_inner())
+            .list_jobs(&caller, request.into_inner())
             .await
             .map_err(status)?;
         Ok(Response::new(page))
@@ -84,9 +172,10 @@ impl JobService for GrpcApi {
         &self,
         request: Request<v1::CancelJobRequest>,
     ) -> Result<Response<v1::Job>, Status> {
+        let caller = caller(&request)?;
         let job = self
             .controller
-            .cancel(request.into_inner().id)
+            .cancel(&caller, request.into_inner().id)
             .await
             .map_err(status)?;
         Ok(Response::new(job))
@@ -98,11 +187,16 @@ impl JobService for GrpcApi {
         &self,
         request: Request<v1::WatchJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
+        let caller = caller(&request)?;
         let id = request.into_inner().id;
-        // Subscribe before reading the job, so no change between the two is missed.
-        let mut changes = self.controller.subscribe(&id);
-        let first = self.controller.get_job(id).await.map_err(status)?;
+        let (first, mut changes, slot) = self
+            .controller
+            .watch(&caller, id)
+            .await
+            .map_err(status)?;
         let stream = async_stream(move |sender| async move {
+            // The stream holds its place in the bound until it ends.
+            let _slot = slot;
             let mut last = first.clone();
             if sender.send(Ok(first)).await.is_err() || is_terminal(last.state) {
                 return;
@@ -131,9 +225,10 @@ impl JobService for GrpcApi {
         &self,
         request: Request<v1::GetJobFramesRequest>,
     ) -> Result<Response<v1::JobFrames>, Status> {
+        let caller = caller(&request)?;
         let json = self
             .controller
-            .frames(request.into_inner().id)
+            .frames(&caller, request.into_inner().id)
             .await
             .map_err(status)?;
         Ok(Response::new(v1::JobFrames { json }))
@@ -141,10 +236,15 @@ impl JobService for GrpcApi {
 
     async fn list_nodes(
         &self,
-        _request: Request<v1::ListNodesRequest>,
+        request: Request<v1::ListNodesRequest>,
     ) -> Result<Response<v1::ListNodesResponse>, Status> {
-        let nodes = self.controller.nodes().await.map_err(status)?;
-        Ok(Response::new(v1::ListNodesResponse { nodes }))
+        let caller = caller(&request)?;
+        let page = self
+            .controller
+            .list_nodes(&caller, request.into_inner())
+            .await
+            .map_err(status)?;
+        Ok(Response::new(page))
     }
 }
 
@@ -165,9 +265,10 @@ impl NodeService for GrpcApi {
         &self,
         request: Request<v1::RegisterNodeRequest>,
     ) -> Result<Response<v1::Node>, Status> {
+        let caller = caller(&request)?;
         let node = self
             .controller
-            .register_node(request.into_inner().info)
+            .register_node(&caller, request.into_inner().info)
             .await
             .map_err(status)?;
         Ok(Response::new(node))
@@ -177,9 +278,10 @@ impl NodeService for GrpcApi {
         &self,
         request: Request<v1::HeartbeatRequest>,
     ) -> Result<Response<v1::HeartbeatResponse>, Status> {
+        let caller = caller(&request)?;
         let cancel_job_ids = self
             .controller
-            .heartbeat(request.into_inner().node_id)
+            .heartbeat(&caller, request.into_inner().node_id)
             .await
             .map_err(status)?;
         Ok(Response::new(v1::HeartbeatResponse { cancel_job_ids }))
@@ -189,10 +291,11 @@ impl NodeService for GrpcApi {
         &self,
         request: Request<v1::ClaimJobRequest>,
     ) -> Result<Response<v1::ClaimJobResponse>, Status> {
+        let caller = caller(&request)?;
         let request = request.into_inner();
         let leases = self
             .controller
-            .claim(request.node_id, request.max.max(1))
+            .claim(&caller, request.node_id, request.max.max(1))
             .await
             .map_err(status)?;
         Ok(Response::new(v1::ClaimJobResponse { leases }))
@@ -204,7 +307,7 @@ impl NodeService for GrpcApi {
     ) -> Result<Response<v1::ReportProgressResponse>, Status> {
         let cancel = self
             .controller
-            .progress(request.into_inner())
+            .progress(&caller(&request)?, request.into_inner())
             .await
             .map_err(status)?;
         Ok(Response::new(v1::ReportProgressResponse { cancel }))
@@ -216,7 +319,7 @@ impl NodeService for GrpcApi {
     ) -> Result<Response<v1::Job>, Status> {
         let job = self
             .controller
-            .complete(request.into_inner())
+            .complete(&caller(&request)?, request.into_inner())
             .await
             .map_err(status)?;
         Ok(Response::new(job))
@@ -228,7 +331,7 @@ impl NodeService for GrpcApi {
     ) -> Result<Response<v1::Job>, Status> {
         let job = self
             .controller
-            .fail(request.into_inner())
+            .fail(&caller(&request)?, request.into_inner())
             .await
             .map_err(status)?;
         Ok(Response::new(job))

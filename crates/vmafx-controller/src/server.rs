@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -10,19 +11,45 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use vmafx_api::v1::job_service_server::JobServiceServer;
 use vmafx_api::v1::node_service_server::NodeServiceServer;
-use vmafx_api::MAX_MESSAGE_BYTES;
 
-use crate::controller::Controller;
-use crate::grpc::GrpcApi;
+use crate::auth::Authenticator;
+use crate::controller::{purge_interval, Controller};
+use crate::grpc::{AuthLayer, GrpcApi};
 use crate::http;
 
-/// Where to listen.
-#[derive(Debug, Clone, Copy)]
+/// How long one unary gRPC call may take, the upload of a large result included.
+pub const GRPC_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Concurrent streams on one HTTP/2 connection (the operator multiplexes 100 watches on each).
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 1_000;
+
+/// Where to listen, who may call, and how large a request may be.
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// gRPC address (port 0: any free port).
     pub grpc_addr: SocketAddr,
     /// HTTP address (port 0: any free port).
     pub http_addr: SocketAddr,
+    /// Who may call: [`Authenticator::open`] lets everyone in.
+    pub auth: Arc<Authenticator>,
+    /// The largest client request (`JobService`) decoded.
+    pub max_message_bytes: usize,
+    /// The largest node request (`NodeService`: results with per-frame documents) decoded, and
+    /// the largest response (per-frame documents) sent.
+    pub max_result_bytes: usize,
+}
+
+impl ServeOptions {
+    /// Unauthenticated listeners at these addresses with the default limits.
+    pub fn open(grpc_addr: SocketAddr, http_addr: SocketAddr) -> Self {
+        ServeOptions {
+            grpc_addr,
+            http_addr,
+            auth: Authenticator::open(),
+            max_message_bytes: vmafx_api::DEFAULT_MAX_MESSAGE_BYTES,
+            max_result_bytes: vmafx_api::DEFAULT_MAX_RESULT_BYTES,
+        }
+    }
 }
 
 /// A running controller: its bound addresses, and the task to await after cancelling.
@@ -55,28 +82,41 @@ pub async fn serve(
     let http_addr = http_listener.local_addr()?;
     tracing::info!(%grpc_addr, %http_addr, "controller listening");
 
+    options.auth.spawn_reloader(shutdown.clone());
     let api = GrpcApi::new(Arc::clone(&controller));
+    let jobs = JobServiceServer::new(api.clone())
+        .max_decoding_message_size(options.max_message_bytes)
+        .max_encoding_message_size(options.max_result_bytes);
+    let nodes = NodeServiceServer::new(api)
+        .max_decoding_message_size(options.max_result_bytes)
+        .max_encoding_message_size(options.max_message_bytes);
     let grpc = tonic::transport::Server::builder()
-        .add_service(
-            JobServiceServer::new(api.clone())
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .add_service(
-            NodeServiceServer::new(api)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
+        .timeout(GRPC_TIMEOUT)
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .tcp_keepalive(Some(Duration::from_secs(60)))
+        .layer(AuthLayer(Arc::clone(&options.auth)))
+        .add_service(jobs)
+        .add_service(nodes)
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(grpc_listener),
             shutdown.clone().cancelled_owned(),
         );
-    let web = axum::serve(http_listener, http::router(Arc::clone(&controller)))
+    let router = http::router(
+        Arc::clone(&controller),
+        http::HttpOptions {
+            auth: Arc::clone(&options.auth),
+            loopback_only: http_addr.ip().is_loopback(),
+        },
+    );
+    let web = axum::serve(http_listener, router)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let reaper = reap_loop(Arc::clone(&controller), shutdown.clone());
 
     let task = tokio::spawn(async move {
-        let (grpc, web, ()) = tokio::join!(grpc, async { web.await }, reaper);
+        let (grpc, web, reaped) = tokio::join!(grpc, async { web.await }, reaper);
+        reaped?;
         grpc.map_err(|e| format!("failed to serve gRPC: {e}"))?;
         web.map_err(|e| format!("failed to serve HTTP: {e}"))?;
         Ok(())
@@ -97,16 +137,32 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, std::io::Erro
     })
 }
 
-async fn reap_loop(controller: Arc<Controller>, shutdown: CancellationToken) {
+/// Takes back expired leases, applies retention, and stops the whole controller when the store
+/// has failed for good (a failed fsync): it must not acknowledge anything more, and a restart
+/// recovers from the WAL.
+async fn reap_loop(controller: Arc<Controller>, shutdown: CancellationToken) -> Result<(), String> {
     let mut ticker = tokio::time::interval(controller.config().reap_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_purge: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {
-                if let Err(err) = controller.reap().await {
-                    tracing::warn!("failed to reap expired leases: {err}");
-                }
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = ticker.tick() => {}
+        }
+        if let Some(why) = controller.store_failure() {
+            tracing::error!("the job store failed and cannot continue: {why}");
+            shutdown.cancel();
+            return Err(format!(
+                "the job store failed and cannot continue safely ({why}); restart to recover from its write-ahead log"
+            ));
+        }
+        if let Err(err) = controller.reap().await {
+            tracing::warn!("failed to reap expired leases: {err}");
+        }
+        if last_purge.is_none_or(|at| at.elapsed() >= purge_interval()) {
+            last_purge = Some(tokio::time::Instant::now());
+            if let Err(err) = controller.purge().await {
+                tracing::warn!("failed to delete old jobs: {err}");
             }
         }
     }

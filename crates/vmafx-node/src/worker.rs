@@ -115,8 +115,8 @@ pub async fn run(config: NodeConfig, shutdown: CancellationToken) -> Result<Node
         .timeout(Duration::from_secs(120))
         .tcp_nodelay(true);
     let client = NodeServiceClient::new(endpoint.connect_lazy())
-        .max_decoding_message_size(vmafx_api::MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(vmafx_api::MAX_MESSAGE_BYTES);
+        .max_decoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES)
+        .max_encoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES);
     let fetcher =
         Fetcher::new(config.fetch.clone()).map_err(|e| NodeError::Fetch(e.to_string()))?;
     let shared = Arc::new(Shared {
@@ -174,9 +174,16 @@ async fn register(shared: &Shared, shutdown: &CancellationToken) -> Option<Strin
                 shared.set_node_id(Some(id.clone()));
                 return Some(id);
             }
-            Err(status) if status.code() == Code::InvalidArgument => {
-                // Retrying cannot fix a bad registration; say so loudly and keep trying slowly.
+            Err(status)
+                if matches!(
+                    status.code(),
+                    Code::InvalidArgument | Code::Unauthenticated | Code::PermissionDenied
+                ) =>
+            {
+                // Retrying cannot fix a bad registration or a wrong token until an operator
+                // does; say so loudly and keep trying slowly (a reloaded token file may let us in).
                 tracing::error!("failed to register: {}", status.message());
+                shared.connected.store(false, Ordering::Relaxed);
                 delay = Duration::from_secs(30);
             }
             Err(status) => {
@@ -227,12 +234,13 @@ async fn main_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                     let Ok(permit) = Arc::clone(&shared.slots).try_acquire_owned() else {
                         // More leases than slots cannot happen (the controller bounds them);
                         // if it does, hand the extra job straight back.
-                        give_back(&shared, &lease, "node has no free slot").await;
+                        give_back(&shared, &lease, &node_id, "node has no free slot").await;
                         continue;
                     };
                     jobs.spawn(run_lease(
                         Arc::clone(&shared),
                         lease,
+                        node_id.clone(),
                         permit,
                         shutdown.clone(),
                     ));
@@ -307,7 +315,7 @@ async fn heartbeat_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
 }
 
 /// Fails a lease the node will not run, as retryable, so another node takes it.
-async fn give_back(shared: &Shared, lease: &v1::Lease, why: &str) {
+async fn give_back(shared: &Shared, lease: &v1::Lease, node_id: &str, why: &str) {
     let Some(job) = &lease.job else { return };
     let _ = shared
         .client()
@@ -316,6 +324,7 @@ async fn give_back(shared: &Shared, lease: &v1::Lease, why: &str) {
             token: lease.token,
             error: why.to_string(),
             retryable: true,
+            node_id: node_id.to_string(),
         })
         .await;
 }
@@ -353,6 +362,7 @@ where
 async fn run_lease(
     shared: Arc<Shared>,
     lease: v1::Lease,
+    node_id: String,
     permit: OwnedSemaphorePermit,
     shutdown: CancellationToken,
 ) {
@@ -396,13 +406,14 @@ async fn run_lease(
                     token,
                     frames_done: now.0,
                     frames_total: now.1,
+                    node_id: node_id.clone(),
                 }).await {
                     Ok(response) => {
                         if response.into_inner().cancel {
                             control.cancel.store(true, Ordering::Relaxed);
                         }
                     }
-                    Err(status) if matches!(status.code(), Code::FailedPrecondition | Code::NotFound) => {
+                    Err(status) if matches!(status.code(), Code::FailedPrecondition | Code::NotFound | Code::PermissionDenied) => {
                         tracing::warn!(job = %job_id, "lease lost: {}", status.message());
                         lease_lost = true;
                         control.cancel.store(true, Ordering::Relaxed);
@@ -437,6 +448,7 @@ async fn run_lease(
                         token,
                         summary: Some(summary.clone()),
                         frames_json: frames_json.clone(),
+                        node_id: node_id.clone(),
                     };
                     async move { client.complete_job(request).await }
                 })
@@ -458,6 +470,7 @@ async fn run_lease(
                         token,
                         error: message.clone(),
                         retryable,
+                        node_id: node_id.clone(),
                     };
                     async move { client.fail_job(request).await }
                 })

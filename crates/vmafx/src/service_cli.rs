@@ -12,12 +12,42 @@ pub const DEFAULT_CONTROLLER: &str = "http://127.0.0.1:9090";
 /// Flags shared by `controller` and `serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ControllerFlags {
-    /// gRPC listen address.
-    #[arg(long, env = "VMAFX_GRPC_ADDR", default_value = "0.0.0.0:9090")]
-    pub grpc_addr: SocketAddr,
-    /// HTTP listen address (health, metrics, REST, web page).
-    #[arg(long, env = "VMAFX_HTTP_ADDR", default_value = "0.0.0.0:8080")]
-    pub http_addr: SocketAddr,
+    /// gRPC listen address [default: `vmafx serve` 127.0.0.1:9090, `vmafx controller`
+    /// 0.0.0.0:9090].
+    #[arg(long, env = "VMAFX_GRPC_ADDR")]
+    pub grpc_addr: Option<SocketAddr>,
+    /// HTTP listen address (health, metrics, REST, web page) [default: `vmafx serve`
+    /// 127.0.0.1:8080, `vmafx controller` 0.0.0.0:8080].
+    #[arg(long, env = "VMAFX_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// Callers and their roles: one `TOKEN,NAME,ROLE` line each (ROLE: viewer, submitter,
+    /// node, admin); reread when it changes. Without it nobody is authenticated.
+    #[arg(long, env = "VMAFX_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// Also accept Kubernetes ServiceAccount tokens, reviewed by the API server (TokenReview;
+    /// in-cluster config or KUBECONFIG).
+    #[arg(long, env = "VMAFX_AUTH_KUBERNETES")]
+    pub auth_kubernetes: bool,
+    /// Role of a ServiceAccount's tokens: `NAMESPACE/SERVICEACCOUNT=ROLE`; repeatable.
+    #[arg(long = "auth-kubernetes-role", env = "VMAFX_AUTH_KUBERNETES_ROLES", value_delimiter = ',')]
+    pub auth_kubernetes_roles: Vec<String>,
+    /// Listen on a non-loopback address without authentication anyway.
+    #[arg(long, env = "VMAFX_INSECURE")]
+    pub insecure: bool,
+    /// Largest client request decoded, in bytes.
+    #[arg(long, env = "VMAFX_MAX_MESSAGE_BYTES", default_value_t = vmafx_api::DEFAULT_MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+    /// Largest node result (with its per-frame document) decoded, and largest response sent,
+    /// in bytes.
+    #[arg(long, env = "VMAFX_MAX_RESULT_BYTES", default_value_t = vmafx_api::DEFAULT_MAX_RESULT_BYTES)]
+    pub max_result_bytes: usize,
+    /// Delete finished jobs and their per-frame results this long after they finish (`30d`,
+    /// `12h`, `90m`, `45s`; `never` keeps them).
+    #[arg(long, env = "VMAFX_RETAIN_FINISHED", default_value = "30d", value_parser = parse_retention)]
+    pub retain_finished: Retention,
+    /// Most `WatchJob` streams open at once.
+    #[arg(long, env = "VMAFX_MAX_WATCH_STREAMS", default_value_t = vmafx_controller::DEFAULT_MAX_WATCH_STREAMS)]
+    pub max_watch_streams: usize,
     /// Where the job database lives.
     #[arg(long, env = "VMAFX_DATA_DIR", default_value = "./vmafx-data")]
     pub data_dir: PathBuf,
@@ -30,6 +60,37 @@ pub struct ControllerFlags {
     /// Seconds without a heartbeat before a node is unhealthy and its jobs are taken back.
     #[arg(long, env = "VMAFX_NODE_TIMEOUT_SECS", default_value_t = 60)]
     pub node_timeout_secs: u64,
+}
+
+/// How long finished jobs are kept: `None` is for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(pub Option<std::time::Duration>);
+
+/// Parses `30d`, `12h`, `90m`, `45s` or `never`.
+pub fn parse_retention(text: &str) -> Result<Retention, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("never") {
+        return Ok(Retention(None));
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} needs a unit: s, m, h or d (e.g. 30d), or never"))?;
+    let (number, unit) = text.split_at(split);
+    let count: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?} has unknown unit {unit:?} (use s, m, h or d)")),
+    };
+    let total = count
+        .checked_mul(seconds)
+        .filter(|&total| total > 0)
+        .ok_or_else(|| format!("{text:?} must be more than zero and under 500 billion years"))?;
+    Ok(Retention(Some(std::time::Duration::from_secs(total))))
 }
 
 /// Flags shared by `node` and `serve`.

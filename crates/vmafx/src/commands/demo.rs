@@ -18,8 +18,16 @@ use crate::cli::{ControllerFlags, DemoArgs, NodeFlags};
 /// pair, waits for the result and shuts everything down.
 fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow::Result<v1::Job> {
     let controller_flags = ControllerFlags {
-        grpc_addr: "127.0.0.1:0".parse()?,
-        http_addr: "127.0.0.1:0".parse()?,
+        grpc_addr: Some("127.0.0.1:0".parse()?),
+        http_addr: Some("127.0.0.1:0".parse()?),
+        auth_token_file: None,
+        auth_kubernetes: false,
+        auth_kubernetes_roles: Vec::new(),
+        insecure: false,
+        max_message_bytes: vmafx_api::DEFAULT_MAX_MESSAGE_BYTES,
+        max_result_bytes: vmafx_api::DEFAULT_MAX_RESULT_BYTES,
+        retain_finished: crate::cli::Retention(None),
+        max_watch_streams: vmafx_controller::DEFAULT_MAX_WATCH_STREAMS,
         data_dir: dir.join("vmafx-data"),
         lease_secs: 30,
         max_attempts: 1,
@@ -40,7 +48,13 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
     let distorted = to_uri("distorted", &distorted.to_string_lossy())?;
     runtime()?.block_on(async move {
         let shutdown = CancellationToken::new();
-        let bound = listen(controller, &controller_flags, shutdown.clone()).await?;
+        let bound = listen(
+            controller,
+            &controller_flags,
+            super::service::DefaultBind::Loopback,
+            shutdown.clone(),
+        )
+        .await?;
         let node = vmafx_node::run(
             node_config(&node_flags, local_url(bound.grpc_addr), None),
             shutdown.clone(),

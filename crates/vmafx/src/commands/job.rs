@@ -36,7 +36,7 @@ impl Client {
             .with_context(|| format!("failed to connect to the controller at {address}"))?;
         Ok(Client {
             inner: JobServiceClient::new(channel)
-                .max_decoding_message_size(vmafx_api::MAX_MESSAGE_BYTES),
+                .max_decoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES),
             address,
         })
     }

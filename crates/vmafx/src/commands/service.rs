@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use vmafx_controller::{Controller, ControllerConfig, ServeOptions};
+use vmafx_controller::{Authenticator, Controller, ControllerConfig, ServeOptions};
 use vmafx_node::NodeConfig;
 use vmafx_queue::{QueueConfig, SqliteStore};
 
@@ -68,6 +68,8 @@ pub fn build_controller(flags: &ControllerFlags) -> anyhow::Result<Arc<Controlle
         Arc::new(store),
         ControllerConfig {
             queue,
+            retain_finished: flags.retain_finished.0,
+            max_watch_streams: flags.max_watch_streams.max(1),
             ..ControllerConfig::default()
         },
     ))
@@ -110,16 +112,82 @@ pub fn local_url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
-/// Starts `controller`'s listeners at the addresses in `flags`.
+/// Which interface a service listens on when no address is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultBind {
+    /// `vmafx serve` and the demo: this machine only.
+    Loopback,
+    /// `vmafx controller`: every interface (which then needs authentication or `--insecure`).
+    Everywhere,
+}
+
+/// The listeners, authentication and limits `flags` describe. Listening beyond loopback without
+/// authentication is refused unless `--insecure` says so.
+pub async fn serve_options(
+    flags: &ControllerFlags,
+    default: DefaultBind,
+) -> anyhow::Result<ServeOptions> {
+    let ip = match default {
+        DefaultBind::Loopback => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        DefaultBind::Everywhere => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    };
+    let grpc_addr = flags.grpc_addr.unwrap_or(SocketAddr::new(ip, 9090));
+    let http_addr = flags.http_addr.unwrap_or(SocketAddr::new(ip, 8080));
+    let mut auth = Authenticator::default();
+    if let Some(path) = &flags.auth_token_file {
+        auth = auth.with_token_file(path)?;
+    }
+    if flags.auth_kubernetes {
+        let mut roles = std::collections::HashMap::new();
+        for mapping in &flags.auth_kubernetes_roles {
+            let (account, role) = vmafx_controller::kubernetes::parse_role_mapping(mapping)?;
+            roles.insert(account, role);
+        }
+        if roles.is_empty() {
+            anyhow::bail!(
+                "--auth-kubernetes needs at least one --auth-kubernetes-role NAMESPACE/SERVICEACCOUNT=ROLE"
+            );
+        }
+        let client = kube::Client::try_default()
+            .await
+            .context("--auth-kubernetes: failed to configure the Kubernetes client")?;
+        auth = auth.with_kubernetes(vmafx_controller::kubernetes::TokenReviewer::new(
+            client, roles,
+        ));
+    } else if !flags.auth_kubernetes_roles.is_empty() {
+        anyhow::bail!("--auth-kubernetes-role needs --auth-kubernetes");
+    }
+    let auth = Arc::new(auth);
+    if !auth.is_enforcing() && !flags.insecure {
+        if let Some(open) = [grpc_addr, http_addr]
+            .into_iter()
+            .find(|addr| !addr.ip().is_loopback())
+        {
+            anyhow::bail!(
+                "refusing to listen on {open} without authentication: give --auth-token-file FILE or --auth-kubernetes, or --insecure to serve everyone on the network"
+            );
+        }
+    }
+    if !auth.is_enforcing() && flags.insecure {
+        tracing::warn!(%grpc_addr, %http_addr, "--insecure: anyone who can reach these addresses may submit, cancel and act as a node");
+    }
+    Ok(ServeOptions {
+        grpc_addr,
+        http_addr,
+        auth,
+        max_message_bytes: flags.max_message_bytes,
+        max_result_bytes: flags.max_result_bytes,
+    })
+}
+
+/// Starts `controller`'s listeners as `flags` describe.
 pub async fn listen(
     controller: Arc<Controller>,
     flags: &ControllerFlags,
+    default: DefaultBind,
     shutdown: CancellationToken,
 ) -> anyhow::Result<vmafx_controller::Bound> {
-    let options = ServeOptions {
-        grpc_addr: flags.grpc_addr,
-        http_addr: flags.http_addr,
-    };
+    let options = serve_options(flags, default).await?;
     Ok(vmafx_controller::serve(controller, options, shutdown).await?)
 }
 
@@ -128,7 +196,7 @@ pub fn run_controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     let controller = build_controller(&args.controller)?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_on_signal();
-        let bound = listen(controller, &args.controller, shutdown).await?;
+        let bound = listen(controller, &args.controller, DefaultBind::Everywhere, shutdown).await?;
         eprintln!(
             "vmafx controller: gRPC on {}, HTTP on {}",
             bound.grpc_addr, bound.http_addr
@@ -158,7 +226,13 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let controller = build_controller(&args.controller)?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_on_signal();
-        let bound = listen(controller, &args.controller, shutdown.clone()).await?;
+        let bound = listen(
+            controller,
+            &args.controller,
+            DefaultBind::Loopback,
+            shutdown.clone(),
+        )
+        .await?;
         let config = node_config(&args.node, local_url(bound.grpc_addr), args.node_http_addr);
         let node = vmafx_node::run(config, shutdown).await?;
         eprintln!(

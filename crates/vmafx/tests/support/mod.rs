@@ -147,28 +147,62 @@ pub fn wait_for(timeout: Duration, mut check: impl FnMut() -> bool) -> Option<()
 
 /// A minimal HTTP/1.1 GET against 127.0.0.1: status code and body.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_request(port, "GET", path, &[], b"")
+}
+
+/// A minimal HTTP/1.1 request against 127.0.0.1 with extra headers (`Host` is 127.0.0.1 unless
+/// given) and a body: status code and body.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str("Host: 127.0.0.1\r\n");
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method != "GET" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    // A server may answer (413) before reading a large body and then close: write the body on
+    // another thread while this one reads, so the answer is read before any reset arrives.
+    let mut writer = stream.try_clone().ok()?;
+    let body = body.to_vec();
+    let sending = std::thread::spawn(move || {
+        let _ = writer.write_all(&body);
+    });
+    let answer = read_response(stream);
+    let _ = sending.join();
+    answer
+}
+
+fn read_response(stream: TcpStream) -> Option<(u16, String)> {
     let mut reader = BufReader::new(stream);
     let mut status = String::new();
     reader.read_line(&mut status).ok()?;
     let code = status.split_whitespace().nth(1)?.parse().ok()?;
     let mut chunked = false;
+    let mut length: Option<usize> = None;
     loop {
         let mut line = String::new();
         reader.read_line(&mut line).ok()?;
-        if line
-            .to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-        {
+        let lower = line.to_ascii_lowercase();
+        if lower.starts_with("transfer-encoding: chunked") {
             chunked = true;
+        }
+        if let Some(value) = lower.strip_prefix("content-length:") {
+            length = value.trim().parse().ok();
         }
         if line == "\r\n" || line.is_empty() {
             break;
@@ -187,6 +221,9 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
             reader.read_exact(&mut chunk).ok()?;
             body.extend_from_slice(&chunk[..n]);
         }
+    } else if let Some(length) = length {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).ok()?;
     } else {
         reader.read_to_end(&mut body).ok()?;
     }
@@ -234,8 +271,14 @@ pub fn file_uri(path: &Path) -> String {
 
 /// Runs `vmafx ARGS`, returning (exit code, stdout, stderr).
 pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    run_cli_env(args, &[])
+}
+
+/// [`run_cli`] with extra environment variables (`VMAFX_TOKEN`, …).
+pub fn run_cli_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(vmafx())
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("run vmafx");
