@@ -186,7 +186,7 @@ impl Controller {
         let info = info.ok_or_else(|| ControllerError::InvalidArgument("info: missing".into()))?;
         let info = convert::validate_node_info(&info)?;
         let node = self
-            .store_call(move |store| store.register_node(info, now_ms()))
+            .store_call(move |store| store.register_node(info, now_ms()).map(|r| r.node))
             .await?;
         tracing::info!(node = %node.id, name = %node.info.name, "node registered");
         Ok(convert::node(&node))
@@ -232,6 +232,7 @@ impl Controller {
                 let ack = store.progress(
                     &request.job_id,
                     request.token,
+                    None,
                     request.frames_done,
                     total,
                     now_ms(),
@@ -263,6 +264,7 @@ impl Controller {
                 store.complete(
                     &request.job_id,
                     request.token,
+                    None,
                     summary,
                     request.frames_json,
                     now_ms(),
@@ -281,6 +283,7 @@ impl Controller {
                 store.fail(
                     &request.job_id,
                     request.token,
+                    None,
                     &request.error,
                     request.retryable,
                     now_ms(),
