@@ -1379,3 +1379,81 @@ fn check_writable_probes_through_the_writer() {
     assert_eq!(store.failure(), None);
     assert!(store.check_integrity().unwrap().is_empty());
 }
+
+/// Schema version 1, as vmafx wrote it before node incarnations.
+const SCHEMA_V1: &str = "
+    CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, spec TEXT NOT NULL,
+        backend TEXT NOT NULL, priority INTEGER NOT NULL, idempotency_key TEXT UNIQUE,
+        state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,
+        node_id TEXT, frames_done INTEGER NOT NULL DEFAULT 0, frames_total INTEGER, error TEXT,
+        created_ms INTEGER NOT NULL, started_ms INTEGER, finished_ms INTEGER,
+        not_before_ms INTEGER NOT NULL, lease_token INTEGER NOT NULL DEFAULT 0,
+        lease_expires_ms INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0, summary TEXT
+    );
+    CREATE INDEX jobs_pending ON jobs (priority DESC, seq) WHERE state = 'PENDING';
+    CREATE INDEX jobs_running_node ON jobs (node_id) WHERE state = 'RUNNING';
+    CREATE INDEX jobs_running_lease ON jobs (lease_expires_ms) WHERE state = 'RUNNING';
+    CREATE INDEX jobs_state_seq ON jobs (state, seq);
+    CREATE INDEX jobs_node_seq ON jobs (node_id, seq);
+    CREATE TABLE job_frames (job_id TEXT PRIMARY KEY REFERENCES jobs (id), document BLOB NOT NULL);
+    CREATE TABLE nodes (
+        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,
+        info TEXT NOT NULL, registered_ms INTEGER NOT NULL, last_heartbeat_ms INTEGER NOT NULL,
+        healthy INTEGER NOT NULL
+    );
+    PRAGMA application_id = 1986881137; -- 0x766d6671, vmfq
+    PRAGMA user_version = 1;
+";
+
+#[test]
+fn a_version_1_database_migrates_with_its_nodes_and_running_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        let info = serde_json::to_string(&node_info("host-1", &[Backend::Cpu], 2)).unwrap();
+        conn.execute(
+            "INSERT INTO nodes (id, name, info, registered_ms, last_heartbeat_ms, healthy) \
+             VALUES ('node-v1', 'host-1', ?1, ?2, ?2, 1)",
+            rusqlite::params![info, T0],
+        )
+        .unwrap();
+        let job_spec = serde_json::to_string(&spec("v1")).unwrap();
+        conn.execute(
+            "INSERT INTO jobs (id, spec, backend, priority, state, attempts, max_attempts, \
+             node_id, created_ms, started_ms, not_before_ms, lease_token, lease_expires_ms) \
+             VALUES ('job-v1', ?1, 'cpu', 0, 'RUNNING', 1, 3, 'node-v1', ?2, ?2, ?2, 7, ?3)",
+            rusqlite::params![job_spec, T0, T0 + 30_000],
+        )
+        .unwrap();
+    }
+
+    let store = open(&dir);
+    let old = store.node("node-v1").unwrap().unwrap();
+    assert_eq!((old.info.name.as_str(), old.running), ("host-1", 1));
+    assert_eq!(store.nodes().unwrap().len(), 1);
+    store.heartbeat("node-v1", T0 + 1).unwrap();
+    store.check_writable().unwrap();
+
+    // The node restarts: the migrated incarnation is superseded like any other.
+    let again = store
+        .register_node(node_info("host-1", &[Backend::Cpu], 2), T0 + 2)
+        .unwrap();
+    assert_eq!(again.requeued, vec!["job-v1".to_owned()]);
+    assert!(matches!(
+        store.heartbeat("node-v1", T0 + 3),
+        Err(Error::NodeSuperseded { .. })
+    ));
+    assert_eq!(
+        store.get("job-v1").unwrap().unwrap().state,
+        JobState::Pending
+    );
+    assert!(store.check_integrity().unwrap().is_empty());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}
