@@ -109,7 +109,11 @@ fn main() {
                 version: "bench".to_owned(),
                 address: None,
             };
-            store.register_node(info, now_ms()).expect("register").id
+            store
+                .register_node(info, now_ms())
+                .expect("register")
+                .node
+                .id
         })
         .collect();
     let start = Arc::new(Barrier::new(nodes + 1));
@@ -144,6 +148,8 @@ fn main() {
                         .complete(
                             &lease.job.id,
                             lease.token,
+                            // As the controller calls it with authentication on.
+                            Some(&node_id),
                             summary,
                             frames.to_vec(),
                             now_ms(),

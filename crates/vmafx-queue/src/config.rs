@@ -1,8 +1,8 @@
-//! Queue timing: leases, retries and node timeouts.
+//! Queue settings: leases, retries, node timeouts and the node capacity cap.
 
 use serde::{Deserialize, Serialize};
 
-/// Timing knobs of the queue, all in milliseconds.
+/// Knobs of the queue; durations are in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct QueueConfig {
@@ -16,6 +16,9 @@ pub struct QueueConfig {
     pub backoff_max_ms: i64,
     /// A node silent this long is unhealthy and its jobs are reclaimed.
     pub node_timeout_ms: i64,
+    /// The largest capacity a node may register with; a claim never leases a node more jobs at
+    /// once than this, whatever it registered with earlier.
+    pub max_node_capacity: u32,
 }
 
 impl Default for QueueConfig {
@@ -26,6 +29,7 @@ impl Default for QueueConfig {
             backoff_base_ms: 1_000,
             backoff_max_ms: 60_000,
             node_timeout_ms: 60_000,
+            max_node_capacity: 256,
         }
     }
 }

@@ -83,8 +83,8 @@ pub enum Error {
         /// The rejected text.
         value: String,
     },
-    /// A submitted spec is unusable.
-    #[error("failed to submit job: field `{field}` {reason}")]
+    /// A submitted job spec, node registration or result is unusable.
+    #[error("field `{field}` {reason}")]
     InvalidSpec {
         /// The offending field.
         field: &'static str,
@@ -123,8 +123,35 @@ pub enum Error {
         token: u64,
     },
     /// A `page_token` that no listing produced.
-    #[error("failed to list jobs: invalid page_token {0:?}")]
+    #[error("failed to list: invalid page_token {0:?}")]
     InvalidPageToken(String),
+    /// The node id names an incarnation that a later registration of the same name replaced;
+    /// the process that held it must register again.
+    #[error(
+        "failed to use node {node_id}: node {name} registered again since, so this id is no \
+         longer live; register again"
+    )]
+    NodeSuperseded {
+        /// The superseded id.
+        node_id: String,
+        /// The node's name.
+        name: String,
+    },
+    /// A node reported on a job whose current attempt belongs to another node.
+    #[error("failed to update job {job_id}: node {node_id} does not hold its lease")]
+    NotLeaseHolder {
+        /// The job.
+        job_id: String,
+        /// The node that reported.
+        node_id: String,
+    },
+    /// An fsync of the database failed, so what was written may not be on disk: the store
+    /// acknowledges nothing any more and the process must restart, recovering from the WAL.
+    #[error(
+        "queue database refuses every call after a failed fsync; restart the process to \
+         recover from the WAL: {0}"
+    )]
+    Fatal(String),
 }
 
 /// Shorthand for results of this crate.

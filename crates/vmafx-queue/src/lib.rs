@@ -6,7 +6,9 @@
 //! cancellations and registrations are acknowledged only once that flush covers them (the
 //! guarantee of `synchronous=FULL`, pipelined). Lease bookkeeping (claim, heartbeat, progress,
 //! reap) is acknowledged at commit: it survives a killed process, and a power loss can only roll
-//! back leases, which the lease protocol already tolerates.
+//! back leases, which the lease protocol already tolerates. A failed fsync is fatal: the store
+//! then refuses every call ([`Error::Fatal`]) so that the process restarts and SQLite recovers
+//! from the WAL, as PostgreSQL does.
 //!
 //! The store is synchronous (no async runtime): async callers use `spawn_blocking`. Time is an
 //! argument (`now_ms`), which keeps leases, backoff and node timeouts testable.
@@ -21,7 +23,8 @@ pub use config::QueueConfig;
 pub use error::{Error, Result};
 pub use model::{
     Backend, HeartbeatAck, Job, JobCounts, JobFilter, JobPage, JobSpec, JobState, JobSummary,
-    Lease, ModelScore, Node, NodeInfo, ProgressAck, Reaped, Submitted,
+    Lease, ModelScore, Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped,
+    Registered, Submitted,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, MAX_NODES_LISTED, PURGE_BATCH};
 pub use store::JobStore;

@@ -175,18 +175,47 @@ impl JobSpec {
 }
 
 /// Pooled scores of one model over a whole job.
+///
+/// The store accepts only finite values; a `null` read back from a row written before that rule
+/// (JSON has no NaN, so a NaN was stored as `null`) decodes as NaN rather than failing the read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelScore {
     /// The model's name as it appears in reports, e.g. "vmaf".
     pub model: String,
     /// Arithmetic mean over frames.
+    #[serde(deserialize_with = "null_as_nan")]
     pub mean: f64,
     /// Lowest frame score.
+    #[serde(deserialize_with = "null_as_nan")]
     pub min: f64,
     /// Highest frame score.
+    #[serde(deserialize_with = "null_as_nan")]
     pub max: f64,
     /// Harmonic mean over frames.
+    #[serde(deserialize_with = "null_as_nan")]
     pub harmonic_mean: f64,
+}
+
+impl ModelScore {
+    /// The first statistic that is NaN or infinite, by name, with its value.
+    pub fn first_non_finite(&self) -> Option<(&'static str, f64)> {
+        [
+            ("mean", self.mean),
+            ("min", self.min),
+            ("max", self.max),
+            ("harmonic_mean", self.harmonic_mean),
+        ]
+        .into_iter()
+        .find(|(_, value)| !value.is_finite())
+    }
+}
+
+/// Reads a score, taking JSON `null` (how serde_json writes NaN and infinities) as NaN.
+fn null_as_nan<'de, D>(deserializer: D) -> Result<f64, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
 /// The pooled result of a completed job; the per-frame document is stored apart.
@@ -238,7 +267,8 @@ pub struct Job {
 /// What a node tells the controller about itself when it registers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
-    /// Unique, stable name (e.g. the host or pod name); registering it again keeps the node's id.
+    /// Unique, stable name (e.g. the host or pod name); registering it again starts a new
+    /// incarnation with a new id and ends the attempts of the previous one.
     pub name: String,
     /// GPU vendor, or "cpu".
     pub vendor: String,
@@ -255,14 +285,18 @@ pub struct NodeInfo {
     pub address: Option<String>,
 }
 
-/// A registered node.
+/// A registered node: one incarnation of a node name.
+///
+/// Each registration of a name makes a new incarnation with a new id; the previous one is
+/// superseded (its attempts are requeued and its id is refused by every node call), and is kept
+/// only as history until [`purge`](crate::JobStore::purge) forgets it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
-    /// Time-ordered unique id (UUID v7), kept across re-registrations.
+    /// Time-ordered unique id (UUID v7) of this incarnation.
     pub id: String,
     /// What it said about itself when it last registered.
     pub info: NodeInfo,
-    /// When it last registered.
+    /// When this incarnation registered.
     pub registered_ms: i64,
     /// When it was last heard from.
     pub last_heartbeat_ms: i64,
@@ -270,6 +304,46 @@ pub struct Node {
     pub healthy: bool,
     /// Jobs it is running now.
     pub running: u32,
+}
+
+/// The reply to a registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    /// The new incarnation.
+    pub node: Node,
+    /// Jobs whose running attempts on the previous incarnation of the same name were ended by
+    /// this registration, as a lost lease would end them: most are PENDING again (after their
+    /// backoff), a job on its last attempt is FAILED and one a client had cancelled is CANCELLED.
+    pub requeued: Vec<String>,
+}
+
+/// Which nodes to list: live incarnations, oldest first, 100 a page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeFilter {
+    /// Page size; 0 means the default (100), and it is capped at 1000.
+    #[serde(default)]
+    pub limit: u32,
+    /// The `next_page_token` of the previous page.
+    #[serde(default)]
+    pub page_token: Option<String>,
+}
+
+/// One page of a node listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodePage {
+    /// Oldest registration first.
+    pub nodes: Vec<Node>,
+    /// Present when more nodes follow.
+    pub next_page_token: Option<String>,
+}
+
+/// What one `purge` pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purged {
+    /// Finished jobs deleted, with their per-frame documents.
+    pub jobs: u64,
+    /// Dead nodes (and superseded incarnations) forgotten.
+    pub nodes: u64,
 }
 
 /// The reply to a submission.

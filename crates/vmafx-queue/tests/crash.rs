@@ -131,7 +131,8 @@ fn kill_9_loses_no_acknowledged_submission() {
             },
             T0,
         )
-        .unwrap();
+        .unwrap()
+        .node;
     let mut completed = HashSet::new();
     loop {
         let leases = store.claim(&node.id, 64, T0).unwrap();
@@ -144,7 +145,14 @@ fn kill_9_loses_no_acknowledged_submission() {
                 models: Vec::new(),
             };
             store
-                .complete(&lease.job.id, lease.token, summary, b"[]".to_vec(), T0)
+                .complete(
+                    &lease.job.id,
+                    lease.token,
+                    None,
+                    summary,
+                    b"[]".to_vec(),
+                    T0,
+                )
                 .unwrap();
             assert!(completed.insert(lease.job.id), "a job was claimed twice");
         }

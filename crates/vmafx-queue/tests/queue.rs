@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use vmafx_queue::{
-    Backend, Error, JobFilter, JobSpec, JobState, JobStore, JobSummary, ModelScore, NodeInfo,
-    QueueConfig, SqliteStore,
+    Backend, Error, JobFilter, JobSpec, JobState, JobStore, JobSummary, ModelScore, NodeFilter,
+    NodeInfo, QueueConfig, SqliteStore,
 };
 
 const T0: i64 = 1_700_000_000_000;
@@ -60,7 +60,8 @@ fn claims_by_priority_then_fifo() {
     }
     let node = store
         .register_node(node_info("n1", &[Backend::Cpu], 10), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let claimed: Vec<String> = store
         .claim(&node.id, 10, T0 + 10)
         .unwrap()
@@ -143,10 +144,12 @@ fn jobs_run_only_on_nodes_offering_their_backend() {
 
     let cpu_node = store
         .register_node(node_info("cpu", &[Backend::Cpu], 4), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let gpu_node = store
         .register_node(node_info("gpu", &[Backend::Cuda], 4), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let on_cpu = store.claim(&cpu_node.id, 4, T0).unwrap();
     assert_eq!(on_cpu.len(), 1);
     assert_eq!(on_cpu[0].job.id, cpu_id);
@@ -158,7 +161,8 @@ fn jobs_run_only_on_nodes_offering_their_backend() {
     store.submit(spec("cpu2"), T0).unwrap();
     let vk = store
         .register_node(node_info("vk", &[Backend::Vulkan], 4), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     assert!(store.claim(&vk.id, 4, T0).unwrap().is_empty());
 }
 
@@ -171,7 +175,8 @@ fn claims_never_exceed_free_capacity() {
     }
     let node = store
         .register_node(node_info("n", &[Backend::Cpu], 3), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let first = store.claim(&node.id, 2, T0).unwrap();
     assert_eq!(first.len(), 2);
     assert_eq!(store.claim(&node.id, 5, T0).unwrap().len(), 1);
@@ -183,6 +188,7 @@ fn claims_never_exceed_free_capacity() {
         .complete(
             &first[0].job.id,
             first[0].token,
+            None,
             summary(1),
             b"{}".to_vec(),
             T0,
@@ -203,7 +209,8 @@ fn unknown_and_unhealthy_nodes_cannot_claim() {
     ));
     let node = store
         .register_node(node_info("n", &[Backend::Cpu], 1), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let reaped = store.reap(T0 + 60_001).unwrap();
     assert_eq!(reaped.unhealthy_nodes, vec![node.id.clone()]);
     assert!(matches!(
@@ -218,12 +225,17 @@ fn unknown_and_unhealthy_nodes_cannot_claim() {
 #[test]
 fn expired_leases_requeue_with_backoff_then_fail_with_the_last_error() {
     let dir = tempfile::tempdir().unwrap();
-    let config = QueueConfig::default();
-    let store = open(&dir);
+    // A node timeout far beyond the test keeps the silent node healthy: only leases expire.
+    let config = QueueConfig {
+        node_timeout_ms: 3_600_000,
+        ..QueueConfig::default()
+    };
+    let store = SqliteStore::open(dir.path().join("queue.db"), config).unwrap();
     let id = store.submit(spec("flaky"), T0).unwrap().job.id;
     let node = store
         .register_node(node_info("n", &[Backend::Cpu], 1), T0)
-        .unwrap();
+        .unwrap()
+        .node;
 
     let mut now = T0;
     for attempt in 1..=3u32 {
@@ -231,11 +243,8 @@ fn expired_leases_requeue_with_backoff_then_fail_with_the_last_error() {
         assert_eq!(leases.len(), 1, "attempt {attempt}");
         assert_eq!(leases[0].job.attempts, attempt);
         assert_eq!(leases[0].expires_ms, now + config.lease_ms);
-        // Silence past the lease, while the node itself keeps registering as alive.
+        // Silence past the lease.
         now = leases[0].expires_ms + 1;
-        store
-            .register_node(node_info("n", &[Backend::Cpu], 1), now)
-            .unwrap();
         let reaped = store.reap(now).unwrap();
         let job = store.get(&id).unwrap().unwrap();
         assert!(
@@ -273,11 +282,12 @@ fn renewed_leases_do_not_expire() {
     let id = store.submit(spec("long"), T0).unwrap().job.id;
     let node = store
         .register_node(node_info("n", &[Backend::Cpu], 1), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let lease = store.claim(&node.id, 1, T0).unwrap().remove(0);
     // Progress and heartbeats each push the lease out by lease_ms.
     store
-        .progress(&id, lease.token, 10, Some(100), T0 + 25_000)
+        .progress(&id, lease.token, None, 10, Some(100), T0 + 25_000)
         .unwrap();
     store.heartbeat(&node.id, T0 + 50_000).unwrap();
     let reaped = store.reap(T0 + 79_000).unwrap();
@@ -298,10 +308,18 @@ fn retryable_failures_back_off_and_non_retryable_fail_at_once() {
     let retry = store.submit(spec("retry"), T0).unwrap().job.id;
     let node = store
         .register_node(node_info("n", &[Backend::Cpu], 1), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let lease = store.claim(&node.id, 1, T0).unwrap().remove(0);
     let job = store
-        .fail(&retry, lease.token, "bucket unreachable", true, T0 + 10)
+        .fail(
+            &retry,
+            lease.token,
+            None,
+            "bucket unreachable",
+            true,
+            T0 + 10,
+        )
         .unwrap();
     assert_eq!(job.state, JobState::Pending);
     assert_eq!(job.not_before_ms, T0 + 10 + 1_000);
@@ -313,6 +331,7 @@ fn retryable_failures_back_off_and_non_retryable_fail_at_once() {
         .fail(
             &retry,
             lease.token,
+            None,
             "corrupt input: bad Y4M header",
             false,
             T0 + 1_020,
@@ -331,10 +350,12 @@ fn stale_tokens_cannot_report_so_results_are_recorded_once() {
     let id = store.submit(spec("once"), T0).unwrap().job.id;
     let a = store
         .register_node(node_info("a", &[Backend::Cpu], 1), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let b = store
         .register_node(node_info("b", &[Backend::Cpu], 1), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let old = store.claim(&a.id, 1, T0).unwrap().remove(0);
     // Node a goes silent; its job moves to b.
     store.heartbeat(&b.id, T0 + 60_000).unwrap();
@@ -346,21 +367,29 @@ fn stale_tokens_cannot_report_so_results_are_recorded_once() {
 
     // The old holder wakes up: every report with its token is refused.
     assert!(matches!(
-        store.progress(&id, old.token, 5, None, T0 + 62_001),
+        store.progress(&id, old.token, None, 5, None, T0 + 62_001),
         Err(Error::LeaseLost { .. })
     ));
     assert!(matches!(
-        store.complete(&id, old.token, summary(7), b"old".to_vec(), T0 + 62_002),
+        store.complete(
+            &id,
+            old.token,
+            None,
+            summary(7),
+            b"old".to_vec(),
+            T0 + 62_002
+        ),
         Err(Error::LeaseLost { .. })
     ));
     assert!(matches!(
-        store.fail(&id, old.token, "late", true, T0 + 62_003),
+        store.fail(&id, old.token, None, "late", true, T0 + 62_003),
         Err(Error::LeaseLost { .. })
     ));
     let done = store
         .complete(
             &id,
             new.token,
+            None,
             summary(48),
             b"{\"frames\":[]}".to_vec(),
             T0 + 63_000,
@@ -370,7 +399,14 @@ fn stale_tokens_cannot_report_so_results_are_recorded_once() {
     assert_eq!(done.summary, Some(summary(48)));
     // A second complete by the rightful holder is refused too: exactly one result.
     assert!(matches!(
-        store.complete(&id, new.token, summary(1), b"again".to_vec(), T0 + 63_001),
+        store.complete(
+            &id,
+            new.token,
+            None,
+            summary(1),
+            b"again".to_vec(),
+            T0 + 63_001
+        ),
         Err(Error::LeaseLost { .. })
     ));
     let job = store.get(&id).unwrap().unwrap();
@@ -378,7 +414,7 @@ fn stale_tokens_cannot_report_so_results_are_recorded_once() {
     assert_eq!(job.attempts, 2);
     assert_eq!(store.frames(&id).unwrap().unwrap(), b"{\"frames\":[]}");
     assert!(matches!(
-        store.progress("missing", 1, 0, None, T0),
+        store.progress("missing", 1, None, 0, None, T0),
         Err(Error::JobNotFound(_))
     ));
 }
@@ -389,7 +425,8 @@ fn cancelling_pending_and_running_jobs() {
     let store = open(&dir);
     let node = store
         .register_node(node_info("n", &[Backend::Cpu], 1), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let mut urgent = spec("running");
     urgent.priority = 1;
     let running = store.submit(urgent, T0).unwrap().job.id;
@@ -411,12 +448,19 @@ fn cancelling_pending_and_running_jobs() {
     );
     assert!(
         store
-            .progress(&running, lease.token, 3, None, T0 + 4)
+            .progress(&running, lease.token, None, 3, None, T0 + 4)
             .unwrap()
             .cancel
     );
     let job = store
-        .fail(&running, lease.token, "cancelled by client", true, T0 + 5)
+        .fail(
+            &running,
+            lease.token,
+            None,
+            "cancelled by client",
+            true,
+            T0 + 5,
+        )
         .unwrap();
     assert_eq!(job.state, JobState::Cancelled);
     assert_eq!(job.finished_ms, Some(T0 + 5));
@@ -444,10 +488,12 @@ fn silent_nodes_become_unhealthy_and_their_jobs_are_reclaimed() {
     let cancelled = store.submit(spec("cancelled"), T0).unwrap().job.id;
     let silent = store
         .register_node(node_info("silent", &[Backend::Cpu], 3), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let alive = store
         .register_node(node_info("alive", &[Backend::Cpu], 3), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     assert_eq!(store.claim(&silent.id, 3, T0).unwrap().len(), 3);
     store.cancel(&cancelled, T0 + 1).unwrap();
 
@@ -484,29 +530,6 @@ fn silent_nodes_become_unhealthy_and_their_jobs_are_reclaimed() {
 }
 
 #[test]
-fn re_registering_keeps_the_node_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let first = store
-        .register_node(node_info("host-1", &[Backend::Cpu], 1), T0)
-        .unwrap();
-    let second = store
-        .register_node(
-            node_info("host-1", &[Backend::Cpu, Backend::Cuda], 2),
-            T0 + 9,
-        )
-        .unwrap();
-    assert_eq!(first.id, second.id);
-    assert_eq!(second.info.capacity, 2);
-    assert_eq!(second.registered_ms, T0 + 9);
-    assert_eq!(store.nodes().unwrap().len(), 1);
-    assert!(matches!(
-        store.heartbeat("ghost", T0),
-        Err(Error::NodeNotFound(_))
-    ));
-}
-
-#[test]
 fn listing_pages_newest_first_and_stays_stable_under_inserts() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
@@ -537,7 +560,8 @@ fn listing_pages_newest_first_and_stays_stable_under_inserts() {
     // Filters by state and node.
     let node = store
         .register_node(node_info("n", &[Backend::Cpu], 2), T0)
-        .unwrap();
+        .unwrap()
+        .node;
     let claimed: HashSet<String> = store
         .claim(&node.id, 2, T0 + 200)
         .unwrap()
@@ -591,7 +615,8 @@ fn everything_survives_a_restart() {
         let store = open(&dir);
         let node = store
             .register_node(node_info("n", &[Backend::Cpu], 2), T0)
-            .unwrap();
+            .unwrap()
+            .node;
         let mut keyed = spec("keyed");
         keyed.idempotency_key = Some("k".to_owned());
         keyed.priority = 3;
@@ -605,13 +630,14 @@ fn everything_survives_a_restart() {
             .complete(
                 &done,
                 leases[0].token,
+                None,
                 summary(3),
                 vec![7u8; 3 << 20],
                 T0 + 1,
             )
             .unwrap();
         store
-            .progress(&running, leases[1].token, 4, Some(9), T0 + 2)
+            .progress(&running, leases[1].token, None, 4, Some(9), T0 + 2)
             .unwrap();
         (done, running, pending, node.id, leases[1].token)
     };
@@ -633,7 +659,7 @@ fn everything_survives_a_restart() {
     );
     // The lease held before the restart is still honoured.
     store
-        .complete(&running, token, summary(9), b"{}".to_vec(), T0 + 3)
+        .complete(&running, token, None, summary(9), b"{}".to_vec(), T0 + 3)
         .unwrap();
     assert_eq!(
         store.get(&pending).unwrap().unwrap().state,
@@ -736,4 +762,698 @@ fn rusqlite_like_foreign_db(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch("CREATE TABLE songs (title TEXT); INSERT INTO songs VALUES ('x');")
         .unwrap();
+}
+
+#[test]
+fn registering_a_name_again_starts_a_new_incarnation_and_ends_the_old_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let retried = store.submit(spec("retried"), T0).unwrap().job.id;
+    let mut one_shot = spec("one-shot");
+    one_shot.max_attempts = Some(1);
+    let last_try = store.submit(one_shot, T0).unwrap().job.id;
+    let old = store
+        .register_node(node_info("host-1", &[Backend::Cpu], 2), T0)
+        .unwrap();
+    assert!(old.requeued.is_empty());
+    let old = old.node;
+    let leases = store.claim(&old.id, 2, T0).unwrap();
+    assert_eq!(leases.len(), 2);
+
+    // SIGKILL and restart under the same name: the new process registers again.
+    let again = store
+        .register_node(node_info("host-1", &[Backend::Cpu], 4), T0 + 9)
+        .unwrap();
+    let new = again.node;
+    assert_ne!(new.id, old.id);
+    assert_eq!(
+        (new.info.capacity, new.registered_ms, new.running),
+        (4, T0 + 9, 0)
+    );
+    let ended: HashSet<String> = again.requeued.into_iter().collect();
+    assert_eq!(ended, HashSet::from([retried.clone(), last_try.clone()]));
+    let job = store.get(&retried).unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Pending, 1));
+    assert_eq!(
+        job.error.as_deref(),
+        Some("node host-1 restarted (new incarnation)")
+    );
+    assert_eq!(job.not_before_ms, T0 + 9 + 1_000);
+    let job = store.get(&last_try).unwrap().unwrap();
+    assert_eq!(job.state, JobState::Failed);
+
+    // The old incarnation is refused everywhere, and its heartbeats renew nothing.
+    let superseded = |result: Result<(), Error>| match result {
+        Err(Error::NodeSuperseded { node_id, name }) => {
+            assert_eq!(
+                (node_id.as_str(), name.as_str()),
+                (old.id.as_str(), "host-1")
+            );
+        }
+        other => panic!("expected NodeSuperseded, got {other:?}"),
+    };
+    superseded(store.heartbeat(&old.id, T0 + 10).map(drop));
+    superseded(store.claim(&old.id, 1, T0 + 10).map(drop));
+    let token = leases[0].token;
+    let job_id = &leases[0].job.id;
+    superseded(
+        store
+            .progress(job_id, token, Some(&old.id), 1, None, T0 + 10)
+            .map(drop),
+    );
+    superseded(
+        store
+            .complete(job_id, token, Some(&old.id), summary(1), vec![], T0 + 10)
+            .map(drop),
+    );
+    superseded(
+        store
+            .fail(job_id, token, Some(&old.id), "late", true, T0 + 10)
+            .map(drop),
+    );
+    // Without a holder only the token speaks, and it is stale.
+    assert!(matches!(
+        store.complete(job_id, token, None, summary(1), vec![], T0 + 10),
+        Err(Error::LeaseLost { .. })
+    ));
+
+    // One live node per name; the old incarnation remains as history.
+    let nodes = store.nodes().unwrap();
+    assert_eq!(
+        nodes.iter().map(|n| n.id.clone()).collect::<Vec<_>>(),
+        vec![new.id.clone()]
+    );
+    let history = store.node(&old.id).unwrap().unwrap();
+    assert!(!history.healthy);
+    assert_eq!(history.running, 0);
+    let on_old = store
+        .list(&JobFilter {
+            node_id: Some(old.id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(on_old.jobs.len(), 2);
+
+    // The new incarnation runs the requeued job after its backoff, and reaping later finds
+    // nothing left of the old one.
+    let lease = store.claim(&new.id, 4, T0 + 1_009).unwrap().remove(0);
+    assert_eq!(
+        (lease.job.id.as_str(), lease.job.attempts),
+        (retried.as_str(), 2)
+    );
+    store.heartbeat(&new.id, T0 + 50_000).unwrap();
+    assert_eq!(store.reap(T0 + 70_000).unwrap(), Default::default());
+    store
+        .complete(
+            &retried,
+            lease.token,
+            Some(&new.id),
+            summary(5),
+            b"{}".to_vec(),
+            T0 + 70_001,
+        )
+        .unwrap();
+    assert!(store.check_integrity().unwrap().is_empty());
+}
+
+#[test]
+fn only_the_lease_holder_may_report_on_a_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let id = store.submit(spec("mine"), T0).unwrap().job.id;
+    let a = store
+        .register_node(node_info("a", &[Backend::Cpu], 1), T0)
+        .unwrap()
+        .node;
+    let b = store
+        .register_node(node_info("b", &[Backend::Cpu], 1), T0)
+        .unwrap()
+        .node;
+    let lease = store.claim(&a.id, 1, T0).unwrap().remove(0);
+
+    // Node b, even holding a's real token, may not touch a's job.
+    let not_holder = |result: Result<(), Error>| match result {
+        Err(Error::NotLeaseHolder { job_id, node_id }) => {
+            assert_eq!(
+                (job_id.as_str(), node_id.as_str()),
+                (id.as_str(), b.id.as_str())
+            );
+        }
+        other => panic!("expected NotLeaseHolder, got {other:?}"),
+    };
+    not_holder(
+        store
+            .progress(&id, lease.token, Some(&b.id), 1, None, T0 + 1)
+            .map(drop),
+    );
+    not_holder(
+        store
+            .complete(&id, lease.token, Some(&b.id), summary(1), vec![], T0 + 1)
+            .map(drop),
+    );
+    not_holder(
+        store
+            .fail(&id, lease.token, Some(&b.id), "forged", false, T0 + 1)
+            .map(drop),
+    );
+    let message = store
+        .fail(&id, lease.token, Some(&b.id), "forged", false, T0 + 1)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("does not hold its lease"), "{message}");
+    // An unknown holder is no node at all; the holder's own wrong token is a lost lease.
+    assert!(matches!(
+        store.progress(&id, lease.token, Some("ghost"), 1, None, T0 + 1),
+        Err(Error::NodeNotFound(_))
+    ));
+    assert!(matches!(
+        store.progress(&id, lease.token + 2, Some(&a.id), 1, None, T0 + 1),
+        Err(Error::LeaseLost { .. })
+    ));
+    let job = store.get(&id).unwrap().unwrap();
+    assert_eq!((job.state, job.frames_done), (JobState::Running, 0));
+
+    assert!(
+        !store
+            .progress(&id, lease.token, Some(&a.id), 3, Some(9), T0 + 2)
+            .unwrap()
+            .cancel
+    );
+    let done = store
+        .complete(&id, lease.token, Some(&a.id), summary(9), vec![], T0 + 3)
+        .unwrap();
+    assert_eq!(done.state, JobState::Completed);
+}
+
+#[test]
+fn node_capacity_is_capped_at_registration_and_claim() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    for i in 0..10 {
+        let store = SqliteStore::open(&path, QueueConfig::default()).unwrap();
+        store.submit(spec(&format!("cap{i}")), T0).unwrap();
+    }
+    let default_cap = QueueConfig::default().max_node_capacity;
+    assert_eq!(default_cap, 256);
+    let node_id = {
+        let store = SqliteStore::open(&path, QueueConfig::default()).unwrap();
+        let error = store
+            .register_node(node_info("greedy", &[Backend::Cpu], default_cap + 1), T0)
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::InvalidSpec {
+                    field: "capacity",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("257") && message.contains("256"),
+            "{message}"
+        );
+        assert!(store.nodes().unwrap().is_empty());
+        store
+            .register_node(node_info("greedy", &[Backend::Cpu], default_cap), T0)
+            .unwrap()
+            .node
+            .id
+    };
+    // A lower cap binds a node registered under a higher one.
+    let config = QueueConfig {
+        max_node_capacity: 3,
+        ..QueueConfig::default()
+    };
+    let store = SqliteStore::open(&path, config).unwrap();
+    assert_eq!(store.claim(&node_id, 100, T0).unwrap().len(), 3);
+    assert!(store.claim(&node_id, 100, T0).unwrap().is_empty());
+    assert!(matches!(
+        store.register_node(node_info("other", &[Backend::Cpu], 4), T0),
+        Err(Error::InvalidSpec {
+            field: "capacity",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn results_with_nan_or_infinity_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let id = store.submit(spec("nan"), T0).unwrap().job.id;
+    let node = store
+        .register_node(node_info("n", &[Backend::Cpu], 1), T0)
+        .unwrap()
+        .node;
+    let lease = store.claim(&node.id, 1, T0).unwrap().remove(0);
+    /// Puts a bad value into one statistic.
+    type Spoil = fn(&mut ModelScore);
+    let cases: [(&str, Spoil); 3] = [
+        ("NaN as the mean", |s| s.mean = f64::NAN),
+        ("inf as the max", |s| s.max = f64::INFINITY),
+        ("-inf as the harmonic_mean", |s| {
+            s.harmonic_mean = f64::NEG_INFINITY
+        }),
+    ];
+    for (expected, spoil) in cases {
+        let mut bad = summary(3);
+        bad.models.push(ModelScore {
+            model: "vmaf_neg".to_owned(),
+            ..bad.models[0].clone()
+        });
+        spoil(&mut bad.models[1]);
+        let error = store
+            .complete(&id, lease.token, Some(&node.id), bad, vec![], T0 + 1)
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::InvalidSpec {
+                    field: "summary",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains(expected) && message.contains("vmaf_neg"),
+            "{message}"
+        );
+    }
+    let job = store.get(&id).unwrap().unwrap();
+    assert_eq!((job.state, job.summary), (JobState::Running, None));
+    store
+        .complete(&id, lease.token, Some(&node.id), summary(3), vec![], T0 + 2)
+        .unwrap();
+}
+
+#[test]
+fn an_old_row_holding_null_scores_still_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let id = {
+        let store = SqliteStore::open(&path, QueueConfig::default()).unwrap();
+        let id = store.submit(spec("old"), T0).unwrap().job.id;
+        let node = store
+            .register_node(node_info("n", &[Backend::Cpu], 1), T0)
+            .unwrap()
+            .node;
+        let lease = store.claim(&node.id, 1, T0).unwrap().remove(0);
+        store
+            .complete(&id, lease.token, None, summary(3), vec![], T0 + 1)
+            .unwrap();
+        id
+    };
+    // What an older vmafx wrote for a NaN (serde_json turns NaN and infinities into null).
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE jobs SET summary = ?2 WHERE id = ?1",
+            rusqlite::params![
+                id,
+                r#"{"frames":3,"models":[{"model":"vmaf","mean":null,"min":1.5,"max":null,"harmonic_mean":2.5}]}"#
+            ],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+
+    let store = SqliteStore::open(&path, QueueConfig::default()).unwrap();
+    let job = store.get(&id).unwrap().unwrap();
+    let score = &job.summary.as_ref().unwrap().models[0];
+    assert!(score.mean.is_nan() && score.max.is_nan());
+    assert_eq!((score.min, score.harmonic_mean), (1.5, 2.5));
+    let page = store.list(&JobFilter::default()).unwrap();
+    assert_eq!(page.jobs.len(), 1);
+    assert!(store.check_integrity().unwrap().is_empty());
+}
+
+#[test]
+fn node_listing_pages_live_nodes_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        let node = store
+            .register_node(node_info(&format!("n{i:02}"), &[Backend::Cpu], 1), T0 + i)
+            .unwrap()
+            .node;
+        ids.push(node.id);
+    }
+    // n03 restarts: its new incarnation is now the newest, the old one is gone from listings.
+    let restarted = store
+        .register_node(node_info("n03", &[Backend::Cpu], 1), T0 + 100)
+        .unwrap()
+        .node;
+    ids.remove(3);
+    ids.push(restarted.id);
+
+    let mut filter = NodeFilter {
+        limit: 10,
+        page_token: None,
+    };
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store.list_nodes(&filter).unwrap();
+        pages += 1;
+        assert!(page.nodes.len() <= 10);
+        seen.extend(page.nodes.into_iter().map(|node| node.id));
+        match page.next_page_token {
+            Some(token) => filter.page_token = Some(token),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ids);
+    let all = store.list_nodes(&NodeFilter::default()).unwrap();
+    assert_eq!(all.nodes.len(), 25);
+    assert!(all.next_page_token.is_none());
+    assert_eq!(
+        store
+            .nodes()
+            .unwrap()
+            .into_iter()
+            .map(|node| node.id)
+            .collect::<Vec<_>>(),
+        ids
+    );
+    assert!(matches!(
+        store.list_nodes(&NodeFilter {
+            limit: 5,
+            page_token: Some("-4".to_owned()),
+        }),
+        Err(Error::InvalidPageToken(_))
+    ));
+}
+
+/// Claims every pending job on `node_id` and completes it at `now_ms` with a frames document of
+/// `frame_bytes`.
+fn run_all(store: &SqliteStore, node_id: &str, now_ms: i64, frame_bytes: usize) -> usize {
+    let mut done = 0;
+    loop {
+        let leases = store.claim(node_id, 256, now_ms).unwrap();
+        if leases.is_empty() {
+            return done;
+        }
+        for lease in leases {
+            store
+                .complete(
+                    &lease.job.id,
+                    lease.token,
+                    Some(node_id),
+                    summary(1),
+                    vec![b'x'; frame_bytes],
+                    now_ms,
+                )
+                .unwrap();
+            done += 1;
+        }
+    }
+}
+
+#[test]
+fn purge_deletes_old_finished_jobs_their_frames_and_dead_nodes_in_bounded_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let worker = store
+        .register_node(node_info("worker", &[Backend::Cpu], 256), T0)
+        .unwrap()
+        .node;
+    let day = 86_400_000;
+    // 1,500 old results, one with an idempotency key.
+    for i in 0..1_500 {
+        let mut old = spec(&format!("old{i}"));
+        if i == 0 {
+            old.idempotency_key = Some("nightly-1".to_owned());
+        }
+        store.submit(old, T0).unwrap();
+    }
+    assert_eq!(run_all(&store, &worker.id, T0 + 1, 100), 1_500);
+    let old_failed = store.submit(spec("old-failed"), T0).unwrap().job.id;
+    let lease = store.claim(&worker.id, 1, T0).unwrap().remove(0);
+    store
+        .fail(&old_failed, lease.token, None, "bad input", false, T0 + 2)
+        .unwrap();
+    let old_cancelled = store.submit(spec("old-cancelled"), T0).unwrap().job.id;
+    store.cancel(&old_cancelled, T0 + 3).unwrap();
+    // Recent and unfinished jobs stay, however old they are.
+    let mut pending = spec("old-pending");
+    pending.backend = Backend::Cuda;
+    let old_pending = store.submit(pending, T0).unwrap().job.id;
+    let mut running = spec("old-running");
+    running.priority = 9;
+    let old_running = store.submit(running, T0).unwrap().job.id;
+    store.claim(&worker.id, 1, T0 + 4).unwrap();
+    let recent = store.submit(spec("recent"), T0 + 40 * day).unwrap().job.id;
+    let recent_lease = store.claim(&worker.id, 2, T0 + 40 * day).unwrap();
+    assert_eq!(recent_lease.len(), 1);
+    store
+        .complete(
+            &recent,
+            recent_lease[0].token,
+            None,
+            summary(1),
+            b"{}".to_vec(),
+            T0 + 40 * day,
+        )
+        .unwrap();
+
+    // Nodes: one dead for long, one superseded long ago, one alive.
+    let dead = store
+        .register_node(node_info("dead", &[Backend::Cpu], 1), T0)
+        .unwrap()
+        .node;
+    let first = store
+        .register_node(node_info("restarted", &[Backend::Cpu], 1), T0)
+        .unwrap()
+        .node;
+    let second = store
+        .register_node(node_info("restarted", &[Backend::Cpu], 1), T0 + 5)
+        .unwrap()
+        .node;
+    let now = T0 + 41 * day;
+    store.heartbeat(&worker.id, now).unwrap();
+    store.heartbeat(&second.id, now).unwrap();
+    let reaped = store.reap(now).unwrap();
+    assert_eq!(reaped.unhealthy_nodes, vec![dead.id.clone()]);
+
+    let cutoff = now - 30 * day;
+    let first_pass = store.purge(Some(cutoff), Some(now - day), now).unwrap();
+    assert_eq!(first_pass.jobs, vmafx_queue::PURGE_BATCH);
+    assert_eq!(first_pass.nodes, 2);
+    let second_pass = store.purge(Some(cutoff), Some(now - day), now).unwrap();
+    assert_eq!(second_pass.jobs, 502);
+    assert_eq!(second_pass.nodes, 0);
+    assert_eq!(
+        store.purge(Some(cutoff), Some(now - day), now).unwrap(),
+        Default::default()
+    );
+
+    for gone in [&old_failed, &old_cancelled] {
+        assert!(store.get(gone).unwrap().is_none(), "{gone}");
+    }
+    assert!(store.get(&old_pending).unwrap().is_some());
+    assert!(store.get(&old_running).unwrap().is_some());
+    assert!(store.get(&recent).unwrap().is_some());
+    assert_eq!(store.frames(&recent).unwrap().unwrap(), b"{}");
+    let counts = store.counts().unwrap();
+    assert_eq!(
+        (
+            counts.completed,
+            counts.pending,
+            counts.running,
+            counts.total()
+        ),
+        (1, 1, 1, 3)
+    );
+    assert!(store.node(&dead.id).unwrap().is_none());
+    assert!(store.node(&first.id).unwrap().is_none());
+    assert!(store.node(&second.id).unwrap().is_some());
+    assert!(store.node(&worker.id).unwrap().is_some());
+    // A purged node that comes back is told to register again.
+    assert!(matches!(
+        store.heartbeat(&dead.id, now),
+        Err(Error::NodeNotFound(_))
+    ));
+    // The idempotency key of a purged job is free again.
+    let mut again = spec("old0");
+    again.idempotency_key = Some("nightly-1".to_owned());
+    assert!(store.submit(again, now).unwrap().created);
+    // `None` purges nothing of that kind.
+    assert_eq!(store.purge(None, None, now).unwrap(), Default::default());
+    assert!(store.check_integrity().unwrap().is_empty());
+}
+
+/// Bytes on disk of a file, 0 when it does not exist.
+fn file_bytes(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+#[test]
+fn the_file_stops_growing_under_submit_complete_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("queue.db");
+    let wal = dir.path().join("queue.db-wal");
+    let store = open(&dir);
+    let node = store
+        .register_node(node_info("n", &[Backend::Cpu], 256), T0)
+        .unwrap()
+        .node;
+    let mut sizes = Vec::new();
+    let mut wal_max = 0;
+    for round in 0..12_i64 {
+        let now = T0 + round * 1_000;
+        for i in 0..100 {
+            let mut job = spec(&format!("r{round}-{i}"));
+            job.idempotency_key = Some(format!("key-{round}-{i}"));
+            store.submit(job, now).unwrap();
+        }
+        assert_eq!(run_all(&store, &node.id, now, 32 << 10), 100);
+        // Keep the last round's results; forget the older ones.
+        while store.purge(Some(now), None, now + 1).unwrap().jobs > 0 {}
+        assert_eq!(store.counts().unwrap().total(), 100);
+        // Let the syncer's periodic checkpoint catch up, as it does between bursts.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        sizes.push(file_bytes(&db));
+        wal_max = wal_max.max(file_bytes(&wal));
+    }
+    println!("database bytes per round: {sizes:?}; largest WAL: {wal_max} bytes");
+    let warm = sizes[..4].iter().copied().max().unwrap();
+    let late = sizes[4..].iter().copied().max().unwrap();
+    // Freed pages are reused: after warm-up the file never grows past its early peak.
+    assert!(
+        late <= warm + (warm / 10),
+        "the database file kept growing: {sizes:?}"
+    );
+    // The WAL is reused from its start after each checkpoint, and cut back to 64 MiB after a
+    // burst; these rounds write far less than that between checkpoints.
+    assert!(wal_max <= 64 << 20, "the WAL grew to {wal_max} bytes");
+}
+
+#[test]
+fn a_big_purge_gives_space_back_to_the_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("queue.db");
+    let store = open(&dir);
+    let node = store
+        .register_node(node_info("n", &[Backend::Cpu], 256), T0)
+        .unwrap()
+        .node;
+    for i in 0..400 {
+        store.submit(spec(&format!("big{i}")), T0).unwrap();
+    }
+    assert_eq!(run_all(&store, &node.id, T0, 64 << 10), 400);
+    drop(store);
+    let full = std::fs::metadata(&db).unwrap().len();
+    let store = open(&dir);
+    while store.purge(Some(T0 + 1), None, T0 + 2).unwrap().jobs > 0 {}
+    // Each call gives back a bounded number of pages; periodic calls finish the job.
+    for _ in 0..4 {
+        store.purge(Some(T0 + 1), None, T0 + 2).unwrap();
+    }
+    drop(store);
+    let purged = std::fs::metadata(&db).unwrap().len();
+    assert!(
+        purged < full / 2,
+        "the file did not shrink: {full} -> {purged} bytes"
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mode: i64 = conn
+        .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, 2, "new databases use auto_vacuum=INCREMENTAL");
+}
+
+#[test]
+fn check_writable_probes_through_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    for _ in 0..3 {
+        store.check_writable().unwrap();
+    }
+    assert_eq!(store.failure(), None);
+    assert!(store.check_integrity().unwrap().is_empty());
+}
+
+/// Schema version 1, as vmafx wrote it before node incarnations.
+const SCHEMA_V1: &str = "
+    CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, spec TEXT NOT NULL,
+        backend TEXT NOT NULL, priority INTEGER NOT NULL, idempotency_key TEXT UNIQUE,
+        state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,
+        node_id TEXT, frames_done INTEGER NOT NULL DEFAULT 0, frames_total INTEGER, error TEXT,
+        created_ms INTEGER NOT NULL, started_ms INTEGER, finished_ms INTEGER,
+        not_before_ms INTEGER NOT NULL, lease_token INTEGER NOT NULL DEFAULT 0,
+        lease_expires_ms INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0, summary TEXT
+    );
+    CREATE INDEX jobs_pending ON jobs (priority DESC, seq) WHERE state = 'PENDING';
+    CREATE INDEX jobs_running_node ON jobs (node_id) WHERE state = 'RUNNING';
+    CREATE INDEX jobs_running_lease ON jobs (lease_expires_ms) WHERE state = 'RUNNING';
+    CREATE INDEX jobs_state_seq ON jobs (state, seq);
+    CREATE INDEX jobs_node_seq ON jobs (node_id, seq);
+    CREATE TABLE job_frames (job_id TEXT PRIMARY KEY REFERENCES jobs (id), document BLOB NOT NULL);
+    CREATE TABLE nodes (
+        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,
+        info TEXT NOT NULL, registered_ms INTEGER NOT NULL, last_heartbeat_ms INTEGER NOT NULL,
+        healthy INTEGER NOT NULL
+    );
+    PRAGMA application_id = 1986881137; -- 0x766d6671, vmfq
+    PRAGMA user_version = 1;
+";
+
+#[test]
+fn a_version_1_database_migrates_with_its_nodes_and_running_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        let info = serde_json::to_string(&node_info("host-1", &[Backend::Cpu], 2)).unwrap();
+        conn.execute(
+            "INSERT INTO nodes (id, name, info, registered_ms, last_heartbeat_ms, healthy) \
+             VALUES ('node-v1', 'host-1', ?1, ?2, ?2, 1)",
+            rusqlite::params![info, T0],
+        )
+        .unwrap();
+        let job_spec = serde_json::to_string(&spec("v1")).unwrap();
+        conn.execute(
+            "INSERT INTO jobs (id, spec, backend, priority, state, attempts, max_attempts, \
+             node_id, created_ms, started_ms, not_before_ms, lease_token, lease_expires_ms) \
+             VALUES ('job-v1', ?1, 'cpu', 0, 'RUNNING', 1, 3, 'node-v1', ?2, ?2, ?2, 7, ?3)",
+            rusqlite::params![job_spec, T0, T0 + 30_000],
+        )
+        .unwrap();
+    }
+
+    let store = open(&dir);
+    let old = store.node("node-v1").unwrap().unwrap();
+    assert_eq!((old.info.name.as_str(), old.running), ("host-1", 1));
+    assert_eq!(store.nodes().unwrap().len(), 1);
+    store.heartbeat("node-v1", T0 + 1).unwrap();
+    store.check_writable().unwrap();
+
+    // The node restarts: the migrated incarnation is superseded like any other.
+    let again = store
+        .register_node(node_info("host-1", &[Backend::Cpu], 2), T0 + 2)
+        .unwrap();
+    assert_eq!(again.requeued, vec!["job-v1".to_owned()]);
+    assert!(matches!(
+        store.heartbeat("node-v1", T0 + 3),
+        Err(Error::NodeSuperseded { .. })
+    ));
+    assert_eq!(
+        store.get("job-v1").unwrap().unwrap().state,
+        JobState::Pending
+    );
+    assert!(store.check_integrity().unwrap().is_empty());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
 }

@@ -2,6 +2,7 @@
 //! thread, a syncer thread that makes acknowledged changes durable, and a pool of read-only
 //! connections.
 
+mod fatal;
 mod ops;
 mod reads;
 mod rows;
@@ -17,10 +18,11 @@ use rusqlite::Connection;
 use crate::config::QueueConfig;
 use crate::error::{Error, Result};
 use crate::model::{
-    HeartbeatAck, Job, JobCounts, JobFilter, JobPage, JobSpec, JobSummary, Lease, Node, NodeInfo,
-    ProgressAck, Reaped, Submitted,
+    HeartbeatAck, Job, JobCounts, JobFilter, JobPage, JobSpec, JobSummary, Lease, Node, NodeFilter,
+    NodeInfo, NodePage, ProgressAck, Purged, Reaped, Registered, Submitted,
 };
 use crate::store::JobStore;
+use fatal::Fatal;
 use syncer::Syncer;
 use writer::{Durability, Writer};
 
@@ -30,12 +32,19 @@ pub const DEFAULT_FILE_NAME: &str = "queue.db";
 /// Idle read connections kept for reuse; more are opened under load and then closed.
 const MAX_IDLE_READERS: usize = 8;
 
+/// The most live nodes [`JobStore::nodes`] returns (the oldest ones).
+pub const MAX_NODES_LISTED: u32 = 10_000;
+
+/// The most jobs, and the most nodes, one [`JobStore::purge`] call deletes.
+pub const PURGE_BATCH: u64 = 1_000;
+
 /// Why an operation failed, before the database path is attached.
 #[derive(Debug)]
 pub(crate) enum OpError {
     Db(rusqlite::Error),
     Corrupt { what: String, detail: String },
     Commit(String),
+    Fatal(String),
     Api(Error),
 }
 
@@ -67,6 +76,7 @@ impl OpError {
                 path: path.to_owned(),
                 detail,
             },
+            OpError::Fatal(reason) => Error::Fatal(reason),
             OpError::Api(error) => error,
         }
     }
@@ -79,9 +89,13 @@ pub(crate) type OpResult<T> = std::result::Result<T, OpError>;
 /// Dropping it lets the writer finish its last batch and closes the file.
 pub struct SqliteStore {
     path: PathBuf,
+    fatal: Fatal,
     // Declared before the readers so that it shuts down first; readers are plain connections.
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
+    /// Test-only fault injection: makes the syncer's next WAL fsync fail.
+    #[cfg(test)]
+    fail_next_fsync: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -102,15 +116,31 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>, config: QueueConfig) -> Result<SqliteStore> {
         let path = resolve(path.as_ref())?;
         let conn = schema::open_writer(&path)?;
-        let syncer = start_pipelined_sync(&conn, &path)?;
+        let fatal = Fatal::default();
+        let syncer = start_pipelined_sync(&conn, &path, &fatal)?;
+        #[cfg(test)]
+        let fail_next_fsync = syncer
+            .as_ref()
+            .map(|syncer| std::sync::Arc::clone(&syncer.fail_next_fsync))
+            .unwrap_or_default();
         let first_reader = schema::open_reader(&path)?;
-        let writer = Writer::start(&path, conn, config, syncer)?;
+        let writer = Writer::start(&path, conn, config, syncer, fatal.clone())?;
         tracing::info!(path = %path.display(), "queue database open");
         Ok(SqliteStore {
             path,
+            fatal,
             writer,
             readers: Mutex::new(vec![first_reader]),
+            #[cfg(test)]
+            fail_next_fsync,
         })
+    }
+
+    /// Test-only fault injection: the syncer's next WAL fsync reports an I/O error.
+    #[cfg(test)]
+    pub(crate) fn fail_next_fsync(&self) {
+        self.fail_next_fsync
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The database file in use.
@@ -127,6 +157,10 @@ impl SqliteStore {
 
     /// Runs a query on a pooled read-only connection.
     fn read<T>(&self, query: impl FnOnce(&Connection) -> OpResult<T>) -> Result<T> {
+        // After a failed fsync even reads stop: they could show what may not be on disk.
+        if let Some(reason) = self.fatal.get() {
+            return Err(Error::Fatal(reason.to_owned()));
+        }
         let pooled = self
             .readers
             .lock()
@@ -171,6 +205,16 @@ impl SqliteStore {
     }
 }
 
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if self.fatal.get().is_some() {
+            if let Ok(idle) = self.readers.lock() {
+                idle.iter().for_each(fatal::no_checkpoint_on_close);
+            }
+        }
+    }
+}
+
 /// Invariants that tie a job's state to its other columns.
 fn job_problems(job: &Job) -> Vec<String> {
     use crate::model::JobState;
@@ -206,7 +250,7 @@ fn job_problems(job: &Job) -> Vec<String> {
 /// Switches the writer to committing without fsync and returns the syncer that flushes for it.
 /// Where the WAL file cannot be opened the writer keeps `synchronous=FULL` and no syncer runs:
 /// slower, equally durable.
-fn start_pipelined_sync(conn: &Connection, path: &Path) -> Result<Option<Syncer>> {
+fn start_pipelined_sync(conn: &Connection, path: &Path, fatal: &Fatal) -> Result<Option<Syncer>> {
     let wal_path = syncer::wal_path(path);
     let wal = match std::fs::File::open(&wal_path) {
         Ok(wal) => wal,
@@ -234,6 +278,9 @@ fn start_pipelined_sync(conn: &Connection, path: &Path) -> Result<Option<Syncer>
         wal,
         checkpointer,
         path: path.to_owned(),
+        fatal: fatal.clone(),
+        #[cfg(test)]
+        fail_next_fsync: Default::default(),
     }))
 }
 
@@ -272,9 +319,9 @@ impl JobStore for SqliteStore {
         })
     }
 
-    fn register_node(&self, info: NodeInfo, now_ms: i64) -> Result<Node> {
-        self.writer.call(Durability::Synced, move |conn, _| {
-            ops::register_node(conn, info, now_ms)
+    fn register_node(&self, info: NodeInfo, now_ms: i64) -> Result<Registered> {
+        self.writer.call(Durability::Synced, move |conn, ctx| {
+            ops::register_node(conn, ctx, info, now_ms)
         })
     }
 
@@ -296,13 +343,20 @@ impl JobStore for SqliteStore {
         &self,
         job_id: &str,
         token: u64,
+        holder: Option<&str>,
         frames_done: u64,
         frames_total: Option<u64>,
         now_ms: i64,
     ) -> Result<ProgressAck> {
         let job_id = job_id.to_owned();
+        let holder = holder.map(str::to_owned);
         self.writer.call(Durability::Committed, move |conn, ctx| {
-            ops::progress(conn, ctx, &job_id, token, frames_done, frames_total, now_ms)
+            let lease = ops::LeaseRef {
+                job_id: &job_id,
+                token,
+                holder: holder.as_deref(),
+            };
+            ops::progress(conn, ctx, lease, frames_done, frames_total, now_ms)
         })
     }
 
@@ -310,13 +364,20 @@ impl JobStore for SqliteStore {
         &self,
         job_id: &str,
         token: u64,
+        holder: Option<&str>,
         summary: JobSummary,
         frames_document: Vec<u8>,
         now_ms: i64,
     ) -> Result<Job> {
         let job_id = job_id.to_owned();
+        let holder = holder.map(str::to_owned);
         self.writer.call(Durability::Synced, move |conn, _| {
-            ops::complete(conn, &job_id, token, summary, frames_document, now_ms)
+            let lease = ops::LeaseRef {
+                job_id: &job_id,
+                token,
+                holder: holder.as_deref(),
+            };
+            ops::complete(conn, lease, summary, frames_document, now_ms)
         })
     }
 
@@ -324,14 +385,21 @@ impl JobStore for SqliteStore {
         &self,
         job_id: &str,
         token: u64,
+        holder: Option<&str>,
         error: &str,
         retryable: bool,
         now_ms: i64,
     ) -> Result<Job> {
         let job_id = job_id.to_owned();
+        let holder = holder.map(str::to_owned);
         let error = error.to_owned();
         self.writer.call(Durability::Synced, move |conn, ctx| {
-            ops::fail(conn, ctx, &job_id, token, &error, retryable, now_ms)
+            let lease = ops::LeaseRef {
+                job_id: &job_id,
+                token,
+                holder: holder.as_deref(),
+            };
+            ops::fail(conn, ctx, lease, &error, retryable, now_ms)
         })
     }
 
@@ -346,7 +414,16 @@ impl JobStore for SqliteStore {
     }
 
     fn nodes(&self) -> Result<Vec<Node>> {
-        self.read(reads::nodes)
+        let filter = NodeFilter {
+            limit: MAX_NODES_LISTED,
+            page_token: None,
+        };
+        self.read(|conn| reads::list_nodes(conn, &filter, MAX_NODES_LISTED))
+            .map(|page| page.nodes)
+    }
+
+    fn list_nodes(&self, filter: &NodeFilter) -> Result<NodePage> {
+        self.read(|conn| reads::list_nodes(conn, filter, reads::MAX_PAGE))
     }
 
     fn node(&self, id: &str) -> Result<Option<Node>> {
@@ -355,5 +432,106 @@ impl JobStore for SqliteStore {
 
     fn counts(&self) -> Result<JobCounts> {
         self.read(reads::counts)
+    }
+
+    fn purge(
+        &self,
+        finished_before_ms: Option<i64>,
+        dead_nodes_before_ms: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Purged> {
+        // Committed is enough: a purge that a power loss rolls back is simply done again.
+        self.writer.call(Durability::Committed, move |conn, _| {
+            ops::purge(conn, finished_before_ms, dead_nodes_before_ms, now_ms)
+        })
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.writer
+            .call(Durability::Synced, |conn, _| ops::probe(conn))
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.fatal.get().map(str::to_owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    fn spec(name: &str) -> JobSpec {
+        JobSpec::new(
+            format!("file:///{name}.y4m"),
+            format!("file:///{name}-d.y4m"),
+        )
+    }
+
+    fn expect_fatal<T: std::fmt::Debug>(what: &str, result: Result<T>) {
+        match result {
+            Err(Error::Fatal(reason)) => assert!(reason.contains("injected"), "{what}: {reason}"),
+            other => panic!("{what}: expected Error::Fatal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_failed_fsync_stops_the_store_for_good_and_the_wal_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let store = SqliteStore::open(&path, QueueConfig::default()).unwrap();
+        assert!(store.pipelined_sync());
+        let acknowledged = store.submit(spec("before"), T0).unwrap().job.id;
+        let node = store
+            .register_node(
+                NodeInfo {
+                    name: "n".to_owned(),
+                    vendor: "cpu".to_owned(),
+                    backends: Vec::new(),
+                    device: "test".to_owned(),
+                    capacity: 1,
+                    version: "0".to_owned(),
+                    address: None,
+                },
+                T0,
+            )
+            .unwrap()
+            .node;
+
+        store.fail_next_fsync();
+        expect_fatal(
+            "the submit whose fsync failed",
+            store.submit(spec("lost"), T0),
+        );
+        let reason = store.failure().expect("failure() names the reason");
+        assert!(reason.contains("queue.db-wal"), "{reason}");
+
+        // Nothing is acknowledged again: writes of either durability, and reads.
+        expect_fatal("submit", store.submit(spec("after"), T0));
+        expect_fatal("heartbeat", store.heartbeat(&node.id, T0));
+        expect_fatal("claim", store.claim(&node.id, 1, T0));
+        expect_fatal("reap", store.reap(T0));
+        expect_fatal("purge", store.purge(Some(T0), Some(T0), T0));
+        expect_fatal("check_writable", store.check_writable());
+        expect_fatal("get", store.get(&acknowledged));
+        expect_fatal("list", store.list(&JobFilter::default()));
+        expect_fatal("counts", store.counts());
+        expect_fatal("nodes", store.nodes());
+        let message = store.check_writable().unwrap_err().to_string();
+        assert!(message.contains("restart the process"), "{message}");
+
+        // Closing does not checkpoint: the WAL stays for recovery at the next open.
+        drop(store);
+        let wal = syncer::wal_path(&path);
+        assert!(
+            std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0),
+            "the WAL was checkpointed away after a failed fsync"
+        );
+        let store = SqliteStore::open(&path, QueueConfig::default()).unwrap();
+        assert_eq!(store.failure(), None);
+        assert!(store.get(&acknowledged).unwrap().is_some());
+        assert!(store.check_integrity().unwrap().is_empty());
+        store.check_writable().unwrap();
     }
 }

@@ -3,15 +3,32 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{
-    job_from_row, node_from_row, sql_u64, to_json, JobRow, JOB_COLUMNS, NODE_COLUMNS,
+    job_from_row, node_from_row, sql_u64, to_json, JobRow, NodeRow, JOB_COLUMNS, NODE_COLUMNS,
 };
 use super::writer::Ctx;
-use super::OpResult;
+use super::{OpResult, PURGE_BATCH};
 use crate::error::Error;
 use crate::model::{
-    Backend, HeartbeatAck, Job, JobSpec, JobState, JobSummary, Lease, Node, NodeInfo, ProgressAck,
-    Reaped, Submitted,
+    Backend, HeartbeatAck, Job, JobSpec, JobState, JobSummary, Lease, NodeInfo, ProgressAck,
+    Purged, Reaped, Registered, Submitted,
 };
+
+/// Bytes of per-frame documents one purge deletes at most (beyond its first job's): freeing a
+/// document walks its overflow pages, so this bounds how long a purge holds the writer.
+const PURGE_MAX_FRAME_BYTES: i64 = 64 << 20;
+
+/// Free pages one purge gives back to the file system (databases made with
+/// `auto_vacuum=INCREMENTAL`); the rest stay on the freelist for new rows to reuse.
+const PURGE_VACUUM_PAGES: u32 = 2_048;
+
+/// What progress, complete and fail present to prove they may touch a job.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LeaseRef<'a> {
+    pub(crate) job_id: &'a str,
+    pub(crate) token: u64,
+    /// The node id that must hold the job's current attempt; `None` trusts the token alone.
+    pub(crate) holder: Option<&'a str>,
+}
 
 pub(crate) fn job_by_id(conn: &Connection, id: &str) -> OpResult<Option<JobRow>> {
     let mut statement =
@@ -23,7 +40,7 @@ pub(crate) fn job_by_id(conn: &Connection, id: &str) -> OpResult<Option<JobRow>>
     }
 }
 
-pub(crate) fn node_by_id(conn: &Connection, id: &str) -> OpResult<Option<Node>> {
+pub(crate) fn node_by_id(conn: &Connection, id: &str) -> OpResult<Option<NodeRow>> {
     let mut statement = conn.prepare_cached(&format!(
         "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.id = ?1"
     ))?;
@@ -31,6 +48,19 @@ pub(crate) fn node_by_id(conn: &Connection, id: &str) -> OpResult<Option<Node>> 
     match rows.next()? {
         Some(row) => Ok(Some(node_from_row(row)?)),
         None => Ok(None),
+    }
+}
+
+/// The live incarnation with this id, or why there is none.
+fn live_node(conn: &Connection, id: &str) -> OpResult<NodeRow> {
+    match node_by_id(conn, id)? {
+        None => Err(Error::NodeNotFound(id.to_owned()).into()),
+        Some(row) if row.superseded_ms.is_some() => Err(Error::NodeSuperseded {
+            node_id: id.to_owned(),
+            name: row.name,
+        }
+        .into()),
+        Some(row) => Ok(row),
     }
 }
 
@@ -164,7 +194,17 @@ pub(crate) fn cancel(conn: &Connection, id: &str, now_ms: i64) -> OpResult<Job> 
     Ok(row.job)
 }
 
-pub(crate) fn register_node(conn: &Connection, info: NodeInfo, now_ms: i64) -> OpResult<Node> {
+/// Registers a new incarnation of `info.name`. Nodes keep one row per incarnation rather than one
+/// per name: the id of a superseded incarnation must stay recognisable (so that its calls fail
+/// with `NodeSuperseded` rather than as an unknown id) and still name the node its old jobs ran
+/// on (ListJobs filters by incarnation id). A partial unique index keeps one live incarnation per
+/// name; listings show only live ones; purge forgets superseded ones like dead nodes.
+pub(crate) fn register_node(
+    conn: &Connection,
+    ctx: &Ctx,
+    info: NodeInfo,
+    now_ms: i64,
+) -> OpResult<Registered> {
     if info.name.trim().is_empty() {
         return Err(Error::InvalidSpec {
             field: "name",
@@ -172,33 +212,49 @@ pub(crate) fn register_node(conn: &Connection, info: NodeInfo, now_ms: i64) -> O
         }
         .into());
     }
+    let cap = ctx.config.max_node_capacity;
+    if info.capacity > cap {
+        return Err(Error::InvalidSpec {
+            field: "capacity",
+            reason: format!(
+                "of node {} is {}, above the limit of {cap}",
+                info.name, info.capacity
+            ),
+        }
+        .into());
+    }
     let info_json = to_json("node info", &info)?;
-    let existing: Option<String> = conn
-        .prepare_cached("SELECT id FROM nodes WHERE name = ?1")?
+    let previous: Option<String> = conn
+        .prepare_cached("SELECT id FROM nodes WHERE name = ?1 AND superseded_ms IS NULL")?
         .query_row(params![info.name], |row| row.get(0))
         .optional()?;
-    let id = match existing {
-        Some(id) => {
-            conn.prepare_cached(
-                "UPDATE nodes SET info = ?2, registered_ms = ?3, last_heartbeat_ms = ?3, \
-                 healthy = 1 WHERE id = ?1",
-            )?
-            .execute(params![id, info_json, now_ms])?;
-            tracing::info!(node = %id, name = %info.name, "node re-registered");
-            id
+    let mut requeued = Vec::new();
+    if let Some(previous) = previous {
+        conn.prepare_cached("UPDATE nodes SET superseded_ms = ?2, healthy = 0 WHERE id = ?1")?
+            .execute(params![previous, now_ms])?;
+        // The process behind the old incarnation is gone (it would not register its own name
+        // again otherwise), so its attempts are lost leases, ended now rather than at expiry.
+        let message = format!("node {} restarted (new incarnation)", info.name);
+        for row in running_jobs(conn, "node_id = ?1", params![previous])? {
+            let (job, _) = end_attempt(conn, ctx, row, &message, true, now_ms)?;
+            requeued.push(job.id);
         }
-        None => {
-            let id = uuid::Uuid::now_v7().to_string();
-            conn.prepare_cached(
-                "INSERT INTO nodes (id, name, info, registered_ms, last_heartbeat_ms, healthy) \
-                 VALUES (?1, ?2, ?3, ?4, ?4, 1)",
-            )?
-            .execute(params![id, info.name, info_json, now_ms])?;
-            tracing::info!(node = %id, name = %info.name, "node registered");
-            id
-        }
-    };
-    node_by_id(conn, &id)?.ok_or_else(|| Error::NodeNotFound(id).into())
+        tracing::info!(
+            node = %previous, name = %info.name, ended = requeued.len(),
+            "node incarnation superseded by a new registration"
+        );
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    conn.prepare_cached(
+        "INSERT INTO nodes (id, name, info, registered_ms, last_heartbeat_ms, healthy) \
+         VALUES (?1, ?2, ?3, ?4, ?4, 1)",
+    )?
+    .execute(params![id, info.name, info_json, now_ms])?;
+    tracing::info!(node = %id, name = %info.name, "node registered");
+    let node = node_by_id(conn, &id)?
+        .ok_or_else(|| Error::NodeNotFound(id.clone()))?
+        .node;
+    Ok(Registered { node, requeued })
 }
 
 pub(crate) fn heartbeat(
@@ -208,9 +264,14 @@ pub(crate) fn heartbeat(
     now_ms: i64,
 ) -> OpResult<HeartbeatAck> {
     let updated = conn
-        .prepare_cached("UPDATE nodes SET last_heartbeat_ms = ?2, healthy = 1 WHERE id = ?1")?
+        .prepare_cached(
+            "UPDATE nodes SET last_heartbeat_ms = ?2, healthy = 1 \
+             WHERE id = ?1 AND superseded_ms IS NULL",
+        )?
         .execute(params![node_id, now_ms])?;
     if updated == 0 {
+        // Not live: say whether it is unknown or superseded.
+        live_node(conn, node_id)?;
         return Err(Error::NodeNotFound(node_id.to_owned()).into());
     }
     conn.prepare_cached(
@@ -234,11 +295,13 @@ pub(crate) fn claim(
     max: u32,
     now_ms: i64,
 ) -> OpResult<Vec<Lease>> {
-    let node = node_by_id(conn, node_id)?.ok_or_else(|| Error::NodeNotFound(node_id.to_owned()))?;
+    let node = live_node(conn, node_id)?.node;
     if !node.healthy {
         return Err(Error::NodeUnhealthy(node_id.to_owned()).into());
     }
-    let free = node.info.capacity.saturating_sub(node.running);
+    // The cap also binds nodes registered with more before it was lowered.
+    let capacity = node.info.capacity.min(ctx.config.max_node_capacity);
+    let free = capacity.saturating_sub(node.running);
     let wanted = max.min(free);
     if wanted == 0 {
         return Ok(Vec::new());
@@ -300,9 +363,28 @@ fn new_token(seq: i64) -> i64 {
     ((hasher.finish() >> 1) | 1) as i64
 }
 
-/// The current job row if `token` is its live lease; otherwise why not.
-fn leased(conn: &Connection, job_id: &str, token: u64) -> OpResult<JobRow> {
+/// The current job row if `lease` is its live lease; otherwise why not. The holder is checked
+/// before the token: a node reporting on another node's job is refused as such
+/// (`NotLeaseHolder`), whatever token it guessed; its own stale attempts get `LeaseLost`.
+fn leased(conn: &Connection, lease: LeaseRef<'_>) -> OpResult<JobRow> {
+    let LeaseRef {
+        job_id,
+        token,
+        holder,
+    } = lease;
+    if let Some(holder) = holder {
+        live_node(conn, holder)?;
+    }
     let row = job_by_id(conn, job_id)?.ok_or_else(|| Error::JobNotFound(job_id.to_owned()))?;
+    if let Some(holder) = holder {
+        if row.job.node_id.as_deref() != Some(holder) {
+            return Err(Error::NotLeaseHolder {
+                job_id: job_id.to_owned(),
+                node_id: holder.to_owned(),
+            }
+            .into());
+        }
+    }
     if row.job.state != JobState::Running || row.token != token {
         return Err(Error::LeaseLost {
             job_id: job_id.to_owned(),
@@ -316,13 +398,12 @@ fn leased(conn: &Connection, job_id: &str, token: u64) -> OpResult<JobRow> {
 pub(crate) fn progress(
     conn: &Connection,
     ctx: &Ctx,
-    job_id: &str,
-    token: u64,
+    lease: LeaseRef<'_>,
     frames_done: u64,
     frames_total: Option<u64>,
     now_ms: i64,
 ) -> OpResult<ProgressAck> {
-    let row = leased(conn, job_id, token)?;
+    let row = leased(conn, lease)?;
     conn.prepare_cached(
         "UPDATE jobs SET frames_done = ?2, frames_total = COALESCE(?3, frames_total), \
          lease_expires_ms = ?4 WHERE seq = ?1",
@@ -340,13 +421,26 @@ pub(crate) fn progress(
 
 pub(crate) fn complete(
     conn: &Connection,
-    job_id: &str,
-    token: u64,
+    lease: LeaseRef<'_>,
     summary: JobSummary,
     frames_document: Vec<u8>,
     now_ms: i64,
 ) -> OpResult<Job> {
-    let mut row = leased(conn, job_id, token)?;
+    let job_id = lease.job_id;
+    let mut row = leased(conn, lease)?;
+    // JSON has no NaN: serde_json would store null, which no score can be read back as.
+    for score in &summary.models {
+        if let Some((statistic, value)) = score.first_non_finite() {
+            return Err(Error::InvalidSpec {
+                field: "summary",
+                reason: format!(
+                    "holds {value} as the {statistic} of model {:?}; scores must be finite",
+                    score.model
+                ),
+            }
+            .into());
+        }
+    }
     let summary_json = to_json("job summary", &summary)?;
     let frames_total = row.job.frames_total.unwrap_or(summary.frames);
     conn.prepare_cached(
@@ -375,13 +469,12 @@ pub(crate) fn complete(
 pub(crate) fn fail(
     conn: &Connection,
     ctx: &Ctx,
-    job_id: &str,
-    token: u64,
+    lease: LeaseRef<'_>,
     error: &str,
     retryable: bool,
     now_ms: i64,
 ) -> OpResult<Job> {
-    let row = leased(conn, job_id, token)?;
+    let row = leased(conn, lease)?;
     let (job, _) = end_attempt(conn, ctx, row, error, retryable, now_ms)?;
     Ok(job)
 }
@@ -516,4 +609,88 @@ fn record(reaped: &mut Reaped, (job, ending): (Job, Ending)) {
         Ending::Failed => reaped.failed.push(job.id),
         Ending::Cancelled => reaped.cancelled.push(job.id),
     }
+}
+
+/// Deletes what retention no longer keeps; see [`JobStore::purge`](crate::JobStore::purge).
+/// Cutoffs past `now_ms` are taken as `now_ms`, so a skewed caller cannot purge the future.
+pub(crate) fn purge(
+    conn: &Connection,
+    finished_before_ms: Option<i64>,
+    dead_nodes_before_ms: Option<i64>,
+    now_ms: i64,
+) -> OpResult<Purged> {
+    let mut purged = Purged::default();
+    let batch = i64::try_from(PURGE_BATCH).unwrap_or(i64::MAX);
+    if let Some(cutoff) = finished_before_ms.map(|ms| ms.min(now_ms)) {
+        let candidates = conn
+            .prepare_cached(
+                "SELECT j.seq, j.id, \
+                 COALESCE((SELECT length(f.document) FROM job_frames f WHERE f.job_id = j.id), 0) \
+                 FROM jobs j INDEXED BY jobs_finished \
+                 WHERE j.finished_ms IS NOT NULL AND j.finished_ms < ?1 \
+                 AND j.state IN ('COMPLETED', 'FAILED', 'CANCELLED') \
+                 ORDER BY j.finished_ms LIMIT ?2",
+            )?
+            .query_map(params![cutoff, batch], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut frame_bytes = 0_i64;
+        for (seq, id, size) in candidates {
+            if purged.jobs > 0 && frame_bytes.saturating_add(size) > PURGE_MAX_FRAME_BYTES {
+                break;
+            }
+            frame_bytes = frame_bytes.saturating_add(size);
+            // Frames first: they reference the job.
+            conn.prepare_cached("DELETE FROM job_frames WHERE job_id = ?1")?
+                .execute(params![id])?;
+            conn.prepare_cached("DELETE FROM jobs WHERE seq = ?1")?
+                .execute(params![seq])?;
+            purged.jobs += 1;
+        }
+    }
+    if let Some(cutoff) = dead_nodes_before_ms.map(|ms| ms.min(now_ms)) {
+        let dead = conn
+            .prepare_cached(
+                "SELECT n.seq FROM nodes n WHERE n.healthy = 0 AND n.last_heartbeat_ms < ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'RUNNING' \
+                 AND j.node_id = n.id) ORDER BY n.last_heartbeat_ms LIMIT ?2",
+            )?
+            .query_map(params![cutoff, batch], |row| row.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        for seq in dead {
+            conn.prepare_cached("DELETE FROM nodes WHERE seq = ?1")?
+                .execute(params![seq])?;
+            purged.nodes += 1;
+        }
+    }
+    // Every call, deleting or not, so that periodic purges go on shrinking the file after a
+    // large deletion. Each step of the pragma frees one page; it does nothing when the freelist
+    // is empty or the file predates auto_vacuum=INCREMENTAL.
+    let mut vacuum =
+        conn.prepare_cached(&format!("PRAGMA incremental_vacuum({PURGE_VACUUM_PAGES})"))?;
+    let mut steps = vacuum.query([])?;
+    while steps.next()?.is_some() {}
+    if purged.jobs > 0 || purged.nodes > 0 {
+        tracing::info!(
+            jobs = purged.jobs,
+            nodes = purged.nodes,
+            "queue retention purge"
+        );
+    }
+    Ok(purged)
+}
+
+/// The readiness probe's write: one small row, changed on every call so that a page is written.
+pub(crate) fn probe(conn: &Connection) -> OpResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO probe (id, writes) VALUES (1, 1) \
+         ON CONFLICT (id) DO UPDATE SET writes = writes + 1",
+    )?
+    .execute([])?;
+    Ok(())
 }

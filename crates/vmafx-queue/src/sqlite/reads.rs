@@ -6,10 +6,20 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use super::rows::{job_from_row, node_from_row, JOB_COLUMNS, NODE_COLUMNS};
 use super::OpResult;
 use crate::error::Error;
-use crate::model::{Job, JobCounts, JobFilter, JobPage, JobState, Node};
+use crate::model::{Job, JobCounts, JobFilter, JobPage, JobState, Node, NodeFilter, NodePage};
 
 const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 1000;
+const DEFAULT_NODE_PAGE: u32 = 100;
+pub(crate) const MAX_PAGE: u32 = 1000;
+
+/// The seq a page token carries: the key of the previous page's last row.
+fn after_seq(token: &str) -> OpResult<i64> {
+    token
+        .parse()
+        .ok()
+        .filter(|seq: &i64| *seq > 0)
+        .ok_or_else(|| Error::InvalidPageToken(token.to_owned()).into())
+}
 
 pub(crate) fn get(conn: &Connection, id: &str) -> OpResult<Option<Job>> {
     Ok(super::ops::job_by_id(conn, id)?.map(|row| row.job))
@@ -39,13 +49,8 @@ pub(crate) fn list(conn: &Connection, filter: &JobFilter) -> OpResult<JobPage> {
     if let Some(token) = &filter.page_token {
         // The token is the seq of the previous page's last job; keyset paging stays stable
         // while jobs are added.
-        let after: i64 = token
-            .parse()
-            .ok()
-            .filter(|seq: &i64| *seq > 0)
-            .ok_or_else(|| Error::InvalidPageToken(token.clone()))?;
         sql.push_str(" AND seq < ?");
-        args.push(Value::Integer(after));
+        args.push(Value::Integer(after_seq(token)?));
     }
     sql.push_str(" ORDER BY seq DESC LIMIT ?");
     args.push(Value::Integer(i64::from(limit) + 1));
@@ -82,20 +87,43 @@ pub(crate) fn frames(conn: &Connection, job_id: &str) -> OpResult<Option<Vec<u8>
         .optional()?)
 }
 
-pub(crate) fn nodes(conn: &Connection) -> OpResult<Vec<Node>> {
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT {NODE_COLUMNS} FROM nodes n ORDER BY n.seq"
-    ))?;
-    let mut rows = statement.query([])?;
-    let mut nodes = Vec::new();
-    while let Some(row) = rows.next()? {
-        nodes.push(node_from_row(row)?);
+/// Live incarnations oldest first, one page of at most `max` (superseded incarnations are
+/// history: they show only through [`node`] and the jobs that ran on them).
+pub(crate) fn list_nodes(conn: &Connection, filter: &NodeFilter, max: u32) -> OpResult<NodePage> {
+    let limit = match filter.limit {
+        0 => DEFAULT_NODE_PAGE,
+        n => n,
     }
-    Ok(nodes)
+    .min(max);
+    let after = match &filter.page_token {
+        Some(token) => after_seq(token)?,
+        None => 0,
+    };
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.superseded_ms IS NULL AND n.seq > ?1 \
+         ORDER BY n.seq LIMIT ?2"
+    ))?;
+    let mut rows = statement.query(params![after, i64::from(limit) + 1])?;
+    let mut nodes = Vec::new();
+    let mut last_seq = None;
+    let mut more = false;
+    while let Some(row) = rows.next()? {
+        if nodes.len() == limit as usize {
+            more = true;
+            break;
+        }
+        let node_row = node_from_row(row)?;
+        last_seq = Some(node_row.seq);
+        nodes.push(node_row.node);
+    }
+    Ok(NodePage {
+        nodes,
+        next_page_token: last_seq.filter(|_| more).map(|seq| seq.to_string()),
+    })
 }
 
 pub(crate) fn node(conn: &Connection, id: &str) -> OpResult<Option<Node>> {
-    super::ops::node_by_id(conn, id)
+    Ok(super::ops::node_by_id(conn, id)?.map(|row| row.node))
 }
 
 pub(crate) fn counts(conn: &Connection) -> OpResult<JobCounts> {

@@ -70,23 +70,41 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> OpResult<JobRow> {
 
 /// The columns `node_from_row` reads, in order, from `nodes` aliased as `n`.
 pub(crate) const NODE_COLUMNS: &str = "n.id, n.info, n.registered_ms, n.last_heartbeat_ms, \
-     n.healthy, (SELECT COUNT(*) FROM jobs j WHERE j.state = 'RUNNING' AND j.node_id = n.id)";
+     n.healthy, (SELECT COUNT(*) FROM jobs j WHERE j.state = 'RUNNING' AND j.node_id = n.id), \
+     n.seq, n.name, n.superseded_ms";
+
+/// A node incarnation with the bookkeeping columns that the model does not show.
+pub(crate) struct NodeRow {
+    pub(crate) node: Node,
+    /// Registration order; the key of node listings and their page tokens.
+    pub(crate) seq: i64,
+    /// The registered name (also inside `node.info`, as the node sent it).
+    pub(crate) name: String,
+    /// When a later registration of the same name replaced this incarnation.
+    pub(crate) superseded_ms: Option<i64>,
+}
 
 /// Reads a row selected with [`NODE_COLUMNS`].
-pub(crate) fn node_from_row(row: &Row<'_>) -> OpResult<Node> {
+pub(crate) fn node_from_row(row: &Row<'_>) -> OpResult<NodeRow> {
     let id: String = row.get(0)?;
     let info_text: String = row.get(1)?;
     let info: NodeInfo = serde_json::from_str(&info_text).map_err(|e| OpError::Corrupt {
         what: format!("info of node {id}"),
         detail: e.to_string(),
     })?;
-    Ok(Node {
+    let node = Node {
         info,
         registered_ms: row.get(2)?,
         last_heartbeat_ms: row.get(3)?,
         healthy: row.get(4)?,
         running: row.get(5)?,
         id,
+    };
+    Ok(NodeRow {
+        node,
+        seq: row.get(6)?,
+        name: row.get(7)?,
+        superseded_ms: row.get(8)?,
     })
 }
 

@@ -55,7 +55,36 @@ const MIGRATIONS: &[&str] = &[
         healthy           INTEGER NOT NULL
     );
     ",
+    // 2: one node row per incarnation (the live one per name is unique), indexes for retention,
+    // and the row the readiness probe writes.
+    "
+    CREATE TABLE nodes_v2 (
+        seq               INTEGER PRIMARY KEY,
+        id                TEXT    NOT NULL UNIQUE,
+        name              TEXT    NOT NULL,
+        info              TEXT    NOT NULL,
+        registered_ms     INTEGER NOT NULL,
+        last_heartbeat_ms INTEGER NOT NULL,
+        healthy           INTEGER NOT NULL,
+        superseded_ms     INTEGER
+    );
+    INSERT INTO nodes_v2 (seq, id, name, info, registered_ms, last_heartbeat_ms, healthy)
+        SELECT seq, id, name, info, registered_ms, last_heartbeat_ms, healthy FROM nodes;
+    DROP TABLE nodes;
+    ALTER TABLE nodes_v2 RENAME TO nodes;
+    CREATE UNIQUE INDEX nodes_live_name ON nodes (name) WHERE superseded_ms IS NULL;
+    CREATE INDEX nodes_dead ON nodes (last_heartbeat_ms) WHERE healthy = 0;
+    CREATE INDEX jobs_finished ON jobs (finished_ms) WHERE finished_ms IS NOT NULL;
+    CREATE TABLE probe (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        writes INTEGER NOT NULL
+    );
+    INSERT INTO probe (id, writes) VALUES (1, 0);
+    ",
 ];
+
+/// Bytes the WAL file is cut back to when SQLite restarts it (`PRAGMA journal_size_limit`).
+pub(crate) const WAL_SIZE_LIMIT: u64 = 64 << 20;
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -69,6 +98,11 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     // The writer runs some twenty distinct statements; rusqlite's default cache holds 16, and
     // re-parsing on every miss showed in profiles.
     conn.set_prepared_statement_cache_capacity(64);
+    // Takes effect only in a file without tables yet (a new one), and must come before WAL mode,
+    // which writes the first page: purged rows' pages can then be given back to the file system
+    // (`PRAGMA incremental_vacuum`). Older files reuse freed pages for new rows instead.
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")
+        .map_err(|e| open_error(path, e))?;
     configure(&conn, path)?;
     check_and_migrate(&mut conn, path)?;
     Ok(conn)
@@ -106,6 +140,10 @@ fn configure(conn: &Connection, path: &Path) -> Result<()> {
     }
     // FULL makes each commit durable against power loss, not only against a crash.
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(|e| open_error(path, e))?;
+    // The WAL is reused from its start after each complete checkpoint but never shrinks by
+    // itself: this truncates it back after a burst made it large.
+    conn.execute_batch(&format!("PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}"))
         .map_err(|e| open_error(path, e))?;
     Ok(())
 }

@@ -7,6 +7,10 @@
 //! except that the writer is already running the next batch while the disk flushes, and one
 //! flush covers every batch committed meanwhile. Checkpoints run here too, so their two fsyncs
 //! never stall the writer.
+//!
+//! A failed fsync (of the WAL here, or inside a checkpoint) is fatal (see [`super::fatal`]): the
+//! waiting replies and every later one fail with [`Error::Fatal`](crate::Error::Fatal), and no
+//! fsync or checkpoint is tried again.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -15,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::writer::Pending;
+use super::fatal::{self, Fatal};
+use super::writer::{Failed, Pending};
 
 /// How often the WAL is copied into the database file while the store is busy or idle.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
@@ -28,6 +33,10 @@ pub(crate) struct Syncer {
     pub(crate) wal: File,
     pub(crate) checkpointer: Connection,
     pub(crate) path: PathBuf,
+    pub(crate) fatal: Fatal,
+    /// Test-only fault injection: makes the next WAL fsync fail.
+    #[cfg(test)]
+    pub(crate) fail_next_fsync: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The WAL file of a database, which SQLite names by appending "-wal".
@@ -47,14 +56,17 @@ impl Syncer {
                     while let Ok(more) = groups.try_recv() {
                         waiting.extend(more);
                     }
-                    let failure = self.wal.sync_data().err().map(|e| {
-                        format!("failed to fsync {}: {e}", wal_path(&self.path).display())
-                    });
-                    if let Some(detail) = &failure {
-                        tracing::error!(%detail, "queue WAL flush failed");
+                    if self.fatal.get().is_none() {
+                        if let Err(error) = self.sync_wal() {
+                            self.fatal.set(format!(
+                                "failed to fsync {}: {error}",
+                                wal_path(&self.path).display()
+                            ));
+                        }
                     }
+                    let failed = self.fatal.get().map(Failed::Fatal);
                     for op in waiting {
-                        op.finish(failure.as_deref());
+                        op.finish(failed);
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -66,9 +78,27 @@ impl Syncer {
             }
         }
         self.checkpoint();
+        if self.fatal.get().is_some() {
+            fatal::no_checkpoint_on_close(&self.checkpointer);
+        }
+    }
+
+    fn sync_wal(&self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self
+            .fail_next_fsync
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(std::io::Error::other("injected fsync failure (test)"));
+        }
+        self.wal.sync_data()
     }
 
     fn checkpoint(&self) {
+        // After a failed fsync nothing more may reach the database file.
+        if self.fatal.get().is_some() {
+            return;
+        }
         // PASSIVE never waits for the writer or readers; what it cannot copy now waits for the
         // next round.
         let result = self
@@ -80,6 +110,10 @@ impl Syncer {
             Ok((frames, copied)) => {
                 tracing::trace!(frames, copied, "queue WAL checkpoint");
             }
+            Err(error) if fatal::is_fsync_error(&error) => self.fatal.set(format!(
+                "failed to fsync {} while checkpointing: {error}",
+                self.path.display()
+            )),
             Err(error) => {
                 tracing::warn!(path = %self.path.display(), %error, "queue WAL checkpoint failed");
             }

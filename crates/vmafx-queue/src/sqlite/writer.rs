@@ -5,7 +5,8 @@
 //! failing operation undoes only itself) and commits the batch. Replies go out only after the
 //! commit: at once for lease bookkeeping ([`Durability::Committed`]), and after the syncer's
 //! fsync of the WAL for everything else ([`Durability::Synced`]), so an acknowledged submission,
-//! result or cancellation is on disk.
+//! result or cancellation is on disk. Once an fsync has failed, every operation is answered with
+//! [`Error::Fatal`] instead, committed or not.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -13,6 +14,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 
+use super::fatal::{self, Fatal};
 use super::syncer::{Group, Syncer};
 use super::{OpError, OpResult};
 use crate::config::QueueConfig;
@@ -37,14 +39,24 @@ pub(crate) enum Durability {
     Committed,
 }
 
+/// Why a batch's operations cannot be acknowledged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Failed<'a> {
+    /// The batch did not commit; the store goes on.
+    Commit(&'a str),
+    /// The store has stopped for good (a failed fsync).
+    Fatal(&'a str),
+}
+
 /// A queued operation, erased over its result type.
 pub(crate) trait Pending: Send {
     /// Whether its reply must wait for the WAL flush.
     fn durability(&self) -> Durability;
     /// Runs the operation; false when it failed and its savepoint must be rolled back.
     fn run(&mut self, conn: &Connection, ctx: &Ctx) -> bool;
-    /// Replies to the caller once the batch's fate is known (`Some` when the commit failed).
-    fn finish(self: Box<Self>, commit_failure: Option<&str>);
+    /// Replies to the caller once the batch's fate is known (`Some` when it cannot be
+    /// acknowledged).
+    fn finish(self: Box<Self>, failed: Option<Failed<'_>>);
 }
 
 struct Call<T, F> {
@@ -73,12 +85,14 @@ where
         ok
     }
 
-    fn finish(self: Box<Self>, commit_failure: Option<&str>) {
-        let outcome = match (self.result, commit_failure) {
-            // An operation that failed on its own reports its own error either way.
+    fn finish(self: Box<Self>, failed: Option<Failed<'_>>) {
+        let outcome = match (self.result, failed) {
+            // A stopped store answers nothing else, so that callers see it at once.
+            (_, Some(Failed::Fatal(reason))) => Err(OpError::Fatal(reason.to_owned())),
+            // An operation that failed on its own reports its own error otherwise.
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(value)), None) => Ok(value),
-            (_, Some(detail)) => Err(OpError::Commit(detail.to_owned())),
+            (_, Some(Failed::Commit(detail))) => Err(OpError::Commit(detail.to_owned())),
             (None, None) => Err(OpError::Commit("the operation was not run".to_owned())),
         };
         // The caller may have given up waiting; nothing is lost by not telling it.
@@ -89,6 +103,7 @@ where
 /// The handle callers use to reach the writer thread.
 pub(crate) struct Writer {
     path: PathBuf,
+    fatal: Fatal,
     sender: Option<Sender<Box<dyn Pending>>>,
     thread: Option<JoinHandle<()>>,
     syncer: Option<JoinHandle<()>>,
@@ -102,6 +117,7 @@ impl Writer {
         conn: Connection,
         config: QueueConfig,
         syncer: Option<Syncer>,
+        fatal: Fatal,
     ) -> Result<Writer> {
         let spawn_error = |source: std::io::Error| Error::Commit {
             path: path.to_owned(),
@@ -120,12 +136,17 @@ impl Writer {
         };
         let (sender, receiver) = mpsc::channel::<Box<dyn Pending>>();
         let thread_path = path.to_owned();
+        let thread_fatal = fatal.clone();
         let thread = std::thread::Builder::new()
             .name("vmafx-queue-writer".to_owned())
-            .spawn(move || run(conn, Ctx { config }, receiver, sync_sender, &thread_path))
+            .spawn(move || {
+                let ctx = Ctx { config };
+                run(conn, ctx, receiver, sync_sender, thread_fatal, &thread_path);
+            })
             .map_err(spawn_error)?;
         Ok(Writer {
             path: path.to_owned(),
+            fatal,
             sender: Some(sender),
             thread: Some(thread),
             syncer: sync_thread,
@@ -143,6 +164,9 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection, &Ctx) -> OpResult<T> + Send + 'static,
     {
+        if let Some(reason) = self.fatal.get() {
+            return Err(Error::Fatal(reason.to_owned()));
+        }
         let closed = || Error::Closed {
             path: self.path.clone(),
         };
@@ -186,6 +210,7 @@ fn run(
     ctx: Ctx,
     receiver: Receiver<Box<dyn Pending>>,
     syncer: Option<Sender<Group>>,
+    fatal: Fatal,
     path: &Path,
 ) {
     while let Ok(first) = receiver.recv() {
@@ -196,7 +221,26 @@ fn run(
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, &ctx, &mut batch, path);
+        if fatal.get().is_none() {
+            if let Err(error) = commit_batch(&conn, &ctx, &mut batch, path) {
+                // With synchronous=FULL (no syncer) COMMIT itself fsyncs.
+                if fatal::is_fsync_error(&error) {
+                    fatal.set(format!("failed to fsync {}: {error}", path.display()));
+                } else {
+                    let detail = error.to_string();
+                    for op in batch.drain(..) {
+                        op.finish(Some(Failed::Commit(&detail)));
+                    }
+                }
+            }
+        }
+        // Checked after the commit too: a flush that failed meanwhile may have lost this batch.
+        if let Some(reason) = fatal.get() {
+            for op in batch.drain(..) {
+                op.finish(Some(Failed::Fatal(reason)));
+            }
+            continue;
+        }
         let Some(syncer) = &syncer else {
             // The connection synced inside COMMIT.
             for op in batch {
@@ -214,17 +258,24 @@ fn run(
         if !to_sync.is_empty() {
             if let Err(unsent) = syncer.send(to_sync) {
                 for op in unsent.0 {
-                    op.finish(Some("the WAL syncer thread stopped"));
+                    op.finish(Some(Failed::Commit("the WAL syncer thread stopped")));
                 }
             }
         }
     }
+    if fatal.get().is_some() {
+        fatal::no_checkpoint_on_close(&conn);
+    }
     tracing::debug!(path = %path.display(), "queue writer stopped");
 }
 
-/// Runs and commits one batch. On failure every operation is answered here and `batch` is left
-/// empty; on success the caller answers them.
-fn commit_batch(conn: &Connection, ctx: &Ctx, batch: &mut Vec<Box<dyn Pending>>, path: &Path) {
+/// Runs and commits one batch, rolling it back on failure; the caller answers the operations.
+fn commit_batch(
+    conn: &Connection,
+    ctx: &Ctx,
+    batch: &mut [Box<dyn Pending>],
+    path: &Path,
+) -> rusqlite::Result<()> {
     // Cached statements: these run around every operation, and parsing them each time costs
     // more than the savepoints themselves.
     let exec = |sql: &str| {
@@ -242,16 +293,13 @@ fn commit_batch(conn: &Connection, ctx: &Ctx, batch: &mut Vec<Box<dyn Pending>>,
         }
         exec("COMMIT")
     })();
-    if let Err(error) = outcome {
+    if let Err(error) = &outcome {
         tracing::error!(path = %path.display(), %error, ops = batch.len(), "queue batch failed");
         if !conn.is_autocommit() {
             if let Err(rollback) = conn.execute_batch("ROLLBACK") {
                 tracing::error!(path = %path.display(), %rollback, "queue batch rollback failed");
             }
         }
-        let detail = error.to_string();
-        for op in batch.drain(..) {
-            op.finish(Some(&detail));
-        }
     }
+    outcome
 }
