@@ -8,6 +8,8 @@ pub mod v1 {
     tonic::include_proto!("vmafx.v1");
 }
 
+pub mod client;
+pub mod tls;
 pub mod view;
 
 /// The largest message either side accepts; per-frame result documents of long clips run to tens
