@@ -8,6 +8,8 @@ pub mod v1 {
     tonic::include_proto!("vmafx.v1");
 }
 
+pub mod client;
+pub mod tls;
 pub mod view;
 
 /// The largest request the controller decodes from clients (`JobService`) unless configured
