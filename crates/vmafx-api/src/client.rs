@@ -151,38 +151,110 @@ fn token_from(
     }
 }
 
+/// How often a token file is checked for a newer token (a projected Kubernetes ServiceAccount
+/// token is rotated by the kubelet well before it expires).
+pub const TOKEN_FILE_RECHECK: Duration = Duration::from_secs(10);
+
+/// A token read from a file and read again when the file changes.
+struct FileToken {
+    path: PathBuf,
+    state: std::sync::Mutex<FileTokenState>,
+}
+
+struct FileTokenState {
+    header: MetadataValue<Ascii>,
+    stamp: Option<(std::time::SystemTime, u64)>,
+    checked: std::time::Instant,
+}
+
+fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+fn bearer_header(token: &Token) -> Result<MetadataValue<Ascii>, ClientError> {
+    if token.expose().is_empty() {
+        return Err(ClientError::InvalidToken);
+    }
+    let mut value = MetadataValue::try_from(format!("Bearer {}", token.expose()))
+        .map_err(|_| ClientError::InvalidToken)?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+impl FileToken {
+    /// The header to send: the file is reread when it changed, at most every
+    /// [`TOKEN_FILE_RECHECK`]; a file that became unreadable keeps the last good token.
+    fn header(&self) -> MetadataValue<Ascii> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if state.checked.elapsed() >= TOKEN_FILE_RECHECK {
+            state.checked = std::time::Instant::now();
+            let stamp = file_stamp(&self.path);
+            if stamp.is_some() && stamp != state.stamp {
+                match token_from(Some(&self.path), None)
+                    .and_then(|token| token.as_ref().map(bearer_header).transpose())
+                {
+                    Ok(Some(header)) => {
+                        state.header = header;
+                        state.stamp = stamp;
+                        tracing::debug!(file = %self.path.display(), "token file reread");
+                    }
+                    Ok(None) => {}
+                    Err(err) => tracing::warn!("keeping the previous token: {err}"),
+                }
+            }
+        }
+        state.header.clone()
+    }
+}
+
 /// The interceptor that adds `authorization: Bearer TOKEN` to every call (nothing without a
 /// token). The header is marked sensitive, so HTTP/2 never indexes it.
 #[derive(Clone, Default)]
 pub struct BearerToken {
     header: Option<MetadataValue<Ascii>>,
+    file: Option<Arc<FileToken>>,
 }
 
 impl BearerToken {
     /// The interceptor for `token`; `None` adds nothing.
     pub fn new(token: Option<&Token>) -> Result<BearerToken, ClientError> {
-        let header = match token {
-            None => None,
-            Some(token) if token.expose().is_empty() => return Err(ClientError::InvalidToken),
-            Some(token) => {
-                let mut value = MetadataValue::try_from(format!("Bearer {}", token.expose()))
-                    .map_err(|_| ClientError::InvalidToken)?;
-                value.set_sensitive(true);
-                Some(value)
-            }
-        };
-        Ok(BearerToken { header })
+        let header = token.map(bearer_header).transpose()?;
+        Ok(BearerToken { header, file: None })
+    }
+
+    /// The interceptor for the token in `path` (its first line), read now and again whenever
+    /// the file changes; errors name the file.
+    pub fn from_file(path: &Path) -> Result<BearerToken, ClientError> {
+        let token = token_from(Some(path), None)?.ok_or(ClientError::EmptyTokenFile {
+            path: path.to_path_buf(),
+        })?;
+        let header = bearer_header(&token)?;
+        Ok(BearerToken {
+            header: None,
+            file: Some(Arc::new(FileToken {
+                path: path.to_path_buf(),
+                state: std::sync::Mutex::new(FileTokenState {
+                    header,
+                    stamp: file_stamp(path),
+                    checked: std::time::Instant::now(),
+                }),
+            })),
+        })
     }
 
     /// Whether a token is sent.
     pub fn is_set(&self) -> bool {
-        self.header.is_some()
+        self.header.is_some() || self.file.is_some()
     }
 }
 
 impl fmt::Debug for BearerToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = if self.header.is_some() {
+        let shown = if self.is_set() {
             "<redacted>"
         } else {
             "<none>"
@@ -196,10 +268,12 @@ impl Interceptor for BearerToken {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(header) = &self.header {
-            request
-                .metadata_mut()
-                .insert("authorization", header.clone());
+        let header = match &self.file {
+            Some(file) => Some(file.header()),
+            None => self.header.clone(),
+        };
+        if let Some(header) = header {
+            request.metadata_mut().insert("authorization", header);
         }
         Ok(request)
     }
@@ -218,6 +292,8 @@ pub struct ClientOptions {
     pub client_identity: Option<(PathBuf, PathBuf)>,
     /// Sent as `authorization: Bearer TOKEN` on every call.
     pub token: Option<Token>,
+    /// A file whose first line is the token, reread when it changes; wins over `token`.
+    pub token_file: Option<PathBuf>,
 }
 
 impl ClientOptions {
@@ -239,7 +315,10 @@ impl ClientOptions {
             message,
         };
         let uri: Uri = address.parse().map_err(|e| invalid(format!("{e}")))?;
-        let bearer = BearerToken::new(self.token.as_ref())?;
+        let bearer = match &self.token_file {
+            Some(path) => BearerToken::from_file(path)?,
+            None => BearerToken::new(self.token.as_ref())?,
+        };
         if uri.scheme() != Some(&Scheme::HTTPS) {
             if has_tls_files {
                 return Err(ClientError::TlsOptionsWithoutTls { address });
@@ -510,6 +589,42 @@ mod tests {
         let missing = file.path().with_extension("missing");
         let error = token_from(Some(&missing), None).expect_err("missing file");
         assert!(error.to_string().contains(&missing.display().to_string()));
+    }
+
+    #[test]
+    fn a_token_file_is_reread_when_it_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, "first-token\n").expect("write");
+        let mut bearer = BearerToken::from_file(&path).expect("token");
+        let sent = |bearer: &mut BearerToken| {
+            let request = bearer.call(tonic::Request::new(())).expect("intercepted");
+            request
+                .metadata()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(sent(&mut bearer).as_deref(), Some("Bearer first-token"));
+        std::fs::write(&path, "second-token-longer\n").expect("write");
+        // Not before the recheck interval…
+        assert_eq!(sent(&mut bearer).as_deref(), Some("Bearer first-token"));
+        if let Some(file) = &bearer.file {
+            file.state.lock().expect("lock").checked -= TOKEN_FILE_RECHECK;
+        }
+        // …then the new token; a file gone bad keeps it.
+        assert_eq!(
+            sent(&mut bearer).as_deref(),
+            Some("Bearer second-token-longer")
+        );
+        std::fs::write(&path, "\n").expect("write");
+        if let Some(file) = &bearer.file {
+            file.state.lock().expect("lock").checked -= TOKEN_FILE_RECHECK;
+        }
+        assert_eq!(
+            sent(&mut bearer).as_deref(),
+            Some("Bearer second-token-longer")
+        );
     }
 
     #[test]

@@ -227,7 +227,9 @@ fn parse_entries(path: &Path, text: &str) -> Result<Vec<Entry>, TokenFileError> 
             )));
         }
         if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(bad("the token holds white space or control characters".into()));
+            return Err(bad(
+                "the token holds white space or control characters".into()
+            ));
         }
         if name.is_empty() || name.len() > 253 || name.chars().any(|c| c.is_control()) {
             return Err(bad(
@@ -338,6 +340,9 @@ impl TokenSource {
 pub struct Authenticator {
     tokens: Option<TokenSource>,
     kubernetes: Option<TokenReviewer>,
+    /// Tokens the process made for its own parts (`vmafx serve`'s built-in node): never in a
+    /// file, never reloaded away.
+    internal: Vec<Entry>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -378,6 +383,16 @@ impl Authenticator {
         self
     }
 
+    /// Adds a token held only in memory, for a part of this same process. It does not turn
+    /// authentication on by itself.
+    pub fn with_internal_token(mut self, token: &str, identity: Identity) -> Authenticator {
+        self.internal.push(Entry {
+            token: token.as_bytes().to_vec(),
+            identity,
+        });
+        self
+    }
+
     /// Whether callers are authenticated at all.
     pub fn is_enforcing(&self) -> bool {
         self.tokens.is_some() || self.kubernetes.is_some()
@@ -394,6 +409,15 @@ impl Authenticator {
         let value = authorization.ok_or(Unauthenticated::Missing)?;
         let token = bearer_token(value).ok_or(Unauthenticated::Malformed)?;
         if let Some(identity) = self.tokens.as_ref().and_then(|t| t.lookup(token)) {
+            return Ok(identity);
+        }
+        let mut internal = None;
+        for entry in &self.internal {
+            if constant_time_eq(&entry.token, token) && internal.is_none() {
+                internal = Some(entry.identity.clone());
+            }
+        }
+        if let Some(identity) = internal {
             return Ok(identity);
         }
         match &self.kubernetes {
@@ -492,7 +516,9 @@ mod tests {
         assert!(!Role::Submitter.allows(Node));
         assert!(Role::Node.allows(Node));
         assert!(!Role::Node.allows(Read) && !Role::Node.allows(Submit));
-        assert!([Read, Submit, Node].into_iter().all(|a| Role::Admin.allows(a)));
+        assert!([Read, Submit, Node]
+            .into_iter()
+            .all(|a| Role::Admin.allows(a)));
     }
 
     #[test]
@@ -503,8 +529,7 @@ mod tests {
             &format!("# callers\n{ADMIN},alice,admin\n\n {VIEWER} , grafana , viewer \n"),
         );
         let auth = Authenticator::from_token_file(&path).unwrap();
-        let who = check(&auth, Some(format!("Bearer {VIEWER}").as_bytes()))
-            .unwrap();
+        let who = check(&auth, Some(format!("Bearer {VIEWER}").as_bytes())).unwrap();
         assert_eq!(who.name, "grafana");
         assert_eq!(who.role, Role::Viewer);
         assert_eq!(
@@ -545,7 +570,9 @@ mod tests {
             ("# nothing\n", "holds no TOKEN,NAME,ROLE line"),
         ] {
             let path = write(dir.path(), text);
-            let err = Authenticator::from_token_file(&path).unwrap_err().to_string();
+            let err = Authenticator::from_token_file(&path)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(wanted), "{text:?}: {err}");
             assert!(err.contains(&path.display().to_string()), "{err}");
             assert!(!err.contains(ADMIN), "the token leaked into {err}");
@@ -569,12 +596,10 @@ mod tests {
             check(&auth, Some(format!("Bearer {ADMIN}").as_bytes())),
             Err(Unauthenticated::Unknown)
         );
-        assert!(check(&auth, Some(format!("Bearer {VIEWER}").as_bytes()))
-            .is_ok());
+        assert!(check(&auth, Some(format!("Bearer {VIEWER}").as_bytes())).is_ok());
         write(dir.path(), "garbage line\n");
         assert!(auth.reload().is_err());
-        assert!(check(&auth, Some(format!("Bearer {VIEWER}").as_bytes()))
-            .is_ok());
+        assert!(check(&auth, Some(format!("Bearer {VIEWER}").as_bytes())).is_ok());
     }
 
     #[test]

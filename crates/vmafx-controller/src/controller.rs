@@ -536,14 +536,19 @@ impl Controller {
     /// `forget_nodes_after`, a bounded batch per call.
     pub async fn purge(&self) -> Result<vmafx_queue::Purged, ControllerError> {
         let now = now_ms();
-        let before = |age: Duration| now.saturating_sub(age.as_millis().min(i64::MAX as u128) as i64);
+        let before =
+            |age: Duration| now.saturating_sub(age.as_millis().min(i64::MAX as u128) as i64);
         let finished_before = self.config.retain_finished.map(before);
         let dead_before = Some(before(self.config.forget_nodes_after));
         let purged = self
             .store_call(move |store| store.purge(finished_before, dead_before, now))
             .await?;
         if purged.jobs > 0 || purged.nodes > 0 {
-            tracing::info!(jobs = purged.jobs, nodes = purged.nodes, "retention: deleted old jobs and nodes");
+            tracing::info!(
+                jobs = purged.jobs,
+                nodes = purged.nodes,
+                "retention: deleted old jobs and nodes"
+            );
         }
         Ok(purged)
     }
@@ -552,7 +557,9 @@ impl Controller {
     /// the volume read-only, so the controller is taken out of service instead of failing every
     /// submission.
     pub async fn store_ready(&self) -> bool {
-        self.store_call(|store| store.check_writable()).await.is_ok()
+        self.store_call(|store| store.check_writable())
+            .await
+            .is_ok()
     }
 
     /// Why the store stopped for good (a failed fsync), if it did: the process must exit and

@@ -297,10 +297,13 @@ pub fn queue_error(err: queue::Error) -> ControllerError {
         }
         // Both mean "your view of this job or node is stale": a node re-registers or drops the
         // job, which is what a failed precondition tells it.
-        queue::Error::LeaseLost { .. } | queue::Error::NodeUnhealthy(_) => {
-            ControllerError::LeaseLost(err.to_string())
-        }
+        queue::Error::LeaseLost { .. }
+        | queue::Error::NodeUnhealthy(_)
+        | queue::Error::NodeSuperseded { .. } => ControllerError::LeaseLost(err.to_string()),
         queue::Error::IdempotencyConflict { .. } => ControllerError::Conflict(err.to_string()),
+        queue::Error::NotLeaseHolder { .. } => {
+            ControllerError::PermissionDenied(format!("permission denied: {err}"))
+        }
         queue::Error::InvalidSpec { .. }
         | queue::Error::InvalidPageToken(_)
         | queue::Error::Parse { .. } => ControllerError::InvalidArgument(err.to_string()),

@@ -67,7 +67,9 @@ where
     type Response = HttpResponse;
     type Error = std::convert::Infallible;
     type Future = Pin<
-        Box<dyn std::future::Future<Output = Result<HttpResponse, std::convert::Infallible>> + Send>,
+        Box<
+            dyn std::future::Future<Output = Result<HttpResponse, std::convert::Infallible>> + Send,
+        >,
     >;
 
     fn poll_ready(
@@ -92,7 +94,9 @@ where
                     request.extensions_mut().insert(identity);
                     inner.call(request).await
                 }
-                Err(err) if err.is_unavailable() => Ok(Status::unavailable(err.to_string()).into_http()),
+                Err(err) if err.is_unavailable() => {
+                    Ok(Status::unavailable(err.to_string()).into_http())
+                }
                 Err(err) => Ok(Status::unauthenticated(err.to_string()).into_http()),
             }
         })
@@ -189,11 +193,8 @@ impl JobService for GrpcApi {
     ) -> Result<Response<Self::WatchJobStream>, Status> {
         let caller = caller(&request)?;
         let id = request.into_inner().id;
-        let (first, mut changes, slot) = self
-            .controller
-            .watch(&caller, id)
-            .await
-            .map_err(status)?;
+        let (first, mut changes, slot) =
+            self.controller.watch(&caller, id).await.map_err(status)?;
         let stream = async_stream(move |sender| async move {
             // The stream holds its place in the bound until it ends.
             let _slot = slot;

@@ -111,10 +111,15 @@ async fn guard(State(options): State<HttpOptions>, request: Request, next: Next)
     if options.loopback_only && !options.auth.is_enforcing() && !is_loopback_host(host) {
         return refuse(
             StatusCode::MISDIRECTED_REQUEST,
-            format!("host {host:?} is not this loopback server's name (use localhost or 127.0.0.1)"),
+            format!(
+                "host {host:?} is not this loopback server's name (use localhost or 127.0.0.1)"
+            ),
         );
     }
-    if !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
         if let Some(why) = cross_site(headers, host) {
             return refuse(StatusCode::FORBIDDEN, why);
         }
@@ -123,7 +128,10 @@ async fn guard(State(options): State<HttpOptions>, request: Request, next: Next)
         Ok(response) => response,
         Err(_) => refuse(
             StatusCode::REQUEST_TIMEOUT,
-            format!("the request took longer than {} s", REQUEST_TIMEOUT.as_secs()),
+            format!(
+                "the request took longer than {} s",
+                REQUEST_TIMEOUT.as_secs()
+            ),
         ),
     }
 }
@@ -133,7 +141,9 @@ async fn guard(State(options): State<HttpOptions>, request: Request, next: Next)
 fn cross_site(headers: &HeaderMap, host: &str) -> Option<String> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if !matches!(site, "same-origin" | "none") {
-            return Some(format!("cross-site request refused (Sec-Fetch-Site: {site})"));
+            return Some(format!(
+                "cross-site request refused (Sec-Fetch-Site: {site})"
+            ));
         }
     }
     let origin = headers.get(header::ORIGIN)?.to_str().unwrap_or("?");
@@ -161,7 +171,9 @@ async fn authenticate(
             request.extensions_mut().insert(identity);
             next.run(request).await
         }
-        Err(err) if err.is_unavailable() => refuse(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        Err(err) if err.is_unavailable() => {
+            refuse(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
+        }
         Err(err) => {
             let mut response = refuse(StatusCode::UNAUTHORIZED, err.to_string());
             response.headers_mut().insert(
@@ -269,12 +281,15 @@ async fn list_jobs(
         states.push(state as i32);
     }
     let page = controller
-        .list_jobs(&caller, v1::ListJobsRequest {
-            states,
-            node_id: query.node_id.unwrap_or_default(),
-            page_size: query.page_size.unwrap_or(0),
-            page_token: query.page_token.unwrap_or_default(),
-        })
+        .list_jobs(
+            &caller,
+            v1::ListJobsRequest {
+                states,
+                node_id: query.node_id.unwrap_or_default(),
+                page_size: query.page_size.unwrap_or(0),
+                page_token: query.page_token.unwrap_or_default(),
+            },
+        )
         .await?;
     let jobs: Vec<JobView> = page.jobs.iter().map(JobView::from).collect();
     Ok(Json(json!({
@@ -291,11 +306,21 @@ async fn submit_job(
     let body = match body {
         Ok(Json(body)) => body,
         // Too large (413) or not JSON (415) keep their own status; the rest is a bad request.
-        Err(e) if e.status() != StatusCode::BAD_REQUEST && e.status() != StatusCode::UNPROCESSABLE_ENTITY => {
-            return Ok(refuse(e.status(), format!("request body: {}", e.body_text())));
+        Err(e)
+            if e.status() != StatusCode::BAD_REQUEST
+                && e.status() != StatusCode::UNPROCESSABLE_ENTITY =>
+        {
+            return Ok(refuse(
+                e.status(),
+                format!("request body: {}", e.body_text()),
+            ));
         }
         Err(e) => {
-            return Err(ControllerError::InvalidArgument(format!("request body: {}", e.body_text())).into())
+            return Err(ControllerError::InvalidArgument(format!(
+                "request body: {}",
+                e.body_text()
+            ))
+            .into())
         }
     };
     let (job, created) = controller

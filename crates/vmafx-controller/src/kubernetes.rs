@@ -118,7 +118,7 @@ impl TokenReviewer {
         let token = std::str::from_utf8(token).map_err(|_| Unauthenticated::Unknown)?;
         let review = TokenReview {
             spec: TokenReviewSpec {
-                token: Some(token.to_owned()),
+                token: token.to_owned(),
                 ..TokenReviewSpec::default()
             },
             ..TokenReview::default()
@@ -182,7 +182,10 @@ mod tests {
             "/sa=viewer",
         ] {
             let err = parse_role_mapping(bad).unwrap_err().to_string();
-            assert!(err.starts_with(&format!("--auth-kubernetes-role {bad:?}: ")), "{err}");
+            assert!(
+                err.starts_with(&format!("--auth-kubernetes-role {bad:?}: ")),
+                "{err}"
+            );
         }
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use vmafx_api::tls::{ApiListener, ConnectionInfo, ServerTls};
 use vmafx_api::v1::job_service_server::JobServiceServer;
 use vmafx_api::v1::node_service_server::NodeServiceServer;
 
@@ -37,6 +37,9 @@ pub struct ServeOptions {
     /// The largest node request (`NodeService`: results with per-frame documents) decoded, and
     /// the largest response (per-frame documents) sent.
     pub max_result_bytes: usize,
+    /// TLS for both listeners (certificates reload when their files change); `None` serves
+    /// plain TCP.
+    pub tls: Option<ServerTls>,
 }
 
 impl ServeOptions {
@@ -48,6 +51,7 @@ impl ServeOptions {
             auth: Authenticator::open(),
             max_message_bytes: vmafx_api::DEFAULT_MAX_MESSAGE_BYTES,
             max_result_bytes: vmafx_api::DEFAULT_MAX_RESULT_BYTES,
+            tls: None,
         }
     }
 }
@@ -80,7 +84,9 @@ pub async fn serve(
     let http_listener = bind(options.http_addr, "HTTP").await?;
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
-    tracing::info!(%grpc_addr, %http_addr, "controller listening");
+    tracing::info!(%grpc_addr, %http_addr, tls = options.tls.is_some(), "controller listening");
+    let grpc_listener = ApiListener::new(grpc_listener, options.tls.clone());
+    let http_listener = ApiListener::new(http_listener, options.tls.clone());
 
     options.auth.spawn_reloader(shutdown.clone());
     let api = GrpcApi::new(Arc::clone(&controller));
@@ -99,10 +105,7 @@ pub async fn serve(
         .layer(AuthLayer(Arc::clone(&options.auth)))
         .add_service(jobs)
         .add_service(nodes)
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(grpc_listener),
-            shutdown.clone().cancelled_owned(),
-        );
+        .serve_with_incoming_shutdown(grpc_listener, shutdown.clone().cancelled_owned());
     let router = http::router(
         Arc::clone(&controller),
         http::HttpOptions {
@@ -110,8 +113,11 @@ pub async fn serve(
             loopback_only: http_addr.ip().is_loopback(),
         },
     );
-    let web = axum::serve(http_listener, router)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let web = axum::serve(
+        http_listener,
+        router.into_make_service_with_connect_info::<ConnectionInfo>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let reaper = reap_loop(Arc::clone(&controller), shutdown.clone());
 
     let task = tokio::spawn(async move {

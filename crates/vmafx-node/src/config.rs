@@ -7,8 +7,14 @@ use std::time::Duration;
 /// Everything a node needs to run.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// The controller's gRPC endpoint, e.g. `http://127.0.0.1:9090`.
+    /// The controller's gRPC endpoint, e.g. `http://127.0.0.1:9090` or `https://host:9090`.
     pub controller: String,
+    /// CA certificate (PEM) of the controller's TLS certificate; `None` uses the system's.
+    pub ca_cert: Option<PathBuf>,
+    /// The node's token, sent with every call.
+    pub token: Option<vmafx_api::client::Token>,
+    /// A file holding the token (first line), reread when it changes; wins over `token`.
+    pub token_file: Option<PathBuf>,
     /// Name it registers under (re-registering with the same name keeps the node id).
     pub name: String,
     /// Jobs it runs at once.
@@ -40,6 +46,9 @@ impl NodeConfig {
     pub fn new(controller: impl Into<String>) -> Self {
         NodeConfig {
             controller: controller.into(),
+            ca_cert: None,
+            token: None,
+            token_file: None,
             name: default_name(),
             capacity: 1,
             vendor: "cpu".into(),

@@ -11,8 +11,8 @@ use thiserror::Error;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
+use vmafx_api::client::{ApiChannel, ClientOptions};
 use vmafx_api::v1;
 use vmafx_api::v1::node_service_client::NodeServiceClient;
 use vmafx_fetch::Fetcher;
@@ -51,7 +51,7 @@ pub enum NodeError {
 /// State shared by the node's tasks.
 pub(crate) struct Shared {
     pub(crate) config: NodeConfig,
-    client: NodeServiceClient<Channel>,
+    client: NodeServiceClient<ApiChannel>,
     fetcher: Arc<Fetcher>,
     pub(crate) node_id: Mutex<Option<String>>,
     pub(crate) running: Mutex<HashMap<String, JobControl>>,
@@ -75,7 +75,7 @@ impl Shared {
         self.running.lock().map(|r| r.len()).unwrap_or(0)
     }
 
-    fn client(&self) -> NodeServiceClient<Channel> {
+    fn client(&self) -> NodeServiceClient<ApiChannel> {
         self.client.clone()
     }
 }
@@ -106,14 +106,25 @@ pub async fn run(config: NodeConfig, shutdown: CancellationToken) -> Result<Node
     if config.capacity == 0 {
         return Err(NodeError::Capacity);
     }
-    let endpoint = Endpoint::from_shared(config.controller.clone())
+    let options = ClientOptions {
+        address: config.controller.clone(),
+        ca_cert: config.ca_cert.clone(),
+        client_identity: None,
+        token: config.token.clone(),
+        token_file: config.token_file.clone(),
+    };
+    let endpoint = options
+        .endpoint()
         .map_err(|e| NodeError::Controller {
             address: config.controller.clone(),
             message: e.to_string(),
         })?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(120))
-        .tcp_nodelay(true);
+        .configure(|endpoint| {
+            endpoint
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(120))
+                .tcp_nodelay(true)
+        });
     let client = NodeServiceClient::new(endpoint.connect_lazy())
         .max_decoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES)
         .max_encoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES);

@@ -76,7 +76,8 @@ impl Context {
             .keep_alive_while_idle(true);
         let connect = |endpoint: &Endpoint| -> ControllerClient {
             let channel = CountedChannel::new(endpoint.connect_lazy(), Arc::clone(&metrics));
-            JobServiceClient::new(channel).max_decoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES)
+            JobServiceClient::new(channel)
+                .max_decoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES)
         };
         let jobs = connect(&endpoint);
         let watch_connections = (0..WATCH_CONNECTIONS).map(|_| connect(&endpoint)).collect();

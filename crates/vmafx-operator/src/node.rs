@@ -25,7 +25,6 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
-use vmafx_api::v1::ListNodesRequest;
 
 use crate::conditions::{self, set_condition};
 use crate::context::{Context, MANAGER};
@@ -429,8 +428,8 @@ async fn probe(ctx: &Context, url: &str) -> Result<(), String> {
 }
 
 async fn read_registry(ctx: &Context, name: &str) -> Registry {
-    match ctx.jobs.clone().list_nodes(ListNodesRequest {}).await {
-        Ok(response) => find_registration(&response.into_inner().nodes, name),
+    match crate::job::follow::list_all_nodes(&mut ctx.jobs.clone()).await {
+        Ok(nodes) => find_registration(&nodes, name),
         Err(status) => Registry::Unreachable(status.message().to_owned()),
     }
 }

@@ -100,7 +100,9 @@ async fn run(dir: &std::path::Path, auth: bool, jobs: usize, clients: usize) -> 
     shutdown.cancel();
     bound.wait().await.expect("controller stopped");
     latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1];
+    let at = |q: f64| {
+        latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1]
+    };
     Run {
         per_second: jobs as f64 / elapsed.as_secs_f64(),
         p50: at(0.50),
@@ -120,7 +122,9 @@ fn main() {
     let open = runtime.block_on(run(dir.path(), false, jobs, clients));
     let authed = runtime.block_on(run(dir.path(), true, jobs, clients));
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("service_submit: {jobs} durable submissions from {clients} gRPC clients, SQLite on disk");
+    println!(
+        "service_submit: {jobs} durable submissions from {clients} gRPC clients, SQLite on disk"
+    );
     println!(
         "  auth off: {:>8.0} submissions/s  p50 {:.2} ms  p99 {:.2} ms",
         open.per_second,
@@ -136,7 +140,11 @@ fn main() {
     println!(
         "  auth on ÷ auth off: {:.2}; floor {FLOOR:.0}/s with auth on: {}",
         authed.per_second / open.per_second,
-        if authed.per_second >= FLOOR { "met" } else { "MISSED" }
+        if authed.per_second >= FLOOR {
+            "met"
+        } else {
+            "MISSED"
+        }
     );
     if authed.per_second < FLOOR {
         std::process::exit(1);

@@ -29,8 +29,21 @@ pub struct ControllerFlags {
     #[arg(long, env = "VMAFX_AUTH_KUBERNETES")]
     pub auth_kubernetes: bool,
     /// Role of a ServiceAccount's tokens: `NAMESPACE/SERVICEACCOUNT=ROLE`; repeatable.
-    #[arg(long = "auth-kubernetes-role", env = "VMAFX_AUTH_KUBERNETES_ROLES", value_delimiter = ',')]
+    #[arg(
+        long = "auth-kubernetes-role",
+        env = "VMAFX_AUTH_KUBERNETES_ROLES",
+        value_delimiter = ','
+    )]
     pub auth_kubernetes_roles: Vec<String>,
+    /// Serve gRPC and HTTP over TLS with this certificate chain (PEM); reloaded when it changes.
+    #[arg(long, env = "VMAFX_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM); reloaded with it.
+    #[arg(long, env = "VMAFX_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (mutual TLS).
+    #[arg(long, env = "VMAFX_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
     /// Listen on a non-loopback address without authentication anyway.
     #[arg(long, env = "VMAFX_INSECURE")]
     pub insecure: bool,
@@ -84,7 +97,11 @@ pub fn parse_retention(text: &str) -> Result<Retention, String> {
         "m" => 60,
         "h" => 3_600,
         "d" => 86_400,
-        _ => return Err(format!("{text:?} has unknown unit {unit:?} (use s, m, h or d)")),
+        _ => {
+            return Err(format!(
+                "{text:?} has unknown unit {unit:?} (use s, m, h or d)"
+            ))
+        }
     };
     let total = count
         .checked_mul(seconds)
@@ -125,6 +142,13 @@ pub struct NodeFlags {
     /// Seconds between heartbeats.
     #[arg(long, env = "VMAFX_HEARTBEAT_SECS", default_value_t = 10)]
     pub heartbeat_secs: u64,
+    /// File holding this node's token (first line); reread when it changes, so a projected
+    /// Kubernetes ServiceAccount token works. Default: VMAFX_TOKEN.
+    #[arg(long, env = "VMAFX_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the controller's TLS certificate.
+    #[arg(long, env = "VMAFX_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Flags of `vmafx controller`.
@@ -164,12 +188,19 @@ pub struct ServeArgs {
     pub node_http_addr: Option<SocketAddr>,
 }
 
-/// Where the controller is, for client commands.
+/// Where the controller is and how to prove who we are, for client commands.
 #[derive(Debug, Clone, Args)]
 pub struct ControllerAddr {
-    /// The controller's gRPC address (`host:port` or `http://host:port`).
+    /// The controller's gRPC address (`host:port`, `http://host:port` or `https://host:port`).
     #[arg(long, env = "VMAFX_CONTROLLER", default_value = DEFAULT_CONTROLLER, global = true)]
     pub controller: String,
+    /// File holding the token to send (first line). Default: VMAFX_TOKEN.
+    #[arg(long, env = "VMAFX_TOKEN_FILE", global = true)]
+    pub token_file: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the controller's TLS certificate (default: the
+    /// system's CA certificates for https://).
+    #[arg(long, env = "VMAFX_CA_CERT", global = true)]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// `vmafx job …`.

@@ -125,9 +125,12 @@ fn callers_without_a_valid_token_or_role_are_refused() {
             assert_eq!(err.code(), Code::Unauthenticated);
             let err = nodes(&grpc)
                 .await
-                .register_node(authed(token, v1::RegisterNodeRequest {
-                    info: Some(node_info("node-a")),
-                }))
+                .register_node(authed(
+                    token,
+                    v1::RegisterNodeRequest {
+                        info: Some(node_info("node-a")),
+                    },
+                ))
                 .await
                 .unwrap_err();
             assert_eq!(err.code(), Code::Unauthenticated);
@@ -146,18 +149,24 @@ fn callers_without_a_valid_token_or_role_are_refused() {
         assert_eq!(err.code(), Code::PermissionDenied, "{err}");
         let err = nodes(&grpc)
             .await
-            .register_node(authed(SUBMITTER, v1::RegisterNodeRequest {
-                info: Some(node_info("ci")),
-            }))
+            .register_node(authed(
+                SUBMITTER,
+                v1::RegisterNodeRequest {
+                    info: Some(node_info("ci")),
+                },
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{err}");
         // A node token registers only under its own name.
         let err = nodes(&grpc)
             .await
-            .register_node(authed(NODE_A, v1::RegisterNodeRequest {
-                info: Some(node_info("node-b")),
-            }))
+            .register_node(authed(
+                NODE_A,
+                v1::RegisterNodeRequest {
+                    info: Some(node_info("node-b")),
+                },
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{err}");
@@ -195,13 +204,22 @@ fn callers_without_a_valid_token_or_role_are_refused() {
         port,
         "POST",
         "/api/v1/jobs",
-        &[("Authorization", &viewer), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &viewer),
+            ("Content-Type", "application/json"),
+        ],
         br#"{"reference":"s3://a/r.y4m","distorted":"s3://a/d.y4m"}"#,
     )
     .unwrap();
     assert_eq!(code, 403, "{body}");
-    let (code, body) =
-        http_request(port, "GET", "/api/v1/jobs", &[("Authorization", &viewer)], b"").unwrap();
+    let (code, body) = http_request(
+        port,
+        "GET",
+        "/api/v1/jobs",
+        &[("Authorization", &viewer)],
+        b"",
+    )
+    .unwrap();
     assert_eq!(code, 200, "{body}");
     // Health, readiness and the page stay public: probes carry no token.
     assert_eq!(http_get(port, "/healthz").unwrap().0, 200);
@@ -221,9 +239,12 @@ fn a_node_acts_only_as_itself_and_results_must_be_finite() {
             let mut node_client = node_client.clone();
             async move {
                 node_client
-                    .register_node(authed(token, v1::RegisterNodeRequest {
-                        info: Some(node_info(name)),
-                    }))
+                    .register_node(authed(
+                        token,
+                        v1::RegisterNodeRequest {
+                            info: Some(node_info(name)),
+                        },
+                    ))
                     .await
                     .unwrap()
                     .into_inner()
@@ -242,10 +263,13 @@ fn a_node_acts_only_as_itself_and_results_must_be_finite() {
 
         // Node A cannot claim, heartbeat or report as node B.
         let err = node_client
-            .claim_job(authed(NODE_A, v1::ClaimJobRequest {
-                node_id: b.clone(),
-                max: 1,
-            }))
+            .claim_job(authed(
+                NODE_A,
+                v1::ClaimJobRequest {
+                    node_id: b.clone(),
+                    max: 1,
+                },
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{err}");
@@ -256,10 +280,13 @@ fn a_node_acts_only_as_itself_and_results_must_be_finite() {
         assert_eq!(err.code(), Code::PermissionDenied, "{err}");
 
         let lease = node_client
-            .claim_job(authed(NODE_B, v1::ClaimJobRequest {
-                node_id: b.clone(),
-                max: 1,
-            }))
+            .claim_job(authed(
+                NODE_B,
+                v1::ClaimJobRequest {
+                    node_id: b.clone(),
+                    max: 1,
+                },
+            ))
             .await
             .unwrap()
             .into_inner()
@@ -297,13 +324,16 @@ fn a_node_acts_only_as_itself_and_results_must_be_finite() {
             .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{err}");
         let err = node_client
-            .fail_job(authed(NODE_A, v1::FailJobRequest {
-                job_id: job_id.clone(),
-                token: lease.token,
-                error: "made up".into(),
-                retryable: false,
-                node_id: a.clone(),
-            }))
+            .fail_job(authed(
+                NODE_A,
+                v1::FailJobRequest {
+                    job_id: job_id.clone(),
+                    token: lease.token,
+                    error: "made up".into(),
+                    retryable: false,
+                    node_id: a.clone(),
+                },
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{err}");
@@ -363,13 +393,25 @@ fn oversized_requests_and_inputs_outside_the_policy_are_refused() {
         // Each input the policy refuses, with the field named.
         let outside: Vec<(v1::JobSpec, &str)> = vec![
             (spec("file:///etc/passwd", "s3://c/d.mp4"), "reference"),
-            (spec("s3://c/r.y4m", "http://127.0.0.1:9/x.mp4"), "distorted"),
-            (spec("http://169.254.169.254/latest/meta-data/", "s3://c/d.mp4"), "reference"),
             (
-                spec("rclone://remote,endpoint='http://x':path/r.y4m", "s3://c/d.mp4"),
+                spec("s3://c/r.y4m", "http://127.0.0.1:9/x.mp4"),
+                "distorted",
+            ),
+            (
+                spec("http://169.254.169.254/latest/meta-data/", "s3://c/d.mp4"),
                 "reference",
             ),
-            (spec("rclone://-remote:path/r.y4m", "s3://c/d.mp4"), "reference"),
+            (
+                spec(
+                    "rclone://remote,endpoint='http://x':path/r.y4m",
+                    "s3://c/d.mp4",
+                ),
+                "reference",
+            ),
+            (
+                spec("rclone://-remote:path/r.y4m", "s3://c/d.mp4"),
+                "reference",
+            ),
             (spec(&long_uri, "s3://c/d.mp4"), "reference"),
             (
                 v1::JobSpec {
@@ -398,7 +440,10 @@ fn oversized_requests_and_inputs_outside_the_policy_are_refused() {
         controller.http_port,
         "POST",
         "/api/v1/jobs",
-        &[("Authorization", &submitter), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &submitter),
+            ("Content-Type", "application/json"),
+        ],
         &big,
     )
     .unwrap();
@@ -408,7 +453,10 @@ fn oversized_requests_and_inputs_outside_the_policy_are_refused() {
         controller.http_port,
         "POST",
         "/api/v1/jobs",
-        &[("Authorization", &submitter), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &submitter),
+            ("Content-Type", "application/json"),
+        ],
         body.as_bytes(),
     )
     .unwrap();
@@ -447,14 +495,23 @@ fn cross_site_requests_and_dns_rebinding_are_refused_even_without_authentication
         port,
         "POST",
         "/api/v1/jobs",
-        &[("Sec-Fetch-Site", "cross-site"), ("Content-Type", "text/plain")],
+        &[
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Content-Type", "text/plain"),
+        ],
         b"{}",
     )
     .unwrap();
     assert_eq!(code, 403);
     // A page whose name was rebound to 127.0.0.1.
-    let (code, body) =
-        http_request(port, "GET", "/api/v1/jobs", &[("Host", "evil.example:80")], b"").unwrap();
+    let (code, body) = http_request(
+        port,
+        "GET",
+        "/api/v1/jobs",
+        &[("Host", "evil.example:80")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(code, 421, "{body}");
     // The page's own requests pass.
     let (code, body) = http_request(
@@ -500,17 +557,28 @@ fn the_token_file_reloads_without_a_restart() {
     let controller = secured_controller(dir.path(), &[]);
     let late = "late-token-0123456789abcdef";
     let bearer = format!("Bearer {late}");
-    let (code, _) =
-        http_request(controller.http_port, "GET", "/api/v1/jobs", &[("Authorization", &bearer)], b"")
-            .unwrap();
+    let (code, _) = http_request(
+        controller.http_port,
+        "GET",
+        "/api/v1/jobs",
+        &[("Authorization", &bearer)],
+        b"",
+    )
+    .unwrap();
     assert_eq!(code, 401);
     let tokens = dir.path().join("tokens.csv");
     let mut text = std::fs::read_to_string(&tokens).unwrap();
     text.push_str(&format!("{late},late,viewer\n"));
     std::fs::write(&tokens, text).unwrap();
     wait_for(Duration::from_secs(10), || {
-        http_request(controller.http_port, "GET", "/api/v1/jobs", &[("Authorization", &bearer)], b"")
-            .is_some_and(|(code, _)| code == 200)
+        http_request(
+            controller.http_port,
+            "GET",
+            "/api/v1/jobs",
+            &[("Authorization", &bearer)],
+            b"",
+        )
+        .is_some_and(|(code, _)| code == 200)
     })
     .expect("the new token was accepted within 10 s");
 }
@@ -540,7 +608,14 @@ fn a_node_killed_and_restarted_under_its_name_loses_nothing_and_pins_nothing() {
     );
     let node_env = [("VMAFX_TOKEN", NODE_A)];
     let node_args = ["--allow-file-root", root.as_str(), "--threads-per-job", "1"];
-    let mut node = spawn_node(dir.path(), &controller.grpc, "node-a", &node_args, &node_env, "1");
+    let mut node = spawn_node(
+        dir.path(),
+        &controller.grpc,
+        "node-a",
+        &node_args,
+        &node_env,
+        "1",
+    );
     let submitter = [("VMAFX_TOKEN", SUBMITTER)];
     let (code, out, err) = run_cli_env(
         &[
@@ -558,8 +633,10 @@ fn a_node_killed_and_restarted_under_its_name_loses_nothing_and_pins_nothing() {
     assert_eq!(code, 0, "{err}");
     let id = out.trim().to_string();
     let job = |id: &str| -> serde_json::Value {
-        let (code, out, err) =
-            run_cli_env(&["job", "get", "--controller", &controller.grpc, id, "--json"], &submitter);
+        let (code, out, err) = run_cli_env(
+            &["job", "get", "--controller", &controller.grpc, id, "--json"],
+            &submitter,
+        );
         assert_eq!(code, 0, "{err}");
         serde_json::from_str(&out).unwrap()
     };
@@ -568,7 +645,14 @@ fn a_node_killed_and_restarted_under_its_name_loses_nothing_and_pins_nothing() {
     // What a Kubernetes container restart does: SIGKILL, then the same name again.
     node.kill9();
     let restarted = Instant::now();
-    let _node = spawn_node(dir.path(), &controller.grpc, "node-a", &node_args, &node_env, "2");
+    let _node = spawn_node(
+        dir.path(),
+        &controller.grpc,
+        "node-a",
+        &node_args,
+        &node_env,
+        "2",
+    );
     let done = loop {
         let now = job(&id);
         if now["state"] == "COMPLETED" || now["state"] == "FAILED" {

@@ -61,7 +61,12 @@ async fn pod(client: &kube::Client, ns: &str, name: &str, account: &str) -> Stri
 }
 
 /// A token of `account`, bound to the Pod `(name, uid)` when given.
-async fn token(client: &kube::Client, ns: &str, account: &str, pod: Option<(&str, &str)>) -> String {
+async fn token(
+    client: &kube::Client,
+    ns: &str,
+    account: &str,
+    pod: Option<(&str, &str)>,
+) -> String {
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
             expiration_seconds: Some(3600),

@@ -233,13 +233,11 @@ impl Followers {
                 .is_none_or(|at| at.elapsed() >= NODE_REFRESH)
         };
         if refresh {
-            let mut request = tonic::Request::new(v1::ListNodesRequest {});
-            request.set_timeout(super::RPC_TIMEOUT);
-            match client.list_nodes(request).await {
-                Ok(response) => {
+            match list_all_nodes(client).await {
+                Ok(listed) => {
                     let mut nodes = lock(&self.nodes);
                     nodes.refreshed = Some(Instant::now());
-                    for node in response.into_inner().nodes {
+                    for node in listed {
                         if let Some(info) = node.info.filter(|i| !i.name.is_empty()) {
                             nodes.by_id.insert(node.id, info.name);
                         }
@@ -372,5 +370,24 @@ impl Watch {
                 }
             }
         }
+    }
+}
+
+/// Every registered node, one page of the controller's paginated listing at a time.
+pub async fn list_all_nodes(client: &mut ControllerClient) -> Result<Vec<v1::Node>, tonic::Status> {
+    let mut nodes = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let mut request = tonic::Request::new(v1::ListNodesRequest {
+            page_size: 1000,
+            page_token,
+        });
+        request.set_timeout(super::RPC_TIMEOUT);
+        let page = client.list_nodes(request).await?.into_inner();
+        nodes.extend(page.nodes);
+        if page.next_page_token.is_empty() {
+            return Ok(nodes);
+        }
+        page_token = page.next_page_token;
     }
 }

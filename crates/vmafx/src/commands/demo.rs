@@ -23,6 +23,9 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
         auth_token_file: None,
         auth_kubernetes: false,
         auth_kubernetes_roles: Vec::new(),
+        tls_cert: None,
+        tls_key: None,
+        client_ca: None,
         insecure: false,
         max_message_bytes: vmafx_api::DEFAULT_MAX_MESSAGE_BYTES,
         max_result_bytes: vmafx_api::DEFAULT_MAX_RESULT_BYTES,
@@ -42,6 +45,8 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
         scratch_dir: Some(dir.join("scratch")),
         rclone_config: None,
         heartbeat_secs: 10,
+        token_file: None,
+        ca_cert: None,
     };
     let controller = build_controller(&controller_flags)?;
     let reference = to_uri("reference", &reference.to_string_lossy())?;
@@ -52,16 +57,21 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
             controller,
             &controller_flags,
             super::service::DefaultBind::Loopback,
+            None,
             shutdown.clone(),
         )
-        .await?;
+        .await?
+        .bound;
         let node = vmafx_node::run(
-            node_config(&node_flags, local_url(bound.grpc_addr), None),
+            node_config(&node_flags, local_url(bound.grpc_addr), None)?,
             shutdown.clone(),
         )
         .await?;
         let result = async {
-            let mut client = Client::connect(&local_url(bound.grpc_addr)).await?;
+            let mut client = Client::connect_with(vmafx_api::client::ClientOptions::new(
+                local_url(bound.grpc_addr),
+            ))
+            .await?;
             let spec = v1::JobSpec {
                 reference,
                 distorted,

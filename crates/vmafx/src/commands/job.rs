@@ -5,35 +5,41 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use tonic::transport::{Channel, Endpoint};
+use vmafx_api::client::{read_token, ApiChannel, ClientOptions};
 use vmafx_api::v1;
 use vmafx_api::v1::job_service_client::JobServiceClient;
 use vmafx_api::view::{is_terminal, parse_state, state_name, JobView, NodeView};
 
-use super::service::{normalize_controller, runtime};
-use crate::cli::{GetArgs, JobArgs, JobCommand, ListArgs, NodesArgs, SubmitArgs};
+use super::service::runtime;
+use crate::cli::{ControllerAddr, GetArgs, JobArgs, JobCommand, ListArgs, NodesArgs, SubmitArgs};
 
 /// A connected client, with the address kept for error messages.
 pub struct Client {
-    inner: JobServiceClient<Channel>,
+    inner: JobServiceClient<ApiChannel>,
     address: String,
 }
 
 impl Client {
-    /// Connects to the controller at `address` (`host:port` or URL).
-    pub async fn connect(address: &str) -> anyhow::Result<Client> {
-        let address = normalize_controller(address);
-        let endpoint = Endpoint::from_shared(address.clone())
-            .with_context(|| format!("failed to parse controller address \"{address}\""))?
-            .connect_timeout(Duration::from_secs(5));
-        let channel = endpoint
-            .connect()
-            .await
-            .with_context(|| format!("failed to connect to the controller at {address}"))?;
+    /// Connects to the controller `addr` names, with its token (`--token-file`, else
+    /// `VMAFX_TOKEN`) and CA certificate.
+    pub async fn connect(addr: &ControllerAddr) -> anyhow::Result<Client> {
+        let options = ClientOptions {
+            address: addr.controller.clone(),
+            ca_cert: addr.ca_cert.clone(),
+            client_identity: None,
+            token: read_token(addr.token_file.as_deref())?,
+            token_file: None,
+        };
+        Client::connect_with(options).await
+    }
+
+    /// Connects with explicit options.
+    pub async fn connect_with(options: ClientOptions) -> anyhow::Result<Client> {
+        let address = options.address.clone();
+        let channel = options.connect().await?;
         Ok(Client {
             inner: JobServiceClient::new(channel)
                 .max_decoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES),
@@ -258,7 +264,7 @@ async fn list(client: &mut Client, args: ListArgs) -> anyhow::Result<ExitCode> {
 /// Runs `vmafx job …`.
 pub fn run(args: JobArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let mut client = Client::connect(&args.addr.controller).await?;
+        let mut client = Client::connect(&args.addr).await?;
         match args.command {
             JobCommand::Submit(a) => submit(&mut client, a).await,
             JobCommand::Get(a) => get(&mut client, a).await,
@@ -320,12 +326,27 @@ fn print_one_line(view: &JobView) -> anyhow::Result<()> {
 /// Runs `vmafx nodes`.
 pub fn run_nodes(args: NodesArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let mut client = Client::connect(&args.addr.controller).await?;
-        let response = client.inner.list_nodes(v1::ListNodesRequest {}).await;
-        let nodes = response
-            .map_err(|s| client.status("list nodes", s))?
-            .into_inner()
-            .nodes;
+        let mut client = Client::connect(&args.addr).await?;
+        // Every page: `vmafx nodes` lists the whole registry.
+        let mut nodes = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let response = client
+                .inner
+                .list_nodes(v1::ListNodesRequest {
+                    page_size: 1000,
+                    page_token,
+                })
+                .await;
+            let page = response
+                .map_err(|s| client.status("list nodes", s))?
+                .into_inner();
+            nodes.extend(page.nodes);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
         let views: Vec<NodeView> = nodes.iter().map(NodeView::from).collect();
         if args.json {
             print_json(&serde_json::json!({ "nodes": views }))?;

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use vmafx_controller::{Authenticator, Controller, ControllerConfig, ServeOptions};
+use vmafx_api::client::{read_token, Token};
+use vmafx_api::tls::ServerTls;
+use vmafx_controller::{Authenticator, Controller, ControllerConfig, Identity, Role, ServeOptions};
 use vmafx_node::NodeConfig;
 use vmafx_queue::{QueueConfig, SqliteStore};
 
@@ -75,13 +77,23 @@ pub fn build_controller(flags: &ControllerFlags) -> anyhow::Result<Arc<Controlle
     ))
 }
 
-/// The node settings described by `flags`, talking to `controller`.
+/// The node settings described by `flags`, talking to `controller`; its token comes from
+/// `--token-file` (reread when it changes), else `VMAFX_TOKEN`.
 pub fn node_config(
     flags: &NodeFlags,
     controller: String,
     http_addr: Option<SocketAddr>,
-) -> NodeConfig {
+) -> anyhow::Result<NodeConfig> {
     let mut config = NodeConfig::new(controller);
+    config.ca_cert = flags.ca_cert.clone();
+    match &flags.token_file {
+        Some(path) => {
+            // Read once now so that a wrong path fails at start, not at the first call.
+            read_token(Some(path))?;
+            config.token_file = Some(path.clone());
+        }
+        None => config.token = read_token(None)?,
+    }
     config.capacity = flags.capacity;
     if let Some(name) = &flags.name {
         config.name = name.clone();
@@ -99,7 +111,7 @@ pub fn node_config(
     }
     config.heartbeat_interval = Duration::from_secs(flags.heartbeat_secs.max(1));
     config.http_addr = http_addr;
-    config
+    Ok(config)
 }
 
 /// The address a local client reaches a listener on: loopback when it listens on all addresses.
@@ -126,7 +138,8 @@ pub enum DefaultBind {
 pub async fn serve_options(
     flags: &ControllerFlags,
     default: DefaultBind,
-) -> anyhow::Result<ServeOptions> {
+    internal_node: Option<&str>,
+) -> anyhow::Result<(ServeOptions, Option<Token>)> {
     let ip = match default {
         DefaultBind::Loopback => IpAddr::V4(Ipv4Addr::LOCALHOST),
         DefaultBind::Everywhere => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -157,7 +170,25 @@ pub async fn serve_options(
     } else if !flags.auth_kubernetes_roles.is_empty() {
         anyhow::bail!("--auth-kubernetes-role needs --auth-kubernetes");
     }
+    // `vmafx serve`'s own node gets a token that exists only in this process's memory.
+    let mut internal_token = None;
+    if let (Some(name), true) = (internal_node, auth.is_enforcing()) {
+        let token = random_token()?;
+        auth = auth.with_internal_token(
+            &token,
+            Identity {
+                name: name.to_owned(),
+                role: Role::Node,
+            },
+        );
+        internal_token = Some(Token::new(token));
+    }
     let auth = Arc::new(auth);
+    let tls = ServerTls::from_flags(
+        flags.tls_cert.as_deref(),
+        flags.tls_key.as_deref(),
+        flags.client_ca.as_deref(),
+    )?;
     if !auth.is_enforcing() && !flags.insecure {
         if let Some(open) = [grpc_addr, http_addr]
             .into_iter()
@@ -171,24 +202,56 @@ pub async fn serve_options(
     if !auth.is_enforcing() && flags.insecure {
         tracing::warn!(%grpc_addr, %http_addr, "--insecure: anyone who can reach these addresses may submit, cancel and act as a node");
     }
-    Ok(ServeOptions {
-        grpc_addr,
-        http_addr,
-        auth,
-        max_message_bytes: flags.max_message_bytes,
-        max_result_bytes: flags.max_result_bytes,
-    })
+    Ok((
+        ServeOptions {
+            grpc_addr,
+            http_addr,
+            auth,
+            max_message_bytes: flags.max_message_bytes,
+            max_result_bytes: flags.max_result_bytes,
+            tls,
+        },
+        internal_token,
+    ))
 }
 
-/// Starts `controller`'s listeners as `flags` describe.
+/// 32 random bytes from the kernel, as hex.
+fn random_token() -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .context("failed to read /dev/urandom for the built-in node's token")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A started controller, and the token its built-in node (if any) must send.
+pub struct Listening {
+    /// The running listeners.
+    pub bound: vmafx_controller::Bound,
+    /// The in-memory token of the built-in node, when authentication is on.
+    pub internal_token: Option<Token>,
+    /// Whether the listeners serve TLS.
+    pub tls: bool,
+}
+
+/// Starts `controller`'s listeners as `flags` describe; `internal_node` names the built-in node
+/// of `vmafx serve`, which gets a token of its own.
 pub async fn listen(
     controller: Arc<Controller>,
     flags: &ControllerFlags,
     default: DefaultBind,
+    internal_node: Option<&str>,
     shutdown: CancellationToken,
-) -> anyhow::Result<vmafx_controller::Bound> {
-    let options = serve_options(flags, default).await?;
-    Ok(vmafx_controller::serve(controller, options, shutdown).await?)
+) -> anyhow::Result<Listening> {
+    let (options, internal_token) = serve_options(flags, default, internal_node).await?;
+    let tls = options.tls.is_some();
+    let bound = vmafx_controller::serve(controller, options, shutdown).await?;
+    Ok(Listening {
+        bound,
+        internal_token,
+        tls,
+    })
 }
 
 /// Runs `vmafx controller`.
@@ -196,7 +259,15 @@ pub fn run_controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     let controller = build_controller(&args.controller)?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_on_signal();
-        let bound = listen(controller, &args.controller, DefaultBind::Everywhere, shutdown).await?;
+        let bound = listen(
+            controller,
+            &args.controller,
+            DefaultBind::Everywhere,
+            None,
+            shutdown,
+        )
+        .await?
+        .bound;
         eprintln!(
             "vmafx controller: gRPC on {}, HTTP on {}",
             bound.grpc_addr, bound.http_addr
@@ -208,8 +279,7 @@ pub fn run_controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `vmafx node`.
 pub fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
-    let controller = normalize_controller(&args.controller);
-    let config = node_config(&args.node, controller, Some(args.http_addr));
+    let config = node_config(&args.node, args.controller.clone(), Some(args.http_addr))?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_on_signal();
         let node = vmafx_node::run(config, shutdown).await?;
@@ -226,14 +296,34 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let controller = build_controller(&args.controller)?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_on_signal();
-        let bound = listen(
+        let node_name = args
+            .node
+            .name
+            .clone()
+            .unwrap_or_else(|| NodeConfig::new("").name);
+        let listening = listen(
             controller,
             &args.controller,
             DefaultBind::Loopback,
+            Some(&node_name),
             shutdown.clone(),
         )
         .await?;
-        let config = node_config(&args.node, local_url(bound.grpc_addr), args.node_http_addr);
+        let bound = listening.bound;
+        let mut config = node_config(
+            &args.node,
+            builtin_node_url(bound.grpc_addr, listening.tls),
+            args.node_http_addr,
+        )?;
+        config.name = node_name;
+        if listening.tls && config.ca_cert.is_none() {
+            // A self-signed certificate for localhost verifies itself.
+            config.ca_cert = args.controller.tls_cert.clone();
+        }
+        if let Some(token) = listening.internal_token {
+            config.token = Some(token);
+            config.token_file = None;
+        }
         let node = vmafx_node::run(config, shutdown).await?;
         eprintln!(
             "vmafx serve: gRPC on {}, HTTP on {} (web page: {}/), data in {}",
@@ -248,11 +338,12 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Accepts `host:port` as well as a URL.
-pub fn normalize_controller(address: &str) -> String {
-    if address.contains("://") {
-        address.to_string()
+/// The address `vmafx serve`'s built-in node reaches the controller on: loopback, by the name a
+/// certificate for this machine carries when TLS is on.
+fn builtin_node_url(addr: SocketAddr, tls: bool) -> String {
+    if tls {
+        format!("https://localhost:{}", addr.port())
     } else {
-        format!("http://{address}")
+        local_url(addr)
     }
 }
