@@ -5,7 +5,7 @@
 //! naming the replacement, so an old manifest cannot silently run with defaults.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// `host:port` of the Prometheus metrics listener (`0` disables it).
@@ -28,6 +28,11 @@ pub const LOG_LEVEL: &str = "VMAFX_LOG_LEVEL";
 pub const CONTROLLER_GRPC_ADDR: &str = "VMAFX_CONTROLLER_GRPC_ADDR";
 /// HTTP address of the vmafx controller.
 pub const CONTROLLER_HTTP_ADDR: &str = "VMAFX_CONTROLLER_HTTP_ADDR";
+/// Comma-separated image prefixes a `VmafxNode.spec.image` must start with.
+pub const ALLOWED_IMAGES: &str = "VMAFX_OPERATOR_ALLOWED_IMAGES";
+/// Comma-separated `HOST=IP` pairs the operator's HTTP client resolves without DNS (as curl's
+/// `--resolve`): for an operator run outside the cluster, where Service names do not resolve.
+pub const RESOLVE: &str = "VMAFX_OPERATOR_RESOLVE";
 
 /// Variables the seed's migration table renamed, with their replacements.
 pub const RENAMED: [(&str, &str); 4] = [
@@ -110,6 +115,10 @@ pub struct OperatorConfig {
     pub controller_http: String,
     /// Namespace the operator runs in (for the defaults and the leader Lease).
     pub namespace: String,
+    /// Prefixes a worker image must start with (`VMAFX_OPERATOR_ALLOWED_IMAGES`).
+    pub allowed_images: Vec<String>,
+    /// Host names the HTTP client resolves to fixed addresses (`VMAFX_OPERATOR_RESOLVE`).
+    pub resolve: Vec<(String, IpAddr)>,
 }
 
 impl OperatorConfig {
@@ -217,6 +226,16 @@ impl OperatorConfig {
                 format!("http://vmafx-controller.{namespace}.svc.cluster.local:8080")
             }),
         )?;
+        let allowed_images = match get(ALLOWED_IMAGES) {
+            None => crate::policy::DEFAULT_ALLOWED_IMAGES
+                .map(str::to_owned)
+                .to_vec(),
+            Some(v) => parse_allowed_images(&v)?,
+        };
+        let resolve = match get(RESOLVE) {
+            None => Vec::new(),
+            Some(v) => parse_resolve(&v)?,
+        };
         Ok(OperatorConfig {
             metrics_addr,
             health_probe_addr,
@@ -228,6 +247,8 @@ impl OperatorConfig {
             controller_grpc,
             controller_http,
             namespace: namespace.to_owned(),
+            allowed_images,
+            resolve,
         })
     }
 }
@@ -287,6 +308,53 @@ fn endpoint_url(name: &'static str, value: String) -> Result<String, ConfigError
         });
     }
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn parse_allowed_images(value: &str) -> Result<Vec<String>, ConfigError> {
+    let prefixes: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if prefixes.is_empty() {
+        return Err(ConfigError::Invalid {
+            name: ALLOWED_IMAGES,
+            value: value.to_owned(),
+            reason: "expected comma-separated image prefixes such as ghcr.io/vmafx/vmafx:".into(),
+        });
+    }
+    for prefix in &prefixes {
+        if let Some(problem) = crate::policy::image_prefix_problem(prefix) {
+            return Err(ConfigError::Invalid {
+                name: ALLOWED_IMAGES,
+                value: value.to_owned(),
+                reason: format!("{prefix:?}: {problem}"),
+            });
+        }
+    }
+    Ok(prefixes)
+}
+
+fn parse_resolve(value: &str) -> Result<Vec<(String, IpAddr)>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            pair.split_once('=')
+                .and_then(|(host, ip)| {
+                    let host = host.trim();
+                    let ip = ip.trim().parse::<IpAddr>().ok()?;
+                    (!host.is_empty()).then(|| (host.to_owned(), ip))
+                })
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: RESOLVE,
+                    value: value.to_owned(),
+                    reason: format!("{pair:?} is not HOST=IP"),
+                })
+        })
+        .collect()
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -374,6 +442,33 @@ mod tests {
             c.controller_http,
             "http://vmafx-controller.vmafx-system.svc.cluster.local:8080"
         );
+        assert_eq!(
+            c.allowed_images,
+            ["ghcr.io/vmafx/vmafx:", "ghcr.io/vmafx/vmafx@"]
+        );
+        assert!(c.resolve.is_empty());
+    }
+
+    #[test]
+    fn allowed_images_and_resolve_are_parsed() {
+        let c = config(&[
+            (ALLOWED_IMAGES, "registry.local:5000/, ghcr.io/me/vmafx:"),
+            (RESOLVE, "w.ns.svc=127.0.0.1,t.ns.svc=::1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.allowed_images,
+            ["registry.local:5000/", "ghcr.io/me/vmafx:"]
+        );
+        assert_eq!(
+            c.resolve,
+            [
+                ("w.ns.svc".to_owned(), "127.0.0.1".parse().unwrap()),
+                ("t.ns.svc".to_owned(), "::1".parse().unwrap())
+            ]
+        );
+        let err = config(&[(ALLOWED_IMAGES, "ghcr.io/vmafx/vmafx")]).unwrap_err();
+        assert!(err.to_string().contains("other repositories"), "{err}");
     }
 
     #[test]
@@ -416,6 +511,10 @@ mod tests {
             (GRACEFUL_SHUTDOWN, "30 seconds"),
             (LOG_LEVEL, "verbose"),
             (CONTROLLER_GRPC_ADDR, "ftp://x"),
+            (ALLOWED_IMAGES, ","),
+            (ALLOWED_IMAGES, "ghcr.io/vmafx"),
+            (RESOLVE, "w.ns.svc"),
+            (RESOLVE, "w.ns.svc=nowhere"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             let text = err.to_string();

@@ -81,11 +81,17 @@ impl Context {
         };
         let jobs = connect(&endpoint);
         let watch_connections = (0..WATCH_CONNECTIONS).map(|_| connect(&endpoint)).collect();
-        let http = reqwest::Client::builder()
+        // Endpoints are checked to be in-cluster Services before they are fetched; a redirect
+        // could lead anywhere, so none is followed.
+        let mut http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(3))
-            .build()
-            .map_err(ContextError::Http)?;
+            .redirect(reqwest::redirect::Policy::none());
+        for (host, ip) in &config.resolve {
+            // The port is taken from the URL; this one is ignored.
+            http = http.resolve(host, std::net::SocketAddr::new(*ip, 0));
+        }
+        let http = http.build().map_err(ContextError::Http)?;
         let instance = std::env::var("POD_NAME")
             .ok()
             .or_else(|| std::env::var("HOSTNAME").ok())

@@ -22,6 +22,7 @@ pub mod leader;
 pub mod manager;
 pub mod metrics;
 pub mod node;
+pub mod policy;
 pub mod probes;
 pub mod runner;
 pub mod training;

@@ -68,7 +68,13 @@ pub async fn run_with_timings(
         None => None,
     };
     let webhook_server = match config.webhook_addr {
-        Some(addr) => Some(webhook::bind(addr).await?),
+        Some(addr) => Some(
+            webhook::bind(addr)
+                .await?
+                .with_policy(webhook::AdmissionPolicy {
+                    allowed_images: config.allowed_images.clone(),
+                }),
+        ),
         None => None,
     };
     readiness.set("kubernetes", false, "not contacted yet");

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, Service, ServicePort, ServiceSpec,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
@@ -45,6 +46,18 @@ pub const AVAILABLE: &str = "Available";
 pub const HEALTHY: &str = "Healthy";
 /// Label carried by everything the operator creates, and the selector its watches use.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", MANAGER);
+
+/// The user and group the vmafx image runs as (its `nonroot` user).
+pub const RUN_AS_USER: i64 = 65532;
+/// CPU and memory each worker requests, and the memory it may use at most (the chart's
+/// `nodePoolDefaults`); scoring needs no more than a few frames of each input in memory.
+pub const WORKER_REQUESTS: [(&str, &str); 2] = [("cpu", "1"), ("memory", "1Gi")];
+/// The memory limit of a worker.
+pub const WORKER_MEMORY_LIMIT: &str = "4Gi";
+/// Where the worker's scratch emptyDir is mounted (downloads and temporary files).
+pub const SCRATCH_DIR: &str = "/scratch";
+/// The most the scratch emptyDir may hold.
+pub const SCRATCH_SIZE: &str = "20Gi";
 
 /// Services are DNS-1035 labels: at most 63 characters.
 const MAX_SERVICE_NAME: usize = 63;
@@ -171,6 +184,60 @@ pub fn validate(node: &VmafxNode) -> Result<GpuVendor, Invalid> {
     Ok(vendor)
 }
 
+/// Checks what the operator's policy allows: `spec.image` must start with one of
+/// `allowed_images` (`VMAFX_OPERATOR_ALLOWED_IMAGES`), and `spec.healthEndpoint`, when set, must be
+/// a Service in the node's own namespace. The webhook refuses the same, when it runs.
+pub fn check_policy(node: &VmafxNode, allowed_images: &[String]) -> Result<(), Invalid> {
+    crate::policy::check_image(&node.spec.image, allowed_images).map_err(|message| Invalid {
+        reason: "ImageNotAllowed",
+        message: format!("spec.image: {message}"),
+    })?;
+    let endpoint = node.spec.health_endpoint.as_deref().map(str::trim);
+    if let Some(endpoint) = endpoint.filter(|e| !e.is_empty()) {
+        let namespace = node.namespace().unwrap_or_default();
+        crate::policy::check_service_url(endpoint, &namespace).map_err(|message| Invalid {
+            reason: "InvalidHealthEndpoint",
+            message: format!("spec.healthEndpoint: {message}"),
+        })?;
+    }
+    Ok(())
+}
+
+/// The security context every generated Pod gets: it passes the `restricted` Pod Security
+/// Standard (non-root as the image's user, the runtime's default seccomp profile).
+pub fn restricted_pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS_USER),
+        run_as_group: Some(RUN_AS_USER),
+        fs_group: Some(RUN_AS_USER),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The security context every generated container gets: no privilege escalation, no
+/// capabilities, a read-only root file system.
+pub fn restricted_container_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            ..Default::default()
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 fn selector_labels(node: &VmafxNode) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), "vmafx-node".to_owned()),
@@ -226,9 +293,17 @@ pub fn desired_deployment(
     vendor: GpuVendor,
     controller_grpc: &str,
 ) -> Result<Deployment, NodeError> {
-    let limits = vendor
-        .gpu_resource()
-        .map(|resource| BTreeMap::from([(resource.to_owned(), Quantity("1".to_owned()))]));
+    let mut limits = BTreeMap::from([(
+        "memory".to_owned(),
+        Quantity(WORKER_MEMORY_LIMIT.to_owned()),
+    )]);
+    if let Some(resource) = vendor.gpu_resource() {
+        limits.insert(resource.to_owned(), Quantity("1".to_owned()));
+    }
+    let requests = WORKER_REQUESTS
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), Quantity((*value).to_owned())))
+        .collect();
     let container = Container {
         name: "node".to_owned(),
         image: Some(node.spec.image.clone()),
@@ -244,6 +319,8 @@ pub fn desired_deployment(
             env("VMAFX_NODE_VENDOR", vendor.as_str()),
             env("VMAFX_NODE_BACKENDS", vendor.backends().join(",")),
             env("VMAFX_NODE_HTTP_ADDR", format!("0.0.0.0:{HEALTH_PORT}")),
+            env("VMAFX_SCRATCH_DIR", SCRATCH_DIR),
+            env("TMPDIR", SCRATCH_DIR),
         ]),
         ports: Some(vec![ContainerPort {
             name: Some("health".to_owned()),
@@ -253,10 +330,17 @@ pub fn desired_deployment(
         }]),
         liveness_probe: Some(http_probe("/healthz", 10, 3)),
         readiness_probe: Some(http_probe("/ready", 5, 1)),
-        resources: limits.map(|limits| ResourceRequirements {
+        resources: Some(ResourceRequirements {
             limits: Some(limits),
+            requests: Some(requests),
             ..Default::default()
         }),
+        security_context: Some(restricted_container_security_context()),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "scratch".to_owned(),
+            mount_path: SCRATCH_DIR.to_owned(),
+            ..Default::default()
+        }]),
         ..Default::default()
     };
     Ok(Deployment {
@@ -280,6 +364,17 @@ pub fn desired_deployment(
                 }),
                 spec: Some(PodSpec {
                     containers: vec![container],
+                    // The worker talks to the vmafx controller only, never to the API server.
+                    automount_service_account_token: Some(false),
+                    security_context: Some(restricted_pod_security_context()),
+                    volumes: Some(vec![Volume {
+                        name: "scratch".to_owned(),
+                        empty_dir: Some(EmptyDirVolumeSource {
+                            size_limit: Some(Quantity(SCRATCH_SIZE.to_owned())),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }]),
                     ..Default::default()
                 }),
             },
@@ -522,7 +617,9 @@ async fn reconcile(node: Arc<VmafxNode>, ctx: Arc<Context>) -> Result<Action, No
     let mut status = prev.clone();
     status.observed_generation = generation;
 
-    let vendor = match validate(&node) {
+    let vendor = match validate(&node)
+        .and_then(|vendor| check_policy(&node, &ctx.config.allowed_images).map(|()| vendor))
+    {
         Ok(vendor) => vendor,
         Err(invalid) => {
             let mut changed = set_condition(
@@ -631,7 +728,7 @@ mod tests {
             VmafxNodeSpec {
                 gpu_vendor: vendor.to_owned(),
                 capacity: 4,
-                image: "ghcr.io/vmafx/vmafx-node:1".to_owned(),
+                image: "ghcr.io/vmafx/vmafx:1".to_owned(),
                 health_endpoint: None,
             },
         );
@@ -671,22 +768,41 @@ mod tests {
             let spec = &d.spec;
             assert_eq!(spec.replicas, Some(1));
             let c = &spec.template.spec.as_ref().unwrap().containers[0];
-            assert_eq!(c.image.as_deref(), Some("ghcr.io/vmafx/vmafx-node:1"));
+            assert_eq!(c.image.as_deref(), Some("ghcr.io/vmafx/vmafx:1"));
             assert_eq!(c.args.as_ref().unwrap(), &["node", "--capacity", "4"]);
             let env = env_of(&d);
             assert_eq!(env["VMAFX_CONTROLLER"], "http://ctl:9090");
             assert_eq!(env["VMAFX_NODE_NAME"], "gpu-0.ns1");
             assert_eq!(env["VMAFX_NODE_VENDOR"], vendor);
             assert_eq!(env["VMAFX_NODE_HTTP_ADDR"], "0.0.0.0:8090");
-            let limits = c.resources.as_ref().and_then(|r| r.limits.clone());
+            let resources = c.resources.as_ref().unwrap();
+            let limits = resources.limits.clone().unwrap();
+            assert_eq!(limits["memory"], Quantity("4Gi".into()));
             match resource {
                 Some(r) => {
-                    let limits = limits.unwrap();
-                    assert_eq!(limits.len(), 1);
+                    assert_eq!(limits.len(), 2);
                     assert_eq!(limits[r], Quantity("1".into()));
                 }
-                None => assert!(limits.is_none(), "{vendor}: {limits:?}"),
+                None => assert_eq!(limits.len(), 1, "{vendor}: {limits:?}"),
             }
+            let requests = resources.requests.clone().unwrap();
+            assert_eq!(requests["cpu"], Quantity("1".into()));
+            assert_eq!(requests["memory"], Quantity("1Gi".into()));
+            let pod = spec.template.spec.as_ref().unwrap();
+            assert_eq!(pod.automount_service_account_token, Some(false));
+            let pod_security = pod.security_context.as_ref().unwrap();
+            assert_eq!(pod_security.run_as_non_root, Some(true));
+            assert_eq!(pod_security.run_as_user, Some(65532));
+            assert_eq!(
+                pod_security.seccomp_profile.as_ref().unwrap().type_,
+                "RuntimeDefault"
+            );
+            let security = c.security_context.as_ref().unwrap();
+            assert_eq!(security.allow_privilege_escalation, Some(false));
+            assert_eq!(
+                security.capabilities.as_ref().unwrap().drop,
+                Some(vec!["ALL".to_owned()])
+            );
             let live = c
                 .liveness_probe
                 .as_ref()
@@ -746,6 +862,29 @@ mod tests {
         let mut n = node("cpu");
         n.metadata.name = Some("x".repeat(60));
         assert_eq!(validate(&n).unwrap_err().reason, "NameTooLong");
+    }
+
+    #[test]
+    fn policy_refuses_foreign_images_and_outside_endpoints() {
+        let allowed = vec!["ghcr.io/vmafx/vmafx:".to_owned()];
+        let n = node("cpu");
+        assert_eq!(check_policy(&n, &allowed), Ok(()));
+        let mut n = node("cpu");
+        n.spec.image = "docker.io/evil/miner:1".into();
+        let err = check_policy(&n, &allowed).unwrap_err();
+        assert_eq!(err.reason, "ImageNotAllowed");
+        assert!(err.message.starts_with("spec.image: "), "{}", err.message);
+        let mut n = node("cpu");
+        n.spec.health_endpoint = Some("http://169.254.169.254/".into());
+        let err = check_policy(&n, &allowed).unwrap_err();
+        assert_eq!(err.reason, "InvalidHealthEndpoint");
+        assert!(
+            err.message.starts_with("spec.healthEndpoint: "),
+            "{}",
+            err.message
+        );
+        n.spec.health_endpoint = Some("http://stand-in.ns1.svc:9/".into());
+        assert_eq!(check_policy(&n, &allowed), Ok(()));
     }
 
     #[test]

@@ -176,6 +176,20 @@ fn worth_writing(
 enum PollError {
     Unreachable(String),
     Invalid(String),
+    /// `spec.trainerEndpoint` is not a Service the policy lets the operator poll.
+    Refused(String),
+}
+
+/// Checks `spec.trainerEndpoint`, when set: it must be a Service in the run's own namespace
+/// (the policy of [`crate::policy::check_service_url`]).
+pub fn check_trainer_endpoint(run: &VmafxModelTraining) -> Result<(), String> {
+    match run.spec.trainer_endpoint.as_deref().map(str::trim) {
+        Some(endpoint) if !endpoint.is_empty() => {
+            crate::policy::check_service_url(endpoint, &run.namespace().unwrap_or_default())
+                .map_err(|message| format!("spec.trainerEndpoint: {message}"))
+        }
+        _ => Ok(()),
+    }
 }
 
 async fn poll(ctx: &Context, url: &str) -> Result<TrainerStatus, PollError> {
@@ -191,10 +205,14 @@ async fn poll(ctx: &Context, url: &str) -> Result<TrainerStatus, PollError> {
             response.status()
         )));
     }
-    let body = response
-        .bytes()
+    let body = crate::policy::read_limited(response, crate::policy::MAX_RESPONSE_BYTES)
         .await
-        .map_err(|e| PollError::Unreachable(format!("GET {url}: {e}")))?;
+        .map_err(|e| match e {
+            crate::policy::BodyError::TooLarge { .. } => {
+                PollError::Invalid(format!("GET {url}: {e}"))
+            }
+            crate::policy::BodyError::Read(_) => PollError::Unreachable(format!("GET {url}: {e}")),
+        })?;
     serde_json::from_slice(&body).map_err(|e| {
         PollError::Invalid(format!(
             "GET {url} answered JSON that breaks the trainer status contract: {e}"
@@ -284,7 +302,10 @@ async fn reconcile(
     }
 
     let url = format!("{}/status", trainer_endpoint(&run));
-    let polled = poll(&ctx, &url).await;
+    let polled = match check_trainer_endpoint(&run) {
+        Ok(()) => poll(&ctx, &url).await,
+        Err(why) => Err(PollError::Refused(why)),
+    };
     let now = Timestamp::now();
     let was_reachable =
         conditions::find(&prev.conditions, TRAINER_REACHABLE).map(|c| c.status == "True");
@@ -337,6 +358,16 @@ async fn reconcile(
                 generation,
             );
         }
+        Err(PollError::Refused(why)) => {
+            set_condition(
+                &mut next.conditions,
+                TRAINER_REACHABLE,
+                false,
+                "InvalidTrainerEndpoint",
+                why,
+                generation,
+            );
+        }
     }
 
     if worth_writing(&prev, &next, now) {
@@ -369,7 +400,9 @@ async fn reconcile(
                 )
                 .await
             }
-            Err(PollError::Unreachable(why) | PollError::Invalid(why)) => {
+            Err(
+                PollError::Unreachable(why) | PollError::Invalid(why) | PollError::Refused(why),
+            ) => {
                 publish(
                     &ctx,
                     &run,

@@ -2,11 +2,12 @@
 //! exactly the union of the three per-controller roles the integration tests run the operator
 //! with, so a permission added to one controller's role cannot be forgotten in the aggregate (or
 //! slipped into the aggregate untested); and no role may grant more than ordinary object verbs.
+//! Leader election's Lease rights are a namespaced Role bound in the operator's namespace only.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::rbac::v1::ClusterRole;
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role, RoleBinding};
 
 const PER_CONTROLLER: [&str; 3] = [
     "role_vmafxjob.yaml",
@@ -27,7 +28,7 @@ fn rbac_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/rbac")
 }
 
-fn role(file: &str) -> ClusterRole {
+fn parse<T: serde::de::DeserializeOwned>(file: &str) -> T {
     let path = rbac_dir().join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("failed to read {}: {e}", path.display()));
@@ -35,13 +36,21 @@ fn role(file: &str) -> ClusterRole {
         .unwrap_or_else(|e| panic!("failed to parse {}: {e}", path.display()))
 }
 
-/// Every (apiGroup, resource, verb) a role grants; a rule naming several of each grants their
+fn role(file: &str) -> ClusterRole {
+    parse(file)
+}
+
+/// Every (apiGroup, resource, verb) a ClusterRole grants; see [`grants_of`].
+fn grants(file: &str) -> BTreeSet<Grant> {
+    grants_of(file, role(file).rules.unwrap_or_default())
+}
+
+/// Every (apiGroup, resource, verb) `rules` grant; a rule naming several of each grants their
 /// product. Rules by resourceName or for non-resource URLs would not be captured by this, so
 /// they are refused outright.
-fn grants(file: &str) -> BTreeSet<Grant> {
-    let role = role(file);
+fn grants_of(file: &str, rules: Vec<PolicyRule>) -> BTreeSet<Grant> {
     let mut out = BTreeSet::new();
-    for rule in role.rules.unwrap_or_default() {
+    for rule in rules {
         assert!(
             rule.resource_names.is_none() && rule.non_resource_urls.is_none(),
             "{file}: resourceNames and nonResourceURLs are not used by the operator: {rule:?}"
@@ -139,4 +148,38 @@ fn the_normalisation_sees_what_it_must() {
     ] {
         assert!(aggregate.contains(&("vmafx.dev".into(), resource.into(), "patch".into())));
     }
+}
+
+const LEADER_ROLE: &str = "leader_election_role.yaml";
+const LEADER_BINDING: &str = "leader_election_role_binding.yaml";
+
+#[test]
+fn leases_are_granted_only_by_the_namespaced_leader_election_role() {
+    for file in all_files() {
+        for (group, resource, verb) in grants(file) {
+            assert!(
+                group != "coordination.k8s.io",
+                "{file}: ({group:?}, {resource:?}, {verb:?}) belongs in {LEADER_ROLE}, a namespaced Role"
+            );
+        }
+    }
+    let role: Role = parse(LEADER_ROLE);
+    assert_eq!(role.metadata.namespace.as_deref(), Some("vmafx-system"));
+    let expected: BTreeSet<Grant> = ["get", "create", "update"]
+        .map(|verb| ("coordination.k8s.io".into(), "leases".into(), verb.into()))
+        .into();
+    assert_eq!(
+        grants_of(LEADER_ROLE, role.rules.unwrap_or_default()),
+        expected
+    );
+
+    let binding: RoleBinding = parse(LEADER_BINDING);
+    assert_eq!(binding.metadata.namespace, role.metadata.namespace);
+    assert_eq!(binding.role_ref.kind, "Role");
+    assert_eq!(Some(binding.role_ref.name), role.metadata.name);
+    let subjects = binding.subjects.unwrap_or_default();
+    assert_eq!(subjects.len(), 1, "{subjects:?}");
+    assert_eq!(subjects[0].kind, "ServiceAccount");
+    assert_eq!(subjects[0].name, "vmafx-operator");
+    assert_eq!(subjects[0].namespace, role.metadata.namespace);
 }

@@ -1,7 +1,9 @@
 //! The Helm chart in deploy/helm/vmafx: it lints, its values schema and guards refuse bad values
 //! naming them, it renders for every GPU vendor into objects a real API server accepts and that
 //! agree with what the operator builds, and the command lines it renders really run: a controller
-//! and two worker pools started exactly as their Pods would be score a job.
+//! and two worker pools started exactly as their Pods would be score a job. Every Pod the chart
+//! renders, and the operator's own worker Pod, passes the real API server's PodSecurity admission
+//! at `restricted`; the NetworkPolicy and PodDisruptionBudgets render as the values say.
 
 mod k8s;
 mod support;
@@ -160,6 +162,7 @@ fn defaults_give_a_controller_on_a_volume_and_one_cpu_pool() {
     assert_eq!(
         kinds(&docs),
         [
+            ("NetworkPolicy", "vmafx-controller"),
             ("Service", "vmafx-controller"),
             ("Deployment", "vmafx-node-cpu"),
             ("StatefulSet", "vmafx-controller"),
@@ -276,6 +279,7 @@ async fn every_vendor_renders_as_the_operator_builds_it_and_is_accepted() {
         vmafx_operator::config::LOG_LEVEL,
         vmafx_operator::config::CONTROLLER_GRPC_ADDR,
         vmafx_operator::config::CONTROLLER_HTTP_ADDR,
+        vmafx_operator::config::ALLOWED_IMAGES,
     ];
     for name in operator_env.keys().filter(|n| n.starts_with("VMAFX_")) {
         assert!(
@@ -291,6 +295,29 @@ async fn every_vendor_renders_as_the_operator_builds_it_and_is_accepted() {
     assert_eq!(
         role["rules"], committed["rules"],
         "the chart's ClusterRole differs from config/rbac/role.yaml"
+    );
+    // Leases only through the namespaced Role, bound in the release's namespace.
+    let lease_role = find(&docs, "Role", "vmafx-operator-leader-election");
+    let committed_path = k8s::repo_root().join("config/rbac/leader_election_role.yaml");
+    let committed: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&committed_path).unwrap()).unwrap();
+    assert_eq!(
+        lease_role["rules"], committed["rules"],
+        "the chart's leader-election Role differs from config/rbac/leader_election_role.yaml"
+    );
+    assert_eq!(lease_role["metadata"]["namespace"], "vmafx-system");
+    let lease_binding = find(&docs, "RoleBinding", "vmafx-operator-leader-election");
+    assert_eq!(lease_binding["roleRef"]["kind"], "Role");
+    assert_eq!(lease_binding["subjects"][0]["name"], "vmafx-operator");
+    assert_eq!(
+        operator_env[vmafx_operator::config::ALLOWED_IMAGES].as_deref(),
+        Some("ghcr.io/vmafx/vmafx:,ghcr.io/vmafx/vmafx@"),
+        "the operator allows the chart's own image by default"
+    );
+    let (_, without_election) = render("operator.enabled=true");
+    assert!(
+        !kinds(&without_election).iter().any(|(k, _)| k == "Role"),
+        "no Lease rights without leader election"
     );
 
     k8s::namespace_named(&client, "vmafx-system").await;
@@ -444,4 +471,242 @@ fn rendered_command_lines_run_and_score_a_job() {
         "controller.logLevel=debug reaches the process:\n{}",
         controller_proc.log()
     );
+}
+
+/// Every Pod template among `docs`, as a Pod named after its workload (a StatefulSet's claim
+/// templates become the claims its Pods would mount).
+fn pods_of(docs: &[Value]) -> Vec<(String, serde_json::Value)> {
+    let mut pods = Vec::new();
+    for doc in docs {
+        let kind = doc["kind"].as_str().unwrap_or_default();
+        if !matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet" | "Job") {
+            continue;
+        }
+        let name = doc["metadata"]["name"].as_str().expect("named").to_owned();
+        let template: serde_json::Value =
+            serde_json::to_value(&doc["spec"]["template"]).expect("JSON");
+        let mut spec = template["spec"].clone();
+        for claim in doc["spec"]["volumeClaimTemplates"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            let claim_name = claim["metadata"]["name"].as_str().expect("named");
+            let volumes = spec["volumes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .chain([serde_json::json!({
+                    "name": claim_name,
+                    "persistentVolumeClaim": {"claimName": format!("{claim_name}-{name}-0")},
+                })])
+                .collect();
+            spec["volumes"] = serde_json::Value::Array(volumes);
+        }
+        let pod = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": format!("{}-{name}", kind.to_ascii_lowercase()),
+                "labels": template["metadata"]["labels"],
+            },
+            "spec": spec,
+        });
+        pods.push((format!("{kind} {name}"), pod));
+    }
+    pods
+}
+
+/// Applies `pod` (server-side apply, dry run) in `ns`; the API server's refusal, if any.
+async fn dry_apply(
+    pods: &kube::Api<k8s_openapi::api::core::v1::Pod>,
+    pod: &serde_json::Value,
+) -> Result<(), String> {
+    let name = pod["metadata"]["name"].as_str().expect("named");
+    let mut params = kube::api::PatchParams::apply("vmafx-tests").force();
+    params.dry_run = true;
+    pods.patch(name, &params, &kube::api::Patch::Apply(pod))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Every Pod the chart renders (controller, operator with its webhook, a pool per vendor, an
+/// rclone Secret mounted) and the operator's own worker Pod for every vendor pass the API
+/// server's PodSecurity admission at `restricted`; a Pod without the security context does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_rendered_pod_passes_pod_security_restricted() {
+    use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+    use kube::api::{Api, ObjectMeta, PostParams};
+
+    let (_env, client) = k8s::cluster().await;
+    let ns = vmafx_testenv::unique_name("restricted");
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(ns.clone()),
+            labels: Some(BTreeMap::from([
+                (
+                    "pod-security.kubernetes.io/enforce".to_owned(),
+                    "restricted".to_owned(),
+                ),
+                (
+                    "pod-security.kubernetes.io/enforce-version".to_owned(),
+                    "latest".to_owned(),
+                ),
+            ])),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("failed to create the restricted namespace");
+    // No controller-manager runs to create them; the ServiceAccount admission needs them.
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns);
+    for account in ["default", "vmafx-operator"] {
+        let sa = ServiceAccount {
+            metadata: ObjectMeta {
+                name: Some(account.to_owned()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        accounts.create(&PostParams::default(), &sa).await.unwrap();
+    }
+
+    let (_, docs) = render(&format!(
+        "operator.enabled=true,operator.replicaCount=2,operator.leaderElect=true,\
+         operator.webhook.port=9443,operator.webhook.certSecret=vmafx-webhook-tls,\
+         nodePoolDefaults.rcloneConfigSecret=rclone,{}",
+        every_vendor_pools()
+    ));
+    let mut pods = pods_of(&docs);
+    let names: Vec<String> = pods.iter().map(|(what, _)| what.clone()).collect();
+    for expected in ["StatefulSet vmafx-controller", "Deployment vmafx-operator"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} not rendered: {names:?}"
+        );
+    }
+    for vendor in VENDORS {
+        let name = format!("Deployment vmafx-node-{}", vendor.as_str());
+        assert!(names.contains(&name), "{name} not rendered: {names:?}");
+
+        let node: vmafx_operator::crd::VmafxNode = serde_json::from_value(serde_json::json!({
+            "apiVersion": "vmafx.dev/v1", "kind": "VmafxNode",
+            "metadata": {"name": format!("op-{}", vendor.as_str()), "namespace": ns, "uid": "u"},
+            "spec": {"gpuVendor": vendor.as_str(), "capacity": 1, "image": "ghcr.io/vmafx/vmafx:1"}
+        }))
+        .unwrap();
+        let built = vmafx_operator::node::desired_deployment(&node, vendor, "http://c:9090")
+            .expect("the operator builds a Deployment");
+        let built: Value = serde_yaml::to_value(&built).expect("YAML");
+        pods.extend(
+            pods_of(&[built])
+                .into_iter()
+                .map(|(what, pod)| (format!("operator-built {what}"), pod)),
+        );
+    }
+    assert_eq!(pods.len(), 2 + 4 + 4, "{names:?}");
+
+    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    for (what, pod) in &pods {
+        if let Err(refusal) = dry_apply(&api, pod).await {
+            panic!("{what} is refused in a restricted namespace: {refusal}\n{pod:#}");
+        }
+    }
+
+    // The admission really checks: the same Pod without its security contexts is refused.
+    let (what, pod) = &pods[0];
+    let mut bare = pod.clone();
+    if let Some(spec) = bare["spec"].as_object_mut() {
+        spec.remove("securityContext");
+    }
+    for container in bare["spec"]["containers"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(container) = container.as_object_mut() {
+            container.remove("securityContext");
+        }
+    }
+    let Err(refusal) = dry_apply(&api, &bare).await else {
+        panic!("{what} without a securityContext was accepted");
+    };
+    assert!(
+        refusal.contains("violates PodSecurity") && refusal.contains("restricted"),
+        "{refusal}"
+    );
+}
+
+/// The NetworkPolicy admits the controller's ports to the pools, the operator, its workers and
+/// labelled clients only; the PodDisruptionBudgets follow their values.
+#[test]
+fn network_policy_and_disruption_budgets_render_as_configured() {
+    let (_, docs) =
+        render("operator.enabled=true,operator.replicaCount=2,operator.leaderElect=true");
+    let policy = find(&docs, "NetworkPolicy", "vmafx-controller");
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "vmafx-controller"
+    );
+    let rule = &policy["spec"]["ingress"][0];
+    let ports: Vec<u64> = rule["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|p| p["port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports, [9090, 8080]);
+    let from = rule["from"].as_sequence().unwrap();
+    let selects = |key: &str, value: &str| {
+        from.iter()
+            .any(|peer| peer["podSelector"]["matchLabels"][key] == value)
+    };
+    assert!(selects("app.kubernetes.io/name", "vmafx-node"), "{from:?}");
+    assert!(
+        selects("app.kubernetes.io/name", "vmafx-operator"),
+        "{from:?}"
+    );
+    assert!(selects("vmafx.dev/client", "true"), "{from:?}");
+    assert!(
+        selects("app.kubernetes.io/managed-by", "vmafx-operator"),
+        "the operator's VmafxNode workers: {from:?}"
+    );
+    let operator_pdb = find(&docs, "PodDisruptionBudget", "vmafx-operator");
+    assert_eq!(operator_pdb["spec"]["maxUnavailable"], 1);
+    assert!(
+        !kinds(&docs)
+            .iter()
+            .any(|(k, n)| k == "PodDisruptionBudget" && n == "vmafx-controller"),
+        "the single controller gets no budget unless asked"
+    );
+
+    let (_, docs) =
+        render("networkPolicy.enabled=false,controller.podDisruptionBudget.enabled=true");
+    assert!(!kinds(&docs).iter().any(|(k, _)| k == "NetworkPolicy"));
+    let controller_pdb = find(&docs, "PodDisruptionBudget", "vmafx-controller");
+    assert_eq!(controller_pdb["spec"]["minAvailable"], 1);
+
+    // Pods that need no API access get no token; the operator keeps its own.
+    let (_, docs) = render("operator.enabled=true");
+    for (kind, name, automount) in [
+        ("StatefulSet", "vmafx-controller", false),
+        ("Deployment", "vmafx-node-cpu", false),
+        ("Deployment", "vmafx-operator", true),
+    ] {
+        let pod = &find(&docs, kind, name)["spec"]["template"]["spec"];
+        assert_eq!(pod["automountServiceAccountToken"], automount, "{name}");
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
+            "{name}"
+        );
+    }
+    let err = refusal("operator.allowedImages[0]=ghcr.io/vmafx/vmafx");
+    assert!(err.contains("/operator/allowedImages/0"), "{err}");
+    let err = refusal("networkPolicy.enabeld=true");
+    assert!(err.contains("enabeld"), "{err}");
 }

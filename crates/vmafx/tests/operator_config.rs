@@ -101,6 +101,8 @@ fn invalid_values_are_refused_naming_the_variable() {
         ("VMAFX_OPERATOR_LEADER_ELECTION", "maybe"),
         ("VMAFX_OPERATOR_METRICS_ADDR", "eighty"),
         ("VMAFX_OPERATOR_WEBHOOK_HOST", "not-an-ip"),
+        ("VMAFX_OPERATOR_ALLOWED_IMAGES", "ghcr.io/vmafx/vmafx"),
+        ("VMAFX_OPERATOR_RESOLVE", "trainer.ns.svc"),
     ] {
         let mut env = vec![(name, value)];
         if name == "VMAFX_OPERATOR_WEBHOOK_HOST" {

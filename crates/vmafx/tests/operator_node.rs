@@ -1,6 +1,9 @@
 //! VmafxNode against a real control plane: the operator's worker Deployment and Service for each
-//! vendor, an invalid vendor refused, and health decided from a real `vmafx node` (its probe and
-//! its heartbeat through a real controller), including a heartbeat that goes stale.
+//! vendor (restricted Pods), an invalid vendor, a foreign image and an outside health endpoint
+//! refused, and health decided from a real `vmafx node` (its probe and its heartbeat through a
+//! real controller), including a heartbeat that goes stale. The operator runs outside the
+//! cluster, so the Service names of the health endpoints resolve to loopback through
+//! VMAFX_OPERATOR_RESOLVE.
 
 #[macro_use]
 mod k8s;
@@ -105,7 +108,18 @@ async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
         assert_eq!(managers, ["vmafx-operator"]);
         let spec = deployment.spec;
         assert_eq!(spec.replicas, Some(1));
-        let c = &spec.template.spec.unwrap().containers[0];
+        let pod = spec.template.spec.unwrap();
+        assert_eq!(pod.automount_service_account_token, Some(false));
+        let pod_security = pod.security_context.clone().unwrap();
+        assert_eq!(
+            (pod_security.run_as_non_root, pod_security.run_as_user),
+            (Some(true), Some(65532))
+        );
+        assert_eq!(
+            pod_security.seccomp_profile.unwrap().type_,
+            "RuntimeDefault"
+        );
+        let c = &pod.containers[0];
         assert_eq!(
             c.image.as_deref(),
             Some(format!("registry.example/vmafx:{vendor}").as_str())
@@ -126,13 +140,25 @@ async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
             .as_ref()
             .and_then(|r| r.limits.clone())
             .unwrap_or_default();
+        assert_eq!(limits["memory"].0, "4Gi");
         match resource {
             Some(r) => {
-                assert_eq!(limits.len(), 1, "{vendor}: {limits:?}");
+                assert_eq!(limits.len(), 2, "{vendor}: {limits:?}");
                 assert_eq!(limits[r].0, "1");
             }
-            None => assert!(limits.is_empty(), "{vendor}: {limits:?}"),
+            None => assert_eq!(limits.len(), 1, "{vendor}: {limits:?}"),
         }
+        let requests = c.resources.as_ref().and_then(|r| r.requests.clone());
+        assert!(
+            requests.is_some_and(|r| r.contains_key("cpu") && r.contains_key("memory")),
+            "{vendor}"
+        );
+        let security = c.security_context.clone().unwrap();
+        assert_eq!(security.allow_privilege_escalation, Some(false));
+        assert_eq!(
+            security.capabilities.unwrap().drop.unwrap(),
+            ["ALL".to_owned()]
+        );
         let live = c.liveness_probe.as_ref().unwrap().http_get.clone().unwrap();
         let ready = c
             .readiness_probe
@@ -179,6 +205,41 @@ async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
     });
     assert_eq!(warned[0].type_.as_deref(), Some("Warning"));
     let _ = bad;
+
+    // With the webhooks off, the reconciler refuses what the policy forbids, naming the field.
+    let foreign = VmafxNode::new(
+        "w-foreign",
+        VmafxNodeSpec {
+            gpu_vendor: "cpu".into(),
+            capacity: 1,
+            image: "docker.io/evil/miner:1".into(),
+            health_endpoint: None,
+        },
+    );
+    nodes
+        .create(&PostParams::default(), &foreign)
+        .await
+        .unwrap();
+    let outside = create_node(
+        &nodes,
+        "w-outside",
+        "cpu",
+        Some("http://169.254.169.254/latest/meta-data".into()),
+    )
+    .await;
+    for (name, reason, field) in [
+        ("w-foreign", "ImageNotAllowed", "spec.image"),
+        ("w-outside", "InvalidHealthEndpoint", "spec.healthEndpoint"),
+    ] {
+        let (status, got, message) = poll_until!(Duration::from_secs(30), reason, {
+            condition(&nodes.get(name).await.unwrap(), "Available")
+        });
+        assert_eq!((status.as_str(), got.as_str()), ("False", reason));
+        assert!(message.starts_with(field), "{message}");
+        let worker = format!("{name}-worker");
+        assert!(deployments.get_opt(&worker).await.unwrap().is_none());
+    }
+    let _ = outside;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -195,6 +256,7 @@ async fn node_worker_and_health() {
         &[],
     );
     let kubeconfig = k8s::operator_kubeconfig(env, &client, &ns, dir.path()).await;
+    let resolve = format!("live-probe.{ns}.svc=127.0.0.1,stand-in.{ns}.svc=127.0.0.1");
     let (operator, _, _) = k8s::start_operator(
         dir.path(),
         "operator",
@@ -202,7 +264,10 @@ async fn node_worker_and_health() {
         &ns,
         &controller.grpc,
         &format!("http://127.0.0.1:{http_port}"),
-        &[],
+        &[
+            ("VMAFX_OPERATOR_ALLOWED_IMAGES", "registry.example/vmafx:"),
+            ("VMAFX_OPERATOR_RESOLVE", &resolve),
+        ],
     );
 
     check_deployments(&client, &ns, &controller.grpc).await;
@@ -237,7 +302,13 @@ async fn node_worker_and_health() {
         matches!(support::http_get(health_port, "/healthz"), Some((200, _)))
     })
     .unwrap_or_else(|| panic!("the worker never served /healthz:\n{}", worker.log()));
-    create_node(&nodes, "live", "cpu", Some(format!("http://{health_addr}"))).await;
+    create_node(
+        &nodes,
+        "live",
+        "cpu",
+        Some(format!("http://live-probe.{ns}.svc:{health_port}")),
+    )
+    .await;
     let node = poll_until!(
         Duration::from_secs(40),
         "a healthy VmafxNode",
@@ -282,7 +353,7 @@ async fn node_worker_and_health() {
         .patch(
             "live",
             &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({"spec": {"healthEndpoint": format!("http://127.0.0.1:{stand_in}")}})),
+            &Patch::Merge(serde_json::json!({"spec": {"healthEndpoint": format!("http://stand-in.{ns}.svc:{stand_in}")}})),
         )
         .await
         .unwrap();

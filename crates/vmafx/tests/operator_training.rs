@@ -1,6 +1,8 @@
 //! VmafxModelTraining against a real control plane: a trainer served by the test (keeping the
 //! docs/TRAINER_STATUS.md contract) is mirrored into the status, and each new checkpoint is
-//! announced by exactly one `CheckpointWritten` event, also across an operator restart.
+//! announced by exactly one `CheckpointWritten` event, also across an operator restart. The
+//! trainer is named by an in-cluster Service URL (VMAFX_OPERATOR_RESOLVE points it at loopback);
+//! an oversized answer and an endpoint outside the run's namespace are refused.
 
 #[macro_use]
 mod k8s;
@@ -158,6 +160,7 @@ async fn training_status_and_checkpoint_events() {
     let ns = k8s::namespace(&client, "vmtrain").await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = k8s::operator_kubeconfig(env, &client, &ns, dir.path()).await;
+    let resolve = format!("trainer.{ns}.svc=127.0.0.1");
     let start = |name: &str| {
         k8s::start_operator(
             dir.path(),
@@ -166,7 +169,7 @@ async fn training_status_and_checkpoint_events() {
             &ns,
             "http://127.0.0.1:1",
             "http://127.0.0.1:1",
-            &[],
+            &[("VMAFX_OPERATOR_RESOLVE", &resolve)],
         )
         .0
     };
@@ -181,7 +184,7 @@ async fn training_status_and_checkpoint_events() {
         "spec": {
             "baseModel": "vmaf_v0.6.1",
             "checkpoint": {"interval": "10m", "minSamples": 1000},
-            "trainerEndpoint": format!("http://127.0.0.1:{port}"),
+            "trainerEndpoint": format!("http://trainer.{ns}.svc:{port}"),
         },
     }))
     .unwrap();
@@ -311,5 +314,45 @@ async fn training_status_and_checkpoint_events() {
     })
     .await;
     assert_eq!(run.status.as_ref().unwrap().samples, 3200);
+
+    // An answer over 64 KiB is refused unread, saying so.
+    trainer.set(json!({
+        "phase": "Completed", "samples": 3300, "checkpoints": [],
+        "padding": "x".repeat(70 << 10),
+    }));
+    poke(&api, &trainer, 9).await;
+    let run = wait_status(&api, "an oversized answer refused", |r| {
+        condition_message(r).is_some_and(|m| m.contains("exceeds the 65536 byte limit"))
+    })
+    .await;
+    assert_eq!(reachable(&run).unwrap().1, "InvalidStatus");
+    assert_eq!(run.status.as_ref().unwrap().samples, 3200);
+
+    // An endpoint that is not a Service of the run's namespace is never polled.
+    api.patch(
+        "run1",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"trainerEndpoint": format!("http://127.0.0.1:{port}")}})),
+    )
+    .await
+    .unwrap();
+    let run = wait_status(&api, "InvalidTrainerEndpoint", |r| {
+        reachable(r).is_some_and(|(s, reason)| s == "False" && reason == "InvalidTrainerEndpoint")
+    })
+    .await;
+    let message = condition_message(&run).unwrap();
+    assert!(message.starts_with("spec.trainerEndpoint: "), "{message}");
+    let polls = trainer.polls();
+    settle().await;
+    assert_eq!(trainer.polls(), polls, "a refused endpoint was polled");
     drop(operator);
+}
+
+fn condition_message(run: &VmafxModelTraining) -> Option<String> {
+    run.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "TrainerReachable")
+        .map(|c| c.message.clone())
 }

@@ -2,7 +2,9 @@
 //! with its RBAC-bound identity and a serving certificate laid out as cert-manager mounts it, the
 //! committed `config/webhook/manifests.yaml` is registered (pointed at the operator's loopback
 //! port and scoped to this test's namespace), and the API server itself must refuse malformed
-//! VmafxJobs and VmafxNodes with a message naming the field, and store valid ones.
+//! VmafxJobs and VmafxNodes with a message naming the field, and store valid ones. The policy
+//! is enforced there too: a worker image outside VMAFX_OPERATOR_ALLOWED_IMAGES, and health or
+//! trainer endpoints that are not Services of the object's namespace, are refused.
 
 mod k8s;
 mod support;
@@ -17,7 +19,7 @@ use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::json;
-use vmafx_operator::crd::{VmafxJob, VmafxNode};
+use vmafx_operator::crd::{VmafxJob, VmafxModelTraining, VmafxNode};
 use vmafx_testenv::{eventually, unique_name};
 
 /// How long the API server may take to start calling a newly registered webhook.
@@ -50,7 +52,7 @@ fn registration(port: u16, ca_pem: &str, ns: &str) -> ValidatingWebhookConfigura
         ..Default::default()
     };
     let webhooks = vwc.webhooks.as_mut().unwrap();
-    assert_eq!(webhooks.len(), 2, "one webhook per validated kind");
+    assert_eq!(webhooks.len(), 3, "one webhook per validated kind");
     for webhook in webhooks {
         assert_eq!(webhook.failure_policy.as_deref(), Some("Fail"));
         assert_eq!(webhook.side_effects, "None");
@@ -58,7 +60,7 @@ fn registration(port: u16, ca_pem: &str, ns: &str) -> ValidatingWebhookConfigura
         let service = webhook.client_config.service.take().unwrap();
         let path = service.path.unwrap();
         assert!(
-            path == vmafx_operator::webhook::JOB_PATH || path == vmafx_operator::webhook::NODE_PATH,
+            vmafx_operator::webhook::Kind::from_path(&path).is_some(),
             "{path}"
         );
         webhook.client_config.url = Some(format!("https://127.0.0.1:{port}{path}"));
@@ -91,7 +93,7 @@ fn node(name: &str, vendor: &str) -> VmafxNode {
         "apiVersion": "vmafx.dev/v1",
         "kind": "VmafxNode",
         "metadata": { "name": name },
-        "spec": { "gpuVendor": vendor, "capacity": 1, "image": "ghcr.io/vmafx/vmafx-node:test" },
+        "spec": { "gpuVendor": vendor, "capacity": 1, "image": "ghcr.io/vmafx/vmafx:test" },
     }))
     .unwrap()
 }
@@ -203,6 +205,53 @@ async fn check_admission(client: &Client, ns: &str) -> Result<(), String> {
         assert_eq!(code, 404, "{name}");
     }
     assert_eq!(refusal(nodes.get("quantum").await).0, 404);
+
+    // The policy: only allowed images, only Services of the object's own namespace.
+    let mut foreign = node("foreign", "cpu");
+    foreign.spec.image = "docker.io/evil/miner:1".into();
+    let (code, message) = refusal(nodes.create(&pp, &foreign).await);
+    assert_eq!(code, 403, "{message}");
+    assert!(
+        message.contains(r#"spec.image: "docker.io/evil/miner:1" is not allowed"#),
+        "{message}"
+    );
+    let mut outside = node("outside", "cpu");
+    outside.spec.health_endpoint = Some("http://10.0.0.1:8090/healthz".into());
+    let (code, message) = refusal(nodes.create(&pp, &outside).await);
+    assert_eq!(code, 403, "{message}");
+    assert!(
+        message.contains(r#"spec.healthEndpoint: "http://10.0.0.1:8090/healthz""#),
+        "{message}"
+    );
+    outside.spec.health_endpoint = Some(format!("http://probe.{ns}.svc:8090"));
+    nodes.create(&pp, &outside).await.map_err(|e| {
+        format!("a node probed through its own namespace's Service was refused: {e}")
+    })?;
+    let trainings: Api<VmafxModelTraining> = Api::namespaced(client.clone(), ns);
+    let training = |endpoint: String| -> VmafxModelTraining {
+        serde_json::from_value(json!({
+            "apiVersion": "vmafx.dev/v1",
+            "kind": "VmafxModelTraining",
+            "metadata": { "name": "run" },
+            "spec": { "baseModel": "vmaf_v0.6.1", "trainerEndpoint": endpoint },
+        }))
+        .unwrap()
+    };
+    let (code, message) = refusal(
+        trainings
+            .create(&pp, &training("http://trainer.kube-system.svc:8080".into()))
+            .await,
+    );
+    assert_eq!(code, 403, "{message}");
+    assert!(
+        message.contains(r#"admission webhook "vvmafxmodeltraining.vmafx.dev" denied the request"#)
+            && message.contains("spec.trainerEndpoint"),
+        "{message}"
+    );
+    trainings
+        .create(&pp, &training(format!("http://trainer.{ns}.svc:8080")))
+        .await
+        .map_err(|e| format!("a valid VmafxModelTraining was refused: {e}"))?;
 
     // Valid objects are stored.
     jobs.create(&pp, &job("valid", "file:///data/ref.yuv"))

@@ -1,4 +1,4 @@
-//! Validating admission webhooks for `VmafxJob` and `VmafxNode`, served over HTTPS at the paths
+//! Validating admission webhooks for `VmafxJob`, `VmafxNode` and `VmafxModelTraining`, served over HTTPS at the paths
 //! kubebuilder gives them, so that the API server refuses a malformed object before it is stored
 //! instead of the reconciler failing on it later.
 //!
@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use serde::Deserialize as _;
 
-use crate::crd::{VmafxJobSpec, VmafxNodeSpec};
+use crate::crd::{VmafxJobSpec, VmafxModelTrainingSpec, VmafxNodeSpec};
 use tls::{CertError, ReloadingCert};
 use validate::FieldError;
 
@@ -37,6 +37,25 @@ use validate::FieldError;
 pub const JOB_PATH: &str = "/validate-vmafx-dev-v1-vmafxjob";
 /// Path of the `VmafxNode` validating webhook, as kubebuilder names it.
 pub const NODE_PATH: &str = "/validate-vmafx-dev-v1-vmafxnode";
+/// Path of the `VmafxModelTraining` validating webhook, as kubebuilder names it.
+pub const TRAINING_PATH: &str = "/validate-vmafx-dev-v1-vmafxmodeltraining";
+
+/// The operator's policy as the webhooks apply it (the reconcilers apply the same).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdmissionPolicy {
+    /// Prefixes a `VmafxNode.spec.image` must start with (`VMAFX_OPERATOR_ALLOWED_IMAGES`).
+    pub allowed_images: Vec<String>,
+}
+
+impl Default for AdmissionPolicy {
+    fn default() -> Self {
+        AdmissionPolicy {
+            allowed_images: crate::policy::DEFAULT_ALLOWED_IMAGES
+                .map(str::to_owned)
+                .to_vec(),
+        }
+    }
+}
 
 /// The API server sends the new and the old object; etcd caps each at 1.5 MiB.
 const MAX_BODY: usize = 8 << 20;
@@ -75,9 +94,16 @@ pub fn cert_dir() -> PathBuf {
 pub struct WebhookServer {
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    policy: Arc<AdmissionPolicy>,
 }
 
 impl WebhookServer {
+    /// Applies `policy` instead of the default one.
+    pub fn with_policy(mut self, policy: AdmissionPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
@@ -111,6 +137,7 @@ pub async fn bind_with_cert_dir(
     Ok(WebhookServer {
         listener,
         acceptor: TlsAcceptor::from(Arc::new(config)),
+        policy: Arc::new(AdmissionPolicy::default()),
     })
 }
 
@@ -122,7 +149,7 @@ pub async fn serve(server: WebhookServer, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => break,
             accepted = server.listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
-                    connections.spawn(connection(tcp, peer, server.acceptor.clone(), shutdown.clone()));
+                    connections.spawn(connection(tcp, peer, server.acceptor.clone(), server.policy.clone(), shutdown.clone()));
                 }
                 Err(error) => {
                     // Typically out of file descriptors: back off instead of spinning.
@@ -140,6 +167,7 @@ async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     acceptor: TlsAcceptor,
+    policy: Arc<AdmissionPolicy>,
     shutdown: CancellationToken,
 ) {
     let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -154,8 +182,10 @@ async fn connection(
             return;
         }
     };
-    let conn = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), hyper::service::service_fn(handle));
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(
+        TokioIo::new(stream),
+        hyper::service::service_fn(move |req| handle(req, policy.clone())),
+    );
     tokio::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,
@@ -169,7 +199,10 @@ async fn connection(
     }
 }
 
-async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    policy: Arc<AdmissionPolicy>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
     let Some(kind) = Kind::from_path(&path) else {
         return Ok(reply(
@@ -195,7 +228,7 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
             ))
         }
     };
-    Ok(match review(kind, &body) {
+    Ok(match review_with(kind, &body, &policy) {
         Ok(answer) => reply(StatusCode::OK, "application/json", answer),
         Err(message) => reply(StatusCode::BAD_REQUEST, "text/plain", message),
     })
@@ -219,6 +252,8 @@ pub enum Kind {
     Job,
     /// `VmafxNode`, at [`NODE_PATH`].
     Node,
+    /// `VmafxModelTraining`, at [`TRAINING_PATH`].
+    Training,
 }
 
 impl Kind {
@@ -227,6 +262,7 @@ impl Kind {
         match path {
             JOB_PATH => Some(Kind::Job),
             NODE_PATH => Some(Kind::Node),
+            TRAINING_PATH => Some(Kind::Training),
             _ => None,
         }
     }
@@ -235,6 +271,7 @@ impl Kind {
         match self {
             Kind::Job => "vmafxjobs",
             Kind::Node => "vmafxnodes",
+            Kind::Training => "vmafxmodeltrainings",
         }
     }
 
@@ -242,6 +279,7 @@ impl Kind {
         let parsed = match self {
             Kind::Job => VmafxJobSpec::deserialize(spec).map(|s| validate::validate_job(&s)),
             Kind::Node => VmafxNodeSpec::deserialize(spec).map(|s| validate::validate_node(&s)),
+            Kind::Training => VmafxModelTrainingSpec::deserialize(spec).map(|_| Vec::new()),
         };
         parsed.unwrap_or_else(|error| {
             vec![FieldError {
@@ -250,23 +288,56 @@ impl Kind {
             }]
         })
     }
+
+    /// What the operator's policy says about `spec` in `namespace` (the spec's shape is
+    /// [`Kind::validate`]'s business: a spec that does not parse gets no policy errors).
+    fn check_policy(
+        self,
+        spec: &serde_json::Value,
+        namespace: &str,
+        policy: &AdmissionPolicy,
+    ) -> Vec<FieldError> {
+        match self {
+            Kind::Job => Vec::new(),
+            Kind::Node => VmafxNodeSpec::deserialize(spec)
+                .map(|s| validate::validate_node_policy(&s, namespace, &policy.allowed_images))
+                .unwrap_or_default(),
+            Kind::Training => VmafxModelTrainingSpec::deserialize(spec)
+                .map(|s| validate::validate_training_policy(&s, namespace))
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// Answers one AdmissionReview (JSON) for the webhook of `kind` with the AdmissionReview to send
 /// back, or says why the body is not an AdmissionReview.
 pub fn review(kind: Kind, body: &[u8]) -> Result<Vec<u8>, String> {
+    review_with(kind, body, &AdmissionPolicy::default())
+}
+
+/// [`review`] under `policy`.
+pub fn review_with(kind: Kind, body: &[u8], policy: &AdmissionPolicy) -> Result<Vec<u8>, String> {
     let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body)
         .map_err(|e| format!("failed to parse the AdmissionReview: {e}"))?;
     let request: AdmissionRequest<DynamicObject> = review
         .try_into()
         .map_err(|_| "the AdmissionReview has no request".to_owned())?;
-    let response = admit(kind, &request);
+    let response = admit_with(kind, &request, policy);
     serde_json::to_vec(&response.into_review())
         .map_err(|e| format!("failed to encode the AdmissionReview response: {e}"))
 }
 
 /// The decision for one request: CREATE and UPDATE are validated, anything else is allowed.
 pub fn admit(kind: Kind, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    admit_with(kind, request, &AdmissionPolicy::default())
+}
+
+/// [`admit`] under `policy`.
+pub fn admit_with(
+    kind: Kind,
+    request: &AdmissionRequest<DynamicObject>,
+    policy: &AdmissionPolicy,
+) -> AdmissionResponse {
     let allowed = AdmissionResponse::from(request);
     if !matches!(request.operation, Operation::Create | Operation::Update) {
         return allowed;
@@ -295,7 +366,13 @@ pub fn admit(kind: Kind, request: &AdmissionRequest<DynamicObject>) -> Admission
         .get("spec")
         .cloned()
         .unwrap_or(serde_json::Value::Null);
-    let errors = kind.validate(&spec);
+    let mut errors = kind.validate(&spec);
+    let namespace = request
+        .namespace
+        .clone()
+        .or_else(|| object.metadata.namespace.clone())
+        .unwrap_or_default();
+    errors.extend(kind.check_policy(&spec, &namespace, policy));
     if errors.is_empty() {
         return allowed;
     }

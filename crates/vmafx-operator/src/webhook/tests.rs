@@ -65,14 +65,14 @@ fn valid_objects_are_allowed_on_create_and_update() {
             &request("vmafxjobs", op, job_spec("s3://b/r.yuv"), old),
         );
         assert_eq!(r["allowed"], true, "{r}");
-        let old =
-            (op == "UPDATE").then(|| json!({ "gpuVendor": "cpu", "image": "vmafx-node:test" }));
+        let old = (op == "UPDATE")
+            .then(|| json!({ "gpuVendor": "cpu", "image": "ghcr.io/vmafx/vmafx:test" }));
         let r = answer(
             Kind::Node,
             &request(
                 "vmafxnodes",
                 op,
-                json!({ "gpuVendor": "nvidia", "image": "vmafx-node:test" }),
+                json!({ "gpuVendor": "nvidia", "image": "ghcr.io/vmafx/vmafx:test" }),
                 old,
             ),
         );
@@ -92,14 +92,14 @@ fn invalid_objects_are_denied_naming_the_field() {
             r#"spec.reference: "foo" is not a scheme:// URI"#
         );
 
-        let old =
-            (op == "UPDATE").then(|| json!({ "gpuVendor": "cpu", "image": "vmafx-node:test" }));
+        let old = (op == "UPDATE")
+            .then(|| json!({ "gpuVendor": "cpu", "image": "ghcr.io/vmafx/vmafx:test" }));
         let r = answer(
             Kind::Node,
             &request(
                 "vmafxnodes",
                 op,
-                json!({ "gpuVendor": "quantum", "image": "vmafx-node:test" }),
+                json!({ "gpuVendor": "quantum", "image": "ghcr.io/vmafx/vmafx:test" }),
                 old,
             ),
         );
@@ -109,6 +109,68 @@ fn invalid_objects_are_denied_naming_the_field() {
             r#"spec.gpuVendor: "quantum" is not one of nvidia, amd, intel, cpu"#
         );
     }
+}
+
+#[test]
+fn policy_refuses_foreign_images_and_outside_endpoints_naming_the_field() {
+    let r = answer(
+        Kind::Node,
+        &request(
+            "vmafxnodes",
+            "CREATE",
+            json!({ "gpuVendor": "cpu", "image": "docker.io/evil/miner:1",
+                    "healthEndpoint": "http://169.254.169.254/" }),
+            None,
+        ),
+    );
+    assert_eq!(r["allowed"], false, "{r}");
+    let message = r["status"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(r#"spec.image: "docker.io/evil/miner:1" is not allowed"#),
+        "{message}"
+    );
+    assert!(
+        message.contains(r#"spec.healthEndpoint: "http://169.254.169.254/""#),
+        "{message}"
+    );
+
+    // A configured prefix admits its images.
+    let policy = AdmissionPolicy {
+        allowed_images: vec!["registry.local/".to_owned()],
+    };
+    let review = request(
+        "vmafxnodes",
+        "CREATE",
+        json!({ "gpuVendor": "cpu", "image": "registry.local/vmafx:1",
+                "healthEndpoint": "http://probe.ns.svc:8090" }),
+        None,
+    );
+    let out = review_with(Kind::Node, review.to_string().as_bytes(), &policy).unwrap();
+    let out: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(out["response"]["allowed"], true, "{out}");
+
+    // Trainings: the endpoint must be a Service of their own namespace.
+    let training = |endpoint: &str| {
+        let mut review = request(
+            "vmafxmodeltrainings",
+            "CREATE",
+            json!({ "baseModel": "vmaf_v0.6.1", "trainerEndpoint": endpoint }),
+            None,
+        );
+        review["request"]["kind"]["kind"] = json!("VmafxModelTraining");
+        review["request"]["object"]["kind"] = json!("VmafxModelTraining");
+        answer(Kind::Training, &review)
+    };
+    assert_eq!(training("http://trainer.ns.svc:8080")["allowed"], true);
+    let r = training("http://trainer.other.svc:8080");
+    assert_eq!(r["allowed"], false, "{r}");
+    assert!(
+        r["status"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("spec.trainerEndpoint: "),
+        "{r}"
+    );
 }
 
 #[test]
@@ -158,7 +220,7 @@ fn a_misrouted_resource_is_denied() {
         &request(
             "vmafxnodes",
             "CREATE",
-            json!({ "gpuVendor": "cpu", "image": "vmafx-node:test" }),
+            json!({ "gpuVendor": "cpu", "image": "ghcr.io/vmafx/vmafx:test" }),
             None,
         ),
     );
@@ -271,7 +333,7 @@ async fn serves_reviews_over_tls_and_follows_certificate_rotation() {
     let allow = request(
         "vmafxnodes",
         "CREATE",
-        json!({ "gpuVendor": "amd", "image": "vmafx-node:test" }),
+        json!({ "gpuVendor": "amd", "image": "ghcr.io/vmafx/vmafx:test" }),
         None,
     )
     .to_string();

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::crd::{GpuVendor, VmafxJobSpec, VmafxNodeSpec};
+use crate::crd::{GpuVendor, VmafxJobSpec, VmafxModelTrainingSpec, VmafxNodeSpec};
 
 /// One rule a spec breaks, naming the field the way `kubectl` users write it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +56,49 @@ pub fn validate_node(spec: &VmafxNodeSpec) -> Vec<FieldError> {
     }]
 }
 
+/// Checks a `VmafxNode` spec against the operator's policy: `spec.image` must start with one of
+/// `allowed_images`, and `spec.healthEndpoint`, when set, must be a Service in `namespace`.
+pub fn validate_node_policy(
+    spec: &VmafxNodeSpec,
+    namespace: &str,
+    allowed_images: &[String],
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Err(message) = crate::policy::check_image(&spec.image, allowed_images) {
+        errors.push(FieldError {
+            field: "spec.image",
+            message,
+        });
+    }
+    let endpoint = spec.health_endpoint.as_deref().map(str::trim);
+    if let Some(endpoint) = endpoint.filter(|e| !e.is_empty()) {
+        if let Err(message) = crate::policy::check_service_url(endpoint, namespace) {
+            errors.push(FieldError {
+                field: "spec.healthEndpoint",
+                message,
+            });
+        }
+    }
+    errors
+}
+
+/// Checks a `VmafxModelTraining` spec against the operator's policy: `spec.trainerEndpoint`, when
+/// set, must be a Service in `namespace`.
+pub fn validate_training_policy(spec: &VmafxModelTrainingSpec, namespace: &str) -> Vec<FieldError> {
+    match spec.trainer_endpoint.as_deref().map(str::trim) {
+        Some(endpoint) if !endpoint.is_empty() => {
+            match crate::policy::check_service_url(endpoint, namespace) {
+                Ok(()) => Vec::new(),
+                Err(message) => vec![FieldError {
+                    field: "spec.trainerEndpoint",
+                    message,
+                }],
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Accepts `scheme://rest` where the scheme is a letter followed by letters, digits, `+`, `-` or
 /// `.` (RFC 3986's scheme grammar) and `rest` is not empty.
 pub fn check_uri(field: &'static str, value: &str) -> Result<(), FieldError> {
@@ -96,7 +139,7 @@ mod tests {
 
     fn node(vendor: &str) -> VmafxNodeSpec {
         serde_json::from_value(
-            serde_json::json!({ "gpuVendor": vendor, "image": "vmafx-node:test" }),
+            serde_json::json!({ "gpuVendor": vendor, "image": "ghcr.io/vmafx/vmafx:test" }),
         )
         .unwrap()
     }

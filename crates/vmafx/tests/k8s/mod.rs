@@ -33,7 +33,9 @@ use std::time::Duration;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::Kubeconfig;
@@ -48,6 +50,13 @@ pub const OPERATOR_ROLES: [&str; 3] = [
     "role_vmafxjob.yaml",
     "role_vmafxnode.yaml",
     "role_vmafxmodeltraining.yaml",
+];
+
+/// The namespaced Role (and its RoleBinding) for leader election's Lease, bound in the operator's
+/// own namespace only.
+pub const LEADER_ELECTION_ROLE: [&str; 2] = [
+    "leader_election_role.yaml",
+    "leader_election_role_binding.yaml",
 ];
 
 /// The repository root.
@@ -184,6 +193,7 @@ pub async fn operator_kubeconfig(
             .await
             .unwrap_or_else(|e| panic!("failed to bind {file}: {e}"));
     }
+    bind_leader_election_role(client, namespace).await;
     let token = accounts
         .create_token_request(
             account,
@@ -231,6 +241,41 @@ pub async fn operator_kubeconfig(
     let path = dir.join(format!("kubeconfig-{namespace}"));
     std::fs::write(&path, kubeconfig).expect("failed to write the operator kubeconfig");
     path
+}
+
+/// Applies the committed leader-election Role and RoleBinding into `namespace` (they name
+/// vmafx-system; the operator's own namespace is whatever it runs in).
+pub async fn bind_leader_election_role(client: &Client, namespace: &str) {
+    let read = |file: &str| {
+        let path = repo_root().join("config/rbac").join(file);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("failed to read {}: {e}", path.display()))
+    };
+    let [role_file, binding_file] = LEADER_ELECTION_ROLE;
+    let mut role: Role = serde_yaml::from_str(&read(role_file))
+        .unwrap_or_else(|e| panic!("failed to parse {role_file}: {e}"));
+    role.metadata.namespace = Some(namespace.to_owned());
+    let mut binding: RoleBinding = serde_yaml::from_str(&read(binding_file))
+        .unwrap_or_else(|e| panic!("failed to parse {binding_file}: {e}"));
+    binding.metadata.namespace = Some(namespace.to_owned());
+    for subject in binding.subjects.iter_mut().flatten() {
+        subject.namespace = Some(namespace.to_owned());
+    }
+    let params = PatchParams::apply("vmafx-tests").force();
+    let name = role.metadata.name.clone().expect("the Role is named");
+    Api::<Role>::namespaced(client.clone(), namespace)
+        .patch(&name, &params, &Patch::Apply(&role))
+        .await
+        .unwrap_or_else(|e| panic!("failed to apply {role_file}: {e}"));
+    let name = binding
+        .metadata
+        .name
+        .clone()
+        .expect("the RoleBinding is named");
+    Api::<RoleBinding>::namespaced(client.clone(), namespace)
+        .patch(&name, &params, &Patch::Apply(&binding))
+        .await
+        .unwrap_or_else(|e| panic!("failed to apply {binding_file}: {e}"));
 }
 
 /// Starts `vmafx operator` with `kubeconfig`, in namespace `namespace`, with health and metrics on
