@@ -107,6 +107,16 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Whether this caller may act as the node called `node_name`: its NAME exactly, or, for a
+    /// NAME ending in `*`, any name with that prefix (one token for the replicas of a pool whose
+    /// Pod names are not known in advance; `--auth-kubernetes` binds each Pod to itself instead).
+    pub fn may_be_node(&self, node_name: &str) -> bool {
+        match self.name.strip_suffix('*') {
+            Some(prefix) => node_name.starts_with(prefix) && node_name.len() > prefix.len(),
+            None => self.name == node_name,
+        }
+    }
+
     /// The caller of a controller that authenticates nobody (`vmafx serve` on loopback, or
     /// `--insecure`): everything is allowed.
     pub fn anonymous() -> Identity {
@@ -607,6 +617,22 @@ mod tests {
         let auth = Authenticator::open();
         assert!(!auth.is_enforcing());
         assert_eq!(check(&auth, None).unwrap(), Identity::anonymous());
+    }
+
+    #[test]
+    fn a_node_name_ending_in_a_star_covers_a_pool() {
+        let pool = Identity {
+            name: "vmafx-node-cpu-*".into(),
+            role: Role::Node,
+        };
+        assert!(pool.may_be_node("vmafx-node-cpu-7d9f-abcde"));
+        assert!(!pool.may_be_node("vmafx-node-cpu-"));
+        assert!(!pool.may_be_node("vmafx-node-gpu-0"));
+        let one = Identity {
+            name: "worker-0".into(),
+            role: Role::Node,
+        };
+        assert!(one.may_be_node("worker-0") && !one.may_be_node("worker-01"));
     }
 
     #[test]

@@ -341,7 +341,7 @@ impl Controller {
             ));
         }
         let name = self.node_name(node_id).await?;
-        if name != caller.name {
+        if !caller.may_be_node(&name) {
             return Err(ControllerError::PermissionDenied(format!(
                 "permission denied: {} may act only as node {0:?}, not as node {node_id} ({name:?})",
                 caller.name
@@ -359,7 +359,7 @@ impl Controller {
     ) -> Result<v1::Node, ControllerError> {
         caller.require(Access::Node)?;
         let info = info.ok_or_else(|| ControllerError::InvalidArgument("info: missing".into()))?;
-        if caller.role == Role::Node && info.name != caller.name {
+        if caller.role == Role::Node && !caller.may_be_node(&info.name) {
             return Err(ControllerError::PermissionDenied(format!(
                 "permission denied: {} may register only as node {0:?}, not {:?}",
                 caller.name, info.name

@@ -30,6 +30,13 @@ pub const CONTROLLER_GRPC_ADDR: &str = "VMAFX_CONTROLLER_GRPC_ADDR";
 pub const CONTROLLER_HTTP_ADDR: &str = "VMAFX_CONTROLLER_HTTP_ADDR";
 /// Comma-separated image prefixes a `VmafxNode.spec.image` must start with.
 pub const ALLOWED_IMAGES: &str = "VMAFX_OPERATOR_ALLOWED_IMAGES";
+/// A file holding the token sent to the controller (first line), reread when it changes: in a
+/// cluster, the operator's projected ServiceAccount token.
+pub const TOKEN_FILE: &str = "VMAFX_TOKEN_FILE";
+/// The token sent to the controller, when no token file is given.
+pub const TOKEN: &str = "VMAFX_TOKEN";
+/// CA certificate (PEM) of the controller's TLS certificate, for an `https://` controller.
+pub const CA_CERT: &str = "VMAFX_CA_CERT";
 /// Comma-separated `HOST=IP` pairs the operator's HTTP client resolves without DNS (as curl's
 /// `--resolve`): for an operator run outside the cluster, where Service names do not resolve.
 pub const RESOLVE: &str = "VMAFX_OPERATOR_RESOLVE";
@@ -119,6 +126,12 @@ pub struct OperatorConfig {
     pub allowed_images: Vec<String>,
     /// Host names the HTTP client resolves to fixed addresses (`VMAFX_OPERATOR_RESOLVE`).
     pub resolve: Vec<(String, IpAddr)>,
+    /// File holding the controller token (`VMAFX_TOKEN_FILE`), reread when it changes.
+    pub controller_token_file: Option<std::path::PathBuf>,
+    /// The controller token itself (`VMAFX_TOKEN`), when no file is given.
+    pub controller_token: Option<vmafx_api::client::Token>,
+    /// CA of the controller's TLS certificate (`VMAFX_CA_CERT`).
+    pub controller_ca_cert: Option<std::path::PathBuf>,
 }
 
 impl OperatorConfig {
@@ -236,6 +249,16 @@ impl OperatorConfig {
             None => Vec::new(),
             Some(v) => parse_resolve(&v)?,
         };
+        let controller_token_file = get(TOKEN_FILE)
+            .filter(|v| !v.trim().is_empty())
+            .map(std::path::PathBuf::from);
+        let controller_token = get(TOKEN)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .map(vmafx_api::client::Token::new);
+        let controller_ca_cert = get(CA_CERT)
+            .filter(|v| !v.trim().is_empty())
+            .map(std::path::PathBuf::from);
         Ok(OperatorConfig {
             metrics_addr,
             health_probe_addr,
@@ -249,6 +272,9 @@ impl OperatorConfig {
             namespace: namespace.to_owned(),
             allowed_images,
             resolve,
+            controller_token_file,
+            controller_token,
+            controller_ca_cert,
         })
     }
 }

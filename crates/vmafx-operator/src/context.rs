@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use kube::runtime::events::{Recorder, Reporter};
 use kube::Client;
-use tonic::transport::Endpoint;
+use tonic::service::interceptor::InterceptedService;
+use vmafx_api::client::{BearerToken, ClientOptions};
 use vmafx_api::v1::job_service_client::JobServiceClient;
 
 use crate::config::OperatorConfig;
@@ -16,7 +17,7 @@ use crate::job::follow::WATCH_CONNECTIONS;
 use crate::metrics::Metrics;
 
 /// The operator's client for the controller's job API; its calls are counted.
-pub type ControllerClient = JobServiceClient<CountedChannel>;
+pub type ControllerClient = JobServiceClient<InterceptedService<CountedChannel, BearerToken>>;
 
 /// The name the operator reports events and field managers under.
 pub const MANAGER: &str = "vmafx-operator";
@@ -44,14 +45,14 @@ pub struct Context {
 /// Why a context could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
-    /// The controller address is not a usable gRPC endpoint.
+    /// The controller address, its CA or the token is not usable.
     #[error("failed to use {addr} as the controller's gRPC address: {source}")]
     ControllerAddress {
         /// The configured address.
         addr: String,
-        /// Why tonic refused it.
+        /// Why it was refused.
         #[source]
-        source: tonic::transport::Error,
+        source: vmafx_api::client::ClientError,
     },
     /// The HTTP client could not be built.
     #[error("failed to build the HTTP client: {0}")]
@@ -65,18 +66,30 @@ impl Context {
         config: OperatorConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ContextError> {
-        let endpoint = Endpoint::from_shared(config.controller_grpc.clone())
+        let options = ClientOptions {
+            address: config.controller_grpc.clone(),
+            ca_cert: config.controller_ca_cert.clone(),
+            client_identity: None,
+            token: config.controller_token.clone(),
+            token_file: config.controller_token_file.clone(),
+        };
+        let endpoint = options
+            .endpoint()
             .map_err(|source| ContextError::ControllerAddress {
                 addr: config.controller_grpc.clone(),
                 source,
             })?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_keepalive(Some(Duration::from_secs(30)))
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_while_idle(true);
-        let connect = |endpoint: &Endpoint| -> ControllerClient {
-            let channel = CountedChannel::new(endpoint.connect_lazy(), Arc::clone(&metrics));
-            JobServiceClient::new(channel)
+            .configure(|endpoint| {
+                endpoint
+                    .connect_timeout(Duration::from_secs(5))
+                    .tcp_keepalive(Some(Duration::from_secs(30)))
+                    .http2_keep_alive_interval(Duration::from_secs(30))
+                    .keep_alive_while_idle(true)
+            });
+        let connect = |endpoint: &vmafx_api::client::ApiEndpoint| -> ControllerClient {
+            let channel =
+                CountedChannel::new(endpoint.connect_channel_lazy(), Arc::clone(&metrics));
+            JobServiceClient::with_interceptor(channel, endpoint.bearer_token())
                 .max_decoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES)
         };
         let jobs = connect(&endpoint);

@@ -58,3 +58,31 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- $backends := dict "nvidia" "cpu,cuda,vulkan" "amd" "cpu,hip,vulkan" "intel" "cpu,sycl,vulkan" "cpu" "cpu" -}}
 {{- get $backends . -}}
 {{- end -}}
+
+{{/* The ServiceAccount of the controller (it reviews tokens with the API server). */}}
+{{- define "vmafx.controllerServiceAccount" -}}
+{{- printf "%s-controller" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The ServiceAccount of the node pools' Pods; with auth.mode kubernetes its tokens carry the
+     node role, each bound to its own Pod. */}}
+{{- define "vmafx.nodeServiceAccount" -}}
+{{- printf "%s-node" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Checks auth.mode and what it needs. */}}
+{{- define "vmafx.authMode" -}}
+{{- $mode := .Values.auth.mode -}}
+{{- if not (has $mode (list "kubernetes" "tokenSecret" "insecure")) -}}
+{{- fail (printf "auth.mode: %q is not one of kubernetes, tokenSecret, insecure" $mode) -}}
+{{- end -}}
+{{- if and (eq $mode "tokenSecret") (not .Values.auth.tokenSecret) -}}
+{{- fail "auth.tokenSecret: auth.mode tokenSecret needs the name of a Secret holding tokens.csv" -}}
+{{- end -}}
+{{- $mode -}}
+{{- end -}}
+
+{{/* The path where a Pod's projected ServiceAccount token is mounted. */}}
+{{- define "vmafx.serviceAccountTokenPath" -}}
+/var/run/secrets/kubernetes.io/serviceaccount/token
+{{- end -}}
