@@ -30,7 +30,8 @@ const LOCAL_NAMES: [&str; 4] = [
 /// [`InputPolicy::default`] is the controller's and node's default: no `file://` at all, no
 /// private networks, no `path=` models. [`InputPolicy::permissive`] is for a local user scoring
 /// their own files with `vmafx score`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct InputPolicy {
     /// `file://` inputs must lie under one of these (absolute) folders; none refuses every
     /// `file://` input.
@@ -103,7 +104,7 @@ impl InputPolicy {
         let bare = host.trim_end_matches('.').to_ascii_lowercase();
         if LOCAL_NAMES.contains(&bare.as_str()) || bare.ends_with(".localhost") {
             return Err(format!(
-                "the host {bare:?} is a local or metadata name (see --allow-private-networks)"
+                "the host {bare} is a local or metadata name (see --allow-private-networks)"
             ));
         }
         if let Ok(ip) = bare.parse::<IpAddr>() {
@@ -114,7 +115,7 @@ impl InputPolicy {
         let last = bare.rsplit('.').next().unwrap_or("");
         if last.bytes().all(|b| b.is_ascii_digit()) || last.starts_with("0x") {
             return Err(format!(
-                "the host {bare:?} looks like an address but is not a dotted-quad IPv4 address"
+                "the host {bare} looks like an address but is not a dotted-quad IPv4 address"
             ));
         }
         Ok(())

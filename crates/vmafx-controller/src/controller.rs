@@ -19,6 +19,8 @@ pub struct ControllerConfig {
     pub queue: QueueConfig,
     /// How often expired leases and silent nodes are looked for.
     pub reap_interval: Duration,
+    /// Which inputs a submitted job may name (checked at submit time).
+    pub policy: vmafx_contract::InputPolicy,
 }
 
 impl Default for ControllerConfig {
@@ -26,6 +28,7 @@ impl Default for ControllerConfig {
         ControllerConfig {
             queue: QueueConfig::default(),
             reap_interval: Duration::from_secs(1),
+            policy: vmafx_contract::InputPolicy::default(),
         }
     }
 }
@@ -115,7 +118,7 @@ impl Controller {
         idempotency_key: String,
     ) -> Result<(v1::Job, bool), ControllerError> {
         let spec = spec.ok_or_else(|| ControllerError::InvalidArgument("spec: missing".into()))?;
-        let spec = convert::validate_spec(&spec, idempotency_key)?;
+        let spec = convert::validate_spec(&spec, idempotency_key, &self.config.policy)?;
         let submitted = self
             .store_call(move |store| store.submit(spec, now_ms()))
             .await?;
