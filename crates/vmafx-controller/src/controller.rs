@@ -29,6 +29,8 @@ pub struct ControllerConfig {
     pub forget_nodes_after: Duration,
     /// How many `WatchJob` streams may be open at once; more are refused as RESOURCE_EXHAUSTED.
     pub max_watch_streams: usize,
+    /// Which inputs a submitted job may name (checked at submit time).
+    pub policy: vmafx_contract::InputPolicy,
 }
 
 /// How long finished jobs are kept unless configured otherwise.
@@ -53,6 +55,7 @@ impl Default for ControllerConfig {
             retain_finished: Some(DEFAULT_RETAIN_FINISHED),
             forget_nodes_after: DEFAULT_FORGET_NODES_AFTER,
             max_watch_streams: DEFAULT_MAX_WATCH_STREAMS,
+            policy: vmafx_contract::InputPolicy::default(),
         }
     }
 }
@@ -196,7 +199,7 @@ impl Controller {
     ) -> Result<(v1::Job, bool), ControllerError> {
         caller.require(Access::Submit)?;
         let spec = spec.ok_or_else(|| ControllerError::InvalidArgument("spec: missing".into()))?;
-        let spec = convert::validate_spec(&spec, idempotency_key)?;
+        let spec = convert::validate_spec(&spec, idempotency_key, &self.config.policy)?;
         let submitted = self
             .store_call(move |store| store.submit(spec, now_ms()))
             .await?;

@@ -2,101 +2,81 @@
 //! request must pass before it reaches the store.
 
 use vmafx_api::v1;
+use vmafx_contract::node::validate_node;
+use vmafx_contract::{Backend, FieldError, InputPolicy, JobDraft, JobUri, NodeDraft};
 use vmafx_queue as queue;
 
 use crate::controller::ControllerError;
-
-/// Vendors a node may register with.
-pub const VENDORS: &[&str] = &["nvidia", "amd", "intel", "cpu"];
 
 fn invalid(message: String) -> ControllerError {
     ControllerError::InvalidArgument(message)
 }
 
-/// Checks that `uri` has the `scheme://rest` shape every input must have; which schemes a node
-/// can actually read is its business (anything unknown goes to rclone).
+fn field_error(err: FieldError) -> ControllerError {
+    invalid(err.to_string())
+}
+
+/// Checks that `uri` follows the job URI grammar ([`JobUri`]), naming `field` in the error;
+/// the same grammar the node and the operator's webhook use.
 pub fn validate_uri(field: &str, uri: &str) -> Result<(), ControllerError> {
-    if uri.trim().is_empty() {
-        return Err(invalid(format!("{field}: must not be empty")));
-    }
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return Err(invalid(format!(
-            "{field}: \"{uri}\" is not a URI (expected scheme://path, e.g. file:///clips/ref.y4m or s3://bucket/ref.y4m)"
-        )));
-    };
-    let scheme_ok = scheme
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | '_'));
-    if !scheme_ok {
-        return Err(invalid(format!(
-            "{field}: \"{uri}\" has an invalid scheme \"{scheme}\""
-        )));
-    }
-    if rest.is_empty() || rest == "/" {
-        return Err(invalid(format!("{field}: \"{uri}\" names no object")));
-    }
-    Ok(())
+    JobUri::parse_field(field, uri)
+        .map(drop)
+        .map_err(field_error)
 }
 
-fn validate_models(models: &[String]) -> Result<(), ControllerError> {
-    for (i, text) in models.iter().enumerate() {
-        let spec = vmafx_engine::model::ModelSpec::parse(text)
-            .map_err(|e| invalid(format!("models[{i}]: {e}")))?;
-        // Built-in models can be checked here; a path is only meaningful on the node.
-        if let vmafx_engine::model::ModelSource::BuiltIn(_) = spec.source {
-            vmafx_engine::model::Model::load(&spec)
-                .map_err(|e| invalid(format!("models[{i}]: {e}")))?;
-        }
+/// The queue's backend for a contract backend.
+fn queue_backend(backend: Backend) -> queue::Backend {
+    match backend {
+        Backend::Cpu => queue::Backend::Cpu,
+        Backend::Cuda => queue::Backend::Cuda,
+        Backend::Hip => queue::Backend::Hip,
+        Backend::Sycl => queue::Backend::Sycl,
+        Backend::Vulkan => queue::Backend::Vulkan,
     }
-    Ok(())
-}
-
-fn validate_features(features: &[String]) -> Result<(), ControllerError> {
-    for (i, text) in features.iter().enumerate() {
-        let spec = vmafx_score::FeatureSpec::parse(text)
-            .map_err(|e| invalid(format!("features[{i}]: {e}")))?;
-        vmafx_engine::feature::find_extractor(&spec.name)
-            .map_err(|e| invalid(format!("features[{i}]: {e}")))?;
-    }
-    Ok(())
 }
 
 /// Parses a backend name; empty means cpu.
 pub fn backend(field: &str, name: &str) -> Result<queue::Backend, ControllerError> {
-    if name.is_empty() {
-        return Ok(queue::Backend::Cpu);
-    }
-    name.parse::<queue::Backend>().map_err(|_| {
-        invalid(format!(
-            "{field}: unknown backend \"{name}\" (expected cpu, cuda, hip, sycl or vulkan)"
-        ))
-    })
+    Backend::parse_field(field, name)
+        .map(queue_backend)
+        .map_err(field_error)
 }
 
-/// Validates a submitted spec and turns it into the queue's.
+/// Validates a submitted spec against the job contract and `policy` and turns it into the
+/// queue's. Beyond the contract, built-in models are loaded (which checks their overrides) and
+/// features must name an extractor the engine has.
 pub fn validate_spec(
     spec: &v1::JobSpec,
     idempotency_key: String,
+    policy: &InputPolicy,
 ) -> Result<queue::JobSpec, ControllerError> {
-    validate_uri("reference", &spec.reference)?;
-    validate_uri("distorted", &spec.distorted)?;
-    validate_models(&spec.models)?;
-    validate_features(&spec.features)?;
-    if spec.max_attempts > 100 {
-        return Err(invalid(format!(
-            "max_attempts: {} is more than 100",
-            spec.max_attempts
-        )));
+    let draft = JobDraft {
+        reference: &spec.reference,
+        distorted: &spec.distorted,
+        models: &spec.models,
+        features: &spec.features,
+        backend: &spec.backend,
+        priority: spec.priority,
+        max_attempts: spec.max_attempts,
+    };
+    let valid = vmafx_contract::validate_job(&draft, policy).map_err(field_error)?;
+    for (i, model) in valid.models.iter().enumerate() {
+        // A built-in model can be loaded here; a path is only meaningful on the node.
+        if let vmafx_contract::ModelSource::BuiltIn(_) = model.source {
+            let spec = vmafx_engine::model::ModelSpec::from(model.clone());
+            vmafx_engine::model::Model::load(&spec)
+                .map_err(|e| invalid(format!("models[{i}]: {e}")))?;
+        }
+    }
+    for (i, feature) in valid.features.iter().enumerate() {
+        vmafx_engine::feature::find_extractor(&feature.name)
+            .map_err(|e| invalid(format!("features[{i}]: {e}")))?;
     }
     Ok(queue::JobSpec {
         reference: spec.reference.clone(),
         distorted: spec.distorted.clone(),
         models: spec.models.clone(),
-        backend: backend("backend", &spec.backend)?,
+        backend: queue_backend(valid.backend),
         priority: spec.priority,
         features: spec.features.clone(),
         idempotency_key: (!idempotency_key.is_empty()).then_some(idempotency_key),
@@ -104,33 +84,19 @@ pub fn validate_spec(
     })
 }
 
-/// Validates a node's registration.
+/// Validates a node's registration against the contract (name, vendor, backends, capacity).
 pub fn validate_node_info(info: &v1::NodeInfo) -> Result<queue::NodeInfo, ControllerError> {
-    if info.name.trim().is_empty() {
-        return Err(invalid("info.name: must not be empty".into()));
-    }
-    if !VENDORS.contains(&info.vendor.as_str()) {
-        return Err(invalid(format!(
-            "info.vendor: \"{}\" is not one of nvidia, amd, intel, cpu",
-            info.vendor
-        )));
-    }
-    if info.capacity == 0 {
-        return Err(invalid("info.capacity: must be at least 1".into()));
-    }
-    let backends = if info.backends.is_empty() {
-        vec![queue::Backend::Cpu]
-    } else {
-        info.backends
-            .iter()
-            .enumerate()
-            .map(|(i, b)| backend(&format!("info.backends[{i}]"), b))
-            .collect::<Result<Vec<_>, _>>()?
-    };
+    let valid = validate_node(&NodeDraft {
+        name: &info.name,
+        vendor: &info.vendor,
+        backends: &info.backends,
+        capacity: info.capacity,
+    })
+    .map_err(field_error)?;
     Ok(queue::NodeInfo {
         name: info.name.clone(),
-        vendor: info.vendor.clone(),
-        backends,
+        vendor: valid.vendor.as_str().to_string(),
+        backends: valid.backends.into_iter().map(queue_backend).collect(),
         device: info.device.clone(),
         capacity: info.capacity,
         version: info.version.clone(),
@@ -320,7 +286,17 @@ mod tests {
         assert!(validate_uri("reference", "s3://bucket/key.y4m").is_ok());
         assert!(validate_uri("reference", "file:///tmp/a.y4m").is_ok());
         assert!(validate_uri("reference", "rclone://remote:path/a.mkv").is_ok());
-        for bad in ["", "  ", "/tmp/a.y4m", "s3://", "1x://a", "s 3://a"] {
+        // One grammar everywhere: `my_remote` is an rclone remote, `svn+ssh` is nothing.
+        assert!(validate_uri("reference", "my_remote://x").is_ok());
+        for bad in [
+            "",
+            "  ",
+            "/tmp/a.y4m",
+            "s3://",
+            "s 3://a",
+            "svn+ssh://h/x",
+            "rclone://remote,endpoint='http://x':path",
+        ] {
             let err = validate_uri("distorted", bad).unwrap_err().to_string();
             assert!(err.starts_with("distorted: "), "{bad:?}: {err}");
         }
@@ -337,28 +313,38 @@ mod tests {
             features: vec!["psnr".into()],
             max_attempts: 0,
         };
-        let ok = validate_spec(&spec, "k".into()).unwrap();
+        let policy = InputPolicy {
+            allow_file_roots: vec!["/".into()],
+            ..InputPolicy::default()
+        };
+        let ok = validate_spec(&spec, "k".into(), &policy).unwrap();
         assert_eq!(ok.backend, queue::Backend::Cuda);
         assert_eq!(ok.idempotency_key.as_deref(), Some("k"));
         assert_eq!(ok.max_attempts, None);
 
         let mut bad = spec.clone();
         bad.models = vec!["version=no_such_model".into()];
-        assert!(validate_spec(&bad, String::new())
+        assert!(validate_spec(&bad, String::new(), &policy)
             .unwrap_err()
             .to_string()
             .starts_with("models[0]: "));
         let mut bad = spec.clone();
         bad.features = vec!["nope".into()];
-        assert!(validate_spec(&bad, String::new())
+        assert!(validate_spec(&bad, String::new(), &policy)
             .unwrap_err()
             .to_string()
             .starts_with("features[0]: "));
-        let mut bad = spec;
+        let mut bad = spec.clone();
         bad.backend = "opencl".into();
-        assert!(validate_spec(&bad, String::new())
+        assert!(validate_spec(&bad, String::new(), &policy)
             .unwrap_err()
             .to_string()
             .starts_with("backend: "));
+        assert_eq!(
+            validate_spec(&spec, String::new(), &InputPolicy::default())
+                .unwrap_err()
+                .to_string(),
+            "reference: \"file:///a.y4m\" is not allowed: file:// inputs are not allowed on this controller (see --allow-file-root)"
+        );
     }
 }

@@ -19,6 +19,15 @@ pub struct FetchConfig {
     pub rclone: RcloneConfig,
     /// How long one request may take and how often it is retried.
     pub limits: Limits,
+    /// Which inputs may be read: file roots, private networks, byte limits. The default
+    /// refuses every `file://` input and every non-public address.
+    pub policy: vmafx_contract::InputPolicy,
+    /// Host names answered from this table instead of DNS, like `/etc/hosts` for the fetcher;
+    /// their addresses still pass the policy.
+    pub static_hosts: Vec<(String, std::net::IpAddr)>,
+    /// http(s) authorities (`host:port`) exempt from the private-network rule, such as an
+    /// in-cluster media server; a redirect elsewhere is still checked.
+    pub trusted_hosts: Vec<String>,
 }
 
 /// S3 settings. Without an access key the provider's default chain (profile, web identity,
@@ -132,6 +141,9 @@ impl FetchConfig {
                 config_path: lookup("RCLONE_CONFIG").map(PathBuf::from),
             },
             limits: Limits::default(),
+            policy: vmafx_contract::InputPolicy::default(),
+            static_hosts: Vec::new(),
+            trusted_hosts: Vec::new(),
         }
     }
 }

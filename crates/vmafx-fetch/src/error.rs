@@ -13,6 +13,25 @@ pub enum FetchError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The input policy refuses this input (a file outside the allowed roots, a private
+    /// address, an unconfigured rclone remote, …).
+    #[error("failed to open {uri}: {reason}")]
+    Policy {
+        /// The URI.
+        uri: String,
+        /// Which rule refused it.
+        reason: String,
+    },
+    /// The input is larger than the input limit.
+    #[error("failed to open {uri}: {size} bytes is more than the input limit of {limit} bytes (see --max-input-bytes)")]
+    TooLarge {
+        /// The URI.
+        uri: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The object, file, bucket or container does not exist.
     #[error("failed to open {uri}: not found ({detail})")]
     NotFound {

@@ -4,15 +4,16 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use opendal::HttpTransporter;
 use opendal_http_transport_reqwest::ReqwestTransport;
 
 use crate::config::FetchConfig;
 use crate::error::FetchError;
+use crate::guard::{check_local_file, redirect_policy, trusted, LimitedReader, PolicyResolver};
 use crate::location::{parse, Location};
-use crate::rclone::Rclone;
+use crate::rclone::{list_remotes, Rclone};
 use crate::runtime::RuntimeGuard;
 use crate::store::Target;
 use crate::stream::UriReader;
@@ -52,10 +53,19 @@ impl fmt::Debug for Input {
 
 /// Opens inputs by URI. Blocking: call it from a thread that may block (`spawn_blocking`).
 /// Cheap to share behind an `Arc`; every call is independent.
+///
+/// Every input passes the configured [`vmafx_contract::InputPolicy`] first (see
+/// `guard.rs`): file roots, regular files, public addresses, configured rclone remotes and
+/// the input byte limit.
 pub struct Fetcher {
     config: FetchConfig,
+    /// For the object stores, whose endpoints the operator configured.
     transport: HttpTransporter,
+    /// For http(s) inputs, whose hosts the job chose: resolved and redirected under the policy.
+    http_transport: HttpTransporter,
     runtime: Arc<RuntimeGuard>,
+    /// `rclone listremotes`, read once and again when a remote is missing from it.
+    remotes: Mutex<Option<Vec<String>>>,
 }
 
 impl Fetcher {
@@ -64,15 +74,39 @@ impl Fetcher {
         // reqwest is built without a TLS crypto provider of its own; it uses the process default,
         // which the embedding application may already have chosen (then this is a no-op).
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let transport_error =
+            |e: reqwest::Error| FetchError::Transport(crate::error::one_line(&e.to_string()));
         // A connect timeout of its own: without it a black-holed endpoint holds a connection
         // attempt for the whole request timeout of every retry.
         let client = reqwest::Client::builder()
             .connect_timeout(config.limits.request_timeout)
             .build()
-            .map_err(|e| FetchError::Transport(crate::error::one_line(&e.to_string())))?;
+            .map_err(transport_error)?;
+        let trusted_hosts = Arc::new(config.trusted_hosts.clone());
+        let trusted_names: Vec<String> = config
+            .trusted_hosts
+            .iter()
+            .filter_map(|a| {
+                a.rsplit_once(':')
+                    .map(|(h, _)| h.trim_matches(['[', ']']).to_ascii_lowercase())
+            })
+            .collect();
+        let http_client = reqwest::Client::builder()
+            .connect_timeout(config.limits.request_timeout)
+            .no_proxy()
+            .dns_resolver(PolicyResolver {
+                allow_private_networks: config.policy.allow_private_networks,
+                static_hosts: Arc::new(config.static_hosts.clone()),
+                trusted_names: Arc::new(trusted_names),
+            })
+            .redirect(redirect_policy(&config.policy, trusted_hosts))
+            .build()
+            .map_err(transport_error)?;
         Ok(Fetcher {
             transport: HttpTransporter::new(ReqwestTransport::new(client)),
+            http_transport: HttpTransporter::new(ReqwestTransport::new(http_client)),
             runtime: Arc::new(RuntimeGuard::start()?),
+            remotes: Mutex::new(None),
             config,
         })
     }
@@ -82,43 +116,142 @@ impl Fetcher {
         &self.config
     }
 
-    /// Checks that `uri` names a readable file or object and returns its size in bytes.
-    pub fn size(&self, uri: &str) -> Result<u64, FetchError> {
-        let loc = parse(uri)?;
-        match &loc {
-            Location::File(path) => local_size(uri, path),
-            Location::Rclone { target } => self.rclone(target, uri).size(),
-            _ => Target::new(&self.config, &self.transport, &self.runtime, &loc, uri)?.size(),
+    /// The message for a `file://` input the policy refuses: the same whether or not the file
+    /// exists, whatever it is.
+    fn file_refusal(&self) -> &'static str {
+        if self.config.policy.allow_file_roots.is_empty() {
+            "file:// inputs are not allowed on this node (see --allow-file-root)"
+        } else {
+            "the file is not under an allowed file root (see --allow-file-root)"
         }
     }
 
-    /// Opens `uri`: a local file is returned as its path, anything else as a stream of its
-    /// bytes. Existence and access are checked before returning.
+    /// The policy checks that need no backend call: http(s) hosts as written, rclone remotes.
+    fn admit(&self, uri: &str, loc: &Location) -> Result<(), FetchError> {
+        let refuse = |reason: String| FetchError::Policy {
+            uri: uri.to_string(),
+            reason,
+        };
+        match loc {
+            Location::Http {
+                secure, host, port, ..
+            } => {
+                let port = port.unwrap_or(if *secure { 443 } else { 80 });
+                if trusted(&self.config.trusted_hosts, host, port) {
+                    return Ok(());
+                }
+                self.config.policy.check_http_host(host).map_err(refuse)
+            }
+            Location::Rclone { remote, .. } => {
+                if self.remote_configured(remote, uri)? {
+                    Ok(())
+                } else {
+                    Err(refuse(format!(
+                        "the rclone remote {remote:?} is not configured on this node"
+                    )))
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn remote_configured(&self, remote: &str, uri: &str) -> Result<bool, FetchError> {
+        let mut cache = self.remotes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = cache.as_ref() {
+            if known.iter().any(|r| r == remote) {
+                return Ok(true);
+            }
+        }
+        // Not known yet, or added since: ask rclone again.
+        let known = list_remotes(&self.config.rclone, uri)?;
+        let found = known.iter().any(|r| r == remote);
+        *cache = Some(known);
+        Ok(found)
+    }
+
+    fn check_size(&self, uri: &str, size: u64) -> Result<u64, FetchError> {
+        let limit = self.config.policy.max_input_bytes;
+        if size > limit {
+            return Err(FetchError::TooLarge {
+                uri: uri.to_string(),
+                size,
+                limit,
+            });
+        }
+        Ok(size)
+    }
+
+    fn target(&self, loc: &Location, uri: &str) -> Result<Target, FetchError> {
+        let transport = match loc {
+            Location::Http { .. } => &self.http_transport,
+            _ => &self.transport,
+        };
+        Target::new(&self.config, transport, &self.runtime, loc, uri)
+    }
+
+    /// Checks that `uri` names a readable file or object and returns its size in bytes.
+    pub fn size(&self, uri: &str) -> Result<u64, FetchError> {
+        let loc = parse(uri)?;
+        self.admit(uri, &loc)?;
+        match &loc {
+            Location::File(path) => self.local(uri, path).map(|(_, size)| size),
+            Location::Rclone { .. } => {
+                let target = loc.rclone_target().unwrap_or_default();
+                self.check_size(uri, self.rclone(&target, uri).size()?)
+            }
+            _ => self.check_size(uri, self.target(&loc, uri)?.size()?),
+        }
+    }
+
+    fn local(&self, uri: &str, path: &Path) -> Result<(PathBuf, u64), FetchError> {
+        check_local_file(
+            &self.config.policy,
+            uri,
+            path,
+            self.config.policy.max_input_bytes,
+            self.file_refusal(),
+        )
+    }
+
+    fn limited(&self, reader: Box<dyn Read + Send>, uri: &str) -> Box<dyn Read + Send> {
+        Box::new(LimitedReader {
+            inner: reader,
+            limit: self.config.policy.max_input_bytes,
+            read: 0,
+            uri: uri.to_string(),
+        })
+    }
+
+    /// Opens `uri`: a local file is returned as its (canonical) path, anything else as a stream
+    /// of its bytes. The policy, existence and access are checked before returning.
     pub fn open(&self, uri: &str) -> Result<Input, FetchError> {
         let loc = parse(uri)?;
+        self.admit(uri, &loc)?;
         let name = loc.name().to_string();
         tracing::debug!(uri, scheme = loc.scheme(), "opening input");
         match &loc {
             Location::File(path) => {
-                local_size(uri, path)?;
-                Ok(Input::Local(path.clone()))
+                let (real, _) = self.local(uri, path)?;
+                Ok(Input::Local(real))
             }
-            Location::Rclone { target } => {
-                let rclone = self.rclone(target, uri);
-                let size = rclone.size()?;
+            Location::Rclone { .. } => {
+                let target = loc.rclone_target().unwrap_or_default();
+                let rclone = self.rclone(&target, uri);
+                let size = self.check_size(uri, rclone.size()?)?;
                 let reader = rclone.cat()?;
                 Ok(Input::Stream {
-                    reader: Box::new(reader),
+                    reader: self.limited(Box::new(reader), uri),
                     name,
                     size: Some(size),
                 })
             }
             _ => {
-                let target = Target::new(&self.config, &self.transport, &self.runtime, &loc, uri)?;
-                let size = target.size()?;
+                let target = self.target(&loc, uri)?;
+                let size = self.check_size(uri, target.size()?)?;
                 let reader = target.reader(size, Arc::clone(&self.runtime))?;
                 Ok(Input::Stream {
-                    reader: Box::new(UriReader::new(reader, uri.to_string(), None)),
+                    reader: self
+                        .limited(Box::new(UriReader::new(reader, uri.to_string(), None)), uri),
                     name,
                     size: Some(size),
                 })
@@ -129,7 +262,8 @@ impl Fetcher {
     /// Makes `uri` available as a file, for formats that need to seek (MP4 with its index at the
     /// end). Remote inputs are streamed in 1 MiB chunks into a new file in `dir`, named
     /// `vmafx-<random>-<name>` to keep the extension; the caller owns and removes it. A local
-    /// file is NOT copied: its own path is returned, and the caller must not remove it.
+    /// file is NOT copied: its own path is returned, and the caller must not remove it. A
+    /// download that grows past the input limit is cut off and removed.
     pub fn download(&self, uri: &str, dir: &Path) -> Result<PathBuf, FetchError> {
         let (mut reader, name, size) = match self.open(uri)? {
             Input::Local(path) => return Ok(path),
@@ -168,33 +302,6 @@ impl Fetcher {
             uri,
         }
     }
-}
-
-fn local_size(uri: &str, path: &Path) -> Result<u64, FetchError> {
-    let classify = |e: io::Error| match e.kind() {
-        io::ErrorKind::NotFound => FetchError::NotFound {
-            uri: uri.to_string(),
-            detail: e.to_string(),
-        },
-        io::ErrorKind::PermissionDenied => FetchError::AccessDenied {
-            uri: uri.to_string(),
-            detail: e.to_string(),
-        },
-        _ => FetchError::Backend {
-            uri: uri.to_string(),
-            action: "open",
-            detail: e.to_string(),
-        },
-    };
-    let meta = std::fs::metadata(path).map_err(classify)?;
-    if meta.is_dir() {
-        return Err(FetchError::IsDirectory {
-            uri: uri.to_string(),
-        });
-    }
-    // Opening proves read permission now rather than at decode time.
-    File::open(path).map_err(classify)?;
-    Ok(meta.len())
 }
 
 fn copy_chunked(reader: &mut dyn Read, out: &mut File) -> io::Result<u64> {

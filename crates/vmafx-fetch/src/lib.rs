@@ -8,6 +8,7 @@
 mod config;
 mod error;
 mod fetcher;
+mod guard;
 mod location;
 mod rclone;
 mod runtime;
@@ -17,7 +18,9 @@ mod stream;
 pub use config::{AzureConfig, FetchConfig, GcsConfig, Limits, RcloneConfig, S3Config};
 pub use error::FetchError;
 pub use fetcher::{Fetcher, Input};
+pub use guard::check_model_file;
 pub use location::{parse, Location};
+pub use vmafx_contract::InputPolicy;
 
 /// Result alias for this crate.
 pub type Result<T, E = FetchError> = std::result::Result<T, E>;

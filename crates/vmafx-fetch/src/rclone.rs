@@ -16,6 +16,36 @@ const EXIT_FILE_NOT_FOUND: i32 = 4;
 /// How many trailing stderr lines are kept to explain a failure.
 const STDERR_LINES: usize = 16;
 
+/// The remotes the rclone configuration defines (`rclone listremotes`), without their `:`.
+pub(crate) fn list_remotes(config: &RcloneConfig, uri: &str) -> Result<Vec<String>, FetchError> {
+    let mut cmd = Command::new(&config.binary);
+    if let Some(path) = &config.config_path {
+        cmd.arg("--config").arg(path);
+    }
+    let out = cmd
+        .arg("listremotes")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| FetchError::RcloneMissing {
+            uri: uri.to_string(),
+            binary: config.binary.clone(),
+            detail: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(FetchError::RcloneFailed {
+            uri: uri.to_string(),
+            action: "list the remotes for",
+            status: out.status.to_string(),
+            stderr: telling_line(String::from_utf8_lossy(&out.stderr).lines()),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().trim_end_matches(':').to_string())
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
 /// One rclone target (`remote:path`) and how to run rclone for it.
 pub(crate) struct Rclone<'a> {
     pub(crate) config: &'a RcloneConfig,
@@ -40,6 +70,8 @@ impl Rclone<'_> {
             .arg("--low-level-retries")
             .arg(self.limits.retries.max(1).to_string())
             .args(verb)
+            // Positional arguments after `--`: a target can never be read as a flag.
+            .arg("--")
             .arg(self.target)
             .stdin(Stdio::null());
         cmd

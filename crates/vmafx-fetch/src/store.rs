@@ -10,6 +10,7 @@ use opendal::{blocking, services, ErrorKind, HttpTransporter, Operator};
 
 use crate::config::FetchConfig;
 use crate::error::{one_line, FetchError};
+use crate::guard::POLICY_MARK;
 use crate::location::Location;
 use crate::runtime::RuntimeGuard;
 use crate::stream::UriReader;
@@ -141,8 +142,9 @@ fn build(config: &FetchConfig, loc: &Location) -> opendal::Result<(Operator, Str
             }
             Ok((Operator::new(b)?, path.clone()))
         }
-        Location::Http { base, path } => {
-            let b = services::Http::default().endpoint(base);
+        Location::Http { path, .. } => {
+            let base = loc.http_base().unwrap_or_default();
+            let b = services::Http::default().endpoint(&base);
             Ok((Operator::new(b)?, path.clone()))
         }
         Location::File(_) | Location::Rclone { .. } => Err(opendal::Error::new(
@@ -174,6 +176,17 @@ fn with_limits(op: Operator, config: &FetchConfig) -> Operator {
 pub(crate) fn classify(uri: &str, action: &'static str, err: &opendal::Error) -> FetchError {
     let detail = one_line(&err.to_string());
     let uri = uri.to_string();
+    let debug = format!("{err:?}");
+    if let Some(at) = debug.find(POLICY_MARK) {
+        // The resolver or the redirect rule refused: say which rule, not "unreachable".
+        let reason = &debug[at + POLICY_MARK.len()..];
+        let reason = reason.trim_start_matches(':').trim_start();
+        let reason = reason.split('"').next().unwrap_or(reason);
+        return FetchError::Policy {
+            uri,
+            reason: one_line(reason),
+        };
+    }
     match err.kind() {
         ErrorKind::NotFound => FetchError::NotFound { uri, detail },
         ErrorKind::PermissionDenied => FetchError::AccessDenied { uri, detail },

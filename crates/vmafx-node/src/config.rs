@@ -80,7 +80,8 @@ impl NodeConfig {
 fn default_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
-        .map(|s| s.trim().to_string())
+        // Registered names are lower case, as Kubernetes names are.
+        .map(|s| s.trim().to_ascii_lowercase())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "vmafx-node".into())
 }

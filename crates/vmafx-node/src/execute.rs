@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 use vmafx_api::v1;
-use vmafx_engine::model::ModelSpec;
+use vmafx_engine::model::{ModelSource, ModelSpec};
 use vmafx_fetch::{Fetcher, Input};
 use vmafx_score::{FeatureSpec, ScoreError, ScoreOutcome, ScoreRequest};
 
@@ -95,6 +95,7 @@ fn request_for(
     distorted: &Path,
     threads: usize,
     control: &JobControl,
+    policy: &vmafx_fetch::InputPolicy,
 ) -> Result<ScoreRequest, ExecuteError> {
     let mut request = ScoreRequest::new(reference, distorted);
     request.threads = threads;
@@ -103,7 +104,16 @@ fn request_for(
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            ModelSpec::parse(m).map_err(|e| ExecuteError::Input(format!("models[{i}]: {e}")))
+            let mut model = ModelSpec::parse(m)
+                .map_err(|e| ExecuteError::Input(format!("models[{i}]: {e}")))?;
+            // A path= model is read here, on the node: under --model-dir, a regular file,
+            // within the size limit, and loaded from its canonical path.
+            if let ModelSource::Path(path) = &model.source {
+                let real = vmafx_fetch::check_model_file(policy, path)
+                    .map_err(|e| ExecuteError::Input(format!("models[{i}]: {e}")))?;
+                model.source = ModelSource::Path(real);
+            }
+            Ok(model)
         })
         .collect::<Result<_, _>>()?;
     request.features = spec
@@ -161,7 +171,14 @@ pub fn execute(
     let result = (|| {
         let reference = localize(fetcher, &spec.reference, scratch, control)?;
         let distorted = localize(fetcher, &spec.distorted, scratch, control)?;
-        let request = request_for(spec, &reference.path, &distorted.path, threads, control)?;
+        let request = request_for(
+            spec,
+            &reference.path,
+            &distorted.path,
+            threads,
+            control,
+            &fetcher.config().policy,
+        )?;
         let outcome = vmafx_score::score(&request, &mut |p| {
             control.frames_done.store(p.frames_done, Ordering::Relaxed);
             if let Some(total) = p.frames_total {

@@ -19,49 +19,9 @@ use vmafx_engine::EngineError;
 use vmafx_report::Report;
 use vmafx_video::{FrameSource, RawParams, VideoError, VideoInfo};
 
-/// An extra feature extractor asked for with `--feature NAME[=key=value[:key=value...]]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeatureSpec {
-    /// Extractor name, e.g. `psnr`.
-    pub name: String,
-    /// Options in the order given.
-    pub options: Vec<(String, String)>,
-}
-
-impl FeatureSpec {
-    /// Parses libvmaf's `--feature` syntax: the name, then `=` and `:`-separated `key=value`
-    /// options, as in `psnr=enable_chroma=false:min_sse=0.5`.
-    pub fn parse(text: &str) -> Result<FeatureSpec, ScoreError> {
-        let (name, rest) = match text.split_once('=') {
-            Some((name, rest)) => (name, Some(rest)),
-            None => (text, None),
-        };
-        if name.is_empty() {
-            return Err(ScoreError::Usage(format!(
-                "--feature \"{text}\": missing extractor name"
-            )));
-        }
-        let mut options = Vec::new();
-        if let Some(rest) = rest {
-            for pair in rest.split(':') {
-                match pair.split_once('=') {
-                    Some((k, v)) if !k.is_empty() && !v.is_empty() && !v.contains('=') => {
-                        options.push((k.to_string(), v.to_string()))
-                    }
-                    _ => {
-                        return Err(ScoreError::Usage(format!(
-                            "--feature \"{text}\": bad option \"{pair}\" (expected key=value)"
-                        )))
-                    }
-                }
-            }
-        }
-        Ok(FeatureSpec {
-            name: name.to_string(),
-            options,
-        })
-    }
-}
+/// An extra feature extractor asked for with `--feature NAME[=key=value[:key=value...]]`: the
+/// contract's type and grammar ([`vmafx_contract::FeatureSpec::parse`]), shared with the service.
+pub use vmafx_contract::FeatureSpec;
 
 /// What to score and how; the fields mirror the `vmaf` tool's flags.
 #[derive(Debug, Clone)]

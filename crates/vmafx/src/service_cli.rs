@@ -151,12 +151,44 @@ pub struct NodeFlags {
     pub ca_cert: Option<PathBuf>,
 }
 
+/// The input policy: which inputs a job may name. The controller checks it at submit time and
+/// the node again before reading anything.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PolicyFlags {
+    /// Folder file:// inputs may come from; repeat for several (default: none for `controller`
+    /// and `node`; the current directory and the demo's folder for `serve`).
+    #[arg(
+        long = "allow-file-root",
+        value_name = "DIR",
+        env = "VMAFX_ALLOW_FILE_ROOTS",
+        value_delimiter = ','
+    )]
+    pub allow_file_roots: Vec<PathBuf>,
+    /// Let http(s) inputs reach loopback, link-local, private and metadata addresses.
+    #[arg(long, env = "VMAFX_ALLOW_PRIVATE_NETWORKS")]
+    pub allow_private_networks: bool,
+    /// Folder `path=` models may come from; repeat for several (default: none).
+    #[arg(
+        long = "model-dir",
+        value_name = "DIR",
+        env = "VMAFX_MODEL_DIRS",
+        value_delimiter = ','
+    )]
+    pub model_dirs: Vec<PathBuf>,
+    /// The largest input read or downloaded, in bytes (default: 64 GiB).
+    #[arg(long, value_name = "N", env = "VMAFX_MAX_INPUT_BYTES")]
+    pub max_input_bytes: Option<u64>,
+}
+
 /// Flags of `vmafx controller`.
 #[derive(Debug, Args)]
 pub struct ControllerArgs {
     /// Listen addresses, storage and queue settings.
     #[command(flatten)]
     pub controller: ControllerFlags,
+    /// Which inputs jobs may name.
+    #[command(flatten)]
+    pub policy: PolicyFlags,
 }
 
 /// Flags of `vmafx node`.
@@ -171,6 +203,9 @@ pub struct NodeArgs {
     /// Slots, identity and input settings.
     #[command(flatten)]
     pub node: NodeFlags,
+    /// Which inputs jobs may name.
+    #[command(flatten)]
+    pub policy: PolicyFlags,
 }
 
 /// Flags of `vmafx serve`.
@@ -182,6 +217,9 @@ pub struct ServeArgs {
     /// The built-in node's slots, identity and input settings.
     #[command(flatten)]
     pub node: NodeFlags,
+    /// Which inputs jobs may name (both the controller and the built-in node apply it).
+    #[command(flatten)]
+    pub policy: PolicyFlags,
     /// Where the built-in node's `/healthz` and `/ready` listen (default: not served; the
     /// controller's own endpoints cover the process).
     #[arg(long, env = "VMAFX_NODE_HTTP_ADDR")]

@@ -177,14 +177,14 @@ async fn check_admission(client: &Client, ns: &str) -> Result<(), String> {
         "{message}"
     );
     assert!(
-        message.contains("spec.reference: must not be empty"),
+        message.contains(r#"spec.reference: "" is invalid: the URI is empty"#),
         "{message}"
     );
 
     let (code, message) = refusal(jobs.create(&pp, &job("foo-ref", "foo")).await);
     assert_eq!(code, 403, "{message}");
     assert!(
-        message.contains(r#"spec.reference: "foo" is not a scheme:// URI"#),
+        message.contains(r#"spec.reference: "foo" is invalid: expected scheme://"#),
         "{message}"
     );
 
@@ -267,7 +267,7 @@ async fn check_admission(client: &Client, ns: &str) -> Result<(), String> {
     let (code, message) = refusal(jobs.patch("valid", &PatchParams::default(), &patch).await);
     assert_eq!(code, 403, "{message}");
     assert!(
-        message.contains(r#"spec.distorted: "dist.yuv" is not a scheme:// URI"#),
+        message.contains(r#"spec.distorted: "dist.yuv" is invalid: expected scheme://"#),
         "{message}"
     );
     let stored = jobs.get("valid").await.unwrap();

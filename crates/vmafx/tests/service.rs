@@ -235,6 +235,23 @@ fn bad_inputs_fail_their_job_only() {
     assert!(err.contains("reference") && err.contains("s3://"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
 
+    // Outside the allowed file roots: refused at submit time, naming the field.
+    let (code, _, err) = run_cli(&[
+        "job",
+        "submit",
+        "--controller",
+        &grpc,
+        "-r",
+        "file:///etc/passwd",
+        "-d",
+        "file:///etc/passwd",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("reference: \"file:///etc/passwd\" is not allowed"),
+        "{err}"
+    );
+
     let submit = |r: &str, d: &str| {
         let (code, out, err) = run_cli(&[
             "job",
@@ -253,7 +270,9 @@ fn bad_inputs_fail_their_job_only() {
     };
     let good_ref = file_uri(&reference);
     let good_dist = file_uri(&distorted);
-    let missing = submit(&good_ref, "file:///no/such/clip.y4m");
+    // Missing, but under the allowed root: the node says so when it runs the job.
+    let missing_path = dir.path().canonicalize().unwrap().join("no/such/clip.y4m");
+    let missing = submit(&good_ref, &format!("file://{}", missing_path.display()));
     let broken = submit(&good_ref, &file_uri(&corrupt));
     let unreachable = submit("s3://bucket/ref.y4m", &good_dist);
     let good = submit(&good_ref, &good_dist);

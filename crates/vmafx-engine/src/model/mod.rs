@@ -31,13 +31,9 @@ use file::{FileContents, FileModel, LoadFlags, ModelKind};
 use score::{clip, Normalization, Transform};
 use svm::SvmModel;
 
-/// The built-in model versions, usable as `version=...`.
-pub const BUILT_IN_VERSIONS: [&str; 4] = [
-    "vmaf_v0.6.1",
-    "vmaf_v0.6.1neg",
-    "vmaf_4k_v0.6.1",
-    "vmaf_4k_v0.6.1neg",
-];
+/// The built-in model versions, usable as `version=...`: the contract's list, which
+/// [`built_in`] must match (a test asserts it).
+pub const BUILT_IN_VERSIONS: [&str; 4] = vmafx_contract::model::BUILT_IN_MODELS;
 
 /// The model used when none is given.
 pub(crate) const DEFAULT_VERSION: &str = "vmaf_v0.6.1";
@@ -486,6 +482,25 @@ fn percentile(sorted: &[f64], percent: f64) -> f64 {
 mod tests {
     use super::golden::{load, test_lookup};
     use super::*;
+
+    #[test]
+    fn the_contract_lists_exactly_the_embedded_models() {
+        for version in vmafx_contract::model::BUILT_IN_MODELS {
+            assert!(built_in(version).is_some(), "{version} is not embedded");
+        }
+        let models = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/models")).unwrap();
+        let embedded = models
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .map(str::to_owned)
+            })
+            .filter(|n| built_in(n).is_some())
+            .count();
+        assert_eq!(embedded, vmafx_contract::model::BUILT_IN_MODELS.len());
+    }
 
     /// A request as (extractor, options, instance), for comparisons.
     type RequestView<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);

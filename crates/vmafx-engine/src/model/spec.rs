@@ -1,30 +1,11 @@
 //! The `--model` argument: which model to load, what to call its scores, load flags and
 //! per-extractor option overrides, in the colon-separated syntax of libvmaf's `vmaf` tool.
 
-use std::fmt;
-use std::path::PathBuf;
-
 use crate::options::format_g;
 use crate::EngineError;
 
-/// Where a model's JSON comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelSource {
-    /// A built-in version such as `vmaf_v0.6.1` (see [`super::BUILT_IN_VERSIONS`]).
-    BuiltIn(String),
-    /// A libvmaf JSON model (or model collection) file.
-    Path(PathBuf),
-}
-
-impl fmt::Display for ModelSource {
-    /// The label libvmaf's tool prints next to a pooled score: the version or the path.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ModelSource::BuiltIn(version) => f.write_str(version),
-            ModelSource::Path(path) => write!(f, "{}", path.display()),
-        }
-    }
-}
+/// Where a model's JSON comes from: the contract's type, shared by every component.
+pub use vmafx_contract::ModelSource;
 
 /// One `extractor.option=value` override from a model argument, applied to every model
 /// feature computed by that extractor.
@@ -68,17 +49,9 @@ impl Default for ModelSpec {
 
 const OWNER: &str = "--model";
 
-fn invalid(key: &str, value: &str, reason: impl Into<String>) -> EngineError {
-    EngineError::InvalidOption {
-        owner: OWNER.to_string(),
-        key: key.to_string(),
-        value: value.to_string(),
-        reason: reason.into(),
-    }
-}
-
 impl ModelSpec {
-    /// Parses a `--model` argument: `:`-separated parameters, each `key=value`, among
+    /// Parses a `--model` argument with the contract's grammar
+    /// ([`vmafx_contract::ModelSpec::parse`]): `:`-separated parameters, each `key=value`, among
     /// `version=NAME`, `path=FILE`, `name=NAME`, `disable_clip[=true|false]`,
     /// `enable_transform[=true|false]` and `EXTRACTOR.OPTION=VALUE` overrides such as
     /// `vif.vif_enhn_gain_limit=1.5`. Exactly one of `version` and `path` is required.
@@ -87,56 +60,19 @@ impl ModelSpec {
     /// printed with `%g`), so `1.0` and `1` both become `1`; that text is what later shows up in
     /// derived feature names such as `integer_vif_scale0_egl_1`.
     pub fn parse(text: &str) -> Result<ModelSpec, EngineError> {
-        let mut version = None;
-        let mut path = None;
-        let mut spec = ModelSpec::default();
-        for param in text.split(':') {
-            let (key, value) = match param.split_once('=') {
-                Some((key, value)) => (key, Some(value)),
-                None => (param, None),
-            };
-            if key.is_empty() {
-                return Err(invalid(
-                    key,
-                    param,
-                    "empty parameter name (stray ':' or '=')",
-                ));
-            }
-            let value = match (key, value) {
-                (_, Some(value)) => {
-                    if value.is_empty() {
-                        return Err(invalid(key, value, "empty value"));
-                    }
-                    if value.contains('=') {
-                        return Err(invalid(key, value, "value contains '='"));
-                    }
-                    value
-                }
-                ("disable_clip" | "enable_transform", None) => "true",
-                (_, None) => return Err(invalid(key, "", "expected key=value")),
-            };
-            match key {
-                "version" => version = Some(value.to_string()),
-                "path" => path = Some(PathBuf::from(value)),
-                "name" => spec.name = Some(value.to_string()),
-                "disable_clip" => spec.disable_clip = parse_flag(key, value)?,
-                "enable_transform" => spec.enable_transform = parse_flag(key, value)?,
-                _ => spec.overrides.push(parse_override(key, value)?),
-            }
-        }
-        spec.source = match (version, path) {
-            (Some(version), None) => ModelSource::BuiltIn(version),
-            (None, Some(path)) => ModelSource::Path(path),
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "path",
-                    text,
-                    "give either version= or path=, not both",
-                ))
-            }
-            (None, None) => return Err(invalid("version", text, "needs version= or path=")),
-        };
-        Ok(spec)
+        let spec = vmafx_contract::ModelSpec::parse(text).map_err(|e| match e.kind {
+            vmafx_contract::model::ModelErrorKind::UnknownKey => EngineError::UnknownOption {
+                owner: OWNER.to_string(),
+                key: e.key,
+            },
+            vmafx_contract::model::ModelErrorKind::InvalidValue => EngineError::InvalidOption {
+                owner: OWNER.to_string(),
+                key: e.key,
+                value: e.value,
+                reason: e.reason,
+            },
+        })?;
+        Ok(ModelSpec::from(spec))
     }
 
     /// The name the model's scores are written under.
@@ -145,33 +81,25 @@ impl ModelSpec {
     }
 }
 
-fn parse_flag(key: &str, value: &str) -> Result<bool, EngineError> {
-    match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(invalid(key, value, "expected true or false")),
+impl From<vmafx_contract::ModelSpec> for ModelSpec {
+    /// A contract spec with its override values normalised as libvmaf normalises numbers.
+    fn from(spec: vmafx_contract::ModelSpec) -> ModelSpec {
+        ModelSpec {
+            source: spec.source,
+            name: spec.name,
+            disable_clip: spec.disable_clip,
+            enable_transform: spec.enable_transform,
+            overrides: spec
+                .overrides
+                .into_iter()
+                .map(|o| FeatureOverride {
+                    extractor: o.extractor,
+                    option: o.option,
+                    value: normalize_number(&o.value),
+                })
+                .collect(),
+        }
     }
-}
-
-fn parse_override(key: &str, value: &str) -> Result<FeatureOverride, EngineError> {
-    let Some((extractor, option)) = key.split_once('.') else {
-        return Err(EngineError::UnknownOption {
-            owner: OWNER.to_string(),
-            key: key.to_string(),
-        });
-    };
-    if extractor.is_empty() || option.is_empty() || option.contains('.') {
-        return Err(invalid(
-            key,
-            value,
-            "overrides are written extractor.option=value",
-        ));
-    }
-    Ok(FeatureOverride {
-        extractor: extractor.to_string(),
-        option: option.to_string(),
-        value: normalize_number(value),
-    })
 }
 
 /// libvmaf's treatment of option values that look numeric: read them as a C `float`

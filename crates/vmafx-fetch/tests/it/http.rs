@@ -6,7 +6,19 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
-use vmafx_fetch::{FetchConfig, FetchError, Fetcher};
+use vmafx_fetch::{FetchConfig, FetchError, Fetcher, InputPolicy};
+
+/// The test servers listen on loopback, which the default policy refuses.
+pub fn private_ok() -> Fetcher {
+    Fetcher::new(FetchConfig {
+        policy: InputPolicy {
+            allow_private_networks: true,
+            ..InputPolicy::default()
+        },
+        ..FetchConfig::default()
+    })
+    .unwrap()
+}
 
 use crate::common::{entries, payload, read_stream, Server};
 
@@ -36,7 +48,7 @@ fn start(data: Arc<Vec<u8>>) -> Server {
 fn streams_and_downloads_over_http() {
     let data = Arc::new(payload(3 * 1024 * 1024 + 5, 3));
     let server = start(Arc::clone(&data));
-    let f = Fetcher::new(FetchConfig::default()).unwrap();
+    let f = private_ok();
     let uri = format!("http://{}/media/clip%20one.y4m", server.addr);
 
     let got = read_stream(f.open(&uri).unwrap(), "clip one.y4m");
@@ -52,7 +64,7 @@ fn streams_and_downloads_over_http() {
 #[test]
 fn missing_url_is_not_found() {
     let server = start(Arc::new(Vec::new()));
-    let f = Fetcher::new(FetchConfig::default()).unwrap();
+    let f = private_ok();
     let uri = format!("http://{}/media/missing.y4m", server.addr);
     let err = f.open(&uri).unwrap_err();
     assert!(matches!(err, FetchError::NotFound { .. }), "{err:?}");

@@ -1,16 +1,30 @@
-//! file:// and bare paths: read in place, never copied.
+//! file://: read in place, never copied, and only under the allowed roots.
 
-use vmafx_fetch::{FetchConfig, FetchError, Fetcher, Input};
+use std::path::Path;
+
+use vmafx_fetch::{FetchConfig, FetchError, Fetcher, Input, InputPolicy};
+
+/// A fetcher that may read files under `root`.
+pub fn rooted(root: &Path) -> Fetcher {
+    Fetcher::new(FetchConfig {
+        policy: InputPolicy {
+            allow_file_roots: vec![root.to_path_buf()],
+            ..InputPolicy::default()
+        },
+        ..FetchConfig::default()
+    })
+    .unwrap()
+}
 
 #[test]
 fn file_uri_is_read_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.y4m");
     std::fs::write(&path, b"YUV4MPEG2 W2 H2\n").unwrap();
-    let f = Fetcher::new(FetchConfig::default()).unwrap();
+    let f = rooted(dir.path());
     for uri in [
         format!("file://{}", path.display()),
-        path.display().to_string(),
+        format!("file://localhost{}", path.display()),
     ] {
         match f.open(&uri).unwrap() {
             Input::Local(p) => assert_eq!(p, path),
@@ -27,7 +41,7 @@ fn file_uri_is_read_in_place() {
 #[test]
 fn missing_file_and_directory_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let f = Fetcher::new(FetchConfig::default()).unwrap();
+    let f = rooted(dir.path());
     let missing = format!("file://{}/nope.y4m", dir.path().display());
     let err = f.open(&missing).unwrap_err();
     assert!(matches!(err, FetchError::NotFound { .. }), "{err:?}");
@@ -37,7 +51,7 @@ fn missing_file_and_directory_are_refused() {
 
     let sub = dir.path().join("sub");
     std::fs::create_dir(&sub).unwrap();
-    let err = f.open(&sub.display().to_string()).unwrap_err();
+    let err = f.open(&format!("file://{}", sub.display())).unwrap_err();
     assert!(matches!(err, FetchError::IsDirectory { .. }), "{err:?}");
 }
 

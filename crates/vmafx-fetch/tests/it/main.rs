@@ -5,5 +5,6 @@ mod common;
 mod emulators;
 mod http;
 mod local;
+mod policy;
 mod rclone;
 mod s3;

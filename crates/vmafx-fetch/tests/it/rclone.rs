@@ -88,17 +88,26 @@ fn directory_is_refused() {
 }
 
 #[test]
-fn unknown_remote_carries_rclones_words() {
+fn unconfigured_remotes_and_connection_strings_are_refused() {
     let r = setup();
-    let err = r.fetcher().open("nosuchremote://bucket/a.y4m").unwrap_err();
-    assert!(matches!(err, FetchError::RcloneFailed { .. }), "{err:?}");
-    let msg = err.to_string();
-    assert!(
-        msg.starts_with("failed to stat nosuchremote://bucket/a.y4m with rclone"),
-        "{msg}"
+    let f = r.fetcher();
+    let err = f.open("nosuchremote://bucket/a.y4m").unwrap_err();
+    assert!(matches!(err, FetchError::Policy { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "failed to open nosuchremote://bucket/a.y4m: the rclone remote \"nosuchremote\" is not configured on this node"
     );
-    assert!(msg.contains("didn't find section in config file"), "{msg}");
-    assert!(!msg.contains('\n'));
+    // A configured remote pointed at another host, an on-the-fly backend, a flag.
+    for uri in [
+        "rclone://vids,endpoint='http://127.0.0.1:1':sub/clip.y4m",
+        "rclone://:local:/etc/passwd",
+        "rclone://-vv:x",
+        "rclone://--config=/tmp/x:y",
+    ] {
+        let err = f.open(uri).unwrap_err();
+        assert!(matches!(err, FetchError::Parse { .. }), "{uri}: {err:?}");
+        assert!(!err.to_string().contains('\n'));
+    }
 }
 
 #[test]

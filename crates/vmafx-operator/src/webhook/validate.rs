@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::crd::{GpuVendor, VmafxJobSpec, VmafxModelTrainingSpec, VmafxNodeSpec};
+use crate::crd::{VmafxJobSpec, VmafxModelTrainingSpec, VmafxNodeSpec};
 
 /// One rule a spec breaks, naming the field the way `kubectl` users write it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,31 +29,57 @@ pub fn describe(errors: &[FieldError]) -> String {
         .join("; ")
 }
 
-/// Checks a `VmafxJob` spec: both video URIs must be `scheme://` URIs, as rclone accepts them.
+/// Checks a `VmafxJob` spec against the job contract (`vmafx-contract`), the grammar the
+/// controller and the node use too: both video URIs, every model (after the short forms are
+/// expanded as they will be submitted), every feature and the backend.
 pub fn validate_job(spec: &VmafxJobSpec) -> Vec<FieldError> {
-    [
+    let mut errors: Vec<FieldError> = [
         ("spec.reference", spec.reference.as_str()),
         ("spec.distorted", spec.distorted.as_str()),
     ]
     .into_iter()
     .filter_map(|(field, value)| check_uri(field, value).err())
-    .collect()
+    .collect();
+    let submitted = crate::job::desired::job_spec(spec);
+    for (i, model) in submitted.models.iter().enumerate() {
+        let field = if i == 0 {
+            "spec.model"
+        } else {
+            "spec.additionalModels"
+        };
+        if let Err(e) = vmafx_contract::ModelSpec::parse_field(field, model) {
+            errors.push(FieldError {
+                field,
+                message: e.message,
+            });
+        }
+    }
+    for feature in &spec.features {
+        if let Err(e) = vmafx_contract::FeatureSpec::parse_field("spec.features", feature) {
+            errors.push(FieldError {
+                field: "spec.features",
+                message: e.message,
+            });
+        }
+    }
+    if let Err(e) = vmafx_contract::Backend::parse_field("spec.backend", &spec.backend) {
+        errors.push(FieldError {
+            field: "spec.backend",
+            message: e.message,
+        });
+    }
+    errors
 }
 
-/// Checks a `VmafxNode` spec: the GPU vendor must be one the operator knows how to schedule.
+/// Checks a `VmafxNode` spec: the GPU vendor must be one of the contract's vendors.
 pub fn validate_node(spec: &VmafxNodeSpec) -> Vec<FieldError> {
-    if GpuVendor::parse(&spec.gpu_vendor).is_some() {
-        return Vec::new();
+    match vmafx_contract::Vendor::parse_field("spec.gpuVendor", &spec.gpu_vendor) {
+        Ok(_) => Vec::new(),
+        Err(e) => vec![FieldError {
+            field: "spec.gpuVendor",
+            message: e.message,
+        }],
     }
-    let known = GpuVendor::ALL
-        .iter()
-        .map(|v| v.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    vec![FieldError {
-        field: "spec.gpuVendor",
-        message: format!("{:?} is not one of {known}", spec.gpu_vendor),
-    }]
 }
 
 /// Checks a `VmafxNode` spec against the operator's policy: `spec.image` must start with one of
@@ -98,31 +124,14 @@ pub fn validate_training_policy(spec: &VmafxModelTrainingSpec, namespace: &str) 
         _ => Vec::new(),
     }
 }
-
-/// Accepts `scheme://rest` where the scheme is a letter followed by letters, digits, `+`, `-` or
-/// `.` (RFC 3986's scheme grammar) and `rest` is not empty.
+/// Checks a video URI with the job contract's grammar ([`vmafx_contract::JobUri`]).
 pub fn check_uri(field: &'static str, value: &str) -> Result<(), FieldError> {
-    if value.is_empty() {
-        return Err(FieldError {
+    vmafx_contract::JobUri::parse_field(field, value)
+        .map(drop)
+        .map_err(|e| FieldError {
             field,
-            message: "must not be empty (expected a scheme:// URI such as s3://bucket/video.yuv)"
-                .into(),
-        });
-    }
-    let valid = value.split_once("://").is_some_and(|(scheme, rest)| {
-        let mut chars = scheme.chars();
-        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-            && !rest.is_empty()
-    });
-    if valid {
-        Ok(())
-    } else {
-        Err(FieldError {
-            field,
-            message: format!("{value:?} is not a scheme:// URI"),
+            message: e.message,
         })
-    }
 }
 
 #[cfg(test)]
@@ -139,7 +148,7 @@ mod tests {
 
     fn node(vendor: &str) -> VmafxNodeSpec {
         serde_json::from_value(
-            serde_json::json!({ "gpuVendor": vendor, "image": "ghcr.io/vmafx/vmafx:test" }),
+            serde_json::json!({ "gpuVendor": vendor, "image": "vmafx-node:test" }),
         )
         .unwrap()
     }
@@ -153,9 +162,9 @@ mod tests {
             "azure://container/x",
             "rclone://remote:path/x",
             "https://example.com/v.mp4",
-            "svn+ssh://host/x",
-            "a.b-c://x",
-            "S3://UPPER",
+            "my_remote://x",
+            "a.b-c://x/y",
+            "S3://UPPER/x",
         ] {
             assert_eq!(check_uri("spec.reference", uri), Ok(()), "{uri}");
         }
@@ -171,28 +180,29 @@ mod tests {
             "://x",
             "3s://x",
             "s 3://x",
-            "s_3://x",
             " s3://x",
+            "svn+ssh://host/x",
+            "rclone://remote,endpoint='http://x':path",
+            "rclone://-x:y",
         ] {
             let err = check_uri("spec.distorted", uri).unwrap_err();
-            assert_eq!(
-                err.to_string(),
-                format!("spec.distorted: {uri:?} is not a scheme:// URI")
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("spec.distorted: {uri:?} is invalid: ")),
+                "{err}"
             );
         }
-        assert_eq!(
-            check_uri("spec.reference", "foo").unwrap_err().to_string(),
-            r#"spec.reference: "foo" is not a scheme:// URI"#
-        );
+        assert!(check_uri("spec.reference", "foo")
+            .unwrap_err()
+            .to_string()
+            .starts_with(r#"spec.reference: "foo" is invalid: expected scheme://"#));
     }
 
     #[test]
     fn empty_uri_says_so() {
         let err = check_uri("spec.reference", "").unwrap_err();
         assert_eq!(err.field, "spec.reference");
-        assert!(err
-            .to_string()
-            .starts_with("spec.reference: must not be empty"));
+        assert!(err.to_string().contains("empty"), "{err}");
     }
 
     #[test]
@@ -205,11 +215,11 @@ mod tests {
         );
         let message = describe(&errors);
         assert!(
-            message.contains("spec.reference: must not be empty"),
+            message.contains("spec.reference: \"\" is invalid"),
             "{message}"
         );
         assert!(
-            message.contains(r#"spec.distorted: "foo" is not a scheme:// URI"#),
+            message.contains(r#"spec.distorted: "foo" is invalid"#),
             "{message}"
         );
         let only_distorted = validate_job(&job("s3://b/r.yuv", "bar"));

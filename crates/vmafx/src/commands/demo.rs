@@ -14,6 +14,12 @@ use super::job::{require_completed, to_uri, Client};
 use super::service::{build_controller, listen, local_url, node_config, runtime};
 use crate::cli::{ControllerFlags, DemoArgs, NodeFlags};
 
+/// The folder the demo writes its sample pairs under (one subfolder per run), which
+/// `vmafx serve` allows as a file root by default.
+pub fn demo_root() -> std::path::PathBuf {
+    std::env::temp_dir().join("vmafx-demo")
+}
+
 /// Starts controller and node on free loopback ports with their data under `dir`, submits the
 /// pair, waits for the result and shuts everything down.
 fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow::Result<v1::Job> {
@@ -48,7 +54,12 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
         token_file: None,
         ca_cert: None,
     };
-    let controller = build_controller(&controller_flags)?;
+    // The controller and node may read the sample pair's folder and nothing else.
+    let policy = vmafx_contract::InputPolicy {
+        allow_file_roots: vec![dir.to_path_buf()],
+        ..vmafx_contract::InputPolicy::default()
+    };
+    let controller = build_controller(&controller_flags, policy.clone())?;
     let reference = to_uri("reference", &reference.to_string_lossy())?;
     let distorted = to_uri("distorted", &distorted.to_string_lossy())?;
     runtime()?.block_on(async move {
@@ -63,7 +74,7 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
         .await?
         .bound;
         let node = vmafx_node::run(
-            node_config(&node_flags, local_url(bound.grpc_addr), None)?,
+            node_config(&node_flags, local_url(bound.grpc_addr), None, policy)?,
             shutdown.clone(),
         )
         .await?;
@@ -95,7 +106,7 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = match &args.dir {
         Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("vmafx-demo-{}", std::process::id())),
+        None => demo_root().join(std::process::id().to_string()),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let fixture = vmafx_fixtures::fixtures()

@@ -1,6 +1,7 @@
 //! `vmafx controller`, `vmafx node` and `vmafx serve`: the long-running service processes.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,11 +10,12 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use vmafx_api::client::{read_token, Token};
 use vmafx_api::tls::ServerTls;
+use vmafx_contract::InputPolicy;
 use vmafx_controller::{Authenticator, Controller, ControllerConfig, Identity, Role, ServeOptions};
 use vmafx_node::NodeConfig;
 use vmafx_queue::{QueueConfig, SqliteStore};
 
-use crate::cli::{ControllerArgs, ControllerFlags, NodeArgs, NodeFlags, ServeArgs};
+use crate::cli::{ControllerArgs, ControllerFlags, NodeArgs, NodeFlags, PolicyFlags, ServeArgs};
 
 /// A multi-threaded runtime for the service commands.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -53,8 +55,38 @@ pub fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
-/// Opens the store and builds the controller described by `flags`.
-pub fn build_controller(flags: &ControllerFlags) -> anyhow::Result<Arc<Controller>> {
+/// The input policy `flags` describe; `default_roots` apply when no `--allow-file-root` is given.
+pub fn input_policy(flags: &PolicyFlags, default_roots: Vec<PathBuf>) -> InputPolicy {
+    let defaults = InputPolicy::default();
+    InputPolicy {
+        allow_file_roots: if flags.allow_file_roots.is_empty() {
+            default_roots
+        } else {
+            flags.allow_file_roots.clone()
+        },
+        allow_private_networks: flags.allow_private_networks,
+        model_dirs: flags.model_dirs.clone(),
+        max_model_bytes: defaults.max_model_bytes,
+        max_input_bytes: flags.max_input_bytes.unwrap_or(defaults.max_input_bytes),
+    }
+}
+
+/// `vmafx serve`'s default file roots: the current directory and the demo's folder.
+pub fn serve_default_roots() -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        roots.push(cwd);
+    }
+    roots.push(super::demo::demo_root());
+    roots
+}
+
+/// Opens the store and builds the controller described by `flags`, checking submissions
+/// against `policy`.
+pub fn build_controller(
+    flags: &ControllerFlags,
+    policy: InputPolicy,
+) -> anyhow::Result<Arc<Controller>> {
     std::fs::create_dir_all(&flags.data_dir)
         .with_context(|| format!("failed to create data folder {}", flags.data_dir.display()))?;
     let queue = QueueConfig {
@@ -72,6 +104,7 @@ pub fn build_controller(flags: &ControllerFlags) -> anyhow::Result<Arc<Controlle
             queue,
             retain_finished: flags.retain_finished.0,
             max_watch_streams: flags.max_watch_streams.max(1),
+            policy,
             ..ControllerConfig::default()
         },
     ))
@@ -83,6 +116,7 @@ pub fn node_config(
     flags: &NodeFlags,
     controller: String,
     http_addr: Option<SocketAddr>,
+    policy: InputPolicy,
 ) -> anyhow::Result<NodeConfig> {
     let mut config = NodeConfig::new(controller);
     config.ca_cert = flags.ca_cert.clone();
@@ -106,6 +140,7 @@ pub fn node_config(
     }
     // Object-store credentials come from the usual provider variables (AWS_*, GOOGLE_*, AZURE_*).
     config.fetch = vmafx_fetch::FetchConfig::from_env();
+    config.fetch.policy = policy;
     if let Some(path) = &flags.rclone_config {
         config.fetch.rclone.config_path = Some(path.clone());
     }
@@ -256,7 +291,7 @@ pub async fn listen(
 
 /// Runs `vmafx controller`.
 pub fn run_controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
-    let controller = build_controller(&args.controller)?;
+    let controller = build_controller(&args.controller, input_policy(&args.policy, Vec::new()))?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_on_signal();
         let bound = listen(
@@ -279,7 +314,13 @@ pub fn run_controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `vmafx node`.
 pub fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
-    let config = node_config(&args.node, args.controller.clone(), Some(args.http_addr))?;
+    let policy = input_policy(&args.policy, Vec::new());
+    let config = node_config(
+        &args.node,
+        args.controller.clone(),
+        Some(args.http_addr),
+        policy,
+    )?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_on_signal();
         let node = vmafx_node::run(config, shutdown).await?;
@@ -293,7 +334,8 @@ pub fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `vmafx serve`.
 pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let controller = build_controller(&args.controller)?;
+    let policy = input_policy(&args.policy, serve_default_roots());
+    let controller = build_controller(&args.controller, policy.clone())?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_on_signal();
         let node_name = args
@@ -314,6 +356,7 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             &args.node,
             builtin_node_url(bound.grpc_addr, listening.tls),
             args.node_http_addr,
+            policy,
         )?;
         config.name = node_name;
         if listening.tls && config.ca_cert.is_none() {

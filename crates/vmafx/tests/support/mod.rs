@@ -60,7 +60,9 @@ pub fn spawn(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Pro
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(file)
-        .env("VMAFX_LOG", "info");
+        .env("VMAFX_LOG", "info")
+        // The tests' inputs live in their own temp folder: the only file root they need.
+        .env("VMAFX_ALLOW_FILE_ROOTS", dir);
     for (k, v) in env {
         command.env(k, v);
     }

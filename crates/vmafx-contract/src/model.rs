@@ -1,0 +1,337 @@
+//! The model spec grammar (`--model` and a job's `models[i]`): `:`-separated `key=value`
+//! parameters among `version=NAME`, `path=FILE`, `name=NAME`, `disable_clip[=true|false]`,
+//! `enable_transform[=true|false]` and `EXTRACTOR.OPTION=VALUE` overrides such as
+//! `vif.vif_enhn_gain_limit=1.5`, in the syntax of libvmaf's `vmaf` tool. `oci://…` model
+//! references are reserved for later and refused as not supported yet.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::{quote, FieldError};
+
+/// The built-in model versions, usable as `version=…`. The engine embeds exactly these (a test
+/// there asserts the agreement), so every component can check a name without loading a model.
+pub const BUILT_IN_MODELS: [&str; 4] = [
+    "vmaf_v0.6.1",
+    "vmaf_v0.6.1neg",
+    "vmaf_4k_v0.6.1",
+    "vmaf_4k_v0.6.1neg",
+];
+
+/// The longest model spec accepted, in bytes (a path plus a handful of overrides fit easily).
+pub const MAX_MODEL_SPEC_BYTES: usize = 4096;
+
+/// Where a model's JSON comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A built-in version such as `vmaf_v0.6.1` (see [`BUILT_IN_MODELS`]).
+    BuiltIn(String),
+    /// A libvmaf JSON model (or model collection) file.
+    Path(PathBuf),
+}
+
+impl fmt::Display for ModelSource {
+    /// The label libvmaf's tool prints next to a pooled score: the version or the path.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelSource::BuiltIn(version) => f.write_str(version),
+            ModelSource::Path(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// One `extractor.option=value` override, with the value as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelOverride {
+    /// Extractor name, e.g. `vif`.
+    pub extractor: String,
+    /// Option name, e.g. `vif_enhn_gain_limit`.
+    pub option: String,
+    /// The value as written (the engine normalises numbers the way libvmaf does).
+    pub value: String,
+}
+
+/// Everything a model spec says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+    /// The model to load.
+    pub source: ModelSource,
+    /// Name its scores are written under; `None` means `vmaf`.
+    pub name: Option<String>,
+    /// Skip the model's `score_clip` range.
+    pub disable_clip: bool,
+    /// Apply the model's `score_transform` even when the file does not enable it.
+    pub enable_transform: bool,
+    /// Extractor option overrides, in the order given.
+    pub overrides: Vec<ModelOverride>,
+}
+
+/// What kind of mistake a model spec holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelErrorKind {
+    /// A parameter that is neither a known key nor an `extractor.option` override.
+    UnknownKey,
+    /// A known key with a value (or shape) that is refused.
+    InvalidValue,
+}
+
+/// Why a model spec was refused: the key, the value and the reason, one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct InvalidModel {
+    /// Which kind of mistake.
+    pub kind: ModelErrorKind,
+    /// The offending key (or parameter).
+    pub key: String,
+    /// The value as given.
+    pub value: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl fmt::Display for InvalidModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ModelErrorKind::UnknownKey => write!(
+                f,
+                "unknown parameter {} (expected version, path, name, disable_clip, enable_transform or extractor.option=value)",
+                quote(&self.key)
+            ),
+            ModelErrorKind::InvalidValue => write!(
+                f,
+                "invalid value {} for {}: {}",
+                quote(&self.value),
+                quote(&self.key),
+                self.reason
+            ),
+        }
+    }
+}
+
+impl InvalidModel {
+    /// The error as a field error: `models[2]: …`.
+    pub fn in_field(self, field: &str) -> FieldError {
+        FieldError::new(field, self.to_string())
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> InvalidModel {
+    InvalidModel {
+        kind: ModelErrorKind::InvalidValue,
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Whether `name` is a usable score name: printable, no `:` or `=` (which delimit the spec).
+fn valid_score_name(name: &str) -> bool {
+    !name.chars().any(|c| c.is_control() || c == ':' || c == '=')
+}
+
+impl ModelSpec {
+    /// Parses a model spec. Exactly one of `version` and `path` is required.
+    pub fn parse(text: &str) -> Result<ModelSpec, InvalidModel> {
+        if text.len() > MAX_MODEL_SPEC_BYTES {
+            return Err(invalid(
+                "model",
+                &text.chars().take(40).collect::<String>(),
+                format!(
+                    "the spec is {} bytes, more than {MAX_MODEL_SPEC_BYTES}",
+                    text.len()
+                ),
+            ));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(invalid("model", text, "contains a control character"));
+        }
+        if text.starts_with("oci://") || text.contains("=oci://") {
+            return Err(invalid(
+                "model",
+                text,
+                "oci:// model references are not supported yet",
+            ));
+        }
+        let mut version = None;
+        let mut path = None;
+        let mut name = None;
+        let mut disable_clip = false;
+        let mut enable_transform = false;
+        let mut overrides = Vec::new();
+        for param in text.split(':') {
+            let (key, value) = match param.split_once('=') {
+                Some((key, value)) => (key, Some(value)),
+                None => (param, None),
+            };
+            if key.is_empty() {
+                return Err(invalid(
+                    key,
+                    param,
+                    "empty parameter name (stray ':' or '=')",
+                ));
+            }
+            let value = match (key, value) {
+                (_, Some(value)) => {
+                    if value.is_empty() {
+                        return Err(invalid(key, value, "empty value"));
+                    }
+                    if value.contains('=') {
+                        return Err(invalid(key, value, "value contains '='"));
+                    }
+                    value
+                }
+                ("disable_clip" | "enable_transform", None) => "true",
+                (_, None) => return Err(invalid(key, "", "expected key=value")),
+            };
+            match key {
+                "version" => version = Some(value.to_string()),
+                "path" => path = Some(PathBuf::from(value)),
+                "name" => {
+                    if !valid_score_name(value) {
+                        return Err(invalid(key, value, "not a usable score name"));
+                    }
+                    name = Some(value.to_string())
+                }
+                "disable_clip" => disable_clip = parse_flag(key, value)?,
+                "enable_transform" => enable_transform = parse_flag(key, value)?,
+                _ => overrides.push(parse_override(key, value)?),
+            }
+        }
+        let source = match (version, path) {
+            (Some(version), None) => ModelSource::BuiltIn(version),
+            (None, Some(path)) => ModelSource::Path(path),
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "path",
+                    text,
+                    "give either version= or path=, not both",
+                ))
+            }
+            (None, None) => return Err(invalid("version", text, "needs version= or path=")),
+        };
+        Ok(ModelSpec {
+            source,
+            name,
+            disable_clip,
+            enable_transform,
+            overrides,
+        })
+    }
+
+    /// Parses `text` and checks that a `version=` names a built-in model; names `field` in the
+    /// error (`models[2]: …`).
+    pub fn parse_field(field: &str, text: &str) -> Result<ModelSpec, FieldError> {
+        let spec = ModelSpec::parse(text).map_err(|e| e.in_field(field))?;
+        if let ModelSource::BuiltIn(version) = &spec.source {
+            if !BUILT_IN_MODELS.contains(&version.as_str()) {
+                return Err(FieldError::new(
+                    field,
+                    format!(
+                        "no built-in model {} (built-in: {})",
+                        quote(version),
+                        BUILT_IN_MODELS.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(spec)
+    }
+}
+
+impl fmt::Display for ModelSpec {
+    /// The spec in its own syntax; it parses back to the same value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            ModelSource::BuiltIn(version) => write!(f, "version={version}")?,
+            ModelSource::Path(path) => write!(f, "path={}", path.display())?,
+        }
+        if let Some(name) = &self.name {
+            write!(f, ":name={name}")?;
+        }
+        if self.disable_clip {
+            f.write_str(":disable_clip")?;
+        }
+        if self.enable_transform {
+            f.write_str(":enable_transform")?;
+        }
+        for o in &self.overrides {
+            write!(f, ":{}.{}={}", o.extractor, o.option, o.value)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_flag(key: &str, value: &str) -> Result<bool, InvalidModel> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, value, "expected true or false")),
+    }
+}
+
+fn parse_override(key: &str, value: &str) -> Result<ModelOverride, InvalidModel> {
+    let Some((extractor, option)) = key.split_once('.') else {
+        return Err(InvalidModel {
+            kind: ModelErrorKind::UnknownKey,
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: String::new(),
+        });
+    };
+    if extractor.is_empty() || option.is_empty() || option.contains('.') {
+        return Err(invalid(
+            key,
+            value,
+            "overrides are written extractor.option=value",
+        ));
+    }
+    Ok(ModelOverride {
+        extractor: extractor.to_string(),
+        option: option.to_string(),
+        value: value.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_tool_syntax() {
+        let spec = ModelSpec::parse("version=vmaf_v0.6.1neg").unwrap();
+        assert_eq!(spec.source, ModelSource::BuiltIn("vmaf_v0.6.1neg".into()));
+        let spec = ModelSpec::parse(
+            "path=/x/m.json:name=foo:disable_clip:enable_transform:vif.vif_enhn_gain_limit=1.5",
+        )
+        .unwrap();
+        assert_eq!(spec.source, ModelSource::Path("/x/m.json".into()));
+        assert_eq!(spec.name.as_deref(), Some("foo"));
+        assert!(spec.disable_clip && spec.enable_transform);
+        assert_eq!(spec.overrides[0].value, "1.5");
+        assert_eq!(ModelSpec::parse(&spec.to_string()).unwrap(), spec);
+    }
+
+    #[test]
+    fn errors_name_the_bad_key() {
+        for (text, needle) in [
+            ("version=a:bogus", "bogus"),
+            ("version=a:bogus=1", "unknown parameter"),
+            ("version=a:vif.=1", "vif."),
+            ("version=a:vif.a.b=1", "vif.a.b"),
+            ("version=a:disable_clip=yes", "disable_clip"),
+            ("version=a:name=", "name"),
+            ("version=a:path=b", "not both"),
+            ("name=foo", "needs version= or path="),
+            ("version=a::name=b", "empty parameter"),
+            ("oci://registry/model:1", "not supported yet"),
+            ("path=oci://registry/model", "not supported yet"),
+        ] {
+            let err = ModelSpec::parse_field("models[2]", text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("models[2]: "), "{err}");
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+        let err = ModelSpec::parse_field("models[0]", "version=no_such").unwrap_err();
+        assert!(err.to_string().contains("no built-in model"), "{err}");
+    }
+}
