@@ -3,7 +3,7 @@
 
 use vmafx_api::v1;
 use vmafx_contract::node::validate_node;
-use vmafx_contract::{Backend, FieldError, InputPolicy, JobDraft, JobUri, NodeDraft};
+use vmafx_contract::{Backend, FieldError, InputPolicy, JobDraft, NodeDraft};
 use vmafx_queue as queue;
 
 use crate::controller::ControllerError;
@@ -16,10 +16,11 @@ fn field_error(err: FieldError) -> ControllerError {
     invalid(err.to_string())
 }
 
-/// Checks that `uri` follows the job URI grammar ([`JobUri`]), naming `field` in the error;
+/// Checks that `uri` follows the job URI grammar ([`vmafx_contract::JobUri`]), naming `field` in the error;
 /// the same grammar the node and the operator's webhook use.
-pub fn validate_uri(field: &str, uri: &str) -> Result<(), ControllerError> {
-    JobUri::parse_field(field, uri)
+#[cfg(test)]
+fn validate_uri(field: &str, uri: &str) -> Result<(), ControllerError> {
+    vmafx_contract::JobUri::parse_field(field, uri)
         .map(drop)
         .map_err(field_error)
 }
@@ -33,13 +34,6 @@ fn queue_backend(backend: Backend) -> queue::Backend {
         Backend::Sycl => queue::Backend::Sycl,
         Backend::Vulkan => queue::Backend::Vulkan,
     }
-}
-
-/// Parses a backend name; empty means cpu.
-pub fn backend(field: &str, name: &str) -> Result<queue::Backend, ControllerError> {
-    Backend::parse_field(field, name)
-        .map(queue_backend)
-        .map_err(field_error)
 }
 
 /// Validates a submitted spec against the job contract and `policy` and turns it into the

@@ -165,7 +165,7 @@ async fn reap_loop(controller: Arc<Controller>, shutdown: CancellationToken) -> 
         if let Err(err) = controller.reap().await {
             tracing::warn!("failed to reap expired leases: {err}");
         }
-        if last_purge.is_none_or(|at| at.elapsed() >= purge_interval()) {
+        if last_purge.map_or(true, |at| at.elapsed() >= purge_interval()) {
             last_purge = Some(tokio::time::Instant::now());
             if let Err(err) = controller.purge().await {
                 tracing::warn!("failed to delete old jobs: {err}");

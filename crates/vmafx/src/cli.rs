@@ -25,11 +25,11 @@ pub enum Command {
     /// else installed.
     Demo(DemoArgs),
     /// Run the controller: job queue, node registry, gRPC on :9090 and HTTP on :8080.
-    Controller(ControllerArgs),
+    Controller(Box<ControllerArgs>),
     /// Run a worker node that claims jobs from a controller and scores them.
-    Node(NodeArgs),
+    Node(Box<NodeArgs>),
     /// Run a controller and a node in one process, data in ./vmafx-data (the embedded default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Submit, follow and manage jobs on a controller.
     Job(JobArgs),
     /// List the worker nodes a controller knows.

@@ -15,9 +15,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Score(args) => score::run(*args),
         Command::Demo(args) => demo::run(args),
-        Command::Controller(args) => service::run_controller(args),
-        Command::Node(args) => service::run_node(args),
-        Command::Serve(args) => service::run_serve(args),
+        Command::Controller(args) => service::run_controller(*args),
+        Command::Node(args) => service::run_node(*args),
+        Command::Serve(args) => service::run_serve(*args),
         Command::Job(args) => job::run(args),
         Command::Nodes(args) => job::run_nodes(args),
         Command::Operator(_) => operator::run_operator(),
