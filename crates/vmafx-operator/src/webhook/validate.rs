@@ -178,7 +178,6 @@ mod tests {
             "s3:/bucket",
             "s3://",
             "://x",
-            "3s://x",
             "s 3://x",
             " s3://x",
             "svn+ssh://host/x",
