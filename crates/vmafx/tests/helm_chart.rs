@@ -163,6 +163,10 @@ fn defaults_give_a_controller_on_a_volume_and_one_cpu_pool() {
         kinds(&docs),
         [
             ("NetworkPolicy", "vmafx-controller"),
+            ("ServiceAccount", "vmafx-controller"),
+            ("ServiceAccount", "vmafx-node"),
+            ("ClusterRole", "vmafx-controller-tokenreview"),
+            ("ClusterRoleBinding", "vmafx-controller-tokenreview"),
             ("Service", "vmafx-controller"),
             ("Deployment", "vmafx-node-cpu"),
             ("StatefulSet", "vmafx-controller"),
@@ -280,6 +284,9 @@ async fn every_vendor_renders_as_the_operator_builds_it_and_is_accepted() {
         vmafx_operator::config::CONTROLLER_GRPC_ADDR,
         vmafx_operator::config::CONTROLLER_HTTP_ADDR,
         vmafx_operator::config::ALLOWED_IMAGES,
+        vmafx_operator::config::TOKEN_FILE,
+        vmafx_operator::config::TOKEN,
+        vmafx_operator::config::CA_CERT,
     ];
     for name in operator_env.keys().filter(|n| n.starts_with("VMAFX_")) {
         assert!(
@@ -376,9 +383,13 @@ fn run_container(
 
 #[test]
 fn rendered_command_lines_run_and_score_a_job() {
+    // Outside a cluster there are no ServiceAccount tokens to review, so this run is
+    // unauthenticated; tests/security_kubernetes.rs covers the chart's default mode on a real
+    // API server.
     let (_, docs) = render(
         "nodePools[0].name=cpu,nodePools[0].vendor=cpu,nodePools[0].capacity=2,\
-         nodePools[1].name=gpu,nodePools[1].vendor=nvidia,controller.logLevel=debug",
+         nodePools[1].name=gpu,nodePools[1].vendor=nvidia,controller.logLevel=debug,\
+         auth.mode=insecure",
     );
     let controller = container(find(&docs, "StatefulSet", "vmafx-controller"));
     let cpu_pool = container(find(&docs, "Deployment", "vmafx-node-cpu"));
@@ -565,7 +576,12 @@ async fn every_rendered_pod_passes_pod_security_restricted() {
         .expect("failed to create the restricted namespace");
     // No controller-manager runs to create them; the ServiceAccount admission needs them.
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns);
-    for account in ["default", "vmafx-operator"] {
+    for account in [
+        "default",
+        "vmafx-operator",
+        "vmafx-controller",
+        "vmafx-node",
+    ] {
         let sa = ServiceAccount {
             metadata: ObjectMeta {
                 name: Some(account.to_owned()),
@@ -691,19 +707,32 @@ fn network_policy_and_disruption_budgets_render_as_configured() {
     let controller_pdb = find(&docs, "PodDisruptionBudget", "vmafx-controller");
     assert_eq!(controller_pdb["spec"]["minAvailable"], 1);
 
-    // Pods that need no API access get no token; the operator keeps its own.
-    let (_, docs) = render("operator.enabled=true");
-    for (kind, name, automount) in [
-        ("StatefulSet", "vmafx-controller", false),
-        ("Deployment", "vmafx-node-cpu", false),
-        ("Deployment", "vmafx-operator", true),
+    // With ServiceAccount authentication (the default) the token is the identity of the
+    // controller (it reviews tokens), the workers and the operator; without it, Pods that need
+    // no API access get no token and the operator keeps its own.
+    for (set, mounted) in [
+        ("operator.enabled=true", [true, true, true]),
+        (
+            "operator.enabled=true,auth.mode=insecure",
+            [false, false, true],
+        ),
     ] {
-        let pod = &find(&docs, kind, name)["spec"]["template"]["spec"];
-        assert_eq!(pod["automountServiceAccountToken"], automount, "{name}");
-        assert_eq!(
-            pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
-            "{name}"
-        );
+        let (_, docs) = render(set);
+        for ((kind, name), automount) in [
+            ("StatefulSet", "vmafx-controller"),
+            ("Deployment", "vmafx-node-cpu"),
+            ("Deployment", "vmafx-operator"),
+        ]
+        .into_iter()
+        .zip(mounted)
+        {
+            let pod = &find(&docs, kind, name)["spec"]["template"]["spec"];
+            assert_eq!(pod["automountServiceAccountToken"], automount, "{set}: {name}");
+            assert_eq!(
+                pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
+                "{name}"
+            );
+        }
     }
     let err = refusal("operator.allowedImages[0]=ghcr.io/vmafx/vmafx");
     assert!(err.contains("/operator/allowedImages/0"), "{err}");
