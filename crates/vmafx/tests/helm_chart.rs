@@ -727,7 +727,10 @@ fn network_policy_and_disruption_budgets_render_as_configured() {
         .zip(mounted)
         {
             let pod = &find(&docs, kind, name)["spec"]["template"]["spec"];
-            assert_eq!(pod["automountServiceAccountToken"], automount, "{set}: {name}");
+            assert_eq!(
+                pod["automountServiceAccountToken"], automount,
+                "{set}: {name}"
+            );
             assert_eq!(
                 pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
                 "{name}"
