@@ -5,14 +5,12 @@
 //! loads must predict without panicking. `VMAFX_FUZZ_CASES` sets the number of cases per
 //! parser (default 2,000) and `VMAFX_FUZZ_SEED` the generator's seed.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::mutator::{assert_one_line_naming, case_count, run_case, seed, Mutator};
 use vmafx_engine::collector::FeatureCollector;
 use vmafx_engine::model::{Model, ModelSource, ModelSpec};
+use vmafx_fixtures::mutator::{assert_one_line_naming, case_count, run_case, seed, Mutator};
 
 const DEFAULT_CASES: usize = 2000;
 /// Largest fuzz input, in bytes (the committed models take about 20 KB).

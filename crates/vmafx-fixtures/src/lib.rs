@@ -1,6 +1,8 @@
 //! Deterministic synthetic clips for the conformance suite: integer-only content and
 //! distortion generators, so the same bytes come out on every machine and every run.
 
+pub mod mutator;
+
 use std::io::{self, Write};
 use std::path::Path;
 

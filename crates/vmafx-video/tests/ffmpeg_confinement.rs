@@ -2,8 +2,6 @@
 //! elsewhere (an HLS `.m3u8`, a concat or ffconcat script) are refused with one line naming
 //! the file, and nothing is fetched. Uses the real ffmpeg, which `scripts/test.sh` installs.
 
-mod support;
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::mutator::assert_one_line_naming;
+use vmafx_fixtures::mutator::assert_one_line_naming;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vmafx-video-ffmpeg");

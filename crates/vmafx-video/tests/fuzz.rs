@@ -4,12 +4,10 @@
 //! line that names the file. `VMAFX_FUZZ_CASES` sets the number of cases per reader (default
 //! 2,000) and `VMAFX_FUZZ_SEED` the generator's seed.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use support::mutator::{assert_one_line_naming, case_count, run_case, seed, Mutator};
 use vmafx_engine::picture::PixelFormat;
+use vmafx_fixtures::mutator::{assert_one_line_naming, case_count, run_case, seed, Mutator};
 use vmafx_video::RawParams;
 
 const DEFAULT_CASES: usize = 2000;

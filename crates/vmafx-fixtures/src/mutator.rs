@@ -1,6 +1,6 @@
-//! A small deterministic input mutator for the bounded fuzz tests (the same as
-//! `vmafx-video`'s), so that they run on stable Rust in every `cargo test`. Cases come from a
-//! seeded xorshift generator: a failure names the seed and case index, which reproduce it.
+//! A small deterministic input mutator for the parsers' bounded fuzz tests (vmafx-video,
+//! vmafx-engine), so that they run on stable Rust in every `cargo test`. Cases come from a seeded xorshift generator: a failure names the
+//! seed and case index, and the same numbers reproduce it.
 
 /// How many cases each fuzz test runs: `VMAFX_FUZZ_CASES`, or `default` when unset.
 pub fn case_count(default: usize) -> usize {
@@ -57,13 +57,13 @@ impl Mutator {
         };
         // Spread nearby seeds apart.
         for _ in 0..4 {
-            m.next();
+            m.next_bits();
         }
         m
     }
 
     /// The next 64 random bits (xorshift64*).
-    pub fn next(&mut self) -> u64 {
+    pub fn next_bits(&mut self) -> u64 {
         self.state ^= self.state >> 12;
         self.state ^= self.state << 25;
         self.state ^= self.state >> 27;
@@ -72,7 +72,7 @@ impl Mutator {
 
     /// A number in `0..n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_bits() % n as u64) as usize
     }
 
     /// True one time in `n`.
@@ -87,7 +87,7 @@ impl Mutator {
 
     /// `len` random bytes.
     pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
+        (0..len).map(|_| self.next_bits() as u8).collect()
     }
 
     /// Applies one to four random edits to `input`: bit flips, byte changes, insertions,
