@@ -18,6 +18,12 @@ pub const BUILT_IN_MODELS: [&str; 4] = [
     "vmaf_4k_v0.6.1neg",
 ];
 
+/// The model a job or a `vmafx score` run uses when it names none, as libvmaf's tool does.
+pub const DEFAULT_MODEL_VERSION: &str = "vmaf_v0.6.1";
+
+/// The name a model's scores are written under when its spec gives no `name=`.
+pub const DEFAULT_SCORE_NAME: &str = "vmaf";
+
 /// The longest model spec accepted, in bytes (a path plus a handful of overrides fit easily).
 pub const MAX_MODEL_SPEC_BYTES: usize = 4096;
 
@@ -128,7 +134,26 @@ fn valid_score_name(name: &str) -> bool {
     !name.chars().any(|c| c.is_control() || c == ':' || c == '=')
 }
 
+impl Default for ModelSpec {
+    /// The model used when none is given: built-in [`DEFAULT_MODEL_VERSION`], scores named
+    /// [`DEFAULT_SCORE_NAME`].
+    fn default() -> Self {
+        ModelSpec {
+            source: ModelSource::BuiltIn(DEFAULT_MODEL_VERSION.to_owned()),
+            name: None,
+            disable_clip: false,
+            enable_transform: false,
+            overrides: Vec::new(),
+        }
+    }
+}
+
 impl ModelSpec {
+    /// The name the model's scores are written under.
+    pub fn score_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(DEFAULT_SCORE_NAME)
+    }
+
     /// Parses a model spec. Exactly one of `version` and `path` is required.
     pub fn parse(text: &str) -> Result<ModelSpec, InvalidModel> {
         if text.len() > MAX_MODEL_SPEC_BYTES {

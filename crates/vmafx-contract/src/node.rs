@@ -72,8 +72,11 @@ impl fmt::Display for Vendor {
     }
 }
 
-/// A scoring backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A scoring backend. Serialized by its wire name.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// Plain CPU scoring.
     Cpu,

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 use vmafx_api::v1;
-use vmafx_queue::{JobStore, QueueConfig};
+use vmafx_queue::{HeartbeatAck, HeldAttempt, JobStore, QueueConfig};
 
 use crate::auth::{Access, Denied, Identity, Role};
 use crate::convert;
@@ -385,17 +385,17 @@ impl Controller {
         Ok(convert::node(&node))
     }
 
-    /// Records a node's heartbeat; returns the jobs it must cancel.
+    /// Records a node's heartbeat and renews the leases it lists; returns the jobs it must
+    /// cancel and the listed attempts it no longer holds.
     pub async fn heartbeat(
         &self,
         caller: &Identity,
         node_id: String,
-    ) -> Result<Vec<String>, ControllerError> {
+        held: Vec<HeldAttempt>,
+    ) -> Result<HeartbeatAck, ControllerError> {
         self.acting_node(caller, &node_id).await?;
-        let ack = self
-            .store_call(move |store| store.heartbeat(&node_id, now_ms()))
-            .await?;
-        Ok(ack.cancel)
+        self.store_call(move |store| store.heartbeat(&node_id, &held, now_ms()))
+            .await
     }
 
     /// Leases up to `max` jobs to a node.

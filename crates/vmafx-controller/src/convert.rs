@@ -25,17 +25,6 @@ fn validate_uri(field: &str, uri: &str) -> Result<(), ControllerError> {
         .map_err(field_error)
 }
 
-/// The queue's backend for a contract backend.
-fn queue_backend(backend: Backend) -> queue::Backend {
-    match backend {
-        Backend::Cpu => queue::Backend::Cpu,
-        Backend::Cuda => queue::Backend::Cuda,
-        Backend::Hip => queue::Backend::Hip,
-        Backend::Sycl => queue::Backend::Sycl,
-        Backend::Vulkan => queue::Backend::Vulkan,
-    }
-}
-
 /// Validates a submitted spec against the job contract and `policy` and turns it into the
 /// queue's. Beyond the contract, built-in models are loaded (which checks their overrides) and
 /// features must name an extractor the engine has.
@@ -57,8 +46,7 @@ pub fn validate_spec(
     for (i, model) in valid.models.iter().enumerate() {
         // A built-in model can be loaded here; a path is only meaningful on the node.
         if let vmafx_contract::ModelSource::BuiltIn(_) = model.source {
-            let spec = vmafx_engine::model::ModelSpec::from(model.clone());
-            vmafx_engine::model::Model::load(&spec)
+            vmafx_engine::model::Model::load(model)
                 .map_err(|e| invalid(format!("models[{i}]: {e}")))?;
         }
     }
@@ -70,7 +58,7 @@ pub fn validate_spec(
         reference: spec.reference.clone(),
         distorted: spec.distorted.clone(),
         models: spec.models.clone(),
-        backend: queue_backend(valid.backend),
+        backend: valid.backend,
         priority: spec.priority,
         features: spec.features.clone(),
         idempotency_key: (!idempotency_key.is_empty()).then_some(idempotency_key),
@@ -90,7 +78,7 @@ pub fn validate_node_info(info: &v1::NodeInfo) -> Result<queue::NodeInfo, Contro
     Ok(queue::NodeInfo {
         name: info.name.clone(),
         vendor: valid.vendor.as_str().to_string(),
-        backends: valid.backends.into_iter().map(queue_backend).collect(),
+        backends: valid.backends,
         device: info.device.clone(),
         capacity: info.capacity,
         version: info.version.clone(),

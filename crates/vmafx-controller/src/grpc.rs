@@ -280,12 +280,24 @@ impl NodeService for GrpcApi {
         request: Request<v1::HeartbeatRequest>,
     ) -> Result<Response<v1::HeartbeatResponse>, Status> {
         let caller = caller(&request)?;
-        let cancel_job_ids = self
+        let request = request.into_inner();
+        let held = request
+            .held
+            .into_iter()
+            .map(|attempt| vmafx_queue::HeldAttempt {
+                job_id: attempt.job_id,
+                token: attempt.token,
+            })
+            .collect();
+        let ack = self
             .controller
-            .heartbeat(&caller, request.into_inner().node_id)
+            .heartbeat(&caller, request.node_id, held)
             .await
             .map_err(status)?;
-        Ok(Response::new(v1::HeartbeatResponse { cancel_job_ids }))
+        Ok(Response::new(v1::HeartbeatResponse {
+            cancel_job_ids: ack.cancel,
+            lost_job_ids: ack.lost,
+        }))
     }
 
     async fn claim_job(

@@ -48,13 +48,24 @@ pub enum NodeError {
     Capacity,
 }
 
+/// An attempt this node holds, from its claim until its final report is through.
+#[derive(Clone)]
+pub(crate) struct HeldJob {
+    /// The lease token, listed in heartbeats so that the controller renews this lease.
+    token: u64,
+    /// How the job is stopped.
+    control: JobControl,
+    /// Set when a heartbeat says the attempt is no longer this node's.
+    lost: Arc<AtomicBool>,
+}
+
 /// State shared by the node's tasks.
 pub(crate) struct Shared {
     pub(crate) config: NodeConfig,
     client: NodeServiceClient<ApiChannel>,
     fetcher: Arc<Fetcher>,
     pub(crate) node_id: Mutex<Option<String>>,
-    pub(crate) running: Mutex<HashMap<String, JobControl>>,
+    pub(crate) running: Mutex<HashMap<String, HeldJob>>,
     pub(crate) connected: AtomicBool,
     slots: Arc<Semaphore>,
     wake: Notify,
@@ -300,19 +311,40 @@ async fn heartbeat_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
         let Some(node_id) = shared.node_id() else {
             continue;
         };
+        // The leases to renew: exactly those this node is working on or reporting.
+        let held = shared
+            .running
+            .lock()
+            .map(|running| {
+                running
+                    .iter()
+                    .map(|(job_id, job)| v1::HeldAttempt {
+                        job_id: job_id.clone(),
+                        token: job.token,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         match shared
             .client()
-            .heartbeat(v1::HeartbeatRequest { node_id })
+            .heartbeat(v1::HeartbeatRequest { node_id, held })
             .await
         {
             Ok(response) => {
                 shared.connected.store(true, Ordering::Relaxed);
-                let cancel = response.into_inner().cancel_job_ids;
+                let response = response.into_inner();
                 if let Ok(running) = shared.running.lock() {
-                    for id in cancel {
-                        if let Some(control) = running.get(&id) {
+                    for id in response.cancel_job_ids {
+                        if let Some(job) = running.get(&id) {
                             tracing::info!(job = %id, "cancellation requested");
-                            control.cancel.store(true, Ordering::Relaxed);
+                            job.control.cancel.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    for id in response.lost_job_ids {
+                        if let Some(job) = running.get(&id) {
+                            tracing::warn!(job = %id, "the controller says this attempt is no longer ours");
+                            job.lost.store(true, Ordering::Relaxed);
+                            job.control.cancel.store(true, Ordering::Relaxed);
                         }
                     }
                 }
@@ -385,16 +417,25 @@ async fn run_lease(
     let token = lease.token;
     tracing::info!(job = %job_id, attempt = job.attempts, "job started");
     let control = JobControl::default();
+    let lost = Arc::new(AtomicBool::new(false));
     if let Ok(mut running) = shared.running.lock() {
-        running.insert(job_id.clone(), control.clone());
+        running.insert(
+            job_id.clone(),
+            HeldJob {
+                token,
+                control: control.clone(),
+                lost: Arc::clone(&lost),
+            },
+        );
     }
     let spec = job.spec.clone().unwrap_or_default();
     let scratch = shared.config.scratch_dir.join(format!("{job_id}-{token}"));
     let threads = shared.config.job_threads();
+    let simd = shared.config.simd;
     let fetcher = Arc::clone(&shared.fetcher);
     let work_control = control.clone();
     let mut work = tokio::task::spawn_blocking(move || {
-        execute(&spec, &fetcher, &scratch, threads, &work_control)
+        execute(&spec, &fetcher, &scratch, threads, simd, &work_control)
     });
 
     let mut lease_lost = false;
@@ -436,9 +477,9 @@ async fn run_lease(
             }
         }
     };
-    if let Ok(mut running) = shared.running.lock() {
-        running.remove(&job_id);
-    }
+    // Still listed in heartbeats until the final report below is through, so that a slow
+    // report (the controller restarting) does not let the lease lapse.
+    lease_lost |= lost.load(Ordering::Relaxed);
     let outcome = outcome.unwrap_or_else(|e| {
         Err(ExecuteError::Transient(format!(
             "scoring task ended abnormally: {e}"
@@ -488,6 +529,9 @@ async fn run_lease(
                 .await;
             }
         }
+    }
+    if let Ok(mut running) = shared.running.lock() {
+        running.remove(&job_id);
     }
     drop(permit);
     shared.wake.notify_one();

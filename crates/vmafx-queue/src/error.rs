@@ -78,7 +78,7 @@ pub enum Error {
     /// A name that should be a job state or backend is not one.
     #[error("failed to parse {what} {value:?}")]
     Parse {
-        /// "job state" or "backend".
+        /// What was being parsed ("job state").
         what: &'static str,
         /// The rejected text.
         value: String,

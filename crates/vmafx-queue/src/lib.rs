@@ -22,9 +22,9 @@ pub mod store;
 pub use config::QueueConfig;
 pub use error::{Error, Result};
 pub use model::{
-    Backend, HeartbeatAck, Job, JobCounts, JobFilter, JobPage, JobSpec, JobState, JobSummary,
-    Lease, ModelScore, Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped,
-    Registered, Submitted,
+    Backend, HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage, JobSpec, JobState,
+    JobSummary, Lease, ModelScore, Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged,
+    Reaped, Registered, Submitted,
 };
 pub use sqlite::{SqliteStore, MAX_NODES_LISTED, PURGE_BATCH};
 pub use store::JobStore;

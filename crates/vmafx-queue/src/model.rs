@@ -74,63 +74,9 @@ impl FromStr for JobState {
     }
 }
 
-/// The compute backend a job needs; a non-cpu job runs only on a node that offers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// Plain CPU scoring; every node offers it unless it says otherwise.
-    Cpu,
-    /// NVIDIA CUDA.
-    Cuda,
-    /// AMD HIP.
-    Hip,
-    /// Intel SYCL.
-    Sycl,
-    /// Vulkan compute.
-    Vulkan,
-}
-
-impl Backend {
-    /// Every backend.
-    pub const ALL: [Backend; 5] = [
-        Backend::Cpu,
-        Backend::Cuda,
-        Backend::Hip,
-        Backend::Sycl,
-        Backend::Vulkan,
-    ];
-
-    /// The wire and storage name: "cpu", "cuda", "hip", "sycl" or "vulkan".
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Cpu => "cpu",
-            Backend::Cuda => "cuda",
-            Backend::Hip => "hip",
-            Backend::Sycl => "sycl",
-            Backend::Vulkan => "vulkan",
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Backend {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Backend::ALL
-            .into_iter()
-            .find(|backend| backend.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| Error::Parse {
-                what: "backend",
-                value: s.to_owned(),
-            })
-    }
-}
+/// The compute backend a job needs; a non-cpu job runs only on a node that offers it. Stored
+/// by its lowercase name.
+pub use vmafx_contract::Backend;
 
 /// What a client asks to have scored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -381,12 +327,24 @@ pub struct JobPage {
     pub next_page_token: Option<String>,
 }
 
+/// An attempt a node says it holds, named by its job and lease token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldAttempt {
+    /// The job.
+    pub job_id: String,
+    /// The token its lease was granted with.
+    pub token: u64,
+}
+
 /// The reply to a heartbeat.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatAck {
     /// Ids of this node's running jobs that clients have cancelled: the node should stop them and
     /// call `fail`.
     pub cancel: Vec<String>,
+    /// Ids of listed attempts that are not this node's any more (expired, requeued, finished):
+    /// the node should stop them and drop their results.
+    pub lost: Vec<String>,
 }
 
 /// A claimed job and the lease that lets the node report on it.

@@ -38,9 +38,13 @@ pub trait JobStore: Send + Sync {
     /// [`QueueConfig::max_node_capacity`](crate::QueueConfig::max_node_capacity) is refused.
     fn register_node(&self, info: NodeInfo, now_ms: i64) -> Result<Registered>;
 
-    /// Records that a node is alive, renews the leases of its running jobs and tells it which of
-    /// them were cancelled.
-    fn heartbeat(&self, node_id: &str, now_ms: i64) -> Result<HeartbeatAck>;
+    /// Records that a node is alive and renews the leases it lists in `held` (and only those:
+    /// a lease the node does not know it holds, say because the reply to its claim was lost,
+    /// expires and requeues). Tells it which of its running jobs were cancelled and which listed
+    /// attempts are no longer its own. More than
+    /// [`QueueConfig::max_node_capacity`](crate::QueueConfig::max_node_capacity) entries are
+    /// refused ([`Error::InvalidSpec`](crate::Error::InvalidSpec) on field `held`).
+    fn heartbeat(&self, node_id: &str, held: &[HeldAttempt], now_ms: i64) -> Result<HeartbeatAck>;
 
     /// Gives a healthy node up to `max` pending jobs it can run (backend offered, within its free
     /// capacity, itself capped by `max_node_capacity`), highest priority first, then oldest

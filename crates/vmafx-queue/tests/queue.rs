@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use vmafx_queue::{
-    Backend, Error, JobFilter, JobSpec, JobState, JobStore, JobSummary, ModelScore, NodeFilter,
-    NodeInfo, QueueConfig, SqliteStore,
+    Backend, Error, HeldAttempt, JobFilter, JobSpec, JobState, JobStore, JobSummary, Lease,
+    ModelScore, NodeFilter, NodeInfo, QueueConfig, SqliteStore,
 };
 
 const T0: i64 = 1_700_000_000_000;
@@ -32,6 +32,14 @@ fn node_info(name: &str, backends: &[Backend], capacity: u32) -> NodeInfo {
         capacity,
         version: "0.1.0".to_owned(),
         address: Some("http://127.0.0.1:1/healthz".to_owned()),
+    }
+}
+
+/// What a node lists in its heartbeat for a lease it holds.
+fn held(lease: &Lease) -> HeldAttempt {
+    HeldAttempt {
+        job_id: lease.job.id.clone(),
+        token: lease.token,
     }
 }
 
@@ -218,7 +226,7 @@ fn unknown_and_unhealthy_nodes_cannot_claim() {
         Err(Error::NodeUnhealthy(_))
     ));
     // A heartbeat brings it back.
-    store.heartbeat(&node.id, T0 + 60_003).unwrap();
+    store.heartbeat(&node.id, &[], T0 + 60_003).unwrap();
     assert_eq!(store.claim(&node.id, 1, T0 + 60_004).unwrap().len(), 1);
 }
 
@@ -285,11 +293,14 @@ fn renewed_leases_do_not_expire() {
         .unwrap()
         .node;
     let lease = store.claim(&node.id, 1, T0).unwrap().remove(0);
-    // Progress and heartbeats each push the lease out by lease_ms.
+    // Progress and heartbeats that list the lease each push it out by lease_ms.
     store
         .progress(&id, lease.token, None, 10, Some(100), T0 + 25_000)
         .unwrap();
-    store.heartbeat(&node.id, T0 + 50_000).unwrap();
+    let ack = store
+        .heartbeat(&node.id, &[held(&lease)], T0 + 50_000)
+        .unwrap();
+    assert!(ack.lost.is_empty(), "{ack:?}");
     let reaped = store.reap(T0 + 79_000).unwrap();
     assert!(
         reaped.requeued.is_empty() && reaped.failed.is_empty(),
@@ -299,6 +310,68 @@ fn renewed_leases_do_not_expire() {
     assert_eq!(job.state, JobState::Running);
     assert_eq!((job.frames_done, job.frames_total), (10, Some(100)));
     assert_eq!(job.lease_expires_ms, Some(T0 + 80_000));
+}
+
+/// The CI failure of `durability.rs`: a controller killed after committing a claim but before
+/// the node read the reply leaves a lease the node never learned of. Heartbeats must not keep
+/// that ghost alive; it expires and the job runs again.
+#[test]
+fn heartbeats_renew_only_the_leases_the_node_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = QueueConfig {
+        node_timeout_ms: 3_600_000,
+        ..QueueConfig::default()
+    };
+    let store = SqliteStore::open(dir.path().join("queue.db"), config).unwrap();
+    let known = store.submit(spec("known"), T0).unwrap().job.id;
+    let ghost = store.submit(spec("ghost"), T0 + 1).unwrap().job.id;
+    let node = store
+        .register_node(node_info("n", &[Backend::Cpu], 2), T0)
+        .unwrap()
+        .node;
+    let leases = store.claim(&node.id, 2, T0 + 2).unwrap();
+    let kept = leases.iter().find(|l| l.job.id == known).unwrap();
+    // The node heartbeats all along, naming only the lease it knows of.
+    let mut now = T0 + 2;
+    while now < T0 + 2 + config.lease_ms + 20_000 {
+        now += 10_000;
+        let ack = store.heartbeat(&node.id, &[held(kept)], now).unwrap();
+        assert!(ack.lost.is_empty(), "{ack:?}");
+        store.reap(now).unwrap();
+    }
+    assert_eq!(store.get(&known).unwrap().unwrap().state, JobState::Running);
+    let requeued = store.get(&ghost).unwrap().unwrap();
+    assert_eq!(requeued.state, JobState::Pending, "{requeued:?}");
+    assert!(requeued.error.as_deref().unwrap().contains("lease expired"));
+
+    // A listed attempt that is not the node's any more comes back as lost: a stale token, an
+    // unknown job and a token too large to be stored all are.
+    let stale = HeldAttempt {
+        job_id: known.clone(),
+        token: kept.token ^ 2,
+    };
+    let unknown = HeldAttempt {
+        job_id: "no-such-job".to_owned(),
+        token: 7,
+    };
+    let huge = HeldAttempt {
+        job_id: known.clone(),
+        token: u64::MAX,
+    };
+    let ack = store
+        .heartbeat(&node.id, &[held(kept), stale, unknown, huge], now + 1)
+        .unwrap();
+    assert_eq!(
+        ack.lost,
+        vec![known.clone(), "no-such-job".to_owned(), known]
+    );
+
+    // The list is bounded by the capacity cap.
+    let too_many = vec![held(kept); config.max_node_capacity as usize + 1];
+    assert!(matches!(
+        store.heartbeat(&node.id, &too_many, now + 2),
+        Err(Error::InvalidSpec { field: "held", .. })
+    ));
 }
 
 #[test]
@@ -358,7 +431,7 @@ fn stale_tokens_cannot_report_so_results_are_recorded_once() {
         .node;
     let old = store.claim(&a.id, 1, T0).unwrap().remove(0);
     // Node a goes silent; its job moves to b.
-    store.heartbeat(&b.id, T0 + 60_000).unwrap();
+    store.heartbeat(&b.id, &[], T0 + 60_000).unwrap();
     let reaped = store.reap(T0 + 60_001).unwrap();
     assert_eq!(reaped.unhealthy_nodes, vec![a.id.clone()]);
     assert_eq!(reaped.requeued, vec![id.clone()]);
@@ -443,7 +516,7 @@ fn cancelling_pending_and_running_jobs() {
     assert!(job.cancel_requested);
     // The node hears of it through heartbeat and progress.
     assert_eq!(
-        store.heartbeat(&node.id, T0 + 3).unwrap().cancel,
+        store.heartbeat(&node.id, &[], T0 + 3).unwrap().cancel,
         vec![running.clone()]
     );
     assert!(
@@ -464,7 +537,11 @@ fn cancelling_pending_and_running_jobs() {
         .unwrap();
     assert_eq!(job.state, JobState::Cancelled);
     assert_eq!(job.finished_ms, Some(T0 + 5));
-    assert!(store.heartbeat(&node.id, T0 + 6).unwrap().cancel.is_empty());
+    assert!(store
+        .heartbeat(&node.id, &[], T0 + 6)
+        .unwrap()
+        .cancel
+        .is_empty());
 
     // Terminal jobs are returned unchanged.
     assert_eq!(store.cancel(&running, T0 + 7).unwrap(), job);
@@ -494,15 +571,17 @@ fn silent_nodes_become_unhealthy_and_their_jobs_are_reclaimed() {
         .register_node(node_info("alive", &[Backend::Cpu], 3), T0)
         .unwrap()
         .node;
-    assert_eq!(store.claim(&silent.id, 3, T0).unwrap().len(), 3);
+    let leases = store.claim(&silent.id, 3, T0).unwrap();
+    assert_eq!(leases.len(), 3);
     store.cancel(&cancelled, T0 + 1).unwrap();
 
     // Within the timeout nothing happens.
-    store.heartbeat(&silent.id, T0 + 20_000).unwrap();
-    store.heartbeat(&alive.id, T0 + 50_000).unwrap();
+    let listed: Vec<HeldAttempt> = leases.iter().map(held).collect();
+    store.heartbeat(&silent.id, &listed, T0 + 20_000).unwrap();
+    store.heartbeat(&alive.id, &[], T0 + 50_000).unwrap();
     assert_eq!(store.reap(T0 + 50_000).unwrap(), Default::default());
 
-    store.heartbeat(&alive.id, T0 + 80_000).unwrap();
+    store.heartbeat(&alive.id, &[], T0 + 80_000).unwrap();
     let reaped = store.reap(T0 + 80_001).unwrap();
     assert_eq!(reaped.unhealthy_nodes, vec![silent.id.clone()]);
     assert_eq!(reaped.requeued, vec![retried.clone()]);
@@ -812,7 +891,7 @@ fn registering_a_name_again_starts_a_new_incarnation_and_ends_the_old_attempts()
         }
         other => panic!("expected NodeSuperseded, got {other:?}"),
     };
-    superseded(store.heartbeat(&old.id, T0 + 10).map(drop));
+    superseded(store.heartbeat(&old.id, &[], T0 + 10).map(drop));
     superseded(store.claim(&old.id, 1, T0 + 10).map(drop));
     let token = leases[0].token;
     let job_id = &leases[0].job.id;
@@ -861,7 +940,9 @@ fn registering_a_name_again_starts_a_new_incarnation_and_ends_the_old_attempts()
         (lease.job.id.as_str(), lease.job.attempts),
         (retried.as_str(), 2)
     );
-    store.heartbeat(&new.id, T0 + 50_000).unwrap();
+    store
+        .heartbeat(&new.id, &[held(&lease)], T0 + 50_000)
+        .unwrap();
     assert_eq!(store.reap(T0 + 70_000).unwrap(), Default::default());
     store
         .complete(
@@ -1237,8 +1318,8 @@ fn purge_deletes_old_finished_jobs_their_frames_and_dead_nodes_in_bounded_batche
         .unwrap()
         .node;
     let now = T0 + 41 * day;
-    store.heartbeat(&worker.id, now).unwrap();
-    store.heartbeat(&second.id, now).unwrap();
+    store.heartbeat(&worker.id, &[], now).unwrap();
+    store.heartbeat(&second.id, &[], now).unwrap();
     let reaped = store.reap(now).unwrap();
     assert_eq!(reaped.unhealthy_nodes, vec![dead.id.clone()]);
 
@@ -1277,7 +1358,7 @@ fn purge_deletes_old_finished_jobs_their_frames_and_dead_nodes_in_bounded_batche
     assert!(store.node(&worker.id).unwrap().is_some());
     // A purged node that comes back is told to register again.
     assert!(matches!(
-        store.heartbeat(&dead.id, now),
+        store.heartbeat(&dead.id, &[], now),
         Err(Error::NodeNotFound(_))
     ));
     // The idempotency key of a purged job is free again.
@@ -1434,7 +1515,7 @@ fn a_version_1_database_migrates_with_its_nodes_and_running_jobs() {
     let old = store.node("node-v1").unwrap().unwrap();
     assert_eq!((old.info.name.as_str(), old.running), ("host-1", 1));
     assert_eq!(store.nodes().unwrap().len(), 1);
-    store.heartbeat("node-v1", T0 + 1).unwrap();
+    store.heartbeat("node-v1", &[], T0 + 1).unwrap();
     store.check_writable().unwrap();
 
     // The node restarts: the migrated incarnation is superseded like any other.
@@ -1443,7 +1524,7 @@ fn a_version_1_database_migrates_with_its_nodes_and_running_jobs() {
         .unwrap();
     assert_eq!(again.requeued, vec!["job-v1".to_owned()]);
     assert!(matches!(
-        store.heartbeat("node-v1", T0 + 3),
+        store.heartbeat("node-v1", &[], T0 + 3),
         Err(Error::NodeSuperseded { .. })
     ));
     assert_eq!(

@@ -274,7 +274,13 @@ fn a_node_acts_only_as_itself_and_results_must_be_finite() {
             .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{err}");
         let err = node_client
-            .heartbeat(authed(NODE_A, v1::HeartbeatRequest { node_id: b.clone() }))
+            .heartbeat(authed(
+                NODE_A,
+                v1::HeartbeatRequest {
+                    node_id: b.clone(),
+                    ..Default::default()
+                },
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{err}");
@@ -610,13 +616,13 @@ fn a_node_killed_and_restarted_under_its_name_loses_nothing_and_pins_nothing() {
     );
     let node_env = [("VMAFX_TOKEN", NODE_A)];
     let node_args = ["--allow-file-root", root.as_str(), "--threads-per-job", "1"];
-    let mut node = spawn_node(
+    let mut node = start_node_as(
         dir.path(),
         &controller.grpc,
         "node-a",
+        "1",
         &node_args,
         &node_env,
-        "1",
     );
     let submitter = [("VMAFX_TOKEN", SUBMITTER)];
     let (code, out, err) = run_cli_env(
@@ -647,13 +653,13 @@ fn a_node_killed_and_restarted_under_its_name_loses_nothing_and_pins_nothing() {
     // What a Kubernetes container restart does: SIGKILL, then the same name again.
     node.kill9();
     let restarted = Instant::now();
-    let _node = spawn_node(
+    let _node = start_node_as(
         dir.path(),
         &controller.grpc,
         "node-a",
+        "2",
         &node_args,
         &node_env,
-        "2",
     );
     let done = loop {
         let now = job(&id);
@@ -677,33 +683,4 @@ fn a_node_killed_and_restarted_under_its_name_loses_nothing_and_pins_nothing() {
         format!("{:.6}", done["score"].as_f64().unwrap()),
         format!("{printed:.6}")
     );
-}
-
-/// `vmafx node NAME` with a token in its environment; `tag` keeps the two incarnations' logs
-/// apart.
-fn spawn_node(
-    dir: &Path,
-    grpc: &str,
-    name: &str,
-    extra: &[&str],
-    env: &[(&str, &str)],
-    tag: &str,
-) -> Proc {
-    let scratch = dir.join(format!("scratch-{name}-{tag}"));
-    let scratch = scratch.to_string_lossy().to_string();
-    let mut args = vec![
-        "node",
-        "--controller",
-        grpc,
-        "--name",
-        name,
-        "--http-addr",
-        "127.0.0.1:0",
-        "--heartbeat-secs",
-        "1",
-        "--scratch-dir",
-        &scratch,
-    ];
-    args.extend_from_slice(extra);
-    spawn(dir, &format!("node-{name}-{tag}"), &args, env)
 }

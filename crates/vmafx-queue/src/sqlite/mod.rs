@@ -325,10 +325,11 @@ impl JobStore for SqliteStore {
         })
     }
 
-    fn heartbeat(&self, node_id: &str, now_ms: i64) -> Result<HeartbeatAck> {
+    fn heartbeat(&self, node_id: &str, held: &[HeldAttempt], now_ms: i64) -> Result<HeartbeatAck> {
         let node_id = node_id.to_owned();
+        let held = held.to_vec();
         self.writer.call(Durability::Committed, move |conn, ctx| {
-            ops::heartbeat(conn, ctx, &node_id, now_ms)
+            ops::heartbeat(conn, ctx, &node_id, &held, now_ms)
         })
     }
 
@@ -509,7 +510,7 @@ mod tests {
 
         // Nothing is acknowledged again: writes of either durability, and reads.
         expect_fatal("submit", store.submit(spec("after"), T0));
-        expect_fatal("heartbeat", store.heartbeat(&node.id, T0));
+        expect_fatal("heartbeat", store.heartbeat(&node.id, &[], T0));
         expect_fatal("claim", store.claim(&node.id, 1, T0));
         expect_fatal("reap", store.reap(T0));
         expect_fatal("purge", store.purge(Some(T0), Some(T0), T0));

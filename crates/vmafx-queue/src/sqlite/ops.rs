@@ -261,8 +261,20 @@ pub(crate) fn heartbeat(
     conn: &Connection,
     ctx: &Ctx,
     node_id: &str,
+    held: &[HeldAttempt],
     now_ms: i64,
 ) -> OpResult<HeartbeatAck> {
+    if held.len() > ctx.config.max_node_capacity as usize {
+        return Err(Error::InvalidSpec {
+            field: "held",
+            reason: format!(
+                "lists {} attempts, more than the node capacity cap of {}",
+                held.len(),
+                ctx.config.max_node_capacity
+            ),
+        }
+        .into());
+    }
     let updated = conn
         .prepare_cached(
             "UPDATE nodes SET last_heartbeat_ms = ?2, healthy = 1 \
@@ -274,10 +286,24 @@ pub(crate) fn heartbeat(
         live_node(conn, node_id)?;
         return Err(Error::NodeNotFound(node_id.to_owned()).into());
     }
-    conn.prepare_cached(
-        "UPDATE jobs SET lease_expires_ms = ?2 WHERE state = 'RUNNING' AND node_id = ?1",
-    )?
-    .execute(params![node_id, now_ms.saturating_add(ctx.config.lease_ms)])?;
+    // Only the attempts the node names are renewed: a lease it never learned of (its claim's
+    // reply was lost with a dying controller) must expire rather than be kept alive for ever.
+    let expires = now_ms.saturating_add(ctx.config.lease_ms);
+    let mut renew = conn.prepare_cached(
+        "UPDATE jobs SET lease_expires_ms = ?4 \
+         WHERE id = ?1 AND state = 'RUNNING' AND node_id = ?2 AND lease_token = ?3",
+    )?;
+    let mut lost = Vec::new();
+    for attempt in held {
+        // Tokens are stored as SQLite integers; one beyond i64 cannot match any lease.
+        let renewed = match i64::try_from(attempt.token) {
+            Ok(token) => renew.execute(params![attempt.job_id, node_id, token, expires])?,
+            Err(_) => 0,
+        };
+        if renewed == 0 {
+            lost.push(attempt.job_id.clone());
+        }
+    }
     let mut statement = conn.prepare_cached(
         "SELECT id FROM jobs WHERE state = 'RUNNING' AND node_id = ?1 AND cancel_requested = 1 \
          ORDER BY seq",
@@ -285,7 +311,7 @@ pub(crate) fn heartbeat(
     let cancel = statement
         .query_map(params![node_id], |row| row.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
-    Ok(HeartbeatAck { cancel })
+    Ok(HeartbeatAck { cancel, lost })
 }
 
 pub(crate) fn claim(

@@ -116,7 +116,25 @@ pub fn start_controller(
 
 /// Starts `vmafx node` against `grpc`, heartbeating every second.
 pub fn start_node(dir: &Path, grpc: &str, name: &str, extra: &[&str]) -> Proc {
-    let scratch = dir.join(format!("scratch-{name}"));
+    start_node_as(dir, grpc, name, "", extra, &[])
+}
+
+/// Starts a node like [`start_node`], with extra environment; `tag` tells apart the logs and
+/// scratch folders of several processes started under one node name (restarts).
+pub fn start_node_as(
+    dir: &Path,
+    grpc: &str,
+    name: &str,
+    tag: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Proc {
+    let label = if tag.is_empty() {
+        format!("node-{name}")
+    } else {
+        format!("node-{name}-{tag}")
+    };
+    let scratch = dir.join(format!("scratch-{}", &label["node-".len()..]));
     let scratch = scratch.to_string_lossy().to_string();
     let mut args = vec![
         "node",
@@ -132,7 +150,7 @@ pub fn start_node(dir: &Path, grpc: &str, name: &str, extra: &[&str]) -> Proc {
         &scratch,
     ];
     args.extend_from_slice(extra);
-    spawn(dir, &format!("node-{name}"), &args, &[])
+    spawn(dir, &label, &args, env)
 }
 
 /// Polls `check` every 50 ms until it holds or `timeout` passes.
