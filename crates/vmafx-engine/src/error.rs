@@ -50,4 +50,7 @@ pub enum EngineError {
         /// The frame index.
         index: u32,
     },
+    /// A SIMD level was asked for that this CPU cannot run.
+    #[error("SIMD level {0} was asked for, but this CPU does not support it")]
+    UnsupportedSimd(&'static str),
 }

@@ -226,7 +226,9 @@ impl Picture {
             )));
         }
         let max = ((1u32 << self.bit_depth) - 1) as u16;
-        let level = crate::cpu::simd_level();
+        // Input conversion is not part of a scorer; its twins agree bit for bit, so it always
+        // takes the best level this CPU has.
+        let level = SimdLevel::detect();
         let mut offset = 0;
         for (index, plane) in self.planes.iter_mut().enumerate() {
             let (stored_w, stored_h) =
@@ -341,7 +343,7 @@ pub fn words_to_samples_at(level: SimdLevel, src: &[u8], max: u16, dst: &mut [u1
     assert_eq!(src.len(), 2 * dst.len());
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if level == SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
+    if level >= SimdLevel::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 was just detected, and the lengths were checked above.
         done = unsafe { words_to_samples_avx2(src, max, dst) };
     }
@@ -388,8 +390,7 @@ mod tests {
 
     #[test]
     fn word_conversion_avx2_matches_scalar() {
-        if crate::cpu::detected_level() < SimdLevel::Avx2 {
-            eprintln!("skipped: this CPU lacks AVX2");
+        if !crate::cpu::twin_level_available(SimdLevel::Avx2, "AVX2 16-bit word conversion") {
             return;
         }
         let mut seed = 0x9e37_79b9_u32;

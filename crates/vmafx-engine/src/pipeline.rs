@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::collector::FeatureCollector;
+use crate::cpu::SimdLevel;
 use crate::feature::{find_extractor, ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
 use crate::options::OptionValues;
 use crate::picture::Picture;
@@ -48,14 +49,19 @@ struct Slot {
 }
 
 impl Slot {
-    fn instantiate(&self, geometry: Geometry) -> Result<Box<dyn FeatureExtractor>, EngineError> {
-        (self.info.create)(&self.options, geometry)
+    fn instantiate(
+        &self,
+        geometry: Geometry,
+        simd: SimdLevel,
+    ) -> Result<Box<dyn FeatureExtractor>, EngineError> {
+        (self.info.create)(&self.options, geometry, simd)
     }
 }
 
 /// Which extractors to run and how.
 pub struct ScorerBuilder {
     geometry: Geometry,
+    simd: SimdLevel,
     slots: Vec<Slot>,
     threads: usize,
     subsample: u32,
@@ -66,6 +72,7 @@ impl ScorerBuilder {
     pub fn new(geometry: Geometry) -> Self {
         ScorerBuilder {
             geometry,
+            simd: SimdLevel::detect(),
             slots: Vec::new(),
             threads: 0,
             subsample: 1,
@@ -92,6 +99,13 @@ impl ScorerBuilder {
         Ok(self)
     }
 
+    /// The SIMD level every kernel of this scorer runs at (default: the best this CPU has).
+    /// [`ScorerBuilder::build`] refuses a level the CPU lacks.
+    pub fn simd(mut self, level: SimdLevel) -> Self {
+        self.simd = level;
+        self
+    }
+
     /// Worker threads for per-frame extraction; 0 or 1 runs everything on the calling thread.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads;
@@ -106,11 +120,12 @@ impl ScorerBuilder {
 
     /// Instantiates the extractors and, with two or more threads, starts the workers.
     pub fn build(self) -> Result<Scorer, EngineError> {
+        let simd = self.simd.require()?;
         let mut temporal = Vec::new();
         let mut spatial_slots = Vec::new();
         for (i, slot) in self.slots.iter().enumerate() {
             if slot.info.temporal {
-                temporal.push((i, slot.instantiate(self.geometry)?));
+                temporal.push((i, slot.instantiate(self.geometry, simd)?));
             } else {
                 spatial_slots.push((i, slot.clone()));
             }
@@ -118,7 +133,7 @@ impl ScorerBuilder {
         let spatial = if self.threads <= 1 || spatial_slots.is_empty() {
             let instances = spatial_slots
                 .iter()
-                .map(|(i, s)| Ok((*i, s.instantiate(self.geometry)?)))
+                .map(|(i, s)| Ok((*i, s.instantiate(self.geometry, simd)?)))
                 .collect::<Result<Vec<_>, EngineError>>()?;
             Spatial::Inline(instances)
         } else {
@@ -126,11 +141,13 @@ impl ScorerBuilder {
                 self.threads,
                 &spatial_slots,
                 self.geometry,
+                simd,
             )?)
         };
         Ok(Scorer {
             slot_count: self.slots.len(),
             geometry: self.geometry,
+            simd,
             temporal,
             spatial,
             pending: BTreeMap::new(),
@@ -170,6 +187,7 @@ impl WorkerPool {
         threads: usize,
         slots: &[(usize, Slot)],
         geometry: Geometry,
+        simd: SimdLevel,
     ) -> Result<Self, EngineError> {
         let (job_tx, job_rx) = mpsc::channel::<Job>();
         let job_rx = Arc::new(std::sync::Mutex::new(job_rx));
@@ -179,7 +197,7 @@ impl WorkerPool {
             // Build instances up front so configuration errors surface before any frame.
             let mut instances = slots
                 .iter()
-                .map(|(i, s)| Ok((*i, s.instantiate(geometry)?)))
+                .map(|(i, s)| Ok((*i, s.instantiate(geometry, simd)?)))
                 .collect::<Result<Vec<_>, EngineError>>()?;
             let job_rx = Arc::clone(&job_rx);
             let result_tx = result_tx.clone();
@@ -241,6 +259,7 @@ fn run_spatial(
 pub struct Scorer {
     slot_count: usize,
     geometry: Geometry,
+    simd: SimdLevel,
     temporal: Vec<(usize, Box<dyn FeatureExtractor>)>,
     spatial: Spatial,
     pending: BTreeMap<u32, PendingFrame>,
@@ -255,6 +274,11 @@ impl Scorer {
     /// The picture geometry this scorer was built for.
     pub fn geometry(&self) -> Geometry {
         self.geometry
+    }
+
+    /// The SIMD level this scorer's kernels run at.
+    pub fn simd(&self) -> SimdLevel {
+        self.simd
     }
 
     /// A pair the scorer has finished with, if there is one. It never allocates, so a reader

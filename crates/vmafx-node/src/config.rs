@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use vmafx_engine::cpu::SimdLevel;
 
 /// Everything a node needs to run.
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct NodeConfig {
     pub threads_per_job: usize,
     /// Input access: rclone binary and config, object-store credentials.
     pub fetch: vmafx_fetch::FetchConfig,
+    /// SIMD level of every job's kernels (named in `device`; keep the two in step).
+    pub simd: SimdLevel,
 }
 
 impl NodeConfig {
@@ -53,7 +56,7 @@ impl NodeConfig {
             capacity: 1,
             vendor: "cpu".into(),
             backends: vec!["cpu".into()],
-            device: cpu_description(),
+            device: cpu_description(SimdLevel::detect()),
             http_addr: None,
             scratch_dir: std::env::temp_dir().join("vmafx-node"),
             heartbeat_interval: Duration::from_secs(10),
@@ -61,6 +64,7 @@ impl NodeConfig {
             progress_interval: Duration::from_secs(1),
             threads_per_job: 0,
             fetch: vmafx_fetch::FetchConfig::default(),
+            simd: SimdLevel::detect(),
         }
     }
 
@@ -86,8 +90,8 @@ fn default_name() -> String {
         .unwrap_or_else(|| "vmafx-node".into())
 }
 
-/// The CPU model and core count, as the registry shows it.
-pub fn cpu_description() -> String {
+/// The CPU model, core count and the SIMD level jobs run at, as the registry shows it.
+pub fn cpu_description(simd: SimdLevel) -> String {
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|text| {
@@ -100,8 +104,5 @@ pub fn cpu_description() -> String {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    format!(
-        "{model} ({cores} threads, {})",
-        vmafx_engine::cpu::simd_level().name()
-    )
+    format!("{model} ({cores} threads, {simd})")
 }

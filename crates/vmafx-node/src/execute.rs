@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use thiserror::Error;
 use vmafx_api::v1;
-use vmafx_engine::model::{ModelSource, ModelSpec};
+use vmafx_engine::cpu::SimdLevel;
+use vmafx_engine::model::{parse_model, ModelSource};
 use vmafx_fetch::{Fetcher, Input};
 use vmafx_score::{FeatureSpec, ScoreError, ScoreOutcome, ScoreRequest};
 
@@ -94,18 +95,20 @@ fn request_for(
     reference: &Path,
     distorted: &Path,
     threads: usize,
+    simd: SimdLevel,
     control: &JobControl,
     policy: &vmafx_fetch::InputPolicy,
 ) -> Result<ScoreRequest, ExecuteError> {
     let mut request = ScoreRequest::new(reference, distorted);
     request.threads = threads;
+    request.simd = simd;
     request.models = spec
         .models
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let mut model = ModelSpec::parse(m)
-                .map_err(|e| ExecuteError::Input(format!("models[{i}]: {e}")))?;
+            let mut model =
+                parse_model(m).map_err(|e| ExecuteError::Input(format!("models[{i}]: {e}")))?;
             // A path= model is read here, on the node: under --model-dir, a regular file,
             // within the size limit, and loaded from its canonical path.
             if let ModelSource::Path(path) = &model.source {
@@ -160,6 +163,7 @@ pub fn execute(
     fetcher: &Fetcher,
     scratch: &Path,
     threads: usize,
+    simd: SimdLevel,
     control: &JobControl,
 ) -> Result<Executed, ExecuteError> {
     std::fs::create_dir_all(scratch).map_err(|e| {
@@ -176,6 +180,7 @@ pub fn execute(
             &reference.path,
             &distorted.path,
             threads,
+            simd,
             control,
             &fetcher.config().policy,
         )?;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use vmafx_engine::collector::FeatureCollector;
+use vmafx_engine::cpu::SimdLevel;
 use vmafx_engine::feature::Geometry;
 use vmafx_engine::model::{Model, ModelSpec};
 use vmafx_engine::pipeline::{FramePair, ScorerBuilder};
@@ -51,6 +52,8 @@ pub struct ScoreRequest {
     /// When set (by another thread), scoring stops before the next frame with
     /// [`ScoreError::Cancelled`].
     pub cancel: Option<Arc<AtomicBool>>,
+    /// The SIMD level of every kernel (default: the best this CPU has).
+    pub simd: SimdLevel,
 }
 
 impl ScoreRequest {
@@ -69,6 +72,7 @@ impl ScoreRequest {
             frame_skip_ref: 0,
             frame_skip_dist: 0,
             cancel: None,
+            simd: SimdLevel::detect(),
         }
     }
 }
@@ -249,6 +253,7 @@ pub fn score(
     };
 
     let mut builder = ScorerBuilder::new(geometry)
+        .simd(request.simd)
         .threads(request.threads)
         .subsample(request.subsample);
     for (_, model) in &models {

@@ -130,9 +130,19 @@ pub struct ScoreArgs {
     #[arg(long = "feature")]
     pub feature: Vec<String>,
 
-    /// Restrict permitted CPU instruction sets (any non-zero mask forces the scalar kernels).
+    /// Restrict permitted CPU instruction sets, as libvmaf: bit 3 turns off AVX2 (scalar
+    /// kernels), bits 4 and 5 turn off AVX-512 (`48`: AVX2 at most).
     #[arg(long = "cpumask", value_parser = parse_unsigned)]
     pub cpumask: Option<u32>,
+
+    /// SIMD level of the kernels: scalar, avx2 or avx512 (default: the best this CPU has; a
+    /// level it lacks is an error). Output is identical at every level.
+    #[arg(long = "simd", env = "VMAFX_SIMD")]
+    pub simd: Option<vmafx_engine::cpu::SimdLevel>,
+
+    /// Any value but empty or `0` forces the scalar kernels.
+    #[arg(long = "force-scalar", env = "VMAFX_FORCE_SCALAR", hide = true)]
+    pub force_scalar: Option<String>,
 
     /// Restrict permitted GPU operations (accepted for compatibility; scoring is on the CPU).
     #[arg(long = "gpumask", value_parser = parse_unsigned)]

@@ -149,6 +149,13 @@ pub struct NodeFlags {
     /// CA certificate (PEM) that signed the controller's TLS certificate.
     #[arg(long, env = "VMAFX_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
+    /// SIMD level of the scoring kernels: scalar, avx2 or avx512 (default: the best this CPU
+    /// has; a level it lacks fails at start). Shown in the node's device string.
+    #[arg(long, env = "VMAFX_SIMD")]
+    pub simd: Option<vmafx_engine::cpu::SimdLevel>,
+    /// Any value but empty or `0` forces the scalar kernels.
+    #[arg(long, env = "VMAFX_FORCE_SCALAR", hide = true)]
+    pub force_scalar: Option<String>,
 }
 
 /// The input policy: which inputs a job may name. The controller checks it at submit time and

@@ -172,8 +172,9 @@ const MIN_SIZE: usize = 17;
 fn create(
     options: &OptionValues,
     geometry: Geometry,
+    simd: SimdLevel,
 ) -> Result<Box<dyn FeatureExtractor>, EngineError> {
-    Ok(Box::new(AdmExtractor::new(options, geometry)?))
+    Ok(Box::new(AdmExtractor::new(options, geometry, simd)?))
 }
 
 /// The four subbands of one wavelet level, row-major with stride = band width.
@@ -343,7 +344,11 @@ pub struct AdmExtractor {
 
 impl AdmExtractor {
     /// Builds an extractor for pictures of `geometry`.
-    pub fn new(options: &OptionValues, geometry: Geometry) -> Result<Self, EngineError> {
+    pub fn new(
+        options: &OptionValues,
+        geometry: Geometry,
+        simd: SimdLevel,
+    ) -> Result<Self, EngineError> {
         let viewing = Viewing {
             mode: CsfMode::from_option(options.get_int("adm_csf_mode")),
             norm_view_dist: options.get_double("adm_norm_view_dist"),
@@ -441,7 +446,7 @@ impl AdmExtractor {
             levels,
             names,
             ws,
-            level: crate::cpu::simd_level(),
+            level: simd,
         })
     }
 
@@ -861,7 +866,7 @@ mod tests {
             width: w,
             height: h,
         };
-        let mut adm = (INFO.create)(&options, geometry).unwrap();
+        let mut adm = (INFO.create)(&options, geometry, SimdLevel::detect()).unwrap();
         let mut out = Vec::new();
         for (i, (r, d)) in synthetic_pairs(w, h, frames, bit_depth).iter().enumerate() {
             adm.extract(r, d, i as u32, &mut out).unwrap();
@@ -946,13 +951,13 @@ mod tests {
             height,
         };
         // libvmaf crashes below 17 pixels in either direction.
-        assert!((INFO.create)(&options, geometry(16, 64)).is_err());
-        assert!((INFO.create)(&options, geometry(64, 16)).is_err());
-        assert!((INFO.create)(&options, geometry(17, 17)).is_ok());
+        assert!((INFO.create)(&options, geometry(16, 64), SimdLevel::detect()).is_err());
+        assert!((INFO.create)(&options, geometry(64, 16), SimdLevel::detect()).is_err());
+        assert!((INFO.create)(&options, geometry(17, 17), SimdLevel::detect()).is_ok());
         // ... and refuses viewing conditions finer than 1080 lines at 3H.
         let pairs = [("adm_norm_view_dist".to_string(), "2.0".to_string())];
         let options = OptionValues::parse("adm", OPTIONS, &pairs).unwrap();
-        assert!((INFO.create)(&options, geometry(64, 64)).is_err());
+        assert!((INFO.create)(&options, geometry(64, 64), SimdLevel::detect()).is_err());
     }
 
     #[test]

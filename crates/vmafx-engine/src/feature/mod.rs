@@ -9,6 +9,7 @@ pub mod vif;
 
 use std::sync::Arc;
 
+use crate::cpu::SimdLevel;
 use crate::options::{OptionSpec, OptionValues};
 use crate::picture::{Picture, PixelFormat};
 use crate::EngineError;
@@ -93,10 +94,12 @@ pub trait FeatureExtractor: Send {
     }
 }
 
-/// Builds an extractor instance from its options for pictures of one geometry.
+/// Builds an extractor instance from its options for pictures of one geometry, running its
+/// kernels at `simd` (chosen once per scorer; the caller has checked the CPU supports it).
 pub type ExtractorConstructor = fn(
     options: &OptionValues,
     geometry: Geometry,
+    simd: SimdLevel,
 ) -> Result<Box<dyn FeatureExtractor>, EngineError>;
 
 /// Static description of an extractor: its name, options, provided features and constructor.

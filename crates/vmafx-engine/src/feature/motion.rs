@@ -25,6 +25,7 @@ pub mod kernel;
 
 use std::sync::Arc;
 
+use crate::cpu::SimdLevel;
 use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
 use crate::options::{OptionSpec, OptionValue, OptionValues};
 use crate::picture::{Picture, Plane, PlaneData};
@@ -120,12 +121,13 @@ pub static INFO: ExtractorInfo = ExtractorInfo {
 fn create(
     options: &OptionValues,
     geometry: Geometry,
+    simd: SimdLevel,
 ) -> Result<Box<dyn FeatureExtractor>, EngineError> {
     let settings = Settings::from_options(options);
     Ok(if geometry.bit_depth == 8 {
-        Box::new(MotionExtractor::<u8>::new(settings, geometry)?)
+        Box::new(MotionExtractor::<u8>::new(settings, geometry, simd)?)
     } else {
-        Box::new(MotionExtractor::<u16>::new(settings, geometry)?)
+        Box::new(MotionExtractor::<u16>::new(settings, geometry, simd)?)
     })
 }
 
@@ -328,6 +330,8 @@ impl LumaSample for u16 {
 struct MotionExtractor<T> {
     settings: Settings,
     geometry: Geometry,
+    /// The scorer's SIMD level.
+    simd: SimdLevel,
     /// Luma of the last `reach` reference frames, frame `k` in slot `k % reach`, stored
     /// contiguously (`stride == width`). Empty with `motion_force_zero`, which never looks back.
     history: Vec<Vec<T>>,
@@ -338,7 +342,7 @@ struct MotionExtractor<T> {
 }
 
 impl<T: LumaSample> MotionExtractor<T> {
-    fn new(settings: Settings, geometry: Geometry) -> Result<Self, EngineError> {
+    fn new(settings: Settings, geometry: Geometry, simd: SimdLevel) -> Result<Self, EngineError> {
         let sample_bits = if geometry.bit_depth == 8 { 8 } else { 16 };
         if std::mem::size_of::<T>() * 8 != sample_bits || !(8..=16).contains(&geometry.bit_depth) {
             return Err(EngineError::UnsupportedPicture(format!(
@@ -359,6 +363,7 @@ impl<T: LumaSample> MotionExtractor<T> {
             history,
             settings,
             geometry,
+            simd,
             flushed: false,
         })
     }
@@ -379,6 +384,7 @@ impl<T: LumaSample> MotionExtractor<T> {
             )));
         }
         let sad = kernel::blurred_sad(
+            self.simd,
             &self.history[(index % reach) as usize],
             width,
             &luma.data,

@@ -17,6 +17,7 @@ pub mod kernel;
 
 use std::sync::Arc;
 
+use crate::cpu::SimdLevel;
 use crate::feature::{AggregateValue, ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
 use crate::options::{OptionSpec, OptionValue, OptionValues};
 use crate::picture::{Picture, PixelFormat, PlaneData};
@@ -80,8 +81,9 @@ pub static INFO: ExtractorInfo = ExtractorInfo {
 fn create(
     options: &OptionValues,
     geometry: Geometry,
+    simd: SimdLevel,
 ) -> Result<Box<dyn FeatureExtractor>, EngineError> {
-    Ok(Box::new(PsnrExtractor::new(options, geometry)?))
+    Ok(Box::new(PsnrExtractor::new(options, geometry, simd)?))
 }
 
 const PSNR_NAMES: [&str; 3] = ["psnr_y", "psnr_cb", "psnr_cr"];
@@ -140,7 +142,14 @@ pub struct PsnrExtractor {
 impl PsnrExtractor {
     /// Builds the extractor for pictures of `geometry`. libvmaf handles 8, 10, 12 and 16 bits
     /// only and fails on other depths; so does this.
-    pub fn new(options: &OptionValues, geometry: Geometry) -> Result<Self, EngineError> {
+    pub fn new(
+        options: &OptionValues,
+        geometry: Geometry,
+        simd: SimdLevel,
+    ) -> Result<Self, EngineError> {
+        // PSNR's sums are plain loops the compiler vectorises for the build target; it has no
+        // hand-written twins to choose between yet.
+        let _ = simd;
         let bpc = geometry.bit_depth;
         if !matches!(bpc, 8 | 10 | 12 | 16) {
             return Err(EngineError::UnsupportedPicture(format!(

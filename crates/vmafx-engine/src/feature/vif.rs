@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use self::kernels::{InfoSums, MomentRows, PaddedMoments, SigmaRows, VerticalShifts, PAD};
 use self::tables::{Log2Table, MAX_HALF, TAPS};
+use crate::cpu::SimdLevel;
 use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
 use crate::options::{OptionSpec, OptionValue, OptionValues};
 use crate::picture::{Picture, Pixel, Plane, PlaneData};
@@ -89,8 +90,9 @@ pub static INFO: ExtractorInfo = ExtractorInfo {
 fn create(
     options: &OptionValues,
     geometry: Geometry,
+    simd: SimdLevel,
 ) -> Result<Box<dyn FeatureExtractor>, EngineError> {
-    Ok(Box::new(IntegerVif::new(options, geometry)?))
+    Ok(Box::new(IntegerVif::new(options, geometry, simd)?))
 }
 
 /// Where a row under a filter tap comes from: `row` of the image of scale `scale`.
@@ -217,6 +219,7 @@ fn build_levels(width: usize, height: usize) -> Result<[Level; 4], EngineError> 
 trait LumaSample: simd::DecimateSample + Pixel {
     /// Vertical moment pass of scale 0 for `bpc`-bit samples.
     fn vertical_moments(
+        level: SimdLevel,
         taps: &[u16],
         ref_rows: &[&[Self]],
         dis_rows: &[&[Self]],
@@ -227,18 +230,20 @@ trait LumaSample: simd::DecimateSample + Pixel {
 
 impl LumaSample for u8 {
     fn vertical_moments(
+        level: SimdLevel,
         taps: &[u16],
         ref_rows: &[&[u8]],
         dis_rows: &[&[u8]],
         _bpc: u32,
         out: MomentRows<'_>,
     ) {
-        simd::vertical_moments_8(taps, ref_rows, dis_rows, out);
+        simd::vertical_moments_8(level, taps, ref_rows, dis_rows, out);
     }
 }
 
 impl LumaSample for u16 {
     fn vertical_moments(
+        level: SimdLevel,
         taps: &[u16],
         ref_rows: &[&[u16]],
         dis_rows: &[&[u16]],
@@ -246,13 +251,15 @@ impl LumaSample for u16 {
         out: MomentRows<'_>,
     ) {
         let shifts = VerticalShifts::full_resolution(bpc);
-        simd::vertical_moments_16(taps, ref_rows, dis_rows, shifts, out);
+        simd::vertical_moments_16(level, taps, ref_rows, dis_rows, shifts, out);
     }
 }
 
 /// Row buffers reused for every row, scale and frame. The moment rows must persist across
 /// scales and frames exactly like libvmaf's: on one-column scales the mirror reads them.
 struct Scratch {
+    /// The scorer's SIMD level, for every row kernel.
+    simd: SimdLevel,
     mu1: Vec<u32>,
     mu2: Vec<u32>,
     xx: Vec<u32>,
@@ -266,9 +273,10 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(width: usize) -> Self {
+    fn new(width: usize, simd: SimdLevel) -> Self {
         let padded = || vec![0u32; width + 2 * PAD];
         Scratch {
+            simd,
             mu1: padded(),
             mu2: padded(),
             xx: padded(),
@@ -330,6 +338,7 @@ impl Scratch {
             }
             let span = PAD - half..PAD + w + half;
             simd::horizontal_sigmas(
+                self.simd,
                 taps,
                 PaddedMoments {
                     mu1: &self.mu1[span.clone()],
@@ -345,6 +354,7 @@ impl Scratch {
                 },
             );
             simd::accumulate_info(
+                self.simd,
                 &self.sigma1_sq[..w],
                 &self.sigma2_sq[..w],
                 &self.sigma12[..w],
@@ -384,6 +394,7 @@ impl Scratch {
                 dis_rows[k] = &d[..w];
             }
             simd::decimate_row(
+                self.simd,
                 taps,
                 &ref_rows[..fw],
                 &dis_rows[..fw],
@@ -423,7 +434,11 @@ pub struct IntegerVif {
 
 impl IntegerVif {
     /// An extractor for pictures of `geometry`, configured by `options` (see [`OPTIONS`]).
-    pub fn new(options: &OptionValues, geometry: Geometry) -> Result<Self, EngineError> {
+    pub fn new(
+        options: &OptionValues,
+        geometry: Geometry,
+        simd: SimdLevel,
+    ) -> Result<Self, EngineError> {
         if !(8..=16).contains(&geometry.bit_depth) {
             return Err(EngineError::UnsupportedPicture(format!(
                 "vif: bit depth {} is outside 8..=16",
@@ -450,7 +465,7 @@ impl IntegerVif {
             ref_scales: [plane(1), plane(2), plane(3)],
             dis_scales: [plane(1), plane(2), plane(3)],
             levels,
-            scratch: Scratch::new(geometry.width),
+            scratch: Scratch::new(geometry.width, simd),
             table: Log2Table::get(),
         })
     }
@@ -458,6 +473,7 @@ impl IntegerVif {
     /// Numerators and denominators of the four scales for one luma pair.
     fn scores<T: LumaSample>(&mut self, r: &Plane<T>, d: &Plane<T>) -> [ScaleScore; 4] {
         let bpc = self.geometry.bit_depth as u32;
+        let simd = self.scratch.simd;
         let mut out = [ScaleScore::default(); 4];
         let full_rows = |src: RowSrc| (r.row(src.row), d.row(src.row));
 
@@ -466,7 +482,7 @@ impl IntegerVif {
                 &self.levels[0],
                 TAPS[0],
                 full_rows,
-                |rr, dr, m| T::vertical_moments(TAPS[0], rr, dr, bpc, m),
+                |rr, dr, m| T::vertical_moments(simd, TAPS[0], rr, dr, bpc, m),
                 self.gain_limit,
                 self.table,
             );
@@ -516,7 +532,7 @@ impl IntegerVif {
                 &levels[s],
                 TAPS[s],
                 rows,
-                |rr, dr, m| simd::vertical_moments_16(TAPS[s], rr, dr, shifts, m),
+                |rr, dr, m| simd::vertical_moments_16(simd, TAPS[s], rr, dr, shifts, m),
                 self.gain_limit,
                 self.table,
             );
@@ -666,7 +682,7 @@ mod tests {
             width: first.width,
             height: first.height,
         };
-        let mut ex = (INFO.create)(&opts, geometry).unwrap();
+        let mut ex = (INFO.create)(&opts, geometry, SimdLevel::detect()).unwrap();
         let mut out = Vec::new();
         for (i, (r, d)) in pairs.iter().enumerate() {
             ex.extract(r, d, i as u32, &mut out).unwrap();
@@ -1012,9 +1028,9 @@ mod tests {
             width: w,
             height: h,
         };
-        assert!((INFO.create)(&opts, geometry(64, 7)).is_err());
-        assert!((INFO.create)(&opts, geometry(1, 8)).is_ok());
-        let mut ex = (INFO.create)(&opts, geometry(16, 16)).unwrap();
+        assert!((INFO.create)(&opts, geometry(64, 7), SimdLevel::detect()).is_err());
+        assert!((INFO.create)(&opts, geometry(1, 8), SimdLevel::detect()).is_ok());
+        let mut ex = (INFO.create)(&opts, geometry(16, 16), SimdLevel::detect()).unwrap();
         let a = Picture::new(PixelFormat::Yuv420, 8, 16, 16).unwrap();
         let b = Picture::new(PixelFormat::Yuv420, 8, 16, 18).unwrap();
         assert!(ex.extract(&a, &b, 0, &mut Vec::new()).is_err());

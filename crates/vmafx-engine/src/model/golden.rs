@@ -19,7 +19,11 @@ use super::*;
 use crate::feature::{ExtractorInfo, FeatureExtractor, Geometry};
 use crate::options::{OptionSpec, OptionValue};
 
-fn not_built(_: &OptionValues, _: Geometry) -> Result<Box<dyn FeatureExtractor>, EngineError> {
+fn not_built(
+    _: &OptionValues,
+    _: Geometry,
+    _: crate::cpu::SimdLevel,
+) -> Result<Box<dyn FeatureExtractor>, EngineError> {
     Err(EngineError::UnknownFeature("test registry".into()))
 }
 
@@ -116,13 +120,13 @@ pub(super) fn test_lookup(feature: &str) -> Option<&'static ExtractorInfo> {
 
 /// Loads `arg` (a `--model` argument) against the test registry.
 pub(super) fn load(arg: &str) -> Model {
-    let spec = ModelSpec::parse(arg).unwrap_or_else(|e| panic!("{arg}: {e}"));
+    let spec = parse_model(arg).unwrap_or_else(|e| panic!("{arg}: {e}"));
     Model::load_with(&spec, &test_lookup).unwrap_or_else(|e| panic!("{arg}: {e}"))
 }
 
 /// Loads JSON text against the test registry, with load flags from `arg`'s extras.
 fn load_text(text: &str, extra: &str) -> Model {
-    let spec = ModelSpec::parse(&format!("path=golden.json{extra}")).unwrap();
+    let spec = parse_model(&format!("path=golden.json{extra}")).unwrap();
     Model::from_json(text, &spec, &test_lookup).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -300,7 +304,7 @@ fn collection_matches_libvmaf_bit_for_bit() {
 #[ignore = "needs /work/ref/model/vmaf_b_v0.6.3.json"]
 fn vmaf_b_v0_6_3_matches_libvmaf() {
     let c = collector();
-    let spec = ModelSpec::parse("path=/work/ref/model/vmaf_b_v0.6.3.json").unwrap();
+    let spec = parse_model("path=/work/ref/model/vmaf_b_v0.6.3.json").unwrap();
     let model = Model::load_with(&spec, &test_lookup).unwrap();
     for (frame, expected) in B_V063.iter().enumerate() {
         let out = model.predict(&c, frame as u32).unwrap();

@@ -20,7 +20,7 @@ mod svm;
 #[cfg(test)]
 mod golden;
 
-pub use spec::{FeatureOverride, ModelSource, ModelSpec};
+pub use spec::{parse_model, ModelOverride, ModelSource, ModelSpec};
 
 use crate::collector::FeatureCollector;
 use crate::feature::ExtractorInfo;
@@ -34,12 +34,6 @@ use svm::SvmModel;
 /// The built-in model versions, usable as `version=...`: the contract's list, which
 /// [`built_in`] must match (a test asserts it).
 pub const BUILT_IN_VERSIONS: [&str; 4] = vmafx_contract::model::BUILT_IN_MODELS;
-
-/// The model used when none is given.
-pub(crate) const DEFAULT_VERSION: &str = "vmaf_v0.6.1";
-
-/// The score name used when a model argument gives no `name=`.
-pub(crate) const DEFAULT_NAME: &str = "vmaf";
 
 fn built_in(version: &str) -> Option<&'static str> {
     Some(match version {
@@ -201,11 +195,14 @@ impl Model {
 
         // Overrides land on every feature of the named extractor, in every member.
         for o in &spec.overrides {
+            // libvmaf reads numeric option values as C floats: `1.0` and `1` are one option
+            // value, and that text is what derived feature names carry.
+            let normalized = spec::normalize_number(&o.value);
             let mut used = false;
             for ((_, model), infos) in files.iter_mut().zip(&providers) {
                 for (feature, info) in model.features.iter_mut().zip(infos) {
                     if info.name == o.extractor {
-                        set_option(&mut feature.options, &o.option, &o.value);
+                        set_option(&mut feature.options, &o.option, &normalized);
                         used = true;
                     }
                 }
@@ -627,7 +624,7 @@ mod tests {
             ),
         ];
         for (arg, needle) in cases {
-            let spec = ModelSpec::parse(arg).unwrap();
+            let spec = parse_model(arg).unwrap();
             let err = Model::load_with(&spec, &test_lookup)
                 .unwrap_err()
                 .to_string();
@@ -637,7 +634,7 @@ mod tests {
 
     #[test]
     fn load_errors_name_the_source_and_problem() {
-        let err = Model::load(&ModelSpec::parse("version=vmaf_v9").unwrap())
+        let err = Model::load(&parse_model("version=vmaf_v9").unwrap())
             .unwrap_err()
             .to_string();
         assert!(
@@ -646,7 +643,7 @@ mod tests {
         );
 
         let missing = "/nonexistent/dir/model.json";
-        let err = Model::load(&ModelSpec::parse(&format!("path={missing}")).unwrap())
+        let err = Model::load(&parse_model(&format!("path={missing}")).unwrap())
             .unwrap_err()
             .to_string();
         assert!(err.contains(missing), "{err}");
@@ -655,7 +652,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let broken = dir.join("broken.json");
         std::fs::write(&broken, "{\"model_dict\": {\"norm_type\": \"none\"}}").unwrap();
-        let spec = ModelSpec::parse(&format!("path={}", broken.display())).unwrap();
+        let spec = parse_model(&format!("path={}", broken.display())).unwrap();
         let err = Model::load_with(&spec, &test_lookup)
             .unwrap_err()
             .to_string();
@@ -695,7 +692,7 @@ mod tests {
             .unwrap_or_default()
             .replace("\"LIBSVMNUSVR\"", "\"BOOTSTRAP_LIBSVMNUSVR\"");
         let text = format!("{{\"0\": {member}, \"1\": {member}, \"2\": {member}}}");
-        let spec = ModelSpec::parse("path=c.json:name=foo").unwrap();
+        let spec = parse_model("path=c.json:name=foo").unwrap();
         let model = Model::from_json(&text, &spec, &test_lookup).unwrap();
         assert!(model.is_collection());
         assert_eq!(requests(&model).len(), 3);
@@ -739,7 +736,7 @@ mod tests {
             "version=vmaf_4k_v0.6.1",
             "version=vmaf_4k_v0.6.1neg:vif.vif_enhn_gain_limit=1.5",
         ] {
-            let real = Model::load(&ModelSpec::parse(arg).unwrap()).unwrap();
+            let real = Model::load(&parse_model(arg).unwrap()).unwrap();
             let test = load(arg);
             assert_eq!(real.inputs(), test.inputs(), "{arg}");
             assert_eq!(real.feature_requests(), test.feature_requests(), "{arg}");

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use vmafx_engine::model::ModelSpec;
+use vmafx_engine::cpu::SimdRequest;
+use vmafx_engine::model::parse_model;
 use vmafx_engine::picture::PixelFormat;
 use vmafx_report::OutputFormat;
 use vmafx_score::{FeatureSpec, ScoreRequest};
@@ -70,7 +71,7 @@ pub fn request_from_args(args: &ScoreArgs) -> anyhow::Result<ScoreRequest> {
     let models = args
         .model
         .iter()
-        .map(|m| ModelSpec::parse(m).with_context(|| format!("--model \"{m}\"")))
+        .map(|m| parse_model(m).with_context(|| format!("--model \"{m}\"")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let features = args
         .feature
@@ -93,7 +94,17 @@ pub fn request_from_args(args: &ScoreArgs) -> anyhow::Result<ScoreRequest> {
         frame_skip_ref: args.frame_skip_ref,
         frame_skip_dist: args.frame_skip_dist,
         cancel: None,
+        simd: simd_request(args).resolve()?,
     })
+}
+
+/// `--simd`/`VMAFX_SIMD`, `VMAFX_FORCE_SCALAR` and `--cpumask`, as the engine takes them.
+fn simd_request(args: &ScoreArgs) -> SimdRequest {
+    SimdRequest {
+        level: args.simd,
+        force_scalar: SimdRequest::force_scalar_value(args.force_scalar.as_deref()),
+        cpumask: args.cpumask,
+    }
 }
 
 fn output_format(args: &ScoreArgs) -> OutputFormat {
@@ -131,12 +142,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Runs `vmafx score`.
 pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     if args.version {
-        println!("vmafx {} (libvmaf 3.2.0 compatible)", vmafx_report::VERSION);
+        // The level a run with these flags would use, so `-v` answers "which kernels?".
+        let simd = simd_request(&args).resolve()?;
+        println!(
+            "vmafx {} (libvmaf 3.2.0 compatible, {simd} kernels)",
+            vmafx_report::VERSION
+        );
         return Ok(ExitCode::SUCCESS);
-    }
-    if args.cpumask.is_some_and(|m| m != 0) {
-        // The engine reads this when picking kernels; set before any scoring starts.
-        std::env::set_var("VMAFX_FORCE_SCALAR", "1");
     }
     let request = request_from_args(&args)?;
     let interactive = std::io::stderr().is_terminal() && !args.quiet;

@@ -145,6 +145,15 @@ pub fn node_config(
         config.fetch.rclone.config_path = Some(path.clone());
     }
     config.heartbeat_interval = Duration::from_secs(flags.heartbeat_secs.max(1));
+    config.simd = vmafx_engine::cpu::SimdRequest {
+        level: flags.simd,
+        force_scalar: vmafx_engine::cpu::SimdRequest::force_scalar_value(
+            flags.force_scalar.as_deref(),
+        ),
+        cpumask: None,
+    }
+    .resolve()?;
+    config.device = vmafx_node::cpu_description(config.simd);
     config.http_addr = http_addr;
     Ok(config)
 }

@@ -3,7 +3,7 @@
 //! columns or chunks a vector cannot handle exactly are handed to the scalar code.
 //!
 //! Every function is `unsafe` only because it requires AVX2; callers check
-//! `crate::cpu::simd_level()` first.
+//! the scorer's `SimdLevel` first.
 
 use std::arch::x86_64::*;
 

@@ -277,7 +277,7 @@ pub(super) fn numerator_scale0(
         };
         let mut inner = [0i64; 3];
         #[cfg(target_arch = "x86_64")]
-        if level == SimdLevel::Avx2 && split > border.left {
+        if level >= SimdLevel::Avx2 && split > border.left {
             // Interior row with left >= 1: every neighbour of [left, right) lies inside the
             // band, so no mirroring is needed.
             let simd_end = border.left + (split - border.left) / 8 * 8;
@@ -427,7 +427,7 @@ pub(super) fn numerator_lower(
         let mut inner = [0i64; 3];
         let mut first = border.left;
         #[cfg(target_arch = "x86_64")]
-        if level == SimdLevel::Avx2 {
+        if level >= SimdLevel::Avx2 {
             let vector = border.left..split;
             // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
             first += unsafe {

@@ -343,7 +343,7 @@ pub(super) fn weigh_scale0(
             let f = &mut flt[b][row..row + w];
             let mut first = border.left;
             #[cfg(target_arch = "x86_64")]
-            if level == SimdLevel::Avx2 {
+            if level >= SimdLevel::Avx2 {
                 // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
                 unsafe {
                     super::avx2::weigh_scale0_row(
@@ -396,7 +396,7 @@ pub(super) fn weigh_lower(
             let f = &mut flt[b][row..row + w];
             let mut first = border.left;
             #[cfg(target_arch = "x86_64")]
-            if level == SimdLevel::Avx2 {
+            if level >= SimdLevel::Avx2 {
                 // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
                 unsafe { super::avx2::weigh_lower_row(s, d, f, (border.left, tail), weights[b]) };
                 first = tail;

@@ -67,7 +67,7 @@ pub(super) fn scale0(
 ) {
     let vector_end = border.right - border.right % 8;
     #[cfg(target_arch = "x86_64")]
-    if level == SimdLevel::Avx2 {
+    if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
         unsafe {
             super::avx2::decouple_scale0(
@@ -191,7 +191,7 @@ pub(super) fn lower(
     level: SimdLevel,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if level == SimdLevel::Avx2 {
+    if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
         unsafe { super::avx2::decouple_lower(reference, distorted, w, border, gain, recip, out) };
         return;

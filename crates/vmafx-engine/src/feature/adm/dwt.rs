@@ -134,7 +134,7 @@ pub(super) fn scale0<P: Pixel>(
         let (r0, r1, r2, r3) = (r[0], r[1], r[2], r[3]);
         let mut done = 0;
         #[cfg(target_arch = "x86_64")]
-        if level == SimdLevel::Avx2 {
+        if level >= SimdLevel::Avx2 {
             let hi = if lowpass_only {
                 None
             } else {
@@ -236,7 +236,7 @@ fn horizontal_i16(
     }
     let mut first = 1;
     #[cfg(target_arch = "x86_64")]
-    if level == SimdLevel::Avx2 {
+    if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
         first = unsafe { super::avx2::dwt0_horizontal(src, low, high.as_deref_mut()) };
     }
@@ -390,7 +390,7 @@ fn vertical_i32(
 ) {
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if level == SimdLevel::Avx2 {
+    if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
         done = unsafe { super::avx2::dwt_lower_vertical(src, (round, shift), lo, hi) };
     }
@@ -445,7 +445,7 @@ fn horizontal_i32(
     }
     let mut first = 1;
     #[cfg(target_arch = "x86_64")]
-    if level == SimdLevel::Avx2 {
+    if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
         first = unsafe { super::avx2::dwt_lower_horizontal(buf, start, (round, shift), low, high) };
     }

@@ -2,7 +2,7 @@
 //! whole extractor under both levels on random pictures. Skipped on CPUs without AVX2.
 
 use super::*;
-use crate::cpu::{detected_level, SimdLevel};
+use crate::cpu::SimdLevel;
 use crate::picture::PixelFormat;
 
 /// xorshift64*, deterministic per test.
@@ -59,11 +59,7 @@ impl Rng {
 }
 
 fn avx2() -> bool {
-    if detected_level() < SimdLevel::Avx2 {
-        eprintln!("skipping: this CPU has no AVX2");
-        return false;
-    }
-    true
+    crate::cpu::twin_level_available(SimdLevel::Avx2, "adm AVX2 kernels")
 }
 
 /// Widths 1..=70 and a few large ones, paired with a spread of heights.
@@ -304,8 +300,7 @@ fn extractor_twins() {
             .collect();
         let mut results = Vec::new();
         for level in [SimdLevel::Scalar, SimdLevel::Avx2] {
-            let mut adm = AdmExtractor::new(&options, geometry).unwrap();
-            adm.level = level;
+            let mut adm = AdmExtractor::new(&options, geometry, level).unwrap();
             let mut out = Vec::new();
             for (i, (r, d)) in pairs.iter().enumerate() {
                 adm.extract(r, d, i as u32, &mut out).unwrap();

@@ -233,36 +233,10 @@ motion_sample!(u16);
 
 /// Sum of absolute blurred differences between the luma planes `prev` and `cur` (rows
 /// `prev_stride` / `cur_stride` samples apart), as libvmaf's integer motion computes it
-/// before normalisation. `row_buf` is scratch of at least `width` entries. Both sides must
-/// be at least [`MIN_SIDE`].
+/// before normalisation, on the kernels of `level` (which the caller checked this CPU runs).
+/// `row_buf` is scratch of at least `width` entries. Both sides must be at least [`MIN_SIDE`].
 #[allow(clippy::too_many_arguments)]
 pub fn blurred_sad<T: MotionSample>(
-    prev: &[T],
-    prev_stride: usize,
-    cur: &[T],
-    cur_stride: usize,
-    width: usize,
-    height: usize,
-    bit_depth: u8,
-    row_buf: &mut [i32],
-) -> u64 {
-    blurred_sad_at(
-        crate::cpu::simd_level(),
-        prev,
-        prev_stride,
-        cur,
-        cur_stride,
-        width,
-        height,
-        bit_depth,
-        row_buf,
-    )
-}
-
-/// [`blurred_sad`] on the kernels of `level` (the twin tests compare levels); a level the CPU
-/// lacks falls back to scalar.
-#[allow(clippy::too_many_arguments)]
-pub fn blurred_sad_at<T: MotionSample>(
     level: SimdLevel,
     prev: &[T],
     prev_stride: usize,
@@ -276,10 +250,7 @@ pub fn blurred_sad_at<T: MotionSample>(
     debug_assert!(width >= MIN_SIDE && height >= MIN_SIDE);
     let row_buf = &mut row_buf[..width];
     #[cfg(target_arch = "x86_64")]
-    if level == SimdLevel::Avx2
-        && bit_depth <= super::avx2::MAX_VERTICAL_DEPTH
-        && crate::cpu::detected_level() >= SimdLevel::Avx2
-    {
+    if level >= SimdLevel::Avx2 && bit_depth <= super::avx2::MAX_VERTICAL_DEPTH {
         if let Some(sad) = T::blurred_sad_avx2(
             prev,
             prev_stride,

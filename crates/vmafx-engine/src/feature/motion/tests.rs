@@ -4,6 +4,7 @@
 //! motion looks at luma only.
 
 use super::*;
+use crate::cpu::SimdLevel;
 use crate::feature::motion::fixture;
 use crate::picture::PixelFormat;
 
@@ -51,7 +52,7 @@ fn run(bd: u8, width: usize, height: usize, frames: &[(u32, u32)], opts: &[(&str
         width,
         height,
     };
-    let mut extractor = (INFO.create)(&options, geometry).unwrap();
+    let mut extractor = (INFO.create)(&options, geometry, SimdLevel::detect()).unwrap();
     let mut per_frame = Vec::new();
     for (i, &(scene, t)) in frames.iter().enumerate() {
         let (r, d) = fixture::pair(PixelFormat::Yuv444, bd, width, height, scene, t);
@@ -234,7 +235,7 @@ fn pictures_too_small_to_mirror_fail_once_a_score_is_needed() {
         width: 2,
         height: 9,
     };
-    let mut extractor = (INFO.create)(&options, geometry).unwrap();
+    let mut extractor = (INFO.create)(&options, geometry, SimdLevel::detect()).unwrap();
     let (r, d) = fixture::pair(PixelFormat::Yuv444, 8, 2, 9, 0, 0);
     let mut out = Vec::new();
     extractor.extract(&r, &d, 0, &mut out).unwrap();
@@ -250,7 +251,7 @@ fn frames_must_arrive_in_order() {
         width: W,
         height: H,
     };
-    let mut extractor = (INFO.create)(&options, geometry).unwrap();
+    let mut extractor = (INFO.create)(&options, geometry, SimdLevel::detect()).unwrap();
     let (r, d) = fixture::pair(PixelFormat::Yuv444, 8, W, H, 0, 0);
     let mut out = Vec::new();
     assert!(extractor.extract(&r, &d, 1, &mut out).is_err());
@@ -276,8 +277,8 @@ fn options_match_libvmaf() {
 
 /// Twin tests: the AVX2 kernels against their scalar twins, bit for bit.
 mod twins {
-    use crate::cpu::{detected_level, SimdLevel};
-    use crate::feature::motion::kernel::{self, blurred_sad_at, MotionSample};
+    use crate::cpu::SimdLevel;
+    use crate::feature::motion::kernel::{self, blurred_sad, MotionSample};
 
     struct Rng(u64);
 
@@ -301,11 +302,7 @@ mod twins {
     }
 
     fn has_avx2() -> bool {
-        let ok = detected_level() >= SimdLevel::Avx2;
-        if !ok {
-            eprintln!("skipped: this CPU lacks AVX2");
-        }
-        ok
+        crate::cpu::twin_level_available(SimdLevel::Avx2, "motion AVX2 blurred SAD")
     }
 
     fn plane<T: TryFrom<u32>>(rng: &mut Rng, len: usize, bd: u8) -> Vec<T>
@@ -327,7 +324,7 @@ mod twins {
         let prev: Vec<T> = plane(rng, stride * h, bd);
         let cur: Vec<T> = plane(rng, stride * h, bd);
         let mut row = vec![0; w];
-        let scalar = blurred_sad_at(
+        let scalar = blurred_sad(
             SimdLevel::Scalar,
             &prev,
             stride,
@@ -338,7 +335,7 @@ mod twins {
             bd,
             &mut row,
         );
-        let simd = blurred_sad_at(SimdLevel::Avx2, &prev, stride, &cur, w, w, h, bd, &mut row);
+        let simd = blurred_sad(SimdLevel::Avx2, &prev, stride, &cur, w, w, h, bd, &mut row);
         assert_eq!(scalar, simd, "{w}x{h} at {bd} bits, stride {stride}");
     }
 

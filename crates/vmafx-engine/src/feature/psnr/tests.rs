@@ -6,6 +6,7 @@
 //! samples, chroma planes at libvmaf's rounded-down size) and `vmaf_feature_score_at_index`.
 
 use super::*;
+use crate::cpu::SimdLevel;
 use crate::feature::motion::fixture;
 
 struct Run {
@@ -56,7 +57,7 @@ fn extractor(
         width: w,
         height: h,
     };
-    PsnrExtractor::new(&options, geometry).unwrap()
+    PsnrExtractor::new(&options, geometry, SimdLevel::detect()).unwrap()
 }
 
 /// Runs frames (`scene`, `t`); with `identical`, the reference is also the distorted picture.
@@ -291,7 +292,10 @@ fn depths_libvmaf_rejects_are_rejected() {
             width: 8,
             height: 8,
         };
-        assert!(PsnrExtractor::new(&options, geometry).is_err(), "{bd} bits");
+        assert!(
+            PsnrExtractor::new(&options, geometry, SimdLevel::detect()).is_err(),
+            "{bd} bits"
+        );
     }
 }
 

@@ -1,30 +1,26 @@
-//! Runtime choice between the scalar row kernels and their AVX2 twins. Both give identical
-//! results; only speed differs.
+//! The one dispatch of VIF's row kernels: the scorer's [`SimdLevel`], passed down as a value,
+//! picks the scalar kernel or its SIMD twin. All give identical results; only speed differs. A
+//! level without its own twin of a kernel runs the best lower one.
 
 use super::kernels::{self, InfoSums, MomentRows, PaddedMoments, SigmaRows, VerticalShifts};
 use super::tables::Log2Table;
-use crate::cpu::{simd_level, SimdLevel};
+use crate::cpu::SimdLevel;
 use crate::picture::Pixel;
 
 #[cfg(target_arch = "x86_64")]
 use super::avx2;
 
-/// Whether the AVX2 twins may run.
-#[inline]
-fn avx2() -> bool {
-    cfg!(target_arch = "x86_64") && simd_level() == SimdLevel::Avx2
-}
-
 /// See [`kernels::vertical_moments_8`].
 pub(crate) fn vertical_moments_8(
+    level: SimdLevel,
     taps: &[u16],
     ref_rows: &[&[u8]],
     dis_rows: &[&[u8]],
     out: MomentRows<'_>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: simd_level() reported AVX2 on this CPU.
+    if level >= SimdLevel::Avx2 {
+        // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX2.
         unsafe { avx2::vertical_moments_8(taps, ref_rows, dis_rows, out) };
         return;
     }
@@ -33,6 +29,7 @@ pub(crate) fn vertical_moments_8(
 
 /// See [`kernels::vertical_moments_16`].
 pub(crate) fn vertical_moments_16(
+    level: SimdLevel,
     taps: &[u16],
     ref_rows: &[&[u16]],
     dis_rows: &[&[u16]],
@@ -40,8 +37,8 @@ pub(crate) fn vertical_moments_16(
     out: MomentRows<'_>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: simd_level() reported AVX2 on this CPU.
+    if level >= SimdLevel::Avx2 {
+        // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX2.
         unsafe { avx2::vertical_moments_16(taps, ref_rows, dis_rows, shifts, out) };
         return;
     }
@@ -49,10 +46,15 @@ pub(crate) fn vertical_moments_16(
 }
 
 /// See [`kernels::horizontal_sigmas`].
-pub(crate) fn horizontal_sigmas(taps: &[u16], src: PaddedMoments<'_>, out: SigmaRows<'_>) {
+pub(crate) fn horizontal_sigmas(
+    level: SimdLevel,
+    taps: &[u16],
+    src: PaddedMoments<'_>,
+    out: SigmaRows<'_>,
+) {
     #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: simd_level() reported AVX2 on this CPU.
+    if level >= SimdLevel::Avx2 {
+        // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX2.
         unsafe { avx2::horizontal_sigmas(taps, src, out) };
         return;
     }
@@ -61,6 +63,7 @@ pub(crate) fn horizontal_sigmas(taps: &[u16], src: PaddedMoments<'_>, out: Sigma
 
 /// See [`kernels::accumulate_info`].
 pub(crate) fn accumulate_info(
+    level: SimdLevel,
     sigma1_sq: &[i32],
     sigma2_sq: &[i32],
     sigma12: &[i32],
@@ -69,8 +72,8 @@ pub(crate) fn accumulate_info(
     sums: &mut InfoSums,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: simd_level() reported AVX2 on this CPU.
+    if level >= SimdLevel::Avx2 {
+        // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX2.
         unsafe { avx2::accumulate_info(sigma1_sq, sigma2_sq, sigma12, gain_limit, table, sums) };
         return;
     }
@@ -91,6 +94,7 @@ impl<T: Pixel> DecimateSample for T {}
 /// See [`kernels::decimate_row`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decimate_row<T: DecimateSample + Pixel>(
+    level: SimdLevel,
     taps: &[u16],
     ref_rows: &[&[T]],
     dis_rows: &[&[T]],
@@ -102,8 +106,8 @@ pub(crate) fn decimate_row<T: DecimateSample + Pixel>(
     out_dis: &mut [u16],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: simd_level() reported AVX2 on this CPU.
+    if level >= SimdLevel::Avx2 {
+        // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX2.
         unsafe {
             avx2::decimate_row(
                 taps, ref_rows, dis_rows, round, shift, conv_ref, conv_dis, out_ref, out_dis,
@@ -123,15 +127,9 @@ mod tests {
     use super::super::kernels::PAD;
     use super::super::tables::TAPS;
     use super::*;
-    use crate::cpu::detected_level;
 
     fn has_avx2() -> bool {
-        if detected_level() == SimdLevel::Avx2 {
-            true
-        } else {
-            eprintln!("skipping: this CPU lacks AVX2");
-            false
-        }
+        crate::cpu::twin_level_available(SimdLevel::Avx2, "vif AVX2 row kernels")
     }
 
     struct Rng(u64);
