@@ -1,5 +1,6 @@
-//! Server-side TLS for the gRPC and HTTP listeners: a rustls configuration whose certificate is
-//! reloaded from its files when they change, optional client certificates (mTLS), and
+//! Server-side TLS for the gRPC and HTTP listeners: a rustls configuration whose certificate and
+//! client CA are reloaded from their files when they change, optional client certificates
+//! (mTLS), and
 //! [`ApiListener`], the one listener type both servers accept connections through.
 //!
 //! ```no_run
@@ -21,6 +22,7 @@
 //! # }
 //! ```
 
+mod client_ca;
 mod listener;
 mod subject;
 
@@ -32,7 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 
@@ -87,7 +89,7 @@ pub struct ServerTlsOptions {
     /// CA certificates, PEM, that client certificates must chain to (`--client-ca`). When set,
     /// every client must present a certificate (mTLS).
     pub client_ca: Option<PathBuf>,
-    /// How often, at most, `cert` and `key` are checked for changes.
+    /// How often, at most, `cert`, `key` and `client_ca` are checked for changes.
     pub reload_interval: Duration,
 }
 
@@ -134,16 +136,12 @@ impl ServerTls {
             .map_err(|e| TlsError::Config(e.to_string()))?;
         let builder = match &options.client_ca {
             Some(path) => {
-                let roots = load_roots(path, "client CA file")?;
-                let verifier =
-                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                        .build()
-                        .map_err(|e| TlsError::Invalid {
-                            what: "client CA file",
-                            path: path.clone(),
-                            message: e.to_string(),
-                        })?;
-                builder.with_client_cert_verifier(verifier)
+                let verifier = client_ca::ReloadingClientVerifier::new(
+                    path,
+                    provider,
+                    options.reload_interval,
+                )?;
+                builder.with_client_cert_verifier(Arc::new(verifier))
             }
             None => builder.with_no_client_auth(),
         };

@@ -3,7 +3,7 @@
 
 use vmafx_api::v1;
 use vmafx_contract::node::validate_node;
-use vmafx_contract::{Backend, FieldError, InputPolicy, JobDraft, NodeDraft};
+use vmafx_contract::{FieldError, InputPolicy, JobDraft, NodeDraft};
 use vmafx_queue as queue;
 
 use crate::controller::ControllerError;

@@ -3,8 +3,10 @@
 //! ServiceAccount its role. Nodes and the operator then need no shared secret.
 //!
 //! A node's identity is the Pod its token is bound to (a projected ServiceAccount token carries
-//! the Pod's name), which is the name `vmafx node` registers under by default: a worker Pod can
-//! act only as itself, even when every Pod of a Deployment shares one ServiceAccount.
+//! the Pod's name): `POD.NAMESPACE`, the name a worker Pod registers under (the chart's node
+//! pools and the operator's workers set it). A worker Pod can act only as itself, even when
+//! every Pod of a pool shares one ServiceAccount, and equal Pod names in two namespaces stay
+//! two identities (namespaces contain no dots).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -140,6 +142,7 @@ impl TokenReviewer {
             return Err(Unauthenticated::NoRole(username));
         };
         let account = account.replacen(':', "/", 1);
+        let namespace = account.split_once('/').map_or("", |(ns, _)| ns).to_owned();
         let role = *self
             .roles
             .get(&account)
@@ -151,7 +154,8 @@ impl TokenReviewer {
             .and_then(|names| names.first())
             .cloned();
         let name = match (role, pod) {
-            (_, Some(pod)) => pod,
+            // A Pod runs in its ServiceAccount's namespace.
+            (_, Some(pod)) => format!("{pod}.{namespace}"),
             // A node must be tied to one Pod, or every holder of the token could act as any.
             (Role::Node, None) => {
                 return Err(Unauthenticated::NoRole(format!(

@@ -1,6 +1,8 @@
 //! Temporal pooling of per-frame values: min, max, mean and harmonic mean, computed in the same
 //! order and with the same arithmetic as libvmaf so the pooled digits match.
 
+use crate::collector::FeatureCollector;
+
 /// The four pooled statistics libvmaf prints.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pooled {
@@ -46,6 +48,24 @@ pub fn pool(values: &[Option<f64>], low: usize, high: usize, subsample: usize) -
     })
 }
 
+/// Pools every vector of `collector` over frames `0..frame_count` (subsampled as in [`pool`]),
+/// in the collector's order: the one pooling of a run, which the report, the summary and the
+/// service all read.
+pub fn pool_vectors(
+    collector: &FeatureCollector,
+    frame_count: usize,
+    subsample: usize,
+) -> Vec<Option<Pooled>> {
+    collector
+        .vectors()
+        .iter()
+        .map(|vector| {
+            let last = frame_count.checked_sub(1)?;
+            pool(&vector.values, 0, last, subsample)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +80,19 @@ mod tests {
         let sub = pool(&v, 0, 2, 2).unwrap();
         assert_eq!((sub.min, sub.max, sub.mean), (1.0, 2.0, 1.5));
         assert!(pool(&[Some(1.0), None], 0, 1, 1).is_none());
+    }
+
+    #[test]
+    fn pools_every_vector_in_collector_order() {
+        let mut c = FeatureCollector::new();
+        for (i, v) in [4.0, 2.0].into_iter().enumerate() {
+            c.append("b", i as u32, v).unwrap();
+        }
+        c.append("a", 0, 1.0).unwrap();
+        let all = pool_vectors(&c, 2, 1);
+        assert_eq!(all[0].map(|p| p.mean), Some(3.0));
+        // "a" lacks frame 1: no pooled value, as libvmaf prints none.
+        assert_eq!(all[1], None);
+        assert!(pool_vectors(&c, 0, 1).iter().all(Option::is_none));
     }
 }

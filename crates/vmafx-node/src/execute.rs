@@ -133,21 +133,15 @@ fn request_for(
 
 /// Pooled statistics of every model in `outcome`, in request order.
 pub fn summarize(outcome: &ScoreOutcome) -> v1::JobSummary {
-    let last = outcome.frame_count.saturating_sub(1);
     let models = outcome
         .pooled
         .iter()
-        .map(|p| {
-            let pooled = outcome.collector.vector(&p.name).and_then(|v| {
-                vmafx_engine::pool::pool(&v.values, 0, last, outcome.subsample as usize)
-            });
-            v1::ModelScore {
-                model: p.name.clone(),
-                mean: p.mean,
-                min: pooled.map_or(p.mean, |s| s.min),
-                max: pooled.map_or(p.mean, |s| s.max),
-                harmonic_mean: pooled.map_or(p.mean, |s| s.harmonic_mean),
-            }
+        .map(|p| v1::ModelScore {
+            model: p.name.clone(),
+            mean: p.mean,
+            min: p.min,
+            max: p.max,
+            harmonic_mean: p.harmonic_mean,
         })
         .collect();
     v1::JobSummary {

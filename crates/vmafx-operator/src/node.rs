@@ -1,8 +1,11 @@
-//! Reconciler for `VmafxNode`: runs the worker as a Deployment with a Service in front of its
-//! health port, and keeps the node's health current from two sources: the worker's own `/healthz`
-//! and the heartbeat the vmafx controller last received from it.
+//! Reconciler for `VmafxNode`: runs the worker as a one-Pod StatefulSet with a Service in front
+//! of its health port, and keeps the node's health current from two sources: the worker's own
+//! `/healthz` and the heartbeat the vmafx controller last received from it. A StatefulSet, not a
+//! Deployment, because its Pod has a stable name: the controller's Kubernetes authentication
+//! identifies a worker by its Pod (`POD.NAMESPACE`), so the name the worker registers under, and
+//! the operator looks it up by, must be known in advance.
 //!
-//! Pipeline: validate the spec → build the Deployment and Service (pure, [`desired_deployment`],
+//! Pipeline: validate the spec → build the StatefulSet and Service (pure, [`desired_worker`],
 //! [`desired_service`]) → server-side apply them → probe and read the registry → decide health
 //! ([`decide_health`], pure) → write the status and emit an event when health flips.
 
@@ -10,11 +13,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
@@ -40,7 +44,7 @@ pub const HEALTH_PORT: i32 = 8090;
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(30);
 /// A heartbeat older than this makes the node unhealthy (the controller's own node timeout).
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
-/// Condition: the worker's Deployment and Service are applied.
+/// Condition: the worker's StatefulSet and Service are applied.
 pub const AVAILABLE: &str = "Available";
 /// Condition: the worker answers its probe and heartbeats.
 pub const HEALTHY: &str = "Healthy";
@@ -59,8 +63,11 @@ pub const SCRATCH_DIR: &str = "/scratch";
 /// The most the scratch emptyDir may hold.
 pub const SCRATCH_SIZE: &str = "20Gi";
 
-/// Services are DNS-1035 labels: at most 63 characters.
-const MAX_SERVICE_NAME: usize = 63;
+/// A StatefulSet's name goes into its Pods' `controller-revision-hash` label with a hash of up
+/// to 11 characters after it, and labels hold at most 63: the worker name gets 52.
+const MAX_WORKER_NAME: usize = 52;
+/// Where Kubernetes mounts a Pod's projected ServiceAccount token.
+pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 /// Past the stale moment by this much, so the recheck sees the heartbeat strictly too old.
 const STALE_MARGIN: Duration = Duration::from_millis(250);
 
@@ -70,10 +77,10 @@ pub enum NodeError {
     /// The object lacks what an owner reference needs (it was not read from the API server).
     #[error("failed to reference {0} as owner: it has no uid")]
     NoOwnerReference(String),
-    /// A Deployment or Service could not be applied.
+    /// A StatefulSet or Service could not be applied.
     #[error("failed to apply {kind} {name}: {source}")]
     Apply {
-        /// Deployment or Service.
+        /// StatefulSet or Service.
         kind: String,
         /// Its name.
         name: String,
@@ -97,22 +104,23 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let client = ctx.client.clone();
     let owned = watcher::Config::default().labels(&format!("{}={}", MANAGED_BY.0, MANAGED_BY.1));
     let controller = runner::watched(Api::<VmafxNode>::all(client.clone()), &ctx, NAME)
-        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
+        .owns(Api::<StatefulSet>::all(client.clone()), owned.clone())
         .owns(Api::<Service>::all(client), owned);
     runner::run(NAME, controller, ctx, reconcile, shutdown).await;
 }
 
-/// The name the worker registers with the controller under: unique across namespaces, since
-/// namespaces contain no dots.
+/// The name the worker registers with the controller under: its Pod's name and namespace
+/// (`<name>-worker-0.<namespace>`), which is also the identity the controller gives the Pod's
+/// ServiceAccount token; unique across namespaces, since namespaces contain no dots.
 pub fn registry_name(node: &VmafxNode) -> String {
     format!(
-        "{}.{}",
-        node.name_any(),
+        "{}-0.{}",
+        worker_name(node),
         node.namespace().unwrap_or_default()
     )
 }
 
-/// The name of the worker's Deployment and Service.
+/// The name of the worker's StatefulSet and Service.
 pub fn worker_name(node: &VmafxNode) -> String {
     format!("{}-worker", node.name_any())
 }
@@ -172,15 +180,21 @@ pub fn validate(node: &VmafxNode) -> Result<GpuVendor, Invalid> {
             message: "spec.image must name a container image".to_owned(),
         });
     }
-    let service = worker_name(node);
-    if service.len() > MAX_SERVICE_NAME {
+    let worker = worker_name(node);
+    if worker.len() > MAX_WORKER_NAME {
         return Err(Invalid {
             reason: "NameTooLong",
             message: format!(
-                "the worker Service name {service:?} would be longer than {MAX_SERVICE_NAME} characters; shorten metadata.name"
+                "the worker StatefulSet name {worker:?} would be longer than {MAX_WORKER_NAME} characters; shorten metadata.name"
             ),
         });
     }
+    node.spec
+        .check_credentials()
+        .map_err(|(_, message)| Invalid {
+            reason: "InvalidCredentials",
+            message,
+        })?;
     Ok(vendor)
 }
 
@@ -286,13 +300,45 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
     }
 }
 
-/// The worker Deployment: one replica of `spec.image` running `vmafx node`, pointed at the
-/// controller, probed on its health port, and asking for one GPU of the node's vendor.
-pub fn desired_deployment(
+/// The worker's environment: where the controller is, the name to register under (its Pod's,
+/// see [`registry_name`]), what it offers, and how it authenticates.
+fn worker_env(node: &VmafxNode, vendor: GpuVendor, controller_grpc: &str) -> Vec<EnvVar> {
+    let mut vars = vec![
+        env("VMAFX_CONTROLLER", controller_grpc),
+        env("VMAFX_NODE_NAME", registry_name(node)),
+        env("VMAFX_NODE_VENDOR", vendor.as_str()),
+        env("VMAFX_NODE_BACKENDS", vendor.backends().join(",")),
+        env("VMAFX_NODE_HTTP_ADDR", format!("0.0.0.0:{HEALTH_PORT}")),
+        env("VMAFX_SCRATCH_DIR", SCRATCH_DIR),
+        env("TMPDIR", SCRATCH_DIR),
+    ];
+    if node.spec.service_account_name.is_some() {
+        vars.push(env("VMAFX_TOKEN_FILE", SERVICE_ACCOUNT_TOKEN));
+    } else if let Some(secret) = &node.spec.token_secret {
+        vars.push(EnvVar {
+            name: "VMAFX_TOKEN".to_owned(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret.name.clone(),
+                    key: secret.key.clone(),
+                    optional: Some(false),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    vars
+}
+
+/// The worker StatefulSet: one Pod of `spec.image` running `vmafx node`, pointed at the
+/// controller with the node's credentials, probed on its health port, and asking for one GPU of
+/// the node's vendor.
+pub fn desired_worker(
     node: &VmafxNode,
     vendor: GpuVendor,
     controller_grpc: &str,
-) -> Result<Deployment, NodeError> {
+) -> Result<StatefulSet, NodeError> {
     let mut limits = BTreeMap::from([(
         "memory".to_owned(),
         Quantity(WORKER_MEMORY_LIMIT.to_owned()),
@@ -313,15 +359,7 @@ pub fn desired_deployment(
             "--capacity".to_owned(),
             node.spec.capacity.to_string(),
         ]),
-        env: Some(vec![
-            env("VMAFX_CONTROLLER", controller_grpc),
-            env("VMAFX_NODE_NAME", registry_name(node)),
-            env("VMAFX_NODE_VENDOR", vendor.as_str()),
-            env("VMAFX_NODE_BACKENDS", vendor.backends().join(",")),
-            env("VMAFX_NODE_HTTP_ADDR", format!("0.0.0.0:{HEALTH_PORT}")),
-            env("VMAFX_SCRATCH_DIR", SCRATCH_DIR),
-            env("TMPDIR", SCRATCH_DIR),
-        ]),
+        env: Some(worker_env(node, vendor, controller_grpc)),
         ports: Some(vec![ContainerPort {
             name: Some("health".to_owned()),
             container_port: HEALTH_PORT,
@@ -343,20 +381,21 @@ pub fn desired_deployment(
         }]),
         ..Default::default()
     };
-    Ok(Deployment {
+    // Only a worker that authenticates with its Pod's token gets one mounted.
+    let account = node.spec.service_account_name.clone();
+    Ok(StatefulSet {
         metadata: owned_meta(node)?,
-        spec: DeploymentSpec {
+        spec: StatefulSetSpec {
             replicas: Some(1),
+            service_name: Some(worker_name(node)),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(node)),
                 ..Default::default()
             },
-            // A rolling update would need a second GPU for the surge pod; the worker's jobs are
-            // leased and go back to the queue when it stops, so stopping first loses nothing.
-            strategy: Some(DeploymentStrategy {
-                type_: Some("Recreate".to_owned()),
-                ..Default::default()
-            }),
+            // A rolling update of a one-Pod StatefulSet stops the old Pod before starting the
+            // new one, so no second GPU is needed; the worker's jobs are leased and go back to
+            // the queue when it stops, so stopping first loses nothing.
+            pod_management_policy: Some("Parallel".to_owned()),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(object_labels(node)),
@@ -364,8 +403,10 @@ pub fn desired_deployment(
                 }),
                 spec: Some(PodSpec {
                     containers: vec![container],
-                    // The worker talks to the vmafx controller only, never to the API server.
-                    automount_service_account_token: Some(false),
+                    // The token proves to the controller which Pod this is; the worker never
+                    // calls the API server. Without a ServiceAccount there is nothing to mount.
+                    automount_service_account_token: Some(account.is_some()),
+                    service_account_name: account,
                     security_context: Some(restricted_pod_security_context()),
                     volumes: Some(vec![Volume {
                         name: "scratch".to_owned(),
@@ -657,7 +698,7 @@ async fn reconcile(node: Arc<VmafxNode>, ctx: Arc<Context>) -> Result<Action, No
     apply(
         &ctx,
         &ns,
-        &desired_deployment(&node, vendor, &ctx.config.controller_grpc)?,
+        &desired_worker(&node, vendor, &ctx.config.controller_grpc)?,
     )
     .await?;
     apply(&ctx, &ns, &desired_service(&node)?).await?;
@@ -666,7 +707,7 @@ async fn reconcile(node: Arc<VmafxNode>, ctx: Arc<Context>) -> Result<Action, No
         AVAILABLE,
         true,
         "WorkerApplied",
-        &format!("Deployment and Service {} are applied", worker_name(&node)),
+        &format!("StatefulSet and Service {} are applied", worker_name(&node)),
         generation,
     );
 
@@ -730,6 +771,8 @@ mod tests {
                 capacity: 4,
                 image: "ghcr.io/vmafx/vmafx:1".to_owned(),
                 health_endpoint: None,
+                service_account_name: None,
+                token_secret: None,
             },
         );
         node.metadata.namespace = Some("ns1".to_owned());
@@ -737,18 +780,31 @@ mod tests {
         node
     }
 
-    fn env_of(d: &Deployment) -> BTreeMap<String, String> {
+    /// Literal values; a variable from a Secret maps to `secret:NAME/KEY`.
+    fn env_of(d: &StatefulSet) -> BTreeMap<String, String> {
         let c = &d.spec.template.spec.as_ref().unwrap().containers[0];
         c.env
             .as_ref()
             .unwrap()
             .iter()
-            .map(|e| (e.name.clone(), e.value.clone().unwrap()))
+            .map(|e| {
+                let value = e.value.clone().unwrap_or_else(|| {
+                    let secret = e
+                        .value_from
+                        .as_ref()
+                        .unwrap()
+                        .secret_key_ref
+                        .as_ref()
+                        .unwrap();
+                    format!("secret:{}/{}", secret.name, secret.key)
+                });
+                (e.name.clone(), value)
+            })
             .collect()
     }
 
     #[test]
-    fn deployment_for_each_vendor() {
+    fn worker_for_each_vendor() {
         for (vendor, resource) in [
             ("nvidia", Some("nvidia.com/gpu")),
             ("amd", Some("amd.com/gpu")),
@@ -757,7 +813,7 @@ mod tests {
         ] {
             let n = node(vendor);
             let v = validate(&n).unwrap();
-            let d = desired_deployment(&n, v, "http://ctl:9090").unwrap();
+            let d = desired_worker(&n, v, "http://ctl:9090").unwrap();
             assert_eq!(d.metadata.name.as_deref(), Some("gpu-0-worker"));
             let owner = &d.metadata.owner_references.as_ref().unwrap()[0];
             assert_eq!(
@@ -767,12 +823,16 @@ mod tests {
             assert_eq!(owner.controller, Some(true));
             let spec = &d.spec;
             assert_eq!(spec.replicas, Some(1));
+            assert_eq!(spec.service_name.as_deref(), Some("gpu-0-worker"));
             let c = &spec.template.spec.as_ref().unwrap().containers[0];
             assert_eq!(c.image.as_deref(), Some("ghcr.io/vmafx/vmafx:1"));
             assert_eq!(c.args.as_ref().unwrap(), &["node", "--capacity", "4"]);
             let env = env_of(&d);
             assert_eq!(env["VMAFX_CONTROLLER"], "http://ctl:9090");
-            assert_eq!(env["VMAFX_NODE_NAME"], "gpu-0.ns1");
+            // The name of the StatefulSet's one Pod, as the controller names its token.
+            assert_eq!(env["VMAFX_NODE_NAME"], "gpu-0-worker-0.ns1");
+            assert_eq!(registry_name(&n), "gpu-0-worker-0.ns1");
+            assert!(!env.contains_key("VMAFX_TOKEN") && !env.contains_key("VMAFX_TOKEN_FILE"));
             assert_eq!(env["VMAFX_NODE_VENDOR"], vendor);
             assert_eq!(env["VMAFX_NODE_HTTP_ADDR"], "0.0.0.0:8090");
             let resources = c.resources.as_ref().unwrap();
@@ -790,6 +850,7 @@ mod tests {
             assert_eq!(requests["memory"], Quantity("1Gi".into()));
             let pod = spec.template.spec.as_ref().unwrap();
             assert_eq!(pod.automount_service_account_token, Some(false));
+            assert_eq!(pod.service_account_name, None);
             let pod_security = pod.security_context.as_ref().unwrap();
             assert_eq!(pod_security.run_as_non_root, Some(true));
             assert_eq!(pod_security.run_as_user, Some(65532));
@@ -833,6 +894,47 @@ mod tests {
     }
 
     #[test]
+    fn worker_credentials_come_from_its_service_account_or_a_secret() {
+        let mut n = node("cpu");
+        n.spec.service_account_name = Some("vmafx-node".into());
+        let d = desired_worker(&n, validate(&n).unwrap(), "http://ctl:9090").unwrap();
+        let pod = d.spec.template.spec.clone().unwrap();
+        assert_eq!(pod.service_account_name.as_deref(), Some("vmafx-node"));
+        assert_eq!(pod.automount_service_account_token, Some(true));
+        assert_eq!(env_of(&d)["VMAFX_TOKEN_FILE"], SERVICE_ACCOUNT_TOKEN);
+
+        let mut n = node("cpu");
+        n.spec.token_secret = Some(crate::crd::SecretKeyRef {
+            name: "vmafx-tokens".into(),
+            key: "node-token".into(),
+        });
+        let d = desired_worker(&n, validate(&n).unwrap(), "http://ctl:9090").unwrap();
+        let pod = d.spec.template.spec.clone().unwrap();
+        assert_eq!(pod.automount_service_account_token, Some(false));
+        let env = env_of(&d);
+        assert_eq!(env["VMAFX_TOKEN"], "secret:vmafx-tokens/node-token");
+        assert!(!env.contains_key("VMAFX_TOKEN_FILE"));
+
+        // Both at once, or names that are not names, are refused.
+        n.spec.service_account_name = Some("vmafx-node".into());
+        assert_eq!(validate(&n).unwrap_err().reason, "InvalidCredentials");
+        for (account, secret) in [
+            (Some("Bad_Name"), None),
+            (None, Some(("vmafx-tokens", "bad/key"))),
+            (None, Some(("", "node-token"))),
+        ] {
+            let mut n = node("cpu");
+            n.spec.service_account_name = account.map(str::to_owned);
+            n.spec.token_secret = secret.map(|(name, key)| crate::crd::SecretKeyRef {
+                name: name.into(),
+                key: key.into(),
+            });
+            let err = validate(&n).unwrap_err();
+            assert_eq!(err.reason, "InvalidCredentials", "{err:?}");
+        }
+    }
+
+    #[test]
     fn service_fronts_the_health_port() {
         let n = node("cpu");
         let s = desired_service(&n).unwrap();
@@ -860,7 +962,10 @@ mod tests {
         n.spec.capacity = 0;
         assert_eq!(validate(&n).unwrap_err().reason, "InvalidCapacity");
         let mut n = node("cpu");
-        n.metadata.name = Some("x".repeat(60));
+        // 45 characters plus "-worker" is the most a StatefulSet's revision label allows.
+        n.metadata.name = Some("x".repeat(45));
+        assert!(validate(&n).is_ok());
+        n.metadata.name = Some("x".repeat(46));
         assert_eq!(validate(&n).unwrap_err().reason, "NameTooLong");
     }
 

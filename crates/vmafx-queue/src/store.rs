@@ -2,8 +2,8 @@
 
 use crate::error::Result;
 use crate::model::{
-    HeartbeatAck, Job, JobCounts, JobFilter, JobPage, JobSpec, JobSummary, Lease, Node, NodeFilter,
-    NodeInfo, NodePage, ProgressAck, Purged, Reaped, Registered, Submitted,
+    HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage, JobSpec, JobSummary, Lease,
+    Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped, Registered, Submitted,
 };
 
 /// A durable job queue and node registry.

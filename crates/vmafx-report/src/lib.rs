@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use vmafx_engine::collector::FeatureCollector;
 use vmafx_engine::feature::name::alias;
-use vmafx_engine::pool::pool;
+use vmafx_engine::pool::Pooled;
 
 /// The version string written into XML and JSON output.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -38,8 +38,11 @@ pub struct Report<'a> {
     pub height: usize,
     /// Frames scored per second of scoring time.
     pub fps: f64,
-    /// Number of frame pairs read; pooling covers frames `0..frame_count`.
+    /// Number of frame pairs read; pooling covered frames `0..frame_count`.
     pub frame_count: usize,
+    /// The pooled statistics of each collector vector, in the collector's order (from
+    /// [`vmafx_engine::pool::pool_vectors`]; the report never pools again).
+    pub pooled: &'a [Option<Pooled>],
 }
 
 const POOL_METHODS: [&str; 4] = ["min", "max", "mean", "harmonic_mean"];
@@ -113,12 +116,10 @@ impl Report<'_> {
             .filter_map(move |v| Some((alias(&v.name), v.values.get(i).copied().flatten()?)))
     }
 
-    /// Pooled statistics of one vector, in libvmaf's method order; `None` where pooling fails.
-    fn pooled(&self, values: &[Option<f64>]) -> [Option<f64>; 4] {
-        if self.frame_count == 0 {
-            return [None; 4];
-        }
-        match pool(values, 0, self.frame_count - 1, self.subsample) {
+    /// Pooled statistics of the `k`th vector, in libvmaf's method order; `None` where pooling
+    /// failed.
+    fn pooled(&self, k: usize) -> [Option<f64>; 4] {
+        match self.pooled.get(k).copied().flatten() {
             Some(p) => [
                 Some(p.min),
                 Some(p.max),
@@ -160,9 +161,9 @@ impl Report<'_> {
         }
         s.push_str("  </frames>\n");
         s.push_str("  <pooled_metrics>\n");
-        for vector in self.collector.vectors() {
+        for (k, vector) in self.collector.vectors().iter().enumerate() {
             let _ = write!(s, "    <metric name=\"{}\" ", alias(&vector.name));
-            for (method, value) in POOL_METHODS.iter().zip(self.pooled(&vector.values)) {
+            for (method, value) in POOL_METHODS.iter().zip(self.pooled(k)) {
                 if let Some(value) = value {
                     let _ = write!(s, "{method}=\"{}\" ", format_value(value));
                 }
@@ -214,11 +215,7 @@ impl Report<'_> {
         for (k, vector) in self.collector.vectors().iter().enumerate() {
             s.push_str(if k > 0 { ",\n" } else { "\n" });
             let _ = write!(s, "    \"{}\": {{", alias(&vector.name));
-            for (j, (method, value)) in POOL_METHODS
-                .iter()
-                .zip(self.pooled(&vector.values))
-                .enumerate()
-            {
+            for (j, (method, value)) in POOL_METHODS.iter().zip(self.pooled(k)).enumerate() {
                 let Some(value) = value else { continue };
                 s.push_str(if j > 0 { ",\n" } else { "\n" });
                 if value.is_finite() {
@@ -281,6 +278,7 @@ impl Report<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vmafx_engine::pool::pool_vectors;
 
     fn sample() -> FeatureCollector {
         let mut c = FeatureCollector::new();
@@ -294,7 +292,7 @@ mod tests {
         c
     }
 
-    fn report(c: &FeatureCollector) -> Report<'_> {
+    fn report<'a>(c: &'a FeatureCollector, pooled: &'a [Option<Pooled>]) -> Report<'a> {
         Report {
             collector: c,
             aggregate: &[],
@@ -303,6 +301,7 @@ mod tests {
             height: 4,
             fps: 12.345,
             frame_count: 2,
+            pooled,
         }
     }
 
@@ -319,7 +318,8 @@ mod tests {
     #[test]
     fn json_has_libvmaf_layout_and_parses() {
         let c = sample();
-        let json = report(&c).json();
+        let pooled = pool_vectors(&c, 2, 1);
+        let json = report(&c, &pooled).json();
         assert!(json.contains(
             "      \"frameNum\": 1,\n      \"metrics\": {\n        \"integer_adm2\": 0.500000,\n"
         ));
@@ -334,7 +334,8 @@ mod tests {
     #[test]
     fn csv_and_sub_rows() {
         let c = sample();
-        let r = report(&c);
+        let pooled = pool_vectors(&c, 2, 1);
+        let r = report(&c, &pooled);
         assert_eq!(
             r.csv(),
             "Frame,integer_adm2,psnr_y,vmaf,\n0,0.912026,inf,0.0000001234500000,\n1,0.500000,30.000000,100.000000,\n"
@@ -347,7 +348,8 @@ mod tests {
     #[test]
     fn subsample_skips_frames_in_rows_and_pools() {
         let c = sample();
-        let mut r = report(&c);
+        let pooled = pool_vectors(&c, 2, 2);
+        let mut r = report(&c, &pooled);
         r.subsample = 2;
         assert_eq!(r.csv().lines().count(), 2);
         let xml = r.xml();

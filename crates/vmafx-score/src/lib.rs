@@ -15,7 +15,7 @@ use vmafx_engine::cpu::SimdLevel;
 use vmafx_engine::feature::Geometry;
 use vmafx_engine::model::{Model, ModelSpec};
 use vmafx_engine::pipeline::{FramePair, ScorerBuilder};
-use vmafx_engine::pool::pool;
+use vmafx_engine::pool::{pool_vectors, Pooled};
 use vmafx_engine::EngineError;
 use vmafx_report::Report;
 use vmafx_video::{FrameSource, RawParams, VideoError, VideoInfo};
@@ -100,7 +100,8 @@ pub enum ScoreError {
     Cancelled,
 }
 
-/// A model's pooled score, as the tool prints it at the end of a run.
+/// A model's pooled score: what the tool prints at the end of a run and what a job's summary
+/// carries, read from the run's one pooling.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PooledScore {
     /// The model's version or path.
@@ -109,6 +110,12 @@ pub struct PooledScore {
     pub name: String,
     /// Mean over the scored frames.
     pub mean: f64,
+    /// Smallest frame score.
+    pub min: f64,
+    /// Largest frame score.
+    pub max: f64,
+    /// libvmaf's shifted harmonic mean, `n / Σ 1/(x+1) − 1`.
+    pub harmonic_mean: f64,
 }
 
 /// Progress of a running score.
@@ -133,8 +140,11 @@ pub struct ScoreOutcome {
     pub info: VideoInfo,
     /// Time spent reading and scoring.
     pub elapsed: Duration,
-    /// Pooled mean of each model.
+    /// Pooled statistics of each model.
     pub pooled: Vec<PooledScore>,
+    /// Pooled statistics of every collector vector, in the collector's order: the run's one
+    /// pooling, which [`ScoreOutcome::report`] writes.
+    pub pooled_vectors: Vec<Option<Pooled>>,
     /// Things worth telling the user that did not stop the run.
     pub warnings: Vec<String>,
     /// The subsampling used, needed to write the report.
@@ -157,6 +167,7 @@ impl ScoreOutcome {
             height: self.info.height,
             fps: self.fps(),
             frame_count: self.frame_count,
+            pooled: &self.pooled_vectors,
         }
     }
 }
@@ -349,15 +360,22 @@ pub fn score(
             }
         }
     }
+    let pooled_vectors = pool_vectors(&collector, frame_count, subsample);
     let pooled = models
         .iter()
         .filter_map(|(spec, model)| {
-            let vector = collector.vector(model.name())?;
-            let p = pool(&vector.values, 0, frame_count - 1, subsample)?;
+            let k = collector
+                .vectors()
+                .iter()
+                .position(|v| &*v.name == model.name())?;
+            let p = pooled_vectors.get(k).copied().flatten()?;
             Some(PooledScore {
                 label: spec.source.to_string(),
                 name: model.name().to_string(),
                 mean: p.mean,
+                min: p.min,
+                max: p.max,
+                harmonic_mean: p.harmonic_mean,
             })
         })
         .collect();
@@ -368,6 +386,7 @@ pub fn score(
         info,
         elapsed: start.elapsed(),
         pooled,
+        pooled_vectors,
         warnings,
         subsample: request.subsample,
     })

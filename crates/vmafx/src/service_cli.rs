@@ -185,6 +185,9 @@ pub struct PolicyFlags {
     /// The largest input read or downloaded, in bytes (default: 64 GiB).
     #[arg(long, value_name = "N", env = "VMAFX_MAX_INPUT_BYTES")]
     pub max_input_bytes: Option<u64>,
+    /// The largest `path=` model file read, in bytes (default: 16 MiB).
+    #[arg(long, value_name = "N", env = "VMAFX_MAX_MODEL_BYTES")]
+    pub max_model_bytes: Option<u64>,
 }
 
 /// Flags of `vmafx controller`.

@@ -199,7 +199,7 @@ fn defaults_give_a_controller_on_a_volume_and_one_cpu_pool() {
 
 /// With the operator and a pool per vendor, everything renders into objects the API server
 /// accepts; each pool asks for its vendor's device and offers its backends exactly as the
-/// operator's own VmafxNode Deployments do; the operator's ClusterRole is config/rbac/role.yaml's.
+/// operator's own VmafxNode StatefulSets do; the operator's ClusterRole is config/rbac/role.yaml's.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_vendor_renders_as_the_operator_builds_it_and_is_accepted() {
     let (env, client) = k8s::cluster().await;
@@ -238,8 +238,8 @@ async fn every_vendor_renders_as_the_operator_builds_it_and_is_accepted() {
                 "spec": {"gpuVendor": vendor.as_str(), "capacity": 1, "image": "i"}
             }))
             .expect("a VmafxNode");
-        let built = vmafx_operator::node::desired_deployment(&operator_node, vendor, "c")
-            .expect("the operator builds a Deployment");
+        let built = vmafx_operator::node::desired_worker(&operator_node, vendor, "c")
+            .expect("the operator builds a worker StatefulSet");
         let built = serde_json::to_value(&built).expect("JSON");
         let built_limits =
             &built["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"];
@@ -430,6 +430,8 @@ fn rendered_command_lines_run_and_score_a_job() {
             pod,
             pool,
             &[
+                ("VMAFX_POD_NAME", pod.to_owned()),
+                ("VMAFX_POD_NAMESPACE", "default".to_owned()),
                 ("VMAFX_NODE_NAME", pod.to_owned()),
                 ("VMAFX_CONTROLLER", grpc.clone()),
                 ("VMAFX_NODE_HTTP_ADDR", "127.0.0.1:0".to_owned()),
@@ -616,8 +618,8 @@ async fn every_rendered_pod_passes_pod_security_restricted() {
             "spec": {"gpuVendor": vendor.as_str(), "capacity": 1, "image": "ghcr.io/vmafx/vmafx:1"}
         }))
         .unwrap();
-        let built = vmafx_operator::node::desired_deployment(&node, vendor, "http://c:9090")
-            .expect("the operator builds a Deployment");
+        let built = vmafx_operator::node::desired_worker(&node, vendor, "http://c:9090")
+            .expect("the operator builds a worker StatefulSet");
         let built: Value = serde_yaml::to_value(&built).expect("YAML");
         pods.extend(
             pods_of(&[built])

@@ -1,4 +1,4 @@
-//! VmafxNode against a real control plane: the operator's worker Deployment and Service for each
+//! VmafxNode against a real control plane: the operator's worker StatefulSet and Service for each
 //! vendor (restricted Pods), an invalid vendor, a foreign image and an outside health endpoint
 //! refused, and health decided from a real `vmafx node` (its probe and its heartbeat through a
 //! real controller), including a heartbeat that goes stale. The operator runs outside the
@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -52,6 +52,8 @@ async fn create_node(
             capacity: 2,
             image: format!("registry.example/vmafx:{vendor}"),
             health_endpoint: health,
+            service_account_name: None,
+            token_secret: None,
         },
     );
     api.create(&PostParams::default(), &node).await.unwrap()
@@ -74,9 +76,9 @@ async fn events(client: &Client, ns: &str, object: &str, reason: &str) -> Vec<Ev
         .collect()
 }
 
-async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
+async fn check_workers(client: &Client, ns: &str, controller_grpc: &str) {
     let nodes: Api<VmafxNode> = Api::namespaced(client.clone(), ns);
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let workers: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
     let services: Api<Service> = Api::namespaced(client.clone(), ns);
     for (vendor, resource) in [
         ("nvidia", Some("nvidia.com/gpu")),
@@ -88,16 +90,16 @@ async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
         let node = create_node(&nodes, &name, vendor, None).await;
         let uid = node.metadata.uid.clone().unwrap();
         let worker = format!("{name}-worker");
-        let deployment = poll_until!(Duration::from_secs(30), "worker Deployment", {
-            deployments.get_opt(&worker).await.unwrap()
+        let stateful_set = poll_until!(Duration::from_secs(30), "worker StatefulSet", {
+            workers.get_opt(&worker).await.unwrap()
         });
-        let owner = &deployment.metadata.owner_references.as_ref().unwrap()[0];
+        let owner = &stateful_set.metadata.owner_references.as_ref().unwrap()[0];
         assert_eq!(
             (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
             ("VmafxNode", name.as_str(), uid.as_str())
         );
         assert_eq!(owner.controller, Some(true));
-        let managers: Vec<_> = deployment
+        let managers: Vec<_> = stateful_set
             .metadata
             .managed_fields
             .iter()
@@ -106,8 +108,9 @@ async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
             .filter_map(|f| f.manager.clone())
             .collect();
         assert_eq!(managers, ["vmafx-operator"]);
-        let spec = deployment.spec;
+        let spec = stateful_set.spec;
         assert_eq!(spec.replicas, Some(1));
+        assert_eq!(spec.service_name.as_deref(), Some(worker.as_str()));
         let pod = spec.template.spec.unwrap();
         assert_eq!(pod.automount_service_account_token, Some(false));
         let pod_security = pod.security_context.clone().unwrap();
@@ -132,7 +135,8 @@ async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
             .map(|e| (e.name.as_str(), e.value.clone().unwrap_or_default()))
             .collect();
         assert_eq!(env["VMAFX_CONTROLLER"], controller_grpc);
-        assert_eq!(env["VMAFX_NODE_NAME"], format!("{name}.{ns}"));
+        // The name of the StatefulSet's one Pod: the identity its token would carry.
+        assert_eq!(env["VMAFX_NODE_NAME"], format!("{worker}-0.{ns}"));
         assert_eq!(env["VMAFX_NODE_VENDOR"], vendor);
         assert_eq!(env["VMAFX_NODE_HTTP_ADDR"], "0.0.0.0:8090");
         let limits = c
@@ -198,7 +202,7 @@ async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
         ("False", "InvalidGpuVendor")
     );
     assert!(message.contains("\"tpu\""), "{message}");
-    assert!(deployments.get_opt("w-tpu-worker").await.unwrap().is_none());
+    assert!(workers.get_opt("w-tpu-worker").await.unwrap().is_none());
     let warned = poll_until!(Duration::from_secs(10), "an InvalidGpuVendor event", {
         let found = events(client, ns, "w-tpu", "InvalidGpuVendor").await;
         (!found.is_empty()).then_some(found)
@@ -214,6 +218,8 @@ async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
             capacity: 1,
             image: "docker.io/evil/miner:1".into(),
             health_endpoint: None,
+            service_account_name: None,
+            token_secret: None,
         },
     );
     nodes
@@ -237,7 +243,7 @@ async fn check_deployments(client: &Client, ns: &str, controller_grpc: &str) {
         assert_eq!((status.as_str(), got.as_str()), ("False", reason));
         assert!(message.starts_with(field), "{message}");
         let worker = format!("{name}-worker");
-        assert!(deployments.get_opt(&worker).await.unwrap().is_none());
+        assert!(workers.get_opt(&worker).await.unwrap().is_none());
     }
     let _ = outside;
 }
@@ -270,13 +276,13 @@ async fn node_worker_and_health() {
         ],
     );
 
-    check_deployments(&client, &ns, &controller.grpc).await;
+    check_workers(&client, &ns, &controller.grpc).await;
 
     // A real worker registered under the name the operator would give it.
     let nodes: Api<VmafxNode> = Api::namespaced(client.clone(), &ns);
     let health_port = support::free_port();
     let health_addr = format!("127.0.0.1:{health_port}");
-    let registered = format!("live.{ns}");
+    let registered = format!("live-worker-0.{ns}");
     let scratch = dir.path().join("scratch").display().to_string();
     let worker = support::spawn(
         dir.path(),

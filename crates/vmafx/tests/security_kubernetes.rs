@@ -160,18 +160,25 @@ async fn service_account_tokens_are_reviewed_and_nodes_act_only_as_their_pod() {
 
     let url = format!("http://{grpc_addr}");
     let mut nodes = NodeServiceClient::connect(url.clone()).await.unwrap();
-    // The Pod's token registers as the Pod, and as nothing else.
+    // The Pod's token registers as POD.NAMESPACE, and as nothing else: not as another Pod, and
+    // not as the same Pod name in another namespace.
     let node = nodes
-        .register_node(with_token(&node_token, register("worker-0")))
+        .register_node(with_token(&node_token, register(&format!("worker-0.{ns}"))))
         .await
         .unwrap_or_else(|e| panic!("{e}: {}", controller.log()))
         .into_inner();
     assert!(!node.id.is_empty());
-    let err = nodes
-        .register_node(with_token(&node_token, register("worker-1")))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::PermissionDenied, "{err}");
+    for other in [
+        format!("worker-1.{ns}"),
+        "worker-0.elsewhere".to_owned(),
+        "worker-0".to_owned(),
+    ] {
+        let err = nodes
+            .register_node(with_token(&node_token, register(&other)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{other}: {err}");
+    }
     // A node token not bound to a Pod, an unmapped ServiceAccount and garbage are refused.
     for (what, bad) in [
         ("unbound node token", unbound_node_token.as_str()),

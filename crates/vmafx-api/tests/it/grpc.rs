@@ -122,6 +122,51 @@ async fn mtls_refuses_clients_without_a_good_certificate_and_names_those_with_on
 }
 
 #[tokio::test]
+async fn a_rotated_client_ca_is_used_for_new_connections_without_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = Ca::new("api");
+    let (old_clients, new_clients) = (Ca::new("clients-1"), Ca::new("clients-2"));
+    let files = ServerFiles::write(dir.path(), &ca.server("controller"));
+    let client_ca = crate::pki::write(dir.path(), "client-ca.crt", &old_clients.pem);
+    let addr = serve_grpc(bind(Some(server_tls(&files, Some(client_ca)))).await);
+    let options = https_options(addr, dir.path(), &ca.pem);
+    let identity = |name: &str, issued: &crate::pki::Issued| {
+        let mut with = options.clone();
+        with.client_identity = Some((
+            crate::pki::write(dir.path(), &format!("{name}.crt"), &issued.cert_pem),
+            crate::pki::write(dir.path(), &format!("{name}.key"), &issued.key_pem),
+        ));
+        with
+    };
+    let old_node = identity("old", &old_clients.client("node-old"));
+    let new_node = identity("new", &new_clients.client("node-new"));
+    get_job(&old_node).await.expect("the first CA's client");
+    get_job(&new_node)
+        .await
+        .expect_err("the second CA is not trusted yet");
+
+    crate::pki::write(dir.path(), "client-ca.crt", &new_clients.pem);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while get_job(&new_node).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rotated client CA was not used within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    get_job(&old_node)
+        .await
+        .expect_err("the first CA is no longer trusted");
+
+    // A broken CA file keeps the last good one.
+    crate::pki::write(dir.path(), "client-ca.crt", "not a certificate");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    get_job(&new_node)
+        .await
+        .expect("the kept CA still verifies");
+}
+
+#[tokio::test]
 async fn plain_tcp_goes_through_the_same_listener() {
     let addr = serve_grpc(bind(None).await);
     let mut options = ClientOptions::new(format!("127.0.0.1:{}", addr.port()));

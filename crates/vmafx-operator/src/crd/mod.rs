@@ -9,7 +9,7 @@ mod node;
 mod training;
 
 pub use job::{JobPhase, VmafxJob, VmafxJobSpec, VmafxJobStatus, DEFAULT_MODEL};
-pub use node::{GpuVendor, VmafxNode, VmafxNodeSpec, VmafxNodeStatus};
+pub use node::{GpuVendor, SecretKeyRef, VmafxNode, VmafxNodeSpec, VmafxNodeStatus};
 pub use training::{
     CheckpointPolicy, DataSource, TrainingPhase, VmafxModelTraining, VmafxModelTrainingSpec,
     VmafxModelTrainingStatus,

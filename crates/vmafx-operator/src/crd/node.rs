@@ -1,4 +1,5 @@
-//! `VmafxNode`: a worker the operator runs as a Deployment and watches through the controller.
+//! `VmafxNode`: a worker the operator runs as a one-Pod StatefulSet and watches through the
+//! controller.
 
 // Every `printcolumn(…)` in `#[kube(…)]` repeats `type_ = "string"`; clippy reads that as a
 // duplicated attribute.
@@ -40,14 +41,88 @@ pub struct VmafxNodeSpec {
     pub capacity: i32,
     /// Container image of the worker; it must contain the `vmafx` binary on its PATH.
     pub image: String,
-    /// Where the operator probes the worker's `/healthz`. Defaults to the Service the operator
-    /// creates for the worker; set it for a worker that runs outside the cluster.
+    /// Where the operator probes the worker's `/healthz`: a Service URL in this namespace.
+    /// Defaults to the Service the operator creates for the worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_endpoint: Option<String>,
+    /// ServiceAccount the worker Pod runs as, for a controller started with
+    /// `--auth-kubernetes`: map it to the node role (`--auth-kubernetes-role
+    /// NAMESPACE/NAME=node`, the chart's `auth.kubernetesRoles`). The Pod's projected token then
+    /// identifies it as `<metadata.name>-worker-0.<namespace>`, the name it registers under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+    /// A Secret key holding the worker's controller token, for a controller started with
+    /// `--auth-token-file`; the token's NAME there must be `<metadata.name>-worker-0.<namespace>`
+    /// (or a prefix of it ending in `*`) with role node. At most one of this and
+    /// `serviceAccountName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret: Option<SecretKeyRef>,
+}
+
+/// One key of a Secret in the object's namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// The Secret's name.
+    pub name: String,
+    /// The key whose value is used.
+    pub key: String,
 }
 
 fn default_capacity() -> i32 {
     1
+}
+
+impl VmafxNodeSpec {
+    /// Checks the worker's credentials: at most one of `serviceAccountName` and `tokenSecret`,
+    /// each naming a valid object (and key). The error is the field and what is wrong.
+    pub fn check_credentials(&self) -> Result<(), (&'static str, String)> {
+        let account = self.service_account_name.as_deref();
+        if account.is_some() && self.token_secret.is_some() {
+            return Err((
+                "spec.tokenSecret",
+                "set at most one of spec.serviceAccountName and spec.tokenSecret".to_owned(),
+            ));
+        }
+        if let Some(account) = account.filter(|a| !dns_subdomain(a)) {
+            return Err((
+                "spec.serviceAccountName",
+                format!("{account:?} is not a lower-case DNS subdomain name"),
+            ));
+        }
+        if let Some(secret) = &self.token_secret {
+            let key_ok = !secret.key.is_empty()
+                && secret.key.len() <= 253
+                && secret
+                    .key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !dns_subdomain(&secret.name) || !key_ok {
+                return Err((
+                    "spec.tokenSecret",
+                    format!(
+                        "{{name: {:?}, key: {:?}}} must name a Secret and one of its keys",
+                        secret.name, secret.key
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `name` is a Kubernetes object name (a lower-case RFC 1123 DNS subdomain).
+fn dns_subdomain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
 }
 
 /// The accelerator vendors a node may declare.
@@ -133,7 +208,7 @@ pub struct VmafxNodeStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Available` (the Deployment exists) and `Healthy`, in the Kubernetes condition format.
+    /// `Available` (the StatefulSet exists) and `Healthy`, in the Kubernetes condition format.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "super::conditions_schema")]
     pub conditions: Vec<Condition>,

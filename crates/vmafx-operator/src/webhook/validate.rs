@@ -71,15 +71,20 @@ pub fn validate_job(spec: &VmafxJobSpec) -> Vec<FieldError> {
     errors
 }
 
-/// Checks a `VmafxNode` spec: the GPU vendor must be one of the contract's vendors.
+/// Checks a `VmafxNode` spec: the GPU vendor must be one of the contract's vendors, and the
+/// worker's credentials well formed.
 pub fn validate_node(spec: &VmafxNodeSpec) -> Vec<FieldError> {
-    match vmafx_contract::Vendor::parse_field("spec.gpuVendor", &spec.gpu_vendor) {
-        Ok(_) => Vec::new(),
-        Err(e) => vec![FieldError {
+    let mut errors = Vec::new();
+    if let Err(e) = vmafx_contract::Vendor::parse_field("spec.gpuVendor", &spec.gpu_vendor) {
+        errors.push(FieldError {
             field: "spec.gpuVendor",
             message: e.message,
-        }],
+        });
     }
+    if let Err((field, message)) = spec.check_credentials() {
+        errors.push(FieldError { field, message });
+    }
+    errors
 }
 
 /// Checks a `VmafxNode` spec against the operator's policy: `spec.image` must start with one of
@@ -238,6 +243,41 @@ mod tests {
                 errors[0].to_string(),
                 format!("spec.gpuVendor: {vendor:?} is not one of nvidia, amd, intel, cpu")
             );
+        }
+    }
+
+    #[test]
+    fn node_credentials_are_one_well_formed_source() {
+        let with = |extra: serde_json::Value| -> VmafxNodeSpec {
+            let mut spec = serde_json::json!({ "gpuVendor": "cpu", "image": "vmafx-node:test" });
+            spec.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            serde_json::from_value(spec).unwrap()
+        };
+        let secret = serde_json::json!({ "name": "tokens", "key": "node-token" });
+        assert!(validate_node(&with(
+            serde_json::json!({ "serviceAccountName": "vmafx-node" })
+        ))
+        .is_empty());
+        assert!(validate_node(&with(serde_json::json!({ "tokenSecret": secret }))).is_empty());
+        for (extra, field) in [
+            (
+                serde_json::json!({ "serviceAccountName": "vmafx-node", "tokenSecret": secret }),
+                "spec.tokenSecret",
+            ),
+            (
+                serde_json::json!({ "serviceAccountName": "Node_1" }),
+                "spec.serviceAccountName",
+            ),
+            (
+                serde_json::json!({ "tokenSecret": { "name": "tokens", "key": "a/b" } }),
+                "spec.tokenSecret",
+            ),
+        ] {
+            let errors = validate_node(&with(extra.clone()));
+            assert_eq!(errors.len(), 1, "{extra}");
+            assert_eq!(errors[0].field, field, "{extra}");
         }
     }
 }

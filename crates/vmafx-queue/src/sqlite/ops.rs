@@ -9,8 +9,8 @@ use super::writer::Ctx;
 use super::{OpResult, PURGE_BATCH};
 use crate::error::Error;
 use crate::model::{
-    Backend, HeartbeatAck, Job, JobSpec, JobState, JobSummary, Lease, NodeInfo, ProgressAck,
-    Purged, Reaped, Registered, Submitted,
+    Backend, HeartbeatAck, HeldAttempt, Job, JobSpec, JobState, JobSummary, Lease, NodeInfo,
+    ProgressAck, Purged, Reaped, Registered, Submitted,
 };
 
 /// Bytes of per-frame documents one purge deletes at most (beyond its first job's): freeing a

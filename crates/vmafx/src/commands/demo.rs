@@ -53,6 +53,8 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
         heartbeat_secs: 10,
         token_file: None,
         ca_cert: None,
+        simd: None,
+        force_scalar: None,
     };
     // The controller and node may read the sample pair's folder and nothing else.
     let policy = vmafx_contract::InputPolicy {

@@ -66,7 +66,7 @@ pub fn input_policy(flags: &PolicyFlags, default_roots: Vec<PathBuf>) -> InputPo
         },
         allow_private_networks: flags.allow_private_networks,
         model_dirs: flags.model_dirs.clone(),
-        max_model_bytes: defaults.max_model_bytes,
+        max_model_bytes: flags.max_model_bytes.unwrap_or(defaults.max_model_bytes),
         max_input_bytes: flags.max_input_bytes.unwrap_or(defaults.max_input_bytes),
     }
 }
