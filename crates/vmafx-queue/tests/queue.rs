@@ -1289,7 +1289,7 @@ fn purge_deletes_old_finished_jobs_their_frames_and_dead_nodes_in_bounded_batche
     let mut running = spec("old-running");
     running.priority = 9;
     let old_running = store.submit(running, T0).unwrap().job.id;
-    store.claim(&worker.id, 1, T0 + 4).unwrap();
+    let old_running_lease = store.claim(&worker.id, 1, T0 + 4).unwrap().remove(0);
     let recent = store.submit(spec("recent"), T0 + 40 * day).unwrap().job.id;
     let recent_lease = store.claim(&worker.id, 2, T0 + 40 * day).unwrap();
     assert_eq!(recent_lease.len(), 1);
@@ -1318,7 +1318,9 @@ fn purge_deletes_old_finished_jobs_their_frames_and_dead_nodes_in_bounded_batche
         .unwrap()
         .node;
     let now = T0 + 41 * day;
-    store.heartbeat(&worker.id, &[], now).unwrap();
+    store
+        .heartbeat(&worker.id, &[held(&old_running_lease)], now)
+        .unwrap();
     store.heartbeat(&second.id, &[], now).unwrap();
     let reaped = store.reap(now).unwrap();
     assert_eq!(reaped.unhealthy_nodes, vec![dead.id.clone()]);
