@@ -1,10 +1,13 @@
 //! AVX2 twins of the motion kernels in [`super::kernel`], bit-identical to them.
 //!
-//! The vertical pass works on 16 columns at a time in 16-bit lanes: for depths up to 14 bits the
+//! The vertical pass works on 16 columns at a time in 16-bit lanes. For depths up to 14 bits the
 //! paired outer differences (`d0 + d4`, `d1 + d3`) fit an `i16`, so one `madd` applies two taps
 //! and sums them straight into exact 32-bit lanes, and a second `madd` adds the centre tap and
-//! the rounding constant. The horizontal pass keeps the scalar twin's split of every input into
-//! a high and a low byte, which keeps all products inside `i32` lanes.
+//! the rounding constant. At 15 and 16 bits the differences no longer fit, so each frame is
+//! filtered on its own (samples shifted into `i16` range, which cancels in the difference) and
+//! the two exact 32-bit sums are combined after splitting off their low `depth` bits, which
+//! keeps the 33-bit difference out of the lanes. The horizontal pass keeps the scalar twin's
+//! split of every input into a high and a low byte, which keeps all products inside `i32` lanes.
 
 #![cfg(target_arch = "x86_64")]
 
@@ -12,8 +15,9 @@ use std::arch::x86_64::*;
 
 use super::kernel::{horizontal_edge_sum, TAPS};
 
-/// Deepest sample depth the 16-bit vertical pass handles exactly.
-pub const MAX_VERTICAL_DEPTH: u8 = 14;
+/// Deepest sample depth the paired-difference vertical pass ([`vertical_diff`]) handles
+/// exactly; deeper samples take [`vertical_diff_wide`].
+pub const MAX_NARROW_DEPTH: u8 = 14;
 
 /// A sample type whose rows can be loaded 16 at a time as `i16` lanes.
 pub trait Lanes16: Copy {
@@ -43,7 +47,7 @@ impl Lanes16 for u16 {
 }
 
 /// AVX2 twin of [`super::kernel::vertical_diff_narrow`] for depths up to
-/// [`MAX_VERTICAL_DEPTH`] (`shift` is the depth). Returns the OR of all outputs.
+/// [`MAX_NARROW_DEPTH`] (`shift` is the depth). Returns the OR of all outputs.
 ///
 /// # Safety
 /// The CPU must support AVX2; every row must hold at least `out.len()` samples.
@@ -54,7 +58,7 @@ pub unsafe fn vertical_diff<T: Lanes16 + crate::picture::Pixel>(
     shift: u32,
     out: &mut [i32],
 ) -> i32 {
-    debug_assert!(shift <= u32::from(MAX_VERTICAL_DEPTH));
+    debug_assert!(shift <= u32::from(MAX_NARROW_DEPTH));
     let width = out.len();
     let round = 1i32 << (shift - 1);
     let taps01 = _mm256_set1_epi32((TAPS[1] << 16) | TAPS[0]);
@@ -96,9 +100,7 @@ pub unsafe fn vertical_diff<T: Lanes16 + crate::picture::Pixel>(
     unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), any_v) };
     let mut any = lanes.iter().fold(0, |a, &b| a | b);
     if j < width {
-        let p: [&[T]; 5] = std::array::from_fn(|k| &prev[k][j..]);
-        let c: [&[T]; 5] = std::array::from_fn(|k| &cur[k][j..]);
-        any |= super::kernel::vertical_diff_narrow(&p, &c, shift, &mut out[j..]);
+        any |= super::kernel::vertical_diff_tail(prev, cur, shift, j, out);
     }
     any
 }
@@ -162,15 +164,106 @@ pub unsafe fn horizontal_abs_sum(row: &[i32]) -> u32 {
     sum.wrapping_add(super::kernel::horizontal_interior_sum(row, j, n))
 }
 
-/// AVX2 twin of [`super::kernel::blurred_sad`] for depths up to [`MAX_VERTICAL_DEPTH`].
+/// AVX2 twin of the vertical pass for 15- and 16-bit samples
+/// ([`super::kernel::vertical_diff_narrow`] at 15 bits, [`super::kernel::vertical_diff_wide`] at
+/// 16; `shift` is the depth). Returns the OR of all outputs.
+///
+/// Each frame's filtered column `S = sum(tap * x)` is exact in 32 bits once the samples are
+/// moved to `x - 2^15` (the taps sum to 2^16, so `|S| <= 2^31`; the shift cancels in the
+/// difference). With `S = H * 2^shift + L`, `0 <= L < 2^shift`,
+/// `(S_prev - S_cur + round) >> shift` is `H_prev - H_cur + ((L_prev - L_cur + round) >> shift)`
+/// exactly, and no term needs more than 32 bits.
+///
+/// # Safety
+/// The CPU must support AVX2; every row must hold at least `out.len()` samples.
+#[target_feature(enable = "avx2")]
+pub unsafe fn vertical_diff_wide<T: Lanes16 + crate::picture::Pixel>(
+    prev: &[&[T]; 5],
+    cur: &[&[T]; 5],
+    shift: u32,
+    out: &mut [i32],
+) -> i32 {
+    debug_assert!((15..=16).contains(&shift));
+    let width = out.len();
+    // Pairs (x0, x1) and (x3, x4) take two taps in one `madd`; (x2, 0) takes the centre one.
+    let taps01 = _mm256_set1_epi32((TAPS[1] << 16) | TAPS[0]);
+    let taps10 = _mm256_set1_epi32((TAPS[0] << 16) | TAPS[1]);
+    let taps2 = _mm256_set1_epi32(TAPS[2]);
+    let flip = _mm256_set1_epi16(i16::MIN);
+    let zero = _mm256_setzero_si256();
+    let low_bits = _mm256_set1_epi32((1 << shift) - 1);
+    let round = _mm256_set1_epi32(1 << (shift - 1));
+    let count = _mm_cvtsi32_si128(shift as i32);
+    let mut any_v = _mm256_setzero_si256();
+    let mut j = 0;
+    while j + 16 <= width {
+        // SAFETY: AVX2 is enabled for this function; every row holds `width >= j + 16` samples
+        // and `out` has `width` entries, so all loads and stores stay in bounds.
+        unsafe {
+            // The filtered column sums of one frame, columns in the unpack lane order.
+            let filtered = |rows: &[&[T]; 5]| {
+                let x = |k: usize| _mm256_xor_si256(T::load16(&rows[k][j..]), flip);
+                let (x0, x1, x2, x3, x4) = (x(0), x(1), x(2), x(3), x(4));
+                let lo = _mm256_add_epi32(
+                    _mm256_add_epi32(
+                        _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), taps01),
+                        _mm256_madd_epi16(_mm256_unpacklo_epi16(x3, x4), taps10),
+                    ),
+                    _mm256_madd_epi16(_mm256_unpacklo_epi16(x2, zero), taps2),
+                );
+                let hi = _mm256_add_epi32(
+                    _mm256_add_epi32(
+                        _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), taps01),
+                        _mm256_madd_epi16(_mm256_unpackhi_epi16(x3, x4), taps10),
+                    ),
+                    _mm256_madd_epi16(_mm256_unpackhi_epi16(x2, zero), taps2),
+                );
+                (lo, hi)
+            };
+            let combine = |p: __m256i, c: __m256i| {
+                let whole =
+                    _mm256_sub_epi32(_mm256_sra_epi32(p, count), _mm256_sra_epi32(c, count));
+                let frac =
+                    _mm256_sub_epi32(_mm256_and_si256(p, low_bits), _mm256_and_si256(c, low_bits));
+                _mm256_add_epi32(
+                    whole,
+                    _mm256_sra_epi32(_mm256_add_epi32(frac, round), count),
+                )
+            };
+            let (p_lo, p_hi) = filtered(prev);
+            let (c_lo, c_hi) = filtered(cur);
+            let lo = combine(p_lo, c_lo);
+            let hi = combine(p_hi, c_hi);
+            let first = _mm256_permute2x128_si256(lo, hi, 0x20);
+            let second = _mm256_permute2x128_si256(lo, hi, 0x31);
+            any_v = _mm256_or_si256(any_v, _mm256_or_si256(first, second));
+            let dst = out[j..j + 16].as_mut_ptr();
+            _mm256_storeu_si256(dst.cast(), first);
+            _mm256_storeu_si256(dst.add(8).cast(), second);
+        }
+        j += 16;
+    }
+    let mut lanes = [0i32; 8];
+    // SAFETY: AVX2 is enabled; `lanes` is 32 bytes.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), any_v) };
+    let mut any = lanes.iter().fold(0, |a, &b| a | b);
+    if j < width {
+        any |= super::kernel::vertical_diff_tail(prev, cur, shift, j, out);
+    }
+    any
+}
+
+/// AVX2 twin of [`super::kernel::blurred_sad_replacing`]: the SAD of `prev` against `cur`, after
+/// which `prev` holds `cur`'s samples.
 ///
 /// # Safety
 /// The CPU must support AVX2; the planes must hold `height` rows of `width` samples at their
-/// strides, both sides at least [`super::kernel::MIN_SIDE`], and `row_buf.len() == width`.
+/// strides, both sides at least [`super::kernel::MIN_SIDE`], `row_buf.len() == width`, and
+/// `bit_depth` between 8 and 16.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
-pub unsafe fn blurred_sad<T: Lanes16 + crate::picture::Pixel>(
-    prev: &[T],
+pub unsafe fn blurred_sad_replacing<T: Lanes16 + crate::picture::Pixel>(
+    prev: &mut [T],
     prev_stride: usize,
     cur: &[T],
     cur_stride: usize,
@@ -180,17 +273,21 @@ pub unsafe fn blurred_sad<T: Lanes16 + crate::picture::Pixel>(
     row_buf: &mut [i32],
 ) -> u64 {
     let shift = u32::from(bit_depth);
-    let mut sad = 0u64;
-    for i in 0..height {
-        let r = super::kernel::mirrored_rows(i, height);
-        let p: [&[T]; 5] = std::array::from_fn(|k| &prev[r[k] * prev_stride..][..width]);
-        let c: [&[T]; 5] = std::array::from_fn(|k| &cur[r[k] * cur_stride..][..width]);
-        // SAFETY: AVX2 is enabled here; every row slice holds `width == row_buf.len()` samples.
-        let any = unsafe { vertical_diff(&p, &c, shift, row_buf) };
-        if any != 0 {
-            // SAFETY: AVX2 is enabled here; `row_buf.len() == width >= MIN_SIDE`.
-            sad += u64::from(unsafe { horizontal_abs_sum(row_buf) });
+    let narrow = bit_depth <= MAX_NARROW_DEPTH;
+    super::kernel::sad_rows_replacing(prev, prev_stride, cur, cur_stride, width, height, |p, c| {
+        // SAFETY: AVX2 is enabled (the caller's guarantee); every row slice holds
+        // `width == row_buf.len()` samples, and `row_buf.len() >= MIN_SIDE`.
+        unsafe {
+            let any = if narrow {
+                vertical_diff(p, c, shift, row_buf)
+            } else {
+                vertical_diff_wide(p, c, shift, row_buf)
+            };
+            if any == 0 {
+                0
+            } else {
+                horizontal_abs_sum(row_buf)
+            }
         }
-    }
-    sad
+    })
 }
