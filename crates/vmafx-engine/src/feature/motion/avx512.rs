@@ -2,10 +2,8 @@
 //!
 //! The same arithmetic as the AVX2 twins in [`super::avx2`], on twice the columns per step:
 //! the vertical pass takes 32 columns in 16-bit lanes (paired differences and `madd` up to 14
-//! bits, each frame filtered apart and split at 15 and 16), the horizontal pass 16 outputs in
-//! 32-bit lanes. The horizontal pass applies its taps with `madd` rather than 32-bit multiplies:
-//! the high and low parts of every input, and their symmetric pair sums, fit an `i16`, so a
-//! `madd` against a tap with a zero high half is an exact, cheaper multiply. Row ends are
+//! bits, each frame filtered apart and split at 15 and 16) and stores the row split into two
+//! `i16` rows; the horizontal pass filters 32 outputs of both parts with `madd`. Row ends are
 //! handled with masked loads and stores, which read and write nothing outside the row.
 
 #![cfg(target_arch = "x86_64")]
@@ -13,7 +11,7 @@
 use std::arch::x86_64::*;
 
 use super::avx2::MAX_NARROW_DEPTH;
-use super::kernel::{horizontal_edge_sum, TAPS};
+use super::kernel::{horizontal_edge_sum_split, TAPS};
 
 /// A sample type whose rows can be loaded 32 at a time as `i16` lanes.
 pub trait Lanes32: Copy {
@@ -30,16 +28,28 @@ impl Lanes32 for u8 {
     #[inline(always)]
     unsafe fn load32(src: *const u8, mask: u32) -> __m512i {
         // SAFETY: the caller guarantees the selected bytes are readable and AVX-512 BW/VL;
-        // masked-off bytes are not accessed.
-        unsafe { _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(mask, src.cast())) }
+        // masked-off bytes are not accessed. A full mask reads all 32.
+        unsafe {
+            _mm512_cvtepu8_epi16(if mask == u32::MAX {
+                _mm256_loadu_si256(src.cast())
+            } else {
+                _mm256_maskz_loadu_epi8(mask, src.cast())
+            })
+        }
     }
 }
 
 impl Lanes32 for u16 {
     #[inline(always)]
     unsafe fn load32(src: *const u16, mask: u32) -> __m512i {
-        // SAFETY: as for `u8`; masked-off samples are not accessed.
-        unsafe { _mm512_maskz_loadu_epi16(mask, src.cast()) }
+        // SAFETY: as for `u8`; masked-off samples are not accessed. A full mask reads all 32.
+        unsafe {
+            if mask == u32::MAX {
+                _mm512_loadu_si512(src.cast())
+            } else {
+                _mm512_maskz_loadu_epi16(mask, src.cast())
+            }
+        }
     }
 }
 
@@ -53,56 +63,59 @@ fn lanes32(n: usize) -> u32 {
     }
 }
 
-/// The mask selecting the first `min(n, 16)` of 16 lanes.
-#[inline(always)]
-fn lanes16(n: usize) -> u16 {
-    if n >= 16 {
-        u16::MAX
-    } else {
-        (1u16 << n) - 1
-    }
-}
-
-/// Stores 32 outputs, `first` for columns `j..j + 16` and `second` for `j + 16..j + 32`, of
-/// which only the first `out.len() - j` are written, and returns their OR.
-///
-/// The two halves arrive in `unpack` order: 128-bit block `b` of `lo` holds columns
-/// `8b..8b + 4`, of `hi` columns `8b + 4..8b + 8`; a two-source permute puts them back.
+/// Stores the 32 filtered values `lo` and `hi` (in `unpack` order: 128-bit lane `l` of `lo`
+/// holds columns `8l..8l + 4`, of `hi` columns `8l + 4..8l + 8`) split into `high[j..]` and
+/// `low[j..]`, as many as the rows have room for up to 32, and returns the OR of both parts.
+/// Packing lane by lane puts the columns back in order.
 ///
 /// # Safety
-/// The CPU must support AVX-512 F; `j < out.len()`.
+/// The CPU must support AVX-512 BW; `j < high.len() == low.len()`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
-unsafe fn store_columns(out: &mut [i32], j: usize, lo: __m512i, hi: __m512i) -> __m512i {
-    let first = _mm512_permutex2var_epi64(lo, _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), hi);
-    let second = _mm512_permutex2var_epi64(lo, _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4), hi);
-    let left = out.len() - j;
-    // SAFETY: AVX-512 F is enabled; the masks select only columns below `out.len()`.
+unsafe fn store_split(
+    high: &mut [i16],
+    low: &mut [i16],
+    j: usize,
+    lo: __m512i,
+    hi: __m512i,
+) -> __m512i {
+    debug_assert!(j < high.len() && high.len() == low.len());
+    let byte = _mm512_set1_epi32(0xff);
+    // Within ±256 and 0..256, so the saturating packs are exact.
+    let h = _mm512_packs_epi32(_mm512_srai_epi32::<8>(lo), _mm512_srai_epi32::<8>(hi));
+    let l = _mm512_packs_epi32(_mm512_and_si512(lo, byte), _mm512_and_si512(hi, byte));
+    let mask = lanes32(high.len() - j);
+    // SAFETY: AVX-512 BW is enabled; the mask selects only entries below the rows' length.
     unsafe {
-        let dst = out.as_mut_ptr().add(j);
-        _mm512_mask_storeu_epi32(dst, lanes16(left), first);
-        if left > 16 {
-            _mm512_mask_storeu_epi32(dst.add(16), lanes16(left - 16), second);
+        if mask == u32::MAX {
+            _mm512_storeu_si512(high.as_mut_ptr().add(j).cast(), h);
+            _mm512_storeu_si512(low.as_mut_ptr().add(j).cast(), l);
+        } else {
+            _mm512_mask_storeu_epi16(high.as_mut_ptr().add(j), mask, h);
+            _mm512_mask_storeu_epi16(low.as_mut_ptr().add(j), mask, l);
         }
     }
     // Lanes past the row end come from zero samples, which filter to zero.
-    _mm512_or_si512(first, second)
+    _mm512_or_si512(h, l)
 }
 
 /// AVX-512 twin of [`super::kernel::vertical_diff_narrow`] for depths up to
-/// [`MAX_NARROW_DEPTH`] (`shift` is the depth). Returns the OR of all outputs.
+/// [`MAX_NARROW_DEPTH`] (`shift` is the depth), writing the row split into `high` and `low`
+/// (see [`super::kernel::join`]). Returns a value that is zero exactly when the row is.
 ///
 /// # Safety
-/// The CPU must support AVX-512 F, BW and VL; every row must hold at least `out.len()` samples.
+/// The CPU must support AVX-512 F, BW and VL; `high` and `low` must have the same length, and
+/// every row at least that many samples.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
 pub unsafe fn vertical_diff<T: Lanes32>(
     prev: &[&[T]; 5],
     cur: &[&[T]; 5],
     shift: u32,
-    out: &mut [i32],
+    high: &mut [i16],
+    low: &mut [i16],
 ) -> i32 {
     debug_assert!(shift <= u32::from(MAX_NARROW_DEPTH));
-    let width = out.len();
+    let width = high.len();
     let round = 1i32 << (shift - 1);
     let taps01 = _mm512_set1_epi32((TAPS[1] << 16) | TAPS[0]);
     let taps2r = _mm512_set1_epi32((round << 16) | TAPS[2]);
@@ -134,7 +147,7 @@ pub unsafe fn vertical_diff<T: Lanes32>(
             );
             let lo = _mm512_sra_epi32(lo, count);
             let hi = _mm512_sra_epi32(hi, count);
-            any = _mm512_or_si512(any, store_columns(out, j, lo, hi));
+            any = _mm512_or_si512(any, store_split(high, low, j, lo, hi));
         }
         j += 32;
     }
@@ -142,19 +155,22 @@ pub unsafe fn vertical_diff<T: Lanes32>(
 }
 
 /// AVX-512 twin of [`super::avx2::vertical_diff_wide`] (15- and 16-bit samples; `shift` is the
-/// depth), with the same split of each frame's filtered sums. Returns the OR of all outputs.
+/// depth), with the same split of each frame's filtered sums, writing the row split into
+/// `high` and `low`. Returns a value that is zero exactly when the row is.
 ///
 /// # Safety
-/// The CPU must support AVX-512 F, BW and VL; every row must hold at least `out.len()` samples.
+/// The CPU must support AVX-512 F, BW and VL; `high` and `low` must have the same length, and
+/// every row at least that many samples.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
 pub unsafe fn vertical_diff_wide<T: Lanes32>(
     prev: &[&[T]; 5],
     cur: &[&[T]; 5],
     shift: u32,
-    out: &mut [i32],
+    high: &mut [i16],
+    low: &mut [i16],
 ) -> i32 {
     debug_assert!((15..=16).contains(&shift));
-    let width = out.len();
+    let width = high.len();
     let taps01 = _mm512_set1_epi32((TAPS[1] << 16) | TAPS[0]);
     let taps10 = _mm512_set1_epi32((TAPS[0] << 16) | TAPS[1]);
     let taps2 = _mm512_set1_epi32(TAPS[2]);
@@ -203,63 +219,76 @@ pub unsafe fn vertical_diff_wide<T: Lanes32>(
             let (c_lo, c_hi) = filtered(cur);
             let lo = combine(p_lo, c_lo);
             let hi = combine(p_hi, c_hi);
-            any = _mm512_or_si512(any, store_columns(out, j, lo, hi));
+            any = _mm512_or_si512(any, store_split(high, low, j, lo, hi));
         }
         j += 32;
     }
     _mm512_reduce_or_epi32(any)
 }
 
-/// AVX-512 twin of [`super::kernel::horizontal_abs_sum`].
+/// AVX-512 twin of [`super::kernel::horizontal_abs_sum`] on a row split into `high` and `low`
+/// (see [`super::kernel::join`]).
 ///
 /// # Safety
-/// The CPU must support AVX-512 F and BW; `row.len()` must be at least
-/// [`super::kernel::MIN_SIDE`].
+/// The CPU must support AVX-512 F and BW; `high.len() == low.len() >= MIN_SIDE`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
-pub unsafe fn horizontal_abs_sum(row: &[i32]) -> u32 {
-    let w = row.len();
-    let sum = horizontal_edge_sum(row);
+pub unsafe fn horizontal_abs_sum(high: &[i16], low: &[i16]) -> u32 {
+    let w = high.len();
+    debug_assert!(low.len() == w);
+    let sum = horizontal_edge_sum_split(high, low);
     if w <= 4 {
         return sum;
     }
     let n = w - 4;
-    // A tap in the low half of each 32-bit lane, zero in the high half, so that `madd` with a
-    // lane holding a small value multiplies it exactly and ignores its sign-extension bits.
-    let t0 = _mm512_set1_epi32(TAPS[0]);
-    let t1 = _mm512_set1_epi32(TAPS[1]);
-    let t2 = _mm512_set1_epi32(TAPS[2]);
-    let low_byte = _mm512_set1_epi32(0xff);
-    let half = _mm512_set1_epi32(1 << 15);
+    // (y0 + y4, y1 + y3) pairs take the outer taps; (y2, c) takes the centre tap and `c` times
+    // the second half of the pair: nothing for the high part, the rounding 2^15 (as 2 * 2^14)
+    // for the low part.
+    let taps01 = _mm512_set1_epi32((TAPS[1] << 16) | TAPS[0]);
+    let taps2 = _mm512_set1_epi32(((1 << 14) << 16) | TAPS[2]);
+    let zero = _mm512_setzero_si512();
+    let two = _mm512_set1_epi16(2);
     let mut acc = _mm512_setzero_si512();
     let mut j = 0;
     while j < n {
-        let mask = lanes16(n - j);
-        // SAFETY: AVX-512 is enabled; the loads read `row[j + k + l]` for `k <= 4` and the
-        // lanes `l` selected by the mask, `j + l < n = w - 4`, so inside `row`. Masked-off
+        let mask = lanes32(n - j);
+        // SAFETY: AVX-512 is enabled; the loads read entries `j + k + l` for `k <= 4` and the
+        // lanes `l` the mask selects, `j + l < n = w - 4`, so inside both rows. Masked-off
         // lanes load zeros, which filter to zero.
         unsafe {
-            let at = |k: usize| _mm512_maskz_loadu_epi32(mask, row.as_ptr().add(j + k));
-            let y = [at(0), at(1), at(2), at(3), at(4)];
-            // The inputs lie within ±2^16: high parts within ±256 and low bytes below 256, so
-            // both parts and their pair sums fit an `i16`.
-            let taps = |f: [__m512i; 5]| {
-                _mm512_add_epi32(
-                    _mm512_add_epi32(
-                        _mm512_madd_epi16(_mm512_add_epi32(f[0], f[4]), t0),
-                        _mm512_madd_epi16(_mm512_add_epi32(f[1], f[3]), t1),
-                    ),
-                    _mm512_madd_epi16(f[2], t2),
-                )
+            // The part's weighted sums, in `unpack` order (the same for both parts).
+            let part = |row: &[i16], c: __m512i| {
+                let at = |k: usize| {
+                    let src = row.as_ptr().add(j + k);
+                    if mask == u32::MAX {
+                        _mm512_loadu_si512(src.cast())
+                    } else {
+                        _mm512_maskz_loadu_epi16(mask, src)
+                    }
+                };
+                let s04 = _mm512_add_epi16(at(0), at(4));
+                let s13 = _mm512_add_epi16(at(1), at(3));
+                let y2 = at(2);
+                let lo = _mm512_add_epi32(
+                    _mm512_madd_epi16(_mm512_unpacklo_epi16(s04, s13), taps01),
+                    _mm512_madd_epi16(_mm512_unpacklo_epi16(y2, c), taps2),
+                );
+                let hi = _mm512_add_epi32(
+                    _mm512_madd_epi16(_mm512_unpackhi_epi16(s04, s13), taps01),
+                    _mm512_madd_epi16(_mm512_unpackhi_epi16(y2, c), taps2),
+                );
+                (lo, hi)
             };
-            let hi_sum = taps(y.map(|v| _mm512_srai_epi32::<8>(v)));
-            let lo_sum = taps(y.map(|v| _mm512_and_si512(v, low_byte)));
-            let v = _mm512_srai_epi32::<8>(_mm512_add_epi32(
-                hi_sum,
-                _mm512_srai_epi32::<8>(_mm512_add_epi32(lo_sum, half)),
-            ));
-            acc = _mm512_add_epi32(acc, _mm512_abs_epi32(v));
+            let (h_lo, h_hi) = part(high, zero);
+            let (l_lo, l_hi) = part(low, two);
+            let value = |h: __m512i, l: __m512i| {
+                _mm512_abs_epi32(_mm512_srai_epi32::<8>(_mm512_add_epi32(
+                    h,
+                    _mm512_srai_epi32::<8>(l),
+                )))
+            };
+            acc = _mm512_add_epi32(acc, _mm512_add_epi32(value(h_lo, l_lo), value(h_hi, l_hi)));
         }
-        j += 16;
+        j += 32;
     }
     // Lane sums wrap like the scalar accumulator; addition modulo 2^32 is order-free.
     sum.wrapping_add(_mm512_reduce_add_epi32(acc) as u32)
@@ -286,19 +315,20 @@ pub unsafe fn blurred_sad_replacing<T: Lanes32 + crate::picture::Pixel>(
 ) -> u64 {
     let shift = u32::from(bit_depth);
     let narrow = bit_depth <= MAX_NARROW_DEPTH;
+    let (high, low) = super::kernel::split_scratch(row_buf);
     super::kernel::sad_rows_replacing(prev, prev_stride, cur, cur_stride, width, height, |p, c| {
         // SAFETY: AVX-512 is enabled (the caller's guarantee); every row slice holds
-        // `width == row_buf.len()` samples, and `row_buf.len() >= MIN_SIDE`.
+        // `width == high.len() == low.len()` samples, and `width >= MIN_SIDE`.
         unsafe {
             let any = if narrow {
-                vertical_diff(p, c, shift, row_buf)
+                vertical_diff(p, c, shift, high, low)
             } else {
-                vertical_diff_wide(p, c, shift, row_buf)
+                vertical_diff_wide(p, c, shift, high, low)
             };
             if any == 0 {
                 0
             } else {
-                horizontal_abs_sum(row_buf)
+                horizontal_abs_sum(high, low)
             }
         }
     })

@@ -163,6 +163,78 @@ pub fn horizontal_interior_sum(row: &[i32], start: usize, end: usize) -> u32 {
     sum
 }
 
+/// Views an `i32` scratch row of `n` entries as two `i16` rows of `n` entries each, the high
+/// and low parts of a split row (see [`join`]); the SIMD kernels keep the filtered row that way.
+pub fn split_scratch(buf: &mut [i32]) -> (&mut [i16], &mut [i16]) {
+    let n = buf.len();
+    // SAFETY: `2 * n` `i16`s take exactly the bytes of `n` `i32`s, `i32`'s alignment satisfies
+    // `i16`'s, every bit pattern is a valid `i16`, and the new slice takes over `buf`'s
+    // exclusive borrow.
+    let halves = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<i16>(), 2 * n) };
+    halves.split_at_mut(n)
+}
+
+/// A vertically filtered value from its split form `y = 256 * hi + lo`, `0 <= lo < 256`: the
+/// form the SIMD kernels store it in, because both parts, and the sum of two of either, fit
+/// an `i16` lane (the values lie within ±2^16, so `|hi| <= 256`).
+#[inline(always)]
+pub fn join(hi: i16, lo: i16) -> i32 {
+    i32::from(hi) * 256 + i32::from(lo)
+}
+
+/// [`horizontal_edge_sum`] of a split row (`hi.len() == lo.len() >= MIN_SIDE`).
+pub fn horizontal_edge_sum_split(hi: &[i16], lo: &[i16]) -> u32 {
+    let w = hi.len();
+    let mut buf = [0i32; 8];
+    if w < buf.len() {
+        for (b, (&h, &l)) in buf.iter_mut().zip(hi.iter().zip(lo)) {
+            *b = join(h, l);
+        }
+        return horizontal_edge_sum(&buf[..w]);
+    }
+    // The edge outputs read the first four and the last four values only, and mirror at the
+    // row ends exactly as they would at the ends of these eight.
+    for i in 0..4 {
+        buf[i] = join(hi[i], lo[i]);
+        buf[4 + i] = join(hi[w - 4 + i], lo[w - 4 + i]);
+    }
+    horizontal_edge_sum(&buf)
+}
+
+/// [`horizontal_interior_sum`] of a split row.
+pub fn horizontal_interior_sum_split(hi: &[i16], lo: &[i16], start: usize, end: usize) -> u32 {
+    let y = |j: usize| join(hi[j], lo[j]);
+    (start..end).fold(0u32, |sum, j| {
+        sum.wrapping_add(horizontal_tap(y(j), y(j + 1), y(j + 2), y(j + 3), y(j + 4)))
+    })
+}
+
+/// Scalar vertical pass over columns `start..` of a row, written in split form, for the SIMD
+/// twins' row ends. Returns the OR of the outputs.
+pub fn vertical_diff_tail_split<T: Pixel>(
+    prev: &[&[T]; 5],
+    cur: &[&[T]; 5],
+    shift: u32,
+    start: usize,
+    hi: &mut [i16],
+    lo: &mut [i16],
+) -> i32 {
+    let mut any = 0;
+    for j0 in (start..hi.len()).step_by(16) {
+        let j1 = (j0 + 16).min(hi.len());
+        let p: [&[T]; 5] = std::array::from_fn(|k| &prev[k][j0..j1]);
+        let c: [&[T]; 5] = std::array::from_fn(|k| &cur[k][j0..j1]);
+        let mut wide = [0i32; 16];
+        let out = &mut wide[..j1 - j0];
+        any |= vertical_diff_tail(&p, &c, shift, 0, out);
+        for (j, &y) in (j0..j1).zip(out.iter()) {
+            hi[j] = (y >> 8) as i16;
+            lo[j] = (y & 0xff) as i16;
+        }
+    }
+    any
+}
+
 /// The five rows the vertical taps of output row `i` read, mirrored at the edges.
 #[inline(always)]
 pub fn mirrored_rows(i: usize, height: usize) -> [usize; 5] {

@@ -411,14 +411,20 @@ mod twins {
                 .map(|_| rng.sample(1 << 17) as i32 - (1 << 16))
                 .collect();
             let scalar = kernel::horizontal_abs_sum(&row);
+            let high: Vec<i16> = row.iter().map(|&y| (y >> 8) as i16).collect();
+            let low: Vec<i16> = row.iter().map(|&y| (y & 0xff) as i16).collect();
+            assert!(row
+                .iter()
+                .zip(high.iter().zip(&low))
+                .all(|(&y, (&h, &l))| kernel::join(h, l) == y));
             for &level in &levels {
                 let simd = match level {
                     // SAFETY: AVX2 was detected above and `w >= MIN_SIDE`.
                     SimdLevel::Avx2 => unsafe {
-                        crate::feature::motion::avx2::horizontal_abs_sum(&row)
+                        crate::feature::motion::avx2::horizontal_abs_sum(&high, &low)
                     },
                     // SAFETY: AVX-512 was detected above and `w >= MIN_SIDE`.
-                    _ => unsafe { crate::feature::motion::avx512::horizontal_abs_sum(&row) },
+                    _ => unsafe { crate::feature::motion::avx512::horizontal_abs_sum(&high, &low) },
                 };
                 assert_eq!(scalar, simd, "{level}: width {w}");
             }
@@ -453,7 +459,7 @@ mod twins {
                 let mut scalar = vec![0; w];
                 kernel::vertical_diff_tail(&p, &c, u32::from(bd), 0, &mut scalar);
                 for &level in &levels {
-                    let mut simd = vec![0; w];
+                    let (mut high, mut low) = (vec![0i16; w], vec![0i16; w]);
                     match level {
                         // SAFETY: AVX2 was detected above; every row holds `w` samples.
                         SimdLevel::Avx2 => unsafe {
@@ -461,7 +467,8 @@ mod twins {
                                 &p,
                                 &c,
                                 u32::from(bd),
-                                &mut simd,
+                                &mut high,
+                                &mut low,
                             );
                         },
                         // SAFETY: AVX-512 was detected above; every row holds `w` samples.
@@ -470,10 +477,16 @@ mod twins {
                                 &p,
                                 &c,
                                 u32::from(bd),
-                                &mut simd,
+                                &mut high,
+                                &mut low,
                             );
                         },
                     }
+                    let simd: Vec<i32> = high
+                        .iter()
+                        .zip(&low)
+                        .map(|(&h, &l)| kernel::join(h, l))
+                        .collect();
                     assert_eq!(scalar, simd, "{level} at {bd} bits, pattern {pattern:05b}");
                 }
             }
