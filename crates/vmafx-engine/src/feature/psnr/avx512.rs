@@ -44,12 +44,18 @@ pub unsafe fn row_sse_u8(a: &[u8], b: &[u8]) -> u32 {
     let mut j = 0;
     while j < n {
         let mask = first_lanes(n - j);
-        // SAFETY: AVX-512 is enabled; the mask selects bytes `j..n` at most, inside both rows.
+        // SAFETY: AVX-512 is enabled; the mask selects bytes `j..n` at most, inside both rows
+        // (a full mask, all 64 bytes from `j`, only when `j + 64 <= n`).
         let (va, vb) = unsafe {
-            (
-                _mm512_maskz_loadu_epi8(mask, a.as_ptr().add(j).cast()),
-                _mm512_maskz_loadu_epi8(mask, b.as_ptr().add(j).cast()),
-            )
+            let (pa, pb) = (a.as_ptr().add(j), b.as_ptr().add(j));
+            if mask == u64::MAX {
+                (_mm512_loadu_si512(pa.cast()), _mm512_loadu_si512(pb.cast()))
+            } else {
+                (
+                    _mm512_maskz_loadu_epi8(mask, pa.cast()),
+                    _mm512_maskz_loadu_epi8(mask, pb.cast()),
+                )
+            }
         };
         // Which sample lands in which lane does not matter for a sum.
         let d_lo = _mm512_sub_epi16(
@@ -80,9 +86,17 @@ pub unsafe fn row_sse_u8(a: &[u8], b: &[u8]) -> u32 {
 pub unsafe fn row_sse_u16(a: &[u16], b: &[u16], bit_depth: u8) -> u64 {
     let n = a.len().min(b.len());
     let load = |s: &[u16], j: usize| {
+        let mask = first_lanes(n - j) as u32;
         // SAFETY: AVX-512 is enabled; callers keep `j < n`, and the mask selects samples
-        // `j..n` at most.
-        unsafe { _mm512_maskz_loadu_epi16(first_lanes(n - j) as u32, s.as_ptr().add(j).cast()) }
+        // `j..n` at most (a full mask, all 32 from `j`, only when `j + 32 <= n`).
+        unsafe {
+            let src = s.as_ptr().add(j);
+            if mask == u32::MAX {
+                _mm512_loadu_si512(src.cast())
+            } else {
+                _mm512_maskz_loadu_epi16(mask, src.cast())
+            }
+        }
     };
     let mut sum = 0u64;
     let mut j = 0;
