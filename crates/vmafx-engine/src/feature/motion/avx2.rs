@@ -144,6 +144,40 @@ pub unsafe fn vertical_diff<T: Lanes16 + crate::picture::Pixel>(
     any
 }
 
+/// One frame's filtered column sums `sum(tap * (x - 2^15))` for columns `j..j + 16`, exact in
+/// 32-bit lanes, in `unpack` order (see [`store_split`]).
+///
+/// # Safety
+/// The CPU must support AVX2; every row must hold at least `j + 16` samples.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn filtered_columns<T: Lanes16>(rows: &[&[T]; 5], j: usize) -> (__m256i, __m256i) {
+    // Pairs (x0, x1) and (x3, x4) take two taps in one `madd`; (x2, 0) takes the centre one.
+    let taps01 = _mm256_set1_epi32((TAPS[1] << 16) | TAPS[0]);
+    let taps10 = _mm256_set1_epi32((TAPS[0] << 16) | TAPS[1]);
+    let taps2 = _mm256_set1_epi32(TAPS[2]);
+    let flip = _mm256_set1_epi16(i16::MIN);
+    let zero = _mm256_setzero_si256();
+    // SAFETY: AVX2 is enabled; the caller guarantees 16 samples from `j` in every row.
+    let x = |k: usize| unsafe { _mm256_xor_si256(T::load16(&rows[k][j..]), flip) };
+    let (x0, x1, x2, x3, x4) = (x(0), x(1), x(2), x(3), x(4));
+    let lo = _mm256_add_epi32(
+        _mm256_add_epi32(
+            _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), taps01),
+            _mm256_madd_epi16(_mm256_unpacklo_epi16(x3, x4), taps10),
+        ),
+        _mm256_madd_epi16(_mm256_unpacklo_epi16(x2, zero), taps2),
+    );
+    let hi = _mm256_add_epi32(
+        _mm256_add_epi32(
+            _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), taps01),
+            _mm256_madd_epi16(_mm256_unpackhi_epi16(x3, x4), taps10),
+        ),
+        _mm256_madd_epi16(_mm256_unpackhi_epi16(x2, zero), taps2),
+    );
+    (lo, hi)
+}
+
 /// AVX2 twin of the vertical pass for 15- and 16-bit samples
 /// ([`super::kernel::vertical_diff_narrow`] at 15 bits, [`super::kernel::vertical_diff_wide`] at
 /// 16; `shift` is the depth). Returns the OR of all outputs.
@@ -167,12 +201,6 @@ pub unsafe fn vertical_diff_wide<T: Lanes16 + crate::picture::Pixel>(
 ) -> i32 {
     debug_assert!((15..=16).contains(&shift));
     let width = high.len();
-    // Pairs (x0, x1) and (x3, x4) take two taps in one `madd`; (x2, 0) takes the centre one.
-    let taps01 = _mm256_set1_epi32((TAPS[1] << 16) | TAPS[0]);
-    let taps10 = _mm256_set1_epi32((TAPS[0] << 16) | TAPS[1]);
-    let taps2 = _mm256_set1_epi32(TAPS[2]);
-    let flip = _mm256_set1_epi16(i16::MIN);
-    let zero = _mm256_setzero_si256();
     let low_bits = _mm256_set1_epi32((1 << shift) - 1);
     let round = _mm256_set1_epi32(1 << (shift - 1));
     let count = _mm_cvtsi32_si128(shift as i32);
@@ -183,25 +211,6 @@ pub unsafe fn vertical_diff_wide<T: Lanes16 + crate::picture::Pixel>(
         // and `high`, `low` have `width` entries, so all loads and stores stay in bounds.
         unsafe {
             // The filtered column sums of one frame, columns in the unpack lane order.
-            let filtered = |rows: &[&[T]; 5]| {
-                let x = |k: usize| _mm256_xor_si256(T::load16(&rows[k][j..]), flip);
-                let (x0, x1, x2, x3, x4) = (x(0), x(1), x(2), x(3), x(4));
-                let lo = _mm256_add_epi32(
-                    _mm256_add_epi32(
-                        _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), taps01),
-                        _mm256_madd_epi16(_mm256_unpacklo_epi16(x3, x4), taps10),
-                    ),
-                    _mm256_madd_epi16(_mm256_unpacklo_epi16(x2, zero), taps2),
-                );
-                let hi = _mm256_add_epi32(
-                    _mm256_add_epi32(
-                        _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), taps01),
-                        _mm256_madd_epi16(_mm256_unpackhi_epi16(x3, x4), taps10),
-                    ),
-                    _mm256_madd_epi16(_mm256_unpackhi_epi16(x2, zero), taps2),
-                );
-                (lo, hi)
-            };
             let combine = |p: __m256i, c: __m256i| {
                 let whole =
                     _mm256_sub_epi32(_mm256_sra_epi32(p, count), _mm256_sra_epi32(c, count));
@@ -212,8 +221,8 @@ pub unsafe fn vertical_diff_wide<T: Lanes16 + crate::picture::Pixel>(
                     _mm256_sra_epi32(_mm256_add_epi32(frac, round), count),
                 )
             };
-            let (p_lo, p_hi) = filtered(prev);
-            let (c_lo, c_hi) = filtered(cur);
+            let (p_lo, p_hi) = filtered_columns(prev, j);
+            let (c_lo, c_hi) = filtered_columns(cur, j);
             let lo = combine(p_lo, c_lo);
             let hi = combine(p_hi, c_hi);
             any_v = _mm256_or_si256(any_v, store_split(high, low, j, lo, hi));
