@@ -339,7 +339,8 @@ struct MotionExtractor<T> {
     /// The pipeline recycles its pictures, so the frames must be kept here; the SAD kernel
     /// refreshes a slot while it reads it, which makes the keeping nearly free.
     history: Vec<Vec<T>>,
-    /// Vertically filtered row, reused for every row of every frame.
+    /// Vertically filtered row, reused for every row of every frame (the SIMD kernels use its
+    /// bytes as two `i16` rows).
     row: Vec<i32>,
     smoother: Smoother,
     flushed: bool,
