@@ -19,6 +19,8 @@
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod kernel;
@@ -334,8 +336,11 @@ struct MotionExtractor<T> {
     simd: SimdLevel,
     /// Luma of the last `reach` reference frames, frame `k` in slot `k % reach`, stored
     /// contiguously (`stride == width`). Empty with `motion_force_zero`, which never looks back.
+    /// The pipeline recycles its pictures, so the frames must be kept here; the SAD kernel
+    /// refreshes a slot while it reads it, which makes the keeping nearly free.
     history: Vec<Vec<T>>,
-    /// Vertically filtered row, reused for every row of every frame.
+    /// Vertically filtered row, reused for every row of every frame (the SIMD kernels use its
+    /// bytes as two `i16` rows).
     row: Vec<i32>,
     smoother: Smoother,
     flushed: bool,
@@ -369,13 +374,20 @@ impl<T: LumaSample> MotionExtractor<T> {
     }
 
     /// The normalised SAD of frame `index` against the frame `reach` back, or 0 for frames
-    /// without one.
-    fn score(&mut self, luma: &Plane<T>, index: u32) -> Result<f64, EngineError> {
-        let reach = self.settings.reach();
-        if self.settings.force_zero || index < reach {
+    /// without one; either way frame `index`'s luma then takes that frame's history slot.
+    fn score_and_remember(&mut self, luma: &Plane<T>, index: u32) -> Result<f64, EngineError> {
+        if self.settings.force_zero {
             return Ok(0.0);
         }
+        let reach = self.settings.reach();
+        let slot = &mut self.history[(index % reach) as usize];
         let Geometry { width, height, .. } = self.geometry;
+        if index < reach {
+            for (y, dst) in slot.chunks_exact_mut(width).enumerate() {
+                dst.copy_from_slice(luma.row(y));
+            }
+            return Ok(0.0);
+        }
         if width < kernel::MIN_SIDE || height < kernel::MIN_SIDE {
             // libvmaf's mirror reads outside the picture here; refuse rather than guess.
             return Err(EngineError::UnsupportedPicture(format!(
@@ -383,9 +395,11 @@ impl<T: LumaSample> MotionExtractor<T> {
                 kernel::MIN_SIDE
             )));
         }
-        let sad = kernel::blurred_sad(
+        // The kernel overwrites the old frame with this one as it goes, rows it no longer
+        // needs while they are still in cache, instead of a separate copy afterwards.
+        let sad = kernel::blurred_sad_replacing(
             self.simd,
-            &self.history[(index % reach) as usize],
+            slot,
             width,
             &luma.data,
             luma.stride,
@@ -400,17 +414,6 @@ impl<T: LumaSample> MotionExtractor<T> {
             sad as f64 / 256.0 / pixels * self.settings.fps_weight,
             self.settings.max_val,
         ))
-    }
-
-    fn remember(&mut self, luma: &Plane<T>, index: u32) {
-        if self.history.is_empty() {
-            return;
-        }
-        let slot = (index % self.settings.reach()) as usize;
-        let width = self.geometry.width;
-        for (y, dst) in self.history[slot].chunks_exact_mut(width).enumerate() {
-            dst.copy_from_slice(luma.row(y));
-        }
     }
 }
 
@@ -446,8 +449,7 @@ impl<T: LumaSample> FeatureExtractor for MotionExtractor<T> {
                 ))
             })?;
 
-        let score = self.score(luma, index)?;
-        self.remember(luma, index);
+        let score = self.score_and_remember(luma, index)?;
 
         out.push(FeatureValue {
             name: self.settings.sad_name.clone(),

@@ -13,6 +13,10 @@
 //! `height >> 1` for 4:2:0) rounded down, so for odd sizes the last chroma column (row) of a
 //! [`Picture`] plane, which is rounded up, is left out as libvmaf never sees it.
 
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
 pub mod kernel;
 
 use std::sync::Arc;
@@ -121,6 +125,8 @@ struct Totals {
 #[derive(Debug)]
 pub struct PsnrExtractor {
     geometry: Geometry,
+    /// The scorer's SIMD level, for the squared-error sums.
+    simd: SimdLevel,
     /// Planes measured: 1, or 3 with chroma.
     plane_count: usize,
     /// Region measured in each plane, as libvmaf sizes its planes.
@@ -147,9 +153,6 @@ impl PsnrExtractor {
         geometry: Geometry,
         simd: SimdLevel,
     ) -> Result<Self, EngineError> {
-        // PSNR's sums are plain loops the compiler vectorises for the build target; it has no
-        // hand-written twins to choose between yet.
-        let _ = simd;
         let bpc = geometry.bit_depth;
         if !matches!(bpc, 8 | 10 | 12 | 16) {
             return Err(EngineError::UnsupportedPicture(format!(
@@ -194,6 +197,7 @@ impl PsnrExtractor {
 
         Ok(PsnrExtractor {
             geometry,
+            simd,
             plane_count: if enable_chroma { 3 } else { 1 },
             regions,
             peak,
@@ -233,12 +237,19 @@ impl PsnrExtractor {
             (PlaneData::U8(a), PlaneData::U8(b))
                 if fits(a.width, a.height) && fits(b.width, b.height) =>
             {
-                Some(kernel::plane_sse_u8(a, b, w, h))
+                Some(kernel::plane_sse_u8(self.simd, a, b, w, h))
             }
             (PlaneData::U16(a), PlaneData::U16(b))
                 if fits(a.width, a.height) && fits(b.width, b.height) =>
             {
-                Some(kernel::plane_sse_u16(a, b, w, h))
+                Some(kernel::plane_sse_u16(
+                    self.simd,
+                    a,
+                    b,
+                    w,
+                    h,
+                    self.geometry.bit_depth,
+                ))
             }
             _ => None,
         }

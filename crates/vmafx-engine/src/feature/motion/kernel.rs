@@ -163,21 +163,148 @@ pub fn horizontal_interior_sum(row: &[i32], start: usize, end: usize) -> u32 {
     sum
 }
 
+/// Views an `i32` scratch row of `n` entries as two `i16` rows of `n` entries each, the high
+/// and low parts of a split row (see [`join`]); the SIMD kernels keep the filtered row that way.
+pub fn split_scratch(buf: &mut [i32]) -> (&mut [i16], &mut [i16]) {
+    let n = buf.len();
+    // SAFETY: `2 * n` `i16`s take exactly the bytes of `n` `i32`s, `i32`'s alignment satisfies
+    // `i16`'s, every bit pattern is a valid `i16`, and the new slice takes over `buf`'s
+    // exclusive borrow.
+    let halves = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<i16>(), 2 * n) };
+    halves.split_at_mut(n)
+}
+
+/// A vertically filtered value from its split form `y = 256 * hi + lo`, `0 <= lo < 256`: the
+/// form the SIMD kernels store it in, because both parts, and the sum of two of either, fit
+/// an `i16` lane (the values lie within ±2^16, so `|hi| <= 256`).
+#[inline(always)]
+pub fn join(hi: i16, lo: i16) -> i32 {
+    i32::from(hi) * 256 + i32::from(lo)
+}
+
+/// [`horizontal_edge_sum`] of a split row (`hi.len() == lo.len() >= MIN_SIDE`).
+pub fn horizontal_edge_sum_split(hi: &[i16], lo: &[i16]) -> u32 {
+    let w = hi.len();
+    let mut buf = [0i32; 8];
+    if w < buf.len() {
+        for (b, (&h, &l)) in buf.iter_mut().zip(hi.iter().zip(lo)) {
+            *b = join(h, l);
+        }
+        return horizontal_edge_sum(&buf[..w]);
+    }
+    // The edge outputs read the first four and the last four values only, and mirror at the
+    // row ends exactly as they would at the ends of these eight.
+    for i in 0..4 {
+        buf[i] = join(hi[i], lo[i]);
+        buf[4 + i] = join(hi[w - 4 + i], lo[w - 4 + i]);
+    }
+    horizontal_edge_sum(&buf)
+}
+
+/// [`horizontal_interior_sum`] of a split row.
+pub fn horizontal_interior_sum_split(hi: &[i16], lo: &[i16], start: usize, end: usize) -> u32 {
+    let y = |j: usize| join(hi[j], lo[j]);
+    (start..end).fold(0u32, |sum, j| {
+        sum.wrapping_add(horizontal_tap(y(j), y(j + 1), y(j + 2), y(j + 3), y(j + 4)))
+    })
+}
+
+/// Scalar vertical pass over columns `start..` of a row, written in split form, for the SIMD
+/// twins' row ends. Returns the OR of the outputs.
+pub fn vertical_diff_tail_split<T: Pixel>(
+    prev: &[&[T]; 5],
+    cur: &[&[T]; 5],
+    shift: u32,
+    start: usize,
+    hi: &mut [i16],
+    lo: &mut [i16],
+) -> i32 {
+    let mut any = 0;
+    for j0 in (start..hi.len()).step_by(16) {
+        let j1 = (j0 + 16).min(hi.len());
+        let p: [&[T]; 5] = std::array::from_fn(|k| &prev[k][j0..j1]);
+        let c: [&[T]; 5] = std::array::from_fn(|k| &cur[k][j0..j1]);
+        let mut wide = [0i32; 16];
+        let out = &mut wide[..j1 - j0];
+        any |= vertical_diff_tail(&p, &c, shift, 0, out);
+        for (j, &y) in (j0..j1).zip(out.iter()) {
+            hi[j] = (y >> 8) as i16;
+            lo[j] = (y & 0xff) as i16;
+        }
+    }
+    any
+}
+
 /// The five rows the vertical taps of output row `i` read, mirrored at the edges.
 #[inline(always)]
 pub fn mirrored_rows(i: usize, height: usize) -> [usize; 5] {
     std::array::from_fn(|k| reflect(i as isize - 2 + k as isize, height))
 }
 
+/// Scalar vertical pass over columns `start..` of a row, narrow or wide as the depth needs;
+/// the SIMD twins finish their rows with it.
+#[inline]
+pub fn vertical_diff_tail<T: Pixel>(
+    prev: &[&[T]; 5],
+    cur: &[&[T]; 5],
+    shift: u32,
+    start: usize,
+    out: &mut [i32],
+) -> i32 {
+    let p: [&[T]; 5] = std::array::from_fn(|k| &prev[k][start..]);
+    let c: [&[T]; 5] = std::array::from_fn(|k| &cur[k][start..]);
+    if shift <= 15 {
+        vertical_diff_narrow(&p, &c, shift, &mut out[start..])
+    } else {
+        vertical_diff_wide(&p, &c, shift, &mut out[start..])
+    }
+}
+
+/// Runs `row_sum` on the five mirrored rows of both planes for every output row and adds up
+/// what it returns. Meanwhile copies `cur` into `prev` row by row, each row as soon as no later
+/// output row reads it (two rows behind), so that `prev` ends as a copy of `cur` without a
+/// second pass over either plane: the rows copied were just read and are still in cache.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn sad_rows_replacing<T: Copy>(
+    prev: &mut [T],
+    prev_stride: usize,
+    cur: &[T],
+    cur_stride: usize,
+    width: usize,
+    height: usize,
+    mut row_sum: impl FnMut(&[&[T]; 5], &[&[T]; 5]) -> u32,
+) -> u64 {
+    let copy_row = |prev: &mut [T], y: usize| {
+        prev[y * prev_stride..][..width].copy_from_slice(&cur[y * cur_stride..][..width]);
+    };
+    let mut sad = 0u64;
+    for i in 0..height {
+        let r = mirrored_rows(i, height);
+        let p: [&[T]; 5] = std::array::from_fn(|k| &prev[r[k] * prev_stride..][..width]);
+        let c: [&[T]; 5] = std::array::from_fn(|k| &cur[r[k] * cur_stride..][..width]);
+        sad += u64::from(row_sum(&p, &c));
+        // Output row `i + 1` reads rows `i - 1` and below it only (the bottom mirror reflects
+        // back to at least `height - 3`), so row `i - 2` is done with.
+        if i >= 2 {
+            copy_row(prev, i - 2);
+        }
+    }
+    for y in height.saturating_sub(2)..height {
+        copy_row(prev, y);
+    }
+    sad
+}
+
 /// Sample types the motion kernels take, with their SIMD entry points.
 pub trait MotionSample: Pixel {
-    /// [`blurred_sad`] on AVX2, or `None` where this type has no AVX2 twin. The caller has
-    /// checked that the CPU supports AVX2 and the depth is at most
-    /// [`super::avx2::MAX_VERTICAL_DEPTH`].
+    /// [`blurred_sad_replacing`] on the SIMD kernels of `level` (AVX2 or AVX-512), which the
+    /// caller checked this CPU runs.
     #[cfg(target_arch = "x86_64")]
     #[allow(clippy::too_many_arguments)]
-    fn blurred_sad_avx2(
-        prev: &[Self],
+    fn blurred_sad_replacing_simd(
+        level: SimdLevel,
+        prev: &mut [Self],
         prev_stride: usize,
         cur: &[Self],
         cur_stride: usize,
@@ -185,15 +312,16 @@ pub trait MotionSample: Pixel {
         height: usize,
         bit_depth: u8,
         row_buf: &mut [i32],
-    ) -> Option<u64>;
+    ) -> u64;
 }
 
 macro_rules! motion_sample {
     ($t:ty) => {
         impl MotionSample for $t {
             #[cfg(target_arch = "x86_64")]
-            fn blurred_sad_avx2(
-                prev: &[Self],
+            fn blurred_sad_replacing_simd(
+                level: SimdLevel,
+                prev: &mut [Self],
                 prev_stride: usize,
                 cur: &[Self],
                 cur_stride: usize,
@@ -201,29 +329,48 @@ macro_rules! motion_sample {
                 height: usize,
                 bit_depth: u8,
                 row_buf: &mut [i32],
-            ) -> Option<u64> {
+            ) -> u64 {
                 assert!(
-                    std::arch::is_x86_feature_detected!("avx2")
-                        && bit_depth <= super::avx2::MAX_VERTICAL_DEPTH
+                    level > SimdLevel::Scalar
+                        && level.is_supported()
+                        && (8..=16).contains(&bit_depth)
                         && width >= MIN_SIDE
                         && height >= MIN_SIDE
                         && row_buf.len() == width
                         && prev.len() >= (height - 1) * prev_stride + width
                         && cur.len() >= (height - 1) * cur_stride + width
                 );
-                // SAFETY: the assertion above checks AVX2 and every bound the kernel reads in.
-                Some(unsafe {
-                    super::avx2::blurred_sad(
-                        prev,
-                        prev_stride,
-                        cur,
-                        cur_stride,
-                        width,
-                        height,
-                        bit_depth,
-                        row_buf,
-                    )
-                })
+                if level >= SimdLevel::Avx512 {
+                    // SAFETY: the assertion above checks AVX-512 and every bound the kernel
+                    // reads in.
+                    unsafe {
+                        super::avx512::blurred_sad_replacing(
+                            prev,
+                            prev_stride,
+                            cur,
+                            cur_stride,
+                            width,
+                            height,
+                            bit_depth,
+                            row_buf,
+                        )
+                    }
+                } else {
+                    // SAFETY: the assertion above checks AVX2 and every bound the kernel reads
+                    // in.
+                    unsafe {
+                        super::avx2::blurred_sad_replacing(
+                            prev,
+                            prev_stride,
+                            cur,
+                            cur_stride,
+                            width,
+                            height,
+                            bit_depth,
+                            row_buf,
+                        )
+                    }
+                }
             }
         }
     };
@@ -234,11 +381,12 @@ motion_sample!(u16);
 /// Sum of absolute blurred differences between the luma planes `prev` and `cur` (rows
 /// `prev_stride` / `cur_stride` samples apart), as libvmaf's integer motion computes it
 /// before normalisation, on the kernels of `level` (which the caller checked this CPU runs).
+/// Afterwards `prev` holds `cur`'s samples, ready to serve as the next frame's `prev`.
 /// `row_buf` is scratch of at least `width` entries. Both sides must be at least [`MIN_SIDE`].
 #[allow(clippy::too_many_arguments)]
-pub fn blurred_sad<T: MotionSample>(
+pub fn blurred_sad_replacing<T: MotionSample>(
     level: SimdLevel,
-    prev: &[T],
+    prev: &mut [T],
     prev_stride: usize,
     cur: &[T],
     cur_stride: usize,
@@ -250,8 +398,9 @@ pub fn blurred_sad<T: MotionSample>(
     debug_assert!(width >= MIN_SIDE && height >= MIN_SIDE);
     let row_buf = &mut row_buf[..width];
     #[cfg(target_arch = "x86_64")]
-    if level >= SimdLevel::Avx2 && bit_depth <= super::avx2::MAX_VERTICAL_DEPTH {
-        if let Some(sad) = T::blurred_sad_avx2(
+    if level > SimdLevel::Scalar {
+        return T::blurred_sad_replacing_simd(
+            level,
             prev,
             prev_stride,
             cur,
@@ -260,29 +409,24 @@ pub fn blurred_sad<T: MotionSample>(
             height,
             bit_depth,
             row_buf,
-        ) {
-            return sad;
-        }
+        );
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = level;
     let shift = u32::from(bit_depth);
-    let mut sad = 0u64;
-    for i in 0..height {
-        let r = mirrored_rows(i, height);
-        let p: [&[T]; 5] = std::array::from_fn(|k| &prev[r[k] * prev_stride..][..width]);
-        let c: [&[T]; 5] = std::array::from_fn(|k| &cur[r[k] * cur_stride..][..width]);
+    sad_rows_replacing(prev, prev_stride, cur, cur_stride, width, height, |p, c| {
         let any = if bit_depth <= 15 {
-            vertical_diff_narrow(&p, &c, shift, row_buf)
+            vertical_diff_narrow(p, c, shift, row_buf)
         } else {
-            vertical_diff_wide(&p, &c, shift, row_buf)
+            vertical_diff_wide(p, c, shift, row_buf)
         };
         // An all-zero row filters to zero; skipping it is a large win on static content.
-        if any != 0 {
-            sad += u64::from(horizontal_abs_sum(row_buf));
+        if any == 0 {
+            0
+        } else {
+            horizontal_abs_sum(row_buf)
         }
-    }
-    sad
+    })
 }
 
 #[cfg(test)]

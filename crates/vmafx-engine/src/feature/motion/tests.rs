@@ -275,10 +275,10 @@ fn options_match_libvmaf() {
     assert!(INFO.temporal);
 }
 
-/// Twin tests: the AVX2 kernels against their scalar twins, bit for bit.
+/// Twin tests: the AVX2 and AVX-512 kernels against their scalar twins, bit for bit.
 mod twins {
     use crate::cpu::SimdLevel;
-    use crate::feature::motion::kernel::{self, blurred_sad, MotionSample};
+    use crate::feature::motion::kernel::{self, blurred_sad_replacing, MotionSample};
 
     struct Rng(u64);
 
@@ -301,8 +301,16 @@ mod twins {
         }
     }
 
-    fn has_avx2() -> bool {
-        crate::cpu::twin_level_available(SimdLevel::Avx2, "motion AVX2 blurred SAD")
+    /// The SIMD levels to compare with scalar: AVX2, and AVX-512 where this CPU has it.
+    fn simd_levels() -> Vec<SimdLevel> {
+        [
+            (SimdLevel::Avx2, "motion AVX2 blurred SAD"),
+            (SimdLevel::Avx512, "motion AVX-512 blurred SAD"),
+        ]
+        .into_iter()
+        .filter(|&(level, kernels)| crate::cpu::twin_level_available(level, kernels))
+        .map(|(level, _)| level)
+        .collect()
     }
 
     fn plane<T: TryFrom<u32>>(rng: &mut Rng, len: usize, bd: u8) -> Vec<T>
@@ -315,57 +323,87 @@ mod twins {
             .collect()
     }
 
-    fn compare<T: MotionSample + TryFrom<u32>>(rng: &mut Rng, w: usize, h: usize, bd: u8)
-    where
+    /// Mostly random frames, sometimes a frame that differs from the previous one in a few
+    /// samples only, so that the all-zero row skip runs too.
+    fn compare<T: MotionSample + TryFrom<u32> + PartialEq + std::fmt::Debug>(
+        rng: &mut Rng,
+        levels: &[SimdLevel],
+        w: usize,
+        h: usize,
+        bd: u8,
+    ) where
         <T as TryFrom<u32>>::Error: std::fmt::Debug,
     {
-        // A stride wider than the picture checks that padding is never read as samples.
-        let stride = w + (rng.next() % 3) as usize;
-        let prev: Vec<T> = plane(rng, stride * h, bd);
-        let cur: Vec<T> = plane(rng, stride * h, bd);
+        // Strides wider than the picture check that padding is never read as samples, and
+        // never written.
+        let prev_stride = w + (rng.next() % 3) as usize;
+        let cur_stride = w + (rng.next() % 3) as usize;
+        let prev: Vec<T> = plane(rng, prev_stride * h, bd);
+        let mut cur: Vec<T> = plane(rng, cur_stride * h, bd);
+        if rng.next().is_multiple_of(4) {
+            for y in 0..h {
+                cur[y * cur_stride..][..w].copy_from_slice(&prev[y * prev_stride..][..w]);
+            }
+            let changed: Vec<T> = plane(rng, 2, bd);
+            cur[(rng.next() as usize % h) * cur_stride + rng.next() as usize % w] = changed[0];
+        }
         let mut row = vec![0; w];
-        let scalar = blurred_sad(
-            SimdLevel::Scalar,
-            &prev,
-            stride,
-            &cur,
-            w,
-            w,
-            h,
-            bd,
-            &mut row,
-        );
-        let simd = blurred_sad(SimdLevel::Avx2, &prev, stride, &cur, w, w, h, bd, &mut row);
-        assert_eq!(scalar, simd, "{w}x{h} at {bd} bits, stride {stride}");
+        let mut expected_prev = prev.clone();
+        for y in 0..h {
+            expected_prev[y * prev_stride..][..w].copy_from_slice(&cur[y * cur_stride..][..w]);
+        }
+        let run = |level: SimdLevel, row: &mut Vec<i32>| {
+            let mut kept = prev.clone();
+            let sad = blurred_sad_replacing(
+                level,
+                &mut kept,
+                prev_stride,
+                &cur,
+                cur_stride,
+                w,
+                h,
+                bd,
+                row,
+            );
+            assert!(kept == expected_prev, "{level}: {w}x{h} at {bd} bits");
+            sad
+        };
+        let scalar = run(SimdLevel::Scalar, &mut row);
+        for &level in levels {
+            assert_eq!(
+                run(level, &mut row),
+                scalar,
+                "{level}: {w}x{h} at {bd} bits, strides {prev_stride}/{cur_stride}"
+            );
+        }
     }
 
     #[test]
-    fn blurred_sad_avx2_matches_scalar() {
-        if !has_avx2() {
+    fn blurred_sad_simd_matches_scalar() {
+        let levels = simd_levels();
+        if levels.is_empty() {
             return;
         }
         let mut rng = Rng(0x5eed);
         for w in kernel::MIN_SIDE..=70 {
             for h in [3, 4, 5, 7, 10] {
-                compare::<u8>(&mut rng, w, h, 8);
-                for bd in [10, 12, 14, 16] {
-                    compare::<u16>(&mut rng, w, h, bd);
+                compare::<u8>(&mut rng, &levels, w, h, 8);
+                for bd in [10, 12, 14, 15, 16] {
+                    compare::<u16>(&mut rng, &levels, w, h, bd);
                 }
             }
         }
-        for (w, h) in [(1921, 5), (1920, 9), (257, 33)] {
-            compare::<u8>(&mut rng, w, h, 8);
-            for bd in [10, 12, 16] {
-                compare::<u16>(&mut rng, w, h, bd);
+        for (w, h) in [(1921, 5), (1920, 9), (257, 33), (1923, 4), (131, 17)] {
+            compare::<u8>(&mut rng, &levels, w, h, 8);
+            for bd in [9, 10, 12, 15, 16] {
+                compare::<u16>(&mut rng, &levels, w, h, bd);
             }
         }
     }
 
     #[test]
-    fn horizontal_pass_avx2_matches_scalar() {
-        if !has_avx2() {
-            return;
-        }
+    fn horizontal_pass_simd_matches_scalar() {
+        let levels = simd_levels();
         let mut rng = Rng(0xabc);
         for w in (kernel::MIN_SIDE..=70).chain([1921, 3840]) {
             // The vertical pass yields values within ±2^16.
@@ -373,9 +411,85 @@ mod twins {
                 .map(|_| rng.sample(1 << 17) as i32 - (1 << 16))
                 .collect();
             let scalar = kernel::horizontal_abs_sum(&row);
-            // SAFETY: AVX2 was detected above and `w >= MIN_SIDE`.
-            let simd = unsafe { crate::feature::motion::avx2::horizontal_abs_sum(&row) };
-            assert_eq!(scalar, simd, "width {w}");
+            let high: Vec<i16> = row.iter().map(|&y| (y >> 8) as i16).collect();
+            let low: Vec<i16> = row.iter().map(|&y| (y & 0xff) as i16).collect();
+            assert!(row
+                .iter()
+                .zip(high.iter().zip(&low))
+                .all(|(&y, (&h, &l))| kernel::join(h, l) == y));
+            for &level in &levels {
+                let simd = match level {
+                    // SAFETY: AVX2 was detected above and `w >= MIN_SIDE`.
+                    SimdLevel::Avx2 => unsafe {
+                        crate::feature::motion::avx2::horizontal_abs_sum(&high, &low)
+                    },
+                    // SAFETY: AVX-512 was detected above and `w >= MIN_SIDE`.
+                    _ => unsafe { crate::feature::motion::avx512::horizontal_abs_sum(&high, &low) },
+                };
+                assert_eq!(scalar, simd, "{level}: width {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn wide_vertical_passes_are_exact_at_the_extremes() {
+        // Columns of alternating full-scale samples give the largest filtered differences at
+        // 15 and 16 bits, of both signs, which is where the split sums must carry correctly.
+        let levels = simd_levels();
+        for bd in [15u8, 16] {
+            let max = ((1u32 << bd) - 1) as u16;
+            for pattern in 0..32u32 {
+                let w = 37;
+                let column = |k: usize, j: usize, flip: bool| {
+                    let bit = (pattern >> k) & 1 == 1;
+                    if (bit ^ flip) ^ j.is_multiple_of(3) {
+                        max
+                    } else {
+                        0
+                    }
+                };
+                let prev: Vec<Vec<u16>> = (0..5)
+                    .map(|k| (0..w).map(|j| column(k, j, false)).collect())
+                    .collect();
+                let cur: Vec<Vec<u16>> = (0..5)
+                    .map(|k| (0..w).map(|j| column(k, j, true)).collect())
+                    .collect();
+                let p: [&[u16]; 5] = std::array::from_fn(|k| prev[k].as_slice());
+                let c: [&[u16]; 5] = std::array::from_fn(|k| cur[k].as_slice());
+                let mut scalar = vec![0; w];
+                kernel::vertical_diff_tail(&p, &c, u32::from(bd), 0, &mut scalar);
+                for &level in &levels {
+                    let (mut high, mut low) = (vec![0i16; w], vec![0i16; w]);
+                    match level {
+                        // SAFETY: AVX2 was detected above; every row holds `w` samples.
+                        SimdLevel::Avx2 => unsafe {
+                            crate::feature::motion::avx2::vertical_diff_wide(
+                                &p,
+                                &c,
+                                u32::from(bd),
+                                &mut high,
+                                &mut low,
+                            );
+                        },
+                        // SAFETY: AVX-512 was detected above; every row holds `w` samples.
+                        _ => unsafe {
+                            crate::feature::motion::avx512::vertical_diff_wide(
+                                &p,
+                                &c,
+                                u32::from(bd),
+                                &mut high,
+                                &mut low,
+                            );
+                        },
+                    }
+                    let simd: Vec<i32> = high
+                        .iter()
+                        .zip(&low)
+                        .map(|(&h, &l)| kernel::join(h, l))
+                        .collect();
+                    assert_eq!(scalar, simd, "{level} at {bd} bits, pattern {pattern:05b}");
+                }
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Scalar kernels of the PSNR extractor: sums of squared sample differences over plane
-//! regions, with libvmaf v3.2.0's accumulator widths. Plain slice functions, so that a SIMD
-//! twin can replace either one.
+//! regions, with libvmaf v3.2.0's accumulator widths, and the dispatch to their SIMD twins in
+//! [`super::avx2`] and [`super::avx512`].
 
+use crate::cpu::SimdLevel;
 use crate::picture::Plane;
 
 /// Sum of squared differences of two 8-bit rows. The sum wraps at 2^32 as libvmaf's per-row
@@ -24,8 +25,31 @@ pub fn row_sse_u16(a: &[u16], b: &[u16]) -> u64 {
     })
 }
 
-/// Sum of squared differences over the top-left `width` × `height` region of two 8-bit planes.
-pub fn plane_sse_u8(a: &Plane<u8>, b: &Plane<u8>, width: usize, height: usize) -> u64 {
+/// Sum of squared differences over the top-left `width` × `height` region of two 8-bit planes,
+/// on the kernels of `level` (which the caller checked this CPU runs).
+pub fn plane_sse_u8(
+    level: SimdLevel,
+    a: &Plane<u8>,
+    b: &Plane<u8>,
+    width: usize,
+    height: usize,
+) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    match level {
+        SimdLevel::Avx512 => {
+            assert!(level.is_supported());
+            // SAFETY: AVX-512 was checked just above; the kernel slices every row it reads.
+            return unsafe { super::avx512::plane_sse_u8(a, b, width, height) };
+        }
+        SimdLevel::Avx2 => {
+            assert!(level.is_supported());
+            // SAFETY: AVX2 was checked just above; the kernel slices every row it reads.
+            return unsafe { super::avx2::plane_sse_u8(a, b, width, height) };
+        }
+        SimdLevel::Scalar => {}
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = level;
     (0..height)
         .map(|y| {
             let (ra, rb) = (&a.row(y)[..width], &b.row(y)[..width]);
@@ -34,9 +58,33 @@ pub fn plane_sse_u8(a: &Plane<u8>, b: &Plane<u8>, width: usize, height: usize) -
         .sum()
 }
 
-/// Sum of squared differences over the top-left `width` × `height` region of two high-depth
-/// planes.
-pub fn plane_sse_u16(a: &Plane<u16>, b: &Plane<u16>, width: usize, height: usize) -> u64 {
+/// Sum of squared differences over the top-left `width` × `height` region of two planes of
+/// samples of at most `bit_depth` bits, on the kernels of `level` (which the caller checked
+/// this CPU runs).
+pub fn plane_sse_u16(
+    level: SimdLevel,
+    a: &Plane<u16>,
+    b: &Plane<u16>,
+    width: usize,
+    height: usize,
+    bit_depth: u8,
+) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    match level {
+        SimdLevel::Avx512 => {
+            assert!(level.is_supported());
+            // SAFETY: AVX-512 was checked just above; the kernel slices every row it reads.
+            return unsafe { super::avx512::plane_sse_u16(a, b, width, height, bit_depth) };
+        }
+        SimdLevel::Avx2 => {
+            assert!(level.is_supported());
+            // SAFETY: AVX2 was checked just above; the kernel slices every row it reads.
+            return unsafe { super::avx2::plane_sse_u16(a, b, width, height, bit_depth) };
+        }
+        SimdLevel::Scalar => {}
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (level, bit_depth);
     (0..height)
         .map(|y| row_sse_u16(&a.row(y)[..width], &b.row(y)[..width]))
         .sum()

@@ -308,3 +308,157 @@ fn mismatched_pictures_are_refused() {
     assert!(psnr.extract(&r, &other, 0, &mut out).is_err());
     assert!(out.is_empty());
 }
+
+/// Twin tests: the AVX2 and AVX-512 sums against their scalar twins, bit for bit.
+mod twins {
+    use crate::cpu::SimdLevel;
+    use crate::feature::psnr::kernel::{plane_sse_u16, plane_sse_u8};
+    use crate::picture::{Pixel, Plane};
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) as u32
+        }
+
+        /// Mostly uniform samples, with runs of the extremes to reach the largest squares.
+        fn sample(&mut self, max: u32) -> u32 {
+            match self.next() % 8 {
+                0 => 0,
+                1 => max,
+                _ => self.next() % (max + 1),
+            }
+        }
+    }
+
+    /// The SIMD levels to compare with scalar: AVX2, and AVX-512 where this CPU has it.
+    fn simd_levels() -> Vec<SimdLevel> {
+        [
+            (SimdLevel::Avx2, "psnr AVX2 squared-error sums"),
+            (SimdLevel::Avx512, "psnr AVX-512 squared-error sums"),
+        ]
+        .into_iter()
+        .filter(|&(level, kernels)| crate::cpu::twin_level_available(level, kernels))
+        .map(|(level, _)| level)
+        .collect()
+    }
+
+    /// A plane whose stride exceeds its width, padding filled with the largest sample so that
+    /// reading it would show in the sums.
+    fn plane<T: Pixel + TryFrom<u32>>(
+        rng: &mut Rng,
+        w: usize,
+        h: usize,
+        max: u32,
+        pick: &mut dyn FnMut(&mut Rng) -> u32,
+    ) -> Plane<T>
+    where
+        <T as TryFrom<u32>>::Error: std::fmt::Debug,
+    {
+        let stride = w + (rng.next() % 3) as usize;
+        let data = (0..stride * h)
+            .map(|i| T::try_from(if i % stride < w { pick(rng) } else { max }).unwrap())
+            .collect();
+        Plane {
+            width: w,
+            height: h,
+            stride,
+            data,
+        }
+    }
+
+    fn compare_u8(rng: &mut Rng, levels: &[SimdLevel], w: usize, h: usize) {
+        let a: Plane<u8> = plane(rng, w, h, 255, &mut |r| r.sample(255));
+        let b: Plane<u8> = plane(rng, w, h, 255, &mut |r| r.sample(255));
+        // Measuring a region narrower than the plane, as for chroma, must stop at its edge.
+        let (rw, rh) = (w - (rng.next() as usize % w.min(3)), h);
+        let scalar = plane_sse_u8(SimdLevel::Scalar, &a, &b, rw, rh);
+        for &level in levels {
+            assert_eq!(
+                plane_sse_u8(level, &a, &b, rw, rh),
+                scalar,
+                "{level}: {rw}x{rh} of {w}x{h}"
+            );
+        }
+    }
+
+    fn compare_u16(rng: &mut Rng, levels: &[SimdLevel], w: usize, h: usize, bd: u8) {
+        let max = (1u32 << bd) - 1;
+        let a: Plane<u16> = plane(rng, w, h, max, &mut |r| r.sample(max));
+        let b: Plane<u16> = plane(rng, w, h, max, &mut |r| r.sample(max));
+        let (rw, rh) = (w - (rng.next() as usize % w.min(3)), h);
+        let scalar = plane_sse_u16(SimdLevel::Scalar, &a, &b, rw, rh, bd);
+        for &level in levels {
+            assert_eq!(
+                plane_sse_u16(level, &a, &b, rw, rh, bd),
+                scalar,
+                "{level}: {rw}x{rh} of {w}x{h} at {bd} bits"
+            );
+        }
+    }
+
+    #[test]
+    fn plane_sums_match_scalar() {
+        let levels = simd_levels();
+        if levels.is_empty() {
+            return;
+        }
+        let mut rng = Rng(0x9517);
+        for w in 1..=70 {
+            for h in [1, 2, 3, 5] {
+                compare_u8(&mut rng, &levels, w, h);
+                for bd in [10, 12, 15, 16] {
+                    compare_u16(&mut rng, &levels, w, h, bd);
+                }
+            }
+        }
+        for (w, h) in [(1921, 3), (1920, 2), (961, 5), (3839, 2)] {
+            compare_u8(&mut rng, &levels, w, h);
+            for bd in [10, 12, 15, 16] {
+                compare_u16(&mut rng, &levels, w, h, bd);
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_rows_wrap_or_carry_like_scalar() {
+        // Rows of nothing but full-scale differences: 8-bit row sums wrap at 2^32 past 66 051
+        // samples, and the deeper sums must carry their lanes into 64 bits without loss.
+        let levels = simd_levels();
+        let full = |w: usize, value: u32| {
+            let mut rng = Rng(0);
+            (
+                plane::<u16>(&mut rng, w, 1, value, &mut |_| value),
+                plane::<u16>(&mut rng, w, 1, 0, &mut |_| 0),
+            )
+        };
+        let w8 = 66_052 + 37;
+        let mut rng = Rng(1);
+        let a8: Plane<u8> = plane(&mut rng, w8, 2, 255, &mut |_| 255);
+        let b8: Plane<u8> = plane(&mut rng, w8, 2, 0, &mut |_| 0);
+        let scalar8 = plane_sse_u8(SimdLevel::Scalar, &a8, &b8, w8, 2);
+        assert_eq!(scalar8, 2 * ((w8 as u64 * 65_025) % (1 << 32)));
+        for &level in &levels {
+            assert_eq!(plane_sse_u8(level, &a8, &b8, w8, 2), scalar8, "{level}");
+            for bd in [10, 12, 15, 16] {
+                let max = (1u32 << bd) - 1;
+                for w in [33, 4099, 70_001] {
+                    let (a, b) = full(w, max);
+                    let scalar = plane_sse_u16(SimdLevel::Scalar, &a, &b, w, 1, bd);
+                    assert_eq!(scalar, w as u64 * u64::from(max) * u64::from(max));
+                    assert_eq!(
+                        plane_sse_u16(level, &a, &b, w, 1, bd),
+                        scalar,
+                        "{level}: width {w} at {bd} bits"
+                    );
+                    assert_eq!(plane_sse_u16(level, &b, &a, w, 1, bd), scalar, "{level}");
+                }
+            }
+        }
+    }
+}
