@@ -458,12 +458,187 @@ unsafe fn vertical_moments_15(
     true
 }
 
-/// Twin of [`super::kernels::horizontal_sigmas`], sixteen columns at a time.
+/// Output columns per chunk of [`horizontal_sigmas`]: the packed halves of a chunk's inputs
+/// (eight rows of `HCHUNK + 2 * MAX_HALF + 1` 16-bit values) stay in L1.
+const HCHUNK: usize = 256;
+/// Packed columns per chunk, rounded up to whole vectors.
+const HPACK: usize = HCHUNK + 32;
+
+/// Twin of [`super::kernels::horizontal_sigmas`].
+///
+/// With taps below 2^15 (every scale but the last), the inputs of a chunk of columns are first
+/// split into 16-bit values biased by -2^15, so signed 16-bit multiply-adds apply: the means
+/// as they are (they have 16 bits), second moments as their low and high halves. Each
+/// multiply-add then applies two consecutive taps to two consecutive columns: a vector loaded
+/// at an even offset serves the even output columns, one at the next odd offset the odd ones.
+/// The bias adds `-2^15` times the sum of the taps, i.e. `-2^31`, to every sum; it is added
+/// back modulo 2^32. All sums stay below 2^32 exactly as in the scalar kernel, and the
+/// second moments are put together from the exact sums of their halves.
 ///
 /// # Safety
 /// The CPU must support AVX-512F/BW/VL/DQ/CD and AVX2.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
 pub(crate) unsafe fn horizontal_sigmas(taps: &[u16], src: PaddedMoments<'_>, out: SigmaRows<'_>) {
+    let width = out.sigma1_sq.len();
+    let fw = taps.len();
+    for s in [src.mu1, src.mu2, src.xx, src.yy, src.xy] {
+        assert!(s.len() >= width + fw - 1, "vif: short moment row");
+    }
+    for o in [&*out.sigma2_sq, &*out.sigma12] {
+        assert!(o.len() >= width, "vif: short sigma row");
+    }
+    if taps.iter().any(|&t| t > i16::MAX as u16) || fw > 2 * MAX_HALF + 1 {
+        // SAFETY: the features are enabled here.
+        unsafe { horizontal_sigmas_wide(taps, src, out) };
+        return;
+    }
+    // Taps applied in pairs; an odd filter ends with a zero tap.
+    let mut fpairs = [_mm512_setzero_si512(); MAX_HALF + 1];
+    let npairs = fw.div_ceil(2);
+    for (p, slot) in fpairs[..npairs].iter_mut().enumerate() {
+        let lo = taps[2 * p] as i32;
+        let hi = taps.get(2 * p + 1).map_or(0, |&t| t as i32);
+        *slot = _mm512_set1_epi32(lo | (hi << 16));
+    }
+    let main = width - width % 32;
+    let zero = _mm512_setzero_si512();
+    let bias = _mm512_set1_epi32(i32::MIN);
+    let round = _mm512_set1_epi32(32768);
+    let first = lanes64([0, 1, 8, 9, 2, 3, 10, 11]);
+    let second = lanes64([4, 5, 12, 13, 6, 7, 14, 15]);
+    // mu1, mu2, then the low and high halves of xx, yy and xy.
+    let mut packed = [[0u16; HPACK]; 8];
+    let mut cs = 0;
+    while cs < main {
+        let n = HCHUNK.min(main - cs);
+        // The last pair's zero tap reads one column past the filter window.
+        let cols = n + fw;
+        pack_halves(&src, cs, cols, &mut packed);
+        let mut b = 0;
+        while b < n {
+            // Accumulators for the even and the odd output columns of each packed row.
+            let mut acc = [[zero; 2]; 8];
+            for (p, &fpair) in fpairs[..npairs].iter().enumerate() {
+                for (row, acc_row) in packed.iter().zip(acc.iter_mut()) {
+                    for (parity, a) in acc_row.iter_mut().enumerate() {
+                        let at = b + 2 * p + parity;
+                        debug_assert!(at + 32 <= HPACK);
+                        // SAFETY: `at + 32 <= n + fw + 1 <= HPACK` 16-bit values: `b + 32 <= n`,
+                        // `2 * p + parity <= fw`.
+                        let v = unsafe { _mm512_loadu_si512(row.as_ptr().add(at).cast()) };
+                        *a = _mm512_add_epi32(*a, _mm512_madd_epi16(v, fpair));
+                    }
+                }
+            }
+            let mut sig = [[zero; 2]; 3];
+            for parity in 0..2 {
+                let sum = |r: usize| _mm512_add_epi32(acc[r][parity], bias);
+                let (m1, m2) = (sum(0), sum(1));
+                let second_moment = |r: usize| {
+                    let (lo, hi) = (sum(r), sum(r + 1));
+                    _mm512_add_epi32(hi, _mm512_srli_epi32::<16>(_mm512_add_epi32(lo, round)))
+                };
+                let (xx, yy, xy) = (second_moment(2), second_moment(4), second_moment(6));
+                sig[0][parity] = _mm512_sub_epi32(xx, mul_q32(m1, m1));
+                sig[1][parity] = _mm512_max_epi32(_mm512_sub_epi32(yy, mul_q32(m2, m2)), zero);
+                sig[2][parity] = _mm512_sub_epi32(xy, mul_q32(m1, m2));
+            }
+            let c = cs + b;
+            let outs: [&mut [i32]; 3] =
+                [&mut *out.sigma1_sq, &mut *out.sigma2_sq, &mut *out.sigma12];
+            for (o, [even, odd]) in outs.into_iter().zip(sig) {
+                // 128-bit block j of the low interleave holds columns 8j..8j+4, of the high
+                // one 8j+4..8j+8.
+                let (lo, hi) = (
+                    _mm512_unpacklo_epi32(even, odd),
+                    _mm512_unpackhi_epi32(even, odd),
+                );
+                store_i32(o, c, _mm512_permutex2var_epi64(lo, first, hi));
+                store_i32(o, c + 16, _mm512_permutex2var_epi64(lo, second, hi));
+            }
+            b += 32;
+        }
+        cs += n;
+    }
+    if main < width {
+        let tail_src = PaddedMoments {
+            mu1: &src.mu1[main..],
+            mu2: &src.mu2[main..],
+            xx: &src.xx[main..],
+            yy: &src.yy[main..],
+            xy: &src.xy[main..],
+        };
+        let tail_out = SigmaRows {
+            sigma1_sq: &mut out.sigma1_sq[main..],
+            sigma2_sq: &mut out.sigma2_sq[main..width],
+            sigma12: &mut out.sigma12[main..width],
+        };
+        // SAFETY: the features are enabled here.
+        unsafe { horizontal_sigmas_wide(taps, tail_src, tail_out) };
+    }
+}
+
+/// Splits columns `start..start + cols` of the moment rows into biased 16-bit values (see
+/// [`horizontal_sigmas`]): means whole, second moments as low and high halves. Columns past
+/// the end of the rows, which only zero taps read, are packed as zero.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
+fn pack_halves(src: &PaddedMoments<'_>, start: usize, cols: usize, packed: &mut [[u16; HPACK]; 8]) {
+    let len = [src.mu2, src.xx, src.yy, src.xy]
+        .iter()
+        .fold(src.mu1.len(), |m, s| m.min(s.len()));
+    let avail = len.saturating_sub(start).min(cols);
+    let flip = _mm256_set1_epi16(i16::MIN);
+    let vector_end = avail - avail % 16;
+    let mut j = 0;
+    let store = |row: &mut [u16; HPACK], at: usize, v: __m256i| {
+        let s = &mut row[at..at + 16];
+        // SAFETY: `s` holds the sixteen values written.
+        unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) };
+    };
+    while j < vector_end {
+        let load = |s: &[u32]| {
+            let s = &s[start + j..start + j + 16];
+            // SAFETY: `s` holds the sixteen values read.
+            unsafe { _mm512_loadu_si512(s.as_ptr().cast()) }
+        };
+        let low = |v: __m512i| _mm256_xor_si256(_mm512_cvtepi32_epi16(v), flip);
+        let high = |v: __m512i| low(_mm512_srli_epi32::<16>(v));
+        store(&mut packed[0], j, low(load(src.mu1)));
+        store(&mut packed[1], j, low(load(src.mu2)));
+        for (r, s) in [src.xx, src.yy, src.xy].into_iter().enumerate() {
+            let v = load(s);
+            store(&mut packed[2 + 2 * r], j, low(v));
+            store(&mut packed[3 + 2 * r], j, high(v));
+        }
+        j += 16;
+    }
+    let bias = |v: u32| (v as u16) ^ 0x8000;
+    for j in j..cols {
+        if j < avail {
+            let at = start + j;
+            packed[0][j] = bias(src.mu1[at]);
+            packed[1][j] = bias(src.mu2[at]);
+            for (r, s) in [src.xx, src.yy, src.xy].into_iter().enumerate() {
+                packed[2 + 2 * r][j] = bias(s[at]);
+                packed[3 + 2 * r][j] = bias(s[at] >> 16);
+            }
+        } else {
+            // Zero taps read these; any value would do.
+            for row in packed.iter_mut() {
+                row[j] = 0;
+            }
+        }
+    }
+}
+
+/// The horizontal pass in 32-bit lanes, sixteen columns at a time: for any taps, and for the
+/// columns after the last whole chunk of [`horizontal_sigmas`].
+///
+/// # Safety
+/// The CPU must support AVX-512F/BW/VL/DQ/CD and AVX2.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
+unsafe fn horizontal_sigmas_wide(taps: &[u16], src: PaddedMoments<'_>, out: SigmaRows<'_>) {
     let width = out.sigma1_sq.len();
     let (fw, half) = (taps.len(), taps.len() / 2);
     let main = width - width % 16;
