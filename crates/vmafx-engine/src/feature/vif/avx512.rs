@@ -830,65 +830,71 @@ pub(crate) unsafe fn accumulate_info(
             let gain_mask =
                 log_mask & _mm512_cmpgt_epi32_mask(s12, zero) & _mm512_cmpgt_epi32_mask(s2, zero);
 
-            // log2(nsq + s1) - log2(nsq), in 32-bit lanes: the argument is below 2^32.
-            let (den_idx, den_k) = log2_parts_u32(_mm512_add_epi32(nsq, s1));
-            // SAFETY: indices are masked to 15 bits.
-            let den_entry = unsafe { lookup(padded, den_idx, log_mask) };
-            let den_term = _mm512_sub_epi32(
-                _mm512_add_epi32(den_entry, _mm512_slli_epi32::<11>(den_k)),
-                log2_nsq,
-            );
-            den_log = _mm512_mask_add_epi32(den_log, log_mask, den_log, den_term);
-
-            // The gain in f64, eight lanes at a time as the scalar kernel computes it.
-            let mut sv_halves = [_mm256_setzero_si256(); 2];
-            let mut gains = [_mm512_setzero_pd(); 2];
-            for (h, (sv_out, gain_out)) in sv_halves.iter_mut().zip(gains.iter_mut()).enumerate() {
-                let half_of = |v: __m512i| {
-                    if h == 0 {
-                        _mm512_castsi512_si256(v)
-                    } else {
-                        _mm512_extracti64x4_epi64::<1>(v)
-                    }
-                };
-                let s1d = _mm512_cvtepi32_pd(half_of(s1));
-                let s2d = _mm512_cvtepi32_pd(half_of(s2));
-                let s12d = _mm512_cvtepi32_pd(half_of(s12));
-                let g = _mm512_div_pd(s12d, _mm512_add_pd(s1d, eps));
-                // Truncation saturates to i32::MIN like the scalar `as i32` on the negative
-                // overflow; clamped at zero below.
-                *sv_out = _mm512_cvttpd_epi32(_mm512_sub_pd(s2d, _mm512_mul_pd(g, s12d)));
-                let g = _mm512_min_pd(g, limit);
-                *gain_out = _mm512_roundscale_pd::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(
-                    _mm512_mul_pd(_mm512_mul_pd(g, g), s1d),
+            // Runs of flat pixels (no log term) skip the table look-ups and the gain.
+            if log_mask != 0 {
+                // log2(nsq + s1) - log2(nsq), in 32-bit lanes: the argument is below 2^32.
+                let (den_idx, den_k) = log2_parts_u32(_mm512_add_epi32(nsq, s1));
+                // SAFETY: indices are masked to 15 bits.
+                let den_entry = unsafe { lookup(padded, den_idx, log_mask) };
+                let den_term = _mm512_sub_epi32(
+                    _mm512_add_epi32(den_entry, _mm512_slli_epi32::<11>(den_k)),
+                    log2_nsq,
                 );
+                den_log = _mm512_mask_add_epi32(den_log, log_mask, den_log, den_term);
             }
-            let sv_sq = _mm512_max_epi32(join(sv_halves[0], sv_halves[1]), zero);
-            let base = _mm512_add_epi32(sv_sq, nsq);
-            let (base_idx, base_k) = log2_parts_u32(base);
-            // gain + base is an integer below 2^53, exact in f64.
-            let total = |h: usize| {
-                let b = if h == 0 {
-                    _mm512_castsi512_si256(base)
-                } else {
-                    _mm512_extracti64x4_epi64::<1>(base)
+            if gain_mask != 0 {
+                // The gain in f64, eight lanes at a time as the scalar kernel computes it.
+                let mut sv_halves = [_mm256_setzero_si256(); 2];
+                let mut gains = [_mm512_setzero_pd(); 2];
+                for (h, (sv_out, gain_out)) in
+                    sv_halves.iter_mut().zip(gains.iter_mut()).enumerate()
+                {
+                    let half_of = |v: __m512i| {
+                        if h == 0 {
+                            _mm512_castsi512_si256(v)
+                        } else {
+                            _mm512_extracti64x4_epi64::<1>(v)
+                        }
+                    };
+                    let s1d = _mm512_cvtepi32_pd(half_of(s1));
+                    let s2d = _mm512_cvtepi32_pd(half_of(s2));
+                    let s12d = _mm512_cvtepi32_pd(half_of(s12));
+                    let g = _mm512_div_pd(s12d, _mm512_add_pd(s1d, eps));
+                    // Truncation saturates to i32::MIN like the scalar `as i32` on the negative
+                    // overflow; clamped at zero below.
+                    *sv_out = _mm512_cvttpd_epi32(_mm512_sub_pd(s2d, _mm512_mul_pd(g, s12d)));
+                    let g = _mm512_min_pd(g, limit);
+                    *gain_out = _mm512_roundscale_pd::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(
+                        _mm512_mul_pd(_mm512_mul_pd(g, g), s1d),
+                    );
+                }
+                let sv_sq = _mm512_max_epi32(join(sv_halves[0], sv_halves[1]), zero);
+                let base = _mm512_add_epi32(sv_sq, nsq);
+                let (base_idx, base_k) = log2_parts_u32(base);
+                // gain + base is an integer below 2^53, exact in f64.
+                let total = |h: usize| {
+                    let b = if h == 0 {
+                        _mm512_castsi512_si256(base)
+                    } else {
+                        _mm512_extracti64x4_epi64::<1>(base)
+                    };
+                    log2_parts_f64(_mm512_add_pd(gains[h], _mm512_cvtepu32_pd(b)))
                 };
-                log2_parts_f64(_mm512_add_pd(gains[h], _mm512_cvtepu32_pd(b)))
-            };
-            let ((lo_idx, lo_k), (hi_idx, hi_k)) = (total(0), total(1));
-            let (tot_idx, tot_k) = (join(lo_idx, hi_idx), join(lo_k, hi_k));
-            // SAFETY: indices are masked to 15 bits.
-            let (tot_entry, base_entry) = unsafe {
-                (
-                    lookup(padded, tot_idx, gain_mask),
-                    lookup(padded, base_idx, gain_mask),
-                )
-            };
-            let num_term = _mm512_add_epi32(
-                _mm512_sub_epi32(tot_entry, base_entry),
-                _mm512_slli_epi32::<11>(_mm512_sub_epi32(tot_k, base_k)),
-            );
-            num_log = _mm512_mask_add_epi32(num_log, gain_mask, num_log, num_term);
+                let ((lo_idx, lo_k), (hi_idx, hi_k)) = (total(0), total(1));
+                let (tot_idx, tot_k) = (join(lo_idx, hi_idx), join(lo_k, hi_k));
+                // SAFETY: indices are masked to 15 bits.
+                let (tot_entry, base_entry) = unsafe {
+                    (
+                        lookup(padded, tot_idx, gain_mask),
+                        lookup(padded, base_idx, gain_mask),
+                    )
+                };
+                let num_term = _mm512_add_epi32(
+                    _mm512_sub_epi32(tot_entry, base_entry),
+                    _mm512_slli_epi32::<11>(_mm512_sub_epi32(tot_k, base_k)),
+                );
+                num_log = _mm512_mask_add_epi32(num_log, gain_mask, num_log, num_term);
+            }
 
             let non_log = !log_mask;
             if non_log != 0 {
