@@ -3,9 +3,11 @@
 //! They follow the AVX2 twins (see [`super::avx2`]) at sixteen 32-bit lanes: every filter sum
 //! is formed modulo 2^32, which equals the exact sum because the scalar kernels keep each sum
 //! below 2^32, and second moments are recovered from the wrapped full sum and the filtered
-//! high halves. Columns that do not fill a whole vector go to the AVX2 twins, which end in
-//! the scalar kernels. The information sums compute the log2 table indices of all sixteen
-//! pixels in vector lanes and fetch the entries with masked gathers.
+//! high halves. The horizontal pass instead splits its inputs into biased 16-bit values and
+//! applies two taps per multiply-add (see [`horizontal_sigmas`]). Columns that do not fill a
+//! whole vector go to the AVX2 twins (the decimation's to scalar code). The information sums
+//! compute the log2 table indices of all sixteen pixels in vector lanes and fetch the entries
+//! with masked gathers.
 
 use std::arch::x86_64::*;
 
