@@ -8,7 +8,7 @@ use crate::cpu::SimdLevel;
 use crate::picture::Pixel;
 
 #[cfg(target_arch = "x86_64")]
-use super::avx2;
+use super::{avx2, avx512};
 
 /// See [`kernels::vertical_moments_8`].
 pub(crate) fn vertical_moments_8(
@@ -18,6 +18,12 @@ pub(crate) fn vertical_moments_8(
     dis_rows: &[&[u8]],
     out: MomentRows<'_>,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= SimdLevel::Avx512 {
+        // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX-512.
+        unsafe { avx512::vertical_moments_8(taps, ref_rows, dis_rows, out) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if level >= SimdLevel::Avx2 {
         // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX2.
@@ -37,6 +43,12 @@ pub(crate) fn vertical_moments_16(
     out: MomentRows<'_>,
 ) {
     #[cfg(target_arch = "x86_64")]
+    if level >= SimdLevel::Avx512 {
+        // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX-512.
+        unsafe { avx512::vertical_moments_16(taps, ref_rows, dis_rows, shifts, out) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if level >= SimdLevel::Avx2 {
         // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX2.
         unsafe { avx2::vertical_moments_16(taps, ref_rows, dis_rows, shifts, out) };
@@ -52,6 +64,12 @@ pub(crate) fn horizontal_sigmas(
     src: PaddedMoments<'_>,
     out: SigmaRows<'_>,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= SimdLevel::Avx512 {
+        // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX-512.
+        unsafe { avx512::horizontal_sigmas(taps, src, out) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if level >= SimdLevel::Avx2 {
         // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX2.
@@ -72,6 +90,12 @@ pub(crate) fn accumulate_info(
     sums: &mut InfoSums,
 ) {
     #[cfg(target_arch = "x86_64")]
+    if level >= SimdLevel::Avx512 {
+        // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX-512.
+        unsafe { avx512::accumulate_info(sigma1_sq, sigma2_sq, sigma12, gain_limit, table, sums) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if level >= SimdLevel::Avx2 {
         // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX2.
         unsafe { avx2::accumulate_info(sigma1_sq, sigma2_sq, sigma12, gain_limit, table, sums) };
@@ -82,9 +106,9 @@ pub(crate) fn accumulate_info(
 
 /// A sample type the decimation kernels accept.
 #[cfg(target_arch = "x86_64")]
-pub(crate) trait DecimateSample: avx2::Lanes {}
+pub(crate) trait DecimateSample: avx2::Lanes + avx512::Lanes {}
 #[cfg(target_arch = "x86_64")]
-impl<T: avx2::Lanes> DecimateSample for T {}
+impl<T: avx2::Lanes + avx512::Lanes> DecimateSample for T {}
 /// A sample type the decimation kernels accept.
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) trait DecimateSample: Pixel {}
@@ -105,6 +129,16 @@ pub(crate) fn decimate_row<T: DecimateSample + Pixel>(
     out_ref: &mut [u16],
     out_dis: &mut [u16],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= SimdLevel::Avx512 {
+        // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX-512.
+        unsafe {
+            avx512::decimate_row(
+                taps, ref_rows, dis_rows, round, shift, conv_ref, conv_dis, out_ref, out_dis,
+            )
+        };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if level >= SimdLevel::Avx2 {
         // SAFETY: the scorer checked that this CPU runs `level`, which includes AVX2.
@@ -128,8 +162,17 @@ mod tests {
     use super::super::tables::TAPS;
     use super::*;
 
-    fn has_avx2() -> bool {
-        crate::cpu::twin_level_available(SimdLevel::Avx2, "vif AVX2 row kernels")
+    /// The SIMD levels this CPU runs, each compared with the scalar kernels through the
+    /// dispatch; a missing level prints its SKIPPED line.
+    fn simd_levels() -> Vec<SimdLevel> {
+        let mut levels = Vec::new();
+        if crate::cpu::twin_level_available(SimdLevel::Avx2, "vif AVX2 row kernels") {
+            levels.push(SimdLevel::Avx2);
+        }
+        if crate::cpu::twin_level_available(SimdLevel::Avx512, "vif AVX-512 row kernels") {
+            levels.push(SimdLevel::Avx512);
+        }
+        levels
     }
 
     struct Rng(u64);
@@ -151,9 +194,13 @@ mod tests {
         }
     }
 
-    const WIDTHS: &[usize] = &[
-        1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 40, 47, 63, 64, 65, 70, 129, 1921,
-    ];
+    /// Every width up to 70 (all vector tails of 8, 16 and 32 lanes), a few wider ones and
+    /// odd widths around 1920.
+    fn widths() -> Vec<usize> {
+        let mut w: Vec<usize> = (1..=70).collect();
+        w.extend([95, 129, 1919, 1921, 1923]);
+        w
+    }
 
     fn sigma_rows(x: &mut [Vec<i32>; 3]) -> SigmaRows<'_> {
         let [p, q, r] = x;
@@ -181,11 +228,9 @@ mod tests {
 
     #[test]
     fn vertical_8_twins_agree() {
-        if !has_avx2() {
-            return;
-        }
+        let levels = simd_levels();
         let mut rng = Rng(0x1234_5678_9abc);
-        for &w in WIDTHS {
+        for w in widths() {
             for taps in TAPS {
                 let fw = taps.len();
                 let rows: Vec<Vec<u8>> = (0..2 * fw)
@@ -193,25 +238,25 @@ mod tests {
                     .collect();
                 let rr: Vec<&[u8]> = rows[..fw].iter().map(|r| &r[..]).collect();
                 let dr: Vec<&[u8]> = rows[fw..].iter().map(|r| &r[..]).collect();
-                let (mut a, mut b) = (moments(w), moments(w));
+                let mut a = moments(w);
                 kernels::vertical_moments_8(taps, &rr, &dr, moment_rows(&mut a));
-                // SAFETY: AVX2 was detected above.
-                unsafe { avx2::vertical_moments_8(taps, &rr, &dr, moment_rows(&mut b)) };
-                assert_eq!(a, b, "width {w}, {fw} taps");
+                for &level in &levels {
+                    let mut b = moments(w);
+                    vertical_moments_8(level, taps, &rr, &dr, moment_rows(&mut b));
+                    assert_eq!(a, b, "{level}: width {w}, {fw} taps");
+                }
             }
         }
     }
 
     #[test]
     fn vertical_16_twins_agree() {
-        if !has_avx2() {
-            return;
-        }
+        let levels = simd_levels();
         let mut rng = Rng(0x9e37_79b9_7f4a);
         // (declared depth, actual sample width): the last case has samples wider than the
         // declared depth, which must still agree.
         let cases = [(9, 9), (10, 10), (12, 12), (15, 15), (16, 16), (10, 16)];
-        for &w in WIDTHS {
+        for w in widths() {
             for (bits, sample_bits) in cases {
                 for taps in TAPS {
                     let fw = taps.len();
@@ -224,13 +269,16 @@ mod tests {
                         VerticalShifts::full_resolution(bits),
                         VerticalShifts::decimated(),
                     ] {
-                        let (mut a, mut b) = (moments(w), moments(w));
+                        let mut a = moments(w);
                         kernels::vertical_moments_16(taps, &rr, &dr, shifts, moment_rows(&mut a));
-                        // SAFETY: AVX2 was detected above.
-                        unsafe {
-                            avx2::vertical_moments_16(taps, &rr, &dr, shifts, moment_rows(&mut b))
-                        };
-                        assert_eq!(a, b, "width {w}, {bits}/{sample_bits} bits, {fw} taps");
+                        for &level in &levels {
+                            let mut b = moments(w);
+                            vertical_moments_16(level, taps, &rr, &dr, shifts, moment_rows(&mut b));
+                            assert_eq!(
+                                a, b,
+                                "{level}: width {w}, {bits}/{sample_bits} bits, {fw} taps"
+                            );
+                        }
                     }
                 }
             }
@@ -263,11 +311,9 @@ mod tests {
 
     #[test]
     fn horizontal_twins_agree() {
-        if !has_avx2() {
-            return;
-        }
+        let levels = simd_levels();
         let mut rng = Rng(0xdead_beef_1234);
-        for &w in WIDTHS {
+        for w in widths() {
             for bits in [8, 10, 12, 16] {
                 for taps in TAPS {
                     let fw = taps.len();
@@ -280,11 +326,12 @@ mod tests {
                         xy: &m[4],
                     };
                     let mut a: [Vec<i32>; 3] = std::array::from_fn(|_| vec![0; w]);
-                    let mut b = a.clone();
                     kernels::horizontal_sigmas(taps, src(), sigma_rows(&mut a));
-                    // SAFETY: AVX2 was detected above.
-                    unsafe { avx2::horizontal_sigmas(taps, src(), sigma_rows(&mut b)) };
-                    assert_eq!(a, b, "width {w}, {bits} bits, {fw} taps");
+                    for &level in &levels {
+                        let mut b: [Vec<i32>; 3] = std::array::from_fn(|_| vec![0; w]);
+                        horizontal_sigmas(level, taps, src(), sigma_rows(&mut b));
+                        assert_eq!(a, b, "{level}: width {w}, {bits} bits, {fw} taps");
+                    }
                 }
             }
         }
@@ -292,12 +339,10 @@ mod tests {
 
     #[test]
     fn info_sum_twins_agree() {
-        if !has_avx2() {
-            return;
-        }
+        let levels = simd_levels();
         let table = Log2Table::get();
         let mut rng = Rng(0x0bad_cafe_5555);
-        for &n in WIDTHS {
+        for n in widths() {
             for bits in [8u32, 10, 12, 16] {
                 for gain_limit in [1.0, 1.5, 100.0] {
                     let mut s = [vec![0i32; n], vec![0i32; n], vec![0i32; n]];
@@ -321,19 +366,20 @@ mod tests {
                         }
                     }
                     let mut a = InfoSums::default();
-                    let mut b = InfoSums::default();
                     kernels::accumulate_info(&s[0], &s[1], &s[2], gain_limit, table, &mut a);
-                    // SAFETY: AVX2 was detected above.
-                    unsafe {
-                        avx2::accumulate_info(&s[0], &s[1], &s[2], gain_limit, table, &mut b)
-                    };
-                    assert_eq!(a, b, "n {n}, {bits} bits, gain limit {gain_limit}");
+                    for &level in &levels {
+                        let mut b = InfoSums::default();
+                        accumulate_info(level, &s[0], &s[1], &s[2], gain_limit, table, &mut b);
+                        assert_eq!(a, b, "{level}: n {n}, {bits} bits, gain limit {gain_limit}");
+                    }
                 }
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn decimate_case<T: DecimateSample + Pixel>(
+        levels: &[SimdLevel],
         rng: &mut Rng,
         w: usize,
         bits: u32,
@@ -348,37 +394,34 @@ mod tests {
             .collect();
         let rr: Vec<&[T]> = rows[..fw].iter().map(|r| &r[..]).collect();
         let dr: Vec<&[T]> = rows[fw..].iter().map(|r| &r[..]).collect();
-        let run = |simd: bool| {
+        let run = |level: SimdLevel| {
             let mut conv = [vec![0u32; w + 2 * PAD], vec![0u32; w + 2 * PAD]];
             let mut out = [vec![0u16; w / 2], vec![0u16; w / 2]];
             let [cr, cd] = &mut conv;
             let [or, od] = &mut out;
-            if simd {
-                // SAFETY: AVX2 was detected by the caller.
-                unsafe { avx2::decimate_row(taps, &rr, &dr, round, shift, cr, cd, or, od) };
-            } else {
-                kernels::decimate_row(taps, &rr, &dr, round, shift, cr, cd, or, od);
-            }
+            decimate_row(level, taps, &rr, &dr, round, shift, cr, cd, or, od);
             (conv, out)
         };
-        let (a, b) = (run(false), run(true));
-        assert_eq!(a.0, b.0, "conv: width {w}, {bits} bits, {fw} taps");
-        assert_eq!(a.1, b.1, "width {w}, {bits} bits, {fw} taps");
+        let a = run(SimdLevel::Scalar);
+        for &level in levels {
+            let b = run(level);
+            assert_eq!(a.0, b.0, "{level} conv: width {w}, {bits} bits, {fw} taps");
+            assert_eq!(a.1, b.1, "{level}: width {w}, {bits} bits, {fw} taps");
+        }
     }
 
     #[test]
     fn decimate_twins_agree() {
-        if !has_avx2() {
-            return;
-        }
+        let levels = simd_levels();
         let mut rng = Rng(0x5151_7777_abcd);
-        for &w in WIDTHS {
+        for w in widths() {
             for taps in &TAPS[1..] {
-                decimate_case(&mut rng, w, 8, taps, |v| v as u8, 1 << 7, 8);
+                decimate_case(&levels, &mut rng, w, 8, taps, |v| v as u8, 1 << 7, 8);
                 for bits in [10, 12, 16] {
-                    decimate_case(&mut rng, w, bits, taps, |v| v as u16, 1 << (bits - 1), bits);
+                    let round = 1 << (bits - 1);
+                    decimate_case(&levels, &mut rng, w, bits, taps, |v| v as u16, round, bits);
                 }
-                decimate_case(&mut rng, w, 16, taps, |v| v as u16, 1 << 15, 16);
+                decimate_case(&levels, &mut rng, w, 16, taps, |v| v as u16, 1 << 15, 16);
             }
         }
     }
