@@ -15,6 +15,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod cm;
 mod csf;
 mod decouple;
@@ -575,7 +577,14 @@ fn scale0_scores(s: &Settings, l: &Level, ws: &mut Workspace, simd: SimdLevel) -
         &mut ws.dec0,
         simd,
     );
-    let den = csf::denominator_scale0(ws.ref0.detail(), l.w, l.score, l.weights, s.noise_weight);
+    let den = csf::denominator_scale0(
+        ws.ref0.detail(),
+        l.w,
+        l.score,
+        l.weights,
+        s.noise_weight,
+        simd,
+    );
 
     csf::weigh_scale0(
         view(&ws.dec0.a),
@@ -642,6 +651,7 @@ fn lower_scores(
         l.score,
         l.weights,
         s.noise_weight,
+        simd,
     );
 
     csf::weigh_lower(

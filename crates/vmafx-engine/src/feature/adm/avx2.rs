@@ -1020,3 +1020,147 @@ unsafe fn angle_mask_wide(
     let odd_mask = test(odd(o0), odd(o1), odd(t0), odd(t1));
     _mm256_blend_epi32::<0b1010_1010>(even_mask, odd_mask)
 }
+
+/// Wrapping sum of |x|^3 over a row of the scale-0 reference detail (the inner sum of
+/// `csf::denominator_scale0`).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn cube_sum_i16(s: &[i16]) -> u64 {
+    let end = s.len() / 8 * 8;
+    let mut acc = _mm256_setzero_si256();
+    let mut j = 0;
+    while j < end {
+        // |x| <= 32768 as an unsigned lane, |x|^2 fits 32 bits, |x|^3 fits 64.
+        // SAFETY: j + 8 <= s.len().
+        let m = _mm256_abs_epi32(unsafe { load_i16x8(s, j) });
+        let sq = _mm256_mullo_epi32(m, m);
+        acc = _mm256_add_epi64(acc, _mm256_mul_epu32(sq, m));
+        acc = _mm256_add_epi64(
+            acc,
+            _mm256_mul_epu32(_mm256_srli_epi64::<32>(sq), _mm256_srli_epi64::<32>(m)),
+        );
+        j += 8;
+    }
+    // SAFETY: AVX2 is enabled in this function.
+    let mut total = unsafe { hsum_epi64(acc) } as u64;
+    for &x in &s[end..] {
+        let m = u64::from(x.unsigned_abs());
+        total = total.wrapping_add(m * m * m);
+    }
+    total
+}
+
+/// Wrapping sum over a row of scale 1-3 reference detail of libvmaf's rounded cube
+/// `((|x|^2 + sq_round) >> sq_shift) * |x|`, plus `cube_round`, `>> cube_shift` (the inner sum
+/// of `csf::denominator_lower`).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn cube_sum_i32(
+    s: &[i32],
+    (sq_round, sq_shift): (u64, u32),
+    (cube_round, cube_shift): (u64, u32),
+) -> u64 {
+    let end = s.len() / 8 * 8;
+    let sq_round_v = _mm256_set1_epi64x(sq_round as i64);
+    let sq_count = _mm_cvtsi64_si128(i64::from(sq_shift & 63));
+    let cube_round_v = _mm256_set1_epi64x(cube_round as i64);
+    let cube_count = _mm_cvtsi64_si128(i64::from(cube_shift & 63));
+    let low32 = _mm256_set1_epi64x(0xFFFF_FFFF);
+    let cube = |m: __m256i| {
+        // m: zero-extended |x| per 64-bit lane. sq has up to 33 bits: its two halves are
+        // multiplied separately for the wrapping 64-bit product.
+        let sq = _mm256_srl_epi64(
+            _mm256_add_epi64(_mm256_mul_epu32(m, m), sq_round_v),
+            sq_count,
+        );
+        let prod = _mm256_add_epi64(
+            _mm256_mul_epu32(sq, m),
+            _mm256_slli_epi64::<32>(_mm256_mul_epu32(_mm256_srli_epi64::<32>(sq), m)),
+        );
+        _mm256_srl_epi64(_mm256_add_epi64(prod, cube_round_v), cube_count)
+    };
+    let mut acc = _mm256_setzero_si256();
+    let mut j = 0;
+    while j < end {
+        // SAFETY: j + 8 <= s.len().
+        let m = _mm256_abs_epi32(unsafe { load_i32x8(s, j) });
+        acc = _mm256_add_epi64(acc, cube(_mm256_and_si256(m, low32)));
+        acc = _mm256_add_epi64(acc, cube(_mm256_srli_epi64::<32>(m)));
+        j += 8;
+    }
+    // SAFETY: AVX2 is enabled in this function.
+    let mut total = unsafe { hsum_epi64(acc) } as u64;
+    for &x in &s[end..] {
+        let m = u64::from(x.unsigned_abs());
+        let sq = m
+            .wrapping_mul(m)
+            .wrapping_add(sq_round)
+            .wrapping_shr(sq_shift);
+        total = total.wrapping_add(
+            sq.wrapping_mul(m)
+                .wrapping_add(cube_round)
+                .wrapping_shr(cube_shift),
+        );
+    }
+    total
+}
+
+/// AVX2 twin of the interior part of `cm::ring_row` at scales 1-3: `sums[c]` gets the 64-bit
+/// sum of the three faded bands over rows `i - 1 ..= i + 1` for columns `left - 1 ..= right`,
+/// and `ring[j]` for `j` in `left..right` the 3x3 sum minus the centre samples. Requires
+/// `1 <= left`, `right < w` and `1 <= i < h - 1`.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn ring_lower_row(
+    faded: [&[i32]; 3],
+    (w, h): (usize, usize),
+    i: usize,
+    (left, right): (usize, usize),
+    sums: &mut [i64],
+    ring: &mut [i64],
+) {
+    assert!(left >= 1 && right < w && i >= 1 && i + 1 < h);
+    assert!(sums.len() >= w && ring.len() >= w);
+    let bands = faded.map(|b| &b[..w * h]);
+    let (lo, hi) = (left - 1, right + 1);
+    let rows = [(i - 1) * w, i * w, (i + 1) * w];
+    let mut c = lo;
+    while c + 4 <= hi {
+        let mut acc = _mm256_setzero_si256();
+        for band in &bands {
+            for r in rows {
+                // SAFETY: r + c + 4 <= r + hi <= the band's length.
+                acc = _mm256_add_epi64(acc, unsafe { load_i32x4_wide(band, r + c) });
+            }
+        }
+        // SAFETY: c + 4 <= hi <= w <= sums.len().
+        unsafe { _mm256_storeu_si256(sums.as_mut_ptr().add(c).cast(), acc) };
+        c += 4;
+    }
+    for c in c..hi {
+        sums[c] = bands
+            .iter()
+            .map(|b| rows.iter().map(|&r| i64::from(b[r + c])).sum::<i64>())
+            .sum();
+    }
+    let here = i * w;
+    let mut j = left;
+    while j + 4 <= right {
+        // SAFETY: j - 1 >= 0 and j + 5 <= right + 1 = hi <= sums.len(); the centre loads stay
+        // inside row i.
+        unsafe {
+            let at = |k: usize| _mm256_loadu_si256(sums.as_ptr().add(k).cast());
+            let s = _mm256_add_epi64(_mm256_add_epi64(at(j - 1), at(j)), at(j + 1));
+            let own = _mm256_add_epi64(
+                _mm256_add_epi64(
+                    load_i32x4_wide(bands[0], here + j),
+                    load_i32x4_wide(bands[1], here + j),
+                ),
+                load_i32x4_wide(bands[2], here + j),
+            );
+            _mm256_storeu_si256(ring.as_mut_ptr().add(j).cast(), _mm256_sub_epi64(s, own));
+        }
+        j += 4;
+    }
+    for j in j..right {
+        let own: i64 = bands.iter().map(|b| i64::from(b[here + j])).sum();
+        ring[j] = sums[j - 1] + sums[j] + sums[j + 1] - own;
+    }
+}

@@ -140,8 +140,13 @@ pub(super) fn scale0<P: Pixel>(
             } else {
                 Some(&mut hi[..w])
             };
-            // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
-            done = unsafe { super::avx2::dwt0_vertical_any(r, bit_depth, &mut lo[..w], hi) };
+            done = if level == SimdLevel::Avx512 {
+                // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+                unsafe { super::avx512::dwt0_vertical_any(r, bit_depth, &mut lo[..w], hi) }
+            } else {
+                // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+                unsafe { super::avx2::dwt0_vertical_any(r, bit_depth, &mut lo[..w], hi) }
+            };
         }
         for j in done..w {
             let u = [
@@ -236,7 +241,10 @@ fn horizontal_i16(
     }
     let mut first = 1;
     #[cfg(target_arch = "x86_64")]
-    if level >= SimdLevel::Avx2 {
+    if level == SimdLevel::Avx512 {
+        // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+        first = unsafe { super::avx512::dwt0_horizontal(src, low, high.as_deref_mut()) };
+    } else if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
         first = unsafe { super::avx2::dwt0_horizontal(src, low, high.as_deref_mut()) };
     }
@@ -390,7 +398,10 @@ fn vertical_i32(
 ) {
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if level >= SimdLevel::Avx2 {
+    if level == SimdLevel::Avx512 {
+        // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+        done = unsafe { super::avx512::dwt_lower_vertical(src, (round, shift), lo, hi) };
+    } else if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
         done = unsafe { super::avx2::dwt_lower_vertical(src, (round, shift), lo, hi) };
     }
@@ -445,7 +456,11 @@ fn horizontal_i32(
     }
     let mut first = 1;
     #[cfg(target_arch = "x86_64")]
-    if level >= SimdLevel::Avx2 {
+    if level == SimdLevel::Avx512 {
+        // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+        first =
+            unsafe { super::avx512::dwt_lower_horizontal(buf, start, (round, shift), low, high) };
+    } else if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
         first = unsafe { super::avx2::dwt_lower_horizontal(buf, start, (round, shift), low, high) };
     }
