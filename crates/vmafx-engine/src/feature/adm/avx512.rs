@@ -164,28 +164,53 @@ fn sext_low32(v: __m512i) -> __m512i {
     _mm512_srai_epi64::<32>(_mm512_slli_epi64::<32>(v))
 }
 
-/// libvmaf's one-degree test on sixteen columns whose first two orientations are i32 lanes of
-/// magnitude below 2^26 (so products and sums are exact in f64 and the f32 roundings match
-/// the scalar i64-to-f32 conversions).
+/// libvmaf's one-degree test on sixteen columns whose first two orientations are i16 values
+/// held in i32 lanes.
+///
+/// The dot product and both squared magnitudes are exact in i32 (`madd` of the packed pairs),
+/// except that the largest one, 2^31, wraps to i32::MIN, which no true value reaches; their
+/// conversions to f32 round exactly as the scalar i64-to-f32 ones. The scalar test divides each
+/// by 4096 in f64: scaling both sides of `d * d >= cos * o * t` by 2^24 changes no rounding,
+/// so the divisions are left out.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
 fn angle_mask(o0: __m512i, o1: __m512i, t0: __m512i, t1: __m512i, cos_sq: f64) -> __mmask16 {
-    let scale = _mm512_set1_pd(1.0 / 4096.0);
+    let low16 = _mm512_set1_epi32(0xFFFF);
+    let pack = |a: __m512i, b: __m512i| {
+        _mm512_or_si512(_mm512_and_si512(a, low16), _mm512_slli_epi32::<16>(b))
+    };
+    let (po, pt) = (pack(o0, o1), pack(t0, t1));
+    let wrapped = _mm512_set1_epi32(i32::MIN);
+    let two31 = _mm512_set1_ps(2147483648.0);
+    let to_f32 = |v: __m512i| {
+        _mm512_mask_mov_ps(
+            _mm512_cvtepi32_ps(v),
+            _mm512_cmpeq_epi32_mask(v, wrapped),
+            two31,
+        )
+    };
+    let dot = to_f32(_mm512_madd_epi16(po, pt));
+    let osq = to_f32(_mm512_madd_epi16(po, po));
+    let tsq = to_f32(_mm512_madd_epi16(pt, pt));
     let cos = _mm512_set1_pd(cos_sq);
-    let zero = _mm512_setzero_pd();
-    let via_f32 = |x: __m512d| _mm512_mul_pd(_mm512_cvtps_pd(_mm512_cvtpd_ps(x)), scale);
-    let mut mask = 0u16;
+    let half = |v: __m512, high: bool| {
+        if high {
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+                _mm512_castps_pd(v),
+            )))
+        } else {
+            _mm512_cvtps_pd(_mm512_castps512_ps256(v))
+        }
+    };
+    let mut mask = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(dot, _mm512_setzero_ps());
+    let mut ok = 0u16;
     for high in [false, true] {
-        let (a0, a1) = (half_pd(o0, high), half_pd(o1, high));
-        let (b0, b1) = (half_pd(t0, high), half_pd(t1, high));
-        let dot = via_f32(_mm512_add_pd(_mm512_mul_pd(a0, b0), _mm512_mul_pd(a1, b1)));
-        let osq = via_f32(_mm512_add_pd(_mm512_mul_pd(a0, a0), _mm512_mul_pd(a1, a1)));
-        let tsq = via_f32(_mm512_add_pd(_mm512_mul_pd(b0, b0), _mm512_mul_pd(b1, b1)));
-        let rhs = _mm512_mul_pd(_mm512_mul_pd(cos, osq), tsq);
-        let ok = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(dot, zero)
-            & _mm512_cmp_pd_mask::<_CMP_GE_OQ>(_mm512_mul_pd(dot, dot), rhs);
-        mask |= u16::from(ok) << if high { 8 } else { 0 };
+        let d = half(dot, high);
+        let rhs = _mm512_mul_pd(_mm512_mul_pd(cos, half(osq, high)), half(tsq, high));
+        let ge = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(_mm512_mul_pd(d, d), rhs);
+        ok |= u16::from(ge) << if high { 8 } else { 0 };
     }
+    mask &= ok;
     mask
 }
 
@@ -789,6 +814,62 @@ unsafe fn dwt0_vertical<P: Load16>(
     w
 }
 
+/// Vertical scale-0 pass over the first `w / 32 * 32` columns of four 8-bit picture rows with
+/// 16-bit multiply-adds of row pairs: 8-bit samples make every sum exact and every result fit
+/// 16 bits, so this equals the wrapping 32-bit arithmetic of the scalar twin. Returns how many
+/// columns it did.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
+unsafe fn dwt0_vertical_u8(rows: [&[u8]; 4], lo: &mut [i16], hi: Option<&mut [i16]>) -> usize {
+    use super::dwt::{HI, LO};
+    let w = rows[0].len();
+    let rows = rows.map(|r| &r[..w]);
+    let end = w / 32 * 32;
+    assert!(lo.len() >= w);
+    let round = 1i32 << 7;
+    let lo_round = _mm512_set1_epi32(round.wrapping_sub(46342i32.wrapping_mul(round)));
+    let hi_round = _mm512_set1_epi32(round);
+    let pair = |a: i32, b: i32| _mm512_set1_epi32((a & 0xFFFF) | (b << 16));
+    let (lo01, lo23) = (pair(LO[0], LO[1]), pair(LO[2], LO[3]));
+    let (hi01, hi23) = (pair(HI[0], HI[1]), pair(HI[2], HI[3]));
+    let mut hi = hi;
+    if let Some(h) = hi.as_deref() {
+        assert!(h.len() >= w);
+    }
+    let mut j = 0;
+    while j < end {
+        // SAFETY: j + 32 <= w <= every row's length.
+        let u = rows
+            .map(|r| unsafe { _mm512_cvtepu8_epi16(_mm256_loadu_si256(r.as_ptr().add(j).cast())) });
+        // Within each 128-bit lane: samples 0-3 of rows (0, 1) and (2, 3) interleaved, then
+        // samples 4-7; `packs` puts the two halves back in order.
+        let p01 = (
+            _mm512_unpacklo_epi16(u[0], u[1]),
+            _mm512_unpackhi_epi16(u[0], u[1]),
+        );
+        let p23 = (
+            _mm512_unpacklo_epi16(u[2], u[3]),
+            _mm512_unpackhi_epi16(u[2], u[3]),
+        );
+        let filter = |t01: __m512i, t23: __m512i, round: __m512i| {
+            let f = |a: __m512i, b: __m512i| {
+                let v = _mm512_add_epi32(_mm512_madd_epi16(a, t01), _mm512_madd_epi16(b, t23));
+                _mm512_srai_epi32::<8>(_mm512_add_epi32(v, round))
+            };
+            _mm512_packs_epi32(f(p01.0, p23.0), f(p01.1, p23.1))
+        };
+        // SAFETY: j + 32 <= w <= lo.len().
+        unsafe { _mm512_storeu_si512(lo.as_mut_ptr().add(j).cast(), filter(lo01, lo23, lo_round)) };
+        if let Some(h) = hi.as_deref_mut() {
+            // SAFETY: as above.
+            unsafe {
+                _mm512_storeu_si512(h.as_mut_ptr().add(j).cast(), filter(hi01, hi23, hi_round))
+            };
+        }
+        j += 32;
+    }
+    end
+}
+
 /// Dispatches the vertical scale-0 pass on the sample type; returns how many columns it did
 /// (0 for sample types it does not know).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
@@ -799,8 +880,19 @@ pub(super) unsafe fn dwt0_vertical_any<P: 'static>(
     hi: Option<&mut [i16]>,
 ) -> usize {
     if let Some(r) = cast_rows::<P, u8>(rows) {
+        let mut hi = hi;
         // SAFETY: AVX-512 is enabled in this function.
-        return unsafe { dwt0_vertical(r, bit_depth, lo, hi) };
+        let done = if bit_depth == 8 {
+            unsafe { dwt0_vertical_u8(r, lo, hi.as_deref_mut()) }
+        } else {
+            0
+        };
+        let rest = r.map(|row| &row[done..]);
+        // SAFETY: AVX-512 is enabled in this function.
+        return done
+            + unsafe {
+                dwt0_vertical(rest, bit_depth, &mut lo[done..], hi.map(|h| &mut h[done..]))
+            };
     }
     if let Some(r) = cast_rows::<P, u16>(rows) {
         // SAFETY: AVX-512 is enabled in this function.

@@ -605,3 +605,55 @@ fn numerator_lower_twins() {
         }
     }
 }
+
+#[test]
+fn decouple_scale0_extreme_twins() {
+    // Every combination of extreme coefficients, including the one whose dot product and
+    // squared magnitudes reach 2^31 (all four -32768).
+    let levels = levels();
+    let values = [-32768i16, -32767, 32767, 0, 1, -1, 16384];
+    let mut combos = Vec::new();
+    for &a in &values {
+        for &b in &values {
+            for &c in &values {
+                for &d in &values {
+                    combos.push([a, b, c, d]);
+                }
+            }
+        }
+    }
+    let w = combos.len();
+    let o = [
+        combos.iter().map(|v| v[0]).collect::<Vec<_>>(),
+        combos.iter().map(|v| v[1]).collect(),
+        combos.iter().map(|v| v[2]).collect(),
+    ];
+    let t = [
+        combos.iter().map(|v| v[2]).collect::<Vec<_>>(),
+        combos.iter().map(|v| v[3]).collect(),
+        combos.iter().map(|v| v[0]).collect(),
+    ];
+    let border = Border {
+        left: 0,
+        top: 0,
+        right: w,
+        bottom: 1,
+    };
+    for gain in [100.0, 1.0, 1.5] {
+        let mut outs: Vec<_> = levels.iter().map(|_| Decoupled::<i16>::new(w)).collect();
+        for (out, &level) in outs.iter_mut().zip(&levels) {
+            decouple::scale0(
+                view(&o),
+                view(&t),
+                w,
+                border,
+                gain,
+                &decouple::Reciprocals::new(),
+                out,
+                level,
+            );
+        }
+        let outs: Vec<_> = outs.into_iter().map(|d| (d.r, d.a)).collect();
+        assert_twins(&outs, &levels, &format!("gain {gain}"));
+    }
+}
