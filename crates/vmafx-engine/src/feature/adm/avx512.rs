@@ -814,20 +814,69 @@ unsafe fn dwt0_vertical<P: Load16>(
     w
 }
 
-/// Vertical scale-0 pass over the first `w / 32 * 32` columns of four 8-bit picture rows with
-/// 16-bit multiply-adds of row pairs: 8-bit samples make every sum exact and every result fit
-/// 16 bits, so this equals the wrapping 32-bit arithmetic of the scalar twin. Returns how many
-/// columns it did.
+/// Loads thirty-two samples of a picture row as i16 lanes.
+trait Load32: Load16 {
+    /// Whether samples of this type at `bit_depth` may take the 16-bit multiply-add path.
+    fn madd_ok(bit_depth: u8) -> bool;
+    /// # Safety
+    /// `p + 32 <= s.len()` and AVX-512 available.
+    unsafe fn load32(s: &[Self], p: usize) -> __m512i
+    where
+        Self: Sized;
+}
+
+impl Load32 for u8 {
+    fn madd_ok(bit_depth: u8) -> bool {
+        bit_depth == 8
+    }
+
+    #[inline(always)]
+    unsafe fn load32(s: &[u8], p: usize) -> __m512i {
+        debug_assert!(p + 32 <= s.len());
+        // SAFETY: the caller keeps p + 32 within the slice and guarantees AVX-512.
+        unsafe { _mm512_cvtepu8_epi16(_mm256_loadu_si256(s.as_ptr().add(p).cast())) }
+    }
+}
+
+impl Load32 for u16 {
+    fn madd_ok(bit_depth: u8) -> bool {
+        (8..=15).contains(&bit_depth)
+    }
+
+    #[inline(always)]
+    unsafe fn load32(s: &[u16], p: usize) -> __m512i {
+        debug_assert!(p + 32 <= s.len());
+        // SAFETY: the caller keeps p + 32 within the slice and guarantees AVX-512.
+        unsafe { _mm512_loadu_si512(s.as_ptr().add(p).cast()) }
+    }
+}
+
+/// Vertical scale-0 pass over the first `w / 32 * 32` columns of four picture rows with 16-bit
+/// multiply-adds of row pairs, for samples of at most 15 bits. While every sample is below
+/// 2^bit_depth, every sum is exact in 32 bits and every result fits 16 bits, so this equals
+/// the wrapping 32-bit arithmetic of the scalar twin; blocks holding a larger sample take the
+/// general path. Returns how many columns it did.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
-unsafe fn dwt0_vertical_u8(rows: [&[u8]; 4], lo: &mut [i16], hi: Option<&mut [i16]>) -> usize {
+unsafe fn dwt0_vertical_madd<P: Load32>(
+    rows: [&[P]; 4],
+    bit_depth: u8,
+    lo: &mut [i16],
+    hi: Option<&mut [i16]>,
+) -> usize {
     use super::dwt::{HI, LO};
+    if !P::madd_ok(bit_depth) {
+        return 0;
+    }
     let w = rows[0].len();
     let rows = rows.map(|r| &r[..w]);
     let end = w / 32 * 32;
     assert!(lo.len() >= w);
-    let round = 1i32 << 7;
+    let shift = u32::from(bit_depth);
+    let round = 1i32 << (shift - 1);
+    let count = _mm_cvtsi32_si128(shift as i32);
     let lo_round = _mm512_set1_epi32(round.wrapping_sub(46342i32.wrapping_mul(round)));
     let hi_round = _mm512_set1_epi32(round);
+    let too_big = _mm512_set1_epi16(!((1i32 << shift) - 1) as i16);
     let pair = |a: i32, b: i32| _mm512_set1_epi32((a & 0xFFFF) | (b << 16));
     let (lo01, lo23) = (pair(LO[0], LO[1]), pair(LO[2], LO[3]));
     let (hi01, hi23) = (pair(HI[0], HI[1]), pair(HI[2], HI[3]));
@@ -837,9 +886,17 @@ unsafe fn dwt0_vertical_u8(rows: [&[u8]; 4], lo: &mut [i16], hi: Option<&mut [i1
     }
     let mut j = 0;
     while j < end {
-        // SAFETY: j + 32 <= w <= every row's length.
-        let u = rows
-            .map(|r| unsafe { _mm512_cvtepu8_epi16(_mm256_loadu_si256(r.as_ptr().add(j).cast())) });
+        // SAFETY: j + 32 <= w <= every row's length; AVX-512 is enabled.
+        let u = rows.map(|r| unsafe { P::load32(r, j) });
+        let any = _mm512_or_si512(_mm512_or_si512(u[0], u[1]), _mm512_or_si512(u[2], u[3]));
+        if _mm512_test_epi16_mask(any, too_big) != 0 {
+            let block = rows.map(|r| &r[j..j + 32]);
+            let h = hi.as_deref_mut().map(|h| &mut h[j..j + 32]);
+            // SAFETY: AVX-512 is enabled in this function.
+            unsafe { dwt0_vertical(block, bit_depth, &mut lo[j..j + 32], h) };
+            j += 32;
+            continue;
+        }
         // Within each 128-bit lane: samples 0-3 of rows (0, 1) and (2, 3) interleaved, then
         // samples 4-7; `packs` puts the two halves back in order.
         let p01 = (
@@ -853,7 +910,7 @@ unsafe fn dwt0_vertical_u8(rows: [&[u8]; 4], lo: &mut [i16], hi: Option<&mut [i1
         let filter = |t01: __m512i, t23: __m512i, round: __m512i| {
             let f = |a: __m512i, b: __m512i| {
                 let v = _mm512_add_epi32(_mm512_madd_epi16(a, t01), _mm512_madd_epi16(b, t23));
-                _mm512_srai_epi32::<8>(_mm512_add_epi32(v, round))
+                _mm512_sra_epi32(_mm512_add_epi32(v, round), count)
             };
             _mm512_packs_epi32(f(p01.0, p23.0), f(p01.1, p23.1))
         };
@@ -870,6 +927,22 @@ unsafe fn dwt0_vertical_u8(rows: [&[u8]; 4], lo: &mut [i16], hi: Option<&mut [i1
     end
 }
 
+/// Both vertical scale-0 paths: multiply-adds where they apply, then the general one.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
+unsafe fn dwt0_vertical_both<P: Load32>(
+    rows: [&[P]; 4],
+    bit_depth: u8,
+    lo: &mut [i16],
+    hi: Option<&mut [i16]>,
+) -> usize {
+    let mut hi = hi;
+    // SAFETY: AVX-512 is enabled in this function.
+    let done = unsafe { dwt0_vertical_madd(rows, bit_depth, lo, hi.as_deref_mut()) };
+    let rest = rows.map(|row| &row[done..]);
+    // SAFETY: AVX-512 is enabled in this function.
+    done + unsafe { dwt0_vertical(rest, bit_depth, &mut lo[done..], hi.map(|h| &mut h[done..])) }
+}
+
 /// Dispatches the vertical scale-0 pass on the sample type; returns how many columns it did
 /// (0 for sample types it does not know).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
@@ -880,23 +953,12 @@ pub(super) unsafe fn dwt0_vertical_any<P: 'static>(
     hi: Option<&mut [i16]>,
 ) -> usize {
     if let Some(r) = cast_rows::<P, u8>(rows) {
-        let mut hi = hi;
         // SAFETY: AVX-512 is enabled in this function.
-        let done = if bit_depth == 8 {
-            unsafe { dwt0_vertical_u8(r, lo, hi.as_deref_mut()) }
-        } else {
-            0
-        };
-        let rest = r.map(|row| &row[done..]);
-        // SAFETY: AVX-512 is enabled in this function.
-        return done
-            + unsafe {
-                dwt0_vertical(rest, bit_depth, &mut lo[done..], hi.map(|h| &mut h[done..]))
-            };
+        return unsafe { dwt0_vertical_both(r, bit_depth, lo, hi) };
     }
     if let Some(r) = cast_rows::<P, u16>(rows) {
         // SAFETY: AVX-512 is enabled in this function.
-        return unsafe { dwt0_vertical(r, bit_depth, lo, hi) };
+        return unsafe { dwt0_vertical_both(r, bit_depth, lo, hi) };
     }
     0
 }
@@ -1077,8 +1139,38 @@ pub(super) unsafe fn dwt_lower_vertical(
     let src = src.map(|s| &s[..w]);
     let lo_t = LO.map(|v| _mm512_set1_epi64(i64::from(v)));
     let hi_t = HI.map(|v| _mm512_set1_epi64(i64::from(v)));
+    let exact_low32 = round == 0 && shift == 0;
     let round = _mm512_set1_epi64(round);
     let count = _mm_cvtsi32_si128(shift as i32);
+    if exact_low32 {
+        // Scale 1 keeps the low 32 bits of the sums: wrapping 32-bit products give them.
+        let lo_t = LO.map(|v| _mm512_set1_epi32(v));
+        let hi_t = HI.map(|v| _mm512_set1_epi32(v));
+        let dot = |t: &[__m512i; 4], s: &[__m512i; 4]| {
+            _mm512_add_epi32(
+                _mm512_add_epi32(
+                    _mm512_mullo_epi32(t[0], s[0]),
+                    _mm512_mullo_epi32(t[1], s[1]),
+                ),
+                _mm512_add_epi32(
+                    _mm512_mullo_epi32(t[2], s[2]),
+                    _mm512_mullo_epi32(t[3], s[3]),
+                ),
+            )
+        };
+        let mut j = 0;
+        while j < w {
+            let lanes = first_lanes(w - j);
+            // SAFETY: the loads stay inside each row; the stored lanes lie below w.
+            unsafe {
+                let s = src.map(|r| load_i32x16(r, j));
+                store_i32x16(lo, j, lanes, dot(&lo_t, &s));
+                store_i32x16(hi, j, lanes, dot(&hi_t, &s));
+            }
+            j += 16;
+        }
+        return w;
+    }
     let mut j = 0;
     while j < w {
         let lanes = first_lanes(w - j);
