@@ -39,6 +39,10 @@ fn even_odd_lanes(n: usize) -> (__mmask8, __mmask8) {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
 unsafe fn load_i16x16(s: &[i16], p: usize) -> __m512i {
     let avail = s.len().saturating_sub(p);
+    if avail >= 16 {
+        // SAFETY: p + 16 <= s.len().
+        return unsafe { _mm512_cvtepi16_epi32(_mm256_loadu_si256(s.as_ptr().add(p).cast())) };
+    }
     if avail == 0 {
         return _mm512_setzero_si512();
     }
@@ -72,6 +76,10 @@ unsafe fn load_i32x16(s: &[i32], p: usize) -> __m512i {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
 unsafe fn load_i32x8_wide(s: &[i32], p: usize) -> __m512i {
     let avail = s.len().saturating_sub(p).min(8);
+    if avail == 8 {
+        // SAFETY: p + 8 <= s.len().
+        return unsafe { _mm512_cvtepi32_epi64(_mm256_loadu_si256(s.as_ptr().add(p).cast())) };
+    }
     if avail == 0 {
         return _mm512_setzero_si512();
     }
@@ -89,6 +97,10 @@ unsafe fn load_i32x8_wide(s: &[i32], p: usize) -> __m512i {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
 unsafe fn load_i64x8(s: &[i64], p: usize) -> __m512i {
     let avail = s.len().saturating_sub(p).min(8);
+    if avail == 8 {
+        // SAFETY: p + 8 <= s.len().
+        return unsafe { _mm512_loadu_si512(s.as_ptr().add(p).cast()) };
+    }
     if avail == 0 {
         return _mm512_setzero_si512();
     }
@@ -96,13 +108,20 @@ unsafe fn load_i64x8(s: &[i64], p: usize) -> __m512i {
     unsafe { _mm512_maskz_loadu_epi64(first_lanes(avail) as __mmask8, s.as_ptr().add(p)) }
 }
 
-/// Stores the lanes of `mask` (narrowed to i16 by truncation) at `p`.
+/// Stores the lanes of `mask` at `p`; whole vectors go through plain stores (masked stores
+/// are slow on some CPUs).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
 unsafe fn store_i16x16(s: &mut [i16], p: usize, mask: __mmask16, v: __m256i) {
     assert!(p + (16 - mask.leading_zeros() as usize) <= s.len());
     // SAFETY: every stored lane lies inside the slice (checked above).
-    unsafe { _mm256_mask_storeu_epi16(s.as_mut_ptr().add(p), mask, v) }
+    unsafe {
+        if mask == 0xFFFF {
+            _mm256_storeu_si256(s.as_mut_ptr().add(p).cast(), v)
+        } else {
+            _mm256_mask_storeu_epi16(s.as_mut_ptr().add(p), mask, v)
+        }
+    }
 }
 
 #[inline]
@@ -110,7 +129,13 @@ unsafe fn store_i16x16(s: &mut [i16], p: usize, mask: __mmask16, v: __m256i) {
 unsafe fn store_i32x16(s: &mut [i32], p: usize, mask: __mmask16, v: __m512i) {
     assert!(p + (16 - mask.leading_zeros() as usize) <= s.len());
     // SAFETY: every stored lane lies inside the slice (checked above).
-    unsafe { _mm512_mask_storeu_epi32(s.as_mut_ptr().add(p), mask, v) }
+    unsafe {
+        if mask == 0xFFFF {
+            _mm512_storeu_si512(s.as_mut_ptr().add(p).cast(), v)
+        } else {
+            _mm512_mask_storeu_epi32(s.as_mut_ptr().add(p), mask, v)
+        }
+    }
 }
 
 #[inline]
@@ -118,7 +143,13 @@ unsafe fn store_i32x16(s: &mut [i32], p: usize, mask: __mmask16, v: __m512i) {
 unsafe fn store_i64x8(s: &mut [i64], p: usize, mask: __mmask8, v: __m512i) {
     assert!(p + (8 - mask.leading_zeros() as usize) <= s.len());
     // SAFETY: every stored lane lies inside the slice (checked above).
-    unsafe { _mm512_mask_storeu_epi64(s.as_mut_ptr().add(p), mask, v) }
+    unsafe {
+        if mask == 0xFF {
+            _mm512_storeu_si512(s.as_mut_ptr().add(p).cast(), v)
+        } else {
+            _mm512_mask_storeu_epi64(s.as_mut_ptr().add(p), mask, v)
+        }
+    }
 }
 
 /// Eight i32 lanes (low or high half of `v`) widened to f64.
@@ -726,6 +757,10 @@ impl Load16 for u8 {
     #[inline(always)]
     unsafe fn load16(s: &[u8], p: usize) -> __m512i {
         let avail = s.len().saturating_sub(p);
+        if avail >= 16 {
+            // SAFETY: p + 16 <= s.len(); the caller guarantees AVX-512.
+            return unsafe { _mm512_cvtepu8_epi32(_mm_loadu_si128(s.as_ptr().add(p).cast())) };
+        }
         if avail == 0 {
             // SAFETY: the caller guarantees AVX-512.
             return unsafe { _mm512_setzero_si512() };
@@ -745,6 +780,10 @@ impl Load16 for u16 {
     #[inline(always)]
     unsafe fn load16(s: &[u16], p: usize) -> __m512i {
         let avail = s.len().saturating_sub(p);
+        if avail >= 16 {
+            // SAFETY: p + 16 <= s.len(); the caller guarantees AVX-512.
+            return unsafe { _mm512_cvtepu16_epi32(_mm256_loadu_si256(s.as_ptr().add(p).cast())) };
+        }
         if avail == 0 {
             // SAFETY: the caller guarantees AVX-512.
             return unsafe { _mm512_setzero_si512() };
@@ -999,6 +1038,10 @@ pub(super) unsafe fn dwt0_horizontal(
     // Thirty-two samples from `p`, the lanes past the row reading as zero.
     let load32 = |p: usize| {
         let avail = src.len().saturating_sub(p).min(32);
+        if avail == 32 {
+            // SAFETY: p + 32 <= src.len().
+            return unsafe { _mm512_loadu_si512(src.as_ptr().add(p).cast()) };
+        }
         // SAFETY: p < src.len() whenever avail > 0; the mask keeps every lane inside src.
         unsafe { _mm512_maskz_loadu_epi16(((1u64 << avail) - 1) as __mmask32, src.as_ptr().add(p)) }
     };
