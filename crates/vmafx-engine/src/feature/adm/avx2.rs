@@ -724,10 +724,55 @@ unsafe fn filter64(
     _mm256_srl_epi64(_mm256_add_epi64(acc, round), shift)
 }
 
+/// Loads eight coefficients of a scale 1-3 input row as i32 lanes.
+trait LoadCoef: Copy {
+    /// # Safety
+    /// `p + 8 <= s.len()` and AVX2 available.
+    unsafe fn load_coef8(s: &[Self], p: usize) -> __m256i
+    where
+        Self: Sized;
+}
+
+impl LoadCoef for i16 {
+    #[inline(always)]
+    unsafe fn load_coef8(s: &[i16], p: usize) -> __m256i {
+        // SAFETY: forwarded from the caller.
+        unsafe { load_i16x8(s, p) }
+    }
+}
+
+impl LoadCoef for i32 {
+    #[inline(always)]
+    unsafe fn load_coef8(s: &[i32], p: usize) -> __m256i {
+        // SAFETY: forwarded from the caller.
+        unsafe { load_i32x8(s, p) }
+    }
+}
+
+/// Dispatches the vertical scale 1-3 pass on the coefficient type; returns how many columns
+/// it did (0 for types it does not know).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn dwt_lower_vertical_any<T: 'static>(
+    src: &[&[T]; 4],
+    rs: (i64, u32),
+    lo: &mut [i32],
+    hi: &mut [i32],
+) -> usize {
+    if let Some(r) = cast_rows::<T, i16>(*src) {
+        // SAFETY: AVX2 is enabled in this function.
+        return unsafe { dwt_lower_vertical(&r, rs, lo, hi) };
+    }
+    if let Some(r) = cast_rows::<T, i32>(*src) {
+        // SAFETY: AVX2 is enabled in this function.
+        return unsafe { dwt_lower_vertical(&r, rs, lo, hi) };
+    }
+    0
+}
+
 /// Vertical scale 1-3 pass over the first `w / 8 * 8` columns; returns how many it did.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn dwt_lower_vertical(
-    src: &[&[i32]; 4],
+unsafe fn dwt_lower_vertical<T: LoadCoef>(
+    src: &[&[T]; 4],
     (round, shift): (i64, u32),
     lo: &mut [i32],
     hi: &mut [i32],
@@ -744,7 +789,7 @@ pub(super) unsafe fn dwt_lower_vertical(
     while j < end {
         // SAFETY: j + 8 <= w <= each row's length; AVX2 is enabled in this function.
         unsafe {
-            let s = src.map(|r| load_i32x8(r, j));
+            let s = src.map(|r| T::load_coef8(r, j));
             let so = s.map(|v| _mm256_srli_epi64::<32>(v));
             let l = interleave_low32(
                 filter64(&lo_t, s, round, count),

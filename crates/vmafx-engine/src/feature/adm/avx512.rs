@@ -1168,10 +1168,56 @@ fn filter64(taps: &[__m512i; 4], s: [__m512i; 4], round: __m512i, shift: __m128i
     _mm512_srl_epi64(_mm512_add_epi64(acc, round), shift)
 }
 
+/// Loads up to sixteen coefficients of a scale 1-3 input row as i32 lanes; lanes past the
+/// slice read as zero.
+trait LoadCoef: Copy {
+    /// # Safety
+    /// AVX-512 available.
+    unsafe fn load_coef16(s: &[Self], p: usize) -> __m512i
+    where
+        Self: Sized;
+}
+
+impl LoadCoef for i16 {
+    #[inline(always)]
+    unsafe fn load_coef16(s: &[i16], p: usize) -> __m512i {
+        // SAFETY: forwarded from the caller.
+        unsafe { load_i16x16(s, p) }
+    }
+}
+
+impl LoadCoef for i32 {
+    #[inline(always)]
+    unsafe fn load_coef16(s: &[i32], p: usize) -> __m512i {
+        // SAFETY: forwarded from the caller.
+        unsafe { load_i32x16(s, p) }
+    }
+}
+
+/// Dispatches the vertical scale 1-3 pass on the coefficient type; returns how many columns
+/// it did (0 for types it does not know).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
+pub(super) unsafe fn dwt_lower_vertical_any<T: 'static>(
+    src: &[&[T]; 4],
+    rs: (i64, u32),
+    lo: &mut [i32],
+    hi: &mut [i32],
+) -> usize {
+    if let Some(r) = cast_rows::<T, i16>(*src) {
+        // SAFETY: AVX-512 is enabled in this function.
+        return unsafe { dwt_lower_vertical(&r, rs, lo, hi) };
+    }
+    if let Some(r) = cast_rows::<T, i32>(*src) {
+        // SAFETY: AVX-512 is enabled in this function.
+        return unsafe { dwt_lower_vertical(&r, rs, lo, hi) };
+    }
+    0
+}
+
 /// Vertical scale 1-3 pass over all `w` columns; returns `w`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
-pub(super) unsafe fn dwt_lower_vertical(
-    src: &[&[i32]; 4],
+unsafe fn dwt_lower_vertical<T: LoadCoef>(
+    src: &[&[T]; 4],
     (round, shift): (i64, u32),
     lo: &mut [i32],
     hi: &mut [i32],
@@ -1206,7 +1252,7 @@ pub(super) unsafe fn dwt_lower_vertical(
             let lanes = first_lanes(w - j);
             // SAFETY: the loads stay inside each row; the stored lanes lie below w.
             unsafe {
-                let s = src.map(|r| load_i32x16(r, j));
+                let s = src.map(|r| T::load_coef16(r, j));
                 store_i32x16(lo, j, lanes, dot(&lo_t, &s));
                 store_i32x16(hi, j, lanes, dot(&hi_t, &s));
             }
@@ -1219,7 +1265,7 @@ pub(super) unsafe fn dwt_lower_vertical(
         let lanes = first_lanes(w - j);
         // SAFETY: the loads stay inside each row; the stored lanes lie below w.
         unsafe {
-            let s = src.map(|r| load_i32x16(r, j));
+            let s = src.map(|r| T::load_coef16(r, j));
             let so = s.map(|v| _mm512_srli_epi64::<32>(v));
             let l = interleave_low32(
                 filter64(&lo_t, s, round, count),

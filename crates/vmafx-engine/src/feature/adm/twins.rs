@@ -468,27 +468,60 @@ fn dwt_lower_twins() {
         let above: Vec<i32> = (0..w).map(|_| gen(&mut rng)).collect();
         let (rows, cols) = (dwt::tap_table(h), dwt::tap_table(w));
         let len = rows.len() * cols.len();
+        fn run<T: dwt::Coef>(input: &dwt::LowerInput<'_, T>, len: usize) -> [Vec<i32>; 8] {
+            let mut scratch = dwt::LowerScratch::new(2 * input.w, input.w);
+            let (mut r, mut d) = (Bands::<i32>::new(len), Bands::<i32>::new(len));
+            dwt::lower(input, &mut scratch, &mut r, &mut d);
+            [r.a, r.h, r.v, r.d, d.a, d.h, d.v, d.d]
+        }
         let outs: Vec<_> = levels
             .iter()
             .map(|&level| {
-                let input = dwt::LowerInput {
-                    scale,
-                    w,
-                    reference: &reference,
-                    distorted: &distorted,
-                    reference_above: &above,
-                    distorted_above: &above,
-                    rows: &rows,
-                    cols: &cols,
-                    level,
-                };
-                let mut scratch = dwt::LowerScratch::new(2 * w, w);
-                let (mut r, mut d) = (Bands::<i32>::new(len), Bands::<i32>::new(len));
-                dwt::lower(&input, &mut scratch, &mut r, &mut d);
-                [r.a, r.h, r.v, r.d, d.a, d.h, d.v, d.d]
+                run(
+                    &dwt::LowerInput {
+                        scale,
+                        w,
+                        reference: &reference,
+                        distorted: &distorted,
+                        reference_above: &above,
+                        distorted_above: &above,
+                        rows: &rows,
+                        cols: &cols,
+                        level,
+                    },
+                    len,
+                )
             })
             .collect();
         assert_twins(&outs, &levels, &format!("{w}x{h} scale {scale}"));
+        // Scale 1 reads the 16-bit scale-0 bands.
+        let narrow = |v: &[i32]| v.iter().map(|&x| x as i16).collect::<Vec<_>>();
+        let (reference, distorted, above) =
+            (narrow(&reference), narrow(&distorted), narrow(&above));
+        let outs: Vec<_> = levels
+            .iter()
+            .map(|&level| {
+                run(
+                    &dwt::LowerInput {
+                        scale,
+                        w,
+                        reference: &reference,
+                        distorted: &distorted,
+                        reference_above: &above,
+                        distorted_above: &above,
+                        rows: &rows,
+                        cols: &cols,
+                        level,
+                    },
+                    len,
+                )
+            })
+            .collect();
+        assert_twins(
+            &outs,
+            &levels,
+            &format!("{w}x{h} scale {scale}, 16-bit input"),
+        );
     }
 }
 
