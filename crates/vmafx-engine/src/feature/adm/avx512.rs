@@ -312,13 +312,14 @@ pub(super) unsafe fn decouple_scale0(
             // stored.
             let o = reference.map(|b| unsafe { load_i16x16(&b[..len], p) });
             let t = distorted.map(|b| unsafe { load_i16x16(&b[..len], p) });
+            // The gathers go first: the one-degree test below hides their latency.
+            // SAFETY: indices o + 32768 lie in 0..65536, inside the 65537-entry table.
+            let rcs = o.map(|ob| unsafe {
+                _mm512_i32gather_epi32::<4>(_mm512_add_epi32(ob, c32768), table.as_ptr())
+            });
             let angle = angle_mask(o[0], o[1], t[0], t[1], cos_sq);
             for b in 0..3 {
-                let (ob, tb) = (o[b], t[b]);
-                // SAFETY: indices o + 32768 lie in 0..65536, inside the 65537-entry table.
-                let rc = unsafe {
-                    _mm512_i32gather_epi32::<4>(_mm512_add_epi32(ob, c32768), table.as_ptr())
-                };
+                let (ob, tb, rc) = (o[b], t[b], rcs[b]);
                 let even = _mm512_add_epi64(_mm512_mul_epi32(rc, tb), c16384_64);
                 let odd = _mm512_add_epi64(
                     _mm512_mul_epi32(_mm512_srli_epi64::<32>(rc), _mm512_srli_epi64::<32>(tb)),
@@ -430,9 +431,9 @@ pub(super) unsafe fn decouple_lower(
                 col += 16;
                 continue;
             }
-            let angle = angle_mask_wide(o[0], o[1], t[0], t[1], cos_sq);
-            for b in 0..3 {
-                let (ob, tb) = (o[b], t[b]);
+            // Reduced denominators and their gathers first: the one-degree test below hides
+            // the gathers' latency.
+            let reduced = o.map(|ob| {
                 let mag = _mm512_abs_epi32(ob);
                 let big = _mm512_cmpgt_epi32_mask(mag, c32767);
                 // Denominators of 2^15 and above keep their top 15 bits, rounded.
@@ -443,6 +444,11 @@ pub(super) unsafe fn decouple_lower(
                 let rc = unsafe {
                     _mm512_i32gather_epi32::<4>(_mm512_add_epi32(msb, c32768), table.as_ptr())
                 };
+                (k, rc)
+            });
+            let angle = angle_mask_wide(o[0], o[1], t[0], t[1], cos_sq);
+            for b in 0..3 {
+                let (ob, tb, (k, rc)) = (o[b], t[b], reduced[b]);
                 let negative = _mm512_cmplt_epi32_mask(ob, zero);
                 let rc = _mm512_mask_sub_epi32(rc, negative, zero, rc);
                 let ratio64 = |r: __m512i, tv: __m512i, kv: __m512i| -> __m512i {
