@@ -64,44 +64,58 @@ unsafe fn interleave_low32(even: __m256i, odd: __m256i) -> __m256i {
     _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd))
 }
 
-/// Libvmaf's one-degree test on eight columns, given the first two orientations of reference
-/// and distorted as i32 lanes whose magnitudes stay below 2^26, so every product and sum is
-/// exact in f64 and the f32 roundings match the scalar i64-to-f32 conversions.
+/// Libvmaf's one-degree test on eight columns whose first two orientations are i16 values
+/// held in i32 lanes.
+///
+/// The dot product and both squared magnitudes are exact in i32 (`madd` of the packed pairs),
+/// except that the largest one, 2^31, wraps to i32::MIN, which no true value reaches; their
+/// conversions to f32 round exactly as the scalar i64-to-f32 ones. The scalar test divides each
+/// by 4096 in f64: scaling both sides of `d * d >= cos * o * t` by 2^24 changes no rounding,
+/// so the divisions are left out.
 #[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn angle_mask(o0: __m256i, o1: __m256i, t0: __m256i, t1: __m256i, cos_sq: f64) -> __m256i {
-    let scale = _mm256_set1_pd(1.0 / 4096.0);
-    let cos = _mm256_set1_pd(cos_sq);
-    let zero = _mm256_setzero_pd();
-    let half = |v: __m256i, hi: bool| -> __m256d {
-        let x = if hi {
-            _mm256_extracti128_si256::<1>(v)
-        } else {
-            _mm256_castsi256_si128(v)
-        };
-        _mm256_cvtepi32_pd(x)
+    let low16 = _mm256_set1_epi32(0xFFFF);
+    let pack = |a: __m256i, b: __m256i| {
+        _mm256_or_si256(_mm256_and_si256(a, low16), _mm256_slli_epi32::<16>(b))
     };
-    let via_f32 = |x: __m256d| _mm256_mul_pd(_mm256_cvtps_pd(_mm256_cvtpd_ps(x)), scale);
-    let mut masks = [_mm_setzero_si128(); 2];
-    for (k, m) in masks.iter_mut().enumerate() {
-        let hi = k == 1;
-        let (a0, a1, b0, b1) = (half(o0, hi), half(o1, hi), half(t0, hi), half(t1, hi));
-        let dot = via_f32(_mm256_add_pd(_mm256_mul_pd(a0, b0), _mm256_mul_pd(a1, b1)));
-        let osq = via_f32(_mm256_add_pd(_mm256_mul_pd(a0, a0), _mm256_mul_pd(a1, a1)));
-        let tsq = via_f32(_mm256_add_pd(_mm256_mul_pd(b0, b0), _mm256_mul_pd(b1, b1)));
-        let rhs = _mm256_mul_pd(_mm256_mul_pd(cos, osq), tsq);
-        let ok = _mm256_and_pd(
-            _mm256_cmp_pd::<_CMP_GE_OQ>(dot, zero),
-            _mm256_cmp_pd::<_CMP_GE_OQ>(_mm256_mul_pd(dot, dot), rhs),
-        );
+    let (po, pt) = (pack(o0, o1), pack(t0, t1));
+    let wrapped = _mm256_set1_epi32(i32::MIN);
+    let two31 = _mm256_set1_ps(2147483648.0);
+    let to_f32 = |v: __m256i| {
+        _mm256_blendv_ps(
+            _mm256_cvtepi32_ps(v),
+            two31,
+            _mm256_castsi256_ps(_mm256_cmpeq_epi32(v, wrapped)),
+        )
+    };
+    let dot = to_f32(_mm256_madd_epi16(po, pt));
+    let osq = to_f32(_mm256_madd_epi16(po, po));
+    let tsq = to_f32(_mm256_madd_epi16(pt, pt));
+    let cos = _mm256_set1_pd(cos_sq);
+    let half = |v: __m256, high: bool| {
+        if high {
+            _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v))
+        } else {
+            _mm256_cvtps_pd(_mm256_castps256_ps128(v))
+        }
+    };
+    let mut halves = [_mm_setzero_si128(); 2];
+    for (k, m) in halves.iter_mut().enumerate() {
+        let high = k == 1;
+        let d = half(dot, high);
+        let rhs = _mm256_mul_pd(_mm256_mul_pd(cos, half(osq, high)), half(tsq, high));
+        let ge = _mm256_cmp_pd::<_CMP_GE_OQ>(_mm256_mul_pd(d, d), rhs);
         // Each 64-bit lane is all ones or all zeros; keep one 32-bit half of each.
         let lanes = _mm256_permutevar8x32_epi32(
-            _mm256_castpd_si256(ok),
+            _mm256_castpd_si256(ge),
             _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6),
         );
         *m = _mm256_castsi256_si128(lanes);
     }
-    _mm256_set_m128i(masks[1], masks[0])
+    let ok = _mm256_set_m128i(halves[1], halves[0]);
+    let positive = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(dot, _mm256_setzero_ps()));
+    _mm256_and_si256(ok, positive)
 }
 
 /// AVX2 twin of `decouple::scale0`; columns at or past `vector_end` and the remainder of
