@@ -15,6 +15,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod cm;
 mod csf;
 mod decouple;
@@ -307,7 +309,7 @@ struct Workspace {
     csf0: Orients<i16>,
     faded0: Orients<i16>,
     lower: dwt::LowerScratch,
-    /// Approximation bands feeding the next scale.
+    /// Approximation bands feeding scales 2 and 3.
     next_ref: Vec<i32>,
     next_dis: Vec<i32>,
     ref1: Bands<i32>,
@@ -417,17 +419,12 @@ impl AdmExtractor {
             csf0: orients(len0),
             faded0: orients(len0),
             lower: dwt::LowerScratch::new(w0, levels[1].in_w),
-            next_ref: vec![0; len0],
-            next_dis: vec![0; len0],
-            // The approximation bands trade places with `next_*` every scale.
-            ref1: Bands {
-                a: vec![0; len0],
-                ..Bands::new(len1)
-            },
-            dis1: Bands {
-                a: vec![0; len0],
-                ..Bands::new(len1)
-            },
+            // The approximation bands trade places with `next_*` every scale from 1 on;
+            // scale 1 reads the 16-bit scale-0 bands itself.
+            next_ref: vec![0; len1],
+            next_dis: vec![0; len1],
+            ref1: Bands::new(len1),
+            dis1: Bands::new(len1),
             dec1: Decoupled::new(len1),
             csf1: orients(len1),
             faded1: orients(len1),
@@ -480,15 +477,6 @@ impl AdmExtractor {
         };
         dwt::scale0(reference, &setup, &mut ws.rows0, &mut ws.ref0);
         dwt::scale0(distorted, &setup, &mut ws.rows0, &mut ws.dis0);
-        let len0 = l0.w * l0.h;
-        for (dst, src) in [
-            (&mut ws.next_ref, &ws.ref0.a),
-            (&mut ws.next_dis, &ws.dis0.a),
-        ] {
-            for (d, &v) in dst[..len0].iter_mut().zip(&src[..len0]) {
-                *d = i32::from(v);
-            }
-        }
         let (num0, den0, aim0) = if s.skip_scale0 {
             (0.0, 1e-10f32, 0.0)
         } else {
@@ -509,18 +497,35 @@ impl AdmExtractor {
             if level.rows[0][0] < 0 {
                 fill_above(s, &levels[0], level.in_w, ws);
             }
-            let input = dwt::LowerInput {
-                scale,
-                w: level.in_w,
-                reference: &ws.next_ref,
-                distorted: &ws.next_dis,
-                reference_above: &ws.above_ref,
-                distorted_above: &ws.above_dis,
-                rows: &level.rows,
-                cols: &level.cols,
-                level: simd,
-            };
-            dwt::lower(&input, &mut ws.lower, &mut ws.ref1, &mut ws.dis1);
+            if scale == 1 {
+                // Straight from the 16-bit scale-0 bands; their input is at least 9 rows tall
+                // (pictures are at least 17), so row -1 is never read.
+                let input = dwt::LowerInput {
+                    scale,
+                    w: level.in_w,
+                    reference: &ws.ref0.a,
+                    distorted: &ws.dis0.a,
+                    reference_above: &[],
+                    distorted_above: &[],
+                    rows: &level.rows,
+                    cols: &level.cols,
+                    level: simd,
+                };
+                dwt::lower(&input, &mut ws.lower, &mut ws.ref1, &mut ws.dis1);
+            } else {
+                let input = dwt::LowerInput {
+                    scale,
+                    w: level.in_w,
+                    reference: &ws.next_ref,
+                    distorted: &ws.next_dis,
+                    reference_above: &ws.above_ref,
+                    distorted_above: &ws.above_dis,
+                    rows: &level.rows,
+                    cols: &level.cols,
+                    level: simd,
+                };
+                dwt::lower(&input, &mut ws.lower, &mut ws.ref1, &mut ws.dis1);
+            }
             std::mem::swap(&mut ws.next_ref, &mut ws.ref1.a);
             std::mem::swap(&mut ws.next_dis, &mut ws.dis1.a);
             let r = lower_scores(s, scale, level, ws, simd);
@@ -575,7 +580,14 @@ fn scale0_scores(s: &Settings, l: &Level, ws: &mut Workspace, simd: SimdLevel) -
         &mut ws.dec0,
         simd,
     );
-    let den = csf::denominator_scale0(ws.ref0.detail(), l.w, l.score, l.weights, s.noise_weight);
+    let den = csf::denominator_scale0(
+        ws.ref0.detail(),
+        l.w,
+        l.score,
+        l.weights,
+        s.noise_weight,
+        simd,
+    );
 
     csf::weigh_scale0(
         view(&ws.dec0.a),
@@ -642,6 +654,7 @@ fn lower_scores(
         l.score,
         l.weights,
         s.noise_weight,
+        simd,
     );
 
     csf::weigh_lower(

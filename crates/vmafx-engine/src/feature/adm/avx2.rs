@@ -64,44 +64,58 @@ unsafe fn interleave_low32(even: __m256i, odd: __m256i) -> __m256i {
     _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd))
 }
 
-/// Libvmaf's one-degree test on eight columns, given the first two orientations of reference
-/// and distorted as i32 lanes whose magnitudes stay below 2^26, so every product and sum is
-/// exact in f64 and the f32 roundings match the scalar i64-to-f32 conversions.
+/// Libvmaf's one-degree test on eight columns whose first two orientations are i16 values
+/// held in i32 lanes.
+///
+/// The dot product and both squared magnitudes are exact in i32 (`madd` of the packed pairs),
+/// except that the largest one, 2^31, wraps to i32::MIN, which no true value reaches; their
+/// conversions to f32 round exactly as the scalar i64-to-f32 ones. The scalar test divides each
+/// by 4096 in f64: scaling both sides of `d * d >= cos * o * t` by 2^24 changes no rounding,
+/// so the divisions are left out.
 #[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn angle_mask(o0: __m256i, o1: __m256i, t0: __m256i, t1: __m256i, cos_sq: f64) -> __m256i {
-    let scale = _mm256_set1_pd(1.0 / 4096.0);
-    let cos = _mm256_set1_pd(cos_sq);
-    let zero = _mm256_setzero_pd();
-    let half = |v: __m256i, hi: bool| -> __m256d {
-        let x = if hi {
-            _mm256_extracti128_si256::<1>(v)
-        } else {
-            _mm256_castsi256_si128(v)
-        };
-        _mm256_cvtepi32_pd(x)
+    let low16 = _mm256_set1_epi32(0xFFFF);
+    let pack = |a: __m256i, b: __m256i| {
+        _mm256_or_si256(_mm256_and_si256(a, low16), _mm256_slli_epi32::<16>(b))
     };
-    let via_f32 = |x: __m256d| _mm256_mul_pd(_mm256_cvtps_pd(_mm256_cvtpd_ps(x)), scale);
-    let mut masks = [_mm_setzero_si128(); 2];
-    for (k, m) in masks.iter_mut().enumerate() {
-        let hi = k == 1;
-        let (a0, a1, b0, b1) = (half(o0, hi), half(o1, hi), half(t0, hi), half(t1, hi));
-        let dot = via_f32(_mm256_add_pd(_mm256_mul_pd(a0, b0), _mm256_mul_pd(a1, b1)));
-        let osq = via_f32(_mm256_add_pd(_mm256_mul_pd(a0, a0), _mm256_mul_pd(a1, a1)));
-        let tsq = via_f32(_mm256_add_pd(_mm256_mul_pd(b0, b0), _mm256_mul_pd(b1, b1)));
-        let rhs = _mm256_mul_pd(_mm256_mul_pd(cos, osq), tsq);
-        let ok = _mm256_and_pd(
-            _mm256_cmp_pd::<_CMP_GE_OQ>(dot, zero),
-            _mm256_cmp_pd::<_CMP_GE_OQ>(_mm256_mul_pd(dot, dot), rhs),
-        );
+    let (po, pt) = (pack(o0, o1), pack(t0, t1));
+    let wrapped = _mm256_set1_epi32(i32::MIN);
+    let two31 = _mm256_set1_ps(2147483648.0);
+    let to_f32 = |v: __m256i| {
+        _mm256_blendv_ps(
+            _mm256_cvtepi32_ps(v),
+            two31,
+            _mm256_castsi256_ps(_mm256_cmpeq_epi32(v, wrapped)),
+        )
+    };
+    let dot = to_f32(_mm256_madd_epi16(po, pt));
+    let osq = to_f32(_mm256_madd_epi16(po, po));
+    let tsq = to_f32(_mm256_madd_epi16(pt, pt));
+    let cos = _mm256_set1_pd(cos_sq);
+    let half = |v: __m256, high: bool| {
+        if high {
+            _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v))
+        } else {
+            _mm256_cvtps_pd(_mm256_castps256_ps128(v))
+        }
+    };
+    let mut halves = [_mm_setzero_si128(); 2];
+    for (k, m) in halves.iter_mut().enumerate() {
+        let high = k == 1;
+        let d = half(dot, high);
+        let rhs = _mm256_mul_pd(_mm256_mul_pd(cos, half(osq, high)), half(tsq, high));
+        let ge = _mm256_cmp_pd::<_CMP_GE_OQ>(_mm256_mul_pd(d, d), rhs);
         // Each 64-bit lane is all ones or all zeros; keep one 32-bit half of each.
         let lanes = _mm256_permutevar8x32_epi32(
-            _mm256_castpd_si256(ok),
+            _mm256_castpd_si256(ge),
             _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6),
         );
         *m = _mm256_castsi256_si128(lanes);
     }
-    _mm256_set_m128i(masks[1], masks[0])
+    let ok = _mm256_set_m128i(halves[1], halves[0]);
+    let positive = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(dot, _mm256_setzero_ps()));
+    _mm256_and_si256(ok, positive)
 }
 
 /// AVX2 twin of `decouple::scale0`; columns at or past `vector_end` and the remainder of
@@ -724,10 +738,55 @@ unsafe fn filter64(
     _mm256_srl_epi64(_mm256_add_epi64(acc, round), shift)
 }
 
+/// Loads eight coefficients of a scale 1-3 input row as i32 lanes.
+trait LoadCoef: Copy {
+    /// # Safety
+    /// `p + 8 <= s.len()` and AVX2 available.
+    unsafe fn load_coef8(s: &[Self], p: usize) -> __m256i
+    where
+        Self: Sized;
+}
+
+impl LoadCoef for i16 {
+    #[inline(always)]
+    unsafe fn load_coef8(s: &[i16], p: usize) -> __m256i {
+        // SAFETY: forwarded from the caller.
+        unsafe { load_i16x8(s, p) }
+    }
+}
+
+impl LoadCoef for i32 {
+    #[inline(always)]
+    unsafe fn load_coef8(s: &[i32], p: usize) -> __m256i {
+        // SAFETY: forwarded from the caller.
+        unsafe { load_i32x8(s, p) }
+    }
+}
+
+/// Dispatches the vertical scale 1-3 pass on the coefficient type; returns how many columns
+/// it did (0 for types it does not know).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn dwt_lower_vertical_any<T: 'static>(
+    src: &[&[T]; 4],
+    rs: (i64, u32),
+    lo: &mut [i32],
+    hi: &mut [i32],
+) -> usize {
+    if let Some(r) = cast_rows::<T, i16>(*src) {
+        // SAFETY: AVX2 is enabled in this function.
+        return unsafe { dwt_lower_vertical(&r, rs, lo, hi) };
+    }
+    if let Some(r) = cast_rows::<T, i32>(*src) {
+        // SAFETY: AVX2 is enabled in this function.
+        return unsafe { dwt_lower_vertical(&r, rs, lo, hi) };
+    }
+    0
+}
+
 /// Vertical scale 1-3 pass over the first `w / 8 * 8` columns; returns how many it did.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn dwt_lower_vertical(
-    src: &[&[i32]; 4],
+unsafe fn dwt_lower_vertical<T: LoadCoef>(
+    src: &[&[T]; 4],
     (round, shift): (i64, u32),
     lo: &mut [i32],
     hi: &mut [i32],
@@ -744,7 +803,7 @@ pub(super) unsafe fn dwt_lower_vertical(
     while j < end {
         // SAFETY: j + 8 <= w <= each row's length; AVX2 is enabled in this function.
         unsafe {
-            let s = src.map(|r| load_i32x8(r, j));
+            let s = src.map(|r| T::load_coef8(r, j));
             let so = s.map(|v| _mm256_srli_epi64::<32>(v));
             let l = interleave_low32(
                 filter64(&lo_t, s, round, count),
@@ -1019,4 +1078,148 @@ unsafe fn angle_mask_wide(
     let even_mask = test(o0, o1, t0, t1);
     let odd_mask = test(odd(o0), odd(o1), odd(t0), odd(t1));
     _mm256_blend_epi32::<0b1010_1010>(even_mask, odd_mask)
+}
+
+/// Wrapping sum of |x|^3 over a row of the scale-0 reference detail (the inner sum of
+/// `csf::denominator_scale0`).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn cube_sum_i16(s: &[i16]) -> u64 {
+    let end = s.len() / 8 * 8;
+    let mut acc = _mm256_setzero_si256();
+    let mut j = 0;
+    while j < end {
+        // |x| <= 32768 as an unsigned lane, |x|^2 fits 32 bits, |x|^3 fits 64.
+        // SAFETY: j + 8 <= s.len().
+        let m = _mm256_abs_epi32(unsafe { load_i16x8(s, j) });
+        let sq = _mm256_mullo_epi32(m, m);
+        acc = _mm256_add_epi64(acc, _mm256_mul_epu32(sq, m));
+        acc = _mm256_add_epi64(
+            acc,
+            _mm256_mul_epu32(_mm256_srli_epi64::<32>(sq), _mm256_srli_epi64::<32>(m)),
+        );
+        j += 8;
+    }
+    // SAFETY: AVX2 is enabled in this function.
+    let mut total = unsafe { hsum_epi64(acc) } as u64;
+    for &x in &s[end..] {
+        let m = u64::from(x.unsigned_abs());
+        total = total.wrapping_add(m * m * m);
+    }
+    total
+}
+
+/// Wrapping sum over a row of scale 1-3 reference detail of libvmaf's rounded cube
+/// `((|x|^2 + sq_round) >> sq_shift) * |x|`, plus `cube_round`, `>> cube_shift` (the inner sum
+/// of `csf::denominator_lower`).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn cube_sum_i32(
+    s: &[i32],
+    (sq_round, sq_shift): (u64, u32),
+    (cube_round, cube_shift): (u64, u32),
+) -> u64 {
+    let end = s.len() / 8 * 8;
+    let sq_round_v = _mm256_set1_epi64x(sq_round as i64);
+    let sq_count = _mm_cvtsi64_si128(i64::from(sq_shift & 63));
+    let cube_round_v = _mm256_set1_epi64x(cube_round as i64);
+    let cube_count = _mm_cvtsi64_si128(i64::from(cube_shift & 63));
+    let low32 = _mm256_set1_epi64x(0xFFFF_FFFF);
+    let cube = |m: __m256i| {
+        // m: zero-extended |x| per 64-bit lane. sq has up to 33 bits: its two halves are
+        // multiplied separately for the wrapping 64-bit product.
+        let sq = _mm256_srl_epi64(
+            _mm256_add_epi64(_mm256_mul_epu32(m, m), sq_round_v),
+            sq_count,
+        );
+        let prod = _mm256_add_epi64(
+            _mm256_mul_epu32(sq, m),
+            _mm256_slli_epi64::<32>(_mm256_mul_epu32(_mm256_srli_epi64::<32>(sq), m)),
+        );
+        _mm256_srl_epi64(_mm256_add_epi64(prod, cube_round_v), cube_count)
+    };
+    let mut acc = _mm256_setzero_si256();
+    let mut j = 0;
+    while j < end {
+        // SAFETY: j + 8 <= s.len().
+        let m = _mm256_abs_epi32(unsafe { load_i32x8(s, j) });
+        acc = _mm256_add_epi64(acc, cube(_mm256_and_si256(m, low32)));
+        acc = _mm256_add_epi64(acc, cube(_mm256_srli_epi64::<32>(m)));
+        j += 8;
+    }
+    // SAFETY: AVX2 is enabled in this function.
+    let mut total = unsafe { hsum_epi64(acc) } as u64;
+    for &x in &s[end..] {
+        let m = u64::from(x.unsigned_abs());
+        let sq = m
+            .wrapping_mul(m)
+            .wrapping_add(sq_round)
+            .wrapping_shr(sq_shift);
+        total = total.wrapping_add(
+            sq.wrapping_mul(m)
+                .wrapping_add(cube_round)
+                .wrapping_shr(cube_shift),
+        );
+    }
+    total
+}
+
+/// AVX2 twin of the interior part of `cm::ring_row` at scales 1-3: `sums[c]` gets the 64-bit
+/// sum of the three faded bands over rows `i - 1 ..= i + 1` for columns `left - 1 ..= right`,
+/// and `ring[j]` for `j` in `left..right` the 3x3 sum minus the centre samples. Requires
+/// `1 <= left`, `right < w` and `1 <= i < h - 1`.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn ring_lower_row(
+    faded: [&[i32]; 3],
+    (w, h): (usize, usize),
+    i: usize,
+    (left, right): (usize, usize),
+    sums: &mut [i64],
+    ring: &mut [i64],
+) {
+    assert!(left >= 1 && right < w && i >= 1 && i + 1 < h);
+    assert!(sums.len() >= w && ring.len() >= w);
+    let bands = faded.map(|b| &b[..w * h]);
+    let (lo, hi) = (left - 1, right + 1);
+    let rows = [(i - 1) * w, i * w, (i + 1) * w];
+    let mut c = lo;
+    while c + 4 <= hi {
+        let mut acc = _mm256_setzero_si256();
+        for band in &bands {
+            for r in rows {
+                // SAFETY: r + c + 4 <= r + hi <= the band's length.
+                acc = _mm256_add_epi64(acc, unsafe { load_i32x4_wide(band, r + c) });
+            }
+        }
+        // SAFETY: c + 4 <= hi <= w <= sums.len().
+        unsafe { _mm256_storeu_si256(sums.as_mut_ptr().add(c).cast(), acc) };
+        c += 4;
+    }
+    for c in c..hi {
+        sums[c] = bands
+            .iter()
+            .map(|b| rows.iter().map(|&r| i64::from(b[r + c])).sum::<i64>())
+            .sum();
+    }
+    let here = i * w;
+    let mut j = left;
+    while j + 4 <= right {
+        // SAFETY: j - 1 >= 0 and j + 5 <= right + 1 = hi <= sums.len(); the centre loads stay
+        // inside row i.
+        unsafe {
+            let at = |k: usize| _mm256_loadu_si256(sums.as_ptr().add(k).cast());
+            let s = _mm256_add_epi64(_mm256_add_epi64(at(j - 1), at(j)), at(j + 1));
+            let own = _mm256_add_epi64(
+                _mm256_add_epi64(
+                    load_i32x4_wide(bands[0], here + j),
+                    load_i32x4_wide(bands[1], here + j),
+                ),
+                load_i32x4_wide(bands[2], here + j),
+            );
+            _mm256_storeu_si256(ring.as_mut_ptr().add(j).cast(), _mm256_sub_epi64(s, own));
+        }
+        j += 4;
+    }
+    for j in j..right {
+        let own: i64 = bands.iter().map(|b| i64::from(b[here + j])).sum();
+        ring[j] = sums[j - 1] + sums[j] + sums[j + 1] - own;
+    }
 }

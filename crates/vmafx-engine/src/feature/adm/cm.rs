@@ -280,18 +280,35 @@ pub(super) fn numerator_scale0(
         if level >= SimdLevel::Avx2 && split > border.left {
             // Interior row with left >= 1: every neighbour of [left, right) lies inside the
             // band, so no mirroring is needed.
-            let simd_end = border.left + (split - border.left) / 8 * 8;
-            // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
-            unsafe {
-                super::avx2::cm_scale0_row(
-                    m,
-                    i,
-                    (border.left, simd_end, border.right),
-                    weights,
-                    &cubes,
-                    &mut scratch.colsum,
-                    &mut inner,
-                )
+            let simd_end = if level == SimdLevel::Avx512 {
+                // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+                unsafe {
+                    super::avx512::cm_scale0_row(
+                        m,
+                        i,
+                        (border.left, split, border.right),
+                        weights,
+                        &cubes,
+                        &mut scratch.colsum,
+                        &mut inner,
+                    )
+                };
+                split
+            } else {
+                let simd_end = border.left + (split - border.left) / 8 * 8;
+                // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+                unsafe {
+                    super::avx2::cm_scale0_row(
+                        m,
+                        i,
+                        (border.left, simd_end, border.right),
+                        weights,
+                        &cubes,
+                        &mut scratch.colsum,
+                        &mut inner,
+                    )
+                };
+                simd_end
             };
             ring_from_colsum(m.faded, w, i, simd_end..border.right, scratch);
             let (vector, scalar) = (simd_end..split, split..border.right);
@@ -418,8 +435,29 @@ pub(super) fn numerator_lower(
     let cols = border.left..border.right;
     let mut total = [0i64; 3];
     for i in border.top..border.bottom {
-        ring_row(m.faded, w, h, i, cols.clone(), scratch);
-        let split = if border.left > 0 && i >= 1 && i + 1 < h {
+        // Interior rows with left >= 1 (hence right < w) need no mirroring.
+        let interior = border.left > 0 && i >= 1 && i + 1 < h;
+        #[cfg(target_arch = "x86_64")]
+        let ring_done = interior && level >= SimdLevel::Avx2 && {
+            let args = ((w, h), i, (border.left, border.right));
+            let RowScratch { sums, ring, .. } = &mut *scratch;
+            if level == SimdLevel::Avx512 {
+                // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+                unsafe {
+                    super::avx512::ring_lower_row(m.faded, args.0, args.1, args.2, sums, ring)
+                };
+            } else {
+                // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+                unsafe { super::avx2::ring_lower_row(m.faded, args.0, args.1, args.2, sums, ring) };
+            }
+            true
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let ring_done = false;
+        if !ring_done {
+            ring_row(m.faded, w, h, i, cols.clone(), scratch);
+        }
+        let split = if interior {
             tail_start(border.left, border.right, 2)
         } else {
             border.left
@@ -427,7 +465,20 @@ pub(super) fn numerator_lower(
         let mut inner = [0i64; 3];
         let mut first = border.left;
         #[cfg(target_arch = "x86_64")]
-        if level >= SimdLevel::Avx2 {
+        if level == SimdLevel::Avx512 {
+            let vector = border.left..split;
+            // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+            first += unsafe {
+                super::avx512::cm_lower_span(
+                    &scratch.ring[vector.clone()],
+                    row_slices(m.weighted, w, i, &vector),
+                    row_slices(m.measured, w, i, &vector),
+                    weights,
+                    &cube,
+                    &mut inner,
+                )
+            };
+        } else if level >= SimdLevel::Avx2 {
             let vector = border.left..split;
             // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
             first += unsafe {

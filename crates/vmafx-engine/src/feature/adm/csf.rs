@@ -343,7 +343,20 @@ pub(super) fn weigh_scale0(
             let f = &mut flt[b][row..row + w];
             let mut first = border.left;
             #[cfg(target_arch = "x86_64")]
-            if level >= SimdLevel::Avx2 {
+            if level == SimdLevel::Avx512 {
+                // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+                unsafe {
+                    super::avx512::weigh_scale0_row(
+                        s,
+                        d,
+                        f,
+                        (border.left, tail),
+                        weight,
+                        (round, shift),
+                    )
+                };
+                first = tail;
+            } else if level >= SimdLevel::Avx2 {
                 // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
                 unsafe {
                     super::avx2::weigh_scale0_row(
@@ -396,7 +409,11 @@ pub(super) fn weigh_lower(
             let f = &mut flt[b][row..row + w];
             let mut first = border.left;
             #[cfg(target_arch = "x86_64")]
-            if level >= SimdLevel::Avx2 {
+            if level == SimdLevel::Avx512 {
+                // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+                unsafe { super::avx512::weigh_lower_row(s, d, f, (border.left, tail), weights[b]) };
+                first = tail;
+            } else if level >= SimdLevel::Avx2 {
                 // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
                 unsafe { super::avx2::weigh_lower_row(s, d, f, (border.left, tail), weights[b]) };
                 first = tail;
@@ -431,6 +448,7 @@ pub(super) fn denominator_scale0(
     border: Border,
     weights: [f32; 3],
     noise_weight: f64,
+    level: SimdLevel,
 ) -> f32 {
     let area = (border.bottom - border.top) * (border.right - border.left);
     let shift = (((area as f64).log2() - 20.0).ceil() as i32).max(0) as u32;
@@ -440,19 +458,58 @@ pub(super) fn denominator_scale0(
         let row = i * w;
         for (b, total) in acc.iter_mut().enumerate() {
             let s = &reference[b][row + border.left..row + border.right];
-            let inner: u64 = s
-                .iter()
-                .map(|&x| {
-                    let m = u64::from(x.unsigned_abs());
-                    m * m * m
-                })
-                .fold(0u64, u64::wrapping_add);
+            let inner = cube_sum_i16(s, level);
             *total = total.wrapping_add(inner.wrapping_add(round) >> shift);
         }
     }
     let scale = 2f64.powf(f64::from(18 - shift as i32));
     let csf = [0, 1, 2].map(|b| (acc[b] as f64 / scale) * f64::from(weights[b]).powf(3.0));
     combine(csf, noise_floor(border, noise_weight))
+}
+
+/// Wrapping sum of |x|^3 over `s`.
+fn cube_sum_i16(s: &[i16], level: SimdLevel) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    match level {
+        // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+        SimdLevel::Avx512 => return unsafe { super::avx512::cube_sum_i16(s) },
+        // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+        SimdLevel::Avx2 => return unsafe { super::avx2::cube_sum_i16(s) },
+        SimdLevel::Scalar => {}
+    }
+    let _ = level;
+    s.iter()
+        .map(|&x| {
+            let m = u64::from(x.unsigned_abs());
+            m * m * m
+        })
+        .fold(0u64, u64::wrapping_add)
+}
+
+/// Wrapping sum over `s` of libvmaf's scale 1-3 rounded cube of |x|.
+fn cube_sum_i32(s: &[i32], sq: (u64, u32), cube: (u64, u32), level: SimdLevel) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    match level {
+        // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+        SimdLevel::Avx512 => return unsafe { super::avx512::cube_sum_i32(s, sq, cube) },
+        // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+        SimdLevel::Avx2 => return unsafe { super::avx2::cube_sum_i32(s, sq, cube) },
+        SimdLevel::Scalar => {}
+    }
+    let _ = level;
+    let ((sq_round, sq_shift), (cube_round, cube_shift)) = (sq, cube);
+    s.iter()
+        .map(|&x| {
+            let m = u64::from(x.unsigned_abs());
+            let sq = m
+                .wrapping_mul(m)
+                .wrapping_add(sq_round)
+                .wrapping_shr(sq_shift);
+            sq.wrapping_mul(m)
+                .wrapping_add(cube_round)
+                .wrapping_shr(cube_shift)
+        })
+        .fold(0u64, u64::wrapping_add)
 }
 
 /// `(uint32_t)pow(2, shift - 1)` with libvmaf's unsigned wrap-around at shift 0.
@@ -473,6 +530,7 @@ pub(super) fn denominator_lower(
     border: Border,
     weights: [f32; 3],
     noise_weight: f64,
+    level: SimdLevel,
 ) -> f32 {
     let sq_shift = [31u32, 30, 31][scale - 1];
     let sq_round = 1u64 << sq_shift;
@@ -485,19 +543,7 @@ pub(super) fn denominator_lower(
         let row = i * w;
         for (b, total) in acc.iter_mut().enumerate() {
             let s = &reference[b][row + border.left..row + border.right];
-            let inner: u64 = s
-                .iter()
-                .map(|&x| {
-                    let m = u64::from(x.unsigned_abs());
-                    let sq = m
-                        .wrapping_mul(m)
-                        .wrapping_add(sq_round)
-                        .wrapping_shr(sq_shift);
-                    sq.wrapping_mul(m)
-                        .wrapping_add(cube_round)
-                        .wrapping_shr(cube_shift)
-                })
-                .fold(0u64, u64::wrapping_add);
+            let inner = cube_sum_i32(s, (sq_round, sq_shift), (cube_round, cube_shift), level);
             *total = total.wrapping_add(inner.wrapping_add(row_round).wrapping_shr(row_shift));
         }
     }

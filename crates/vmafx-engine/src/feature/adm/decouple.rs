@@ -67,6 +67,16 @@ pub(super) fn scale0(
 ) {
     let vector_end = border.right - border.right % 8;
     #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx512 {
+        // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+        unsafe {
+            super::avx512::decouple_scale0(
+                reference, distorted, w, border, vector_end, gain, recip, out,
+            )
+        };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
         unsafe {
@@ -190,6 +200,12 @@ pub(super) fn lower(
     out: &mut Decoupled<i32>,
     level: SimdLevel,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx512 {
+        // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+        unsafe { super::avx512::decouple_lower(reference, distorted, w, border, gain, recip, out) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.

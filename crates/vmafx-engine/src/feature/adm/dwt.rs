@@ -140,8 +140,13 @@ pub(super) fn scale0<P: Pixel>(
             } else {
                 Some(&mut hi[..w])
             };
-            // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
-            done = unsafe { super::avx2::dwt0_vertical_any(r, bit_depth, &mut lo[..w], hi) };
+            done = if level == SimdLevel::Avx512 {
+                // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+                unsafe { super::avx512::dwt0_vertical_any(r, bit_depth, &mut lo[..w], hi) }
+            } else {
+                // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
+                unsafe { super::avx2::dwt0_vertical_any(r, bit_depth, &mut lo[..w], hi) }
+            };
         }
         for j in done..w {
             let u = [
@@ -236,7 +241,10 @@ fn horizontal_i16(
     }
     let mut first = 1;
     #[cfg(target_arch = "x86_64")]
-    if level >= SimdLevel::Avx2 {
+    if level == SimdLevel::Avx512 {
+        // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+        first = unsafe { super::avx512::dwt0_horizontal(src, low, high.as_deref_mut()) };
+    } else if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
         first = unsafe { super::avx2::dwt0_horizontal(src, low, high.as_deref_mut()) };
     }
@@ -293,19 +301,26 @@ impl LowerScratch {
 }
 
 /// Inputs of one scale 1-3 transform.
-pub(super) struct LowerInput<'a> {
+/// Coefficients a scale 1-3 transform reads: the 16-bit scale-0 approximation band feeds
+/// scale 1 directly, the 32-bit bands of scales 1 and 2 feed the next.
+pub(super) trait Coef: Copy + Into<i64> + 'static {}
+
+impl Coef for i16 {}
+impl Coef for i32 {}
+
+pub(super) struct LowerInput<'a, T> {
     /// Scale number, 1 to 3; the input height is the length of `rows` times two, or one less.
     pub scale: usize,
     /// Input width.
     pub w: usize,
     /// Reference approximation band of the previous scale, stride `w`.
-    pub reference: &'a [i32],
+    pub reference: &'a [T],
     /// Distorted approximation band of the previous scale, stride `w`.
-    pub distorted: &'a [i32],
-    /// Row read in place of reference row -1.
-    pub reference_above: &'a [i32],
-    /// Row read in place of distorted row -1.
-    pub distorted_above: &'a [i32],
+    pub distorted: &'a [T],
+    /// Row read in place of reference row -1 (only at scale 3; may be empty elsewhere).
+    pub reference_above: &'a [T],
+    /// Row read in place of distorted row -1 (likewise).
+    pub distorted_above: &'a [T],
     /// Row taps.
     pub rows: &'a [Taps],
     /// Column taps.
@@ -316,8 +331,8 @@ pub(super) struct LowerInput<'a> {
 
 /// Transforms the reference and distorted approximation bands of the previous scale into
 /// `out_ref` and `out_dis` (stride = output width).
-pub(super) fn lower(
-    input: &LowerInput<'_>,
+pub(super) fn lower<T: Coef>(
+    input: &LowerInput<'_, T>,
     scratch: &mut LowerScratch,
     out_ref: &mut Bands<i32>,
     out_dis: &mut Bands<i32>,
@@ -371,7 +386,7 @@ pub(super) fn lower(
     }
 }
 
-fn source_row<'a>(band: &'a [i32], above: &'a [i32], w: usize, t: isize) -> &'a [i32] {
+fn source_row<'a, T>(band: &'a [T], above: &'a [T], w: usize, t: isize) -> &'a [T] {
     if t < 0 {
         &above[..w]
     } else {
@@ -380,8 +395,8 @@ fn source_row<'a>(band: &'a [i32], above: &'a [i32], w: usize, t: isize) -> &'a 
     }
 }
 
-fn vertical_i32(
-    src: &[&[i32]; 4],
+fn vertical_i32<T: Coef>(
+    src: &[&[T]; 4],
     round: i64,
     shift: u32,
     lo: &mut [i32],
@@ -390,19 +405,17 @@ fn vertical_i32(
 ) {
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if level >= SimdLevel::Avx2 {
+    if level == SimdLevel::Avx512 {
+        // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+        done = unsafe { super::avx512::dwt_lower_vertical_any(src, (round, shift), lo, hi) };
+    } else if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
-        done = unsafe { super::avx2::dwt_lower_vertical(src, (round, shift), lo, hi) };
+        done = unsafe { super::avx2::dwt_lower_vertical_any(src, (round, shift), lo, hi) };
     }
     let _ = level;
     let [s0, s1, s2, s3] = *src;
     for (j, (l, h)) in lo.iter_mut().zip(hi.iter_mut()).enumerate().skip(done) {
-        let s = [
-            i64::from(s0[j]),
-            i64::from(s1[j]),
-            i64::from(s2[j]),
-            i64::from(s3[j]),
-        ];
+        let s = [s0[j].into(), s1[j].into(), s2[j].into(), s3[j].into()];
         *l = ((dot64(LO, s) + round) >> shift) as i32;
         *h = ((dot64(HI, s) + round) >> shift) as i32;
     }
@@ -445,7 +458,11 @@ fn horizontal_i32(
     }
     let mut first = 1;
     #[cfg(target_arch = "x86_64")]
-    if level >= SimdLevel::Avx2 {
+    if level == SimdLevel::Avx512 {
+        // SAFETY: the Avx512 level is only chosen on CPUs that report AVX-512.
+        first =
+            unsafe { super::avx512::dwt_lower_horizontal(buf, start, (round, shift), low, high) };
+    } else if level >= SimdLevel::Avx2 {
         // SAFETY: the Avx2 level is only chosen on CPUs that report AVX2.
         first = unsafe { super::avx2::dwt_lower_horizontal(buf, start, (round, shift), low, high) };
     }

@@ -1,5 +1,6 @@
-//! Twin tests: every AVX2 kernel against its scalar twin on random data of many sizes, and the
-//! whole extractor under both levels on random pictures. Skipped on CPUs without AVX2.
+//! Twin tests: every AVX2 and AVX-512 kernel against its scalar twin on random data of many
+//! sizes, and the whole extractor under every level on random pictures. A level the CPU lacks
+//! is skipped with one SKIPPED line.
 
 use super::*;
 use crate::cpu::SimdLevel;
@@ -62,6 +63,22 @@ fn avx2() -> bool {
     crate::cpu::twin_level_available(SimdLevel::Avx2, "adm AVX2 kernels")
 }
 
+/// The levels to compare: scalar first, then each vector level this CPU has (at least one,
+/// or the list is empty and the test has nothing to compare).
+fn levels() -> Vec<SimdLevel> {
+    let mut v = vec![SimdLevel::Scalar];
+    if avx2() {
+        v.push(SimdLevel::Avx2);
+    }
+    if crate::cpu::twin_level_available(SimdLevel::Avx512, "adm AVX-512 kernels") {
+        v.push(SimdLevel::Avx512);
+    }
+    if v.len() == 1 {
+        v.clear();
+    }
+    v
+}
+
 /// Widths 1..=70 and a few large ones, paired with a spread of heights.
 fn sizes() -> Vec<(usize, usize)> {
     let mut v: Vec<(usize, usize)> = (1..=70).map(|w| (w, 1 + (w * 7) % 23)).collect();
@@ -91,9 +108,7 @@ fn near<T: Copy>(
 
 #[test]
 fn decouple_scale0_twins() {
-    if !avx2() {
-        return;
-    }
+    let levels = levels();
     let mut rng = Rng(0x1234_5678_9ABC_DEF1);
     let recip = decouple::Reciprocals::new();
     for (w, h) in sizes() {
@@ -115,8 +130,8 @@ fn decouple_scale0_twins() {
                     bottom: h,
                 }
             };
-            let mut outs = [Decoupled::<i16>::new(len), Decoupled::<i16>::new(len)];
-            for (out, level) in outs.iter_mut().zip([SimdLevel::Scalar, SimdLevel::Avx2]) {
+            let mut outs: Vec<_> = levels.iter().map(|_| Decoupled::<i16>::new(len)).collect();
+            for (out, &level) in outs.iter_mut().zip(&levels) {
                 decouple::scale0(
                     [&o[0], &o[1], &o[2]],
                     [&t[0], &t[1], &t[2]],
@@ -128,17 +143,17 @@ fn decouple_scale0_twins() {
                     level,
                 );
             }
-            assert_eq!(outs[0].r, outs[1].r, "{w}x{h} gain {gain}");
-            assert_eq!(outs[0].a, outs[1].a, "{w}x{h} gain {gain}");
+            for (out, level) in outs.iter().zip(&levels).skip(1) {
+                assert_eq!(outs[0].r, out.r, "{w}x{h} gain {gain} {level}");
+                assert_eq!(outs[0].a, out.a, "{w}x{h} gain {gain} {level}");
+            }
         }
     }
 }
 
 #[test]
 fn decouple_lower_twins() {
-    if !avx2() {
-        return;
-    }
+    let levels = levels();
     let mut rng = Rng(0xDEAD_BEEF_0BAD_F00D);
     let recip = decouple::Reciprocals::new();
     for (w, h) in sizes() {
@@ -161,8 +176,8 @@ fn decouple_lower_twins() {
                 *v = (*v).max(i32::MIN + 1);
             }
             let border = Border::working(w, h);
-            let mut outs = [Decoupled::<i32>::new(len), Decoupled::<i32>::new(len)];
-            for (out, level) in outs.iter_mut().zip([SimdLevel::Scalar, SimdLevel::Avx2]) {
+            let mut outs: Vec<_> = levels.iter().map(|_| Decoupled::<i32>::new(len)).collect();
+            for (out, &level) in outs.iter_mut().zip(&levels) {
                 decouple::lower(
                     [&o[0], &o[1], &o[2]],
                     [&t[0], &t[1], &t[2]],
@@ -174,17 +189,17 @@ fn decouple_lower_twins() {
                     level,
                 );
             }
-            assert_eq!(outs[0].r, outs[1].r, "{w}x{h} gain {gain}");
-            assert_eq!(outs[0].a, outs[1].a, "{w}x{h} gain {gain}");
+            for (out, level) in outs.iter().zip(&levels).skip(1) {
+                assert_eq!(outs[0].r, out.r, "{w}x{h} gain {gain} {level}");
+                assert_eq!(outs[0].a, out.a, "{w}x{h} gain {gain} {level}");
+            }
         }
     }
 }
 
 #[test]
 fn numerator_scale0_twins() {
-    if !avx2() {
-        return;
-    }
+    let levels = levels();
     let mut rng = Rng(0x0F0F_1234_4321_F0F0);
     for (w, h) in sizes() {
         if w < 2 || h < 2 {
@@ -208,9 +223,18 @@ fn numerator_scale0_twins() {
             };
             let border = Border::scoring(w, h);
             let mut rows = cm::RowScratch::new(w);
-            let [a, b] = [SimdLevel::Scalar, SimdLevel::Avx2]
-                .map(|l| cm::numerator_scale0(&m, border, weights, 0.03125, &mut rows, l));
-            assert_eq!(a.to_bits(), b.to_bits(), "{w}x{h} {weights:?}: {a} vs {b}");
+            let got: Vec<f32> = levels
+                .iter()
+                .map(|&l| cm::numerator_scale0(&m, border, weights, 0.03125, &mut rows, l))
+                .collect();
+            for (b, level) in got.iter().zip(&levels).skip(1) {
+                let a = got[0];
+                assert_eq!(
+                    a.to_bits(),
+                    b.to_bits(),
+                    "{w}x{h} {weights:?} {level}: {a} vs {b}"
+                );
+            }
         }
     }
 }
@@ -269,7 +293,8 @@ fn random_pair(rng: &mut Rng, w: usize, h: usize, bit_depth: u8) -> (Picture, Pi
 
 #[test]
 fn extractor_twins() {
-    if !avx2() {
+    let levels = levels();
+    if levels.is_empty() {
         return;
     }
     let mut rng = Rng(0x5555_AAAA_1357_9BDF);
@@ -299,7 +324,7 @@ fn extractor_twins() {
             .map(|_| random_pair(&mut rng, w, h, bit_depth))
             .collect();
         let mut results = Vec::new();
-        for level in [SimdLevel::Scalar, SimdLevel::Avx2] {
+        for &level in &levels {
             let mut adm = AdmExtractor::new(&options, geometry, level).unwrap();
             let mut out = Vec::new();
             for (i, (r, d)) in pairs.iter().enumerate() {
@@ -307,15 +332,17 @@ fn extractor_twins() {
             }
             results.push(out);
         }
-        for (a, b) in results[0].iter().zip(&results[1]) {
-            assert_eq!(
-                a.value.to_bits(),
-                b.value.to_bits(),
-                "{w}x{h} at {bit_depth} bits, {}: {} vs {}",
-                a.name,
-                a.value,
-                b.value
-            );
+        for (result, level) in results.iter().zip(&levels).skip(1) {
+            for (a, b) in results[0].iter().zip(result) {
+                assert_eq!(
+                    a.value.to_bits(),
+                    b.value.to_bits(),
+                    "{w}x{h} at {bit_depth} bits, {level}, {}: {} vs {}",
+                    a.name,
+                    a.value,
+                    b.value
+                );
+            }
         }
     }
 }
@@ -352,5 +379,326 @@ fn i64_to_f32_rounds_once() {
         for (g, v) in got.iter().zip(chunk) {
             assert_eq!(*g, f64::from(*v as f32), "{v}");
         }
+    }
+}
+
+/// Asserts every level's output equals the scalar one's.
+fn assert_twins<T: PartialEq + std::fmt::Debug>(outs: &[T], levels: &[SimdLevel], what: &str) {
+    for (out, level) in outs.iter().zip(levels).skip(1) {
+        assert_eq!(&outs[0], out, "{what} at {level}");
+    }
+}
+
+#[test]
+fn dwt_scale0_twins() {
+    let levels = levels();
+    if levels.is_empty() {
+        return;
+    }
+    let mut rng = Rng(0x7777_1234_ABCD_0001);
+    let mut shapes: Vec<(usize, usize)> = (5..=70).map(|w| (w, 5 + (w * 3) % 11)).collect();
+    shapes.extend([(129, 6), (961, 5), (1921, 5)]);
+    for (n, &(w, h)) in shapes.iter().enumerate() {
+        for bit_depth in [8u8, 10, 12, 16] {
+            let (mut picture, _) = random_pair(&mut rng, w, h, bit_depth);
+            if n % 3 == 0 {
+                // Samples beyond the bit depth (malformed input) take the general path.
+                if let PlaneData::U16(p) = &mut picture.planes[0] {
+                    for y in 0..h {
+                        for s in p.row_mut(y).iter_mut() {
+                            if rng.below(40) == 0 {
+                                *s = rng.next() as u16;
+                            }
+                        }
+                    }
+                }
+            }
+            let (rows, cols) = (dwt::tap_table(h), dwt::tap_table(w));
+            let out_w = cols.len();
+            let len = out_w * rows.len();
+            let last = if bit_depth > 8 && dwt::scale0_overreads(out_w) {
+                dwt::LastColumn::Overread(rng.next() as i32)
+            } else {
+                dwt::LastColumn::Mirrored
+            };
+            let lowpass_only = n % 5 == 0;
+            let outs: Vec<_> = levels
+                .iter()
+                .map(|&level| {
+                    let setup = dwt::Scale0Setup {
+                        bit_depth,
+                        rows: &rows,
+                        cols: &cols,
+                        last,
+                        lowpass_only,
+                        level,
+                    };
+                    let mut scratch = dwt::Scale0Rows::new(w);
+                    let mut out = Bands::<i16>::new(len);
+                    match &picture.planes[0] {
+                        PlaneData::U8(p) => dwt::scale0(p, &setup, &mut scratch, &mut out),
+                        PlaneData::U16(p) => dwt::scale0(p, &setup, &mut scratch, &mut out),
+                    }
+                    [out.a, out.h, out.v, out.d]
+                })
+                .collect();
+            assert_twins(&outs, &levels, &format!("{w}x{h} at {bit_depth} bits"));
+        }
+    }
+}
+
+#[test]
+fn dwt_lower_twins() {
+    let levels = levels();
+    if levels.is_empty() {
+        return;
+    }
+    let mut rng = Rng(0x2468_ACE0_1357_9BDF);
+    let mut shapes: Vec<(usize, usize)> = (5..=70).map(|w| (w, 3 + (w * 5) % 13)).collect();
+    shapes.extend([(129, 4), (481, 5), (961, 3)]);
+    for (n, &(w, h)) in shapes.iter().enumerate() {
+        let scale = 1 + n % 3;
+        let gen = if n % 2 == 0 {
+            Rng::i32_any
+        } else {
+            Rng::i32_moderate
+        };
+        let reference: Vec<i32> = (0..w * h).map(|_| gen(&mut rng)).collect();
+        let distorted: Vec<i32> = (0..w * h).map(|_| gen(&mut rng)).collect();
+        let above: Vec<i32> = (0..w).map(|_| gen(&mut rng)).collect();
+        let (rows, cols) = (dwt::tap_table(h), dwt::tap_table(w));
+        let len = rows.len() * cols.len();
+        fn run<T: dwt::Coef>(input: &dwt::LowerInput<'_, T>, len: usize) -> [Vec<i32>; 8] {
+            let mut scratch = dwt::LowerScratch::new(2 * input.w, input.w);
+            let (mut r, mut d) = (Bands::<i32>::new(len), Bands::<i32>::new(len));
+            dwt::lower(input, &mut scratch, &mut r, &mut d);
+            [r.a, r.h, r.v, r.d, d.a, d.h, d.v, d.d]
+        }
+        let outs: Vec<_> = levels
+            .iter()
+            .map(|&level| {
+                run(
+                    &dwt::LowerInput {
+                        scale,
+                        w,
+                        reference: &reference,
+                        distorted: &distorted,
+                        reference_above: &above,
+                        distorted_above: &above,
+                        rows: &rows,
+                        cols: &cols,
+                        level,
+                    },
+                    len,
+                )
+            })
+            .collect();
+        assert_twins(&outs, &levels, &format!("{w}x{h} scale {scale}"));
+        // Scale 1 reads the 16-bit scale-0 bands.
+        let narrow = |v: &[i32]| v.iter().map(|&x| x as i16).collect::<Vec<_>>();
+        let (reference, distorted, above) =
+            (narrow(&reference), narrow(&distorted), narrow(&above));
+        let outs: Vec<_> = levels
+            .iter()
+            .map(|&level| {
+                run(
+                    &dwt::LowerInput {
+                        scale,
+                        w,
+                        reference: &reference,
+                        distorted: &distorted,
+                        reference_above: &above,
+                        distorted_above: &above,
+                        rows: &rows,
+                        cols: &cols,
+                        level,
+                    },
+                    len,
+                )
+            })
+            .collect();
+        assert_twins(
+            &outs,
+            &levels,
+            &format!("{w}x{h} scale {scale}, 16-bit input"),
+        );
+    }
+}
+
+/// Random borders inside a `w` x `h` band: the working border or an arbitrary one.
+fn random_border(rng: &mut Rng, w: usize, h: usize) -> Border {
+    if rng.below(2) == 0 {
+        return Border::working(w, h);
+    }
+    let left = rng.below(w as u64) as usize;
+    let top = rng.below(h as u64) as usize;
+    Border {
+        left,
+        top,
+        right: left + 1 + rng.below((w - left) as u64) as usize,
+        bottom: top + 1 + rng.below((h - top) as u64) as usize,
+    }
+}
+
+#[test]
+fn weigh_twins() {
+    let levels = levels();
+    if levels.is_empty() {
+        return;
+    }
+    let mut rng = Rng(0x1111_2222_3333_4444);
+    for (w, h) in sizes() {
+        let len = w * h;
+        let border = random_border(&mut rng, w, h);
+        let src16 = random_bands(&mut rng, len, Rng::i16_any);
+        for weights in [[36453u16, 36453, 49417], [65535, 3416, 60000]] {
+            let outs: Vec<_> = levels
+                .iter()
+                .map(|&level| {
+                    let (mut d, mut f) = (orients::<i16>(len), orients::<i16>(len));
+                    csf::weigh_scale0(view(&src16), w, border, weights, &mut d, &mut f, level);
+                    (d, f)
+                })
+                .collect();
+            assert_twins(&outs, &levels, &format!("scale 0 {w}x{h} {weights:?}"));
+        }
+        let src32 = random_bands(&mut rng, len, Rng::i32_any);
+        for weights in [
+            [137373792u32, 137373792, 61414028],
+            [4_000_000_000, 2_147_483_648, 5],
+        ] {
+            let outs: Vec<_> = levels
+                .iter()
+                .map(|&level| {
+                    let (mut d, mut f) = (orients::<i32>(len), orients::<i32>(len));
+                    csf::weigh_lower(view(&src32), w, border, weights, &mut d, &mut f, level);
+                    (d, f)
+                })
+                .collect();
+            assert_twins(&outs, &levels, &format!("scales 1-3 {w}x{h} {weights:?}"));
+        }
+    }
+}
+
+#[test]
+fn denominator_twins() {
+    let levels = levels();
+    if levels.is_empty() {
+        return;
+    }
+    let mut rng = Rng(0x9999_8888_7777_6666);
+    let weights = [0.0123f32, 0.0123, 0.0456];
+    for (w, h) in sizes() {
+        let len = w * h;
+        let border = random_border(&mut rng, w, h);
+        let b16 = random_bands(&mut rng, len, Rng::i16_any);
+        let got: Vec<u32> = levels
+            .iter()
+            .map(|&l| csf::denominator_scale0(view(&b16), w, border, weights, 0.03125, l).to_bits())
+            .collect();
+        assert_twins(&got, &levels, &format!("scale 0 {w}x{h}"));
+        let b32 = random_bands(&mut rng, len, Rng::i32_any);
+        for scale in 1..4 {
+            let got: Vec<u32> = levels
+                .iter()
+                .map(|&l| {
+                    csf::denominator_lower(view(&b32), scale, w, border, weights, 0.03125, l)
+                        .to_bits()
+                })
+                .collect();
+            assert_twins(&got, &levels, &format!("scale {scale} {w}x{h}"));
+        }
+    }
+}
+
+#[test]
+fn numerator_lower_twins() {
+    let levels = levels();
+    if levels.is_empty() {
+        return;
+    }
+    let mut rng = Rng(0x3141_5926_5358_9793);
+    for (w, h) in sizes() {
+        if w < 2 || h < 2 {
+            continue;
+        }
+        let len = w * h;
+        for (scale, weights) in [
+            (1, [137373792u32, 137373792, 61414028]),
+            (2, [50654812, 50654812, 25580132]),
+            (3, [4_000_000_000, 2_147_483_648, 7]),
+        ] {
+            let measured = random_bands(&mut rng, len, Rng::i32_any);
+            let weighted = random_bands(&mut rng, len, Rng::i32_any);
+            let faded = random_bands(&mut rng, len, Rng::i32_any);
+            let m = cm::Masking {
+                measured: view(&measured),
+                weighted: view(&weighted),
+                faded: view(&faded),
+                w,
+                h,
+            };
+            let border = Border::scoring(w, h);
+            let mut rows = cm::RowScratch::new(w);
+            let got: Vec<u32> = levels
+                .iter()
+                .map(|&l| {
+                    cm::numerator_lower(&m, scale, border, weights, 0.03125, &mut rows, l).to_bits()
+                })
+                .collect();
+            assert_twins(&got, &levels, &format!("scale {scale} {w}x{h} {weights:?}"));
+        }
+    }
+}
+
+#[test]
+fn decouple_scale0_extreme_twins() {
+    // Every combination of extreme coefficients, including the one whose dot product and
+    // squared magnitudes reach 2^31 (all four -32768).
+    let levels = levels();
+    let values = [-32768i16, -32767, 32767, 0, 1, -1, 16384];
+    let mut combos = Vec::new();
+    for &a in &values {
+        for &b in &values {
+            for &c in &values {
+                for &d in &values {
+                    combos.push([a, b, c, d]);
+                }
+            }
+        }
+    }
+    let w = combos.len();
+    let o = [
+        combos.iter().map(|v| v[0]).collect::<Vec<_>>(),
+        combos.iter().map(|v| v[1]).collect(),
+        combos.iter().map(|v| v[2]).collect(),
+    ];
+    let t = [
+        combos.iter().map(|v| v[2]).collect::<Vec<_>>(),
+        combos.iter().map(|v| v[3]).collect(),
+        combos.iter().map(|v| v[0]).collect(),
+    ];
+    let border = Border {
+        left: 0,
+        top: 0,
+        right: w,
+        bottom: 1,
+    };
+    for gain in [100.0, 1.0, 1.5] {
+        let mut outs: Vec<_> = levels.iter().map(|_| Decoupled::<i16>::new(w)).collect();
+        for (out, &level) in outs.iter_mut().zip(&levels) {
+            decouple::scale0(
+                view(&o),
+                view(&t),
+                w,
+                border,
+                gain,
+                &decouple::Reciprocals::new(),
+                out,
+                level,
+            );
+        }
+        let outs: Vec<_> = outs.into_iter().map(|d| (d.r, d.a)).collect();
+        assert_twins(&outs, &levels, &format!("gain {gain}"));
     }
 }
