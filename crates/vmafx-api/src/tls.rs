@@ -285,22 +285,81 @@ impl FileStamp {
     }
 }
 
-/// Serves the certificate from `cert`/`key`, re-reading them when their stamps change, checked
-/// at most once per interval during handshakes (so an idle server does no work at all).
+/// A value built from files and built again when their stamps change, checked at most once per
+/// interval (on use, so an idle server does no work at all). A failed rebuild keeps the last good
+/// value and is logged; it is retried only once the files change again, so it is logged once
+/// rather than on every handshake.
+pub(crate) struct Reloading<T: Clone> {
+    paths: Vec<PathBuf>,
+    /// What the files hold, for the log ("TLS certificate", "client CA").
+    what: &'static str,
+    interval: Duration,
+    state: Mutex<ReloadState<T>>,
+}
+
+struct ReloadState<T> {
+    current: T,
+    /// The stamps of the files when last tried, successfully or not.
+    tried: Vec<Option<FileStamp>>,
+    next_check: Instant,
+}
+
+impl<T: Clone> Reloading<T> {
+    /// Builds the value now with `load`, so that bad files fail at start-up.
+    pub(crate) fn new(
+        paths: &[&Path],
+        what: &'static str,
+        interval: Duration,
+        load: impl FnOnce() -> Result<T, TlsError>,
+    ) -> Result<Reloading<T>, TlsError> {
+        let paths: Vec<PathBuf> = paths.iter().map(|p| p.to_path_buf()).collect();
+        let tried = paths.iter().map(|p| FileStamp::of(p)).collect();
+        let current = load()?;
+        Ok(Reloading {
+            paths,
+            what,
+            interval,
+            state: Mutex::new(ReloadState {
+                current,
+                tried,
+                next_check: Instant::now() + interval,
+            }),
+        })
+    }
+
+    /// The value to use now, rebuilt first with `load` when due and the files changed.
+    pub(crate) fn current(&self, load: impl FnOnce() -> Result<T, TlsError>) -> T {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if now < state.next_check {
+            return state.current.clone();
+        }
+        state.next_check = now + self.interval;
+        let stamps: Vec<Option<FileStamp>> = self.paths.iter().map(|p| FileStamp::of(p)).collect();
+        if stamps == state.tried {
+            return state.current.clone();
+        }
+        state.tried = stamps;
+        match load() {
+            Ok(reloaded) => {
+                tracing::info!(path = %self.paths[0].display(), "reloaded the {}", self.what);
+                state.current = reloaded;
+            }
+            Err(error) => tracing::warn!("keeping the previous {}: {error}", self.what),
+        }
+        state.current.clone()
+    }
+}
+
+/// Serves the certificate from `cert`/`key`, re-reading them when they change.
 pub(crate) struct ReloadingCertResolver {
     cert: PathBuf,
     key: PathBuf,
     provider: Arc<CryptoProvider>,
-    interval: Duration,
-    state: Mutex<ReloadState>,
-}
-
-struct ReloadState {
-    current: Arc<CertifiedKey>,
-    /// The stamps of the files when last tried, successfully or not: a broken pair is retried
-    /// only once the files change again, so it is logged once rather than on every handshake.
-    tried: (Option<FileStamp>, Option<FileStamp>),
-    next_check: Instant,
+    loaded: Reloading<Arc<CertifiedKey>>,
 }
 
 impl fmt::Debug for ReloadingCertResolver {
@@ -308,7 +367,7 @@ impl fmt::Debug for ReloadingCertResolver {
         f.debug_struct("ReloadingCertResolver")
             .field("cert", &self.cert)
             .field("key", &self.key)
-            .field("interval", &self.interval)
+            .field("interval", &self.loaded.interval)
             .finish_non_exhaustive()
     }
 }
@@ -333,47 +392,21 @@ impl ReloadingCertResolver {
         provider: Arc<CryptoProvider>,
         interval: Duration,
     ) -> Result<ReloadingCertResolver, TlsError> {
-        let stamps = (FileStamp::of(cert), FileStamp::of(key));
-        let current = load_certified_key(cert, key, &provider)?;
+        let loaded = Reloading::new(&[cert, key], "TLS certificate", interval, || {
+            load_certified_key(cert, key, &provider).map(Arc::new)
+        })?;
         Ok(ReloadingCertResolver {
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
             provider,
-            interval,
-            state: Mutex::new(ReloadState {
-                current: Arc::new(current),
-                tried: stamps,
-                next_check: Instant::now() + interval,
-            }),
+            loaded,
         })
     }
 
     /// The certificate to serve now, reloaded first when due and changed.
     fn current(&self) -> Arc<CertifiedKey> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        if now < state.next_check {
-            return Arc::clone(&state.current);
-        }
-        state.next_check = now + self.interval;
-        let stamps = (FileStamp::of(&self.cert), FileStamp::of(&self.key));
-        if stamps == state.tried {
-            return Arc::clone(&state.current);
-        }
-        state.tried = stamps;
-        match load_certified_key(&self.cert, &self.key, &self.provider) {
-            Ok(reloaded) => {
-                tracing::info!(cert = %self.cert.display(), "reloaded the TLS certificate");
-                state.current = Arc::new(reloaded);
-            }
-            Err(error) => {
-                tracing::warn!("keeping the previous TLS certificate: {error}");
-            }
-        }
-        Arc::clone(&state.current)
+        self.loaded
+            .current(|| load_certified_key(&self.cert, &self.key, &self.provider).map(Arc::new))
     }
 }
 

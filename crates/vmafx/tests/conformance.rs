@@ -147,21 +147,36 @@ fn comparable_text(text: &str) -> String {
         .join("\n")
 }
 
+/// Every case at every SIMD level: the kernels of each level are forced on in turn (`--simd`),
+/// and each must reproduce libvmaf's goldens. A level this CPU lacks prints one SKIPPED line.
 #[test]
 fn every_case_matches_libvmaf() {
+    use vmafx_engine::cpu::{twin_level_available, SimdLevel};
     let fixtures = fixtures_dir();
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance-out");
     std::fs::create_dir_all(&out_dir).unwrap();
     let mut failures = Vec::new();
     let all = cases();
     assert!(all.len() >= 20, "cases.tsv lost cases");
-    for case in &all {
-        let out = out_dir.join(format!("{}.json", case.name));
+    let levels: Vec<SimdLevel> = SimdLevel::ALL
+        .into_iter()
+        .filter(|&level| {
+            twin_level_available(level, &format!("the conformance suite at --simd {level}"))
+        })
+        .collect();
+    for case in all
+        .iter()
+        .flat_map(|case| levels.iter().map(move |l| (case, *l)))
+    {
+        let (case, level) = case;
+        let out = out_dir.join(format!("{}-{level}.json", case.name));
         let mut args = vec![
             "-r".to_string(),
             resolve(&case.reference, &fixtures).display().to_string(),
             "-d".to_string(),
             resolve(&case.distorted, &fixtures).display().to_string(),
+            "--simd".to_string(),
+            level.name().to_string(),
         ];
         args.extend(case.flags.iter().cloned());
         args.extend(["--json", "-q", "-o"].map(String::from));
@@ -169,7 +184,7 @@ fn every_case_matches_libvmaf() {
         let result = run_vmafx(&args);
         if !result.status.success() {
             failures.push(format!(
-                "{}: vmafx failed: {}",
+                "{} ({level}): vmafx failed: {}",
                 case.name,
                 String::from_utf8_lossy(&result.stderr).trim()
             ));
@@ -185,19 +200,21 @@ fn every_case_matches_libvmaf() {
         let ours: Value = serde_json::from_str(&ours_text).unwrap();
         let golden: Value = serde_json::from_str(&golden_text).unwrap();
         if let Some(diff) = first_difference(&ours, &golden) {
-            failures.push(format!("{}: {diff}", case.name));
+            failures.push(format!("{} ({level}): {diff}", case.name));
         } else if comparable_text(&ours_text) != comparable_text(&golden_text) {
             failures.push(format!(
-                "{}: same values but different JSON layout",
+                "{} ({level}): same values but different JSON layout",
                 case.name
             ));
         }
     }
     assert!(
         failures.is_empty(),
-        "{} of {} cases differ from libvmaf:\n{}",
+        "{} of {} runs ({} cases at {} levels) differ from libvmaf:\n{}",
         failures.len(),
+        all.len() * levels.len(),
         all.len(),
+        levels.len(),
         failures.join("\n")
     );
 }
@@ -292,6 +309,65 @@ fn thread_count_never_changes_output() {
         assert_eq!(
             o, &outputs[0],
             "output with thread setting #{i} differs from single-threaded"
+        );
+    }
+}
+
+/// `-v` names the kernels a run with the same flags would use; `--simd`, `VMAFX_SIMD`,
+/// `VMAFX_FORCE_SCALAR` and libvmaf's `--cpumask` bits pick them; a level the CPU lacks or a
+/// name that is no level is a one-line error.
+#[test]
+fn simd_flags_pick_the_kernels_and_say_so() {
+    use vmafx_engine::cpu::SimdLevel;
+    let version = |args: &[&str], env: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vmafx"))
+            .arg("score")
+            .args(args)
+            .arg("-v")
+            .env_remove("VMAFX_SIMD")
+            .env_remove("VMAFX_FORCE_SCALAR")
+            .envs(env.iter().copied())
+            .output()
+            .expect("run vmafx");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        )
+    };
+    let best = SimdLevel::detect();
+    let (code, out, _) = version(&[], &[]);
+    assert_eq!(code, Some(0));
+    assert!(out.ends_with(&format!(", {best} kernels)")), "{out}");
+    let capped = best.min(SimdLevel::Avx2);
+    for (args, env, expected) in [
+        (&["--cpumask", "48"][..], &[][..], capped),
+        (&["--cpumask", "8"][..], &[][..], SimdLevel::Scalar),
+        (
+            &[][..],
+            &[("VMAFX_FORCE_SCALAR", "1")][..],
+            SimdLevel::Scalar,
+        ),
+        (&[][..], &[("VMAFX_FORCE_SCALAR", "0")][..], best),
+        (&["--simd", "scalar"][..], &[][..], SimdLevel::Scalar),
+        (&[][..], &[("VMAFX_SIMD", "scalar")][..], SimdLevel::Scalar),
+    ] {
+        let (code, out, err) = version(args, env);
+        assert_eq!(code, Some(0), "{args:?} {env:?}: {err}");
+        assert!(
+            out.ends_with(&format!(", {expected} kernels)")),
+            "{args:?} {env:?}: {out}"
+        );
+    }
+    let (code, _, err) = version(&["--simd", "sse9"], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("sse9"), "{err}");
+    for level in SimdLevel::unsupported() {
+        let (code, _, err) = version(&["--simd", level.name()], &[]);
+        assert_ne!(code, Some(0), "{level}: {err}");
+        assert!(
+            err.contains(level.name()) && err.lines().count() == 1,
+            "{err}"
         );
     }
 }

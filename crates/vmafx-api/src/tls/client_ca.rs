@@ -4,8 +4,8 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
@@ -14,28 +14,19 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
-use super::{load_roots, FileStamp, TlsError};
+use super::{load_roots, Reloading, TlsError};
 
 /// Verifies client certificates against the CA file's current contents.
 pub(crate) struct ReloadingClientVerifier {
     path: PathBuf,
     provider: Arc<CryptoProvider>,
-    interval: Duration,
-    state: Mutex<State>,
-}
-
-struct State {
-    current: Arc<dyn ClientCertVerifier>,
-    /// The file's stamp when last tried, good or not: a broken file is tried once per change.
-    tried: Option<FileStamp>,
-    next_check: Instant,
+    loaded: Reloading<Arc<dyn ClientCertVerifier>>,
 }
 
 impl fmt::Debug for ReloadingClientVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReloadingClientVerifier")
             .field("path", &self.path)
-            .field("interval", &self.interval)
             .finish_non_exhaustive()
     }
 }
@@ -62,44 +53,17 @@ impl ReloadingClientVerifier {
         provider: Arc<CryptoProvider>,
         interval: Duration,
     ) -> Result<ReloadingClientVerifier, TlsError> {
-        let tried = FileStamp::of(path);
-        let current = build(path, &provider)?;
+        let loaded = Reloading::new(&[path], "client CA", interval, || build(path, &provider))?;
         Ok(ReloadingClientVerifier {
             path: path.to_path_buf(),
             provider,
-            interval,
-            state: Mutex::new(State {
-                current,
-                tried,
-                next_check: Instant::now() + interval,
-            }),
+            loaded,
         })
     }
 
     /// The verifier to use now, rebuilt first when due and the file changed.
     fn current(&self) -> Arc<dyn ClientCertVerifier> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        if now < state.next_check {
-            return Arc::clone(&state.current);
-        }
-        state.next_check = now + self.interval;
-        let stamp = FileStamp::of(&self.path);
-        if stamp == state.tried {
-            return Arc::clone(&state.current);
-        }
-        state.tried = stamp;
-        match build(&self.path, &self.provider) {
-            Ok(verifier) => {
-                tracing::info!(path = %self.path.display(), "reloaded the client CA");
-                state.current = verifier;
-            }
-            Err(error) => tracing::warn!("keeping the previous client CA: {error}"),
-        }
-        Arc::clone(&state.current)
+        self.loaded.current(|| build(&self.path, &self.provider))
     }
 }
 
