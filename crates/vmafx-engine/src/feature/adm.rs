@@ -351,6 +351,8 @@ impl AdmExtractor {
         geometry: Geometry,
         simd: SimdLevel,
     ) -> Result<Self, EngineError> {
+        // The kernels trust the level: a public constructor must not let an unsupported one in.
+        let simd = simd.require()?;
         let viewing = Viewing {
             mode: CsfMode::from_option(options.get_int("adm_csf_mode")),
             norm_view_dist: options.get_double("adm_norm_view_dist"),

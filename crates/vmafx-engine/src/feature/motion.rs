@@ -125,6 +125,8 @@ fn create(
     geometry: Geometry,
     simd: SimdLevel,
 ) -> Result<Box<dyn FeatureExtractor>, EngineError> {
+    // The kernels trust the level: the public constructor must not let an unsupported one in.
+    let simd = simd.require()?;
     let settings = Settings::from_options(options);
     Ok(if geometry.bit_depth == 8 {
         Box::new(MotionExtractor::<u8>::new(settings, geometry, simd)?)

@@ -153,6 +153,8 @@ impl PsnrExtractor {
         geometry: Geometry,
         simd: SimdLevel,
     ) -> Result<Self, EngineError> {
+        // The kernels trust the level: a public constructor must not let an unsupported one in.
+        let simd = simd.require()?;
         let bpc = geometry.bit_depth;
         if !matches!(bpc, 8 | 10 | 12 | 16) {
             return Err(EngineError::UnsupportedPicture(format!(

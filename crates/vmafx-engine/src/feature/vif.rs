@@ -441,6 +441,8 @@ impl IntegerVif {
         geometry: Geometry,
         simd: SimdLevel,
     ) -> Result<Self, EngineError> {
+        // The kernels trust the level: a public constructor must not let an unsupported one in.
+        let simd = simd.require()?;
         if !(8..=16).contains(&geometry.bit_depth) {
             return Err(EngineError::UnsupportedPicture(format!(
                 "vif: bit depth {} is outside 8..=16",
