@@ -1,0 +1,245 @@
+//! Scalar SSIM arithmetic shared by `float_ssim` and `float_ms_ssim`, in libvmaf v3.2.0's
+//! (IQA library's) order of operations: f32 products summed in f64 for every filter tap,
+//! f32 local statistics, and the per-pixel terms mixing f64 and f32 exactly as its C types do.
+//! The C is built with `-std=c11` and no FMA, so each `*` and `+` here rounds on its own.
+
+use crate::picture::{Pixel, Plane, PlaneData};
+
+/// Taps of the separable 11-tap Gaussian window (sigma 1.5), as libvmaf writes them.
+const GAUSSIAN: [f32; 11] = [
+    0.001028, 0.007599, 0.036001, 0.109361, 0.213006, 0.266012, 0.213006, 0.109361, 0.036001,
+    0.007599, 0.001028,
+];
+
+/// Side of the Gaussian window; a picture smaller than this has no valid SSIM region.
+pub const WINDOW: usize = GAUSSIAN.len();
+
+/// Side of MS-SSIM's low-pass filter.
+const LPF_LEN: usize = 9;
+
+/// MS-SSIM's 9x9 low-pass filter (the 9/7 biorthogonal wavelet's), applied as a full 2D
+/// kernel: libvmaf decimates with the 2D table, not the separable taps.
+#[rustfmt::skip]
+const LPF: [f32; LPF_LEN * LPF_LEN] = [
+    0.000714, -0.000450, -0.002090, 0.007132, 0.016114, 0.007132, -0.002090, -0.000450, 0.000714,
+    -0.000450, 0.000283, 0.001316, -0.004490, -0.010146, -0.004490, 0.001316, 0.000283, -0.000450,
+    -0.002090, 0.001316, 0.006115, -0.020867, -0.047149, -0.020867, 0.006115, 0.001316, -0.002090,
+    0.007132, -0.004490, -0.020867, 0.071207, 0.160885, 0.071207, -0.020867, -0.004490, 0.007132,
+    0.016114, -0.010146, -0.047149, 0.160885, 0.363505, 0.160885, -0.047149, -0.010146, 0.016114,
+    0.007132, -0.004490, -0.020867, 0.071207, 0.160885, 0.071207, -0.020867, -0.004490, 0.007132,
+    -0.002090, 0.001316, 0.006115, -0.020867, -0.047149, -0.020867, 0.006115, 0.001316, -0.002090,
+    -0.000450, 0.000283, 0.001316, -0.004490, -0.010146, -0.004490, 0.001316, 0.000283, -0.000450,
+    0.000714, -0.000450, -0.002090, 0.007132, 0.016114, 0.007132, -0.002090, -0.000450, 0.000714,
+];
+
+/// Mean SSIM and its luminance, contrast and structure means over one picture pair, each
+/// rounded to f32 as libvmaf returns them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Means {
+    /// Mean of l·c·s.
+    pub ssim: f32,
+    /// Mean luminance term.
+    pub l: f32,
+    /// Mean contrast term.
+    pub c: f32,
+    /// Mean structure term.
+    pub s: f32,
+}
+
+/// Copies the luma plane into `dst` as floats, `stride == width`: 8-bit samples as they are,
+/// deeper ones divided by 4, 16 or 256 (10, 12, 16 bits), as libvmaf's `picture_copy` does.
+pub fn luma_to_float(plane: &PlaneData, bit_depth: u8, dst: &mut Vec<f32>) {
+    fn copy<T: Pixel>(p: &Plane<T>, dst: &mut Vec<f32>, f: impl Fn(T) -> f32) {
+        dst.clear();
+        for y in 0..p.height {
+            dst.extend(p.row(y)[..p.width].iter().map(|&v| f(v)));
+        }
+    }
+    match plane {
+        PlaneData::U8(p) => copy(p, dst, f32::from),
+        PlaneData::U16(p) => {
+            let divisor: f32 = match bit_depth {
+                10 => 4.0,
+                12 => 16.0,
+                _ => 256.0,
+            };
+            copy(p, dst, |v| f32::from(v) / divisor);
+        }
+    }
+}
+
+/// C's symmetric boundary: mirrors an index just outside `0..n` back inside, repeating the
+/// edge sample (`-1 → 0`, `n → n - 1`).
+#[inline(always)]
+fn mirror(i: isize, n: usize) -> usize {
+    let n = n as isize;
+    let m = if i < 0 {
+        -1 - i
+    } else if i >= n {
+        2 * n - i - 1
+    } else {
+        i
+    };
+    m as usize
+}
+
+/// One output sample of a `side`x`side` 2D kernel centred on (`x`, `y`) of `img`
+/// (`w`x`h`, mirrored at the borders): f32 products summed in f64, taps in row-major order.
+/// An even side reaches one more sample before the centre than after it.
+#[inline(always)]
+fn filter_pixel(
+    img: &[f32],
+    (w, h): (usize, usize),
+    (x, y): (usize, usize),
+    kernel: &[f32],
+    side: usize,
+) -> f32 {
+    let before = (side / 2) as isize;
+    let (x, y) = (x as isize, y as isize);
+    let mut sum = 0.0f64;
+    let mut taps = kernel.iter();
+    for v in -before..-before + side as isize {
+        let row = mirror(y + v, h) * w;
+        for u in -before..-before + side as isize {
+            let tap = taps.next().copied().unwrap_or(0.0);
+            sum += f64::from(img[row + mirror(x + u, w)] * tap);
+        }
+    }
+    sum as f32
+}
+
+/// Size after decimating a `w`x`h` picture by `factor`: libvmaf adds one to each halved side
+/// that was odd, whatever the factor.
+pub fn decimated_size(w: usize, h: usize, factor: usize) -> (usize, usize) {
+    (w / factor + (w & 1), h / factor + (h & 1))
+}
+
+/// `float_ssim`'s down-scaling: a `factor`x`factor` box filter sampled every `factor` pixels,
+/// written over `img` itself while it is read, row by row, as libvmaf does (later samples
+/// can read earlier outputs; doing it in the same order gives the same values).
+pub fn decimate_box_in_place(img: &mut [f32], w: usize, h: usize, factor: usize) -> (usize, usize) {
+    let (sw, sh) = decimated_size(w, h, factor);
+    let tap = 1.0f32 / (factor * factor) as f32;
+    let kernel = vec![tap; factor * factor];
+    for y in 0..sh {
+        for x in 0..sw {
+            let v = filter_pixel(img, (w, h), (x * factor, y * factor), &kernel, factor);
+            img[y * sw + x] = v;
+        }
+    }
+    (sw, sh)
+}
+
+/// MS-SSIM's down-scaling: the 9x9 low-pass filter sampled every other pixel, into `dst`.
+pub fn decimate_lpf(src: &[f32], w: usize, h: usize, dst: &mut Vec<f32>) -> (usize, usize) {
+    let (sw, sh) = decimated_size(w, h, 2);
+    dst.clear();
+    for y in 0..sh {
+        for x in 0..sw {
+            dst.push(filter_pixel(src, (w, h), (x * 2, y * 2), &LPF, LPF_LEN));
+        }
+    }
+    (sw, sh)
+}
+
+/// Scratch buffers reused across frames.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    row_pass: Vec<f32>,
+    ref_mu: Vec<f32>,
+    cmp_mu: Vec<f32>,
+    ref_sq: Vec<f32>,
+    cmp_sq: Vec<f32>,
+    both: Vec<f32>,
+    product: Vec<f32>,
+}
+
+/// Gaussian-filters `img` (`w`x`h`) over the region where the window fits, giving a
+/// `(w - 10)`x`(h - 10)` picture in `dst`: rows first, then columns, each output rounded to
+/// f32 after its f64 sum. `row_pass` is scratch.
+fn gaussian_valid(img: &[f32], w: usize, h: usize, row_pass: &mut Vec<f32>, dst: &mut Vec<f32>) {
+    let (dw, dh) = (w + 1 - WINDOW, h + 1 - WINDOW);
+    row_pass.clear();
+    for y in 0..h {
+        let row = &img[y * w..(y + 1) * w];
+        for x in 0..dw {
+            let mut sum = 0.0f64;
+            for (&s, &k) in row[x..x + WINDOW].iter().zip(&GAUSSIAN) {
+                sum += f64::from(s * k);
+            }
+            row_pass.push(sum as f32);
+        }
+    }
+    dst.clear();
+    for y in 0..dh {
+        for x in 0..dw {
+            let mut sum = 0.0f64;
+            for (v, &k) in GAUSSIAN.iter().enumerate() {
+                sum += f64::from(row_pass[(y + v) * dw + x] * k);
+            }
+            dst.push(sum as f32);
+        }
+    }
+}
+
+/// SSIM of two `w`x`h` float pictures (both at least [`WINDOW`] on each side) with libvmaf's
+/// default constants (K1 0.01, K2 0.03, L 255) and Gaussian window.
+pub fn ssim(reference: &[f32], distorted: &[f32], w: usize, h: usize, ws: &mut Workspace) -> Means {
+    const L: f32 = 255.0;
+    let c1 = (0.01f32 * L) * (0.01f32 * L);
+    let c2 = (0.03f32 * L) * (0.03f32 * L);
+    let c3 = c2 / 2.0;
+
+    gaussian_valid(reference, w, h, &mut ws.row_pass, &mut ws.ref_mu);
+    gaussian_valid(distorted, w, h, &mut ws.row_pass, &mut ws.cmp_mu);
+    ws.product.clear();
+    ws.product.extend(reference.iter().map(|&a| a * a));
+    gaussian_valid(&ws.product, w, h, &mut ws.row_pass, &mut ws.ref_sq);
+    ws.product.clear();
+    ws.product.extend(distorted.iter().map(|&b| b * b));
+    gaussian_valid(&ws.product, w, h, &mut ws.row_pass, &mut ws.cmp_sq);
+    ws.product.clear();
+    ws.product
+        .extend(reference.iter().zip(distorted).map(|(&a, &b)| a * b));
+    gaussian_valid(&ws.product, w, h, &mut ws.row_pass, &mut ws.both);
+
+    let (mut ssim_sum, mut l_sum, mut c_sum, mut s_sum) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let stats = ws
+        .ref_mu
+        .iter()
+        .zip(&ws.cmp_mu)
+        .zip(ws.ref_sq.iter().zip(&ws.cmp_sq).zip(&ws.both));
+    for ((&mu1, &mu2), ((&sq1, &sq2), &both)) in stats {
+        // Variances clamped at 0 as C's MAX(0.0, v) does (a NaN would pass through).
+        let var1 = sq1 - mu1 * mu1;
+        let var1 = if 0.0 > var1 { 0.0 } else { var1 };
+        let var2 = sq2 - mu2 * mu2;
+        let var2 = if 0.0 > var2 { 0.0 } else { var2 };
+        let cov = both - mu1 * mu2;
+
+        let sigma12 = f64::from(var1 * var2).sqrt() as f32;
+        let l = (2.0 * f64::from(mu1) * f64::from(mu2) + f64::from(c1))
+            / f64::from(mu1 * mu1 + mu2 * mu2 + c1);
+        let c = (2.0 * f64::from(sigma12) + f64::from(c2)) / f64::from(var1 + var2 + c2);
+        // A flat, identical window can leave a tiny negative covariance against a zero
+        // deviation product; libvmaf zeroes it so such windows score 1.
+        let cov = if cov < 0.0 && sigma12 <= 0.0 {
+            0.0
+        } else {
+            cov
+        };
+        let s = f64::from((cov + c3) / (sigma12 + c3));
+
+        ssim_sum += l * c * s;
+        l_sum += l;
+        c_sum += c;
+        s_sum += s;
+    }
+    let n = ws.ref_mu.len() as f64;
+    Means {
+        ssim: (ssim_sum / n) as f32,
+        l: (l_sum / n) as f32,
+        c: (c_sum / n) as f32,
+        s: (s_sum / n) as f32,
+    }
+}
