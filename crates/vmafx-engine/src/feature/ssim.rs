@@ -130,6 +130,7 @@ fn pick_scale(option: i32, w: usize, h: usize) -> usize {
 #[derive(Debug)]
 pub struct SsimExtractor {
     geometry: Geometry,
+    simd: SimdLevel,
     scale: usize,
     enable_lcs: bool,
     enable_db: bool,
@@ -147,7 +148,7 @@ impl SsimExtractor {
     pub fn new(
         options: &OptionValues,
         geometry: Geometry,
-        _simd: SimdLevel,
+        simd: SimdLevel,
     ) -> Result<Self, EngineError> {
         check_depth("float_ssim", geometry.bit_depth)?;
         let scale = pick_scale(options.get_int("scale"), geometry.width, geometry.height);
@@ -164,6 +165,7 @@ impl SsimExtractor {
         }
         Ok(SsimExtractor {
             geometry,
+            simd,
             scale,
             enable_lcs: options.get_bool("enable_lcs"),
             enable_db: options.get_bool("enable_db"),
@@ -201,6 +203,7 @@ impl FeatureExtractor for SsimExtractor {
             (w, h) = kernel::decimate_box_in_place(&mut self.distorted, w, h, self.scale);
         }
         let means = kernel::ssim(
+            self.simd,
             &self.reference[..w * h],
             &self.distorted[..w * h],
             w,

@@ -3,6 +3,7 @@
 //! f32 local statistics, and the per-pixel terms mixing f64 and f32 exactly as its C types do.
 //! The C is built with `-std=c11` and no FMA, so each `*` and `+` here rounds on its own.
 
+use crate::cpu::SimdLevel;
 use crate::picture::{Pixel, Plane, PlaneData};
 
 /// Taps of the separable 11-tap Gaussian window (sigma 1.5), as libvmaf writes them.
@@ -154,42 +155,149 @@ pub struct Workspace {
     product: Vec<f32>,
 }
 
+/// Output samples computed side by side. Each keeps its own f64 sum, taken in tap order, so
+/// grouping them changes no value; it only lets the compiler use vector registers.
+const LANES: usize = 16;
+
 /// Gaussian-filters `img` (`w`x`h`) over the region where the window fits, giving a
 /// `(w - 10)`x`(h - 10)` picture in `dst`: rows first, then columns, each output rounded to
 /// f32 after its f64 sum. `row_pass` is scratch.
+#[inline(always)]
 fn gaussian_valid(img: &[f32], w: usize, h: usize, row_pass: &mut Vec<f32>, dst: &mut Vec<f32>) {
     let (dw, dh) = (w + 1 - WINDOW, h + 1 - WINDOW);
     row_pass.clear();
-    for y in 0..h {
-        let row = &img[y * w..(y + 1) * w];
-        for x in 0..dw {
+    row_pass.resize(dw * h, 0.0);
+    for (row, out) in img.chunks_exact(w).zip(row_pass.chunks_exact_mut(dw)) {
+        let mut x = 0;
+        while x + LANES <= dw {
+            let mut acc = [0.0f64; LANES];
+            for (u, &k) in GAUSSIAN.iter().enumerate() {
+                for (a, &s) in acc.iter_mut().zip(&row[x + u..x + u + LANES]) {
+                    *a += f64::from(s * k);
+                }
+            }
+            for (o, a) in out[x..x + LANES].iter_mut().zip(acc) {
+                *o = a as f32;
+            }
+            x += LANES;
+        }
+        for (x, o) in out.iter_mut().enumerate().skip(x) {
             let mut sum = 0.0f64;
             for (&s, &k) in row[x..x + WINDOW].iter().zip(&GAUSSIAN) {
                 sum += f64::from(s * k);
             }
-            row_pass.push(sum as f32);
+            *o = sum as f32;
         }
     }
     dst.clear();
-    for y in 0..dh {
-        for x in 0..dw {
+    dst.resize(dw * dh, 0.0);
+    for (y, out) in dst.chunks_exact_mut(dw).enumerate() {
+        let column = |x: usize, v: usize| (y + v) * dw + x;
+        let mut x = 0;
+        while x + LANES <= dw {
+            let mut acc = [0.0f64; LANES];
+            for (v, &k) in GAUSSIAN.iter().enumerate() {
+                let at = column(x, v);
+                for (a, &s) in acc.iter_mut().zip(&row_pass[at..at + LANES]) {
+                    *a += f64::from(s * k);
+                }
+            }
+            for (o, a) in out[x..x + LANES].iter_mut().zip(acc) {
+                *o = a as f32;
+            }
+            x += LANES;
+        }
+        for (x, o) in out.iter_mut().enumerate().skip(x) {
             let mut sum = 0.0f64;
             for (v, &k) in GAUSSIAN.iter().enumerate() {
-                sum += f64::from(row_pass[(y + v) * dw + x] * k);
+                sum += f64::from(row_pass[column(x, v)] * k);
             }
-            dst.push(sum as f32);
+            *o = sum as f32;
         }
     }
 }
 
-/// SSIM of two `w`x`h` float pictures (both at least [`WINDOW`] on each side) with libvmaf's
-/// default constants (K1 0.01, K2 0.03, L 255) and Gaussian window.
-pub fn ssim(reference: &[f32], distorted: &[f32], w: usize, h: usize, ws: &mut Workspace) -> Means {
+/// The l, c and s terms of one pixel from its local means, second moments and cross moment.
+#[inline(always)]
+fn terms(mu1: f32, mu2: f32, sq1: f32, sq2: f32, both: f32) -> (f64, f64, f64) {
     const L: f32 = 255.0;
     let c1 = (0.01f32 * L) * (0.01f32 * L);
     let c2 = (0.03f32 * L) * (0.03f32 * L);
     let c3 = c2 / 2.0;
+    // Variances clamped at 0 as C's MAX(0.0, v) does (a NaN would pass through).
+    let var1 = sq1 - mu1 * mu1;
+    let var1 = if 0.0 > var1 { 0.0 } else { var1 };
+    let var2 = sq2 - mu2 * mu2;
+    let var2 = if 0.0 > var2 { 0.0 } else { var2 };
+    let cov = both - mu1 * mu2;
 
+    let sigma12 = f64::from(var1 * var2).sqrt() as f32;
+    let l = (2.0 * f64::from(mu1) * f64::from(mu2) + f64::from(c1))
+        / f64::from(mu1 * mu1 + mu2 * mu2 + c1);
+    let c = (2.0 * f64::from(sigma12) + f64::from(c2)) / f64::from(var1 + var2 + c2);
+    // A flat, identical window can leave a tiny negative covariance against a zero
+    // deviation product; libvmaf zeroes it so such windows score 1.
+    let cov = if cov < 0.0 && sigma12 <= 0.0 {
+        0.0
+    } else {
+        cov
+    };
+    let s = f64::from((cov + c3) / (sigma12 + c3));
+    (l, c, s)
+}
+
+/// SSIM of two `w`x`h` float pictures (both at least [`WINDOW`] on each side) with libvmaf's
+/// default constants (K1 0.01, K2 0.03, L 255) and Gaussian window, on the instructions of
+/// `level` (which the caller checked this CPU runs). Every level gives the same bits.
+pub fn ssim(
+    level: SimdLevel,
+    reference: &[f32],
+    distorted: &[f32],
+    w: usize,
+    h: usize,
+    ws: &mut Workspace,
+) -> Means {
+    #[cfg(target_arch = "x86_64")]
+    match level {
+        SimdLevel::Avx512 => {
+            assert!(level.is_supported());
+            // SAFETY: AVX-512 was checked just above.
+            return unsafe { ssim_avx512(reference, distorted, w, h, ws) };
+        }
+        SimdLevel::Avx2 => {
+            assert!(level.is_supported());
+            // SAFETY: AVX2 was checked just above.
+            return unsafe { ssim_avx2(reference, distorted, w, h, ws) };
+        }
+        SimdLevel::Scalar => {}
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = level;
+    ssim_body(reference, distorted, w, h, ws)
+}
+
+/// [`ssim_body`] compiled for AVX-512 (no FMA: Rust never fuses a product into a sum).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
+fn ssim_avx512(r: &[f32], d: &[f32], w: usize, h: usize, ws: &mut Workspace) -> Means {
+    ssim_body(r, d, w, h, ws)
+}
+
+/// [`ssim_body`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn ssim_avx2(r: &[f32], d: &[f32], w: usize, h: usize, ws: &mut Workspace) -> Means {
+    ssim_body(r, d, w, h, ws)
+}
+
+#[inline(always)]
+fn ssim_body(
+    reference: &[f32],
+    distorted: &[f32],
+    w: usize,
+    h: usize,
+    ws: &mut Workspace,
+) -> Means {
     gaussian_valid(reference, w, h, &mut ws.row_pass, &mut ws.ref_mu);
     gaussian_valid(distorted, w, h, &mut ws.row_pass, &mut ws.cmp_mu);
     ws.product.clear();
@@ -203,39 +311,33 @@ pub fn ssim(reference: &[f32], distorted: &[f32], w: usize, h: usize, ws: &mut W
         .extend(reference.iter().zip(distorted).map(|(&a, &b)| a * b));
     gaussian_valid(&ws.product, w, h, &mut ws.row_pass, &mut ws.both);
 
+    // The terms are computed LANES pixels at a time, then summed one pixel after another in
+    // raster order, as libvmaf sums them.
     let (mut ssim_sum, mut l_sum, mut c_sum, mut s_sum) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    let stats = ws
-        .ref_mu
-        .iter()
-        .zip(&ws.cmp_mu)
-        .zip(ws.ref_sq.iter().zip(&ws.cmp_sq).zip(&ws.both));
-    for ((&mu1, &mu2), ((&sq1, &sq2), &both)) in stats {
-        // Variances clamped at 0 as C's MAX(0.0, v) does (a NaN would pass through).
-        let var1 = sq1 - mu1 * mu1;
-        let var1 = if 0.0 > var1 { 0.0 } else { var1 };
-        let var2 = sq2 - mu2 * mu2;
-        let var2 = if 0.0 > var2 { 0.0 } else { var2 };
-        let cov = both - mu1 * mu2;
-
-        let sigma12 = f64::from(var1 * var2).sqrt() as f32;
-        let l = (2.0 * f64::from(mu1) * f64::from(mu2) + f64::from(c1))
-            / f64::from(mu1 * mu1 + mu2 * mu2 + c1);
-        let c = (2.0 * f64::from(sigma12) + f64::from(c2)) / f64::from(var1 + var2 + c2);
-        // A flat, identical window can leave a tiny negative covariance against a zero
-        // deviation product; libvmaf zeroes it so such windows score 1.
-        let cov = if cov < 0.0 && sigma12 <= 0.0 {
-            0.0
-        } else {
-            cov
-        };
-        let s = f64::from((cov + c3) / (sigma12 + c3));
-
-        ssim_sum += l * c * s;
-        l_sum += l;
-        c_sum += c;
-        s_sum += s;
+    let n = ws.ref_mu.len();
+    let mut i = 0;
+    while i < n {
+        let m = LANES.min(n - i);
+        let mut tl = [0.0f64; LANES];
+        let mut tc = [0.0f64; LANES];
+        let mut ts = [0.0f64; LANES];
+        let stats = ws.ref_mu[i..i + m]
+            .iter()
+            .zip(&ws.cmp_mu[i..i + m])
+            .zip(ws.ref_sq[i..i + m].iter().zip(&ws.cmp_sq[i..i + m]))
+            .zip(&ws.both[i..i + m]);
+        for (j, (((&mu1, &mu2), (&sq1, &sq2)), &both)) in stats.enumerate() {
+            (tl[j], tc[j], ts[j]) = terms(mu1, mu2, sq1, sq2, both);
+        }
+        for j in 0..m {
+            ssim_sum += tl[j] * tc[j] * ts[j];
+            l_sum += tl[j];
+            c_sum += tc[j];
+            s_sum += ts[j];
+        }
+        i += m;
     }
-    let n = ws.ref_mu.len() as f64;
+    let n = n as f64;
     Means {
         ssim: (ssim_sum / n) as f32,
         l: (l_sum / n) as f32,

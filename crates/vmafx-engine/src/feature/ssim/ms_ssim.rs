@@ -69,6 +69,7 @@ fn create(
 #[derive(Debug)]
 pub struct MsSsimExtractor {
     geometry: Geometry,
+    simd: SimdLevel,
     enable_lcs: bool,
     enable_db: bool,
     max_db: f64,
@@ -87,7 +88,7 @@ impl MsSsimExtractor {
     pub fn new(
         options: &OptionValues,
         geometry: Geometry,
-        _simd: SimdLevel,
+        simd: SimdLevel,
     ) -> Result<Self, EngineError> {
         check_depth("float_ms_ssim", geometry.bit_depth)?;
         let (mut w, mut h) = (geometry.width, geometry.height);
@@ -112,6 +113,7 @@ impl MsSsimExtractor {
             .collect();
         Ok(MsSsimExtractor {
             geometry,
+            simd,
             enable_lcs: options.get_bool("enable_lcs"),
             enable_db: options.get_bool("enable_db"),
             max_db: max_db(options.get_bool("clip_db"), &geometry),
@@ -156,6 +158,7 @@ impl FeatureExtractor for MsSsimExtractor {
         for i in 0..SCALES {
             let (w, h) = sizes[i];
             let m = kernel::ssim(
+                self.simd,
                 &self.reference[i],
                 &self.distorted[i],
                 w,

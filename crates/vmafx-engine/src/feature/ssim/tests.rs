@@ -36,13 +36,22 @@ fn build(
     geometry: Geometry,
     options: &[(&str, &str)],
 ) -> Result<Box<dyn FeatureExtractor>, EngineError> {
+    build_at(SimdLevel::detect(), name, geometry, options)
+}
+
+fn build_at(
+    level: SimdLevel,
+    name: &str,
+    geometry: Geometry,
+    options: &[(&str, &str)],
+) -> Result<Box<dyn FeatureExtractor>, EngineError> {
     let info = find_extractor(name)?;
     let pairs: Vec<(String, String)> = options
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let options = OptionValues::parse(name, info.options, &pairs)?;
-    (info.create)(&options, geometry, SimdLevel::detect())
+    (info.create)(&options, geometry, level)
 }
 
 /// libvmaf's printing of a value: `%.6f`, with non-finite values as JSON `null`.
@@ -54,10 +63,20 @@ fn printed(v: f64) -> String {
     }
 }
 
+/// Runs `case` at every SIMD level this CPU has.
 fn check(case: &Case) {
+    for level in SimdLevel::ALL.into_iter().filter(|l| l.is_supported()) {
+        check_at(level, case);
+    }
+}
+
+fn check_at(level: SimdLevel, case: &Case) {
     let g = geometry(case.bit_depth, case.size);
-    let mut ex = build(case.extractor, g, case.options).unwrap();
-    let what = format!("{} {:?} {:?}", case.extractor, case.size, case.options);
+    let mut ex = build_at(level, case.extractor, g, case.options).unwrap();
+    let what = format!(
+        "{} {:?} {:?} at {level}",
+        case.extractor, case.size, case.options
+    );
     for (i, (&(scene, t), expected)) in FRAMES.iter().zip(case.frames).enumerate() {
         let (w, h) = case.size;
         let (r, d) = fixture::pair(PixelFormat::Yuv444, case.bit_depth, w, h, scene, t);
