@@ -17,7 +17,7 @@ use crate::options::{OptionSpec, OptionValue, OptionValues};
 use crate::picture::Picture;
 use crate::EngineError;
 
-use kernel::Workspace;
+use kernel::{DecimateScratch, Workspace};
 
 /// Options of libvmaf v3.2.0's `float_ssim`. None is a feature parameter.
 pub static OPTIONS: &[OptionSpec] = &[
@@ -137,8 +137,13 @@ pub struct SsimExtractor {
     max_db: f64,
     name: Arc<str>,
     lcs_names: [Arc<str>; 3],
+    /// The down-scaling filter (unused at scale 1).
+    box_kernel: Vec<f32>,
     reference: Vec<f32>,
     distorted: Vec<f32>,
+    scaled_reference: Vec<f32>,
+    scaled_distorted: Vec<f32>,
+    scratch: DecimateScratch,
     workspace: Workspace,
 }
 
@@ -172,8 +177,12 @@ impl SsimExtractor {
             max_db: max_db(options.get_bool("clip_db"), &geometry),
             name: Arc::from("float_ssim"),
             lcs_names: LCS_NAMES.map(Arc::from),
+            box_kernel: kernel::box_kernel(scale),
             reference: Vec::new(),
             distorted: Vec::new(),
+            scaled_reference: Vec::new(),
+            scaled_distorted: Vec::new(),
+            scratch: DecimateScratch::default(),
             workspace: Workspace::default(),
         })
     }
@@ -199,13 +208,22 @@ impl FeatureExtractor for SsimExtractor {
         kernel::luma_to_float(dp, bd, &mut self.distorted);
         let (mut w, mut h) = (self.geometry.width, self.geometry.height);
         if self.scale > 1 {
-            kernel::decimate_box_in_place(&mut self.reference, w, h, self.scale);
-            (w, h) = kernel::decimate_box_in_place(&mut self.distorted, w, h, self.scale);
+            let filter = (&self.box_kernel[..], self.scale);
+            let s = &mut self.scratch;
+            let (from, to) = (&self.reference, &mut self.scaled_reference);
+            kernel::decimate(self.simd, from, (w, h), self.scale, filter, s, to);
+            let (from, to) = (&self.distorted, &mut self.scaled_distorted);
+            (w, h) = kernel::decimate(self.simd, from, (w, h), self.scale, filter, s, to);
         }
+        let (reference, distorted) = if self.scale > 1 {
+            (&self.scaled_reference, &self.scaled_distorted)
+        } else {
+            (&self.reference, &self.distorted)
+        };
         let means = kernel::ssim(
             self.simd,
-            &self.reference[..w * h],
-            &self.distorted[..w * h],
+            &reference[..w * h],
+            &distorted[..w * h],
             w,
             h,
             &mut self.workspace,

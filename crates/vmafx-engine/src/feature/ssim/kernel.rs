@@ -70,7 +70,8 @@ pub fn luma_to_float(plane: &PlaneData, bit_depth: u8, dst: &mut Vec<f32>) {
 }
 
 /// C's symmetric boundary: mirrors an index just outside `0..n` back inside, repeating the
-/// edge sample (`-1 → 0`, `n → n - 1`).
+/// edge sample (`-1 → 0`, `n → n - 1`). Indices further out (only padding no output reads)
+/// are clamped rather than reflected again.
 #[inline(always)]
 fn mirror(i: isize, n: usize) -> usize {
     let n = n as isize;
@@ -81,13 +82,13 @@ fn mirror(i: isize, n: usize) -> usize {
     } else {
         i
     };
-    m as usize
+    m.clamp(0, n - 1) as usize
 }
 
 /// One output sample of a `side`x`side` 2D kernel centred on (`x`, `y`) of `img`
-/// (`w`x`h`, mirrored at the borders): f32 products summed in f64, taps in row-major order.
-/// An even side reaches one more sample before the centre than after it.
-#[inline(always)]
+/// (`w`x`h`, mirrored at the borders): f32 products summed in f64, taps in row-major order,
+/// as libvmaf's `_iqa_filter_pixel`. The tests hold the fast decimation to it.
+#[cfg(test)]
 fn filter_pixel(
     img: &[f32],
     (w, h): (usize, usize),
@@ -109,19 +110,12 @@ fn filter_pixel(
     sum as f32
 }
 
-/// Size after decimating a `w`x`h` picture by `factor`: libvmaf adds one to each halved side
-/// that was odd, whatever the factor.
-pub fn decimated_size(w: usize, h: usize, factor: usize) -> (usize, usize) {
-    (w / factor + (w & 1), h / factor + (h & 1))
-}
-
-/// `float_ssim`'s down-scaling: a `factor`x`factor` box filter sampled every `factor` pixels,
-/// written over `img` itself while it is read, row by row, as libvmaf does (later samples
-/// can read earlier outputs; doing it in the same order gives the same values).
+/// libvmaf's `float_ssim` down-scaling done literally: in place, row by row, each output
+/// written over the picture while later outputs still read it.
+#[cfg(test)]
 pub fn decimate_box_in_place(img: &mut [f32], w: usize, h: usize, factor: usize) -> (usize, usize) {
     let (sw, sh) = decimated_size(w, h, factor);
-    let tap = 1.0f32 / (factor * factor) as f32;
-    let kernel = vec![tap; factor * factor];
+    let kernel = box_kernel(factor);
     for y in 0..sh {
         for x in 0..sw {
             let v = filter_pixel(img, (w, h), (x * factor, y * factor), &kernel, factor);
@@ -131,16 +125,174 @@ pub fn decimate_box_in_place(img: &mut [f32], w: usize, h: usize, factor: usize)
     (sw, sh)
 }
 
-/// MS-SSIM's down-scaling: the 9x9 low-pass filter sampled every other pixel, into `dst`.
-pub fn decimate_lpf(src: &[f32], w: usize, h: usize, dst: &mut Vec<f32>) -> (usize, usize) {
-    let (sw, sh) = decimated_size(w, h, 2);
+/// Size after decimating a `w`x`h` picture by `factor`: libvmaf adds one to each side that
+/// was odd, whatever the factor.
+pub fn decimated_size(w: usize, h: usize, factor: usize) -> (usize, usize) {
+    (w / factor + (w & 1), h / factor + (h & 1))
+}
+
+/// `float_ssim`'s low-pass filter for down-scaling by `factor`: a box of `1 / factor²` taps.
+pub fn box_kernel(factor: usize) -> Vec<f32> {
+    vec![1.0f32 / (factor * factor) as f32; factor * factor]
+}
+
+/// Scratch for [`decimate`]: the source rows, padded by mirroring and split by column phase.
+#[derive(Debug, Default)]
+pub struct DecimateScratch {
+    phases: Vec<f32>,
+    rows: Vec<usize>,
+}
+
+/// Filters `src` (`w`x`h`) with the `side`x`side` `kernel` (taps row-major; an even side
+/// reaches one sample further before the centre than after) at every `factor`-th sample of
+/// every `factor`-th row, into `dst`; returns its size. Each output is libvmaf's
+/// `_iqa_filter_pixel`: f32 products summed in f64 in tap order, borders mirrored.
+///
+/// libvmaf's `float_ssim` decimates in place; out of place gives the same values because no
+/// output reads a sample that an earlier output (all at indices below `y·sw + x`) overwrote:
+/// in row 0, output x reads columns from `x·f - f/2 ≥ x` on (mirrored ones from 0 for x = 0),
+/// and for y ≥ 1 it reads rows from `y·f - f/2 ≥ y` on, so indices from `y·w ≥ y·sw + x`
+/// (as `w - sw ≥ sw - 1` for every factor f ≥ 2). The tests also hold it to the literal
+/// in-place version.
+pub fn decimate(
+    level: SimdLevel,
+    src: &[f32],
+    (w, h): (usize, usize),
+    factor: usize,
+    (kernel, side): (&[f32], usize),
+    scratch: &mut DecimateScratch,
+    dst: &mut Vec<f32>,
+) -> (usize, usize) {
+    let args = (src, (w, h), factor, (kernel, side), scratch, dst);
+    #[cfg(target_arch = "x86_64")]
+    match level {
+        SimdLevel::Avx512 => {
+            assert!(level.is_supported());
+            // SAFETY: AVX-512 was checked just above.
+            return unsafe { decimate_avx512(args) };
+        }
+        SimdLevel::Avx2 => {
+            assert!(level.is_supported());
+            // SAFETY: AVX2 was checked just above.
+            return unsafe { decimate_avx2(args) };
+        }
+        SimdLevel::Scalar => {}
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = level;
+    decimate_body(args)
+}
+
+/// The arguments of [`decimate`] after the level.
+type DecimateArgs<'a> = (
+    &'a [f32],
+    (usize, usize),
+    usize,
+    (&'a [f32], usize),
+    &'a mut DecimateScratch,
+    &'a mut Vec<f32>,
+);
+
+/// [`decimate_body`] compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
+fn decimate_avx512(args: DecimateArgs) -> (usize, usize) {
+    decimate_body(args)
+}
+
+/// [`decimate_body`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn decimate_avx2(args: DecimateArgs) -> (usize, usize) {
+    decimate_body(args)
+}
+
+#[inline(always)]
+fn decimate_body(
+    (src, (w, h), factor, (kernel, side), scratch, dst): DecimateArgs,
+) -> (usize, usize) {
+    let (sw, sh) = decimated_size(w, h, factor);
+    let before = (side / 2) as isize;
+    // Source column x·factor + t - before (t in 0..side) of output x is phase t % factor,
+    // entry x + t / factor: one contiguous run per tap across outputs.
+    let phase_len = sw + (side - 1) / factor + 1;
+    let row_len = phase_len * factor;
+    scratch.phases.clear();
+    scratch.phases.resize(row_len * h, 0.0);
+    for (row, out) in src
+        .chunks_exact(w)
+        .zip(scratch.phases.chunks_exact_mut(row_len))
+    {
+        for (r, phase) in out.chunks_exact_mut(phase_len).enumerate() {
+            for (j, p) in phase.iter_mut().enumerate() {
+                *p = row[mirror((j * factor + r) as isize - before, w)];
+            }
+        }
+    }
+    let taps: Vec<(usize, f32)> = (0..side * side)
+        .map(|i| {
+            let t = i % side;
+            ((t % factor) * phase_len + t / factor, kernel[i])
+        })
+        .collect();
     dst.clear();
+    dst.resize(sw * sh, 0.0);
+    let rows = &mut scratch.rows;
+    for (y, out) in dst.chunks_exact_mut(sw).enumerate() {
+        rows.clear();
+        rows.extend((0..side).map(|v| mirror((y * factor + v) as isize - before, h) * row_len));
+        let phases = &scratch.phases;
+        let mut x = 0;
+        while x + LANES <= sw {
+            let mut acc = [0.0f64; LANES];
+            for (v, &row) in rows.iter().enumerate() {
+                for &(at, k) in &taps[v * side..(v + 1) * side] {
+                    let from = row + at + x;
+                    for (a, &s) in acc.iter_mut().zip(&phases[from..from + LANES]) {
+                        *a += f64::from(s * k);
+                    }
+                }
+            }
+            for (o, a) in out[x..x + LANES].iter_mut().zip(acc) {
+                *o = a as f32;
+            }
+            x += LANES;
+        }
+        for (x, o) in out.iter_mut().enumerate().skip(x) {
+            let mut sum = 0.0f64;
+            for (v, &row) in rows.iter().enumerate() {
+                for &(at, k) in &taps[v * side..(v + 1) * side] {
+                    sum += f64::from(phases[row + at + x] * k);
+                }
+            }
+            *o = sum as f32;
+        }
+    }
+    (sw, sh)
+}
+
+/// MS-SSIM's down-scaling: the 9x9 low-pass filter at every other sample of every other row.
+pub fn decimate_lpf(
+    level: SimdLevel,
+    src: &[f32],
+    (w, h): (usize, usize),
+    scratch: &mut DecimateScratch,
+    dst: &mut Vec<f32>,
+) -> (usize, usize) {
+    decimate(level, src, (w, h), 2, (&LPF, LPF_LEN), scratch, dst)
+}
+
+/// The literal MS-SSIM down-scaling, for the tests.
+#[cfg(test)]
+pub fn decimate_lpf_literal(src: &[f32], w: usize, h: usize) -> (Vec<f32>, (usize, usize)) {
+    let (sw, sh) = decimated_size(w, h, 2);
+    let mut dst = Vec::new();
     for y in 0..sh {
         for x in 0..sw {
             dst.push(filter_pixel(src, (w, h), (x * 2, y * 2), &LPF, LPF_LEN));
         }
     }
-    (sw, sh)
+    (dst, (sw, sh))
 }
 
 /// Scratch buffers reused across frames.

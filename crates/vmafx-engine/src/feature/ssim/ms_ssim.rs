@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::cpu::SimdLevel;
-use crate::feature::ssim::kernel::{self, Workspace};
+use crate::feature::ssim::kernel::{self, DecimateScratch, Workspace};
 use crate::feature::ssim::{check_depth, max_db, to_db};
 use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
 use crate::options::{OptionSpec, OptionValue, OptionValues};
@@ -78,6 +78,7 @@ pub struct MsSsimExtractor {
     lcs_names: Vec<Arc<str>>,
     reference: [Vec<f32>; SCALES],
     distorted: [Vec<f32>; SCALES],
+    scratch: DecimateScratch,
     workspace: Workspace,
 }
 
@@ -121,6 +122,7 @@ impl MsSsimExtractor {
             lcs_names,
             reference: Default::default(),
             distorted: Default::default(),
+            scratch: DecimateScratch::default(),
             workspace: Workspace::default(),
         })
     }
@@ -148,9 +150,10 @@ impl FeatureExtractor for MsSsimExtractor {
         for i in 1..SCALES {
             let (w, h) = sizes[i - 1];
             let (done, rest) = self.reference.split_at_mut(i);
-            kernel::decimate_lpf(&done[i - 1], w, h, &mut rest[0]);
+            let scratch = &mut self.scratch;
+            kernel::decimate_lpf(self.simd, &done[i - 1], (w, h), scratch, &mut rest[0]);
             let (done, rest) = self.distorted.split_at_mut(i);
-            sizes[i] = kernel::decimate_lpf(&done[i - 1], w, h, &mut rest[0]);
+            sizes[i] = kernel::decimate_lpf(self.simd, &done[i - 1], (w, h), scratch, &mut rest[0]);
         }
 
         let mut msssim = 1.0f64;

@@ -159,6 +159,47 @@ fn mismatched_pictures_are_refused() {
     assert!(ex.extract(&r, &r, 0, &mut Vec::new()).is_err());
 }
 
+/// Deterministic samples in 0..=255 with a fractional part, as 10-bit input gives.
+fn noise(n: usize, seed: u32) -> Vec<f32> {
+    (0..n as u32)
+        .map(|i| {
+            let h = i.wrapping_mul(0x9E37_79B1) ^ seed.wrapping_mul(0x85EB_CA77);
+            let h = (h ^ (h >> 15)).wrapping_mul(0x2C1B_3C6D);
+            ((h ^ (h >> 12)) % 1024) as f32 / 4.0
+        })
+        .collect()
+}
+
+#[test]
+fn decimation_matches_the_literal_in_place_filter() {
+    let mut scratch = kernel::DecimateScratch::default();
+    let mut fast = Vec::new();
+    for level in SimdLevel::ALL.into_iter().filter(|l| l.is_supported()) {
+        for (w, h) in [(37, 29), (120, 111), (64, 48), (21, 22)] {
+            let src = noise(w * h, (w * h) as u32);
+            for factor in 2..=10 {
+                if w / factor < 2 || h / factor < 2 {
+                    continue;
+                }
+                let mut literal = src.clone();
+                let size = kernel::decimate_box_in_place(&mut literal, w, h, factor);
+                let filter = (&kernel::box_kernel(factor)[..], factor);
+                let got =
+                    kernel::decimate(level, &src, (w, h), factor, filter, &mut scratch, &mut fast);
+                assert_eq!(got, size);
+                let n = size.0 * size.1;
+                assert_eq!(fast, literal[..n], "{w}x{h} by {factor} at {level}");
+            }
+            if w >= 21 {
+                let (literal, size) = kernel::decimate_lpf_literal(&src, w, h);
+                let got = kernel::decimate_lpf(level, &src, (w, h), &mut scratch, &mut fast);
+                assert_eq!(got, size);
+                assert_eq!(fast, literal, "{w}x{h} low-pass at {level}");
+            }
+        }
+    }
+}
+
 const CASES: &[Case] = &[
     // vmaf -r a_ref.yuv -d a_dis.yuv -w 37 -h 29 -p 444 -b 8 --feature float_ssim=enable_lcs=true -n --json
     Case {
