@@ -136,6 +136,16 @@ pub fn box_kernel(factor: usize) -> Vec<f32> {
     vec![1.0f32 / (factor * factor) as f32; factor * factor]
 }
 
+/// Gives `buf` length `len` for a caller that writes every entry: zeroed only when the length
+/// changes (the first frame).
+#[inline(always)]
+fn resize_for_overwrite(buf: &mut Vec<f32>, len: usize) {
+    if buf.len() != len {
+        buf.clear();
+        buf.resize(len, 0.0);
+    }
+}
+
 /// Scratch for [`decimate`]: the source rows, padded by mirroring and split by column phase.
 #[derive(Debug, Default)]
 pub struct DecimateScratch {
@@ -217,15 +227,29 @@ fn decimate_body(
     // entry x + t / factor: one contiguous run per tap across outputs.
     let phase_len = sw + (side - 1) / factor + 1;
     let row_len = phase_len * factor;
-    scratch.phases.clear();
-    scratch.phases.resize(row_len * h, 0.0);
+    resize_for_overwrite(&mut scratch.phases, row_len * h);
+    let shift = before as usize;
+    // Entries j0..j1 of every phase lie inside the row: source j·factor + r - shift for all
+    // r < factor. They are copied reading the row in order; the rest are mirrored.
+    let j0 = shift.div_ceil(factor);
+    let j1 = if w + shift >= factor {
+        ((w + shift - factor) / factor + 1).clamp(j0, phase_len)
+    } else {
+        j0
+    };
     for (row, out) in src
         .chunks_exact(w)
         .zip(scratch.phases.chunks_exact_mut(row_len))
     {
+        for j in j0..j1 {
+            let from = j * factor - shift;
+            for (r, &v) in row[from..from + factor].iter().enumerate() {
+                out[r * phase_len + j] = v;
+            }
+        }
         for (r, phase) in out.chunks_exact_mut(phase_len).enumerate() {
-            for (j, p) in phase.iter_mut().enumerate() {
-                *p = row[mirror((j * factor + r) as isize - before, w)];
+            for j in (0..j0).chain(j1..phase_len) {
+                phase[j] = row[mirror((j * factor + r) as isize - before, w)];
             }
         }
     }
@@ -235,8 +259,7 @@ fn decimate_body(
             ((t % factor) * phase_len + t / factor, kernel[i])
         })
         .collect();
-    dst.clear();
-    dst.resize(sw * sh, 0.0);
+    resize_for_overwrite(dst, sw * sh);
     let rows = &mut scratch.rows;
     for (y, out) in dst.chunks_exact_mut(sw).enumerate() {
         rows.clear();
@@ -317,8 +340,7 @@ const LANES: usize = 16;
 #[inline(always)]
 fn gaussian_valid(img: &[f32], w: usize, h: usize, row_pass: &mut Vec<f32>, dst: &mut Vec<f32>) {
     let (dw, dh) = (w + 1 - WINDOW, h + 1 - WINDOW);
-    row_pass.clear();
-    row_pass.resize(dw * h, 0.0);
+    resize_for_overwrite(row_pass, dw * h);
     for (row, out) in img.chunks_exact(w).zip(row_pass.chunks_exact_mut(dw)) {
         let mut x = 0;
         while x + LANES <= dw {
@@ -341,8 +363,7 @@ fn gaussian_valid(img: &[f32], w: usize, h: usize, row_pass: &mut Vec<f32>, dst:
             *o = sum as f32;
         }
     }
-    dst.clear();
-    dst.resize(dw * dh, 0.0);
+    resize_for_overwrite(dst, dw * dh);
     for (y, out) in dst.chunks_exact_mut(dw).enumerate() {
         let column = |x: usize, v: usize| (y + v) * dw + x;
         let mut x = 0;
