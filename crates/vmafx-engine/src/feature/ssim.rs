@@ -14,10 +14,10 @@ use std::sync::Arc;
 use crate::cpu::SimdLevel;
 use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
 use crate::options::{OptionSpec, OptionValue, OptionValues};
-use crate::picture::Picture;
+use crate::picture::{Picture, PlaneData};
 use crate::EngineError;
 
-use kernel::{DecimateScratch, Workspace};
+use kernel::{DecimateScratch, Rows, Workspace};
 
 /// Options of libvmaf v3.2.0's `float_ssim`. None is a feature parameter.
 pub static OPTIONS: &[OptionSpec] = &[
@@ -204,20 +204,47 @@ impl FeatureExtractor for SsimExtractor {
             ));
         };
         let bd = self.geometry.bit_depth;
-        kernel::luma_to_float(rp, bd, &mut self.reference);
-        kernel::luma_to_float(dp, bd, &mut self.distorted);
         let (mut w, mut h) = (self.geometry.width, self.geometry.height);
-        if self.scale > 1 {
+        let (reference, distorted) = if self.scale > 1 {
+            // Down-scaling reads the samples themselves, converting each as libvmaf's
+            // float copy would have.
             let filter = (&self.box_kernel[..], self.scale);
             let s = &mut self.scratch;
-            let (from, to) = (&self.reference, &mut self.scaled_reference);
-            kernel::decimate(self.simd, from, (w, h), self.scale, filter, s, to);
-            let (from, to) = (&self.distorted, &mut self.scaled_distorted);
-            (w, h) = kernel::decimate(self.simd, from, (w, h), self.scale, filter, s, to);
-        }
-        let (reference, distorted) = if self.scale > 1 {
+            let (rs, ds) = (&mut self.scaled_reference, &mut self.scaled_distorted);
+            let level = self.simd;
+            match (rp, dp) {
+                (PlaneData::U8(a), PlaneData::U8(b)) => {
+                    kernel::decimate(level, Rows::plane(a, w, h, bd), self.scale, filter, s, rs);
+                    (w, h) = kernel::decimate(
+                        level,
+                        Rows::plane(b, w, h, bd),
+                        self.scale,
+                        filter,
+                        s,
+                        ds,
+                    );
+                }
+                (PlaneData::U16(a), PlaneData::U16(b)) => {
+                    kernel::decimate(level, Rows::plane(a, w, h, bd), self.scale, filter, s, rs);
+                    (w, h) = kernel::decimate(
+                        level,
+                        Rows::plane(b, w, h, bd),
+                        self.scale,
+                        filter,
+                        s,
+                        ds,
+                    );
+                }
+                _ => {
+                    return Err(EngineError::PictureMismatch(
+                        "float_ssim got pictures of different sample types".to_string(),
+                    ))
+                }
+            }
             (&self.scaled_reference, &self.scaled_distorted)
         } else {
+            kernel::luma_to_float(rp, bd, &mut self.reference);
+            kernel::luma_to_float(dp, bd, &mut self.distorted);
             (&self.reference, &self.distorted)
         };
         let means = kernel::ssim(

@@ -47,25 +47,106 @@ pub struct Means {
     pub s: f32,
 }
 
-/// Copies the luma plane into `dst` as floats, `stride == width`: 8-bit samples as they are,
-/// deeper ones divided by 4, 16 or 256 (10, 12, 16 bits), as libvmaf's `picture_copy` does.
+/// libvmaf's divisor taking `bit_depth`-bit samples to the 8-bit range (`picture_copy`).
+pub fn divisor(bit_depth: u8) -> f32 {
+    match bit_depth {
+        10 => 4.0,
+        12 => 16.0,
+        16 => 256.0,
+        _ => 1.0,
+    }
+}
+
+/// A sample as libvmaf's `picture_copy` turns it into a float: 8-bit samples as they are,
+/// deeper ones divided by [`divisor`] in f32; floats are already converted.
+pub trait Sample: Copy {
+    /// The float libvmaf computes with.
+    fn to_float(self, divisor: f32) -> f32;
+}
+
+impl Sample for f32 {
+    #[inline(always)]
+    fn to_float(self, _: f32) -> f32 {
+        self
+    }
+}
+
+impl Sample for u8 {
+    #[inline(always)]
+    fn to_float(self, _: f32) -> f32 {
+        f32::from(self)
+    }
+}
+
+impl Sample for u16 {
+    #[inline(always)]
+    fn to_float(self, divisor: f32) -> f32 {
+        f32::from(self) / divisor
+    }
+}
+
+/// A picture's rows as decimation reads them: `width` samples every `stride`, `height` rows,
+/// turned into floats with `divisor`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a, T> {
+    /// The samples.
+    pub data: &'a [T],
+    /// Distance between row starts, in samples.
+    pub stride: usize,
+    /// Samples per row.
+    pub width: usize,
+    /// Number of rows.
+    pub height: usize,
+    /// See [`divisor`].
+    pub divisor: f32,
+}
+
+impl<'a> Rows<'a, f32> {
+    /// A `width`x`height` float picture stored row after row.
+    pub fn floats(data: &'a [f32], width: usize, height: usize) -> Self {
+        Rows {
+            data,
+            stride: width,
+            width,
+            height,
+            divisor: 1.0,
+        }
+    }
+}
+
+impl<'a, T: Pixel> Rows<'a, T> {
+    /// The top-left `width`x`height` of `plane`, of `bit_depth`-bit samples.
+    pub fn plane(plane: &'a Plane<T>, width: usize, height: usize, bit_depth: u8) -> Self {
+        Rows {
+            data: &plane.data,
+            stride: plane.stride,
+            width,
+            height,
+            divisor: divisor(bit_depth),
+        }
+    }
+}
+
+impl<T> Rows<'_, T> {
+    #[inline(always)]
+    fn row(&self, y: usize) -> &[T] {
+        &self.data[y * self.stride..][..self.width]
+    }
+}
+
+/// Copies the luma plane into `dst` as floats, `stride == width`, as libvmaf's
+/// `picture_copy` does (see [`Sample`]).
 pub fn luma_to_float(plane: &PlaneData, bit_depth: u8, dst: &mut Vec<f32>) {
-    fn copy<T: Pixel>(p: &Plane<T>, dst: &mut Vec<f32>, f: impl Fn(T) -> f32) {
+    fn copy<T: Pixel + Sample>(p: &Plane<T>, bit_depth: u8, dst: &mut Vec<f32>) {
+        let d = divisor(bit_depth);
         dst.clear();
         for y in 0..p.height {
-            dst.extend(p.row(y)[..p.width].iter().map(|&v| f(v)));
+            dst.extend(p.row(y)[..p.width].iter().map(|&v| v.to_float(d)));
         }
     }
     match plane {
-        PlaneData::U8(p) => copy(p, dst, f32::from),
-        PlaneData::U16(p) => {
-            let divisor: f32 = match bit_depth {
-                10 => 4.0,
-                12 => 16.0,
-                _ => 256.0,
-            };
-            copy(p, dst, |v| f32::from(v) / divisor);
-        }
+        PlaneData::U8(p) => copy(p, bit_depth, dst),
+        PlaneData::U16(p) => copy(p, bit_depth, dst),
     }
 }
 
@@ -164,16 +245,15 @@ pub struct DecimateScratch {
 /// and for y ≥ 1 it reads rows from `y·f - f/2 ≥ y` on, so indices from `y·w ≥ y·sw + x`
 /// (as `w - sw ≥ sw - 1` for every factor f ≥ 2). The tests also hold it to the literal
 /// in-place version.
-pub fn decimate(
+pub fn decimate<T: Sample>(
     level: SimdLevel,
-    src: &[f32],
-    (w, h): (usize, usize),
+    src: Rows<T>,
     factor: usize,
     (kernel, side): (&[f32], usize),
     scratch: &mut DecimateScratch,
     dst: &mut Vec<f32>,
 ) -> (usize, usize) {
-    let args = (src, (w, h), factor, (kernel, side), scratch, dst);
+    let args = (src, factor, (kernel, side), scratch, dst);
     #[cfg(target_arch = "x86_64")]
     match level {
         SimdLevel::Avx512 => {
@@ -194,9 +274,8 @@ pub fn decimate(
 }
 
 /// The arguments of [`decimate`] after the level.
-type DecimateArgs<'a> = (
-    &'a [f32],
-    (usize, usize),
+type DecimateArgs<'a, T> = (
+    Rows<'a, T>,
     usize,
     (&'a [f32], usize),
     &'a mut DecimateScratch,
@@ -206,21 +285,23 @@ type DecimateArgs<'a> = (
 /// [`decimate_body`] compiled for AVX-512.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
-fn decimate_avx512(args: DecimateArgs) -> (usize, usize) {
+fn decimate_avx512<T: Sample>(args: DecimateArgs<T>) -> (usize, usize) {
     decimate_body(args)
 }
 
 /// [`decimate_body`] compiled for AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn decimate_avx2(args: DecimateArgs) -> (usize, usize) {
+fn decimate_avx2<T: Sample>(args: DecimateArgs<T>) -> (usize, usize) {
     decimate_body(args)
 }
 
 #[inline(always)]
-fn decimate_body(
-    (src, (w, h), factor, (kernel, side), scratch, dst): DecimateArgs,
+fn decimate_body<T: Sample>(
+    (src, factor, (kernel, side), scratch, dst): DecimateArgs<T>,
 ) -> (usize, usize) {
+    let (w, h) = (src.width, src.height);
+    let divisor = src.divisor;
     let (sw, sh) = decimated_size(w, h, factor);
     let before = (side / 2) as isize;
     // Source column x·factor + t - before (t in 0..side) of output x is phase t % factor,
@@ -237,19 +318,17 @@ fn decimate_body(
     } else {
         j0
     };
-    for (row, out) in src
-        .chunks_exact(w)
-        .zip(scratch.phases.chunks_exact_mut(row_len))
-    {
+    for (y, out) in scratch.phases.chunks_exact_mut(row_len).enumerate() {
+        let row = src.row(y);
         for j in j0..j1 {
             let from = j * factor - shift;
             for (r, &v) in row[from..from + factor].iter().enumerate() {
-                out[r * phase_len + j] = v;
+                out[r * phase_len + j] = v.to_float(divisor);
             }
         }
         for (r, phase) in out.chunks_exact_mut(phase_len).enumerate() {
             for j in (0..j0).chain(j1..phase_len) {
-                phase[j] = row[mirror((j * factor + r) as isize - before, w)];
+                phase[j] = row[mirror((j * factor + r) as isize - before, w)].to_float(divisor);
             }
         }
     }
@@ -302,7 +381,14 @@ pub fn decimate_lpf(
     scratch: &mut DecimateScratch,
     dst: &mut Vec<f32>,
 ) -> (usize, usize) {
-    decimate(level, src, (w, h), 2, (&LPF, LPF_LEN), scratch, dst)
+    decimate(
+        level,
+        Rows::floats(src, w, h),
+        2,
+        (&LPF, LPF_LEN),
+        scratch,
+        dst,
+    )
 }
 
 /// The literal MS-SSIM down-scaling, for the tests.

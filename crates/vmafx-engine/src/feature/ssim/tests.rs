@@ -184,8 +184,14 @@ fn decimation_matches_the_literal_in_place_filter() {
                 let mut literal = src.clone();
                 let size = kernel::decimate_box_in_place(&mut literal, w, h, factor);
                 let filter = (&kernel::box_kernel(factor)[..], factor);
-                let got =
-                    kernel::decimate(level, &src, (w, h), factor, filter, &mut scratch, &mut fast);
+                let got = kernel::decimate(
+                    level,
+                    kernel::Rows::floats(&src, w, h),
+                    factor,
+                    filter,
+                    &mut scratch,
+                    &mut fast,
+                );
                 assert_eq!(got, size);
                 let n = size.0 * size.1;
                 assert_eq!(fast, literal[..n], "{w}x{h} by {factor} at {level}");
