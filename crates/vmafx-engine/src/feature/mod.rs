@@ -1,10 +1,11 @@
 //! Feature extractors and the registry that builds them by libvmaf name (`vif`, `adm`,
-//! `motion`, `psnr`).
+//! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`).
 
 pub mod adm;
 pub mod motion;
 pub mod name;
 pub mod psnr;
+pub mod ssim;
 pub mod vif;
 
 use std::sync::Arc;
@@ -117,8 +118,15 @@ pub struct ExtractorInfo {
 }
 
 /// Every extractor the engine knows.
-pub fn registry() -> [&'static ExtractorInfo; 4] {
-    [&adm::INFO, &motion::INFO, &vif::INFO, &psnr::INFO]
+pub fn registry() -> [&'static ExtractorInfo; 6] {
+    [
+        &adm::INFO,
+        &motion::INFO,
+        &vif::INFO,
+        &psnr::INFO,
+        &ssim::INFO,
+        &ssim::ms_ssim::INFO,
+    ]
 }
 
 /// Looks an extractor up by its libvmaf name.
