@@ -24,7 +24,7 @@ pub fn request_from_args(args: &ScoreArgs) -> anyhow::Result<ScoreRequest> {
         .or(args.nflx_ctc.as_deref().map(|v| ("--nflx_ctc", v)))
     {
         bail!(
-            "{} {}: the CTC presets need the ssim, ms_ssim, ciede, psnr_hvs and cambi extractors, \
+            "{} {}: the CTC presets also need the ciede, psnr_hvs and cambi extractors, \
              which vmafx does not provide yet; list the models and features explicitly instead",
             preset.0,
             preset.1
