@@ -4,10 +4,12 @@
 # case in cases.tsv. Inputs are handed to libvmaf as raw .yuv, decoded by ffmpeg where they are
 # encoded, so that libvmaf sees exactly the samples vmafx reads.
 #
-# Goldens come from the tool as a default build runs it on x86-64 with AVX2 (no --cpumask),
-# because that is what users compare against. libvmaf's own C path (--cpumask 4294967295)
-# disagrees with its AVX2 ADM kernels on widths that are not a multiple of their vector width and
-# on strong-contrast content (Netflix/vmaf#1610); vmafx follows the AVX2 behaviour.
+# Goldens come from the tool as a default build runs it on x86-64 with AVX2, because that is
+# what users compare against. libvmaf's own C path (--cpumask 4294967295) disagrees with its AVX2
+# ADM kernels on widths that are not a multiple of their vector width and on strong-contrast
+# content (Netflix/vmaf#1610); vmafx follows the AVX2 behaviour. Its AVX-512 ADM kernels differ
+# again on such sizes, so `--cpumask 48` masks them (CPU flag bits 4 and 5): a machine with
+# AVX-512 writes the same goldens as one without, where the mask changes nothing.
 #
 #   tests/conformance/make-goldens.sh /path/to/vmaf
 set -euo pipefail
@@ -15,6 +17,7 @@ vmaf=${1:?usage: make-goldens.sh /path/to/libvmaf-v3.2.0/vmaf}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 version=$("$vmaf" --version 2>&1 | tail -n 1)
+cpumask="--cpumask 48"
 [ "$version" = "3.2.0" ] || { echo "make-goldens: $vmaf is libvmaf $version, not 3.2.0" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -76,12 +79,12 @@ while IFS=$'\t' read -r name ref dist flags; do
   geometry=$(to_raw "$(resolve "$ref")" "$work/$name.ref.yuv")
   to_raw "$(resolve "$dist")" "$work/$name.dist.yuv" >/dev/null
   # shellcheck disable=SC2086 # flags and geometry are word lists
-  "$vmaf" -r "$work/$name.ref.yuv" -d "$work/$name.dist.yuv" $geometry $flags -q \
+  "$vmaf" -r "$work/$name.ref.yuv" -d "$work/$name.dist.yuv" $geometry $cpumask $flags -q \
     --json -o "$here/goldens/$name.json"
   # libvmaf's SIMD kernels read uninitialised memory on some sizes; a golden that changes when
   # glibc fills fresh allocations with a pattern is undefined behaviour, not a reference.
   # shellcheck disable=SC2086
-  MALLOC_PERTURB_=165 "$vmaf" -r "$work/$name.ref.yuv" -d "$work/$name.dist.yuv" $geometry $flags \
+  MALLOC_PERTURB_=165 "$vmaf" -r "$work/$name.ref.yuv" -d "$work/$name.dist.yuv" $geometry $cpumask $flags \
     -q --json -o "$work/$name.perturbed.json"
   if ! diff -q <(grep -v '"fps"' "$here/goldens/$name.json") <(grep -v '"fps"' "$work/$name.perturbed.json") >/dev/null; then
     echo "make-goldens: libvmaf's output for $name depends on uninitialised memory; pick another size" >&2
@@ -95,7 +98,7 @@ geometry=$(to_raw "$work/fx/pan_420_8bit_blur_ref.y4m" "$work/f.ref.yuv")
 to_raw "$work/fx/pan_420_8bit_blur_dist.y4m" "$work/f.dist.yuv" >/dev/null
 for fmt in xml csv sub; do
   # shellcheck disable=SC2086
-  "$vmaf" -r "$work/f.ref.yuv" -d "$work/f.dist.yuv" $geometry --feature psnr -q --$fmt \
+  "$vmaf" -r "$work/f.ref.yuv" -d "$work/f.dist.yuv" $geometry $cpumask --feature psnr -q --$fmt \
     -o "$here/goldens/formats.$fmt"
 done
 echo "goldens written with libvmaf $version"

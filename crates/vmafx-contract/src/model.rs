@@ -11,11 +11,12 @@ use crate::{quote, FieldError};
 
 /// The built-in model versions, usable as `version=…`. The engine embeds exactly these (a test
 /// there asserts the agreement), so every component can check a name without loading a model.
-pub const BUILT_IN_MODELS: [&str; 4] = [
+pub const BUILT_IN_MODELS: [&str; 5] = [
     "vmaf_v0.6.1",
     "vmaf_v0.6.1neg",
     "vmaf_4k_v0.6.1",
     "vmaf_4k_v0.6.1neg",
+    "vmaf_b_v0.6.3",
 ];
 
 /// The model a job or a `vmafx score` run uses when it names none, as libvmaf's tool does.
@@ -358,5 +359,15 @@ mod tests {
         }
         let err = ModelSpec::parse_field("models[0]", "version=no_such").unwrap_err();
         assert!(err.to_string().contains("no built-in model"), "{err}");
+        assert!(err.to_string().contains("vmaf_b_v0.6.3"), "{err}");
+    }
+
+    #[test]
+    fn every_built_in_model_is_accepted() {
+        for version in BUILT_IN_MODELS {
+            let spec = ModelSpec::parse_field("models[0]", &format!("version={version}"))
+                .unwrap_or_else(|e| panic!("{version}: {e}"));
+            assert_eq!(spec.source, ModelSource::BuiltIn(version.into()));
+        }
     }
 }

@@ -298,14 +298,12 @@ fn collection_matches_libvmaf_bit_for_bit() {
     }
 }
 
-/// libvmaf's own bootstrap collection, read from the reference checkout (not part of this
-/// repository): `cargo test -p vmafx-engine --lib model -- --ignored`.
+/// libvmaf's own bootstrap collection, built in as `vmaf_b_v0.6.3`.
 #[test]
-#[ignore = "needs /work/ref/model/vmaf_b_v0.6.3.json"]
 fn vmaf_b_v0_6_3_matches_libvmaf() {
     let c = collector();
-    let spec = parse_model("path=/work/ref/model/vmaf_b_v0.6.3.json").unwrap();
-    let model = Model::load_with(&spec, &test_lookup).unwrap();
+    let model = load("version=vmaf_b_v0.6.3");
+    assert!(model.is_collection());
     for (frame, expected) in B_V063.iter().enumerate() {
         let out = model.predict(&c, frame as u32).unwrap();
         assert_eq!(out.len(), expected.len());

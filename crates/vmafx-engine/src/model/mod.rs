@@ -33,7 +33,7 @@ use svm::SvmModel;
 
 /// The built-in model versions, usable as `version=...`: the contract's list, which
 /// [`built_in`] must match (a test asserts it).
-pub const BUILT_IN_VERSIONS: [&str; 4] = vmafx_contract::model::BUILT_IN_MODELS;
+pub const BUILT_IN_VERSIONS: [&str; 5] = vmafx_contract::model::BUILT_IN_MODELS;
 
 fn built_in(version: &str) -> Option<&'static str> {
     Some(match version {
@@ -41,6 +41,7 @@ fn built_in(version: &str) -> Option<&'static str> {
         "vmaf_v0.6.1neg" => include_str!("../../models/vmaf_v0.6.1neg.json"),
         "vmaf_4k_v0.6.1" => include_str!("../../models/vmaf_4k_v0.6.1.json"),
         "vmaf_4k_v0.6.1neg" => include_str!("../../models/vmaf_4k_v0.6.1neg.json"),
+        "vmaf_b_v0.6.3" => include_str!("../../models/vmaf_b_v0.6.3.json"),
         _ => return None,
     })
 }
@@ -735,12 +736,27 @@ mod tests {
             "version=vmaf_v0.6.1neg",
             "version=vmaf_4k_v0.6.1",
             "version=vmaf_4k_v0.6.1neg:vif.vif_enhn_gain_limit=1.5",
+            "version=vmaf_b_v0.6.3",
+            "version=vmaf_b_v0.6.3:name=b:adm.adm_enhn_gain_limit=1.2",
         ] {
             let real = Model::load(&parse_model(arg).unwrap()).unwrap();
             let test = load(arg);
             assert_eq!(real.inputs(), test.inputs(), "{arg}");
             assert_eq!(real.feature_requests(), test.feature_requests(), "{arg}");
         }
+    }
+
+    #[test]
+    fn bootstrap_model_is_built_in() {
+        // What a controller does with a job's `models`: load a built-in to validate it.
+        let model = Model::load(&parse_model("version=vmaf_b_v0.6.3").unwrap()).unwrap();
+        assert_eq!(model.name(), "vmaf");
+        assert!(model.is_collection());
+        assert_eq!(model.members.len(), 20);
+        // Every member reads the features vmaf_v0.6.1 reads, from the same extractors.
+        let plain = Model::load(&parse_model("version=vmaf_v0.6.1").unwrap()).unwrap();
+        assert_eq!(model.inputs(), plain.inputs());
+        assert_eq!(model.feature_requests(), plain.feature_requests());
     }
 
     #[test]
