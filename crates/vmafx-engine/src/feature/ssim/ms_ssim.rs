@@ -8,7 +8,7 @@ use crate::cpu::SimdLevel;
 use crate::feature::ssim::kernel::{self, DecimateScratch, Workspace};
 use crate::feature::ssim::{check_depth, max_db, to_db};
 use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
-use crate::options::{OptionSpec, OptionValue, OptionValues};
+use crate::options::{OptionSpec, OptionValues};
 use crate::picture::Picture;
 use crate::EngineError;
 
@@ -21,32 +21,7 @@ const BETAS: [f32; SCALES] = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333];
 const GAMMAS: [f32; SCALES] = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333];
 
 /// Options of libvmaf v3.2.0's `float_ms_ssim`. None is a feature parameter.
-pub static OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "enable_lcs",
-        alias: None,
-        default: OptionValue::Bool(false),
-        min: 0.0,
-        max: 0.0,
-        feature_param: false,
-    },
-    OptionSpec {
-        name: "enable_db",
-        alias: None,
-        default: OptionValue::Bool(false),
-        min: 0.0,
-        max: 0.0,
-        feature_param: false,
-    },
-    OptionSpec {
-        name: "clip_db",
-        alias: None,
-        default: OptionValue::Bool(false),
-        min: 0.0,
-        max: 0.0,
-        feature_param: false,
-    },
-];
+pub static OPTIONS: &[OptionSpec] = &[super::ENABLE_LCS, super::ENABLE_DB, super::CLIP_DB];
 
 /// Registry entry.
 pub static INFO: ExtractorInfo = ExtractorInfo {
