@@ -430,8 +430,8 @@ fn rendered_command_lines_run_and_score_a_job() {
             pod,
             pool,
             &[
-                ("VMAFX_POD_NAME", pod.to_owned()),
-                ("VMAFX_POD_NAMESPACE", "default".to_owned()),
+                ("POD_NAME", pod.to_owned()),
+                ("POD_NAMESPACE", "default".to_owned()),
                 ("VMAFX_NODE_NAME", pod.to_owned()),
                 ("VMAFX_CONTROLLER", grpc.clone()),
                 ("VMAFX_NODE_HTTP_ADDR", "127.0.0.1:0".to_owned()),
