@@ -157,6 +157,11 @@ impl ScoreOutcome {
         self.frame_count as f64 / self.elapsed.as_secs_f64()
     }
 
+    /// The pooled statistics of the vector `name`, from the run's one pooling.
+    pub fn pooled_vector(&self, name: &str) -> Option<Pooled> {
+        pooled_of(&self.collector, &self.pooled_vectors, name)
+    }
+
     /// The report for any output format.
     pub fn report(&self) -> Report<'_> {
         Report {
@@ -170,6 +175,16 @@ impl ScoreOutcome {
             pooled: &self.pooled_vectors,
         }
     }
+}
+
+/// The entry of `pooled` (parallel to `collector`'s vectors) for the vector `name`.
+fn pooled_of(
+    collector: &FeatureCollector,
+    pooled: &[Option<Pooled>],
+    name: &str,
+) -> Option<Pooled> {
+    let k = collector.vectors().iter().position(|v| &*v.name == name)?;
+    pooled.get(k).copied().flatten()
 }
 
 fn describe(info: &VideoInfo) -> String {
@@ -364,11 +379,7 @@ pub fn score(
     let pooled = models
         .iter()
         .filter_map(|(spec, model)| {
-            let k = collector
-                .vectors()
-                .iter()
-                .position(|v| &*v.name == model.name())?;
-            let p = pooled_vectors.get(k).copied().flatten()?;
+            let p = pooled_of(&collector, &pooled_vectors, model.name())?;
             Some(PooledScore {
                 label: spec.source.to_string(),
                 name: model.name().to_string(),

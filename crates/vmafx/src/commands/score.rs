@@ -198,7 +198,11 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
         // As libvmaf's tool: a bootstrap collection adds a line with the pooled means of its
         // bagging score, 95 % interval and standard deviation, after every model's line.
         for p in &outcome.pooled {
-            let mean_of = |suffix: &str| pooled_mean(&outcome, &format!("{}{suffix}", p.name));
+            let mean_of = |suffix: &str| {
+                outcome
+                    .pooled_vector(&format!("{}{suffix}", p.name))
+                    .map(|pooled| pooled.mean)
+            };
             if let (Some(bagging), Some(lo), Some(hi), Some(stddev)) = (
                 mean_of("_bagging"),
                 mean_of("_ci_p95_lo"),
@@ -213,19 +217,4 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The pooled mean of the collector vector `name`, from the run's one pooling.
-fn pooled_mean(outcome: &vmafx_score::ScoreOutcome, name: &str) -> Option<f64> {
-    let k = outcome
-        .collector
-        .vectors()
-        .iter()
-        .position(|v| &*v.name == name)?;
-    outcome
-        .pooled_vectors
-        .get(k)
-        .copied()
-        .flatten()
-        .map(|p| p.mean)
 }
