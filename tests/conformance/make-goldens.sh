@@ -4,6 +4,9 @@
 # case in cases.tsv. Inputs are handed to libvmaf as raw .yuv, decoded by ffmpeg where they are
 # encoded, so that libvmaf sees exactly the samples vmafx reads.
 #
+# libvmaf must be built with `-Denable_float=true`: the float models and SpEED-chroma (which the
+# vmaf_v1.0.16 models use) exist only in such a build; it changes nothing in the integer code.
+#
 # Goldens come from the tool as a default build runs it on x86-64 with AVX2, because that is
 # what users compare against. libvmaf's own C path (--cpumask 4294967295) disagrees with its AVX2
 # ADM kernels on widths that are not a multiple of their vector width and on strong-contrast
@@ -11,9 +14,12 @@
 # again on such sizes, so `--cpumask 48` masks them (CPU flag bits 4 and 5): a machine with
 # AVX-512 writes the same goldens as one without, where the mask changes nothing.
 #
-#   tests/conformance/make-goldens.sh /path/to/vmaf
+#   tests/conformance/make-goldens.sh /path/to/vmaf [CASE_REGEX]
+#
+# With CASE_REGEX only the cases whose name matches it (bash =~) are rewritten.
 set -euo pipefail
-vmaf=${1:?usage: make-goldens.sh /path/to/libvmaf-v3.2.0/vmaf}
+vmaf=${1:?usage: make-goldens.sh /path/to/libvmaf-v3.2.0/vmaf [CASE_REGEX]}
+only=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 version=$("$vmaf" --version 2>&1 | tail -n 1)
@@ -76,6 +82,7 @@ resolve() {
 
 while IFS=$'\t' read -r name ref dist flags; do
   case $name in ''|'#'*) continue ;; esac
+  if [ -n "$only" ] && ! [[ $name =~ $only ]]; then continue; fi
   geometry=$(to_raw "$(resolve "$ref")" "$work/$name.ref.yuv")
   to_raw "$(resolve "$dist")" "$work/$name.dist.yuv" >/dev/null
   # shellcheck disable=SC2086 # flags and geometry are word lists
@@ -94,6 +101,7 @@ while IFS=$'\t' read -r name ref dist flags; do
 done <"$here/cases.tsv"
 
 # One case in every other output format, compared byte for byte (bar version and fps).
+if [ -n "$only" ]; then echo "goldens matching $only written with libvmaf $version"; exit 0; fi
 geometry=$(to_raw "$work/fx/pan_420_8bit_blur_ref.y4m" "$work/f.ref.yuv")
 to_raw "$work/fx/pan_420_8bit_blur_dist.y4m" "$work/f.dist.yuv" >/dev/null
 for fmt in xml csv sub; do
