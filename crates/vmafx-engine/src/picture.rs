@@ -203,6 +203,55 @@ impl Picture {
         })
     }
 
+    /// Fills this picture with `source`'s samples shifted up to this picture's higher bit
+    /// depth (8-bit `v` becomes `v << 2` at 10 bits): how a lower-depth clip is compared with a
+    /// higher-depth one at their common depth. Sizes and formats must match.
+    pub fn widen_from(&mut self, source: &Picture) -> Result<(), EngineError> {
+        if (source.format, source.width, source.height) != (self.format, self.width, self.height)
+            || source.bit_depth > self.bit_depth
+        {
+            return Err(EngineError::PictureMismatch(format!(
+                "cannot widen a {}x{} {}-bit picture into a {}x{} {}-bit one",
+                source.width,
+                source.height,
+                source.bit_depth,
+                self.width,
+                self.height,
+                self.bit_depth
+            )));
+        }
+        let shift = u32::from(self.bit_depth - source.bit_depth);
+        for (to, from) in self.planes.iter_mut().zip(&source.planes) {
+            match (to, from) {
+                (PlaneData::U16(to), PlaneData::U8(from)) => {
+                    for y in 0..to.height {
+                        for (t, f) in to.row_mut(y).iter_mut().zip(from.row(y)) {
+                            *t = u16::from(*f) << shift;
+                        }
+                    }
+                }
+                (PlaneData::U16(to), PlaneData::U16(from)) => {
+                    for y in 0..to.height {
+                        for (t, f) in to.row_mut(y).iter_mut().zip(from.row(y)) {
+                            *t = *f << shift;
+                        }
+                    }
+                }
+                (PlaneData::U8(to), PlaneData::U8(from)) => {
+                    for y in 0..to.height {
+                        to.row_mut(y).copy_from_slice(from.row(y));
+                    }
+                }
+                (PlaneData::U8(_), PlaneData::U16(_)) => {
+                    return Err(EngineError::PictureMismatch(
+                        "cannot widen a 16-bit plane into an 8-bit one".into(),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Number of bytes one frame takes in raw planar form (2 bytes a sample above 8 bits).
     pub fn raw_frame_len(format: PixelFormat, bit_depth: u8, width: usize, height: usize) -> usize {
         let bytes = if bit_depth > 8 { 2 } else { 1 };

@@ -20,6 +20,9 @@ use vmafx_engine::EngineError;
 use vmafx_report::Report;
 use vmafx_video::{FrameSource, RawParams, VideoError, VideoInfo};
 
+pub mod preset;
+pub use preset::{CtcFamily, CtcPreset};
+
 /// An extra feature extractor asked for with `--feature NAME[=key=value[:key=value...]]`: the
 /// contract's type and grammar ([`vmafx_contract::FeatureSpec::parse`]), shared with the service.
 pub use vmafx_contract::FeatureSpec;
@@ -54,6 +57,9 @@ pub struct ScoreRequest {
     pub cancel: Option<Arc<AtomicBool>>,
     /// The SIMD level of every kernel (default: the best this CPU has).
     pub simd: SimdLevel,
+    /// Inputs of different bit depths are compared at the higher one, the lower-depth clip's
+    /// samples shifted up (libvmaf's `common_bitdepth`, set by `--aom_ctc v6.0` and later).
+    pub common_bitdepth: bool,
 }
 
 impl ScoreRequest {
@@ -73,6 +79,7 @@ impl ScoreRequest {
             frame_skip_dist: 0,
             cancel: None,
             simd: SimdLevel::detect(),
+            common_bitdepth: false,
         }
     }
 }
@@ -202,6 +209,7 @@ fn check_compatible(
     ref_info: &VideoInfo,
     distorted: &Path,
     dist_info: &VideoInfo,
+    common_bitdepth: bool,
 ) -> Result<(), ScoreError> {
     let mut problems = Vec::new();
     if (ref_info.width, ref_info.height) != (dist_info.width, dist_info.height) {
@@ -210,7 +218,7 @@ fn check_compatible(
     if ref_info.format != dist_info.format {
         problems.push("pixel format");
     }
-    if ref_info.bit_depth != dist_info.bit_depth {
+    if ref_info.bit_depth != dist_info.bit_depth && !common_bitdepth {
         problems.push("bit depth");
     }
     if problems.is_empty() {
@@ -270,7 +278,12 @@ pub fn score(
         &info,
         &request.distorted,
         &distorted.info(),
+        request.common_bitdepth,
     )?;
+    let bit_depth = info.bit_depth.max(distorted.info().bit_depth);
+    let reference = Widened::wrap(reference, &request.reference, bit_depth)?;
+    let distorted = Widened::wrap(distorted, &request.distorted, bit_depth)?;
+    let info = reference.info();
     let geometry = Geometry {
         format: info.format,
         bit_depth: info.bit_depth,
@@ -422,6 +435,70 @@ fn expected_pairs(
     })
 }
 
+/// A clip read at a higher bit depth than it is stored in (see
+/// [`ScoreRequest::common_bitdepth`]).
+struct Widened {
+    inner: Box<dyn FrameSource>,
+    path: PathBuf,
+    stored: vmafx_engine::picture::Picture,
+    bit_depth: u8,
+}
+
+impl Widened {
+    /// `source` itself when it already has `bit_depth`, else a source that widens its frames.
+    fn wrap(
+        source: Box<dyn FrameSource>,
+        path: &Path,
+        bit_depth: u8,
+    ) -> Result<Box<dyn FrameSource>, ScoreError> {
+        let info = source.info();
+        if info.bit_depth == bit_depth {
+            return Ok(source);
+        }
+        let stored = vmafx_engine::picture::Picture::new(
+            info.format,
+            info.bit_depth,
+            info.width,
+            info.height,
+        )?;
+        Ok(Box::new(Widened {
+            inner: source,
+            path: path.to_path_buf(),
+            stored,
+            bit_depth,
+        }))
+    }
+}
+
+impl FrameSource for Widened {
+    fn info(&self) -> VideoInfo {
+        VideoInfo {
+            bit_depth: self.bit_depth,
+            ..self.inner.info()
+        }
+    }
+
+    fn read_frame(
+        &mut self,
+        picture: &mut vmafx_engine::picture::Picture,
+    ) -> Result<bool, VideoError> {
+        if !self.inner.read_frame(&mut self.stored)? {
+            return Ok(false);
+        }
+        picture.widen_from(&self.stored).map_err(|e| {
+            VideoError::new(
+                &self.path,
+                vmafx_video::VideoErrorKind::Unsupported(e.to_string()),
+            )
+        })?;
+        Ok(true)
+    }
+
+    fn frames_hint(&self) -> Option<u64> {
+        self.inner.frames_hint()
+    }
+}
+
 /// What the reader thread hands the scorer.
 enum ReadOutcome {
     /// The next pair.
@@ -563,5 +640,60 @@ mod tests {
         });
         assert!(matches!(result, Err(ScoreError::Cancelled)), "{result:?}");
         assert_eq!(done, 3);
+    }
+
+    #[test]
+    fn common_bitdepth_compares_an_8_bit_clip_at_10_bits() {
+        use vmafx_fixtures::{distort, reference, write_y4m, Distortion, Frame};
+        let dir = tempfile::tempdir().unwrap();
+        let spec8 = vmafx_fixtures::fixtures()
+            .into_iter()
+            .find(|f| f.name == "pan_420_8bit_blur")
+            .unwrap()
+            .spec;
+        let spec10 = vmafx_fixtures::ClipSpec {
+            depth: 10,
+            ..spec8.clone()
+        };
+        let ref8 = reference(&spec8);
+        let dist8 = distort(&spec8, &ref8, Distortion::BlurNoise, 7);
+        let widen = |frames: &[Frame]| -> Vec<Frame> {
+            frames
+                .iter()
+                .map(|f| Frame {
+                    planes: f.planes.clone().map(|p| p.iter().map(|v| v << 2).collect()),
+                })
+                .collect()
+        };
+        let write = |name: &str, spec, frames: &[Frame]| {
+            let path = dir.path().join(name);
+            let mut file = std::fs::File::create(&path).unwrap();
+            write_y4m(spec, frames, &mut file).unwrap();
+            path
+        };
+        let r8 = write("r8.y4m", &spec8, &ref8);
+        let r10 = write("r10.y4m", &spec10, &widen(&ref8));
+        let d10 = write("d10.y4m", &spec10, &widen(&dist8));
+        let run = |r: &Path, common_bitdepth: bool| {
+            let mut request = ScoreRequest::new(r, &d10);
+            request.features = vec![FeatureSpec::parse("psnr").unwrap()];
+            request.common_bitdepth = common_bitdepth;
+            score(&request, &mut |_| {})
+        };
+        let refused = run(&r8, false).unwrap_err().to_string();
+        assert!(refused.contains("bit depth mismatch"), "{refused}");
+        let widened = run(&r8, true).unwrap();
+        let native = run(&r10, false).unwrap();
+        assert_eq!(widened.info.bit_depth, 10);
+        assert_eq!(widened.pooled_vectors, native.pooled_vectors);
+        let values = |o: &ScoreOutcome| -> Vec<Vec<Option<f64>>> {
+            o.collector
+                .vectors()
+                .iter()
+                .map(|v| v.values.clone())
+                .collect()
+        };
+        assert_eq!(values(&widened), values(&native));
+        assert!(widened.pooled_vector("psnr_y").is_some());
     }
 }

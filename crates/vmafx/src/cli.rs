@@ -148,11 +148,12 @@ pub struct ScoreArgs {
     #[arg(long = "gpumask", value_parser = parse_unsigned)]
     pub gpumask: Option<u32>,
 
-    /// libvmaf's AOM CTC presets (need extractors vmafx does not provide yet).
+    /// libvmaf's AOM common-test-condition preset, v1.0 to v7.0: the models and metrics those
+    /// conditions report (v6.0 and later compare inputs of different bit depths at the higher).
     #[arg(long = "aom_ctc")]
     pub aom_ctc: Option<String>,
 
-    /// libvmaf's Netflix CTC presets (need extractors vmafx does not provide yet).
+    /// libvmaf's Netflix common-test-condition preset, v1.0: the 4K models, PSNR, SSIM and CAMBI.
     #[arg(long = "nflx_ctc")]
     pub nflx_ctc: Option<String>,
 

@@ -10,26 +10,13 @@ use vmafx_engine::cpu::SimdRequest;
 use vmafx_engine::model::parse_model;
 use vmafx_engine::picture::PixelFormat;
 use vmafx_report::OutputFormat;
-use vmafx_score::{FeatureSpec, ScoreRequest};
+use vmafx_score::{CtcFamily, CtcPreset, FeatureSpec, ScoreRequest};
 use vmafx_video::RawParams;
 
 use crate::cli::ScoreArgs;
 
 /// Turns the flags into a request, checking them the way libvmaf's tool does.
 pub fn request_from_args(args: &ScoreArgs) -> anyhow::Result<ScoreRequest> {
-    if let Some(preset) = args
-        .aom_ctc
-        .as_deref()
-        .map(|v| ("--aom_ctc", v))
-        .or(args.nflx_ctc.as_deref().map(|v| ("--nflx_ctc", v)))
-    {
-        bail!(
-            "{} {}: the CTC presets also need the ciede, psnr_hvs and cambi extractors, \
-             which vmafx does not provide yet; list the models and features explicitly instead",
-            preset.0,
-            preset.1
-        );
-    }
     let reference = args
         .reference
         .clone()
@@ -81,7 +68,7 @@ pub fn request_from_args(args: &ScoreArgs) -> anyhow::Result<ScoreRequest> {
     if args.subsample == 0 {
         bail!("--subsample must be at least 1");
     }
-    Ok(ScoreRequest {
+    let mut request = ScoreRequest {
         reference,
         distorted,
         raw,
@@ -95,7 +82,17 @@ pub fn request_from_args(args: &ScoreArgs) -> anyhow::Result<ScoreRequest> {
         frame_skip_dist: args.frame_skip_dist,
         cancel: None,
         simd: simd_request(args).resolve()?,
-    })
+        common_bitdepth: false,
+    };
+    for (family, version) in [
+        (CtcFamily::Aom, args.aom_ctc.as_deref()),
+        (CtcFamily::Netflix, args.nflx_ctc.as_deref()),
+    ] {
+        if let Some(version) = version {
+            CtcPreset::new(family, version)?.apply(&mut request);
+        }
+    }
+    Ok(request)
 }
 
 /// `--simd`/`VMAFX_SIMD`, `VMAFX_FORCE_SCALAR` and `--cpumask`, as the engine takes them.
