@@ -91,6 +91,25 @@ pub struct SummaryView {
     pub frames: u64,
     /// One entry per model, in request order.
     pub models: Vec<ModelScoreView>,
+    /// One entry per metric the job's `features` produced, in request order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricScoreView>,
+}
+
+/// Pooled statistics of one metric; `null` where a statistic is not a finite number (JSON has
+/// no infinity), as libvmaf's JSON output writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricScoreView {
+    /// Metric name as it appears in the per-frame results, e.g. `psnr_y`.
+    pub name: String,
+    /// Arithmetic mean.
+    pub mean: Option<f64>,
+    /// Minimum.
+    pub min: Option<f64>,
+    /// Maximum.
+    pub max: Option<f64>,
+    /// Harmonic mean.
+    pub harmonic_mean: Option<f64>,
 }
 
 /// Pooled score of one model.
@@ -129,6 +148,20 @@ impl From<&JobSummary> for SummaryView {
                     min: m.min,
                     max: m.max,
                     harmonic_mean: m.harmonic_mean,
+                })
+                .collect(),
+            metrics: summary
+                .metrics
+                .iter()
+                .map(|m| {
+                    let finite = |v: f64| v.is_finite().then_some(v);
+                    MetricScoreView {
+                        name: m.name.clone(),
+                        mean: finite(m.mean),
+                        min: finite(m.min),
+                        max: finite(m.max),
+                        harmonic_mean: finite(m.harmonic_mean),
+                    }
                 })
                 .collect(),
         }

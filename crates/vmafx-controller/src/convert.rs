@@ -176,6 +176,17 @@ fn summary_to_api(summary: &queue::JobSummary) -> v1::JobSummary {
                 harmonic_mean: m.harmonic_mean,
             })
             .collect(),
+        metrics: summary
+            .metrics
+            .iter()
+            .map(|m| v1::MetricScore {
+                name: m.name.clone(),
+                mean: m.mean,
+                min: m.min,
+                max: m.max,
+                harmonic_mean: m.harmonic_mean,
+            })
+            .collect(),
     }
 }
 
@@ -185,6 +196,7 @@ pub fn summary_from_api(summary: Option<&v1::JobSummary>) -> queue::JobSummary {
         return queue::JobSummary {
             frames: 0,
             models: Vec::new(),
+            metrics: Vec::new(),
         };
     };
     queue::JobSummary {
@@ -194,6 +206,17 @@ pub fn summary_from_api(summary: Option<&v1::JobSummary>) -> queue::JobSummary {
             .iter()
             .map(|m| queue::ModelScore {
                 model: m.model.clone(),
+                mean: m.mean,
+                min: m.min,
+                max: m.max,
+                harmonic_mean: m.harmonic_mean,
+            })
+            .collect(),
+        metrics: summary
+            .metrics
+            .iter()
+            .map(|m| queue::MetricScore {
+                name: m.name.clone(),
                 mean: m.mean,
                 min: m.min,
                 max: m.max,

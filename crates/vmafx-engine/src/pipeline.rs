@@ -99,6 +99,23 @@ impl ScorerBuilder {
         Ok(self)
     }
 
+    /// The slot an extractor registration would use: its index among the registered
+    /// extractors, counting one that [`ScorerBuilder::extractor`] merged with an equal one.
+    /// `None` when nothing equal is registered yet.
+    pub fn slot_of(
+        &self,
+        name: &str,
+        options: &[(String, String)],
+    ) -> Result<Option<usize>, EngineError> {
+        let info = find_extractor(name)?;
+        let options = OptionValues::parse(info.name, info.options, options)?;
+        let key = options.feature_name(info.name);
+        Ok(self
+            .slots
+            .iter()
+            .position(|s| s.info.name == info.name && s.options.feature_name(s.info.name) == key))
+    }
+
     /// The SIMD level every kernel of this scorer runs at (default: the best this CPU has).
     /// [`ScorerBuilder::build`] refuses a level the CPU lacks.
     pub fn simd(mut self, level: SimdLevel) -> Self {
@@ -156,6 +173,7 @@ impl ScorerBuilder {
             subsample: self.subsample,
             collector: FeatureCollector::new(),
             spare: Vec::new(),
+            outputs: vec![Vec::new(); self.slots.len()],
         })
     }
 }
@@ -268,6 +286,8 @@ pub struct Scorer {
     subsample: u32,
     collector: FeatureCollector,
     spare: Vec<FramePair>,
+    /// Names each slot has written, in first-write order.
+    outputs: Vec<Vec<Arc<str>>>,
 }
 
 impl Scorer {
@@ -387,9 +407,10 @@ impl Scorer {
                 .pending
                 .remove(&self.next_merge)
                 .ok_or_else(|| EngineError::PictureMismatch("pending frame vanished".into()))?;
-            for values in &frame.per_slot {
+            for (slot, values) in frame.per_slot.iter().enumerate() {
                 for v in values {
                     self.collector.append_value(v)?;
+                    note_output(&mut self.outputs[slot], &v.name);
                 }
             }
             self.next_merge += 1;
@@ -398,7 +419,15 @@ impl Scorer {
     }
 
     /// Waits for all frames, flushes temporal extractors, and returns the collected values.
-    pub fn finish(mut self) -> Result<FeatureCollector, EngineError> {
+    pub fn finish(self) -> Result<FeatureCollector, EngineError> {
+        Ok(self.finish_with_outputs()?.0)
+    }
+
+    /// [`Scorer::finish`], also returning the names each extractor slot wrote (indexed as
+    /// [`ScorerBuilder::slot_of`] counts), in first-write order.
+    pub fn finish_with_outputs(
+        mut self,
+    ) -> Result<(FeatureCollector, Vec<Vec<Arc<str>>>), EngineError> {
         while self.in_flight() > 0 {
             self.receive_one()?;
         }
@@ -409,9 +438,10 @@ impl Scorer {
         for (slot, extractor) in &mut self.temporal {
             extractor.flush(&mut flushed[*slot])?;
         }
-        for values in &flushed {
+        for (slot, values) in flushed.iter().enumerate() {
             for v in values {
                 self.collector.append_value(v)?;
+                note_output(&mut self.outputs[slot], &v.name);
             }
         }
         for (_, extractor) in &self.temporal {
@@ -420,7 +450,18 @@ impl Scorer {
                     .set_aggregate(&aggregate.name, aggregate.value)?;
             }
         }
-        Ok(self.collector)
+        Ok((self.collector, self.outputs))
+    }
+}
+
+/// Adds `name` to a slot's output list the first time the slot writes it.
+fn note_output(outputs: &mut Vec<Arc<str>>, name: &Arc<str>) {
+    // A slot writes a handful of names, each on every frame: the usual hit is the same `Arc`.
+    if !outputs
+        .iter()
+        .any(|n| Arc::ptr_eq(n, name) || **n == **name)
+    {
+        outputs.push(Arc::clone(name));
     }
 }
 

@@ -131,8 +131,23 @@ fn request_for(
     Ok(request)
 }
 
-/// Pooled statistics of every model in `outcome`, in request order.
+/// Pooled statistics of every model in `outcome`, in request order, and of every metric the
+/// request's `features` wrote, named as the per-frame document names them.
 pub fn summarize(outcome: &ScoreOutcome) -> v1::JobSummary {
+    let metrics = outcome
+        .feature_vectors
+        .iter()
+        .filter_map(|name| {
+            let p = outcome.pooled_vector(name)?;
+            Some(v1::MetricScore {
+                name: vmafx_engine::feature::name::alias(name).to_string(),
+                mean: p.mean,
+                min: p.min,
+                max: p.max,
+                harmonic_mean: p.harmonic_mean,
+            })
+        })
+        .collect();
     let models = outcome
         .pooled
         .iter()
@@ -147,6 +162,7 @@ pub fn summarize(outcome: &ScoreOutcome) -> v1::JobSummary {
     v1::JobSummary {
         frames: outcome.frame_count as u64,
         models,
+        metrics,
     }
 }
 

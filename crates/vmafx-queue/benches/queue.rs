@@ -142,6 +142,7 @@ fn main() {
                             max: 97.5,
                             harmonic_mean: 93.0,
                         }],
+                        metrics: Vec::new(),
                     };
                     let frames = br#"{"frames":[{"frameNum":0,"metrics":{"vmaf":93.1}}]}"#;
                     store

@@ -23,8 +23,8 @@ pub use config::QueueConfig;
 pub use error::{Error, Result};
 pub use model::{
     Backend, HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage, JobSpec, JobState,
-    JobSummary, Lease, ModelScore, Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged,
-    Reaped, Registered, Submitted,
+    JobSummary, Lease, MetricScore, ModelScore, Node, NodeFilter, NodeInfo, NodePage, ProgressAck,
+    Purged, Reaped, Registered, Submitted, MAX_METRIC_NAME_BYTES, MAX_SUMMARY_METRICS,
 };
 pub use sqlite::{SqliteStore, MAX_NODES_LISTED, PURGE_BATCH};
 pub use store::JobStore;

@@ -164,6 +164,34 @@ where
     Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
+/// Pooled statistics of one metric a job's `features` produced (`psnr_y`, `float_ssim`, ...).
+///
+/// Unlike a model score, a metric may be infinite (a PSNR of identical frames without a cap);
+/// JSON has no such number, so a non-finite statistic is stored as `null` and reads back as NaN.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricScore {
+    /// The metric's name as the per-frame document names it.
+    pub name: String,
+    /// Arithmetic mean over frames.
+    #[serde(deserialize_with = "null_as_nan")]
+    pub mean: f64,
+    /// Lowest frame value.
+    #[serde(deserialize_with = "null_as_nan")]
+    pub min: f64,
+    /// Highest frame value.
+    #[serde(deserialize_with = "null_as_nan")]
+    pub max: f64,
+    /// libvmaf's shifted harmonic mean over frames.
+    #[serde(deserialize_with = "null_as_nan")]
+    pub harmonic_mean: f64,
+}
+
+/// Most metrics one summary may carry, and the longest metric name: a node reports what its
+/// extractors wrote, a few per requested feature, so these bound only a misbehaving node.
+pub const MAX_SUMMARY_METRICS: usize = 512;
+/// See [`MAX_SUMMARY_METRICS`].
+pub const MAX_METRIC_NAME_BYTES: usize = 256;
+
 /// The pooled result of a completed job; the per-frame document is stored apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSummary {
@@ -171,6 +199,10 @@ pub struct JobSummary {
     pub frames: u64,
     /// One entry per model, in the order of the spec.
     pub models: Vec<ModelScore>,
+    /// One entry per metric the spec's `features` produced (absent from rows written before
+    /// metrics were reported).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricScore>,
 }
 
 /// A job as the store holds it.

@@ -143,6 +143,7 @@ fn kill_9_loses_no_acknowledged_submission() {
             let summary = vmafx_queue::JobSummary {
                 frames: 1,
                 models: Vec::new(),
+                metrics: Vec::new(),
             };
             store
                 .complete(

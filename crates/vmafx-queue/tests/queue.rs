@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use vmafx_queue::{
     Backend, Error, HeldAttempt, JobFilter, JobSpec, JobState, JobStore, JobSummary, Lease,
-    ModelScore, NodeFilter, NodeInfo, QueueConfig, SqliteStore,
+    MetricScore, ModelScore, NodeFilter, NodeInfo, QueueConfig, SqliteStore, MAX_SUMMARY_METRICS,
 };
 
 const T0: i64 = 1_700_000_000_000;
@@ -52,6 +52,13 @@ fn summary(frames: u64) -> JobSummary {
             min: 80.0,
             max: 99.0,
             harmonic_mean: 90.1,
+        }],
+        metrics: vec![MetricScore {
+            name: "psnr_y".to_owned(),
+            mean: 41.25,
+            min: 38.5,
+            max: 44.0,
+            harmonic_mean: 40.0,
         }],
     }
 }
@@ -1130,6 +1137,57 @@ fn results_with_nan_or_infinity_are_refused() {
     store
         .complete(&id, lease.token, Some(&node.id), summary(3), vec![], T0 + 2)
         .unwrap();
+}
+
+#[test]
+fn metric_statistics_may_be_infinite_and_their_count_is_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let id = store.submit(spec("metrics"), T0).unwrap().job.id;
+    let node = store
+        .register_node(node_info("n", &[Backend::Cpu], 1), T0)
+        .unwrap()
+        .node;
+    let lease = store.claim(&node.id, 1, T0).unwrap().remove(0);
+    let metric = |name: &str| MetricScore {
+        name: name.to_owned(),
+        mean: 30.0,
+        min: 20.0,
+        max: 40.0,
+        harmonic_mean: 29.0,
+    };
+    for (bad, expected) in [
+        (
+            (0..=MAX_SUMMARY_METRICS)
+                .map(|i| metric(&format!("m{i}")))
+                .collect::<Vec<_>>(),
+            "metrics; at most",
+        ),
+        (vec![metric("")], "metric name of 0 bytes"),
+        (vec![metric(&"x".repeat(257))], "metric name of 257 bytes"),
+    ] {
+        let mut summary = summary(3);
+        summary.metrics = bad;
+        let error = store
+            .complete(&id, lease.token, Some(&node.id), summary, vec![], T0 + 1)
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains(expected), "{message}");
+    }
+    // A PSNR of identical frames is infinite: stored, and read back as NaN (JSON has no inf).
+    let mut infinite = summary(3);
+    infinite.metrics[0].max = f64::INFINITY;
+    store
+        .complete(&id, lease.token, Some(&node.id), infinite, vec![], T0 + 2)
+        .unwrap();
+    let job = store.get(&id).unwrap().unwrap();
+    let metrics = job.summary.unwrap().metrics;
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(
+        (metrics[0].name.as_str(), metrics[0].mean),
+        ("psnr_y", 41.25)
+    );
+    assert!(metrics[0].max.is_nan());
 }
 
 #[test]

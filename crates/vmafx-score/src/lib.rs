@@ -152,6 +152,9 @@ pub struct ScoreOutcome {
     /// Pooled statistics of every collector vector, in the collector's order: the run's one
     /// pooling, which [`ScoreOutcome::report`] writes.
     pub pooled_vectors: Vec<Option<Pooled>>,
+    /// The vectors the request's `features` extractors wrote (`psnr_y`, `float_ssim`, ...), in
+    /// request order: the metrics a job reports beside its models.
+    pub feature_vectors: Vec<String>,
     /// Things worth telling the user that did not stop the run.
     pub warnings: Vec<String>,
     /// The subsampling used, needed to write the report.
@@ -300,8 +303,10 @@ pub fn score(
             builder = builder.extractor(req.extractor, &req.options)?;
         }
     }
+    let mut feature_slots = Vec::with_capacity(request.features.len());
     for feature in &request.features {
         builder = builder.extractor(&feature.name, &feature.options)?;
+        feature_slots.extend(builder.slot_of(&feature.name, &feature.options)?);
     }
     let mut scorer = builder.build()?;
 
@@ -355,7 +360,15 @@ pub fn score(
             }
         }
     })?;
-    let mut collector = scorer.finish()?;
+    let (mut collector, outputs) = scorer.finish_with_outputs()?;
+    let mut feature_vectors: Vec<String> = Vec::new();
+    for slot in feature_slots {
+        for name in outputs.get(slot).into_iter().flatten() {
+            if !feature_vectors.iter().any(|n| **n == **name) {
+                feature_vectors.push(name.to_string());
+            }
+        }
+    }
     let frame_count = frames as usize;
     if frame_count == 0 {
         let which = match (request.frame_skip_ref, request.frame_skip_dist) {
@@ -411,6 +424,7 @@ pub fn score(
         elapsed: start.elapsed(),
         pooled,
         pooled_vectors,
+        feature_vectors,
         warnings,
         subsample: request.subsample,
     })
@@ -695,5 +709,34 @@ mod tests {
         };
         assert_eq!(values(&widened), values(&native));
         assert!(widened.pooled_vector("psnr_y").is_some());
+        assert_eq!(widened.feature_vectors, ["psnr_y", "psnr_cb", "psnr_cr"]);
+    }
+
+    #[test]
+    fn feature_vectors_name_what_the_requested_extractors_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, d) = demo_pair(dir.path());
+        let mut request = ScoreRequest::new(&r, &d);
+        request.features = vec![
+            FeatureSpec::parse("psnr=enable_chroma=false").unwrap(),
+            // Also a model input: merged with the model's instance, still reported.
+            FeatureSpec::parse("motion").unwrap(),
+        ];
+        let outcome = score(&request, &mut |_| {}).unwrap();
+        // Collector names; outputs print them through `feature::name::alias`.
+        assert_eq!(
+            outcome.feature_vectors,
+            [
+                "psnr_y",
+                "VMAF_integer_feature_motion_sad_score",
+                "VMAF_integer_feature_motion2_score",
+                "VMAF_integer_feature_motion3_score"
+            ]
+        );
+        assert!(outcome
+            .pooled_vector("VMAF_integer_feature_motion2_score")
+            .is_some());
+        let plain = score(&ScoreRequest::new(&r, &d), &mut |_| {}).unwrap();
+        assert!(plain.feature_vectors.is_empty());
     }
 }

@@ -309,6 +309,7 @@ fn a_node_acts_only_as_itself_and_results_must_be_finite() {
                 max: mean,
                 harmonic_mean: mean,
             }],
+            metrics: Vec::new(),
         };
         let complete = |node_id: &str, mean: f64| v1::CompleteJobRequest {
             job_id: job_id.clone(),

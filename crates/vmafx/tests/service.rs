@@ -457,14 +457,26 @@ fn web_page_lists_jobs_and_charts_a_finished_one_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let (reference, distorted) = fixture_pair(dir.path(), "pan_420_8bit_blur");
     let (_serve, grpc, http_port) = start_serve(dir.path(), &[]);
-    let job = support::submit_and_wait(
+    let job = support::submit_and_wait_with(
         &grpc,
         reference.to_str().unwrap(),
         distorted.to_str().unwrap(),
+        &["--feature", "psnr", "--feature", "float_ssim"],
     );
     let id = job["id"].as_str().unwrap();
+    // The features' metrics are pooled into the summary beside the model.
+    let metrics: Vec<&str> = job["summary"]["metrics"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|m| m["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        metrics,
+        ["psnr_y", "psnr_cb", "psnr_cr", "float_ssim"],
+        "{job}"
+    );
     let profile = dir.path().join("chromium-profile");
-    let url = format!("http://127.0.0.1:{http_port}/?job={id}");
+    // The chart plots the metric the URL picks, and offers every metric of the job.
+    let url = format!("http://127.0.0.1:{http_port}/?job={id}&metric=float_ssim");
     let output = std::process::Command::new(browser)
         .args([
             "--headless",
@@ -500,4 +512,14 @@ fn web_page_lists_jobs_and_charts_a_finished_one_in_headless_chromium() {
         .and_then(|rest| rest.split('"').next())
         .expect("a polyline");
     assert_eq!(points.split_whitespace().count() as u64, frames);
+    assert!(
+        dom.contains("data-metric=\"float_ssim\"") && dom.contains("Per-frame float_ssim"),
+        "the chart should plot the metric the URL picked:\n{dom}"
+    );
+    for offered in ["vmaf", "psnr_y", "float_ssim"] {
+        assert!(
+            dom.contains(&format!("<option value=\"{offered}\"")),
+            "the metric picker should offer {offered}:\n{dom}"
+        );
+    }
 }

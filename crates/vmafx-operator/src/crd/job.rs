@@ -127,7 +127,9 @@ pub struct VmafxJobStatus {
     /// Pooled mean VMAF of `spec.model`, once Succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
-    /// Pooled mean of every model the job was scored with, by model name.
+    /// Pooled mean of every model the job was scored with, by model name, and of every metric
+    /// its `features` produced (for example `psnr_y`, `float_ssim`, `ciede2000`, `cambi`), by
+    /// metric name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scores: BTreeMap<String, f64>,
     /// Frames scored so far.

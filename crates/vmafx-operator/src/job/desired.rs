@@ -198,6 +198,14 @@ pub fn status_from_job(
                 .zip(&summary.models)
                 .map(|(name, score)| (name.clone(), score.mean))
                 .collect();
+            // The metrics of `spec.features` beside the models; a model's name wins a clash,
+            // and a non-finite mean (a PSNR of identical frames) has no JSON number to show.
+            for metric in summary.metrics.iter().filter(|m| m.mean.is_finite()) {
+                status
+                    .scores
+                    .entry(metric.name.clone())
+                    .or_insert(metric.mean);
+            }
             status.score = summary.models.first().map(|s| s.mean);
             // Progress reports are throttled; the summary has the final count.
             if summary.frames > 0 {
@@ -540,6 +548,23 @@ mod tests {
                     ..Default::default()
                 },
             ],
+            metrics: vec![
+                v1::MetricScore {
+                    name: "float_ssim".into(),
+                    mean: 0.975,
+                    ..Default::default()
+                },
+                v1::MetricScore {
+                    name: "psnr_y".into(),
+                    mean: f64::INFINITY,
+                    ..Default::default()
+                },
+                v1::MetricScore {
+                    name: "vmaf_v0.6.1".into(),
+                    mean: 1.0,
+                    ..Default::default()
+                },
+            ],
         });
         let running = status_from_job(
             &VmafxJobStatus::default(),
@@ -554,6 +579,10 @@ mod tests {
         assert_eq!(status.score, Some(76.5));
         assert_eq!(status.scores.get("vmaf_v0.6.1"), Some(&76.5));
         assert_eq!(status.scores.get("vmaf_v0.6.1neg"), Some(&70.25));
+        // Metrics sit beside the models; infinities are left out, model names win.
+        assert_eq!(status.scores.get("float_ssim"), Some(&0.975));
+        assert_eq!(status.scores.get("psnr_y"), None);
+        assert_eq!(status.scores.len(), 3);
         // The node a finished job ran on stays, even when the name lookup came back empty.
         assert_eq!(status.node.as_deref(), Some("worker-a"));
         assert_eq!(

@@ -10,7 +10,7 @@ use super::{OpResult, PURGE_BATCH};
 use crate::error::Error;
 use crate::model::{
     Backend, HeartbeatAck, HeldAttempt, Job, JobSpec, JobState, JobSummary, Lease, NodeInfo,
-    ProgressAck, Purged, Reaped, Registered, Submitted,
+    ProgressAck, Purged, Reaped, Registered, Submitted, MAX_METRIC_NAME_BYTES, MAX_SUMMARY_METRICS,
 };
 
 /// Bytes of per-frame documents one purge deletes at most (beyond its first job's): freeing a
@@ -466,6 +466,30 @@ pub(crate) fn complete(
             }
             .into());
         }
+    }
+    if summary.metrics.len() > MAX_SUMMARY_METRICS {
+        return Err(Error::InvalidSpec {
+            field: "summary",
+            reason: format!(
+                "holds {} metrics; at most {MAX_SUMMARY_METRICS} are accepted",
+                summary.metrics.len()
+            ),
+        }
+        .into());
+    }
+    if let Some(metric) = summary
+        .metrics
+        .iter()
+        .find(|m| m.name.is_empty() || m.name.len() > MAX_METRIC_NAME_BYTES)
+    {
+        return Err(Error::InvalidSpec {
+            field: "summary",
+            reason: format!(
+                "holds a metric name of {} bytes; names are 1 to {MAX_METRIC_NAME_BYTES} bytes",
+                metric.name.len()
+            ),
+        }
+        .into());
     }
     let summary_json = to_json("job summary", &summary)?;
     let frames_total = row.job.frames_total.unwrap_or(summary.frames);

@@ -331,7 +331,17 @@ pub fn score_report(reference: &Path, distorted: &Path) -> String {
 /// `vmafx job submit --wait` of a pair (paths or URIs): the finished job as parsed JSON; fails the
 /// test if the command does.
 pub fn submit_and_wait(grpc: &str, reference: &str, distorted: &str) -> serde_json::Value {
-    let (code, out, err) = run_cli(&[
+    submit_and_wait_with(grpc, reference, distorted, &[])
+}
+
+/// [`submit_and_wait`] with further `vmafx job submit` flags (`--feature psnr`, ...).
+pub fn submit_and_wait_with(
+    grpc: &str,
+    reference: &str,
+    distorted: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let mut args = vec![
         "job",
         "submit",
         "--controller",
@@ -341,7 +351,9 @@ pub fn submit_and_wait(grpc: &str, reference: &str, distorted: &str) -> serde_js
         "-d",
         distorted,
         "--wait",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let (code, out, err) = run_cli(&args);
     assert_eq!(code, 0, "job submit --wait failed: {err}");
     serde_json::from_str(&out).expect("--wait prints the job as JSON")
 }
