@@ -287,7 +287,7 @@ pub struct Scorer {
     collector: FeatureCollector,
     spare: Vec<FramePair>,
     /// Names each slot has written, in first-write order.
-    outputs: Vec<Vec<Arc<str>>>,
+    outputs: SlotOutputs,
 }
 
 impl Scorer {
@@ -427,7 +427,7 @@ impl Scorer {
     /// [`ScorerBuilder::slot_of`] counts), in first-write order.
     pub fn finish_with_outputs(
         mut self,
-    ) -> Result<(FeatureCollector, Vec<Vec<Arc<str>>>), EngineError> {
+    ) -> Result<(FeatureCollector, SlotOutputs), EngineError> {
         while self.in_flight() > 0 {
             self.receive_one()?;
         }
@@ -453,6 +453,9 @@ impl Scorer {
         Ok((self.collector, self.outputs))
     }
 }
+
+/// The names each extractor slot wrote, indexed by slot, in first-write order.
+pub type SlotOutputs = Vec<Vec<Arc<str>>>;
 
 /// Adds `name` to a slot's output list the first time the slot writes it.
 fn note_output(outputs: &mut Vec<Arc<str>>, name: &Arc<str>) {
