@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-use super::kernel::{add_terms, fdct8, fdct8x8, quadrant, Tables, STEP};
+use super::kernel::{fdct8, fdct8x8, quadrant, Tables, STEP};
 
 const LANES: usize = 16;
 
@@ -55,97 +55,192 @@ fn masking(v: __m512) -> __m512 {
     _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi)
 }
 
-/// Per-lane global variance ratio and DCT-domain masking energy of one block, as the scalar
-/// code computes them; `b` is left holding the DCT.
+/// Per-lane global variance ratio and DCT-domain masking energy of the reference and the
+/// distorted block, as the scalar code computes them, worked side by side so that their float
+/// chains overlap; the blocks are left holding their DCTs. Returns the larger masking strength.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
-fn strength(b: &mut [__m512i; 64], mask: &[f32; 64]) -> __m512 {
-    let mut sum = _mm512_setzero_si512();
-    let mut sums = [_mm512_setzero_si512(); 4];
+fn strength(s: &mut [__m512i; 64], d: &mut [__m512i; 64], mask: &[f32; 64]) -> __m512 {
+    let zero = _mm512_setzero_si512();
+    let (mut s_sum, mut d_sum) = (zero, zero);
+    let (mut s_sums, mut d_sums) = ([zero; 4], [zero; 4]);
     for i in 0..8 {
         for j in 0..8 {
             // Sums of at most 64 samples below 2^16 are exact in `f32`, so integer sums are
             // the float sums libvmaf makes.
-            sum = _mm512_add_epi32(sum, b[8 * i + j]);
-            let q = quadrant(i, j);
-            sums[q] = _mm512_add_epi32(sums[q], b[8 * i + j]);
+            let (k, q) = (8 * i + j, quadrant(i, j));
+            s_sum = _mm512_add_epi32(s_sum, s[k]);
+            d_sum = _mm512_add_epi32(d_sum, d[k]);
+            s_sums[q] = _mm512_add_epi32(s_sums[q], s[k]);
+            d_sums[q] = _mm512_add_epi32(d_sums[q], d[k]);
         }
     }
-    let gmean = _mm512_div_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(64.0));
-    let means = sums.map(|s| _mm512_div_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(16.0)));
-    let mut gvar = _mm512_setzero_ps();
-    let mut vars = [_mm512_setzero_ps(); 4];
+    let (n64, n16) = (_mm512_set1_ps(64.0), _mm512_set1_ps(16.0));
+    let s_gmean = _mm512_div_ps(_mm512_cvtepi32_ps(s_sum), n64);
+    let d_gmean = _mm512_div_ps(_mm512_cvtepi32_ps(d_sum), n64);
+    let s_means = s_sums.map(|v| _mm512_div_ps(_mm512_cvtepi32_ps(v), n16));
+    let d_means = d_sums.map(|v| _mm512_div_ps(_mm512_cvtepi32_ps(v), n16));
+    let fzero = _mm512_setzero_ps();
+    let (mut s_gvar, mut d_gvar) = (fzero, fzero);
+    let (mut s_vars, mut d_vars) = ([fzero; 4], [fzero; 4]);
     for i in 0..8 {
         for j in 0..8 {
-            let f = _mm512_cvtepi32_ps(b[8 * i + j]);
-            let g = _mm512_sub_ps(f, gmean);
-            gvar = _mm512_add_ps(gvar, _mm512_mul_ps(g, g));
-            let q = quadrant(i, j);
-            let m = _mm512_sub_ps(f, means[q]);
-            vars[q] = _mm512_add_ps(vars[q], _mm512_mul_ps(m, m));
+            let (k, q) = (8 * i + j, quadrant(i, j));
+            let (fs, fd) = (_mm512_cvtepi32_ps(s[k]), _mm512_cvtepi32_ps(d[k]));
+            let (gs, gd) = (_mm512_sub_ps(fs, s_gmean), _mm512_sub_ps(fd, d_gmean));
+            s_gvar = _mm512_add_ps(s_gvar, _mm512_mul_ps(gs, gs));
+            d_gvar = _mm512_add_ps(d_gvar, _mm512_mul_ps(gd, gd));
+            let (ms, md) = (_mm512_sub_ps(fs, s_means[q]), _mm512_sub_ps(fd, d_means[q]));
+            s_vars[q] = _mm512_add_ps(s_vars[q], _mm512_mul_ps(ms, ms));
+            d_vars[q] = _mm512_add_ps(d_vars[q], _mm512_mul_ps(md, md));
         }
     }
-    gvar = _mm512_mul_ps(gvar, _mm512_set1_ps(1.0 / 63.0 * 64.0));
-    let vars = vars.map(|v| _mm512_mul_ps(v, _mm512_set1_ps(1.0 / 15.0 * 16.0)));
-    let ratio = _mm512_div_ps(
-        _mm512_add_ps(
-            _mm512_add_ps(_mm512_add_ps(vars[0], vars[1]), vars[2]),
-            vars[3],
-        ),
-        gvar,
-    );
-    let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(gvar, _mm512_setzero_ps());
-    let gvar = _mm512_mask_blend_ps(positive, gvar, ratio);
-    fdct8x8!(&mut *b, dct);
-    let mut energy = _mm512_setzero_ps();
+    let ratio = |gvar: __m512, vars: [__m512; 4]| {
+        let gvar = _mm512_mul_ps(gvar, _mm512_set1_ps(1.0 / 63.0 * 64.0));
+        let vars = vars.map(|v| _mm512_mul_ps(v, _mm512_set1_ps(1.0 / 15.0 * 16.0)));
+        let sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(vars[0], vars[1]), vars[2]), vars[3]);
+        let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(gvar, _mm512_setzero_ps());
+        _mm512_mask_blend_ps(positive, gvar, _mm512_div_ps(sum, gvar))
+    };
+    let s_gvar = ratio(s_gvar, s_vars);
+    let d_gvar = ratio(d_gvar, d_vars);
+    fdct8x8!(&mut *s, dct);
+    fdct8x8!(&mut *d, dct);
+    let (mut s_energy, mut d_energy) = (fzero, fzero);
     for k in 1..64 {
-        let sq = _mm512_cvtepi32_ps(_mm512_mullo_epi32(b[k], b[k]));
-        energy = _mm512_add_ps(energy, _mm512_mul_ps(sq, _mm512_set1_ps(mask[k])));
+        let w = _mm512_set1_ps(mask[k]);
+        let sq = _mm512_cvtepi32_ps(_mm512_mullo_epi32(s[k], s[k]));
+        s_energy = _mm512_add_ps(s_energy, _mm512_mul_ps(sq, w));
+        let sq = _mm512_cvtepi32_ps(_mm512_mullo_epi32(d[k], d[k]));
+        d_energy = _mm512_add_ps(d_energy, _mm512_mul_ps(sq, w));
     }
-    masking(_mm512_mul_ps(energy, gvar))
+    let s_mask = masking(_mm512_mul_ps(s_energy, s_gvar));
+    let d_mask = masking(_mm512_mul_ps(d_energy, d_gvar));
+    _mm512_max_ps(d_mask, s_mask)
 }
 
-/// Adds the terms of the `blocks` blocks of one block row to `total`. Rows are the eight
-/// widened sample rows of each picture, `row_len` apart.
+/// A sample type the kernel reads straight from a plane row.
+pub trait Sample: Copy + Default {
+    /// Loads 32 samples from `p` as 16-bit lanes.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512 BW; `p` must be valid for reading 32 samples.
+    unsafe fn load32(p: *const Self) -> __m512i;
+}
+
+impl Sample for u8 {
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
+    unsafe fn load32(p: *const u8) -> __m512i {
+        // SAFETY: the caller guarantees 32 readable bytes.
+        _mm512_cvtepu8_epi16(unsafe { _mm256_loadu_si256(p.cast()) })
+    }
+}
+
+impl Sample for u16 {
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
+    unsafe fn load32(p: *const u16) -> __m512i {
+        // SAFETY: the caller guarantees 32 readable samples.
+        unsafe { _mm512_loadu_si512(p.cast()) }
+    }
+}
+
+/// Samples one group of 16 blocks reads from a row: 15 steps of 7 plus 8, rounded up to the
+/// four 32-sample loads made.
+const SPAN: usize = 120;
+
+/// Word indices that pick, from two 32-sample registers, columns `j` and `j + 1` of eight
+/// consecutive blocks: lanes `base..base + 8` get column `j`, lanes `base + 16..base + 24`
+/// column `j + 1`.
+fn pair_indices(j: usize, base: usize) -> [u16; 32] {
+    let mut idx = [0u16; 32];
+    for m in 0..8 {
+        idx[base + m] = (STEP * m + j) as u16;
+        idx[base + 16 + m] = (STEP * m + j + 1) as u16;
+    }
+    idx
+}
+
+/// Columns `0..8` of row `p` for the group's 16 blocks, one `i32` lane per block.
 ///
 /// # Safety
-/// The CPU must support AVX-512 (F, BW, VL, DQ, CD) and AVX2. Each of `src` and `dst` must
-/// hold `8 * row_len` samples with `row_len >= blocks.div_ceil(16) * 16 * 7 + 8`.
+/// `p` must be valid for reading [`SPAN`] samples.
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
-pub unsafe fn block_row(
-    src: &[i32],
-    dst: &[i32],
-    row_len: usize,
+unsafe fn columns<T: Sample>(p: *const T, lo: &[__m512i; 4], hi: &[__m512i; 4]) -> [__m512i; 8] {
+    // SAFETY: every load ends by `p + SPAN`.
+    let (a, b, c, d) = unsafe {
+        (
+            T::load32(p),
+            T::load32(p.add(32)),
+            T::load32(p.add(56)),
+            T::load32(p.add(88)),
+        )
+    };
+    let mut out = [_mm512_setzero_si512(); 8];
+    for pair in 0..4 {
+        // Blocks 0..8 lie in samples 0..64, blocks 8..16 in samples 56..120.
+        let first = _mm512_permutex2var_epi16(a, lo[pair], b);
+        let second = _mm512_permutex2var_epi16(c, hi[pair], d);
+        let both = _mm512_mask_blend_epi16(0xff00_ff00, first, second);
+        out[2 * pair] = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(both));
+        out[2 * pair + 1] = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64::<1>(both));
+    }
+    out
+}
+
+/// Adds the terms of the `blocks` blocks of one block row to `total`; `src` and `dst` are the
+/// eight sample rows of each plane, at least `7 * blocks + 1` samples long.
+///
+/// # Safety
+/// The CPU must support AVX-512 (F, BW, VL, DQ, CD) and AVX2.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
+pub unsafe fn block_row<T: Sample>(
+    src: [&[T]; 8],
+    dst: [&[T]; 8],
     blocks: usize,
     t: &Tables,
     total: &mut f32,
 ) {
-    let groups = blocks.div_ceil(LANES);
-    assert!(row_len >= groups * LANES * STEP + 8);
-    assert!(src.len() >= 8 * row_len && dst.len() >= 8 * row_len);
-    let offsets = _mm512_setr_epi32(
-        0, 7, 14, 21, 28, 35, 42, 49, 56, 63, 70, 77, 84, 91, 98, 105,
+    let len = src.iter().chain(&dst).map(|r| r.len()).min().unwrap_or(0);
+    if blocks == 0 || len < STEP * blocks + 1 {
+        return;
+    }
+    let load = |idx: [u16; 32]| {
+        // SAFETY: 32 words are 64 bytes.
+        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+    };
+    let lo: [__m512i; 4] = std::array::from_fn(|p| load(pair_indices(2 * p, 0)));
+    let hi: [__m512i; 4] = std::array::from_fn(|p| load(pair_indices(2 * p, 8)));
+    let by_block = _mm512_setr_epi32(
+        0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240,
     );
     let mut terms = [0f32; 64 * LANES];
-    for g in 0..groups {
+    // Room for every term of a group plus the slack of one full-vector store.
+    let mut kept = [0f32; 64 * LANES + LANES];
+    let mut tail = [[T::default(); SPAN]; 16];
+    for g in 0..blocks.div_ceil(LANES) {
         let x0 = g * LANES * STEP;
         let mut s = [_mm512_setzero_si512(); 64];
         let mut d = [_mm512_setzero_si512(); 64];
-        for i in 0..8 {
-            for j in 0..8 {
-                let at = i * row_len + x0 + j;
-                // SAFETY: the last lane reads `at + 105`, below `8 * row_len` by the asserts.
-                unsafe {
-                    s[8 * i + j] =
-                        _mm512_i32gather_epi32::<4>(offsets, src.as_ptr().add(at).cast());
-                    d[8 * i + j] =
-                        _mm512_i32gather_epi32::<4>(offsets, dst.as_ptr().add(at).cast());
-                }
-            }
+        for (r, row) in src.iter().chain(&dst).enumerate() {
+            let p = if x0 + SPAN <= len {
+                row[x0..x0 + SPAN].as_ptr()
+            } else {
+                // The last group may run past the rows: read a zero-padded copy. Lanes past
+                // the row's last block get made-up samples, and their terms are dropped.
+                let have = len - x0;
+                tail[r][..have].copy_from_slice(&row[x0..len]);
+                tail[r][have..].fill(T::default());
+                tail[r].as_ptr()
+            };
+            // SAFETY: `p` heads `SPAN` readable samples.
+            let cols = unsafe { columns(p, &lo, &hi) };
+            let out = if r < 8 { &mut s } else { &mut d };
+            out[8 * (r % 8)..8 * (r % 8) + 8].copy_from_slice(&cols);
         }
-        let s_mask = strength(&mut s, &t.mask);
-        let d_mask = strength(&mut d, &t.mask);
-        let s_mask = _mm512_max_ps(d_mask, s_mask);
+        let s_mask = strength(&mut s, &mut d, &t.mask);
         let zero = _mm512_setzero_ps();
         for k in 0..64 {
             let mut err = _mm512_cvtepi32_ps(_mm512_abs_epi32(_mm512_sub_epi32(s[k], d[k])));
@@ -158,6 +253,31 @@ pub unsafe fn block_row(
             // SAFETY: `terms` holds 64 vectors of 16 lanes.
             unsafe { _mm512_storeu_ps(terms.as_mut_ptr().add(k * LANES), _mm512_mul_ps(w, w)) };
         }
-        add_terms(total, &terms, LANES, (blocks - g * LANES).min(LANES));
+        // Gather each block's terms in order and keep the nonzero ones: adding `+0.0` to a
+        // sum that is never `-0.0` changes nothing, and the serial sum is the costly part.
+        let mut n = 0;
+        for l in 0..(blocks - g * LANES).min(LANES) {
+            for c in 0..4 {
+                // SAFETY: lane `l`'s terms `16 * c..16 * c + 16` lie at `(16 * c + m) * 16 + l`,
+                // inside `terms`; `n + 16 <= kept.len()` as at most 64 * 16 are kept.
+                unsafe {
+                    let v = _mm512_i32gather_ps::<4>(
+                        by_block,
+                        terms.as_ptr().add(c * 16 * LANES + l).cast(),
+                    );
+                    let nonzero = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(v, zero);
+                    _mm512_storeu_ps(
+                        kept.as_mut_ptr().add(n),
+                        _mm512_maskz_compress_ps(nonzero, v),
+                    );
+                    n += nonzero.count_ones() as usize;
+                }
+            }
+        }
+        let mut sum = *total;
+        for &v in &kept[..n] {
+            sum += v;
+        }
+        *total = sum;
     }
 }

@@ -10,6 +10,17 @@
 use crate::cpu::SimdLevel;
 use crate::picture::{Pixel, Plane};
 
+/// The sample types the SIMD kernels read from planes.
+#[cfg(target_arch = "x86_64")]
+pub trait LaneSample: super::avx512::Sample {}
+#[cfg(target_arch = "x86_64")]
+impl<T: super::avx512::Sample> LaneSample for T {}
+/// The sample types the SIMD kernels read from planes.
+#[cfg(not(target_arch = "x86_64"))]
+pub trait LaneSample {}
+#[cfg(not(target_arch = "x86_64"))]
+impl<T> LaneSample for T {}
+
 /// Blocks are 8x8 and start every 7 samples, so neighbouring blocks share a row or column.
 pub const STEP: usize = 7;
 
@@ -516,7 +527,7 @@ pub fn add_terms(total: &mut f32, terms: &[f32], lanes: usize, valid: usize) {
 
 /// libvmaf's unnormalised PSNR-HVS error of the top-left `width` × `height` region of a plane
 /// pair: the running `f32` sum of every block's terms, and the number of blocks.
-pub fn plane_error<T: Pixel>(
+pub fn plane_error<T: Pixel + LaneSample>(
     level: SimdLevel,
     tables: &Tables,
     src: &Plane<T>,
@@ -531,31 +542,33 @@ pub fn plane_error<T: Pixel>(
         return (total, 0);
     }
     #[cfg(target_arch = "x86_64")]
-    {
-        let lanes = match level {
-            SimdLevel::Avx512 => 16,
-            SimdLevel::Avx2 => 8,
-            SimdLevel::Scalar => 0,
-        };
-        if lanes > 0 {
+    match level {
+        SimdLevel::Avx512 => {
             assert!(level.is_supported());
-            scratch.fit(width, lanes);
+            for row in 0..by {
+                let y = row * STEP;
+                let s: [&[T]; 8] = std::array::from_fn(|i| &src.row(y + i)[..]);
+                let d: [&[T]; 8] = std::array::from_fn(|i| &dst.row(y + i)[..]);
+                // SAFETY: the level was checked just above; the kernel bounds its reads by
+                // the rows' lengths.
+                unsafe { super::avx512::block_row(s, d, bx, tables, &mut total) };
+            }
+            return (total, bx * by);
+        }
+        SimdLevel::Avx2 => {
+            assert!(level.is_supported());
+            scratch.fit(width, 8);
             for row in 0..by {
                 let y = row * STEP;
                 scratch.load(src, dst, y, width);
                 let (s, d, len) = (&scratch.src[..], &scratch.dst[..], scratch.row_len);
                 // SAFETY: the level was checked just above; `fit` padded every row to hold
-                // whole vectors of blocks, which is all the kernels read.
-                unsafe {
-                    if level == SimdLevel::Avx512 {
-                        super::avx512::block_row(s, d, len, bx, tables, &mut total);
-                    } else {
-                        super::avx2::block_row(s, d, len, bx, tables, &mut total);
-                    }
-                }
+                // whole vectors of blocks, which is all the kernel reads.
+                unsafe { super::avx2::block_row(s, d, len, bx, tables, &mut total) };
             }
             return (total, bx * by);
         }
+        SimdLevel::Scalar => {}
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (level, scratch);
