@@ -55,54 +55,71 @@ fn masking(v: __m256) -> __m256 {
     _mm256_set_m128(hi, lo)
 }
 
-/// Per-lane global variance ratio and DCT-domain masking energy of one block, as the scalar
-/// code computes them; `b` is left holding the DCT.
+/// Per-lane global variance ratio and DCT-domain masking energy of the reference and the
+/// distorted block, as the scalar code computes them, worked side by side so that their float
+/// chains overlap; the blocks are left holding their DCTs. Returns the larger masking strength.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn strength(b: &mut [__m256i; 64], mask: &[f32; 64]) -> __m256 {
-    let mut sum = _mm256_setzero_si256();
-    let mut sums = [_mm256_setzero_si256(); 4];
+fn strength(s: &mut [__m256i; 64], d: &mut [__m256i; 64], mask: &[f32; 64]) -> __m256 {
+    let zero = _mm256_setzero_si256();
+    let (mut s_sum, mut d_sum) = (zero, zero);
+    let (mut s_sums, mut d_sums) = ([zero; 4], [zero; 4]);
     for i in 0..8 {
         for j in 0..8 {
             // Sums of at most 64 samples below 2^16 are exact in `f32`, so integer sums are
             // the float sums libvmaf makes.
-            sum = _mm256_add_epi32(sum, b[8 * i + j]);
-            let q = quadrant(i, j);
-            sums[q] = _mm256_add_epi32(sums[q], b[8 * i + j]);
+            let (k, q) = (8 * i + j, quadrant(i, j));
+            s_sum = _mm256_add_epi32(s_sum, s[k]);
+            d_sum = _mm256_add_epi32(d_sum, d[k]);
+            s_sums[q] = _mm256_add_epi32(s_sums[q], s[k]);
+            d_sums[q] = _mm256_add_epi32(d_sums[q], d[k]);
         }
     }
-    let gmean = _mm256_div_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(64.0));
-    let means = sums.map(|s| _mm256_div_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(16.0)));
-    let mut gvar = _mm256_setzero_ps();
-    let mut vars = [_mm256_setzero_ps(); 4];
+    let (n64, n16) = (_mm256_set1_ps(64.0), _mm256_set1_ps(16.0));
+    let s_gmean = _mm256_div_ps(_mm256_cvtepi32_ps(s_sum), n64);
+    let d_gmean = _mm256_div_ps(_mm256_cvtepi32_ps(d_sum), n64);
+    let s_means = s_sums.map(|v| _mm256_div_ps(_mm256_cvtepi32_ps(v), n16));
+    let d_means = d_sums.map(|v| _mm256_div_ps(_mm256_cvtepi32_ps(v), n16));
+    let fzero = _mm256_setzero_ps();
+    let (mut s_gvar, mut d_gvar) = (fzero, fzero);
+    let (mut s_vars, mut d_vars) = ([fzero; 4], [fzero; 4]);
     for i in 0..8 {
         for j in 0..8 {
-            let f = _mm256_cvtepi32_ps(b[8 * i + j]);
-            let g = _mm256_sub_ps(f, gmean);
-            gvar = _mm256_add_ps(gvar, _mm256_mul_ps(g, g));
-            let q = quadrant(i, j);
-            let m = _mm256_sub_ps(f, means[q]);
-            vars[q] = _mm256_add_ps(vars[q], _mm256_mul_ps(m, m));
+            let (k, q) = (8 * i + j, quadrant(i, j));
+            let (fs, fd) = (_mm256_cvtepi32_ps(s[k]), _mm256_cvtepi32_ps(d[k]));
+            let (gs, gd) = (_mm256_sub_ps(fs, s_gmean), _mm256_sub_ps(fd, d_gmean));
+            s_gvar = _mm256_add_ps(s_gvar, _mm256_mul_ps(gs, gs));
+            d_gvar = _mm256_add_ps(d_gvar, _mm256_mul_ps(gd, gd));
+            let (ms, md) = (_mm256_sub_ps(fs, s_means[q]), _mm256_sub_ps(fd, d_means[q]));
+            s_vars[q] = _mm256_add_ps(s_vars[q], _mm256_mul_ps(ms, ms));
+            d_vars[q] = _mm256_add_ps(d_vars[q], _mm256_mul_ps(md, md));
         }
     }
-    gvar = _mm256_mul_ps(gvar, _mm256_set1_ps(1.0 / 63.0 * 64.0));
-    let vars = vars.map(|v| _mm256_mul_ps(v, _mm256_set1_ps(1.0 / 15.0 * 16.0)));
-    let ratio = _mm256_div_ps(
-        _mm256_add_ps(
+    let ratio = |gvar: __m256, vars: [__m256; 4]| {
+        let gvar = _mm256_mul_ps(gvar, _mm256_set1_ps(1.0 / 63.0 * 64.0));
+        let vars = vars.map(|v| _mm256_mul_ps(v, _mm256_set1_ps(1.0 / 15.0 * 16.0)));
+        let sum = _mm256_add_ps(
             _mm256_add_ps(_mm256_add_ps(vars[0], vars[1]), vars[2]),
             vars[3],
-        ),
-        gvar,
-    );
-    let positive = _mm256_cmp_ps::<_CMP_GT_OQ>(gvar, _mm256_setzero_ps());
-    let gvar = _mm256_blendv_ps(gvar, ratio, positive);
-    fdct8x8!(&mut *b, dct);
-    let mut energy = _mm256_setzero_ps();
+        );
+        let positive = _mm256_cmp_ps::<_CMP_GT_OQ>(gvar, _mm256_setzero_ps());
+        _mm256_blendv_ps(gvar, _mm256_div_ps(sum, gvar), positive)
+    };
+    let s_gvar = ratio(s_gvar, s_vars);
+    let d_gvar = ratio(d_gvar, d_vars);
+    fdct8x8!(&mut *s, dct);
+    fdct8x8!(&mut *d, dct);
+    let (mut s_energy, mut d_energy) = (fzero, fzero);
     for k in 1..64 {
-        let sq = _mm256_cvtepi32_ps(_mm256_mullo_epi32(b[k], b[k]));
-        energy = _mm256_add_ps(energy, _mm256_mul_ps(sq, _mm256_set1_ps(mask[k])));
+        let w = _mm256_set1_ps(mask[k]);
+        let sq = _mm256_cvtepi32_ps(_mm256_mullo_epi32(s[k], s[k]));
+        s_energy = _mm256_add_ps(s_energy, _mm256_mul_ps(sq, w));
+        let sq = _mm256_cvtepi32_ps(_mm256_mullo_epi32(d[k], d[k]));
+        d_energy = _mm256_add_ps(d_energy, _mm256_mul_ps(sq, w));
     }
-    masking(_mm256_mul_ps(energy, gvar))
+    let s_mask = masking(_mm256_mul_ps(s_energy, s_gvar));
+    let d_mask = masking(_mm256_mul_ps(d_energy, d_gvar));
+    _mm256_max_ps(d_mask, s_mask)
 }
 
 /// Adds the terms of the `blocks` blocks of one block row to `total`. Rows are the eight
@@ -125,6 +142,7 @@ pub unsafe fn block_row(
     assert!(src.len() >= 8 * row_len && dst.len() >= 8 * row_len);
     let offsets = _mm256_setr_epi32(0, 7, 14, 21, 28, 35, 42, 49);
     let mut terms = [0f32; 64 * LANES];
+    let mut kept = [0f32; 64 * LANES];
     for g in 0..groups {
         let x0 = g * LANES * STEP;
         let mut s = [_mm256_setzero_si256(); 64];
@@ -139,9 +157,7 @@ pub unsafe fn block_row(
                 }
             }
         }
-        let s_mask = strength(&mut s, &t.mask);
-        let d_mask = strength(&mut d, &t.mask);
-        let s_mask = _mm256_max_ps(d_mask, s_mask);
+        let s_mask = strength(&mut s, &mut d, &t.mask);
         let zero = _mm256_setzero_ps();
         for k in 0..64 {
             let mut err = _mm256_cvtepi32_ps(_mm256_abs_epi32(_mm256_sub_epi32(s[k], d[k])));
@@ -154,6 +170,12 @@ pub unsafe fn block_row(
             // SAFETY: `terms` holds 64 vectors of 8 lanes.
             unsafe { _mm256_storeu_ps(terms.as_mut_ptr().add(k * LANES), _mm256_mul_ps(w, w)) };
         }
-        add_terms(total, &terms, LANES, (blocks - g * LANES).min(LANES));
+        add_terms(
+            total,
+            &terms,
+            &mut kept,
+            LANES,
+            (blocks - g * LANES).min(LANES),
+        );
     }
 }

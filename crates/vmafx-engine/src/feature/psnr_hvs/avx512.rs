@@ -98,7 +98,10 @@ fn strength(s: &mut [__m512i; 64], d: &mut [__m512i; 64], mask: &[f32; 64]) -> _
     let ratio = |gvar: __m512, vars: [__m512; 4]| {
         let gvar = _mm512_mul_ps(gvar, _mm512_set1_ps(1.0 / 63.0 * 64.0));
         let vars = vars.map(|v| _mm512_mul_ps(v, _mm512_set1_ps(1.0 / 15.0 * 16.0)));
-        let sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(vars[0], vars[1]), vars[2]), vars[3]);
+        let sum = _mm512_add_ps(
+            _mm512_add_ps(_mm512_add_ps(vars[0], vars[1]), vars[2]),
+            vars[3],
+        );
         let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(gvar, _mm512_setzero_ps());
         _mm512_mask_blend_ps(positive, gvar, _mm512_div_ps(sum, gvar))
     };

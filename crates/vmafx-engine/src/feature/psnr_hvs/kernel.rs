@@ -509,18 +509,22 @@ impl Scratch {
 
 /// Adds the terms of the first `valid` of `lanes` blocks to `total`, block by block and within
 /// a block in coefficient order, as libvmaf's running sum does. `terms[k * lanes + l]` is term
-/// `k` of lane `l`. Zero terms are skipped: adding `+0.0` to a sum that is never `-0.0` leaves
-/// it unchanged.
+/// `k` of lane `l`; `kept` has room for all of them. Zero terms are dropped first, without
+/// branches: adding `+0.0` to a sum that is never `-0.0` leaves it unchanged, and the serial
+/// chain of additions is what costs.
 #[inline(always)]
-pub fn add_terms(total: &mut f32, terms: &[f32], lanes: usize, valid: usize) {
-    let mut sum = *total;
+pub fn add_terms(total: &mut f32, terms: &[f32], kept: &mut [f32], lanes: usize, valid: usize) {
+    let mut n = 0;
     for l in 0..valid {
         for k in 0..64 {
             let v = terms[k * lanes + l];
-            if v != 0.0 {
-                sum += v;
-            }
+            kept[n] = v;
+            n += usize::from(v != 0.0);
         }
+    }
+    let mut sum = *total;
+    for &v in &kept[..n] {
+        sum += v;
     }
     *total = sum;
 }
