@@ -43,9 +43,10 @@ fn create(
     Ok(Box::new(PsnrHvsExtractor::new(geometry, simd)?))
 }
 
-/// libvmaf's `convert_score_db` with weight 1.
+/// libvmaf's `convert_score_db` with weight 1 (`10 * (-1 * log10(1 * score))`; multiplying by
+/// one and by minus one is exact).
 fn to_db(score: f64) -> f64 {
-    10.0 * (-1.0 * (1.0 * score).log10())
+    10.0 * -score.log10()
 }
 
 /// The PSNR-HVS extractor.

@@ -431,11 +431,11 @@ pub fn block_terms(s: &mut [i32; 64], d: &mut [i32; 64], t: &Tables, terms: &mut
     fdct8x8_scalar(d);
     let mut s_mask = 0f32;
     let mut d_mask = 0f32;
-    for k in 1..64 {
-        s_mask += s[k].wrapping_mul(s[k]) as f32 * t.mask[k];
+    for (&v, &m) in s[1..].iter().zip(&t.mask[1..]) {
+        s_mask += v.wrapping_mul(v) as f32 * m;
     }
-    for k in 1..64 {
-        d_mask += d[k].wrapping_mul(d[k]) as f32 * t.mask[k];
+    for (&v, &m) in d[1..].iter().zip(&t.mask[1..]) {
+        d_mask += v.wrapping_mul(v) as f32 * m;
     }
     // libvmaf takes a double square root of the float product and narrows after the divide.
     s_mask = (f64::from(s_mask * s_gvar).sqrt() / 32.0) as f32;
@@ -551,8 +551,8 @@ pub fn plane_error<T: Pixel + LaneSample>(
             assert!(level.is_supported());
             for row in 0..by {
                 let y = row * STEP;
-                let s: [&[T]; 8] = std::array::from_fn(|i| &src.row(y + i)[..]);
-                let d: [&[T]; 8] = std::array::from_fn(|i| &dst.row(y + i)[..]);
+                let s: [&[T]; 8] = std::array::from_fn(|i| src.row(y + i));
+                let d: [&[T]; 8] = std::array::from_fn(|i| dst.row(y + i));
                 // SAFETY: the level was checked just above; the kernel bounds its reads by
                 // the rows' lengths.
                 unsafe { super::avx512::block_row(s, d, bx, tables, &mut total) };
