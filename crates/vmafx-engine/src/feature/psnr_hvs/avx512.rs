@@ -193,6 +193,13 @@ unsafe fn columns<T: Sample>(p: *const T, lo: &[__m512i; 4], hi: &[__m512i; 4]) 
     out
 }
 
+/// Eight rows of eight lanes as the 64 coefficients of a block.
+#[inline(always)]
+fn flat(rows: &mut [[__m512i; 8]; 8]) -> &mut [__m512i; 64] {
+    // SAFETY: `[[T; 8]; 8]` and `[T; 64]` have the same size, alignment and element order.
+    unsafe { &mut *(rows as *mut [[__m512i; 8]; 8]).cast::<[__m512i; 64]>() }
+}
+
 /// Adds the terms of the `blocks` blocks of one block row to `total`; `src` and `dst` are the
 /// eight sample rows of each plane, at least `7 * blocks + 1` samples long.
 ///
@@ -222,28 +229,25 @@ pub unsafe fn block_row<T: Sample>(
     let mut terms = [0f32; 64 * LANES];
     // Room for every term of a group plus the slack of one full-vector store.
     let mut kept = [0f32; 64 * LANES + LANES];
-    let mut tail = [[T::default(); SPAN]; 16];
     for g in 0..blocks.div_ceil(LANES) {
         let x0 = g * LANES * STEP;
-        let mut s = [_mm512_setzero_si512(); 64];
-        let mut d = [_mm512_setzero_si512(); 64];
-        for (r, row) in src.iter().chain(&dst).enumerate() {
-            let p = if x0 + SPAN <= len {
-                row[x0..x0 + SPAN].as_ptr()
+        let read = |row: &[T]| {
+            if x0 + SPAN <= len {
+                // SAFETY: the slice holds the `SPAN` samples read.
+                unsafe { columns(row[x0..x0 + SPAN].as_ptr(), &lo, &hi) }
             } else {
                 // The last group may run past the rows: read a zero-padded copy. Lanes past
                 // the row's last block get made-up samples, and their terms are dropped.
-                let have = len - x0;
-                tail[r][..have].copy_from_slice(&row[x0..len]);
-                tail[r][have..].fill(T::default());
-                tail[r].as_ptr()
-            };
-            // SAFETY: `p` heads `SPAN` readable samples.
-            let cols = unsafe { columns(p, &lo, &hi) };
-            let out = if r < 8 { &mut s } else { &mut d };
-            out[8 * (r % 8)..8 * (r % 8) + 8].copy_from_slice(&cols);
-        }
-        let s_mask = strength(&mut s, &mut d, &t.mask);
+                let mut padded = [T::default(); SPAN];
+                padded[..len - x0].copy_from_slice(&row[x0..len]);
+                // SAFETY: `padded` holds `SPAN` samples.
+                unsafe { columns(padded.as_ptr(), &lo, &hi) }
+            }
+        };
+        let mut s_rows: [[__m512i; 8]; 8] = std::array::from_fn(|i| read(src[i]));
+        let mut d_rows: [[__m512i; 8]; 8] = std::array::from_fn(|i| read(dst[i]));
+        let (s, d) = (flat(&mut s_rows), flat(&mut d_rows));
+        let s_mask = strength(s, d, &t.mask);
         let zero = _mm512_setzero_ps();
         for k in 0..64 {
             let mut err = _mm512_cvtepi32_ps(_mm512_abs_epi32(_mm512_sub_epi32(s[k], d[k])));
