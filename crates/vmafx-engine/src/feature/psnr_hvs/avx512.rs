@@ -1,6 +1,10 @@
 //! AVX-512 twin of [`super::kernel::block_terms`]: sixteen horizontally adjacent blocks, one
 //! per lane, each lane running the scalar block's operations in the scalar order, so the terms
-//! are bit-identical; they are then added to the plane total one by one, in block order.
+//! are bit-identical; they are then added to the plane total one by one, in block order, with
+//! the zero terms (which cannot change the total) compressed away first.
+//!
+//! Blocks start every 7 samples, so a lane's samples are 7 apart in a row: they are picked out
+//! of four 32-sample loads of the plane row by 16-bit word permutes rather than gathered.
 
 #![cfg(target_arch = "x86_64")]
 
