@@ -175,7 +175,12 @@ fn pair_indices(j: usize, base: usize) -> [u16; 32] {
 /// `p` must be valid for reading [`SPAN`] samples.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
-unsafe fn columns<T: Sample>(p: *const T, lo: &[__m512i; 4], hi: &[__m512i; 4]) -> [__m512i; 8] {
+unsafe fn columns<T: Sample>(
+    p: *const T,
+    lo: &[__m512i; 4],
+    hi: &[__m512i; 4],
+    out: &mut [__m512i; 8],
+) {
     // SAFETY: every load ends by `p + SPAN`.
     let (a, b, c, d) = unsafe {
         (
@@ -185,7 +190,6 @@ unsafe fn columns<T: Sample>(p: *const T, lo: &[__m512i; 4], hi: &[__m512i; 4]) 
             T::load32(p.add(88)),
         )
     };
-    let mut out = [_mm512_setzero_si512(); 8];
     for pair in 0..4 {
         // Blocks 0..8 lie in samples 0..64, blocks 8..16 in samples 56..120.
         let first = _mm512_permutex2var_epi16(a, lo[pair], b);
@@ -194,7 +198,42 @@ unsafe fn columns<T: Sample>(p: *const T, lo: &[__m512i; 4], hi: &[__m512i; 4]) 
         out[2 * pair] = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(both));
         out[2 * pair + 1] = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64::<1>(both));
     }
-    out
+}
+
+/// Transposes 16 vectors of 16 lanes: lane `l` of input `m` becomes lane `m` of output `l`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2")]
+fn transpose(r: &[__m512; 16], out: &mut [__m512; 16]) {
+    // Pairs of rows interleaved within each 128-bit quarter.
+    let t: [__m512; 16] = std::array::from_fn(|i| {
+        let (a, b) = (r[i & !1], r[i | 1]);
+        if i % 2 == 0 {
+            _mm512_unpacklo_ps(a, b)
+        } else {
+            _mm512_unpackhi_ps(a, b)
+        }
+    });
+    // Quarter `q` of `u[4 * k + c]` is column `4 * q + c` of rows `4 * k..4 * k + 4`.
+    let u: [__m512; 16] = std::array::from_fn(|i| {
+        let (k, c) = (i / 4, i % 4);
+        let (a, b) = (t[4 * k + c / 2], t[4 * k + 2 + c / 2]);
+        if c % 2 == 0 {
+            _mm512_shuffle_ps::<0x44>(a, b)
+        } else {
+            _mm512_shuffle_ps::<0xEE>(a, b)
+        }
+    });
+    // A 4x4 transpose of quarters for each `c`.
+    for c in 0..4 {
+        let v0 = _mm512_shuffle_f32x4::<0x44>(u[c], u[4 + c]);
+        let v1 = _mm512_shuffle_f32x4::<0xEE>(u[c], u[4 + c]);
+        let v2 = _mm512_shuffle_f32x4::<0x44>(u[8 + c], u[12 + c]);
+        let v3 = _mm512_shuffle_f32x4::<0xEE>(u[8 + c], u[12 + c]);
+        out[c] = _mm512_shuffle_f32x4::<0x88>(v0, v2);
+        out[4 + c] = _mm512_shuffle_f32x4::<0xDD>(v0, v2);
+        out[8 + c] = _mm512_shuffle_f32x4::<0x88>(v1, v3);
+        out[12 + c] = _mm512_shuffle_f32x4::<0xDD>(v1, v3);
+    }
 }
 
 /// Eight rows of eight lanes as the 64 coefficients of a block.
@@ -227,32 +266,33 @@ pub unsafe fn block_row<T: Sample>(
     };
     let lo: [__m512i; 4] = std::array::from_fn(|p| load(pair_indices(2 * p, 0)));
     let hi: [__m512i; 4] = std::array::from_fn(|p| load(pair_indices(2 * p, 8)));
-    let by_block = _mm512_setr_epi32(
-        0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240,
-    );
-    let mut terms = [0f32; 64 * LANES];
     // Room for every term of a group plus the slack of one full-vector store.
     let mut kept = [0f32; 64 * LANES + LANES];
+    // Work arrays, filled in place: returning arrays of vectors by value costs copies.
+    let mut s_rows = [[_mm512_setzero_si512(); 8]; 8];
+    let mut d_rows = [[_mm512_setzero_si512(); 8]; 8];
+    let mut terms = [[_mm512_setzero_ps(); 16]; 4];
+    let mut by_block = [[_mm512_setzero_ps(); 16]; 4];
+    let zero = _mm512_setzero_ps();
     for g in 0..blocks.div_ceil(LANES) {
         let x0 = g * LANES * STEP;
-        let read = |row: &[T]| {
-            if x0 + SPAN <= len {
-                // SAFETY: the slice holds the `SPAN` samples read.
-                unsafe { columns(row[x0..x0 + SPAN].as_ptr(), &lo, &hi) }
-            } else {
-                // The last group may run past the rows: read a zero-padded copy. Lanes past
-                // the row's last block get made-up samples, and their terms are dropped.
-                let mut padded = [T::default(); SPAN];
-                padded[..len - x0].copy_from_slice(&row[x0..len]);
-                // SAFETY: `padded` holds `SPAN` samples.
-                unsafe { columns(padded.as_ptr(), &lo, &hi) }
+        for (rows, out) in [(&src, &mut s_rows), (&dst, &mut d_rows)] {
+            for (row, cols) in rows.iter().zip(out.iter_mut()) {
+                if x0 + SPAN <= len {
+                    // SAFETY: the slice holds the `SPAN` samples read.
+                    unsafe { columns(row[x0..x0 + SPAN].as_ptr(), &lo, &hi, cols) };
+                } else {
+                    // The last group may run past the rows: read a zero-padded copy. Lanes
+                    // past the row's last block get made-up samples; their terms are dropped.
+                    let mut padded = [T::default(); SPAN];
+                    padded[..len - x0].copy_from_slice(&row[x0..len]);
+                    // SAFETY: `padded` holds `SPAN` samples.
+                    unsafe { columns(padded.as_ptr(), &lo, &hi, cols) };
+                }
             }
-        };
-        let mut s_rows: [[__m512i; 8]; 8] = std::array::from_fn(|i| read(src[i]));
-        let mut d_rows: [[__m512i; 8]; 8] = std::array::from_fn(|i| read(dst[i]));
+        }
         let (s, d) = (flat(&mut s_rows), flat(&mut d_rows));
         let s_mask = strength(s, d, &t.mask);
-        let zero = _mm512_setzero_ps();
         for k in 0..64 {
             let mut err = _mm512_cvtepi32_ps(_mm512_abs_epi32(_mm512_sub_epi32(s[k], d[k])));
             if k != 0 {
@@ -261,28 +301,27 @@ pub unsafe fn block_row<T: Sample>(
                 err = _mm512_mask_blend_ps(below, _mm512_sub_ps(err, threshold), zero);
             }
             let w = _mm512_mul_ps(err, _mm512_set1_ps(t.csf[k]));
-            // SAFETY: `terms` holds 64 vectors of 16 lanes.
-            unsafe { _mm512_storeu_ps(terms.as_mut_ptr().add(k * LANES), _mm512_mul_ps(w, w)) };
+            terms[k / 16][k % 16] = _mm512_mul_ps(w, w);
         }
-        // Gather each block's terms in order and keep the nonzero ones: adding `+0.0` to a
-        // sum that is never `-0.0` changes nothing, and the serial sum is the costly part.
+        // Turn terms-by-coefficient into terms-by-block, 16 coefficients at a time.
+        for (chunk, out) in terms.iter().zip(by_block.iter_mut()) {
+            transpose(chunk, out);
+        }
+        // Keep each block's nonzero terms in order: adding `+0.0` to a sum that is never
+        // `-0.0` changes nothing, and the serial sum is the costly part.
         let mut n = 0;
         for l in 0..(blocks - g * LANES).min(LANES) {
-            for c in 0..4 {
-                // SAFETY: lane `l`'s terms `16 * c..16 * c + 16` lie at `(16 * c + m) * 16 + l`,
-                // inside `terms`; `n + 16 <= kept.len()` as at most 64 * 16 are kept.
+            for chunk in &by_block {
+                let v = chunk[l];
+                let nonzero = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(v, zero);
+                // SAFETY: `n + 16 <= kept.len()`, as at most 64 * 16 terms are kept.
                 unsafe {
-                    let v = _mm512_i32gather_ps::<4>(
-                        by_block,
-                        terms.as_ptr().add(c * 16 * LANES + l).cast(),
-                    );
-                    let nonzero = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(v, zero);
                     _mm512_storeu_ps(
                         kept.as_mut_ptr().add(n),
                         _mm512_maskz_compress_ps(nonzero, v),
-                    );
-                    n += nonzero.count_ones() as usize;
-                }
+                    )
+                };
+                n += nonzero.count_ones() as usize;
             }
         }
         let mut sum = *total;
