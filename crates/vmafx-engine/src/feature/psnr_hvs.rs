@@ -21,7 +21,7 @@ use crate::options::OptionValues;
 use crate::picture::{Picture, PixelFormat, PlaneData};
 use crate::EngineError;
 
-use kernel::{Scratch, Tables};
+use kernel::Tables;
 
 /// The output names, in libvmaf's order.
 const NAMES: [&str; 4] = ["psnr_hvs_y", "psnr_hvs_cb", "psnr_hvs_cr", "psnr_hvs"];
@@ -58,7 +58,6 @@ pub struct PsnrHvsExtractor {
     /// Region measured in each plane, as libvmaf sizes its planes.
     regions: [(usize, usize); 3],
     names: [Arc<str>; 4],
-    scratch: Scratch,
 }
 
 impl PsnrHvsExtractor {
@@ -87,7 +86,6 @@ impl PsnrHvsExtractor {
             tables: std::array::from_fn(Tables::for_plane),
             regions,
             names: NAMES.map(Arc::from),
-            scratch: Scratch::default(),
         })
     }
 
@@ -107,19 +105,19 @@ impl PsnrHvsExtractor {
     }
 
     /// libvmaf's `calc_psnrhvs` score of plane `p`, or `None` when a plane is missing or small.
-    fn plane_score(&mut self, reference: &Picture, distorted: &Picture, p: usize) -> Option<f64> {
+    fn plane_score(&self, reference: &Picture, distorted: &Picture, p: usize) -> Option<f64> {
         let (w, h) = self.regions[p];
         let fits = |width: usize, height: usize| width >= w && height >= h;
         let (total, blocks) = match (reference.planes.get(p)?, distorted.planes.get(p)?) {
             (PlaneData::U8(a), PlaneData::U8(b))
                 if fits(a.width, a.height) && fits(b.width, b.height) =>
             {
-                kernel::plane_error(self.simd, &self.tables[p], a, b, w, h, &mut self.scratch)
+                kernel::plane_error(self.simd, &self.tables[p], a, b, w, h)
             }
             (PlaneData::U16(a), PlaneData::U16(b))
                 if fits(a.width, a.height) && fits(b.width, b.height) =>
             {
-                kernel::plane_error(self.simd, &self.tables[p], a, b, w, h, &mut self.scratch)
+                kernel::plane_error(self.simd, &self.tables[p], a, b, w, h)
             }
             _ => return None,
         };

@@ -1,12 +1,16 @@
 //! AVX2 twin of [`super::kernel::block_terms`]: eight horizontally adjacent blocks, one
 //! per lane, each lane running the scalar block's operations in the scalar order, so the terms
-//! are bit-identical; they are then added to the plane total one by one, in block order.
+//! are bit-identical; they are then added to the plane total one by one, in block order, with
+//! the zero terms (which cannot change the total) packed away first.
+//!
+//! Blocks start every 7 samples: each block's row of 8 samples is loaded whole and 8x8
+//! transposes turn them into one vector per column.
 
 #![cfg(target_arch = "x86_64")]
 
 use std::arch::x86_64::*;
 
-use super::kernel::{add_terms, fdct8, fdct8x8, quadrant, Tables, STEP};
+use super::kernel::{fdct8, fdct8x8, quadrant, Tables, STEP};
 
 const LANES: usize = 8;
 
@@ -122,43 +126,151 @@ fn strength(s: &mut [__m256i; 64], d: &mut [__m256i; 64], mask: &[f32; 64]) -> _
     _mm256_max_ps(d_mask, s_mask)
 }
 
-/// Adds the terms of the `blocks` blocks of one block row to `total`. Rows are the eight
-/// widened sample rows of each picture, `row_len` apart.
+/// A sample type the kernel reads straight from a plane row.
+pub trait Sample: Copy + Default {
+    /// Loads 8 samples from `p` as `i32` lanes.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2; `p` must be valid for reading 8 samples.
+    unsafe fn load8(p: *const Self) -> __m256i;
+}
+
+impl Sample for u8 {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn load8(p: *const u8) -> __m256i {
+        // SAFETY: the caller guarantees 8 readable bytes.
+        _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(p.cast()) })
+    }
+}
+
+impl Sample for u16 {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn load8(p: *const u16) -> __m256i {
+        // SAFETY: the caller guarantees 8 readable samples.
+        _mm256_cvtepu16_epi32(unsafe { _mm_loadu_si128(p.cast()) })
+    }
+}
+
+/// Samples one group of 8 blocks reads from a row: 7 steps of 7 plus 8.
+const SPAN: usize = 57;
+
+/// Transposes 8 vectors of 8 lanes: lane `l` of input `m` becomes lane `m` of output `l`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn transpose(r: &[__m256; 8], out: &mut [__m256; 8]) {
+    let t: [__m256; 8] = std::array::from_fn(|i| {
+        let (a, b) = (r[i & !1], r[i | 1]);
+        if i % 2 == 0 {
+            _mm256_unpacklo_ps(a, b)
+        } else {
+            _mm256_unpackhi_ps(a, b)
+        }
+    });
+    // `u[4 * h + c]` holds column `c` (low half) and `c + 4` (high half) of rows `4h..4h + 4`.
+    let u: [__m256; 8] = std::array::from_fn(|i| {
+        let (h, c) = (i / 4, i % 4);
+        let (a, b) = (t[4 * h + c / 2], t[4 * h + 2 + c / 2]);
+        if c % 2 == 0 {
+            _mm256_shuffle_ps::<0x44>(a, b)
+        } else {
+            _mm256_shuffle_ps::<0xEE>(a, b)
+        }
+    });
+    for c in 0..4 {
+        out[c] = _mm256_permute2f128_ps::<0x20>(u[c], u[4 + c]);
+        out[4 + c] = _mm256_permute2f128_ps::<0x31>(u[c], u[4 + c]);
+    }
+}
+
+/// Columns `0..8` of row `p` for the group's 8 blocks, one `i32` lane per block.
 ///
 /// # Safety
-/// The CPU must support AVX2. Each of `src` and `dst` must hold `8 * row_len` samples with
-/// `row_len >= blocks.div_ceil(8) * 8 * 7 + 8`.
+/// `p` must be valid for reading [`SPAN`] samples.
+#[inline]
 #[target_feature(enable = "avx2")]
-pub unsafe fn block_row(
-    src: &[i32],
-    dst: &[i32],
-    row_len: usize,
+unsafe fn columns<T: Sample>(p: *const T, out: &mut [__m256i; 8]) {
+    // SAFETY: block `l` reads samples `7 * l..7 * l + 8`, inside `SPAN`.
+    let rows: [__m256; 8] =
+        std::array::from_fn(|l| _mm256_castsi256_ps(unsafe { T::load8(p.add(STEP * l)) }));
+    let mut cols = [_mm256_setzero_ps(); 8];
+    transpose(&rows, &mut cols);
+    for (o, c) in out.iter_mut().zip(cols) {
+        *o = _mm256_castps_si256(c);
+    }
+}
+
+/// For each 8-bit mask, the lanes whose bit is set, first: `_mm256_permutevar8x32_ps` indices
+/// that pack a vector's selected lanes to its front.
+static PACK: [[u32; 8]; 256] = {
+    let mut table = [[0u32; 8]; 256];
+    let mut mask = 0;
+    while mask < 256 {
+        let (mut n, mut lane) = (0, 0);
+        while lane < 8 {
+            if mask & (1 << lane) != 0 {
+                table[mask][n] = lane as u32;
+                n += 1;
+            }
+            lane += 1;
+        }
+        mask += 1;
+    }
+    table
+};
+
+/// Eight rows of eight lanes as the 64 coefficients of a block.
+#[inline(always)]
+fn flat(rows: &mut [[__m256i; 8]; 8]) -> &mut [__m256i; 64] {
+    // SAFETY: `[[T; 8]; 8]` and `[T; 64]` have the same size, alignment and element order.
+    unsafe { &mut *(rows as *mut [[__m256i; 8]; 8]).cast::<[__m256i; 64]>() }
+}
+
+/// Adds the terms of the `blocks` blocks of one block row to `total`; `src` and `dst` are the
+/// eight sample rows of each plane, at least `7 * blocks + 1` samples long.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub unsafe fn block_row<T: Sample>(
+    src: [&[T]; 8],
+    dst: [&[T]; 8],
     blocks: usize,
     t: &Tables,
     total: &mut f32,
 ) {
-    let groups = blocks.div_ceil(LANES);
-    assert!(row_len >= groups * LANES * STEP + 8);
-    assert!(src.len() >= 8 * row_len && dst.len() >= 8 * row_len);
-    let offsets = _mm256_setr_epi32(0, 7, 14, 21, 28, 35, 42, 49);
-    let mut terms = [0f32; 64 * LANES];
-    let mut kept = [0f32; 64 * LANES];
-    for g in 0..groups {
+    let len = src.iter().chain(&dst).map(|r| r.len()).min().unwrap_or(0);
+    if blocks == 0 || len < STEP * blocks + 1 {
+        return;
+    }
+    // Room for every term of a group plus the slack of one full-vector store.
+    let mut kept = [0f32; 64 * LANES + LANES];
+    // Work arrays, filled in place: returning arrays of vectors by value costs copies.
+    let mut s_rows = [[_mm256_setzero_si256(); 8]; 8];
+    let mut d_rows = [[_mm256_setzero_si256(); 8]; 8];
+    let mut terms = [[_mm256_setzero_ps(); 8]; 8];
+    let mut by_block = [[_mm256_setzero_ps(); 8]; 8];
+    let zero = _mm256_setzero_ps();
+    for g in 0..blocks.div_ceil(LANES) {
         let x0 = g * LANES * STEP;
-        let mut s = [_mm256_setzero_si256(); 64];
-        let mut d = [_mm256_setzero_si256(); 64];
-        for i in 0..8 {
-            for j in 0..8 {
-                let at = i * row_len + x0 + j;
-                // SAFETY: the last lane reads `at + 49`, below `8 * row_len` by the asserts.
-                unsafe {
-                    s[8 * i + j] = _mm256_i32gather_epi32::<4>(src.as_ptr().add(at), offsets);
-                    d[8 * i + j] = _mm256_i32gather_epi32::<4>(dst.as_ptr().add(at), offsets);
+        for (rows, out) in [(&src, &mut s_rows), (&dst, &mut d_rows)] {
+            for (row, cols) in rows.iter().zip(out.iter_mut()) {
+                if x0 + SPAN <= len {
+                    // SAFETY: the slice holds the `SPAN` samples read.
+                    unsafe { columns(row[x0..x0 + SPAN].as_ptr(), cols) };
+                } else {
+                    // The last group may run past the rows: read a zero-padded copy. Lanes
+                    // past the row's last block get made-up samples; their terms are dropped.
+                    let mut padded = [T::default(); SPAN];
+                    padded[..len - x0].copy_from_slice(&row[x0..len]);
+                    // SAFETY: `padded` holds `SPAN` samples.
+                    unsafe { columns(padded.as_ptr(), cols) };
                 }
             }
         }
-        let s_mask = strength(&mut s, &mut d, &t.mask);
-        let zero = _mm256_setzero_ps();
+        let (s, d) = (flat(&mut s_rows), flat(&mut d_rows));
+        let s_mask = strength(s, d, &t.mask);
         for k in 0..64 {
             let mut err = _mm256_cvtepi32_ps(_mm256_abs_epi32(_mm256_sub_epi32(s[k], d[k])));
             if k != 0 {
@@ -167,15 +279,32 @@ pub unsafe fn block_row(
                 err = _mm256_blendv_ps(_mm256_sub_ps(err, threshold), zero, below);
             }
             let w = _mm256_mul_ps(err, _mm256_set1_ps(t.csf[k]));
-            // SAFETY: `terms` holds 64 vectors of 8 lanes.
-            unsafe { _mm256_storeu_ps(terms.as_mut_ptr().add(k * LANES), _mm256_mul_ps(w, w)) };
+            terms[k / 8][k % 8] = _mm256_mul_ps(w, w);
         }
-        add_terms(
-            total,
-            &terms,
-            &mut kept,
-            LANES,
-            (blocks - g * LANES).min(LANES),
-        );
+        // Turn terms-by-coefficient into terms-by-block, 8 coefficients at a time.
+        for (chunk, out) in terms.iter().zip(by_block.iter_mut()) {
+            transpose(chunk, out);
+        }
+        // Keep each block's nonzero terms in order: adding `+0.0` to a sum that is never
+        // `-0.0` changes nothing, and the serial sum is the costly part.
+        let mut n = 0;
+        for l in 0..(blocks - g * LANES).min(LANES) {
+            for chunk in &by_block {
+                let v = chunk[l];
+                let nonzero = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NEQ_UQ>(v, zero)) as usize;
+                // SAFETY: `PACK` rows are 8 indices; `n + 8 <= kept.len()`, as at most 64 * 8
+                // terms are kept.
+                unsafe {
+                    let order = _mm256_loadu_si256(PACK[nonzero & 0xff].as_ptr().cast());
+                    _mm256_storeu_ps(kept.as_mut_ptr().add(n), _mm256_permutevar8x32_ps(v, order));
+                }
+                n += nonzero.count_ones() as usize;
+            }
+        }
+        let mut sum = *total;
+        for &v in &kept[..n] {
+            sum += v;
+        }
+        *total = sum;
     }
 }

@@ -12,9 +12,9 @@ use crate::picture::{Pixel, Plane};
 
 /// The sample types the SIMD kernels read from planes.
 #[cfg(target_arch = "x86_64")]
-pub trait LaneSample: super::avx512::Sample {}
+pub trait LaneSample: super::avx512::Sample + super::avx2::Sample {}
 #[cfg(target_arch = "x86_64")]
-impl<T: super::avx512::Sample> LaneSample for T {}
+impl<T: super::avx512::Sample + super::avx2::Sample> LaneSample for T {}
 /// The sample types the SIMD kernels read from planes.
 #[cfg(not(target_arch = "x86_64"))]
 pub trait LaneSample {}
@@ -467,68 +467,6 @@ pub fn blocks_along(len: usize) -> usize {
     }
 }
 
-/// Reusable buffers for the SIMD twins: eight rows of each picture widened to `i32`, padded
-/// with zeros so that a full vector of blocks can always be read.
-#[derive(Debug, Default)]
-pub struct Scratch {
-    /// Reference rows, `row_len` apart.
-    pub src: Vec<i32>,
-    /// Distorted rows, `row_len` apart.
-    pub dst: Vec<i32>,
-    /// Samples per widened row.
-    pub row_len: usize,
-}
-
-impl Scratch {
-    /// Sizes the rows for planes up to `width` samples wide, read `lanes` blocks at a time.
-    fn fit(&mut self, width: usize, lanes: usize) {
-        let groups = blocks_along(width).div_ceil(lanes).max(1);
-        let row_len = groups * lanes * STEP + 8;
-        if self.row_len != row_len {
-            self.row_len = row_len;
-            self.src = vec![0; 8 * row_len];
-            self.dst = vec![0; 8 * row_len];
-        }
-    }
-
-    /// Widens rows `y..y + 8` (first `width` samples) of both planes.
-    fn load<T: Pixel>(&mut self, src: &Plane<T>, dst: &Plane<T>, y: usize, width: usize) {
-        for i in 0..8 {
-            let row = i * self.row_len;
-            for (out, plane) in [(&mut self.src, src), (&mut self.dst, dst)] {
-                for (o, &v) in out[row..row + width]
-                    .iter_mut()
-                    .zip(&plane.row(y + i)[..width])
-                {
-                    *o = v.widen() as i32;
-                }
-            }
-        }
-    }
-}
-
-/// Adds the terms of the first `valid` of `lanes` blocks to `total`, block by block and within
-/// a block in coefficient order, as libvmaf's running sum does. `terms[k * lanes + l]` is term
-/// `k` of lane `l`; `kept` has room for all of them. Zero terms are dropped first, without
-/// branches: adding `+0.0` to a sum that is never `-0.0` leaves it unchanged, and the serial
-/// chain of additions is what costs.
-#[inline(always)]
-pub fn add_terms(total: &mut f32, terms: &[f32], kept: &mut [f32], lanes: usize, valid: usize) {
-    let mut n = 0;
-    for l in 0..valid {
-        for k in 0..64 {
-            let v = terms[k * lanes + l];
-            kept[n] = v;
-            n += usize::from(v != 0.0);
-        }
-    }
-    let mut sum = *total;
-    for &v in &kept[..n] {
-        sum += v;
-    }
-    *total = sum;
-}
-
 /// libvmaf's unnormalised PSNR-HVS error of the top-left `width` × `height` region of a plane
 /// pair: the running `f32` sum of every block's terms, and the number of blocks.
 pub fn plane_error<T: Pixel + LaneSample>(
@@ -538,7 +476,6 @@ pub fn plane_error<T: Pixel + LaneSample>(
     dst: &Plane<T>,
     width: usize,
     height: usize,
-    scratch: &mut Scratch,
 ) -> (f32, usize) {
     let (bx, by) = (blocks_along(width), blocks_along(height));
     let mut total = 0f32;
@@ -561,21 +498,20 @@ pub fn plane_error<T: Pixel + LaneSample>(
         }
         SimdLevel::Avx2 => {
             assert!(level.is_supported());
-            scratch.fit(width, 8);
             for row in 0..by {
                 let y = row * STEP;
-                scratch.load(src, dst, y, width);
-                let (s, d, len) = (&scratch.src[..], &scratch.dst[..], scratch.row_len);
-                // SAFETY: the level was checked just above; `fit` padded every row to hold
-                // whole vectors of blocks, which is all the kernel reads.
-                unsafe { super::avx2::block_row(s, d, len, bx, tables, &mut total) };
+                let s: [&[T]; 8] = std::array::from_fn(|i| src.row(y + i));
+                let d: [&[T]; 8] = std::array::from_fn(|i| dst.row(y + i));
+                // SAFETY: the level was checked just above; the kernel bounds its reads by
+                // the rows' lengths.
+                unsafe { super::avx2::block_row(s, d, bx, tables, &mut total) };
             }
             return (total, bx * by);
         }
         SimdLevel::Scalar => {}
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (level, scratch);
+    let _ = level;
     let mut s = [0i32; 64];
     let mut d = [0i32; 64];
     let mut terms = [0f32; 64];
