@@ -1,10 +1,11 @@
 //! Feature extractors and the registry that builds them by libvmaf name (`vif`, `adm`,
-//! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`).
+//! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`, `psnr_hvs`).
 
 pub mod adm;
 pub mod motion;
 pub mod name;
 pub mod psnr;
+pub mod psnr_hvs;
 pub mod ssim;
 pub mod vif;
 
@@ -118,7 +119,7 @@ pub struct ExtractorInfo {
 }
 
 /// Every extractor the engine knows.
-pub fn registry() -> [&'static ExtractorInfo; 6] {
+pub fn registry() -> [&'static ExtractorInfo; 7] {
     [
         &adm::INFO,
         &motion::INFO,
@@ -126,6 +127,7 @@ pub fn registry() -> [&'static ExtractorInfo; 6] {
         &psnr::INFO,
         &ssim::INFO,
         &ssim::ms_ssim::INFO,
+        &psnr_hvs::INFO,
     ]
 }
 
