@@ -5,6 +5,7 @@ pub mod adm;
 pub mod motion;
 pub mod name;
 pub mod psnr;
+pub mod speed;
 pub mod ssim;
 pub mod vif;
 
@@ -118,7 +119,7 @@ pub struct ExtractorInfo {
 }
 
 /// Every extractor the engine knows.
-pub fn registry() -> [&'static ExtractorInfo; 6] {
+pub fn registry() -> [&'static ExtractorInfo; 8] {
     [
         &adm::INFO,
         &motion::INFO,
@@ -126,6 +127,8 @@ pub fn registry() -> [&'static ExtractorInfo; 6] {
         &psnr::INFO,
         &ssim::INFO,
         &ssim::ms_ssim::INFO,
+        &speed::CHROMA_INFO,
+        &speed::TEMPORAL_INFO,
     ]
 }
 
