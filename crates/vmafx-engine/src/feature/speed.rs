@@ -209,19 +209,30 @@ fn setup(
     })
 }
 
-/// Converts plane `p` of `picture`, cropped to `w` x `h`, to libvmaf's floats.
+/// Converts the `rows` of plane `p` of `picture`, cropped to `w` x `h`, to libvmaf's floats
+/// in `out` (`w * h` long; other rows are left as they were).
 fn to_float(
     picture: &Picture,
     p: usize,
     (w, h): (usize, usize),
+    rows: &[bool],
     out: &mut Vec<f32>,
 ) -> Result<(), EngineError> {
-    out.clear();
-    out.reserve(w * h);
+    out.resize(w * h, 0.0);
+    let wanted = || {
+        rows.iter()
+            .enumerate()
+            .take(h)
+            .filter(|(_, &r)| r)
+            .map(|(y, _)| y)
+    };
     match picture.planes.get(p) {
         Some(PlaneData::U8(plane)) if plane.width >= w && plane.height >= h => {
-            for y in 0..h {
-                out.extend(plane.row(y)[..w].iter().map(|&v| f32::from(v) + -128.0));
+            for y in wanted() {
+                let dst = &mut out[y * w..(y + 1) * w];
+                for (o, &v) in dst.iter_mut().zip(&plane.row(y)[..w]) {
+                    *o = f32::from(v) + -128.0;
+                }
             }
         }
         Some(PlaneData::U16(plane)) if plane.width >= w && plane.height >= h => {
@@ -230,12 +241,11 @@ fn to_float(
                 12 => 16.0,
                 _ => 256.0,
             };
-            for y in 0..h {
-                out.extend(
-                    plane.row(y)[..w]
-                        .iter()
-                        .map(|&v| f32::from(v) / scaler + -128.0),
-                );
+            for y in wanted() {
+                let dst = &mut out[y * w..(y + 1) * w];
+                for (o, &v) in dst.iter_mut().zip(&plane.row(y)[..w]) {
+                    *o = f32::from(v) / scaler + -128.0;
+                }
             }
         }
         _ => {
@@ -305,8 +315,9 @@ impl FeatureExtractor for SpeedChromaExtractor {
             singular: false,
         }; 2];
         for (p, s) in [1, 2].into_iter().zip(&mut scores) {
-            to_float(reference, p, self.size, &mut self.reference)?;
-            to_float(distorted, p, self.size, &mut self.distorted)?;
+            let rows = self.speed.source_rows();
+            to_float(reference, p, self.size, rows, &mut self.reference)?;
+            to_float(distorted, p, self.size, rows, &mut self.distorted)?;
             *s = self.speed.score(&self.reference, &self.distorted);
         }
         let [u, v] = scores;
@@ -386,25 +397,34 @@ impl FeatureExtractor for SpeedTemporalExtractor {
         self.geometry.check("speed_temporal", reference)?;
         self.geometry.check("speed_temporal", distorted)?;
         let size = (self.geometry.width, self.geometry.height);
-        to_float(reference, 0, size, &mut self.reference)?;
-        to_float(distorted, 0, size, &mut self.distorted)?;
+        let rows = self.speed.source_rows();
+        to_float(reference, 0, size, rows, &mut self.reference)?;
+        to_float(distorted, 0, size, rows, &mut self.distorted)?;
         let value = match self.previous.as_mut() {
             None => {
                 self.previous = Some((Vec::new(), Vec::new()));
                 0.0
             }
             Some((prev_ref, prev_dis)) => {
-                // The differences replace the previous planes, which libvmaf also overwrites.
-                for (p, &c) in prev_ref.iter_mut().zip(&self.reference) {
-                    *p -= c;
-                }
+                // The differences replace the previous planes, which libvmaf also overwrites;
+                // only the rows SpEED reads are formed.
+                let w = size.0;
                 let subtrahend = if self.use_ref_diff {
                     &self.reference
                 } else {
                     &self.distorted
                 };
-                for (p, &c) in prev_dis.iter_mut().zip(subtrahend) {
-                    *p -= c;
+                for (y, _) in rows.iter().enumerate().filter(|(_, &r)| r) {
+                    let span = y * w..(y + 1) * w;
+                    for (p, &c) in prev_ref[span.clone()]
+                        .iter_mut()
+                        .zip(&self.reference[span.clone()])
+                    {
+                        *p -= c;
+                    }
+                    for (p, &c) in prev_dis[span.clone()].iter_mut().zip(&subtrahend[span]) {
+                        *p -= c;
+                    }
                 }
                 f64::from(self.speed.score(prev_ref, prev_dis).score)
             }

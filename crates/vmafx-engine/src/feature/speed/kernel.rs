@@ -239,6 +239,39 @@ fn source_coord(i: usize, ratio: f32) -> f32 {
     ((i as f64 + 0.5) * f64::from(ratio) - 0.5) as f32
 }
 
+/// The source rows interpolating destination row `y` reads (the first `n` of the array).
+fn source_rows(method: ScaleMethod, d: &Dims, y: usize) -> ([usize; 9], usize) {
+    let ratio_y = d.h as f32 / d.sh as f32;
+    let bottom = (d.h - 1) as f32;
+    let mut rows = [0usize; 9];
+    let yy = source_coord(y, ratio_y);
+    let y0 = yy.floor() as i32;
+    let n = match method {
+        ScaleMethod::Nearest => {
+            rows[0] = ((y as f32 * ratio_y) as usize).min(d.h - 1);
+            1
+        }
+        ScaleMethod::Bilinear => {
+            rows[0] = mirror_f(yy.floor(), bottom);
+            rows[1] = mirror_f(yy.ceil(), bottom);
+            2
+        }
+        ScaleMethod::Bicubic => {
+            for (i, r) in rows.iter_mut().take(4).enumerate() {
+                *r = mirror_f((y0 + i as i32 - 1) as f32, bottom);
+            }
+            4
+        }
+        ScaleMethod::Lanczos4 => {
+            for (i, r) in rows.iter_mut().enumerate() {
+                *r = mirror_f((y0 + i as i32 - 4) as f32, bottom);
+            }
+            9
+        }
+    };
+    (rows, n)
+}
+
 /// Interpolates destination row `y` of the prescaled plane into `out` (`dims.sw` long).
 fn scale_row(method: ScaleMethod, src: &[f32], d: &Dims, y: usize, out: &mut [f32]) {
     let (w, h) = (d.w, d.h);
@@ -284,10 +317,10 @@ fn scale_row(method: ScaleMethod, src: &[f32], d: &Dims, y: usize, out: &mut [f3
                 let wx: [f32; 4] =
                     std::array::from_fn(|i| bicubic_weight((i as i32 - 1) as f32 - dx));
                 let mut v = 0.0f32;
-                for j in 0..4 {
-                    for i in 0..4 {
+                for (&sy, &wyj) in ys.iter().zip(&wy) {
+                    for (i, &wxi) in wx.iter().enumerate() {
                         let xi = mirror_f((x0 + i as i32 - 1) as f32, right);
-                        v += src[ys[j] * w + xi] * (wx[i] * wy[j]);
+                        v += src[sy * w + xi] * (wxi * wyj);
                     }
                 }
                 *o = v;
@@ -310,12 +343,12 @@ fn scale_row(method: ScaleMethod, src: &[f32], d: &Dims, y: usize, out: &mut [f3
                     std::array::from_fn(|i| lanczos_weight((i as i32 - A) as f32 - dx, A as f32));
                 let mut value = 0.0f32;
                 let mut weight_sum = 0.0f32;
-                for iy in 0..9 {
-                    for ix in 0..9 {
-                        let weight = wx[ix] * wy[iy];
+                for (&sy, &wyi) in ys.iter().zip(&wy) {
+                    for (ix, &wxi) in wx.iter().enumerate() {
+                        let weight = wxi * wyi;
                         weight_sum += weight;
                         let xi = mirror_f((x0 + ix as i32 - A) as f32, right);
-                        value += src[ys[iy] * w + xi] * weight;
+                        value += src[sy * w + xi] * weight;
                     }
                 }
                 *o = value / weight_sum;
@@ -347,6 +380,8 @@ pub(crate) struct Speed {
     local: Vec<f32>,
     /// Which prescaled rows the anti-alias taps read.
     needed_rows: Vec<bool>,
+    /// Which rows of the plane are read.
+    source_rows: Vec<bool>,
     scaled: Vec<f32>,
     row: Vec<f32>,
     down: Vec<f32>,
@@ -393,8 +428,21 @@ impl Speed {
                 )] = true;
             }
         }
+        let source_rows = if prescaled {
+            let mut rows = vec![false; dims.h];
+            for (y, _) in needed_rows.iter().enumerate().filter(|(_, &n)| n) {
+                let (src, n) = source_rows(params.method, &dims, y);
+                for &r in &src[..n] {
+                    rows[r] = true;
+                }
+            }
+            rows
+        } else {
+            needed_rows.clone()
+        };
         let nb = dims.blocks();
         Some(Speed {
+            source_rows,
             dims,
             params,
             level,
@@ -428,6 +476,11 @@ impl Speed {
                 variances: vec![0.0; nb],
             },
         })
+    }
+
+    /// Which rows of the plane [`Speed::score`] reads; the others may hold anything.
+    pub(crate) fn source_rows(&self) -> &[bool] {
+        &self.source_rows
     }
 
     /// The score of `reference` against `distorted`, both `w` x `h` planes with stride `w`
