@@ -502,6 +502,26 @@ impl Speed {
     /// Prescales (the rows needed), blurs and decimates by 16 into `down`, then subtracts
     /// the local mean there.
     fn filter_and_decimate(&mut self, src: &[f32]) {
+        match self.level {
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2 | SimdLevel::Avx512 => {
+                // SAFETY: the scorer only picks a level the CPU supports.
+                unsafe { self.filter_and_decimate_avx2(src) }
+            }
+            _ => self.filter_and_decimate_body(src),
+        }
+    }
+
+    /// [`Speed::filter_and_decimate`] compiled for AVX2: wider vectors of the same separate
+    /// multiplies and adds (Rust never contracts them), so its results are identical.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn filter_and_decimate_avx2(&mut self, src: &[f32]) {
+        self.filter_and_decimate_body(src)
+    }
+
+    #[inline(always)]
+    fn filter_and_decimate_body(&mut self, src: &[f32]) {
         let d = self.dims;
         if self.prescaled {
             for y in 0..d.sh {
@@ -573,16 +593,21 @@ impl Speed {
         let stride = d.dw;
         let (sw, sh) = (d.sub_w, d.sub_h);
         let count = sw * sh;
+        // The 25 window sums, each in libvmaf's row-major order, side by side so that five
+        // independent chains run at once.
         for r in 0..BLOCK {
-            for c in 0..BLOCK {
-                let mut sum = 0.0f32;
-                for i in 0..sh {
-                    let start = (r + i) * stride + c;
-                    for &v in &data[start..start + sw] {
-                        sum += v;
+            let mut sums = [0.0f32; BLOCK];
+            for i in 0..sh {
+                let row = &data[(r + i) * stride..(r + i) * stride + sw + BLOCK - 1];
+                for j in 0..sw {
+                    let win = &row[j..j + BLOCK];
+                    for (s, &v) in sums.iter_mut().zip(win) {
+                        *s += v;
                     }
                 }
-                self.means[r * BLOCK + c] = sum / count as f32;
+            }
+            for (c, s) in sums.iter().enumerate() {
+                self.means[r * BLOCK + c] = s / count as f32;
             }
         }
         let level = self.level;
@@ -620,6 +645,7 @@ impl Speed {
         let regular = self.eig.iter().all(|&e| f64::from(e) >= EPS);
         let solved = regular
             && solve(
+                level,
                 &self.cov,
                 BLOCK_ELEMS,
                 &self.indep,

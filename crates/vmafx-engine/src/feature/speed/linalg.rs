@@ -6,6 +6,8 @@
 //! Where libvmaf mixes in double constants (`1e-6`, `-0.5`, `1.0 / sqrt(..)`), the promotion to
 //! f64 and the rounding back to f32 are written out, since they change the last bits.
 
+use crate::cpu::SimdLevel;
+
 /// libvmaf's tolerance for "zero" eigenvalues, sub-diagonal entries and pivots (a double).
 pub(crate) const EPS: f64 = 1e-6;
 /// The QR iteration cap.
@@ -228,6 +230,7 @@ pub(crate) fn eigenvalues(m: &[f32], n: usize, out: &mut [f32], work: &mut [f32]
 }
 
 /// `dst = x * y` for `n`x`n` matrices, accumulating each element over k in order from zero.
+#[inline(always)]
 fn mul(dst: &mut [f32], x: &[f32], y: &[f32], n: usize) {
     dst[..n * n].fill(0.0);
     for i in 0..n {
@@ -263,7 +266,46 @@ pub(crate) struct SolveScratch {
 /// Solves `K X = Y` for `X` (`n` x `cols`, row-major) by libvmaf's Householder QR of `K`
 /// (`n`x`n`); `qty` receives `Qᵀ Y` as scratch. Returns false where a pivot of R is below
 /// [`EPS`], as libvmaf's solver fails.
+///
+/// At AVX2 and above the same code is compiled for AVX2 (wider vectors of the same separate
+/// multiplies and adds: Rust never contracts them into FMAs), so every level is identical.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn solve(
+    level: SimdLevel,
+    k: &[f32],
+    n: usize,
+    y: &[f32],
+    cols: usize,
+    x: &mut [f32],
+    qty: &mut [f32],
+    s: &mut SolveScratch,
+) -> bool {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 | SimdLevel::Avx512 => {
+            // SAFETY: the scorer only picks a level the CPU supports.
+            unsafe { solve_avx2(k, n, y, cols, x, qty, s) }
+        }
+        _ => solve_body(k, n, y, cols, x, qty, s),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn solve_avx2(
+    k: &[f32],
+    n: usize,
+    y: &[f32],
+    cols: usize,
+    x: &mut [f32],
+    qty: &mut [f32],
+    s: &mut SolveScratch,
+) -> bool {
+    solve_body(k, n, y, cols, x, qty, s)
+}
+
+#[inline(always)]
+fn solve_body(
     k: &[f32],
     n: usize,
     y: &[f32],

@@ -9,7 +9,8 @@
 //!      -n --feature NAME=OPTS --json -o out.json
 //! ```
 //!
-//! where `F` is `{P}_{B}_{W}x{H}`, the case's format, depth and size, and `NAME=OPTS` its extractor and
+//! where `F` is `{P}_{B}_{W}x{H}`, the case's format, depth and size (`_flatu` added where
+//! the distorted U plane is flat), and `NAME=OPTS` its extractor and
 //! options. `--cpumask 48` masks libvmaf's AVX-512 kernels, so its AVX2 covariance sum runs
 //! (see `cov`), as for the conformance goldens.
 
@@ -23,10 +24,26 @@ struct Case {
     bit_depth: u8,
     size: (usize, usize),
     options: &'static [(&'static str, &'static str)],
+    /// Whether the distorted U plane is made flat (a singular covariance).
+    flat_u: bool,
     frames: &'static [&'static [(&'static str, &'static str)]],
 }
 
 const FRAMES: [(u32, u32); 3] = [(0, 0), (0, 1), (1, 0)];
+
+/// Frame `(scene, t)` of `case`: the fixture pair, with a flat distorted U plane if asked.
+fn frame(case: &Case, scene: u32, t: u32) -> (Picture, Picture) {
+    let (w, h) = case.size;
+    let (r, mut d) = fixture::pair(case.format, case.bit_depth, w, h, scene, t);
+    if case.flat_u {
+        match d.planes.get_mut(1) {
+            Some(PlaneData::U8(p)) => p.data.fill(90),
+            Some(PlaneData::U16(p)) => p.data.fill(90 << (case.bit_depth - 8)),
+            _ => {}
+        }
+    }
+    (r, d)
+}
 
 fn build_at(
     level: SimdLevel,
@@ -68,8 +85,7 @@ fn check_at(level: SimdLevel, case: &Case) {
         case.extractor, case.format, case.bit_depth, case.size, case.options
     );
     for (i, (&(scene, t), expected)) in FRAMES.iter().zip(case.frames).enumerate() {
-        let (w, h) = case.size;
-        let (r, d) = fixture::pair(case.format, case.bit_depth, w, h, scene, t);
+        let (r, d) = frame(case, scene, t);
         let mut out = Vec::new();
         ex.extract(&r, &d, i as u32, &mut out).unwrap();
         let got: Vec<(&str, String)> = out
@@ -187,10 +203,9 @@ fn model_option_names_get_libvmaf_suffixes() {
 }
 
 fn write_raw(path: &std::path::Path, case: &Case, distorted: bool) {
-    let (w, h) = case.size;
     let mut bytes = Vec::new();
     for &(scene, t) in &FRAMES {
-        let (r, d) = fixture::pair(case.format, case.bit_depth, w, h, scene, t);
+        let (r, d) = frame(case, scene, t);
         let pic = if distorted { d } else { r };
         for plane in &pic.planes {
             match plane {
@@ -220,11 +235,12 @@ fn write_fixture_files() {
     std::fs::create_dir_all(&dir).unwrap();
     for case in CASES {
         let stem = format!(
-            "{}_{}_{}x{}",
+            "{}_{}_{}x{}{}",
             case.format.short_name(),
             case.bit_depth,
             case.size.0,
-            case.size.1
+            case.size.1,
+            if case.flat_u { "_flatu" } else { "" }
         );
         write_raw(&dir.join(format!("{stem}_ref.yuv")), case, false);
         write_raw(&dir.join(format!("{stem}_dis.yuv")), case, true);
