@@ -272,31 +272,93 @@ fn source_rows(method: ScaleMethod, d: &Dims, y: usize) -> ([usize; 9], usize) {
     (rows, n)
 }
 
-/// Interpolates destination row `y` of the prescaled plane into `out` (`dims.sw` long).
-fn scale_row(method: ScaleMethod, src: &[f32], d: &Dims, y: usize, out: &mut [f32]) {
-    let (w, h) = (d.w, d.h);
-    let ratio_x = w as f32 / d.sw as f32;
-    let ratio_y = h as f32 / d.sh as f32;
-    let (right, bottom) = ((w - 1) as f32, (h - 1) as f32);
+/// The per-column part of an interpolation, which libvmaf recomputes for every sample: the
+/// source columns each destination column reads and their weights (for bilinear, the one
+/// fraction `dx`), `taps` per column.
+#[derive(Debug, Default)]
+struct Columns {
+    taps: usize,
+    index: Vec<usize>,
+    weight: Vec<f32>,
+}
+
+impl Columns {
+    fn new(method: ScaleMethod, d: &Dims) -> Columns {
+        let ratio_x = d.w as f32 / d.sw as f32;
+        let right = (d.w - 1) as f32;
+        let mut c = Columns::default();
+        for x in 0..d.sw {
+            match method {
+                ScaleMethod::Nearest => {
+                    c.taps = 1;
+                    c.index.push(((x as f32 * ratio_x) as usize).min(d.w - 1));
+                }
+                ScaleMethod::Bilinear => {
+                    c.taps = 2;
+                    let xx = source_coord(x, ratio_x);
+                    let x1 = mirror_f(xx.floor(), right);
+                    c.index.push(x1);
+                    c.index.push(mirror_f(xx.ceil(), right));
+                    c.weight.push(xx - x1 as f32);
+                }
+                ScaleMethod::Bicubic => {
+                    c.taps = 4;
+                    let xx = source_coord(x, ratio_x);
+                    let x0 = xx.floor() as i32;
+                    let dx = xx - x0 as f32;
+                    for i in 0..4 {
+                        c.weight.push(bicubic_weight((i - 1) as f32 - dx));
+                        c.index.push(mirror_f((x0 + i - 1) as f32, right));
+                    }
+                }
+                ScaleMethod::Lanczos4 => {
+                    c.taps = 9;
+                    let xx = source_coord(x, ratio_x);
+                    let x0 = xx.floor() as i32;
+                    let dx = xx - x0 as f32;
+                    for i in 0..9 {
+                        c.weight.push(lanczos_weight((i - 4) as f32 - dx, 4.0));
+                        c.index.push(mirror_f((x0 + i - 4) as f32, right));
+                    }
+                }
+            }
+        }
+        c
+    }
+}
+
+/// Interpolates destination row `y` of the prescaled plane into `out` (`dims.sw` long), as
+/// libvmaf's interpolators compute each sample.
+fn scale_row(
+    method: ScaleMethod,
+    cols: &Columns,
+    src: &[f32],
+    d: &Dims,
+    y: usize,
+    out: &mut [f32],
+) {
+    let w = d.w;
+    let ratio_y = d.h as f32 / d.sh as f32;
+    let (rows, _) = source_rows(method, d, y);
+    let line = |r: usize| &src[rows[r] * w..rows[r] * w + w];
+    let n = cols.taps;
     match method {
         ScaleMethod::Nearest => {
-            let sy = ((y as f32 * ratio_y) as usize).min(h - 1);
-            let row = &src[sy * w..sy * w + w];
-            for (x, o) in out.iter_mut().enumerate() {
-                *o = row[((x as f32 * ratio_x) as usize).min(w - 1)];
+            let row = line(0);
+            for (o, &xi) in out.iter_mut().zip(&cols.index) {
+                *o = row[xi];
             }
         }
         ScaleMethod::Bilinear => {
-            let yy = source_coord(y, ratio_y);
-            let y1 = mirror_f(yy.floor(), bottom);
-            let y2 = mirror_f(yy.ceil(), bottom);
-            let dy = yy - y1 as f32;
-            let (r1, r2) = (&src[y1 * w..y1 * w + w], &src[y2 * w..y2 * w + w]);
-            for (x, o) in out.iter_mut().enumerate() {
-                let xx = source_coord(x, ratio_x);
-                let x1 = mirror_f(xx.floor(), right);
-                let x2 = mirror_f(xx.ceil(), right);
-                let dx = xx - x1 as f32;
+            let y1 = rows[0];
+            let dy = source_coord(y, ratio_y) - y1 as f32;
+            let (r1, r2) = (line(0), line(1));
+            for ((o, xi), &dx) in out
+                .iter_mut()
+                .zip(cols.index.chunks_exact(2))
+                .zip(&cols.weight)
+            {
+                let (x1, x2) = (xi[0], xi[1]);
                 *o = (1.0 - dy) * (1.0 - dx) * r1[x1]
                     + (1.0 - dy) * dx * r1[x2]
                     + dy * (1.0 - dx) * r2[x1]
@@ -308,47 +370,40 @@ fn scale_row(method: ScaleMethod, src: &[f32], d: &Dims, y: usize, out: &mut [f3
             let y0 = yy.floor() as i32;
             let dy = yy - y0 as f32;
             let wy: [f32; 4] = std::array::from_fn(|i| bicubic_weight((i as i32 - 1) as f32 - dy));
-            let ys: [usize; 4] =
-                std::array::from_fn(|i| mirror_f((y0 + i as i32 - 1) as f32, bottom));
-            for (x, o) in out.iter_mut().enumerate() {
-                let xx = source_coord(x, ratio_x);
-                let x0 = xx.floor() as i32;
-                let dx = xx - x0 as f32;
-                let wx: [f32; 4] =
-                    std::array::from_fn(|i| bicubic_weight((i as i32 - 1) as f32 - dx));
+            let lines: [&[f32]; 4] = std::array::from_fn(line);
+            for ((o, xi), wx) in out
+                .iter_mut()
+                .zip(cols.index.chunks_exact(n))
+                .zip(cols.weight.chunks_exact(n))
+            {
                 let mut v = 0.0f32;
-                for (&sy, &wyj) in ys.iter().zip(&wy) {
-                    for (i, &wxi) in wx.iter().enumerate() {
-                        let xi = mirror_f((x0 + i as i32 - 1) as f32, right);
-                        v += src[sy * w + xi] * (wxi * wyj);
+                for (l, &wyj) in lines.iter().zip(&wy) {
+                    for (&x, &wxi) in xi.iter().zip(wx) {
+                        v += l[x] * (wxi * wyj);
                     }
                 }
                 *o = v;
             }
         }
         ScaleMethod::Lanczos4 => {
-            const A: i32 = 4;
             let yy = source_coord(y, ratio_y);
             let y0 = yy.floor() as i32;
             let dy = yy - y0 as f32;
             let wy: [f32; 9] =
-                std::array::from_fn(|i| lanczos_weight((i as i32 - A) as f32 - dy, A as f32));
-            let ys: [usize; 9] =
-                std::array::from_fn(|i| mirror_f((y0 + i as i32 - A) as f32, bottom));
-            for (x, o) in out.iter_mut().enumerate() {
-                let xx = source_coord(x, ratio_x);
-                let x0 = xx.floor() as i32;
-                let dx = xx - x0 as f32;
-                let wx: [f32; 9] =
-                    std::array::from_fn(|i| lanczos_weight((i as i32 - A) as f32 - dx, A as f32));
+                std::array::from_fn(|i| lanczos_weight((i as i32 - 4) as f32 - dy, 4.0));
+            let lines: [&[f32]; 9] = std::array::from_fn(line);
+            for ((o, xi), wx) in out
+                .iter_mut()
+                .zip(cols.index.chunks_exact(n))
+                .zip(cols.weight.chunks_exact(n))
+            {
                 let mut value = 0.0f32;
                 let mut weight_sum = 0.0f32;
-                for (&sy, &wyi) in ys.iter().zip(&wy) {
-                    for (ix, &wxi) in wx.iter().enumerate() {
+                for (l, &wyi) in lines.iter().zip(&wy) {
+                    for (&x, &wxi) in xi.iter().zip(wx) {
                         let weight = wxi * wyi;
                         weight_sum += weight;
-                        let xi = mirror_f((x0 + ix as i32 - A) as f32, right);
-                        value += src[sy * w + xi] * weight;
+                        value += l[x] * weight;
                     }
                 }
                 *o = value / weight_sum;
@@ -382,6 +437,8 @@ pub(crate) struct Speed {
     needed_rows: Vec<bool>,
     /// Which rows of the plane are read.
     source_rows: Vec<bool>,
+    /// The interpolation's per-column taps (empty without prescaling).
+    columns: Columns,
     scaled: Vec<f32>,
     row: Vec<f32>,
     down: Vec<f32>,
@@ -443,6 +500,11 @@ impl Speed {
         let nb = dims.blocks();
         Some(Speed {
             source_rows,
+            columns: if prescaled {
+                Columns::new(params.method, &dims)
+            } else {
+                Columns::default()
+            },
             dims,
             params,
             level,
@@ -527,7 +589,7 @@ impl Speed {
             for y in 0..d.sh {
                 if self.needed_rows[y] {
                     let out = &mut self.scaled[y * d.sw..(y + 1) * d.sw];
-                    scale_row(self.params.method, src, &d, y, out);
+                    scale_row(self.params.method, &self.columns, src, &d, y, out);
                 }
             }
         }
