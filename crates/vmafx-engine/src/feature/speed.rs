@@ -350,10 +350,11 @@ pub struct SpeedTemporalExtractor {
     speed: Speed,
     use_ref_diff: bool,
     name: Arc<str>,
-    /// The previous frame's planes, once one has been seen.
-    previous: Option<(Vec<f32>, Vec<f32>)>,
-    reference: Vec<f32>,
-    distorted: Vec<f32>,
+    /// The previous frame's luma samples (the rows SpEED reads), once one has been seen.
+    previous: Option<(Vec<u16>, Vec<u16>)>,
+    /// Previous minus current frame, as libvmaf's floats.
+    diff_ref: Vec<f32>,
+    diff_dis: Vec<f32>,
 }
 
 impl SpeedTemporalExtractor {
@@ -367,22 +368,55 @@ impl SpeedTemporalExtractor {
         super::ssim::check_depth(OWNER, geometry.bit_depth)?;
         // libvmaf never passes speed_temporal a variance weighting mode: it is 0.
         let params = params(OWNER, options, 0)?;
-        let speed = setup(
-            OWNER,
-            "luma",
-            (geometry.width, geometry.height),
-            params,
-            simd,
-        )?;
+        let (w, h) = (geometry.width, geometry.height);
+        let speed = setup(OWNER, "luma", (w, h), params, simd)?;
         Ok(SpeedTemporalExtractor {
             geometry,
             speed,
             use_ref_diff: options.get_bool("speed_use_ref_diff"),
             name: Arc::from(options.feature_name(TEMPORAL_FEATURE)),
             previous: None,
-            reference: Vec::new(),
-            distorted: Vec::new(),
+            diff_ref: vec![0.0; w * h],
+            diff_dis: vec![0.0; w * h],
         })
+    }
+}
+
+/// The luma rows of a picture pair, of one sample type.
+struct LumaRows<'a, T> {
+    reference: &'a crate::picture::Plane<T>,
+    distorted: &'a crate::picture::Plane<T>,
+}
+
+impl<T: crate::picture::Pixel + Into<u16>> LumaRows<'_, T> {
+    /// Forms, for the `rows`, previous minus current (minus the current reference with
+    /// `use_ref_diff`) as libvmaf's floats (`convert`), and keeps the current samples.
+    #[allow(clippy::too_many_arguments)]
+    fn difference(
+        &self,
+        w: usize,
+        rows: &[bool],
+        use_ref_diff: bool,
+        convert: impl Fn(u16) -> f32,
+        prev_ref: &mut [u16],
+        prev_dis: &mut [u16],
+        diff_ref: &mut [f32],
+        diff_dis: &mut [f32],
+    ) {
+        for (y, _) in rows.iter().enumerate().filter(|(_, &r)| r) {
+            let span = y * w..(y + 1) * w;
+            let (cr, cd) = (&self.reference.row(y)[..w], &self.distorted.row(y)[..w]);
+            let (pr, pd) = (&mut prev_ref[span.clone()], &mut prev_dis[span.clone()]);
+            let (dr, dd) = (&mut diff_ref[span.clone()], &mut diff_dis[span]);
+            for i in 0..w {
+                let (r, d) = (cr[i].into(), cd[i].into());
+                let sub = if use_ref_diff { r } else { d };
+                dr[i] = convert(pr[i]) - convert(r);
+                dd[i] = convert(pd[i]) - convert(sub);
+                pr[i] = r;
+                pd[i] = d;
+            }
+        }
     }
 }
 
@@ -396,43 +430,61 @@ impl FeatureExtractor for SpeedTemporalExtractor {
     ) -> Result<(), EngineError> {
         self.geometry.check("speed_temporal", reference)?;
         self.geometry.check("speed_temporal", distorted)?;
-        let size = (self.geometry.width, self.geometry.height);
+        let (w, h) = (self.geometry.width, self.geometry.height);
+        let first = self.previous.is_none();
+        let (prev_ref, prev_dis) = self
+            .previous
+            .get_or_insert_with(|| (vec![0; w * h], vec![0; w * h]));
         let rows = self.speed.source_rows();
-        to_float(reference, 0, size, rows, &mut self.reference)?;
-        to_float(distorted, 0, size, rows, &mut self.distorted)?;
-        let value = match self.previous.as_mut() {
-            None => {
-                self.previous = Some((Vec::new(), Vec::new()));
-                0.0
-            }
-            Some((prev_ref, prev_dis)) => {
-                // The differences replace the previous planes, which libvmaf also overwrites;
-                // only the rows SpEED reads are formed.
-                let w = size.0;
-                let subtrahend = if self.use_ref_diff {
-                    &self.reference
-                } else {
-                    &self.distorted
-                };
-                for (y, _) in rows.iter().enumerate().filter(|(_, &r)| r) {
-                    let span = y * w..(y + 1) * w;
-                    for (p, &c) in prev_ref[span.clone()]
-                        .iter_mut()
-                        .zip(&self.reference[span.clone()])
-                    {
-                        *p -= c;
-                    }
-                    for (p, &c) in prev_dis[span.clone()].iter_mut().zip(&subtrahend[span]) {
-                        *p -= c;
-                    }
-                }
-                f64::from(self.speed.score(prev_ref, prev_dis).score)
-            }
+        let bd = self.geometry.bit_depth;
+        let scaler: f32 = match bd {
+            10 => 4.0,
+            12 => 16.0,
+            _ => 256.0,
         };
-        if let Some((prev_ref, prev_dis)) = self.previous.as_mut() {
-            std::mem::swap(prev_ref, &mut self.reference);
-            std::mem::swap(prev_dis, &mut self.distorted);
+        let (dr, dd) = (&mut self.diff_ref[..], &mut self.diff_dis[..]);
+        let urd = self.use_ref_diff;
+        match (reference.planes.first(), distorted.planes.first()) {
+            (Some(PlaneData::U8(a)), Some(PlaneData::U8(b))) => LumaRows {
+                reference: a,
+                distorted: b,
+            }
+            .difference(
+                w,
+                rows,
+                urd,
+                |v| f32::from(v) + -128.0,
+                prev_ref,
+                prev_dis,
+                dr,
+                dd,
+            ),
+            (Some(PlaneData::U16(a)), Some(PlaneData::U16(b))) => LumaRows {
+                reference: a,
+                distorted: b,
+            }
+            .difference(
+                w,
+                rows,
+                urd,
+                |v| f32::from(v) / scaler + -128.0,
+                prev_ref,
+                prev_dis,
+                dr,
+                dd,
+            ),
+            _ => {
+                return Err(EngineError::PictureMismatch(
+                    "speed_temporal needs luma planes of one sample type".to_string(),
+                ))
+            }
         }
+        // The first frame has no previous one: libvmaf writes 0 for it.
+        let value = if first {
+            0.0
+        } else {
+            f64::from(self.speed.score(&self.diff_ref, &self.diff_dis).score)
+        };
         out.push(FeatureValue {
             name: self.name.clone(),
             index,
