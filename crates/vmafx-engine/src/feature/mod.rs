@@ -1,11 +1,12 @@
 //! Feature extractors and the registry that builds them by libvmaf name (`vif`, `adm`,
-//! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`, `psnr_hvs`).
+//! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`, `psnr_hvs`, `speed_chroma`, `speed_temporal`).
 
 pub mod adm;
 pub mod motion;
 pub mod name;
 pub mod psnr;
 pub mod psnr_hvs;
+pub mod speed;
 pub mod ssim;
 pub mod vif;
 
@@ -119,7 +120,7 @@ pub struct ExtractorInfo {
 }
 
 /// Every extractor the engine knows.
-pub fn registry() -> [&'static ExtractorInfo; 7] {
+pub fn registry() -> [&'static ExtractorInfo; 9] {
     [
         &adm::INFO,
         &motion::INFO,
@@ -128,6 +129,8 @@ pub fn registry() -> [&'static ExtractorInfo; 7] {
         &ssim::INFO,
         &ssim::ms_ssim::INFO,
         &psnr_hvs::INFO,
+        &speed::CHROMA_INFO,
+        &speed::TEMPORAL_INFO,
     ]
 }
 
