@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 
 use crate::collector::FeatureCollector;
 use crate::cpu::SimdLevel;
+use crate::feature::shared::{Frame, Shared};
 use crate::feature::{find_extractor, ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
 use crate::options::OptionValues;
 use crate::picture::Picture;
@@ -21,9 +22,17 @@ pub struct FramePair {
     pub reference: Picture,
     /// The distorted picture.
     pub distorted: Picture,
+    /// What extractors computed from this pair for each other; cleared whenever the pair is
+    /// pushed with new pictures.
+    shared: Shared,
 }
 
 impl FramePair {
+    /// The pair as extractors see it, with its shared intermediates.
+    fn frame(&self) -> Frame<'_> {
+        Frame::new(&self.reference, &self.distorted, &self.shared)
+    }
+
     /// A zeroed pair of `geometry`.
     pub fn new(geometry: Geometry) -> Result<Self, EngineError> {
         let make = || {
@@ -37,6 +46,7 @@ impl FramePair {
         Ok(FramePair {
             reference: make()?,
             distorted: make()?,
+            shared: Shared::default(),
         })
     }
 }
@@ -267,7 +277,7 @@ fn run_spatial(
         .iter_mut()
         .map(|(slot, extractor)| {
             let mut out = Vec::new();
-            extractor.extract(&pair.reference, &pair.distorted, index, &mut out)?;
+            extractor.extract_frame(&pair.frame(), index, &mut out)?;
             Ok((*slot, out))
         })
         .collect()
@@ -314,8 +324,10 @@ impl Scorer {
 
     /// Scores the next frame pair. With worker threads this returns before the frame's spatial
     /// features are done, blocking only to keep a bounded number of frames in flight.
-    pub fn push(&mut self, pair: FramePair) -> Result<(), EngineError> {
+    pub fn push(&mut self, mut pair: FramePair) -> Result<(), EngineError> {
         pair.reference.check_same_shape(&pair.distorted)?;
+        // The pair may be a recycled one: what was shared belonged to its previous pictures.
+        pair.shared.clear();
         let index = self.pushed;
         self.pushed += 1;
         let mut frame = PendingFrame {
@@ -323,12 +335,7 @@ impl Scorer {
             spatial_done: false,
         };
         for (slot, extractor) in &mut self.temporal {
-            extractor.extract(
-                &pair.reference,
-                &pair.distorted,
-                index,
-                &mut frame.per_slot[*slot],
-            )?;
+            extractor.extract_frame(&pair.frame(), index, &mut frame.per_slot[*slot])?;
         }
         let wanted = self.subsample <= 1 || index.is_multiple_of(self.subsample);
         if let Spatial::Inline(instances) = &mut self.spatial {
@@ -425,9 +432,7 @@ impl Scorer {
 
     /// [`Scorer::finish`], also returning the names each extractor slot wrote (indexed as
     /// [`ScorerBuilder::slot_of`] counts), in first-write order.
-    pub fn finish_with_outputs(
-        mut self,
-    ) -> Result<(FeatureCollector, SlotOutputs), EngineError> {
+    pub fn finish_with_outputs(mut self) -> Result<(FeatureCollector, SlotOutputs), EngineError> {
         while self.in_flight() > 0 {
             self.receive_one()?;
         }

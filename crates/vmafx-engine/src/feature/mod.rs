@@ -6,6 +6,7 @@ pub mod motion;
 pub mod name;
 pub mod psnr;
 pub mod psnr_hvs;
+pub mod shared;
 pub mod speed;
 pub mod ssim;
 pub mod vif;
@@ -83,6 +84,18 @@ pub trait FeatureExtractor: Send {
         index: u32,
         out: &mut Vec<FeatureValue>,
     ) -> Result<(), EngineError>;
+
+    /// [`FeatureExtractor::extract`] inside a scorer, where `frame` also carries the
+    /// intermediates other extractors of the same scorer share (see [`shared`]). Extractors
+    /// that use them override this; the rest extract from the pictures alone.
+    fn extract_frame(
+        &mut self,
+        frame: &shared::Frame<'_>,
+        index: u32,
+        out: &mut Vec<FeatureValue>,
+    ) -> Result<(), EngineError> {
+        self.extract(frame.reference, frame.distorted, index, out)
+    }
 
     /// Pushes values still held back once the last frame has been extracted. Only temporal
     /// extractors keep state across frames, so only they are flushed.

@@ -12,6 +12,7 @@ pub mod ms_ssim;
 use std::sync::Arc;
 
 use crate::cpu::SimdLevel;
+use crate::feature::shared::{Frame, Shared};
 use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
 use crate::options::{OptionSpec, OptionValue, OptionValues};
 use crate::picture::{Picture, PlaneData};
@@ -137,8 +138,6 @@ pub struct SsimExtractor {
     lcs_names: [Arc<str>; 3],
     /// The down-scaling filter (unused at scale 1).
     box_kernel: Vec<f32>,
-    reference: Vec<f32>,
-    distorted: Vec<f32>,
     scaled_reference: Vec<f32>,
     scaled_distorted: Vec<f32>,
     scratch: DecimateScratch,
@@ -176,8 +175,6 @@ impl SsimExtractor {
             name: Arc::from("float_ssim"),
             lcs_names: LCS_NAMES.map(Arc::from),
             box_kernel: kernel::box_kernel(scale),
-            reference: Vec::new(),
-            distorted: Vec::new(),
             scaled_reference: Vec::new(),
             scaled_distorted: Vec::new(),
             scratch: DecimateScratch::default(),
@@ -194,6 +191,19 @@ impl FeatureExtractor for SsimExtractor {
         index: u32,
         out: &mut Vec<FeatureValue>,
     ) -> Result<(), EngineError> {
+        let shared = Shared::default();
+        self.extract_frame(&Frame::new(reference, distorted, &shared), index, out)
+    }
+
+    /// At scale 1 the SSIM of the pair's float luma is the one `float_ms_ssim`'s first scale
+    /// computes: whichever runs first computes it for both.
+    fn extract_frame(
+        &mut self,
+        frame: &Frame<'_>,
+        index: u32,
+        out: &mut Vec<FeatureValue>,
+    ) -> Result<(), EngineError> {
+        let (reference, distorted) = (frame.reference, frame.distorted);
         self.geometry.check("float_ssim", reference)?;
         self.geometry.check("float_ssim", distorted)?;
         let (Some(rp), Some(dp)) = (reference.planes.first(), distorted.planes.first()) else {
@@ -203,7 +213,7 @@ impl FeatureExtractor for SsimExtractor {
         };
         let bd = self.geometry.bit_depth;
         let (mut w, mut h) = (self.geometry.width, self.geometry.height);
-        let (reference, distorted) = if self.scale > 1 {
+        let means = if self.scale > 1 {
             // Down-scaling reads the samples themselves, converting each as libvmaf's
             // float copy would have.
             let filter = (&self.box_kernel[..], self.scale);
@@ -239,20 +249,23 @@ impl FeatureExtractor for SsimExtractor {
                     ))
                 }
             }
-            (&self.scaled_reference, &self.scaled_distorted)
+            kernel::ssim(
+                self.simd,
+                &self.scaled_reference[..w * h],
+                &self.scaled_distorted[..w * h],
+                w,
+                h,
+                &mut self.workspace,
+            )
         } else {
-            kernel::luma_to_float(rp, bd, &mut self.reference);
-            kernel::luma_to_float(dp, bd, &mut self.distorted);
-            (&self.reference, &self.distorted)
+            frame
+                .full_resolution_ssim(self.simd, (w, h), &mut self.workspace)
+                .ok_or_else(|| {
+                    EngineError::PictureMismatch(
+                        "float_ssim got a luma plane of the wrong size".to_string(),
+                    )
+                })?
         };
-        let means = kernel::ssim(
-            self.simd,
-            &reference[..w * h],
-            &distorted[..w * h],
-            w,
-            h,
-            &mut self.workspace,
-        );
         let mut score = f64::from(means.ssim);
         if self.enable_db {
             score = to_db(score, self.max_db);

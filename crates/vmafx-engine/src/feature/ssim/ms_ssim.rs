@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::cpu::SimdLevel;
+use crate::feature::shared::{Frame, Shared};
 use crate::feature::ssim::kernel::{self, DecimateScratch, Workspace};
 use crate::feature::ssim::{check_depth, max_db, to_db};
 use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
@@ -111,38 +112,60 @@ impl FeatureExtractor for MsSsimExtractor {
         index: u32,
         out: &mut Vec<FeatureValue>,
     ) -> Result<(), EngineError> {
-        self.geometry.check("float_ms_ssim", reference)?;
-        self.geometry.check("float_ms_ssim", distorted)?;
-        let (Some(rp), Some(dp)) = (reference.planes.first(), distorted.planes.first()) else {
+        let shared = Shared::default();
+        self.extract_frame(&Frame::new(reference, distorted, &shared), index, out)
+    }
+
+    /// Scale 0 is the pair's float luma and its full-resolution SSIM, which `float_ssim` at
+    /// scale 1 shares.
+    fn extract_frame(
+        &mut self,
+        frame: &Frame<'_>,
+        index: u32,
+        out: &mut Vec<FeatureValue>,
+    ) -> Result<(), EngineError> {
+        self.geometry.check("float_ms_ssim", frame.reference)?;
+        self.geometry.check("float_ms_ssim", frame.distorted)?;
+        let (Some(reference), Some(distorted)) = (frame.luma_floats(0), frame.luma_floats(1))
+        else {
             return Err(EngineError::PictureMismatch(
                 "float_ms_ssim needs a luma plane".to_string(),
             ));
         };
-        let bd = self.geometry.bit_depth;
-        kernel::luma_to_float(rp, bd, &mut self.reference[0]);
-        kernel::luma_to_float(dp, bd, &mut self.distorted[0]);
         let mut sizes = [(self.geometry.width, self.geometry.height); SCALES];
         for i in 1..SCALES {
             let (w, h) = sizes[i - 1];
-            let (done, rest) = self.reference.split_at_mut(i);
             let scratch = &mut self.scratch;
-            kernel::decimate_lpf(self.simd, &done[i - 1], (w, h), scratch, &mut rest[0]);
+            let (done, rest) = self.reference.split_at_mut(i);
+            let src = if i == 1 { reference } else { &done[i - 1] };
+            kernel::decimate_lpf(self.simd, src, (w, h), scratch, &mut rest[0]);
             let (done, rest) = self.distorted.split_at_mut(i);
-            sizes[i] = kernel::decimate_lpf(self.simd, &done[i - 1], (w, h), scratch, &mut rest[0]);
+            let src = if i == 1 { distorted } else { &done[i - 1] };
+            sizes[i] = kernel::decimate_lpf(self.simd, src, (w, h), scratch, &mut rest[0]);
         }
 
         let mut msssim = 1.0f64;
         let mut terms = [[0.0f32; SCALES]; 3];
         for i in 0..SCALES {
             let (w, h) = sizes[i];
-            let m = kernel::ssim(
-                self.simd,
-                &self.reference[i],
-                &self.distorted[i],
-                w,
-                h,
-                &mut self.workspace,
-            );
+            let m = if i == 0 {
+                frame
+                    .full_resolution_ssim(self.simd, (w, h), &mut self.workspace)
+                    .ok_or_else(|| {
+                        EngineError::PictureMismatch(
+                            "float_ms_ssim got a luma plane of the wrong size".to_string(),
+                        )
+                    })?
+            } else {
+                kernel::ssim(
+                    self.simd,
+                    &self.reference[i],
+                    &self.distorted[i],
+                    w,
+                    h,
+                    &mut self.workspace,
+                )
+            };
             msssim *= f64::from(m.l).powf(f64::from(ALPHAS[i]))
                 * f64::from(m.c).powf(f64::from(BETAS[i]))
                 * f64::from(m.s).powf(f64::from(GAMMAS[i]));
