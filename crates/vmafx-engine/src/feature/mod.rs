@@ -2,6 +2,10 @@
 //! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`).
 
 pub mod adm;
+pub mod float_adm;
+pub(crate) mod float_common;
+pub mod float_motion;
+pub mod float_vif;
 pub mod motion;
 pub mod name;
 pub mod psnr;
@@ -118,7 +122,7 @@ pub struct ExtractorInfo {
 }
 
 /// Every extractor the engine knows.
-pub fn registry() -> [&'static ExtractorInfo; 6] {
+pub fn registry() -> [&'static ExtractorInfo; 9] {
     [
         &adm::INFO,
         &motion::INFO,
@@ -126,6 +130,9 @@ pub fn registry() -> [&'static ExtractorInfo; 6] {
         &psnr::INFO,
         &ssim::INFO,
         &ssim::ms_ssim::INFO,
+        &float_vif::INFO,
+        &float_adm::INFO,
+        &float_motion::INFO,
     ]
 }
 

@@ -1,0 +1,802 @@
+//! libvmaf v3.2.0's `float_adm` extractor: the detail loss (`adm2`), additive impairment (`aim`)
+//! and combined (`adm3`) measures over four levels of a Daubechies-2 wavelet transform of the
+//! luma plane, in single precision, with every viewing-condition, CSF, p-norm and per-scale
+//! factor option libvmaf declares.
+//!
+//! libvmaf divides with `rcpss` plus one Newton step (`DIVS`); the same instruction is used
+//! here, so results match libvmaf on the same CPU. Its double-literal constants 1/30 and 1/15
+//! promote the masking terms to double, which is kept too.
+
+mod csf;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use crate::cpu::SimdLevel;
+use crate::feature::float_common::{check_depth, plane_to_float};
+use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
+use crate::options::{OptionSpec, OptionValue, OptionValues};
+use crate::picture::Picture;
+use crate::EngineError;
+
+use csf::Viewing;
+
+const fn double(
+    name: &'static str,
+    alias: &'static str,
+    default: f64,
+    min: f64,
+    max: f64,
+) -> OptionSpec {
+    OptionSpec {
+        name,
+        alias: Some(alias),
+        default: OptionValue::Double(default),
+        min,
+        max,
+        feature_param: true,
+    }
+}
+
+const fn int(
+    name: &'static str,
+    alias: &'static str,
+    default: i32,
+    min: f64,
+    max: f64,
+) -> OptionSpec {
+    OptionSpec {
+        name,
+        alias: Some(alias),
+        default: OptionValue::Int(default),
+        min,
+        max,
+        feature_param: true,
+    }
+}
+
+/// Options of libvmaf v3.2.0's `float_adm`, with its names, aliases, defaults and ranges.
+pub static OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "debug",
+        alias: None,
+        default: OptionValue::Bool(false),
+        min: 0.0,
+        max: 0.0,
+        feature_param: false,
+    },
+    double("adm_enhn_gain_limit", "egl", 100.0, 1.0, 100.0),
+    double("adm_norm_view_dist", "nvd", 3.0, 0.75, 24.0),
+    double("adm_noise_weight", "nw", 0.03125, 0.0, 1500.0),
+    double("adm_csf_scale", "scf", 1.0, 0.0, 50.0),
+    double("adm_csf_diag_scale", "scfd", 1.0, 0.0, 50.0),
+    int("adm_ref_display_height", "rdf", 1080, 1.0, 4320.0),
+    int("adm_csf_mode", "csf", 0, 0.0, 9.0),
+    int("adm_bypass_cm", "bcm", 0, 0.0, 1.0),
+    OptionSpec {
+        name: "adm_adm3_apply_hm",
+        alias: Some("aah"),
+        default: OptionValue::Bool(false),
+        min: 0.0,
+        max: 0.0,
+        feature_param: true,
+    },
+    double("adm_p_norm", "apn", 3.0, 1.0, 20.0),
+    double("adm_dlm_weight", "dlmw", 0.5, 0.0, 1.0),
+    double("adm_min_val", "min", 0.0, 0.0, 1.0),
+    double("adm_f1s0", "f1s0", -1.0, -1.0, 10.0),
+    double("adm_f1s1", "f1s1", -1.0, -1.0, 10.0),
+    double("adm_f1s2", "f1s2", -1.0, -1.0, 10.0),
+    double("adm_f1s3", "f1s3", -1.0, -1.0, 10.0),
+    double("adm_f2s0", "f2s0", -1.0, -1.0, 10.0),
+    double("adm_f2s1", "f2s1", -1.0, -1.0, 10.0),
+    double("adm_f2s2", "f2s2", -1.0, -1.0, 10.0),
+    double("adm_f2s3", "f2s3", -1.0, -1.0, 10.0),
+    int("adm_skip_aim_scale", "sasc", -1, 0.0, 3.0),
+    OptionSpec {
+        name: "adm_skip_scale0",
+        alias: Some("ssz"),
+        default: OptionValue::Bool(false),
+        min: 0.0,
+        max: 0.0,
+        feature_param: true,
+    },
+];
+
+const PROVIDED: [&str; 18] = [
+    "VMAF_feature_adm2_score",
+    "VMAF_feature_aim_score",
+    "VMAF_feature_adm3_score",
+    "VMAF_feature_adm_scale0_score",
+    "VMAF_feature_adm_scale1_score",
+    "VMAF_feature_adm_scale2_score",
+    "VMAF_feature_adm_scale3_score",
+    "adm_num",
+    "adm_den",
+    "adm_scale0",
+    "adm_num_scale0",
+    "adm_den_scale0",
+    "adm_num_scale1",
+    "adm_den_scale1",
+    "adm_num_scale2",
+    "adm_den_scale2",
+    "adm_num_scale3",
+    "adm_den_scale3",
+];
+
+/// Names written, in libvmaf's order: the seven scores, then the debug values.
+const WRITTEN: [&str; 18] = [
+    "VMAF_feature_adm2_score",
+    "VMAF_feature_aim_score",
+    "VMAF_feature_adm3_score",
+    "VMAF_feature_adm_scale0_score",
+    "VMAF_feature_adm_scale1_score",
+    "VMAF_feature_adm_scale2_score",
+    "VMAF_feature_adm_scale3_score",
+    "adm",
+    "adm_num",
+    "adm_den",
+    "adm_num_scale0",
+    "adm_den_scale0",
+    "adm_num_scale1",
+    "adm_den_scale1",
+    "adm_num_scale2",
+    "adm_den_scale2",
+    "adm_num_scale3",
+    "adm_den_scale3",
+];
+
+/// Registry entry.
+pub static INFO: ExtractorInfo = ExtractorInfo {
+    name: "float_adm",
+    options: OPTIONS,
+    provided_features: &PROVIDED,
+    temporal: false,
+    create,
+};
+
+fn create(
+    options: &OptionValues,
+    geometry: Geometry,
+    simd: SimdLevel,
+) -> Result<Box<dyn FeatureExtractor>, EngineError> {
+    Ok(Box::new(FloatAdm::new(options, geometry, simd)?))
+}
+
+const BORDER_FACTOR: f64 = 0.1;
+const LO: [f32; 4] = [
+    0.482962913144690f64 as f32,
+    0.836516303737469f64 as f32,
+    0.224143868041857f64 as f32,
+    -0.129409522550921f64 as f32,
+];
+const HI: [f32; 4] = [
+    -0.129409522550921f64 as f32,
+    -0.224143868041857f64 as f32,
+    0.836516303737469f64 as f32,
+    -0.482962913144690f64 as f32,
+];
+const ONE_BY_30: f64 = 0.0333333351;
+const ONE_BY_15: f64 = 0.0666666701;
+
+/// libvmaf's `DIVS(n, d)`: `n` times the `rcpss` estimate of `1/d` refined by one Newton step.
+#[inline(always)]
+fn divs(n: f32, d: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cvtss_f32, _mm_rcp_ss, _mm_set_ss};
+        // SAFETY: SSE is part of the x86-64 baseline.
+        let xi = unsafe { _mm_cvtss_f32(_mm_rcp_ss(_mm_set_ss(d))) };
+        n * (xi + xi * (1.0 - d * xi))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        n / d
+    }
+}
+
+/// The three detail bands of one picture at one scale (plus the approximation band `a`).
+#[derive(Debug, Default)]
+struct Bands {
+    a: Vec<f32>,
+    h: Vec<f32>,
+    v: Vec<f32>,
+    d: Vec<f32>,
+}
+
+impl Bands {
+    fn resize(&mut self, n: usize) {
+        for b in [&mut self.a, &mut self.h, &mut self.v, &mut self.d] {
+            b.resize(n, 0.0);
+        }
+    }
+
+    fn hvd(&self) -> [&[f32]; 3] {
+        [&self.h, &self.v, &self.d]
+    }
+}
+
+/// libvmaf's mirrored source indices of the four taps of output `i` (`dwt2_src_indices_filt`),
+/// kept inside `0..n` where libvmaf would read outside the plane.
+fn dwt_taps(i: usize, n: usize) -> [usize; 4] {
+    let n = n as isize;
+    let fold = |x: isize| if x >= n { 2 * n - x - 1 } else { x };
+    let i0 = 2 * i as isize - 1;
+    let i0 = if i0 < 0 { -i0 } else { fold(i0) };
+    let t = [
+        i0,
+        fold(2 * i as isize),
+        fold(2 * i as isize + 1),
+        fold(2 * i as isize + 2),
+    ];
+    t.map(|x| x.clamp(0, n - 1) as usize)
+}
+
+#[inline(always)]
+fn taps4(f: &[f32; 4], s: [f32; 4]) -> f32 {
+    let mut acc: f32 = 0.0;
+    acc += f[0] * s[0];
+    acc += f[1] * s[1];
+    acc += f[2] * s[2];
+    acc += f[3] * s[3];
+    acc
+}
+
+/// One level of libvmaf's `adm_dwt2_s` (only the `a` band with `lo_only`): `src` is `w` x `h`,
+/// the bands `(w + 1) / 2` x `(h + 1) / 2`.
+fn dwt2(src: &[f32], w: usize, h: usize, out: &mut Bands, lo_only: bool, tmp: &mut [Vec<f32>; 2]) {
+    let (bw, bh) = (w.div_ceil(2), h.div_ceil(2));
+    out.resize(bw * bh);
+    let xt: Vec<[usize; 4]> = (0..bw).map(|j| dwt_taps(j, w)).collect();
+    let [tlo, thi] = tmp;
+    tlo.resize(w, 0.0);
+    thi.resize(w, 0.0);
+    for i in 0..bh {
+        let ry = dwt_taps(i, h);
+        let rows = ry.map(|r| &src[r * w..(r + 1) * w]);
+        for j in 0..w {
+            let s = [rows[0][j], rows[1][j], rows[2][j], rows[3][j]];
+            tlo[j] = taps4(&LO, s);
+            thi[j] = taps4(&HI, s);
+        }
+        for (j, x) in xt.iter().enumerate() {
+            let o = i * bw + j;
+            let s = x.map(|k| tlo[k]);
+            out.a[o] = taps4(&LO, s);
+            if lo_only {
+                continue;
+            }
+            out.v[o] = taps4(&HI, s);
+            let s = x.map(|k| thi[k]);
+            out.h[o] = taps4(&LO, s);
+            out.d[o] = taps4(&HI, s);
+        }
+    }
+}
+
+/// A rectangle `[top, bottom) x [left, right)` of a band.
+#[derive(Debug, Clone, Copy)]
+struct Region {
+    top: usize,
+    bottom: usize,
+    left: usize,
+    right: usize,
+}
+
+/// libvmaf's truncation of `n * border_factor - 0.5 - extra` to int.
+fn edge(n: usize, extra: f64) -> i64 {
+    (n as f64 * BORDER_FACTOR - 0.5 - extra) as i64
+}
+
+/// The region decoupling and CSF weighting cover: the scoring region plus one sample.
+fn wide_region(w: usize, h: usize) -> Region {
+    let (l, t) = (edge(w, 1.0), edge(h, 1.0));
+    let (r, b) = (w as i64 - l + 2, h as i64 - t + 2);
+    Region {
+        left: l.max(0) as usize,
+        top: t.max(0) as usize,
+        right: r.min(w as i64).max(0) as usize,
+        bottom: b.min(h as i64).max(0) as usize,
+    }
+}
+
+/// The signed scoring region (`left` may reach 0 and `right` the width).
+fn score_region(w: usize, h: usize) -> (i64, i64, i64, i64) {
+    let (l, t) = (edge(w, 0.0), edge(h, 0.0));
+    (t, h as i64 - t, l, w as i64 - l)
+}
+
+/// libvmaf's `adm_decouple_s` over `reg`: restored (`r`) and additive (`a`) detail bands.
+fn decouple(
+    reference: &Bands,
+    distorted: &Bands,
+    w: usize,
+    reg: Region,
+    gain_limit: f64,
+    cos_sq: f32,
+    r: &mut [Vec<f32>; 3],
+    a: &mut [Vec<f32>; 3],
+) {
+    let eps: f32 = 1e-30f64 as f32;
+    let n = reference.h.len();
+    for b in r.iter_mut().chain(a.iter_mut()) {
+        b.resize(n, 0.0);
+    }
+    let limit = |rst: f32, t: f32, flag: bool| -> f32 {
+        let mut rst = rst;
+        if flag && f64::from(rst) > 0.0 {
+            let x = f64::from(rst) * gain_limit;
+            rst = (if x < f64::from(t) { x } else { f64::from(t) }) as f32;
+        }
+        if flag && f64::from(rst) < 0.0 {
+            let x = f64::from(rst) * gain_limit;
+            rst = (if x > f64::from(t) { x } else { f64::from(t) }) as f32;
+        }
+        rst
+    };
+    let clamp01 = |k: f32| {
+        if k < 0.0 {
+            0.0
+        } else if k > 1.0 {
+            1.0
+        } else {
+            k
+        }
+    };
+    for i in reg.top..reg.bottom {
+        for j in reg.left..reg.right {
+            let o = i * w + j;
+            let (oh, ov, od) = (reference.h[o], reference.v[o], reference.d[o]);
+            let (th, tv, td) = (distorted.h[o], distorted.v[o], distorted.d[o]);
+            let kh = clamp01(divs(th, oh + eps));
+            let kv = clamp01(divs(tv, ov + eps));
+            let kd = clamp01(divs(td, od + eps));
+            let ot_dp = oh * th + ov * tv;
+            let o_mag_sq = oh * oh + ov * ov;
+            let t_mag_sq = th * th + tv * tv;
+            let flag = ot_dp >= 0.0 && ot_dp * ot_dp >= cos_sq * o_mag_sq * t_mag_sq;
+            let rh = limit(kh * oh, th, flag);
+            let rv = limit(kv * ov, tv, flag);
+            let rd = limit(kd * od, td, flag);
+            r[0][o] = rh;
+            r[1][o] = rv;
+            r[2][o] = rd;
+            a[0][o] = th - rh;
+            a[1][o] = tv - rv;
+            a[2][o] = td - rd;
+        }
+    }
+}
+
+/// libvmaf's `adm_csf_s` over `reg`: the weighted bands and their 1/30-scaled magnitudes.
+fn weigh(
+    src: &[Vec<f32>; 3],
+    rfactor: [f32; 3],
+    w: usize,
+    reg: Region,
+    dst: &mut [Vec<f32>; 3],
+    flt: &mut [Vec<f32>; 3],
+) {
+    for t in 0..3 {
+        let n = src[t].len();
+        dst[t].resize(n, 0.0);
+        flt[t].resize(n, 0.0);
+        for i in reg.top..reg.bottom {
+            for j in reg.left..reg.right {
+                let o = i * w + j;
+                let v = rfactor[t] * src[t][o];
+                dst[t][o] = v;
+                flt[t][o] = (ONE_BY_30 * f64::from(v.abs())) as f32;
+            }
+        }
+    }
+}
+
+/// `|x|^p` summed the way libvmaf does: cubed in f32 for the default p-norm, else `powf`.
+#[inline(always)]
+fn power(x: f32, p: f64) -> f32 {
+    if p == 3.0 {
+        x * x * x
+    } else {
+        x.powf(p as f32)
+    }
+}
+
+/// libvmaf's `get_noise_constant`.
+fn noise_constant(w: i64, h: i64, weight: f64, p: f64) -> f32 {
+    (((w * h) as f64 * weight) as f32).powf((1.0 / p) as f32)
+}
+
+/// libvmaf's `adm_csf_den_scale_s`: the p-norm of the weighted reference bands plus noise.
+fn denominator(
+    reference: &Bands,
+    rfactor: [f32; 3],
+    w: usize,
+    h: usize,
+    noise_weight: f64,
+    p: f64,
+) -> f32 {
+    let (top, bottom, left, right) = score_region(w, h);
+    let mut acc = [0f32; 3];
+    for i in top.max(0)..bottom.min(h as i64) {
+        let mut inner = [0f32; 3];
+        for j in left.max(0)..right.min(w as i64) {
+            let o = i as usize * w + j as usize;
+            for (t, band) in reference.hvd().into_iter().enumerate() {
+                inner[t] += power((rfactor[t] * band[o]).abs(), p);
+            }
+        }
+        for t in 0..3 {
+            acc[t] += inner[t];
+        }
+    }
+    let noise = noise_constant(right - left, bottom - top, noise_weight, p);
+    let s = acc.map(|a| a.powf((1.0 / p) as f32) + noise);
+    s[0] + s[1] + s[2]
+}
+
+/// libvmaf's `adm_cm_s`: the p-norm of `src` weighted by `rfactor` less the masking threshold
+/// built from the weighted bands `csf` (centre, scaled by 1/15) and their 1/30 magnitudes `flt`
+/// (the eight neighbours, mirrored at the top/left and repeated at the bottom/right edges).
+#[allow(clippy::too_many_arguments)]
+fn masked(
+    src: &[Vec<f32>; 3],
+    csf: &[Vec<f32>; 3],
+    flt: &[Vec<f32>; 3],
+    rfactor: [f32; 3],
+    w: usize,
+    h: usize,
+    noise_weight: f64,
+    bypass_cm: bool,
+    p: f64,
+) -> f32 {
+    let (top, bottom, left, right) = score_region(w, h);
+    let (wi, hi) = (w as i64, h as i64);
+    let mut rows: Vec<i64> = Vec::new();
+    if top <= 0 {
+        rows.push(0);
+    }
+    rows.extend(top.max(1)..bottom.min(hi - 1));
+    if bottom > hi - 1 {
+        rows.push(hi - 1);
+    }
+    let mut cols: Vec<i64> = Vec::new();
+    if left <= 0 {
+        cols.push(0);
+    }
+    cols.extend(left.max(1)..right.min(wi - 1));
+    if right > wi - 1 {
+        cols.push(wi - 1);
+    }
+    let up = |i: i64| if i == 0 { 1 } else { i - 1 };
+    let down = |i: i64, n: i64| if i == n - 1 { n - 1 } else { i + 1 };
+    let at = |i: i64, j: i64| (i.clamp(0, hi - 1) * wi + j.clamp(0, wi - 1)) as usize;
+    let mut acc = [0f32; 3];
+    // Row 0 and the last row are summed on their own, as libvmaf's border cases are; a row
+    // in the middle adds its own sum too, so the grouping is one sum per row either way.
+    for &i in &rows {
+        let mut inner = [0f32; 3];
+        let (iu, id) = (up(i), down(i, hi));
+        for &j in &cols {
+            let (jl, jr) = (up(j), down(j, wi));
+            let mut thr: f32 = 0.0;
+            if !bypass_cm {
+                for t in 0..3 {
+                    let f = &flt[t];
+                    let mut sum: f32 = 0.0;
+                    sum += f[at(iu, jl)];
+                    sum += f[at(iu, j)];
+                    sum += f[at(iu, jr)];
+                    sum += f[at(i, jl)];
+                    sum = (f64::from(sum) + ONE_BY_15 * f64::from(csf[t][at(i, j)].abs())) as f32;
+                    sum += f[at(i, jr)];
+                    sum += f[at(id, jl)];
+                    sum += f[at(id, j)];
+                    sum += f[at(id, jr)];
+                    thr += sum;
+                }
+            }
+            let o = at(i, j);
+            for t in 0..3 {
+                let x = (src[t][o] * rfactor[t]).abs() - thr;
+                let x = if x < 0.0 { 0.0 } else { x };
+                inner[t] += power(x, p);
+            }
+        }
+        for t in 0..3 {
+            acc[t] += inner[t];
+        }
+    }
+    let noise = noise_constant(right - left, bottom - top, noise_weight, p);
+    let s = acc.map(|a| a.powf((1.0 / p) as f32) + noise);
+    s[0] + s[1] + s[2]
+}
+
+/// Option values the computation needs.
+#[derive(Debug, Clone)]
+struct Settings {
+    gain_limit: f64,
+    viewing: Viewing,
+    noise_weight: f64,
+    bypass_cm: bool,
+    p_norm: f64,
+    factors: [[f64; 4]; 2],
+    skip_aim_scale: i32,
+    skip_scale0: bool,
+    apply_hm: bool,
+    dlm_weight: f64,
+    min_val: f64,
+    debug: bool,
+}
+
+impl Settings {
+    /// `rfactor` of libvmaf's CSF at `scale`: the model's weights unless overridden.
+    fn rfactor(&self, scale: usize) -> [f32; 3] {
+        let [mut f1, mut f2] = self.viewing.band_weights(scale);
+        if self.factors[0][scale] >= 0.0 {
+            f1 = self.factors[0][scale] as f32;
+        }
+        if self.factors[1][scale] >= 0.0 {
+            f2 = self.factors[1][scale] as f32;
+        }
+        [f1, f1, f2]
+    }
+}
+
+/// Working planes reused across frames.
+#[derive(Debug, Default)]
+struct Work {
+    reference: Vec<f32>,
+    distorted: Vec<f32>,
+    ref_bands: Bands,
+    dis_bands: Bands,
+    r: [Vec<f32>; 3],
+    a: [Vec<f32>; 3],
+    csf: [Vec<f32>; 3],
+    flt: [Vec<f32>; 3],
+    tmp: [Vec<f32>; 2],
+}
+
+/// What `compute_adm` returns.
+struct Outcome {
+    score: f64,
+    aim: f64,
+    num: f64,
+    den: f64,
+    scores: [f64; 8],
+}
+
+/// The `float_adm` extractor.
+#[derive(Debug)]
+pub struct FloatAdm {
+    geometry: Geometry,
+    settings: Settings,
+    cos_sq: f32,
+    names: Vec<Arc<str>>,
+    work: Work,
+}
+
+impl FloatAdm {
+    /// Builds the extractor for pictures of `geometry`; refuses pictures under 3x3 at the
+    /// coarsest input scale, where libvmaf's filters read outside the picture.
+    pub fn new(
+        options: &OptionValues,
+        geometry: Geometry,
+        simd: SimdLevel,
+    ) -> Result<Self, EngineError> {
+        simd.require()?;
+        check_depth("float_adm", geometry.bit_depth)?;
+        let (mut w, mut h) = (geometry.width, geometry.height);
+        for _ in 0..3 {
+            (w, h) = (w.div_ceil(2), h.div_ceil(2));
+        }
+        if w < 3 || h < 3 {
+            return Err(EngineError::UnsupportedPicture(format!(
+                "float_adm needs at least 3x3 samples at its coarsest input scale, got {w}x{h} \
+                 from {}x{}",
+                geometry.width, geometry.height
+            )));
+        }
+        let factor = |s: &str| options.get_double(s);
+        let settings = Settings {
+            gain_limit: options.get_double("adm_enhn_gain_limit"),
+            viewing: Viewing {
+                mode: options.get_int("adm_csf_mode"),
+                norm_view_dist: options.get_double("adm_norm_view_dist"),
+                display_height: options.get_int("adm_ref_display_height"),
+                csf_scale: options.get_double("adm_csf_scale"),
+                csf_diag_scale: options.get_double("adm_csf_diag_scale"),
+            },
+            noise_weight: options.get_double("adm_noise_weight"),
+            bypass_cm: options.get_int("adm_bypass_cm") != 0,
+            p_norm: options.get_double("adm_p_norm"),
+            factors: [
+                [
+                    factor("adm_f1s0"),
+                    factor("adm_f1s1"),
+                    factor("adm_f1s2"),
+                    factor("adm_f1s3"),
+                ],
+                [
+                    factor("adm_f2s0"),
+                    factor("adm_f2s1"),
+                    factor("adm_f2s2"),
+                    factor("adm_f2s3"),
+                ],
+            ],
+            skip_aim_scale: options.get_int("adm_skip_aim_scale"),
+            skip_scale0: options.get_bool("adm_skip_scale0"),
+            apply_hm: options.get_bool("adm_adm3_apply_hm"),
+            dlm_weight: options.get_double("adm_dlm_weight"),
+            min_val: options.get_double("adm_min_val"),
+            debug: options.get_bool("debug"),
+        };
+        let c = (std::f64::consts::PI / 180.0).cos();
+        Ok(FloatAdm {
+            geometry,
+            settings,
+            cos_sq: (c * c) as f32,
+            // libvmaf renames only provided features: `adm` keeps its name under any options.
+            names: WRITTEN
+                .iter()
+                .map(|p| {
+                    if PROVIDED.contains(p) {
+                        Arc::from(options.feature_name(p))
+                    } else {
+                        Arc::from(*p)
+                    }
+                })
+                .collect(),
+            work: Work::default(),
+        })
+    }
+
+    /// libvmaf's `compute_adm` on the pictures already in `work.reference`/`work.distorted`.
+    fn compute(&mut self) -> Outcome {
+        let s = &self.settings;
+        let wk = &mut self.work;
+        let (mut w, mut h) = (self.geometry.width, self.geometry.height);
+        let numden_limit = 1e-10 * (w * h) as f64 / (1920.0 * 1080.0);
+        let (mut num, mut den, mut aim_num, mut aim_den) = (0f64, 0f64, 0f64, 0f64);
+        let mut scores = [0f64; 8];
+        let mut cur_ref = std::mem::take(&mut wk.reference);
+        let mut cur_dis = std::mem::take(&mut wk.distorted);
+        for scale in 0..4 {
+            let (num_scale, den_scale, aim_scale);
+            let lo_only = scale == 0 && s.skip_scale0;
+            dwt2(&cur_ref, w, h, &mut wk.ref_bands, lo_only, &mut wk.tmp);
+            dwt2(&cur_dis, w, h, &mut wk.dis_bands, lo_only, &mut wk.tmp);
+            (w, h) = (w.div_ceil(2), h.div_ceil(2));
+            if lo_only {
+                num_scale = 0.0f32;
+                den_scale = 1e-10f64 as f32;
+                aim_scale = 0.0f32;
+            } else {
+                let reg = wide_region(w, h);
+                decouple(
+                    &wk.ref_bands,
+                    &wk.dis_bands,
+                    w,
+                    reg,
+                    s.gain_limit,
+                    self.cos_sq,
+                    &mut wk.r,
+                    &mut wk.a,
+                );
+                let rf = s.rfactor(scale);
+                den_scale = denominator(&wk.ref_bands, rf, w, h, s.noise_weight, s.p_norm);
+                weigh(&wk.a, rf, w, reg, &mut wk.csf, &mut wk.flt);
+                num_scale = masked(
+                    &wk.r,
+                    &wk.csf,
+                    &wk.flt,
+                    rf,
+                    w,
+                    h,
+                    s.noise_weight,
+                    s.bypass_cm,
+                    s.p_norm,
+                );
+                weigh(&wk.r, rf, w, reg, &mut wk.csf, &mut wk.flt);
+                aim_scale = masked(
+                    &wk.a,
+                    &wk.csf,
+                    &wk.flt,
+                    rf,
+                    w,
+                    h,
+                    0.0,
+                    s.bypass_cm,
+                    s.p_norm,
+                );
+            }
+            num += f64::from(num_scale);
+            den += f64::from(den_scale);
+            if s.skip_aim_scale != scale as i32 {
+                aim_den += f64::from(den_scale);
+                aim_num += f64::from(aim_scale);
+            }
+            scores[2 * scale] = f64::from(num_scale);
+            scores[2 * scale + 1] = f64::from(den_scale);
+            // The next scale reads the approximation bands.
+            std::mem::swap(&mut cur_ref, &mut wk.ref_bands.a);
+            std::mem::swap(&mut cur_dis, &mut wk.dis_bands.a);
+        }
+        wk.reference = cur_ref;
+        wk.distorted = cur_dis;
+        let num = if num < numden_limit { 0.0 } else { num };
+        let den = if den < numden_limit { 0.0 } else { den };
+        let (score, aim) = if den == 0.0 {
+            // libvmaf leaves the AIM score unset here; 0 stands in for it.
+            (1.0, 0.0)
+        } else {
+            let ratio = aim_num / aim_den;
+            (num / den, if ratio < 1.0 { ratio } else { 1.0 })
+        };
+        Outcome {
+            score,
+            aim,
+            num,
+            den,
+            scores,
+        }
+    }
+}
+
+/// C's `MAX`: the first operand only when strictly larger.
+#[inline]
+fn c_max(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+impl FeatureExtractor for FloatAdm {
+    fn extract(
+        &mut self,
+        reference: &Picture,
+        distorted: &Picture,
+        index: u32,
+        out: &mut Vec<FeatureValue>,
+    ) -> Result<(), EngineError> {
+        self.geometry.check("float_adm", reference)?;
+        self.geometry.check("float_adm", distorted)?;
+        let (Some(rp), Some(dp)) = (reference.planes.first(), distorted.planes.first()) else {
+            return Err(EngineError::PictureMismatch(
+                "float_adm needs a luma plane".into(),
+            ));
+        };
+        plane_to_float(rp, reference.bit_depth, &mut self.work.reference);
+        plane_to_float(dp, distorted.bit_depth, &mut self.work.distorted);
+        let o = self.compute();
+        let s = &self.settings;
+        let adm3 = if s.apply_hm {
+            c_max(2.0 * o.score * o.aim / (o.score + o.aim), s.min_val)
+        } else {
+            c_max(
+                o.score * s.dlm_weight + (1.0 - o.aim) * (1.0 - s.dlm_weight),
+                s.min_val,
+            )
+        };
+        let mut values = vec![o.score, o.aim, adm3];
+        values.extend((0..4).map(|k| o.scores[2 * k] / o.scores[2 * k + 1]));
+        if s.debug {
+            values.extend([o.score, o.num, o.den]);
+            values.extend(o.scores);
+        }
+        out.extend(
+            values
+                .into_iter()
+                .enumerate()
+                .map(|(k, value)| FeatureValue {
+                    name: self.names[k].clone(),
+                    index,
+                    value,
+                }),
+        );
+        Ok(())
+    }
+}
