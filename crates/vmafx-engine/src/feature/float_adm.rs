@@ -308,6 +308,7 @@ fn score_region(w: usize, h: usize) -> (i64, i64, i64, i64) {
 }
 
 /// libvmaf's `adm_decouple_s` over `reg`: restored (`r`) and additive (`a`) detail bands.
+#[allow(clippy::too_many_arguments)]
 fn decouple(
     reference: &Bands,
     distorted: &Bands,
@@ -335,15 +336,8 @@ fn decouple(
         }
         rst
     };
-    let clamp01 = |k: f32| {
-        if k < 0.0 {
-            0.0
-        } else if k > 1.0 {
-            1.0
-        } else {
-            k
-        }
-    };
+    // Like libvmaf's nested comparisons, `clamp` passes NaN and -0 through unchanged.
+    let clamp01 = |k: f32| k.clamp(0.0, 1.0);
     for i in reg.top..reg.bottom {
         for j in reg.left..reg.right {
             let o = i * w + j;

@@ -86,61 +86,149 @@ pub(crate) fn tap_rows<'a>(
     }
 }
 
-/// What a vertical pass filters: the samples, their squares, or the products of two planes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Moment {
-    Plain,
-    Square,
-    Product,
-}
+/// Output samples computed together, their sums held in registers across the taps.
+const BLOCK: usize = 32;
 
 #[inline(always)]
-fn vertical_body(moment: Moment, f: &[f32], a: &[&[f32]], b: &[&[f32]], out: &mut [f32]) {
-    out.fill(0.0);
-    for (k, &c) in f.iter().enumerate() {
-        let ra = &a[k][..out.len()];
-        match moment {
-            Moment::Plain => {
-                for (o, &x) in out.iter_mut().zip(ra) {
-                    *o += c * x;
-                }
-            }
-            Moment::Square => {
-                for (o, &x) in out.iter_mut().zip(ra) {
-                    *o += c * (x * x);
-                }
-            }
-            Moment::Product => {
-                let rb = &b[k][..out.len()];
-                for ((o, &x), &y) in out.iter_mut().zip(ra).zip(rb) {
-                    *o += c * (x * y);
-                }
+fn vertical_body(f: &[f32], a: &[&[f32]], out: &mut [f32]) {
+    let n = out.len();
+    let mut j = 0;
+    while j + BLOCK <= n {
+        let mut acc = [0f32; BLOCK];
+        for (k, &c) in f.iter().enumerate() {
+            let ra = &a[k][j..j + BLOCK];
+            for l in 0..BLOCK {
+                acc[l] += c * ra[l];
             }
         }
+        out[j..j + BLOCK].copy_from_slice(&acc);
+        j += BLOCK;
+    }
+    for (jj, o) in out.iter_mut().enumerate().skip(j) {
+        let mut acc: f32 = 0.0;
+        for (k, &c) in f.iter().enumerate() {
+            acc += c * a[k][jj];
+        }
+        *o = acc;
     }
 }
 
+/// Columns the five-moment vertical pass computes together.
+const BLOCK5: usize = 16;
+
+/// The vertical pass of all five VIF moments at once (`a`, `b`, `a²`, `b²`, `a·b`), each
+/// sample summed from zero in tap order as [`vertical`] does it; every source sample is loaded
+/// once instead of once per moment.
 #[inline(always)]
-fn horizontal_body(f: &[f32], padded: &[f32], out: &mut [f32]) {
-    out.fill(0.0);
-    let n = out.len();
-    for (k, &c) in f.iter().enumerate() {
-        for (o, &x) in out.iter_mut().zip(&padded[k..k + n]) {
-            *o += c * x;
+fn vertical5_body(f: &[f32], a: &[&[f32]], b: &[&[f32]], out: [&mut [f32]; 5]) {
+    let [o0, o1, o2, o3, o4] = out;
+    let n = o0.len();
+    let (o1, o2, o3, o4) = (&mut o1[..n], &mut o2[..n], &mut o3[..n], &mut o4[..n]);
+    let mut j = 0;
+    while j + BLOCK5 <= n {
+        let mut acc = [[0f32; BLOCK5]; 5];
+        for (k, &c) in f.iter().enumerate() {
+            let ra = &a[k][j..j + BLOCK5];
+            let rb = &b[k][j..j + BLOCK5];
+            for l in 0..BLOCK5 {
+                let (x, y) = (ra[l], rb[l]);
+                acc[0][l] += c * x;
+                acc[1][l] += c * y;
+                acc[2][l] += c * (x * x);
+                acc[3][l] += c * (y * y);
+                acc[4][l] += c * (x * y);
+            }
         }
+        o0[j..j + BLOCK5].copy_from_slice(&acc[0]);
+        o1[j..j + BLOCK5].copy_from_slice(&acc[1]);
+        o2[j..j + BLOCK5].copy_from_slice(&acc[2]);
+        o3[j..j + BLOCK5].copy_from_slice(&acc[3]);
+        o4[j..j + BLOCK5].copy_from_slice(&acc[4]);
+        j += BLOCK5;
+    }
+    for jj in j..n {
+        let mut acc = [0f32; 5];
+        for (k, &c) in f.iter().enumerate() {
+            let (x, y) = (a[k][jj], b[k][jj]);
+            acc[0] += c * x;
+            acc[1] += c * y;
+            acc[2] += c * (x * x);
+            acc[3] += c * (y * y);
+            acc[4] += c * (x * y);
+        }
+        o0[jj] = acc[0];
+        o1[jj] = acc[1];
+        o2[jj] = acc[2];
+        o3[jj] = acc[3];
+        o4[jj] = acc[4];
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn vertical_avx2(moment: Moment, f: &[f32], a: &[&[f32]], b: &[&[f32]], out: &mut [f32]) {
-    vertical_body(moment, f, a, b, out)
+fn vertical5_avx2(f: &[f32], a: &[&[f32]], b: &[&[f32]], out: [&mut [f32]; 5]) {
+    vertical5_body(f, a, b, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2")]
-fn vertical_avx512(moment: Moment, f: &[f32], a: &[&[f32]], b: &[&[f32]], out: &mut [f32]) {
-    vertical_body(moment, f, a, b, out)
+fn vertical5_avx512(f: &[f32], a: &[&[f32]], b: &[&[f32]], out: [&mut [f32]; 5]) {
+    vertical5_body(f, a, b, out)
+}
+
+/// One output row of the vertical pass of the five VIF moments of source rows `a` and `b`.
+pub(crate) fn vertical5(
+    level: SimdLevel,
+    f: &[f32],
+    a: &[&[f32]],
+    b: &[&[f32]],
+    out: [&mut [f32]; 5],
+) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the extractor's constructor checked the CPU has the level.
+        SimdLevel::Avx512 => unsafe { vertical5_avx512(f, a, b, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        SimdLevel::Avx2 => unsafe { vertical5_avx2(f, a, b, out) },
+        _ => vertical5_body(f, a, b, out),
+    }
+}
+
+#[inline(always)]
+fn horizontal_body(f: &[f32], padded: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    let mut j = 0;
+    while j + BLOCK <= n {
+        let mut acc = [0f32; BLOCK];
+        for (k, &c) in f.iter().enumerate() {
+            let r = &padded[j + k..j + k + BLOCK];
+            for l in 0..BLOCK {
+                acc[l] += c * r[l];
+            }
+        }
+        out[j..j + BLOCK].copy_from_slice(&acc);
+        j += BLOCK;
+    }
+    for (jj, o) in out.iter_mut().enumerate().skip(j) {
+        let mut acc: f32 = 0.0;
+        for (k, &c) in f.iter().enumerate() {
+            acc += c * padded[jj + k];
+        }
+        *o = acc;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn vertical_avx2(f: &[f32], a: &[&[f32]], out: &mut [f32]) {
+    vertical_body(f, a, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2")]
+fn vertical_avx512(f: &[f32], a: &[&[f32]], out: &mut [f32]) {
+    vertical_body(f, a, out)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -155,24 +243,17 @@ fn horizontal_avx512(f: &[f32], padded: &[f32], out: &mut [f32]) {
     horizontal_body(f, padded, out)
 }
 
-/// One output row of the vertical pass: `out[j] = sum_k f[k] * m(a[k][j], b[k][j])`, summed
-/// from zero in tap order. `b` is read only for [`Moment::Product`].
-pub(crate) fn vertical(
-    level: SimdLevel,
-    moment: Moment,
-    f: &[f32],
-    a: &[&[f32]],
-    b: &[&[f32]],
-    out: &mut [f32],
-) {
+/// One output row of the vertical pass: `out[j] = sum_k f[k] * a[k][j]`, summed from zero in
+/// tap order.
+pub(crate) fn vertical(level: SimdLevel, f: &[f32], a: &[&[f32]], out: &mut [f32]) {
     match level {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the extractor's constructor checked the CPU has the level.
-        SimdLevel::Avx512 => unsafe { vertical_avx512(moment, f, a, b, out) },
+        SimdLevel::Avx512 => unsafe { vertical_avx512(f, a, out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        SimdLevel::Avx2 => unsafe { vertical_avx2(moment, f, a, b, out) },
-        _ => vertical_body(moment, f, a, b, out),
+        SimdLevel::Avx2 => unsafe { vertical_avx2(f, a, out) },
+        _ => vertical_body(f, a, out),
     }
 }
 
@@ -213,7 +294,7 @@ pub(crate) fn convolve(
     let mut rows = Vec::with_capacity(f.len());
     for i in 0..height {
         tap_rows(src, width, height, i, f.len(), &mut rows);
-        vertical(level, Moment::Plain, f, &rows, &[], &mut scratch.tmp);
+        vertical(level, f, &rows, &mut scratch.tmp);
         pad_row(&scratch.tmp, f.len() / 2, &mut scratch.padded);
         horizontal(
             level,

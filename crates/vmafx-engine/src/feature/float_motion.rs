@@ -189,6 +189,8 @@ pub struct FloatMotion {
     /// Last extracted frame and its score, for flush.
     index: u32,
     score: f64,
+    /// The SAD between the previous two frames, which the next frame's motion2 needs.
+    prev_score: f64,
     frames: u32,
     names: [Arc<str>; 3],
 }
@@ -265,6 +267,7 @@ impl FloatMotion {
             planes,
             index: 0,
             score: 0.0,
+            prev_score: 0.0,
             frames: 0,
             names: [name(MOTION), name(MOTION2), name(MOTION3)],
         })
@@ -320,7 +323,6 @@ impl FeatureExtractor for FloatMotion {
         self.index = index;
         self.frames += 1;
         let b0 = (index % 3) as usize;
-        let b1 = ((index + 1) % 3) as usize;
         let b2 = ((index + 2) % 3) as usize;
         for p in &mut self.planes {
             let Some(data) = reference.planes.get(p.plane) else {
@@ -367,11 +369,14 @@ impl FeatureExtractor for FloatMotion {
             );
         }
         self.score = score;
+        let previous = std::mem::replace(&mut self.prev_score, score);
         if index == 1 {
             Self::push(out, &motion3, 0, self.blend(score * self.fps_weight));
             return Ok(());
         }
-        let score2 = self.sad(b2, b1);
+        // libvmaf recomputes the previous frame's SAD here, with its operands swapped; |a - b|
+        // is symmetric and every step is per sample, so the stored score is the same bits.
+        let score2 = previous;
         let score2 = if score2 < score { score2 } else { score };
         Self::push(
             out,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::cpu::SimdLevel;
 use crate::feature::float_common::{
-    check_depth, horizontal, pad_row, plane_to_float, scale_frame, tap_rows, vertical, Moment,
+    check_depth, horizontal, pad_row, plane_to_float, scale_frame, tap_rows, vertical, vertical5,
     ScaleMethod,
 };
 use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
@@ -191,12 +191,6 @@ pub(crate) fn log2f_approx(x: f32) -> f32 {
         1.442694803896991f64 as f32,
         0.0,
     ];
-    if x == 0.0 {
-        return f32::NEG_INFINITY;
-    }
-    if x < 0.0 {
-        return f32::NAN;
-    }
     let u = x.to_bits();
     let exponent = (u & 0x7F80_0000) >> 23;
     let remain = f32::from_bits((u & 0x007F_FFFF) | 0x3F80_0000);
@@ -206,7 +200,13 @@ pub(crate) fn log2f_approx(x: f32) -> f32 {
     for p in POLY {
         var = var * t + p;
     }
-    log_base + var
+    // libvmaf returns early for these; selects keep the function branch-free for vector lanes.
+    let r = if x < 0.0 { f32::NAN } else { log_base + var };
+    if x == 0.0 {
+        f32::NEG_INFINITY
+    } else {
+        r
+    }
 }
 
 /// The per-run constants of the statistic.
@@ -226,54 +226,62 @@ impl Statistic {
         }
     }
 
-    /// The numerator and denominator sums of one row (libvmaf's "matching_matlab" mode).
+    /// Each sample's numerator and denominator terms of one row (libvmaf's "matching_matlab"
+    /// mode), written branch-free so that the samples go through vector lanes side by side;
+    /// every lane still takes libvmaf's steps in libvmaf's order.
     #[inline(always)]
-    fn row(&self, m: [&[f32]; 5]) -> (f32, f32) {
-        let [mu1, mu2, xx, yy, xy] = m;
+    fn terms(&self, m: [&[f32]; 5], num: &mut [f32], den: &mut [f32]) {
+        let n = num.len().min(den.len());
+        let [mu1, mu2, xx, yy, xy] = m.map(|r| &r[..n]);
         let eps: f32 = 1.0e-10;
+        let gain_limit = self.gain_limit;
+        let sigma_nsq = self.sigma_nsq;
+        let sigma_max_inv = self.sigma_max_inv;
+        for j in 0..n {
+            let (m1, m2) = (mu1[j], mu2[j]);
+            let s1 = xx[j] - m1 * m1;
+            let s2 = yy[j] - m2 * m2;
+            let s12 = xy[j] - m1 * m2;
+            let s1 = if s1 > 0.0 { s1 } else { 0.0 };
+            let s2 = if s2 > 0.0 { s2 } else { 0.0 };
+            let g = s12 / (s1 + eps);
+            let sv = s2 - g * s12;
+            let low1 = s1 < eps;
+            let g = if low1 { 0.0 } else { g };
+            let sv = if low1 { s2 } else { sv };
+            let s1 = if low1 { 0.0 } else { s1 };
+            let low2 = s2 < eps;
+            let g = if low2 { 0.0 } else { g };
+            let sv = if low2 { 0.0 } else { sv };
+            let negative = g < 0.0;
+            let sv = if negative { s2 } else { sv };
+            let g = if negative { 0.0 } else { g };
+            let sv = if sv > eps { sv } else { eps };
+            let g = if g < gain_limit { g } else { gain_limit };
+            let n_val =
+                log2f_approx((1.0 + f64::from(g * g * s1) / (f64::from(sv) + sigma_nsq)) as f32);
+            let d_val = log2f_approx((1.0 + f64::from(s1) / sigma_nsq) as f32);
+            let n_val = if s12 < 0.0 { 0.0 } else { n_val };
+            let flat = f64::from(s1) < sigma_nsq;
+            num[j] = if flat {
+                1.0 - s2 * sigma_max_inv
+            } else {
+                n_val
+            };
+            den[j] = if flat { 1.0 } else { d_val };
+        }
+    }
+
+    /// The numerator and denominator sums of one row: the terms, then libvmaf's sequential
+    /// f32 sums.
+    #[inline(always)]
+    fn row(&self, m: [&[f32]; 5], num: &mut [f32], den: &mut [f32]) -> (f32, f32) {
+        self.terms(m, num, den);
         let mut acc_num: f32 = 0.0;
         let mut acc_den: f32 = 0.0;
-        for j in 0..mu1.len() {
-            let (m1, m2) = (mu1[j], mu2[j]);
-            let mut s1 = xx[j] - m1 * m1;
-            let mut s2 = yy[j] - m2 * m2;
-            let s12 = xy[j] - m1 * m2;
-            s1 = if s1 > 0.0 { s1 } else { 0.0 };
-            s2 = if s2 > 0.0 { s2 } else { 0.0 };
-            let mut g = s12 / (s1 + eps);
-            let mut sv = s2 - g * s12;
-            if s1 < eps {
-                g = 0.0;
-                sv = s2;
-                s1 = 0.0;
-            }
-            if s2 < eps {
-                g = 0.0;
-                sv = 0.0;
-            }
-            if g < 0.0 {
-                sv = s2;
-                g = 0.0;
-            }
-            sv = if sv > eps { sv } else { eps };
-            g = if g < self.gain_limit {
-                g
-            } else {
-                self.gain_limit
-            };
-            let mut num = log2f_approx(
-                (1.0 + f64::from(g * g * s1) / (f64::from(sv) + self.sigma_nsq)) as f32,
-            );
-            let mut den = log2f_approx((1.0 + f64::from(s1) / self.sigma_nsq) as f32);
-            if s12 < 0.0 {
-                num = 0.0;
-            }
-            if f64::from(s1) < self.sigma_nsq {
-                num = 1.0 - s2 * self.sigma_max_inv;
-                den = 1.0;
-            }
-            acc_num += num;
-            acc_den += den;
+        for (&a, &b) in num.iter().zip(den.iter()) {
+            acc_num += a;
+            acc_den += b;
         }
         (acc_num, acc_den)
     }
@@ -281,25 +289,32 @@ impl Statistic {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn stat_row_avx2(s: &Statistic, m: [&[f32]; 5]) -> (f32, f32) {
-    s.row(m)
+fn stat_row_avx2(s: &Statistic, m: [&[f32]; 5], num: &mut [f32], den: &mut [f32]) -> (f32, f32) {
+    s.row(m, num, den)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2")]
-fn stat_row_avx512(s: &Statistic, m: [&[f32]; 5]) -> (f32, f32) {
-    s.row(m)
+fn stat_row_avx512(s: &Statistic, m: [&[f32]; 5], num: &mut [f32], den: &mut [f32]) -> (f32, f32) {
+    s.row(m, num, den)
 }
 
-fn stat_row(level: SimdLevel, s: &Statistic, m: [&[f32]; 5]) -> (f32, f32) {
+/// One row's numerator and denominator sums, `num`/`den` (row-sized) holding the terms.
+fn stat_row(
+    level: SimdLevel,
+    s: &Statistic,
+    m: [&[f32]; 5],
+    num: &mut [f32],
+    den: &mut [f32],
+) -> (f32, f32) {
     match level {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the constructor checked the CPU has the level.
-        SimdLevel::Avx512 => unsafe { stat_row_avx512(s, m) },
+        SimdLevel::Avx512 => unsafe { stat_row_avx512(s, m, num, den) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        SimdLevel::Avx2 => unsafe { stat_row_avx2(s, m) },
-        _ => s.row(m),
+        SimdLevel::Avx2 => unsafe { stat_row_avx2(s, m, num, den) },
+        _ => s.row(m, num, den),
     }
 }
 
@@ -309,6 +324,8 @@ struct Scratch {
     vert: [Vec<f32>; 5],
     horz: [Vec<f32>; 5],
     padded: Vec<f32>,
+    num: Vec<f32>,
+    den: Vec<f32>,
 }
 
 /// Computes the per-scale (numerator, denominator) pairs of libvmaf's `compute_vif`.
@@ -339,7 +356,7 @@ impl Vif<'_> {
         out.resize(w, 0.0);
         for i in 0..nh {
             tap_rows(src, w, h, 2 * i, f.len(), &mut rows);
-            vertical(self.level, Moment::Plain, f, &rows, &[], tmp);
+            vertical(self.level, f, &rows, tmp);
             pad_row(tmp, f.len() / 2, &mut scratch.padded);
             horizontal(self.level, f, &scratch.padded, out);
             dst.extend((0..nw).map(|j| out[2 * j]));
@@ -361,30 +378,27 @@ impl Vif<'_> {
         for v in scratch.vert.iter_mut().chain(scratch.horz.iter_mut()) {
             v.resize(w, 0.0);
         }
-        let moments = [
-            Moment::Plain,
-            Moment::Plain,
-            Moment::Square,
-            Moment::Square,
-            Moment::Product,
-        ];
+        scratch.num.resize(w, 0.0);
+        scratch.den.resize(w, 0.0);
         let mut acc_num: f32 = 0.0;
         let mut acc_den: f32 = 0.0;
         for i in 0..h {
             tap_rows(r, w, h, i, f.len(), &mut ref_rows);
             tap_rows(d, w, h, i, f.len(), &mut dis_rows);
-            for (q, moment) in moments.into_iter().enumerate() {
-                let src = if q == 1 || q == 3 {
-                    &dis_rows
-                } else {
-                    &ref_rows
-                };
-                vertical(self.level, moment, f, src, &dis_rows, &mut scratch.vert[q]);
+            let [v0, v1, v2, v3, v4] = &mut scratch.vert;
+            vertical5(self.level, f, &ref_rows, &dis_rows, [v0, v1, v2, v3, v4]);
+            for q in 0..5 {
                 pad_row(&scratch.vert[q], f.len() / 2, &mut scratch.padded);
                 horizontal(self.level, f, &scratch.padded, &mut scratch.horz[q]);
             }
             let [a, b, c, e, g] = &scratch.horz;
-            let (n, dd) = stat_row(self.level, &self.stat, [a, b, c, e, g]);
+            let (n, dd) = stat_row(
+                self.level,
+                &self.stat,
+                [a, b, c, e, g],
+                &mut scratch.num,
+                &mut scratch.den,
+            );
             acc_num += n;
             acc_den += dd;
         }
@@ -498,8 +512,14 @@ impl FloatVif {
         let (sw, sh) = self.scaled;
         let (g, s) = (self.geometry, self.method);
         let [r0, d0, r1, d1] = &mut self.planes;
-        scale_frame(s, &self.reference, g.width, g.width, g.height, sw, sh, r0);
-        scale_frame(s, &self.distorted, g.width, g.width, g.height, sw, sh, d0);
+        if (sw, sh) == (g.width, g.height) {
+            // No re-sampling: take the converted planes over (they are refilled every frame).
+            std::mem::swap(&mut self.reference, r0);
+            std::mem::swap(&mut self.distorted, d0);
+        } else {
+            scale_frame(s, &self.reference, g.width, g.width, g.height, sw, sh, r0);
+            scale_frame(s, &self.distorted, g.width, g.width, g.height, sw, sh, d0);
+        }
         let vif = Vif {
             level: self.simd,
             filters: &self.filters,

@@ -145,3 +145,53 @@ fn write_float_fixture_files() {
         std::fs::write(format!("{dir}/{tag}_dis.yuv"), db).unwrap();
     }
 }
+
+/// Runs `extractor` with `options` over the fixture frames at a larger odd size at every SIMD
+/// level and checks the vector twins give the scalar kernels' bits.
+pub(crate) fn check_twins(
+    extractor: &'static str,
+    options: &'static [(&'static str, &'static str)],
+) {
+    let case = Case {
+        extractor,
+        format: PixelFormat::Yuv420,
+        bit_depth: 10,
+        size: (333, 187),
+        options,
+        frames: &[],
+    };
+    let scalar = run_exact(SimdLevel::Scalar, &case);
+    for level in [SimdLevel::Avx2, SimdLevel::Avx512] {
+        if crate::cpu::twin_level_available(level, extractor) {
+            assert_eq!(run_exact(level, &case), scalar, "{extractor} at {level}");
+        }
+    }
+}
+
+/// Every value of a run, by frame, name and exact bits.
+fn run_exact(level: SimdLevel, case: &Case) -> Vec<(u32, String, u64)> {
+    let (w, h) = case.size;
+    let geometry = Geometry {
+        format: case.format,
+        bit_depth: case.bit_depth,
+        width: w,
+        height: h,
+    };
+    let info = find_extractor(case.extractor).unwrap();
+    let pairs: Vec<(String, String)> = case
+        .options
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let options = OptionValues::parse(case.extractor, info.options, &pairs).unwrap();
+    let mut ex = (info.create)(&options, geometry, level).unwrap();
+    let mut out = Vec::new();
+    for (i, &(scene, t)) in FRAMES.iter().enumerate() {
+        let (r, d) = fixture::pair(case.format, case.bit_depth, w, h, scene, t);
+        ex.extract(&r, &d, i as u32, &mut out).unwrap();
+    }
+    ex.flush(&mut out).unwrap();
+    out.iter()
+        .map(|v| (v.index, v.name.to_string(), v.value.to_bits()))
+        .collect()
+}

@@ -3,8 +3,13 @@
 //! written above each case (the float-enabled build, `--cpumask 48`).
 
 use super::*;
-use crate::feature::float_common::testkit::{check, run, Case};
+use crate::feature::float_common::testkit::{check, check_twins, run, Case};
 use crate::feature::{find_extractor, find_provider};
+
+#[test]
+fn vector_twins_match_the_scalar_kernels() {
+    check_twins("float_motion", &[("motion_add_uv", "true")]);
+}
 
 #[test]
 fn float_motion_matches_libvmaf() {
@@ -32,7 +37,7 @@ fn motion_add_uv_needs_chroma() {
 }
 
 #[test]
-fn a_single_frame_gets_its_motion3_at_flush() {
+fn the_last_frame_gets_its_motion3_at_flush() {
     let case = Case {
         extractor: "float_motion",
         format: PixelFormat::Yuv444,

@@ -3,9 +3,14 @@
 //! written above each case (the float-enabled build, `--cpumask 48`).
 
 use super::*;
-use crate::feature::float_common::testkit::{check, Case};
+use crate::feature::float_common::testkit::{check, check_twins, Case};
 use crate::feature::{find_extractor, find_provider};
 use crate::picture::PixelFormat;
+
+#[test]
+fn vector_twins_match_the_scalar_kernels() {
+    check_twins("float_vif", &[("debug", "true")]);
+}
 
 #[test]
 fn float_vif_matches_libvmaf() {
