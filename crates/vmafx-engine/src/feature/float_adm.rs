@@ -243,34 +243,123 @@ fn taps4(f: &[f32; 4], s: [f32; 4]) -> f32 {
     acc
 }
 
+/// One band row of the transform: the vertical pass over the four source `rows` into
+/// `tlo`/`thi`, then the horizontal pass over their mirrored copies `plo`/`phi` (tap `k` of
+/// output `j` at `2j + k`) into the band rows `a, v, h, d` (only `a` with `lo_only`).
+#[inline(always)]
+fn dwt2_row_body(
+    rows: [&[f32]; 4],
+    w: usize,
+    taps: &[usize],
+    work: &mut [Vec<f32>; 4],
+    out: [&mut [f32]; 4],
+    lo_only: bool,
+) {
+    let [tlo, thi, plo, phi] = work;
+    let (tlo, thi) = (&mut tlo[..w], &mut thi[..w]);
+    let [r0, r1, r2, r3] = rows.map(|r| &r[..w]);
+    for j in 0..w {
+        let s = [r0[j], r1[j], r2[j], r3[j]];
+        tlo[j] = taps4(&LO, s);
+        thi[j] = taps4(&HI, s);
+    }
+    let [a, v, h, d] = out;
+    let bw = a.len();
+    let np = 2 * bw + 2;
+    let (plo, phi) = (&mut plo[..np], &mut phi[..np]);
+    for (m, &x) in taps[..np].iter().enumerate() {
+        plo[m] = tlo[x];
+        phi[m] = thi[x];
+    }
+    for j in 0..bw {
+        let s = [plo[2 * j], plo[2 * j + 1], plo[2 * j + 2], plo[2 * j + 3]];
+        a[j] = taps4(&LO, s);
+        if !lo_only {
+            v[j] = taps4(&HI, s);
+            let s = [phi[2 * j], phi[2 * j + 1], phi[2 * j + 2], phi[2 * j + 3]];
+            h[j] = taps4(&LO, s);
+            d[j] = taps4(&HI, s);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dwt2_row_avx2(
+    rows: [&[f32]; 4],
+    w: usize,
+    taps: &[usize],
+    work: &mut [Vec<f32>; 4],
+    out: [&mut [f32]; 4],
+    lo_only: bool,
+) {
+    dwt2_row_body(rows, w, taps, work, out, lo_only)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2")]
+fn dwt2_row_avx512(
+    rows: [&[f32]; 4],
+    w: usize,
+    taps: &[usize],
+    work: &mut [Vec<f32>; 4],
+    out: [&mut [f32]; 4],
+    lo_only: bool,
+) {
+    dwt2_row_body(rows, w, taps, work, out, lo_only)
+}
+
 /// One level of libvmaf's `adm_dwt2_s` (only the `a` band with `lo_only`): `src` is `w` x `h`,
 /// the bands `(w + 1) / 2` x `(h + 1) / 2`.
-fn dwt2(src: &[f32], w: usize, h: usize, out: &mut Bands, lo_only: bool, tmp: &mut [Vec<f32>; 2]) {
+fn dwt2(
+    level: SimdLevel,
+    src: &[f32],
+    w: usize,
+    h: usize,
+    out: &mut Bands,
+    lo_only: bool,
+    work: &mut [Vec<f32>; 4],
+) {
     let (bw, bh) = (w.div_ceil(2), h.div_ceil(2));
     out.resize(bw * bh);
-    let xt: Vec<[usize; 4]> = (0..bw).map(|j| dwt_taps(j, w)).collect();
-    let [tlo, thi] = tmp;
-    tlo.resize(w, 0.0);
-    thi.resize(w, 0.0);
+    // The mirrored source column of padded position m (libvmaf's position m - 1).
+    let wi = w as isize;
+    let taps: Vec<usize> = (0..2 * bw + 2)
+        .map(|m| {
+            let q = m as isize - 1;
+            let q = if q < 0 {
+                -q
+            } else if q >= wi {
+                2 * wi - q - 1
+            } else {
+                q
+            };
+            q.clamp(0, wi - 1) as usize
+        })
+        .collect();
+    for (k, buf) in work.iter_mut().enumerate() {
+        buf.resize(if k < 2 { w } else { 2 * bw + 2 }, 0.0);
+    }
     for i in 0..bh {
         let ry = dwt_taps(i, h);
         let rows = ry.map(|r| &src[r * w..(r + 1) * w]);
-        for j in 0..w {
-            let s = [rows[0][j], rows[1][j], rows[2][j], rows[3][j]];
-            tlo[j] = taps4(&LO, s);
-            thi[j] = taps4(&HI, s);
-        }
-        for (j, x) in xt.iter().enumerate() {
-            let o = i * bw + j;
-            let s = x.map(|k| tlo[k]);
-            out.a[o] = taps4(&LO, s);
-            if lo_only {
-                continue;
-            }
-            out.v[o] = taps4(&HI, s);
-            let s = x.map(|k| thi[k]);
-            out.h[o] = taps4(&LO, s);
-            out.d[o] = taps4(&HI, s);
+        let row = i * bw..(i + 1) * bw;
+        let out_rows = [
+            &mut out.a[row.clone()],
+            &mut out.v[row.clone()],
+            &mut out.h[row.clone()],
+            &mut out.d[row],
+        ];
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the constructor checked the CPU has the level.
+            SimdLevel::Avx512 => unsafe {
+                dwt2_row_avx512(rows, w, &taps, work, out_rows, lo_only)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            SimdLevel::Avx2 => unsafe { dwt2_row_avx2(rows, w, &taps, work, out_rows, lo_only) },
+            _ => dwt2_row_body(rows, w, &taps, work, out_rows, lo_only),
         }
     }
 }
@@ -430,11 +519,128 @@ fn denominator(
     s[0] + s[1] + s[2]
 }
 
+/// The rows one output row of the masking step reads, per band.
+struct CmRows<'a> {
+    up: [&'a [f32]; 3],
+    mid: [&'a [f32]; 3],
+    down: [&'a [f32]; 3],
+    csf: [&'a [f32]; 3],
+    src: [&'a [f32]; 3],
+}
+
+/// The masked term `max(|src * rfactor| - threshold, 0)` of every band at column `j`, whose
+/// left and right neighbours are `jl` and `jr`: the threshold sums each band's eight `flt`
+/// neighbours in libvmaf's order, with the 1/15-scaled centre added in double.
+#[inline(always)]
+fn cm_terms(
+    r: &CmRows<'_>,
+    rf: [f32; 3],
+    bypass: bool,
+    j: usize,
+    jl: usize,
+    jr: usize,
+) -> [f32; 3] {
+    let mut thr: f32 = 0.0;
+    if !bypass {
+        for t in 0..3 {
+            let (u, m, d) = (r.up[t], r.mid[t], r.down[t]);
+            let mut sum: f32 = 0.0;
+            sum += u[jl];
+            sum += u[j];
+            sum += u[jr];
+            sum += m[jl];
+            sum = (f64::from(sum) + ONE_BY_15 * f64::from(r.csf[t][j].abs())) as f32;
+            sum += m[jr];
+            sum += d[jl];
+            sum += d[j];
+            sum += d[jr];
+            thr += sum;
+        }
+    }
+    let mut x = [0f32; 3];
+    for t in 0..3 {
+        let v = (r.src[t][j] * rf[t]).abs() - thr;
+        x[t] = if v < 0.0 { 0.0 } else { v };
+    }
+    x
+}
+
+/// The masked terms of the interior columns `lo..hi` (both neighbours inside the band),
+/// cubed when `CUBE`, into `out[t][0..hi - lo]`.
+#[inline(always)]
+fn cm_interior_body<const CUBE: bool>(
+    r: &CmRows<'_>,
+    rf: [f32; 3],
+    bypass: bool,
+    lo: usize,
+    hi: usize,
+    out: &mut [Vec<f32>; 3],
+) {
+    let [o0, o1, o2] = out;
+    let (o0, o1, o2) = (&mut o0[..hi - lo], &mut o1[..hi - lo], &mut o2[..hi - lo]);
+    for j in lo..hi {
+        let x = cm_terms(r, rf, bypass, j, j - 1, j + 1);
+        let x = if CUBE { x.map(|v| v * v * v) } else { x };
+        o0[j - lo] = x[0];
+        o1[j - lo] = x[1];
+        o2[j - lo] = x[2];
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn cm_interior_avx2<const CUBE: bool>(
+    r: &CmRows<'_>,
+    rf: [f32; 3],
+    bypass: bool,
+    lo: usize,
+    hi: usize,
+    out: &mut [Vec<f32>; 3],
+) {
+    cm_interior_body::<CUBE>(r, rf, bypass, lo, hi, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2")]
+fn cm_interior_avx512<const CUBE: bool>(
+    r: &CmRows<'_>,
+    rf: [f32; 3],
+    bypass: bool,
+    lo: usize,
+    hi: usize,
+    out: &mut [Vec<f32>; 3],
+) {
+    cm_interior_body::<CUBE>(r, rf, bypass, lo, hi, out)
+}
+
+fn cm_interior<const CUBE: bool>(
+    level: SimdLevel,
+    r: &CmRows<'_>,
+    rf: [f32; 3],
+    bypass: bool,
+    lo: usize,
+    hi: usize,
+    out: &mut [Vec<f32>; 3],
+) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the constructor checked the CPU has the level.
+        SimdLevel::Avx512 => unsafe { cm_interior_avx512::<CUBE>(r, rf, bypass, lo, hi, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        SimdLevel::Avx2 => unsafe { cm_interior_avx2::<CUBE>(r, rf, bypass, lo, hi, out) },
+        _ => cm_interior_body::<CUBE>(r, rf, bypass, lo, hi, out),
+    }
+}
+
 /// libvmaf's `adm_cm_s`: the p-norm of `src` weighted by `rfactor` less the masking threshold
 /// built from the weighted bands `csf` (centre, scaled by 1/15) and their 1/30 magnitudes `flt`
 /// (the eight neighbours, mirrored at the top/left and repeated at the bottom/right edges).
+/// libvmaf sums row 0, the inner rows and the last row in separate blocks; each adds one
+/// per-row sum to the total, which is what the single row loop here does.
 #[allow(clippy::too_many_arguments)]
 fn masked(
+    level: SimdLevel,
     src: &[Vec<f32>; 3],
     csf: &[Vec<f32>; 3],
     flt: &[Vec<f32>; 3],
@@ -444,6 +650,7 @@ fn masked(
     noise_weight: f64,
     bypass_cm: bool,
     p: f64,
+    terms: &mut [Vec<f32>; 3],
 ) -> f32 {
     let (top, bottom, left, right) = score_region(w, h);
     let (wi, hi) = (w as i64, h as i64);
@@ -455,48 +662,68 @@ fn masked(
     if bottom > hi - 1 {
         rows.push(hi - 1);
     }
-    let mut cols: Vec<i64> = Vec::new();
-    if left <= 0 {
-        cols.push(0);
-    }
-    cols.extend(left.max(1)..right.min(wi - 1));
-    if right > wi - 1 {
-        cols.push(wi - 1);
-    }
+    let first_col = left <= 0;
+    let last_col = right > wi - 1;
+    let lo = left.max(1) as usize;
+    let hi_col = (right.min(wi - 1).max(left.max(1))) as usize;
     let up = |i: i64| if i == 0 { 1 } else { i - 1 };
     let down = |i: i64, n: i64| if i == n - 1 { n - 1 } else { i + 1 };
-    let at = |i: i64, j: i64| (i.clamp(0, hi - 1) * wi + j.clamp(0, wi - 1)) as usize;
+    fn row(plane: &[Vec<f32>; 3], i: i64, w: usize, h: i64) -> [&[f32]; 3] {
+        let i = i.clamp(0, h - 1) as usize;
+        [
+            &plane[0][i * w..(i + 1) * w],
+            &plane[1][i * w..(i + 1) * w],
+            &plane[2][i * w..(i + 1) * w],
+        ]
+    }
+    let cube = p == 3.0;
+    for t in terms.iter_mut() {
+        t.resize(w, 0.0);
+    }
     let mut acc = [0f32; 3];
-    // Row 0 and the last row are summed on their own, as libvmaf's border cases are; a row
-    // in the middle adds its own sum too, so the grouping is one sum per row either way.
     for &i in &rows {
+        let r = CmRows {
+            up: row(flt, up(i), w, hi),
+            mid: row(flt, i, w, hi),
+            down: row(flt, down(i, hi), w, hi),
+            csf: row(csf, i, w, hi),
+            src: row(src, i, w, hi),
+        };
         let mut inner = [0f32; 3];
-        let (iu, id) = (up(i), down(i, hi));
-        for &j in &cols {
-            let (jl, jr) = (up(j), down(j, wi));
-            let mut thr: f32 = 0.0;
-            if !bypass_cm {
-                for t in 0..3 {
-                    let f = &flt[t];
-                    let mut sum: f32 = 0.0;
-                    sum += f[at(iu, jl)];
-                    sum += f[at(iu, j)];
-                    sum += f[at(iu, jr)];
-                    sum += f[at(i, jl)];
-                    sum = (f64::from(sum) + ONE_BY_15 * f64::from(csf[t][at(i, j)].abs())) as f32;
-                    sum += f[at(i, jr)];
-                    sum += f[at(id, jl)];
-                    sum += f[at(id, j)];
-                    sum += f[at(id, jr)];
-                    thr += sum;
-                }
-            }
-            let o = at(i, j);
+        let add = |inner: &mut [f32; 3], x: [f32; 3]| {
             for t in 0..3 {
-                let x = (src[t][o] * rfactor[t]).abs() - thr;
-                let x = if x < 0.0 { 0.0 } else { x };
-                inner[t] += power(x, p);
+                inner[t] += power(x[t], p);
             }
+        };
+        if first_col {
+            let jr = if w > 1 { 1 } else { 0 };
+            add(&mut inner, cm_terms(&r, rfactor, bypass_cm, 0, jr, jr));
+        }
+        let n = hi_col - lo;
+        if cube {
+            cm_interior::<true>(level, &r, rfactor, bypass_cm, lo, hi_col, terms);
+        } else {
+            cm_interior::<false>(level, &r, rfactor, bypass_cm, lo, hi_col, terms);
+        }
+        // Column by column, as libvmaf's three running sums advance together.
+        let [t0, t1, t2] = &*terms;
+        for ((&x0, &x1), &x2) in t0[..n].iter().zip(&t1[..n]).zip(&t2[..n]) {
+            if cube {
+                inner[0] += x0;
+                inner[1] += x1;
+                inner[2] += x2;
+            } else {
+                inner[0] += power(x0, p);
+                inner[1] += power(x1, p);
+                inner[2] += power(x2, p);
+            }
+        }
+        if last_col {
+            let j = w - 1;
+            add(
+                &mut inner,
+                cm_terms(&r, rfactor, bypass_cm, j, j.saturating_sub(1), j),
+            );
         }
         for t in 0..3 {
             acc[t] += inner[t];
@@ -549,7 +776,8 @@ struct Work {
     a: [Vec<f32>; 3],
     csf: [Vec<f32>; 3],
     flt: [Vec<f32>; 3],
-    tmp: [Vec<f32>; 2],
+    terms: [Vec<f32>; 3],
+    tmp: [Vec<f32>; 4],
 }
 
 /// What `compute_adm` returns.
@@ -565,6 +793,7 @@ struct Outcome {
 #[derive(Debug)]
 pub struct FloatAdm {
     geometry: Geometry,
+    simd: SimdLevel,
     settings: Settings,
     cos_sq: f32,
     names: Vec<Arc<str>>,
@@ -579,7 +808,7 @@ impl FloatAdm {
         geometry: Geometry,
         simd: SimdLevel,
     ) -> Result<Self, EngineError> {
-        simd.require()?;
+        let simd = simd.require()?;
         check_depth("float_adm", geometry.bit_depth)?;
         let (mut w, mut h) = (geometry.width, geometry.height);
         for _ in 0..3 {
@@ -629,6 +858,7 @@ impl FloatAdm {
         let c = (std::f64::consts::PI / 180.0).cos();
         Ok(FloatAdm {
             geometry,
+            simd,
             settings,
             cos_sq: (c * c) as f32,
             // libvmaf renames only provided features: `adm` keeps its name under any options.
@@ -659,8 +889,24 @@ impl FloatAdm {
         for scale in 0..4 {
             let (num_scale, den_scale, aim_scale);
             let lo_only = scale == 0 && s.skip_scale0;
-            dwt2(&cur_ref, w, h, &mut wk.ref_bands, lo_only, &mut wk.tmp);
-            dwt2(&cur_dis, w, h, &mut wk.dis_bands, lo_only, &mut wk.tmp);
+            dwt2(
+                self.simd,
+                &cur_ref,
+                w,
+                h,
+                &mut wk.ref_bands,
+                lo_only,
+                &mut wk.tmp,
+            );
+            dwt2(
+                self.simd,
+                &cur_dis,
+                w,
+                h,
+                &mut wk.dis_bands,
+                lo_only,
+                &mut wk.tmp,
+            );
             (w, h) = (w.div_ceil(2), h.div_ceil(2));
             if lo_only {
                 num_scale = 0.0f32;
@@ -682,6 +928,7 @@ impl FloatAdm {
                 den_scale = denominator(&wk.ref_bands, rf, w, h, s.noise_weight, s.p_norm);
                 weigh(&wk.a, rf, w, reg, &mut wk.csf, &mut wk.flt);
                 num_scale = masked(
+                    self.simd,
                     &wk.r,
                     &wk.csf,
                     &wk.flt,
@@ -691,9 +938,11 @@ impl FloatAdm {
                     s.noise_weight,
                     s.bypass_cm,
                     s.p_norm,
+                    &mut wk.terms,
                 );
                 weigh(&wk.r, rf, w, reg, &mut wk.csf, &mut wk.flt);
                 aim_scale = masked(
+                    self.simd,
                     &wk.a,
                     &wk.csf,
                     &wk.flt,
@@ -703,6 +952,7 @@ impl FloatAdm {
                     0.0,
                     s.bypass_cm,
                     s.p_norm,
+                    &mut wk.terms,
                 );
             }
             num += f64::from(num_scale);

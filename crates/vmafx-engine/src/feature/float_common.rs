@@ -288,7 +288,7 @@ pub(crate) fn convolve(
     dst: &mut Vec<f32>,
     scratch: &mut ConvScratch,
 ) {
-    dst.clear();
+    // Every sample is written below; only a size change needs the buffer touched here.
     dst.resize(width * height, 0.0);
     scratch.tmp.resize(width, 0.0);
     let mut rows = Vec::with_capacity(f.len());

@@ -3,9 +3,18 @@
 //! written above each case (the float-enabled build, `--cpumask 48`).
 
 use super::*;
-use crate::feature::float_common::testkit::{check, Case};
+use crate::feature::float_common::testkit::{check, check_twins, Case};
 use crate::feature::{find_extractor, find_provider};
 use crate::picture::PixelFormat;
+
+#[test]
+fn vector_twins_match_the_scalar_kernels() {
+    check_twins("float_adm", &[("debug", "true")]);
+    check_twins(
+        "float_adm",
+        &[("adm_p_norm", "2.5"), ("adm_bypass_cm", "1")],
+    );
+}
 
 #[test]
 fn float_adm_matches_libvmaf() {
