@@ -3,7 +3,7 @@
 //! luma plane, in single precision, with every viewing-condition, CSF, p-norm and per-scale
 //! factor option libvmaf declares.
 //!
-//! libvmaf divides with `rcpss` plus one Newton step (`DIVS`); the same instruction is used
+//! libvmaf divides with `rcpss` plus one Newton step (`DIVS`); the same approximation is used
 //! here, so results match libvmaf on the same CPU. Its double-literal constants 1/30 and 1/15
 //! promote the masking terms to double, which is kept too.
 
@@ -179,22 +179,6 @@ const HI: [f32; 4] = [
 ];
 const ONE_BY_30: f64 = 0.0333333351;
 const ONE_BY_15: f64 = 0.0666666701;
-
-/// libvmaf's `DIVS(n, d)`: `n` times the `rcpss` estimate of `1/d` refined by one Newton step.
-#[inline(always)]
-fn divs(n: f32, d: f32) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_cvtss_f32, _mm_rcp_ss, _mm_set_ss};
-        // SAFETY: SSE is part of the x86-64 baseline.
-        let xi = unsafe { _mm_cvtss_f32(_mm_rcp_ss(_mm_set_ss(d))) };
-        n * (xi + xi * (1.0 - d * xi))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        n / d
-    }
-}
 
 /// The three detail bands of one picture at one scale (plus the approximation band `a`).
 #[derive(Debug, Default)]
@@ -396,9 +380,142 @@ fn score_region(w: usize, h: usize) -> (i64, i64, i64, i64) {
     (t, h as i64 - t, l, w as i64 - l)
 }
 
+/// The `rcpss` estimates of `1 / (x + eps)` (before libvmaf's Newton step). The vector
+/// levels use `vrcpps`, the packed form of the same approximation, which the twin tests check
+/// gives the same bits.
+fn estimates(level: SimdLevel, x: &[f32], eps: f32, out: &mut [f32]) {
+    let out = &mut out[..x.len()];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let mut j = 0;
+        if level >= SimdLevel::Avx2 {
+            #[target_feature(enable = "avx2")]
+            fn packed(x: &[f32], eps: f32, out: &mut [f32]) -> usize {
+                let mut j = 0;
+                while j + 8 <= x.len() {
+                    // SAFETY: AVX2 (with AVX) is enabled; both slices hold 8 floats at `j`.
+                    unsafe {
+                        let v =
+                            _mm256_add_ps(_mm256_loadu_ps(x.as_ptr().add(j)), _mm256_set1_ps(eps));
+                        _mm256_storeu_ps(out.as_mut_ptr().add(j), _mm256_rcp_ps(v));
+                    }
+                    j += 8;
+                }
+                j
+            }
+            // SAFETY: the constructor checked the CPU has the level.
+            j = unsafe { packed(x, eps, out) };
+        }
+        for (o, &v) in out[j..].iter_mut().zip(&x[j..]) {
+            // SAFETY: SSE is part of the x86-64 baseline.
+            *o = unsafe { _mm_cvtss_f32(_mm_rcp_ss(_mm_set_ss(v + eps))) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = level;
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = 1.0 / (v + eps);
+        }
+    }
+}
+
+/// Row inputs of the decoupling: reference and distorted bands and the reciprocal estimates.
+struct DecoupleRow<'a> {
+    o: [&'a [f32]; 3],
+    t: [&'a [f32]; 3],
+    est: [&'a [f32]; 3],
+}
+
+/// One row of libvmaf's `adm_decouple_s`, branch-free so that samples share vector lanes.
+#[inline(always)]
+fn decouple_row_body(
+    row: &DecoupleRow<'_>,
+    gain_limit: f64,
+    cos_sq: f32,
+    r: [&mut [f32]; 3],
+    a: [&mut [f32]; 3],
+) {
+    let eps: f32 = 1e-30f64 as f32;
+    let n = r[0].len();
+    let [r0, r1, r2] = r;
+    let [a0, a1, a2] = a;
+    let (r1, r2, a0, a1, a2) = (
+        &mut r1[..n],
+        &mut r2[..n],
+        &mut a0[..n],
+        &mut a1[..n],
+        &mut a2[..n],
+    );
+    let [oh_, ov_, od_] = row.o.map(|x| &x[..n]);
+    let [th_, tv_, td_] = row.t.map(|x| &x[..n]);
+    let [eh, ev, ed] = row.est.map(|x| &x[..n]);
+    let limit = |rst: f32, t: f32, flag: bool| -> f32 {
+        let x = f64::from(rst) * gain_limit;
+        let up = (if x < f64::from(t) { x } else { f64::from(t) }) as f32;
+        let rst = if flag && rst > 0.0 { up } else { rst };
+        let x = f64::from(rst) * gain_limit;
+        let down = (if x > f64::from(t) { x } else { f64::from(t) }) as f32;
+        if flag && rst < 0.0 {
+            down
+        } else {
+            rst
+        }
+    };
+    // libvmaf's DIVS: the estimate refined by one Newton step, times the numerator.
+    let divs = |num: f32, d: f32, xi: f32| num * (xi + xi * (1.0 - d * xi));
+    for j in 0..n {
+        let (oh, ov, od) = (oh_[j], ov_[j], od_[j]);
+        let (th, tv, td) = (th_[j], tv_[j], td_[j]);
+        // Like libvmaf's nested comparisons, `clamp` passes NaN and -0 through unchanged.
+        let kh = divs(th, oh + eps, eh[j]).clamp(0.0, 1.0);
+        let kv = divs(tv, ov + eps, ev[j]).clamp(0.0, 1.0);
+        let kd = divs(td, od + eps, ed[j]).clamp(0.0, 1.0);
+        let ot_dp = oh * th + ov * tv;
+        let o_mag_sq = oh * oh + ov * ov;
+        let t_mag_sq = th * th + tv * tv;
+        let flag = ot_dp >= 0.0 && ot_dp * ot_dp >= cos_sq * o_mag_sq * t_mag_sq;
+        let rh = limit(kh * oh, th, flag);
+        let rv = limit(kv * ov, tv, flag);
+        let rd = limit(kd * od, td, flag);
+        r0[j] = rh;
+        r1[j] = rv;
+        r2[j] = rd;
+        a0[j] = th - rh;
+        a1[j] = tv - rv;
+        a2[j] = td - rd;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn decouple_row_avx2(
+    row: &DecoupleRow<'_>,
+    gain_limit: f64,
+    cos_sq: f32,
+    r: [&mut [f32]; 3],
+    a: [&mut [f32]; 3],
+) {
+    decouple_row_body(row, gain_limit, cos_sq, r, a)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2")]
+fn decouple_row_avx512(
+    row: &DecoupleRow<'_>,
+    gain_limit: f64,
+    cos_sq: f32,
+    r: [&mut [f32]; 3],
+    a: [&mut [f32]; 3],
+) {
+    decouple_row_body(row, gain_limit, cos_sq, r, a)
+}
+
 /// libvmaf's `adm_decouple_s` over `reg`: restored (`r`) and additive (`a`) detail bands.
 #[allow(clippy::too_many_arguments)]
 fn decouple(
+    level: SimdLevel,
     reference: &Bands,
     distorted: &Bands,
     w: usize,
@@ -407,47 +524,49 @@ fn decouple(
     cos_sq: f32,
     r: &mut [Vec<f32>; 3],
     a: &mut [Vec<f32>; 3],
+    est: &mut [Vec<f32>; 3],
 ) {
     let eps: f32 = 1e-30f64 as f32;
     let n = reference.h.len();
     for b in r.iter_mut().chain(a.iter_mut()) {
         b.resize(n, 0.0);
     }
-    let limit = |rst: f32, t: f32, flag: bool| -> f32 {
-        let mut rst = rst;
-        if flag && f64::from(rst) > 0.0 {
-            let x = f64::from(rst) * gain_limit;
-            rst = (if x < f64::from(t) { x } else { f64::from(t) }) as f32;
-        }
-        if flag && f64::from(rst) < 0.0 {
-            let x = f64::from(rst) * gain_limit;
-            rst = (if x > f64::from(t) { x } else { f64::from(t) }) as f32;
-        }
-        rst
-    };
-    // Like libvmaf's nested comparisons, `clamp` passes NaN and -0 through unchanged.
-    let clamp01 = |k: f32| k.clamp(0.0, 1.0);
+    let len = reg.right.saturating_sub(reg.left);
+    for e in est.iter_mut() {
+        e.resize(len, 0.0);
+    }
+    let o_bands = reference.hvd();
+    let t_bands = distorted.hvd();
     for i in reg.top..reg.bottom {
-        for j in reg.left..reg.right {
-            let o = i * w + j;
-            let (oh, ov, od) = (reference.h[o], reference.v[o], reference.d[o]);
-            let (th, tv, td) = (distorted.h[o], distorted.v[o], distorted.d[o]);
-            let kh = clamp01(divs(th, oh + eps));
-            let kv = clamp01(divs(tv, ov + eps));
-            let kd = clamp01(divs(td, od + eps));
-            let ot_dp = oh * th + ov * tv;
-            let o_mag_sq = oh * oh + ov * ov;
-            let t_mag_sq = th * th + tv * tv;
-            let flag = ot_dp >= 0.0 && ot_dp * ot_dp >= cos_sq * o_mag_sq * t_mag_sq;
-            let rh = limit(kh * oh, th, flag);
-            let rv = limit(kv * ov, tv, flag);
-            let rd = limit(kd * od, td, flag);
-            r[0][o] = rh;
-            r[1][o] = rv;
-            r[2][o] = rd;
-            a[0][o] = th - rh;
-            a[1][o] = tv - rv;
-            a[2][o] = td - rd;
+        let span = i * w + reg.left..i * w + reg.left + len;
+        for (e, band) in est.iter_mut().zip(o_bands) {
+            estimates(level, &band[span.clone()], eps, e);
+        }
+        let row = DecoupleRow {
+            o: o_bands.map(|b| &b[span.clone()]),
+            t: t_bands.map(|b| &b[span.clone()]),
+            est: [&est[0][..], &est[1][..], &est[2][..]],
+        };
+        let [r0, r1, r2] = r;
+        let [a0, a1, a2] = a;
+        let rr = [
+            &mut r0[span.clone()],
+            &mut r1[span.clone()],
+            &mut r2[span.clone()],
+        ];
+        let aa = [
+            &mut a0[span.clone()],
+            &mut a1[span.clone()],
+            &mut a2[span.clone()],
+        ];
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the constructor checked the CPU has the level.
+            SimdLevel::Avx512 => unsafe { decouple_row_avx512(&row, gain_limit, cos_sq, rr, aa) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            SimdLevel::Avx2 => unsafe { decouple_row_avx2(&row, gain_limit, cos_sq, rr, aa) },
+            _ => decouple_row_body(&row, gain_limit, cos_sq, rr, aa),
         }
     }
 }
@@ -777,6 +896,7 @@ struct Work {
     csf: [Vec<f32>; 3],
     flt: [Vec<f32>; 3],
     terms: [Vec<f32>; 3],
+    est: [Vec<f32>; 3],
     tmp: [Vec<f32>; 4],
 }
 
@@ -915,6 +1035,7 @@ impl FloatAdm {
             } else {
                 let reg = wide_region(w, h);
                 decouple(
+                    self.simd,
                     &wk.ref_bands,
                     &wk.dis_bands,
                     w,
@@ -923,6 +1044,7 @@ impl FloatAdm {
                     self.cos_sq,
                     &mut wk.r,
                     &mut wk.a,
+                    &mut wk.est,
                 );
                 let rf = s.rfactor(scale);
                 den_scale = denominator(&wk.ref_bands, rf, w, h, s.noise_weight, s.p_norm);
