@@ -1,5 +1,5 @@
 //! Feature extractors and the registry that builds them by libvmaf name (`vif`, `adm`,
-//! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`).
+//! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`, `float_vif`, `float_adm`, `float_motion`).
 
 pub mod adm;
 pub mod float_adm;
