@@ -11,12 +11,16 @@ use crate::{quote, FieldError};
 
 /// The built-in model versions, usable as `version=…`. The engine embeds exactly these (a test
 /// there asserts the agreement), so every component can check a name without loading a model.
-pub const BUILT_IN_MODELS: [&str; 5] = [
+pub const BUILT_IN_MODELS: [&str; 9] = [
     "vmaf_v0.6.1",
     "vmaf_v0.6.1neg",
     "vmaf_4k_v0.6.1",
     "vmaf_4k_v0.6.1neg",
     "vmaf_b_v0.6.3",
+    "vmaf_float_v0.6.1",
+    "vmaf_float_v0.6.1neg",
+    "vmaf_float_4k_v0.6.1",
+    "vmaf_float_b_v0.6.3",
 ];
 
 /// The model a job or a `vmafx score` run uses when it names none, as libvmaf's tool does.

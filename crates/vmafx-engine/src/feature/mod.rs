@@ -1,7 +1,12 @@
 //! Feature extractors and the registry that builds them by libvmaf name (`vif`, `adm`,
-//! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`, `psnr_hvs`, `speed_chroma`, `speed_temporal`).
+//! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`, `psnr_hvs`, `ciede`, `speed_chroma`,
+//! `speed_temporal`, `float_vif`, `float_adm`, `float_motion`).
 
 pub mod adm;
+pub mod float_adm;
+pub(crate) mod float_common;
+pub mod float_motion;
+pub mod float_vif;
 pub mod motion;
 pub mod name;
 pub mod psnr;
@@ -133,7 +138,7 @@ pub struct ExtractorInfo {
 }
 
 /// Every extractor the engine knows.
-pub fn registry() -> [&'static ExtractorInfo; 9] {
+pub fn registry() -> [&'static ExtractorInfo; 12] {
     [
         &adm::INFO,
         &motion::INFO,
@@ -144,6 +149,9 @@ pub fn registry() -> [&'static ExtractorInfo; 9] {
         &psnr_hvs::INFO,
         &speed::CHROMA_INFO,
         &speed::TEMPORAL_INFO,
+        &float_vif::INFO,
+        &float_adm::INFO,
+        &float_motion::INFO,
     ]
 }
 

@@ -18,6 +18,8 @@ mod spec;
 mod svm;
 
 #[cfg(test)]
+mod float_golden;
+#[cfg(test)]
 mod golden;
 
 pub use spec::{parse_model, ModelOverride, ModelSource, ModelSpec};
@@ -33,7 +35,7 @@ use svm::SvmModel;
 
 /// The built-in model versions, usable as `version=...`: the contract's list, which
 /// [`built_in`] must match (a test asserts it).
-pub const BUILT_IN_VERSIONS: [&str; 5] = vmafx_contract::model::BUILT_IN_MODELS;
+pub const BUILT_IN_VERSIONS: [&str; 9] = vmafx_contract::model::BUILT_IN_MODELS;
 
 fn built_in(version: &str) -> Option<&'static str> {
     Some(match version {
@@ -42,6 +44,10 @@ fn built_in(version: &str) -> Option<&'static str> {
         "vmaf_4k_v0.6.1" => include_str!("../../models/vmaf_4k_v0.6.1.json"),
         "vmaf_4k_v0.6.1neg" => include_str!("../../models/vmaf_4k_v0.6.1neg.json"),
         "vmaf_b_v0.6.3" => include_str!("../../models/vmaf_b_v0.6.3.json"),
+        "vmaf_float_v0.6.1" => include_str!("../../models/vmaf_float_v0.6.1.json"),
+        "vmaf_float_v0.6.1neg" => include_str!("../../models/vmaf_float_v0.6.1neg.json"),
+        "vmaf_float_4k_v0.6.1" => include_str!("../../models/vmaf_float_4k_v0.6.1.json"),
+        "vmaf_float_b_v0.6.3" => include_str!("../../models/vmaf_float_b_v0.6.3.json"),
         _ => return None,
     })
 }
