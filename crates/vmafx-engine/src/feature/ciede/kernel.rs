@@ -1,0 +1,283 @@
+//! The per-pixel arithmetic of libvmaf v3.2.0's `ciede` extractor, kept in libvmaf's order of
+//! operations and in its mix of `float` and `double`, so every ΔE agrees to the last bit: BT.709
+//! YUV to sRGB to CIE XYZ (D65) to CIELAB, then CIEDE2000 with kL = 0.65, kC = 1, kH = 4.
+//!
+//! Every transcendental call goes to the same libm routine C's would (`pow`, `powf`, `atan2`,
+//! `sin`, `cos`, `exp`): a vector approximation would differ in the last bit and move printed
+//! scores, so the speed comes from not calling them, through [`LabCache`].
+
+use std::f64::consts::PI;
+
+/// `powf(25., 7)` as the C compiler folds it (rounded to the nearest `float`).
+const POW_25_7_F32: f32 = 6_103_515_625.0;
+/// `pow(25, 7)`, exact in `double`.
+const POW_25_7: f64 = 6_103_515_625.0;
+
+/// A CIELAB colour as libvmaf keeps it (`float`), with its chroma `sqrt(a² + b²)`, which
+/// CIEDE2000 needs for each colour and which depends on nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Lab {
+    /// Lightness L*.
+    pub l: f32,
+    /// a*.
+    pub a: f32,
+    /// b*.
+    pub b: f32,
+    /// Chroma C*ab.
+    pub c: f32,
+}
+
+/// sRGB's inverse companding of one linear-light channel.
+#[inline(always)]
+fn linearise(c: f64) -> f64 {
+    if c > 10.0 / 255.0 {
+        ((c + 0.055) * (1.0 / 1.055)).powf(2.4)
+    } else {
+        c * (1.0 / 12.92)
+    }
+}
+
+/// CIELAB's f(t), returned as `float` as libvmaf's helper is declared.
+#[inline(always)]
+fn lab_f(c: f64) -> f32 {
+    const KAPPA: f64 = 24389.0 / 27.0;
+    const EPSILON: f64 = 216.0 / 24389.0;
+    if c > EPSILON {
+        c.powf(1.0 / 3.0) as f32
+    } else {
+        ((KAPPA * c + 16.0) * (1.0 / 116.0)) as f32
+    }
+}
+
+/// The CIELAB colour of one Y'CbCr triple at `bit_depth` bits (BT.709, limited range).
+pub fn lab(y: u32, u: u32, v: u32, bit_depth: u8) -> Lab {
+    let scale = f64::from(1u32 << (bit_depth - 8));
+    let y = (f64::from(y) - 16.0 * scale) * (1.0 / (219.0 * scale));
+    let u = (f64::from(u) - 128.0 * scale) * (1.0 / (224.0 * scale));
+    let v = (f64::from(v) - 128.0 * scale) * (1.0 / (224.0 * scale));
+
+    let r = linearise(y + 1.28033 * v);
+    let g = linearise(y - 0.21482 * u - 0.38059 * v);
+    let b = linearise(y + 2.12798 * u);
+
+    let x = r * 0.4124564390896921 + g * 0.357576077643909 + b * 0.18043748326639894;
+    let yy = r * 0.21267285140562248 + g * 0.715152155287818 + b * 0.07217499330655958;
+    let z = r * 0.019333895582329317 + g * 0.119192025881303 + b * 0.9503040785363677;
+
+    let x = f64::from(lab_f(x * (1.0 / 0.95047)));
+    let yy = f64::from(lab_f(yy));
+    let z = f64::from(lab_f(z * (1.0 / 1.08883)));
+
+    let l = (116.0 * yy - 16.0) as f32;
+    let a = (500.0 * (x - yy)) as f32;
+    let b = (200.0 * (yy - z)) as f32;
+    let (a64, b64) = (f64::from(a), f64::from(b));
+    Lab {
+        l,
+        a,
+        b,
+        c: (a64 * a64 + b64 * b64).sqrt() as f32,
+    }
+}
+
+/// Hue angle h' in [0, 2π), 0 for the achromatic axis.
+#[inline(always)]
+fn hue_angle(x: f32, y: f32) -> f32 {
+    if x == 0.0 && y == 0.0 {
+        return 0.0;
+    }
+    let h = f64::from(x).atan2(f64::from(y)) as f32;
+    if h < 0.0 {
+        (f64::from(h) + 2.0 * PI) as f32
+    } else {
+        h
+    }
+}
+
+/// Δh', taken the short way round the circle.
+#[inline(always)]
+fn delta_hue(c1: f32, c2: f32, h1: f32, h2: f32) -> f32 {
+    if c1 == 0.0 || c2 == 0.0 {
+        return 0.0;
+    }
+    let d = h2 - h1;
+    if f64::from((h1 - h2).abs()) <= PI {
+        d
+    } else if h2 <= h1 {
+        (f64::from(d) + 2.0 * PI) as f32
+    } else {
+        (f64::from(d) - 2.0 * PI) as f32
+    }
+}
+
+/// H̄', the mean hue.
+#[inline(always)]
+fn mean_hue(h1: f32, h2: f32) -> f32 {
+    let sum = h1 + h2;
+    if f64::from(h1 - h2).abs() > PI {
+        ((f64::from(sum) + 2.0 * PI) / 2.0) as f32
+    } else {
+        (f64::from(sum) / 2.0) as f32
+    }
+}
+
+/// The hue weighting T.
+#[inline(always)]
+fn hue_weight(h: f32) -> f32 {
+    let h = f64::from(h);
+    (1.0 - 0.17 * (h - PI / 6.0).cos()
+        + 0.24 * (2.0 * h).cos()
+        + 0.32 * (3.0 * h + PI / 30.0).cos()
+        - 0.20 * (4.0 * h - 7.0 * PI / 20.0).cos()) as f32
+}
+
+/// The rotation term R_T.
+#[inline(always)]
+fn rotation(c_bar_prime: f32, h_bar_prime: f32) -> f32 {
+    let in_degrees = (f64::from(h_bar_prime) * (180.0 / PI)) as f32;
+    let t = ((f64::from(in_degrees) - 275.0) * (1.0 / 25.0)) as f32;
+    let c7 = c_bar_prime.powf(7.0);
+    let weight = f64::from(c7 / (c7 + POW_25_7_F32)).sqrt();
+    let angle_degrees = (60.0 * f64::from(-(t * t)).exp()) as f32;
+    let angle = (f64::from(angle_degrees) * (PI / 180.0)) as f32;
+    (-2.0 * weight * f64::from(angle).sin()) as f32
+}
+
+/// CIEDE2000 ΔE between a reference and a distorted colour.
+#[inline]
+pub fn delta_e(c1: &Lab, c2: &Lab) -> f32 {
+    let delta_l = c2.l - c1.l;
+    let l_bar = (c1.l + c2.l) / 2.0;
+    let c_bar = (c1.c + c2.c) / 2.0;
+    let c_bar7 = f64::from(c_bar).powf(7.0);
+    let g = 1.0 - (c_bar7 / (c_bar7 + POW_25_7)).sqrt();
+    let a1 = (f64::from(c1.a) + f64::from(c1.a / 2.0) * g) as f32;
+    let a2 = (f64::from(c2.a) + f64::from(c2.a / 2.0) * g) as f32;
+    let (a1d, a2d) = (f64::from(a1), f64::from(a2));
+    let (b1d, b2d) = (f64::from(c1.b), f64::from(c2.b));
+    let cp1 = (a1d * a1d + b1d * b1d).sqrt() as f32;
+    let cp2 = (a2d * a2d + b2d * b2d).sqrt() as f32;
+    let c_bar_prime = (cp1 + cp2) / 2.0;
+    let delta_c = cp2 - cp1;
+    let lm = f64::from(l_bar - 50.0);
+    let lm2 = lm * lm;
+    let s_l = (1.0 + (0.015 * lm2) / (20.0 + lm2).sqrt()) as f32;
+    let s_c = (1.0 + 0.045 * f64::from(c_bar_prime)) as f32;
+    let h1 = hue_angle(c1.b, a1);
+    let h2 = hue_angle(c2.b, a2);
+    let delta_h = delta_hue(c1.c, c2.c, h1, h2);
+    let delta_big_h = (2.0 * f64::from(cp1 * cp2).sqrt() * (f64::from(delta_h) / 2.0).sin()) as f32;
+    let h_bar = mean_hue(h1, h2);
+    let t = hue_weight(h_bar);
+    let s_h = (1.0 + 0.015 * f64::from(c_bar_prime) * f64::from(t)) as f32;
+    let r_t = rotation(c_bar_prime, h_bar);
+    let lightness = delta_l / (0.65f32 * s_l);
+    let chroma = delta_c / (1.0f32 * s_c);
+    let hue = delta_big_h / (4.0f32 * s_h);
+    let (ld, cd, hd) = (f64::from(lightness), f64::from(chroma), f64::from(hue));
+    (ld * ld + cd * cd + hd * hd + f64::from(r_t * chroma * hue)).sqrt() as f32
+}
+
+/// A direct-mapped memo of [`lab`] keyed by the packed (Y, Cb, Cr) triple. The conversion is
+/// a pure function of the triple and costs six `pow` calls, while pictures repeat triples
+/// heavily (a subsampled chroma sample is shared by 2 or 4 luma samples, and flat areas and
+/// the reference/distorted pair share many), so a hit replaces the calls with one load.
+#[derive(Debug)]
+pub struct LabCache {
+    keys: Vec<u64>,
+    values: Vec<Lab>,
+    bit_depth: u8,
+}
+
+/// log2 of the number of cache slots.
+const CACHE_BITS: u32 = 16;
+/// A key no triple packs to (triples use at most 48 bits).
+const EMPTY: u64 = u64::MAX;
+
+impl LabCache {
+    /// An empty cache for samples of `bit_depth` bits.
+    pub fn new(bit_depth: u8) -> Self {
+        LabCache {
+            keys: vec![EMPTY; 1 << CACHE_BITS],
+            values: vec![Lab::default(); 1 << CACHE_BITS],
+            bit_depth,
+        }
+    }
+
+    /// The colour of (`y`, `u`, `v`), computed or remembered.
+    #[inline(always)]
+    pub fn get(&mut self, y: u16, u: u16, v: u16) -> Lab {
+        let key = u64::from(y) | (u64::from(u) << 16) | (u64::from(v) << 32);
+        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
+        // The vectors hold 1 << CACHE_BITS entries and `slot` is below that.
+        if self.keys[slot] == key {
+            return self.values[slot];
+        }
+        let value = lab(u32::from(y), u32::from(u), u32::from(v), self.bit_depth);
+        self.keys[slot] = key;
+        self.values[slot] = value;
+        value
+    }
+}
+
+/// How libvmaf lays out the chroma planes it upsamples: each plane's rows are `stride` samples
+/// apart (the width rounded up to 32, zero-filled beyond it), Cr directly after Cb. Its
+/// upsampling reads `width` samples a row from a flat offset in that layout, which for 4:2:2
+/// (and the last column of odd 4:2:0 widths) runs past the row into padding, the next row or
+/// the next plane; [`ChromaLayout::fill_row`] reproduces those reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ChromaLayout {
+    /// Chroma plane width (luma width rounded down when subsampled).
+    pub width: usize,
+    /// Chroma plane height.
+    pub height: usize,
+    /// libvmaf's row distance in samples.
+    pub stride: usize,
+    /// Whether output column `j` reads input offset `j / 2` (4:2:0) rather than `j` (4:2:2).
+    pub halve_columns: bool,
+}
+
+impl ChromaLayout {
+    /// Fills `out` (one luma row wide) with what libvmaf's upsampling reads for output row
+    /// `row` of plane `plane` (0 = Cb, 1 = Cr). `planes` are Cb and Cr as (samples, stride).
+    /// Reads beyond the end of Cr, which libvmaf makes outside its buffer (only the last row
+    /// of odd-height 4:2:0 and pictures a few samples tall), give 0.
+    pub fn fill_row<T: Copy + Into<u32>>(
+        &self,
+        planes: [(&[T], usize); 2],
+        plane: usize,
+        row: usize,
+        out: &mut [u16],
+    ) {
+        let plane_len = self.stride * self.height;
+        let offset = (row / 2) * self.stride;
+        let (mut which, mut r, mut c) = if plane_len == 0 {
+            (2, 0, 0)
+        } else {
+            (
+                plane + offset / plane_len,
+                (offset % plane_len) / self.stride,
+                offset % self.stride,
+            )
+        };
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = if which < 2 && c < self.width {
+                let (data, stride) = planes[which];
+                data.get(r * stride + c).map_or(0, |&s| s.into() as u16)
+            } else {
+                0
+            };
+            if !self.halve_columns || j % 2 == 1 {
+                c += 1;
+                if c == self.stride {
+                    c = 0;
+                    r += 1;
+                    if r == self.height {
+                        r = 0;
+                        which += 1;
+                    }
+                }
+            }
+        }
+    }
+}
