@@ -7,6 +7,7 @@
 //! width from libvmaf's padded plane layout (see [`kernel::ChromaLayout`]). The extractor has
 //! no options and refuses 4:0:0, as libvmaf does.
 
+pub mod fast;
 pub mod kernel;
 
 use std::sync::Arc;

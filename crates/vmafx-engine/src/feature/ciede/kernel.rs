@@ -2,11 +2,13 @@
 //! operations and in its mix of `float` and `double`, so every ΔE agrees to the last bit: BT.709
 //! YUV to sRGB to CIE XYZ (D65) to CIELAB, then CIEDE2000 with kL = 0.65, kC = 1, kH = 4.
 //!
-//! Every transcendental call goes to the same libm routine C's would (`pow`, `powf`, `atan2`,
-//! `sin`, `cos`, `exp`): a vector approximation would differ in the last bit and move printed
-//! scores, so the speed comes from not calling them, through [`LabCache`].
+//! The colour conversion calls libm's `pow` as C does and is memoised ([`LabCache`]); the
+//! colour difference replaces libm's `pow`, `atan2`, `sin`, `cos` and `exp` by the checked
+//! stand-ins of [`super::fast`], which fall back to libm whenever they could differ.
 
 use std::f64::consts::PI;
+
+use super::fast::{self, settled, MARGIN};
 
 /// `powf(25., 7)` as the C compiler folds it (rounded to the nearest `float`).
 const POW_25_7_F32: f32 = 6_103_515_625.0;
@@ -143,9 +145,10 @@ fn rotation(c_bar_prime: f32, h_bar_prime: f32) -> f32 {
     (-2.0 * weight * f64::from(angle).sin()) as f32
 }
 
-/// CIEDE2000 ΔE between a reference and a distorted colour.
+/// CIEDE2000 ΔE between a reference and a distorted colour, every transcendental a libm call:
+/// the literal form, against which [`delta_e`] is tested.
 #[inline]
-pub fn delta_e(c1: &Lab, c2: &Lab) -> f32 {
+pub fn delta_e_libm(c1: &Lab, c2: &Lab) -> f32 {
     let delta_l = c2.l - c1.l;
     let l_bar = (c1.l + c2.l) / 2.0;
     let c_bar = (c1.c + c2.c) / 2.0;
@@ -178,19 +181,138 @@ pub fn delta_e(c1: &Lab, c2: &Lab) -> f32 {
     (ld * ld + cd * cd + hd * hd + f64::from(r_t * chroma * hue)).sqrt() as f32
 }
 
+/// a′ = a + a/2 · (1 − sqrt(C̄⁷ / (C̄⁷ + 25⁷))) for C̄⁷ = `c_bar7`, before rounding.
+#[inline(always)]
+fn prime_a_wide(a: f32, c_bar7: f64) -> f64 {
+    let g = 1.0 - (c_bar7 / (c_bar7 + POW_25_7)).sqrt();
+    f64::from(a) + f64::from(a / 2.0) * g
+}
+
+/// h′ with the stand-in `atan2`.
+#[inline(always)]
+fn hue_angle_fast(x: f32, y: f32) -> f32 {
+    if x == 0.0 || y == 0.0 {
+        return hue_angle(x, y);
+    }
+    let v = fast::atan2(f64::from(x), f64::from(y));
+    match settled(v, v.abs() * MARGIN) {
+        Some(h) if h < 0.0 => (f64::from(h) + 2.0 * PI) as f32,
+        Some(h) => h,
+        None => hue_angle(x, y),
+    }
+}
+
+/// sin(x) with the stand-in, exact at ±0.
+#[inline(always)]
+fn sin_fast(x: f64) -> f64 {
+    if x == 0.0 {
+        x
+    } else {
+        fast::sin_cos(x).0
+    }
+}
+
+/// T with the stand-in `cos`.
+#[inline(always)]
+fn hue_weight_fast(h: f32) -> f32 {
+    let hd = f64::from(h);
+    let v = 1.0 - 0.17 * fast::sin_cos(hd - PI / 6.0).1
+        + 0.24 * fast::sin_cos(2.0 * hd).1
+        + 0.32 * fast::sin_cos(3.0 * hd + PI / 30.0).1
+        - 0.20 * fast::sin_cos(4.0 * hd - 7.0 * PI / 20.0).1;
+    settled(v, MARGIN).unwrap_or_else(|| hue_weight(h))
+}
+
+/// R_T with the stand-in `exp` and `sin`.
+#[inline(always)]
+fn rotation_fast(c_bar_prime: f32, h_bar_prime: f32) -> f32 {
+    let in_degrees = (f64::from(h_bar_prime) * (180.0 / PI)) as f32;
+    let t = ((f64::from(in_degrees) - 275.0) * (1.0 / 25.0)) as f32;
+    let c7 = c_bar_prime.powf(7.0);
+    let weight = f64::from(c7 / (c7 + POW_25_7_F32)).sqrt();
+    let x = f64::from(-(t * t));
+    let wide_degrees = 60.0 * fast::exp(x);
+    let angle_degrees = match settled(wide_degrees, wide_degrees * MARGIN) {
+        Some(d) if x > -700.0 => d,
+        _ => (60.0 * x.exp()) as f32,
+    };
+    let angle = f64::from((f64::from(angle_degrees) * (PI / 180.0)) as f32);
+    let v = -2.0 * weight * sin_fast(angle);
+    settled(v, v.abs() * MARGIN).unwrap_or_else(|| (-2.0 * weight * angle.sin()) as f32)
+}
+
+/// CIEDE2000 ΔE between a reference and a distorted colour, equal bit for bit to
+/// [`delta_e_libm`] (see [`super::fast`]).
+#[inline]
+pub fn delta_e(c1: &Lab, c2: &Lab) -> f32 {
+    let delta_l = c2.l - c1.l;
+    let l_bar = (c1.l + c2.l) / 2.0;
+    let c_bar = (c1.c + c2.c) / 2.0;
+    let cb = f64::from(c_bar);
+    let cb2 = cb * cb;
+    let c_bar7 = cb2 * cb2 * cb2 * cb;
+    let (a1, a2) = match (
+        settled(prime_a_wide(c1.a, c_bar7), f64::from(c1.a.abs()) * MARGIN),
+        settled(prime_a_wide(c2.a, c_bar7), f64::from(c2.a.abs()) * MARGIN),
+    ) {
+        (Some(a1), Some(a2)) => (a1, a2),
+        _ => {
+            let c_bar7 = cb.powf(7.0);
+            (
+                prime_a_wide(c1.a, c_bar7) as f32,
+                prime_a_wide(c2.a, c_bar7) as f32,
+            )
+        }
+    };
+    let (a1d, a2d) = (f64::from(a1), f64::from(a2));
+    let (b1d, b2d) = (f64::from(c1.b), f64::from(c2.b));
+    let cp1 = (a1d * a1d + b1d * b1d).sqrt() as f32;
+    let cp2 = (a2d * a2d + b2d * b2d).sqrt() as f32;
+    let c_bar_prime = (cp1 + cp2) / 2.0;
+    let delta_c = cp2 - cp1;
+    let lm = f64::from(l_bar - 50.0);
+    let lm2 = lm * lm;
+    let s_l = (1.0 + (0.015 * lm2) / (20.0 + lm2).sqrt()) as f32;
+    let s_c = (1.0 + 0.045 * f64::from(c_bar_prime)) as f32;
+    let h1 = hue_angle_fast(c1.b, a1);
+    let h2 = hue_angle_fast(c2.b, a2);
+    let delta_h = delta_hue(c1.c, c2.c, h1, h2);
+    let root = 2.0 * f64::from(cp1 * cp2).sqrt();
+    let half = f64::from(delta_h) / 2.0;
+    let wide = root * sin_fast(half);
+    let delta_big_h =
+        settled(wide, wide.abs() * MARGIN).unwrap_or_else(|| (root * half.sin()) as f32);
+    let h_bar = mean_hue(h1, h2);
+    let t = hue_weight_fast(h_bar);
+    let s_h = (1.0 + 0.015 * f64::from(c_bar_prime) * f64::from(t)) as f32;
+    let r_t = rotation_fast(c_bar_prime, h_bar);
+    let lightness = delta_l / (0.65f32 * s_l);
+    let chroma = delta_c / (1.0f32 * s_c);
+    let hue = delta_big_h / (4.0f32 * s_h);
+    let (ld, cd, hd) = (f64::from(lightness), f64::from(chroma), f64::from(hue));
+    (ld * ld + cd * cd + hd * hd + f64::from(r_t * chroma * hue)).sqrt() as f32
+}
+
 /// A direct-mapped memo of [`lab`] keyed by the packed (Y, Cb, Cr) triple. The conversion is
 /// a pure function of the triple and costs six `pow` calls, while pictures repeat triples
 /// heavily (a subsampled chroma sample is shared by 2 or 4 luma samples, and flat areas and
 /// the reference/distorted pair share many), so a hit replaces the calls with one load.
 #[derive(Debug)]
 pub struct LabCache {
-    keys: Vec<u64>,
-    values: Vec<Lab>,
+    slots: Vec<Slot>,
     bit_depth: u8,
 }
 
+/// A remembered colour and the packed triple it belongs to, side by side so that a lookup
+/// touches one cache line.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    key: u64,
+    lab: Lab,
+}
+
 /// log2 of the number of cache slots.
-const CACHE_BITS: u32 = 16;
+const CACHE_BITS: u32 = 17;
 /// A key no triple packs to (triples use at most 48 bits).
 const EMPTY: u64 = u64::MAX;
 
@@ -198,8 +320,13 @@ impl LabCache {
     /// An empty cache for samples of `bit_depth` bits.
     pub fn new(bit_depth: u8) -> Self {
         LabCache {
-            keys: vec![EMPTY; 1 << CACHE_BITS],
-            values: vec![Lab::default(); 1 << CACHE_BITS],
+            slots: vec![
+                Slot {
+                    key: EMPTY,
+                    lab: Lab::default(),
+                };
+                1 << CACHE_BITS
+            ],
             bit_depth,
         }
     }
@@ -208,15 +335,14 @@ impl LabCache {
     #[inline(always)]
     pub fn get(&mut self, y: u16, u: u16, v: u16) -> Lab {
         let key = u64::from(y) | (u64::from(u) << 16) | (u64::from(v) << 32);
-        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
-        // The vectors hold 1 << CACHE_BITS entries and `slot` is below that.
-        if self.keys[slot] == key {
-            return self.values[slot];
+        let index = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
+        // `index` is below 1 << CACHE_BITS, the number of slots.
+        let slot = &mut self.slots[index];
+        if slot.key != key {
+            slot.key = key;
+            slot.lab = lab(u32::from(y), u32::from(u), u32::from(v), self.bit_depth);
         }
-        let value = lab(u32::from(y), u32::from(u), u32::from(v), self.bit_depth);
-        self.keys[slot] = key;
-        self.values[slot] = value;
-        value
+        slot.lab
     }
 }
 

@@ -5,7 +5,7 @@
 //! `DIR/{W}x{H}_{FMT}_{BD}_{ref,dis}.yuv`, and each case was measured with
 //! `vmaf -r R -d D -w W -h H -p FMT -b BD -n --feature ciede --cpumask 48 --json -o OUT`.
 
-use super::kernel::{self, ChromaLayout};
+use super::kernel::{self, ChromaLayout, Lab};
 use super::*;
 use crate::feature::motion::fixture;
 use crate::feature::{find_extractor, find_provider};
@@ -292,4 +292,94 @@ fn unsupported_geometries_are_refused() {
     let (r, _) = fixture::pair(PixelFormat::Yuv444, 8, 32, 18, 0, 0);
     assert!(ex.extract(&r, &r, 0, &mut Vec::new()).is_err());
     assert_eq!(find_provider("ciede2000").map(|i| i.name), Some("ciede"));
+}
+
+/// Deterministic pseudo-random numbers (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u32) -> u32 {
+        ((self.next() >> 32) % u64::from(n)) as u32
+    }
+}
+
+/// The checked stand-ins give libm's ΔE bit for bit: on pairs of nearby colours (as a
+/// distorted picture has) and of unrelated ones, at 8 and 10 bits, and on colours off the
+/// YUV grid.
+#[test]
+fn fast_delta_e_equals_libm() {
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    let mut checked = 0u32;
+    for bd in [8u8, 10] {
+        let max = (1u32 << bd) - 1;
+        for n in 0..400_000u32 {
+            let (y, u, v) = (rng.below(max + 1), rng.below(max + 1), rng.below(max + 1));
+            let c1 = kernel::lab(y, u, v, bd);
+            let spread = if n % 2 == 0 { 8 << (bd - 8) } else { max };
+            let mut near = |s: u32| {
+                let d = rng.below(2 * spread + 1) as i64 - i64::from(spread);
+                (i64::from(s) + d).clamp(0, i64::from(max)) as u32
+            };
+            let c2 = kernel::lab(near(y), near(u), near(v), bd);
+            let (fast, libm) = (kernel::delta_e(&c1, &c2), kernel::delta_e_libm(&c1, &c2));
+            assert_eq!(fast.to_bits(), libm.to_bits(), "{c1:?} {c2:?}");
+            checked += 1;
+        }
+    }
+    for _ in 0..400_000 {
+        let lab = |rng: &mut Rng| {
+            let l = rng.below(100_001) as f32 / 1000.0;
+            let a = (rng.below(300_001) as f32 - 150_000.0) / 1000.0;
+            let b = (rng.below(300_001) as f32 - 150_000.0) / 1000.0;
+            let (ad, bd) = (f64::from(a), f64::from(b));
+            Lab {
+                l,
+                a,
+                b,
+                c: (ad * ad + bd * bd).sqrt() as f32,
+            }
+        };
+        let (c1, c2) = (lab(&mut rng), lab(&mut rng));
+        let (fast, libm) = (kernel::delta_e(&c1, &c2), kernel::delta_e_libm(&c1, &c2));
+        assert_eq!(fast.to_bits(), libm.to_bits(), "{c1:?} {c2:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 1_200_000);
+}
+
+/// The stand-ins are far inside the margin, so the checked paths are taken (and the libm
+/// fallbacks stay rare); `settled` refuses an interval that straddles two floats.
+#[test]
+fn stand_ins_are_accurate() {
+    use super::fast;
+    let mut rng = Rng(99);
+    let mut worst = [0.0f64; 4];
+    for _ in 0..200_000 {
+        let x = (rng.below(1 << 30) as f64 / f64::from(1u32 << 30) - 0.5) * 60.0;
+        let (s, c) = fast::sin_cos(x);
+        worst[0] = worst[0].max((s - x.sin()).abs()).max((c - x.cos()).abs());
+        let e = -(rng.below(1 << 30) as f64 / f64::from(1u32 << 30)) * 130.0;
+        worst[1] = worst[1].max(((fast::exp(e) - e.exp()) / e.exp()).abs());
+        let (yv, xv) = (
+            (rng.below(1 << 20) as f64 - f64::from(1u32 << 19)) / 1000.0,
+            (rng.below(1 << 20) as f64 - f64::from(1u32 << 19)) / 1000.0,
+        );
+        if yv != 0.0 && xv != 0.0 {
+            let want = yv.atan2(xv);
+            worst[2] = worst[2].max(((fast::atan2(yv, xv) - want) / want).abs());
+        }
+        let small = x * 1e-6;
+        worst[3] = worst[3].max(((fast::sin_cos(small).0 - small.sin()) / small.sin()).abs());
+    }
+    assert!(worst.iter().all(|&w| w < 1e-14), "{worst:?}");
+    assert_eq!(fast::settled(1.5, 1e-12), Some(1.5));
+    let edge = 1.0 + f64::from(f32::EPSILON) / 2.0;
+    assert_eq!(fast::settled(edge, 1e-12), None);
 }
