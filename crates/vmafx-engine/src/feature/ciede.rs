@@ -7,6 +7,7 @@
 //! width from libvmaf's padded plane layout (see [`kernel::ChromaLayout`]). The extractor has
 //! no options and refuses 4:0:0, as libvmaf does.
 
+pub mod batch;
 pub mod fast;
 pub mod kernel;
 
@@ -18,6 +19,7 @@ use crate::options::{OptionSpec, OptionValues};
 use crate::picture::{Picture, Pixel, PixelFormat, Plane, PlaneData};
 use crate::EngineError;
 
+use batch::{Batch, LANES};
 use kernel::{ChromaLayout, LabCache};
 
 /// libvmaf's `ciede` takes no options.
@@ -48,6 +50,9 @@ pub struct CiedeExtractor {
     layout: Option<ChromaLayout>,
     name: Arc<str>,
     cache: LabCache,
+    simd: SimdLevel,
+    /// Colour pairs waiting for their ΔE.
+    batch: Box<Batch>,
     /// Upsampled chroma rows: reference Cb, Cr, distorted Cb, Cr.
     rows: [Vec<u16>; 4],
 }
@@ -57,7 +62,7 @@ impl CiedeExtractor {
     pub fn new(
         _options: &OptionValues,
         geometry: Geometry,
-        _simd: SimdLevel,
+        simd: SimdLevel,
     ) -> Result<Self, EngineError> {
         if !matches!(geometry.bit_depth, 8 | 10 | 12 | 16) {
             return Err(EngineError::UnsupportedPicture(format!(
@@ -88,6 +93,8 @@ impl CiedeExtractor {
             layout,
             name: Arc::from("ciede2000"),
             cache: LabCache::new(geometry.bit_depth),
+            simd,
+            batch: Box::default(),
             rows: std::array::from_fn(|_| vec![0; w]),
         })
     }
@@ -96,6 +103,7 @@ impl CiedeExtractor {
     fn sum<T: Pixel + Into<u32>>(&mut self, r: [&Plane<T>; 3], d: [&Plane<T>; 3]) -> f64 {
         let (w, h) = (self.geometry.width, self.geometry.height);
         let mut sum = 0.0f64;
+        let mut pending = 0;
         let [ru, rv, du, dv] = &mut self.rows;
         for i in 0..h {
             let (ry, dy) = (r[0].row(i), d[0].row(i));
@@ -132,12 +140,22 @@ impl CiedeExtractor {
                 if a == b {
                     continue;
                 }
-                let c1 = self.cache.get(a.0, a.1, a.2);
-                let c2 = self.cache.get(b.0, b.1, b.2);
-                sum += f64::from(kernel::delta_e(&c1, &c2));
+                let k = pending;
+                self.batch.first[k] = self.cache.get(a.0, a.1, a.2);
+                self.batch.second[k] = self.cache.get(b.0, b.1, b.2);
+                pending += 1;
+                if pending == LANES {
+                    self.batch.run(self.simd, LANES);
+                    // In pixel order, as libvmaf adds them.
+                    sum = self.batch.out.iter().fold(sum, |s, &d| s + f64::from(d));
+                    pending = 0;
+                }
             }
         }
-        sum
+        self.batch.run(self.simd, pending);
+        self.batch.out[..pending]
+            .iter()
+            .fold(sum, |s, &d| s + f64::from(d))
     }
 }
 

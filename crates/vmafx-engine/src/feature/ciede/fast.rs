@@ -12,12 +12,15 @@ use std::f64::consts::{FRAC_PI_2, PI};
 /// Relative margin put around a stand-in's result before the `float` rounding is checked.
 pub const MARGIN: f64 = 1e-12;
 
-/// The `float` that every value within `e` of `v` rounds to, if there is one.
+/// The `float` that every value within `e` of `v` rounds to, if there is one. A margin of 0
+/// comes only with a stand-in result of exactly ±0, which every site gets only where libm's
+/// chain gives the same zero (a factor or argument that is itself exactly 0), so it is kept
+/// with its sign (`-0.0 + 0.0` would give +0).
 #[inline(always)]
 pub fn settled(v: f64, e: f64) -> Option<f32> {
     let lo = (v - e) as f32;
     let hi = (v + e) as f32;
-    (lo.to_bits() == hi.to_bits()).then_some(lo)
+    (lo.to_bits() == hi.to_bits() || e == 0.0).then_some(lo)
 }
 
 /// x rounded to an integer (ties to even) without a libm call, for |x| < 2^51.

@@ -45,7 +45,9 @@ fn lab_f(c: f64) -> f32 {
     const KAPPA: f64 = 24389.0 / 27.0;
     const EPSILON: f64 = 216.0 / 24389.0;
     if c > EPSILON {
-        c.powf(1.0 / 3.0) as f32
+        // libm's cbrt is a stand-in for pow(c, 1/3), checked as in [`super::fast`].
+        let root = c.cbrt();
+        settled(root, root * MARGIN).unwrap_or_else(|| c.powf(1.0 / 3.0) as f32)
     } else {
         ((KAPPA * c + 16.0) * (1.0 / 116.0)) as f32
     }
@@ -312,7 +314,7 @@ struct Slot {
 }
 
 /// log2 of the number of cache slots.
-const CACHE_BITS: u32 = 17;
+const CACHE_BITS: u32 = 19;
 /// A key no triple packs to (triples use at most 48 bits).
 const EMPTY: u64 = u64::MAX;
 

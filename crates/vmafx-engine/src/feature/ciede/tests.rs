@@ -375,6 +375,8 @@ fn stand_ins_are_accurate() {
             let want = yv.atan2(xv);
             worst[2] = worst[2].max(((fast::atan2(yv, xv) - want) / want).abs());
         }
+        let c = rng.below(1 << 30) as f64 / f64::from(1u32 << 28) + 0.008;
+        worst[3] = worst[3].max(((c.cbrt() - c.powf(1.0 / 3.0)) / c.cbrt()).abs());
         let small = x * 1e-6;
         worst[3] = worst[3].max(((fast::sin_cos(small).0 - small.sin()) / small.sin()).abs());
     }
@@ -382,4 +384,57 @@ fn stand_ins_are_accurate() {
     assert_eq!(fast::settled(1.5, 1e-12), Some(1.5));
     let edge = 1.0 + f64::from(f32::EPSILON) / 2.0;
     assert_eq!(fast::settled(edge, 1e-12), None);
+}
+
+/// The batched ΔE equals libm's at every SIMD level this CPU has, redoing few lanes: on
+/// colour pairs from YUV triples (nearby and unrelated) at 8 and 10 bits.
+#[test]
+fn batched_delta_e_equals_libm_at_every_level() {
+    use super::batch::{Batch, LANES};
+    for level in SimdLevel::ALL {
+        if !crate::cpu::twin_level_available(level, "ciede batched ΔE") {
+            continue;
+        }
+        let mut rng = Rng(0xC1ED_E200 + level as u64);
+        let mut batch = Batch::default();
+        let (mut redone, mut total) = (0, 0);
+        for bd in [8u8, 10] {
+            let max = (1u32 << bd) - 1;
+            for round in 0..3000u32 {
+                let n = if round % 7 == 0 {
+                    (round as usize) % LANES
+                } else {
+                    LANES
+                };
+                for k in 0..n {
+                    let (y, u, v) = (rng.below(max + 1), rng.below(max + 1), rng.below(max + 1));
+                    let spread = if k % 2 == 0 { 8 << (bd - 8) } else { max };
+                    let mut near = |s: u32| {
+                        let d = rng.below(2 * spread + 1) as i64 - i64::from(spread);
+                        (i64::from(s) + d).clamp(0, i64::from(max)) as u32
+                    };
+                    let (y2, u2, v2) = (near(y), near(u), near(v));
+                    batch.first[k] = kernel::lab(y, u, v, bd);
+                    batch.second[k] = kernel::lab(y2, u2, v2, bd);
+                }
+                batch.run(level, n);
+                redone += batch.redone(n);
+                total += n;
+                for k in 0..n {
+                    let want = kernel::delta_e_libm(&batch.first[k], &batch.second[k]);
+                    assert_eq!(
+                        batch.out[k].to_bits(),
+                        want.to_bits(),
+                        "{:?} {:?} at {level}",
+                        batch.first[k],
+                        batch.second[k]
+                    );
+                }
+            }
+        }
+        assert!(
+            redone * 1000 < total,
+            "{redone} of {total} redone at {level}"
+        );
+    }
 }
