@@ -438,3 +438,24 @@ fn batched_delta_e_equals_libm_at_every_level() {
         );
     }
 }
+
+/// Pictures down to one sample, whose subsampled chroma planes are empty, score without
+/// panicking.
+#[test]
+fn tiny_pictures_do_not_panic() {
+    for format in [
+        PixelFormat::Yuv420,
+        PixelFormat::Yuv422,
+        PixelFormat::Yuv444,
+    ] {
+        for bd in [8u8, 10] {
+            for (w, h) in [(1, 1), (1, 2), (2, 1), (3, 1), (1, 5), (2, 2)] {
+                let mut ex = build(geometry(format, bd, (w, h))).unwrap();
+                let (r, d) = fixture::pair(format, bd, w, h, 0, 1);
+                let mut out = Vec::new();
+                ex.extract(&r, &d, 0, &mut out).unwrap();
+                assert_eq!(out.len(), 1);
+            }
+        }
+    }
+}
