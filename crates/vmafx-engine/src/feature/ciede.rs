@@ -22,6 +22,9 @@ use crate::EngineError;
 use batch::{Batch, LANES};
 use kernel::{ChromaLayout, LabCache};
 
+/// How many pixels ahead the colour memo's slots are prefetched.
+const PREFETCH_AHEAD: usize = 16;
+
 /// libvmaf's `ciede` takes no options.
 pub static OPTIONS: &[OptionSpec] = &[];
 
@@ -132,6 +135,17 @@ impl CiedeExtractor {
                 }
             };
             for j in 0..w {
+                if let (Some(&y1), Some(&u1), Some(&v1), Some(&y2), Some(&u2), Some(&v2)) = (
+                    ry.get(j + PREFETCH_AHEAD),
+                    ru.get(j + PREFETCH_AHEAD),
+                    rv.get(j + PREFETCH_AHEAD),
+                    dy.get(j + PREFETCH_AHEAD),
+                    du.get(j + PREFETCH_AHEAD),
+                    dv.get(j + PREFETCH_AHEAD),
+                ) {
+                    self.cache.prefetch(y1.widen() as u16, u1, v1);
+                    self.cache.prefetch(y2.widen() as u16, u2, v2);
+                }
                 let (a, b) = (
                     (ry[j].widen() as u16, ru[j], rv[j]),
                     (dy[j].widen() as u16, du[j], dv[j]),

@@ -334,11 +334,35 @@ impl LabCache {
         }
     }
 
+    #[inline(always)]
+    fn locate(y: u16, u: u16, v: u16) -> (u64, usize) {
+        let key = u64::from(y) | (u64::from(u) << 16) | (u64::from(v) << 32);
+        let index = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
+        (key, index)
+    }
+
+    /// Starts loading the slot of (`y`, `u`, `v`): the memo is far larger than the CPU's
+    /// caches, and the pixel loop knows its next triples well ahead.
+    #[inline(always)]
+    pub fn prefetch(&self, y: u16, u: u16, v: u16) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let (_, index) = Self::locate(y, u, v);
+            if let Some(slot) = self.slots.get(index) {
+                // SAFETY: SSE is part of x86-64's baseline, and a prefetch reads nothing
+                // architecturally; the pointer is to a live slot anyway.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>((slot as *const Slot).cast::<i8>()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (y, u, v);
+    }
+
     /// The colour of (`y`, `u`, `v`), computed or remembered.
     #[inline(always)]
     pub fn get(&mut self, y: u16, u: u16, v: u16) -> Lab {
-        let key = u64::from(y) | (u64::from(u) << 16) | (u64::from(v) << 32);
-        let index = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
+        let (key, index) = Self::locate(y, u, v);
         // `index` is below 1 << CACHE_BITS, the number of slots.
         let slot = &mut self.slots[index];
         if slot.key != key {
