@@ -314,7 +314,8 @@ struct Slot {
 }
 
 /// log2 of the number of cache slots: 2^19 slots of 24 bytes (12 MiB) measured fastest on
-/// 1080p, where a frame holds about 220 000 distinct triples (2^15 to 2^20 were tried).
+/// 1080p, where a frame holds about 220 000 distinct triples (2^15 to 2^20 were tried). At
+/// least 8: luma's low byte picks the slot within a chroma block.
 const CACHE_BITS: u32 = 19;
 /// A key no triple packs to (triples use at most 48 bits).
 const EMPTY: u64 = u64::MAX;
@@ -337,7 +338,10 @@ impl LabCache {
     #[inline(always)]
     fn locate(y: u16, u: u16, v: u16) -> (u64, usize) {
         let key = u64::from(y) | (u64::from(u) << 16) | (u64::from(v) << 32);
-        let index = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
+        // Chroma picks a block of 256 slots and the low luma bits the slot in it: neighbouring
+        // pixels share chroma and differ in luma, so their slots lie close together.
+        let chroma = (key >> 16).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - (CACHE_BITS - 8));
+        let index = ((chroma << 8) | (key & 0xFF)) as usize;
         (key, index)
     }
 
