@@ -296,9 +296,10 @@ pub fn delta_e(c1: &Lab, c2: &Lab) -> f32 {
 }
 
 /// A direct-mapped memo of [`lab`] keyed by the packed (Y, Cb, Cr) triple. The conversion is
-/// a pure function of the triple and costs three `pow` and three `cbrt` calls, while pictures repeat triples
-/// heavily (a subsampled chroma sample is shared by 2 or 4 luma samples, and flat areas and
-/// the reference/distorted pair share many), so a hit replaces the calls with one load.
+/// a pure function of the triple and costs three `pow` and three `cbrt` calls, while pictures
+/// repeat triples heavily (a subsampled chroma sample is shared by 2 or 4 luma samples, and
+/// flat areas and the reference/distorted pair share many), so a hit replaces the calls with
+/// one load.
 #[derive(Debug)]
 pub struct LabCache {
     slots: Vec<Slot>,
