@@ -3,6 +3,7 @@
 //! `speed_temporal`, `float_vif`, `float_adm`, `float_motion`).
 
 pub mod adm;
+pub mod ciede;
 pub mod float_adm;
 pub(crate) mod float_common;
 pub mod float_motion;
@@ -138,7 +139,7 @@ pub struct ExtractorInfo {
 }
 
 /// Every extractor the engine knows.
-pub fn registry() -> [&'static ExtractorInfo; 12] {
+pub fn registry() -> [&'static ExtractorInfo; 13] {
     [
         &adm::INFO,
         &motion::INFO,
@@ -152,6 +153,7 @@ pub fn registry() -> [&'static ExtractorInfo; 12] {
         &float_vif::INFO,
         &float_adm::INFO,
         &float_motion::INFO,
+        &ciede::INFO,
     ]
 }
 
