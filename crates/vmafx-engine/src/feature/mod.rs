@@ -2,6 +2,7 @@
 //! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`).
 
 pub mod adm;
+pub mod cambi;
 pub mod motion;
 pub mod name;
 pub mod psnr;
@@ -118,7 +119,7 @@ pub struct ExtractorInfo {
 }
 
 /// Every extractor the engine knows.
-pub fn registry() -> [&'static ExtractorInfo; 6] {
+pub fn registry() -> [&'static ExtractorInfo; 7] {
     [
         &adm::INFO,
         &motion::INFO,
@@ -126,6 +127,7 @@ pub fn registry() -> [&'static ExtractorInfo; 6] {
         &psnr::INFO,
         &ssim::INFO,
         &ssim::ms_ssim::INFO,
+        &cambi::INFO,
     ]
 }
 

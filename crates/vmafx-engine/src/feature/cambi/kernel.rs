@@ -1,0 +1,629 @@
+//! CAMBI's per-picture work, in libvmaf v3.2.0's order: conversion to 10 bits (with
+//! nearest-neighbour resizing and, below 10 encoded bits, the 2x2 anti-dithering average), the
+//! flat-area mask, then per scale the 2x decimation, the 3x3 mode filter, the contrast
+//! ("c") values from sliding per-column histograms, and top-k pooling.
+//!
+//! Every buffer is a plane of libvmaf's size and stride, worked in place as libvmaf works its
+//! own, so that the rows and columns libvmaf reads past a small scale's edge hold what they
+//! hold there.
+
+use crate::cpu::SimdLevel;
+use crate::picture::{Plane, PlaneData};
+
+/// Number of scales CAMBI pools over.
+pub const NUM_SCALES: usize = 5;
+/// Weight of each scale in the final inner product.
+const SCALE_WEIGHTS: [f64; NUM_SCALES] = [16.0, 8.0, 4.0, 2.0, 1.0];
+/// Suprathreshold contrast response: weight of a step of `d + 1` luma levels.
+pub const CONTRAST_WEIGHTS: [i32; 32] = [
+    1, 2, 3, 4, 4, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+];
+/// Side of the flat-area mask's square.
+const MASK_FILTER_SIZE: usize = 7;
+/// Entries in libvmaf's reciprocal table; a window's pixel count must stay below it.
+pub const RECIPROCAL_LUT_SIZE: usize = 4226;
+
+/// libvmaf's reciprocal table: `1/i` printed to nine significant digits and read back as an
+/// f32 (not the correctly rounded `1.0f / i`, which differs in 42 entries), `[0] = 0`.
+pub fn reciprocal_lut() -> Vec<f32> {
+    let mut lut = Vec::with_capacity(RECIPROCAL_LUT_SIZE);
+    lut.push(0.0);
+    for i in 1..RECIPROCAL_LUT_SIZE {
+        let text = format!("{:.8e}", 1.0 / i as f64);
+        lut.push(text.parse::<f32>().unwrap_or(1.0 / i as f32));
+    }
+    lut
+}
+
+/// libvmaf's picture row alignment: strides are rounded up to 32 samples.
+pub fn aligned_stride(width: usize) -> usize {
+    (width + 31) & !31
+}
+
+/// A 10-bit working plane with libvmaf's stride and one spare zero row, so that the one row
+/// libvmaf may read just past a picture's bottom stays inside it.
+#[derive(Debug, Clone)]
+pub struct Work {
+    /// Samples, `stride * (rows + 1)`.
+    pub data: Vec<u16>,
+    /// libvmaf's stride for the allocated width.
+    pub stride: usize,
+}
+
+impl Work {
+    /// A zeroed plane of `width` x `height` (libvmaf zeroes its pictures on allocation).
+    pub fn new(width: usize, height: usize) -> Self {
+        let stride = aligned_stride(width);
+        Work {
+            data: vec![0; stride * (height + 1)],
+            stride,
+        }
+    }
+}
+
+/// Visibility tables derived from the options once per run.
+#[derive(Debug, Clone)]
+pub struct Contrast {
+    /// `1 << max_log_contrast`.
+    pub num_diffs: usize,
+    /// Per step `d + 1`: the highest (offset by `num_diffs`) 10-bit luma where it is visible.
+    pub tvi: Vec<u16>,
+    /// Luma at or below which banding is taken as invisible (0: none).
+    pub vlt: u16,
+    /// Contrast weight per step.
+    pub weights: Vec<i32>,
+    /// Lowest raw luma that can matter to any c value.
+    pub band_base: u16,
+    /// Number of luma values from `band_base` that can matter (libvmaf's u16 arithmetic).
+    pub band_size: u16,
+}
+
+impl Contrast {
+    /// Builds the tables from the already validated thresholds.
+    pub fn new(num_diffs: usize, tvi: Vec<u16>, vlt: u16) -> Self {
+        let lo = i32::from(vlt) - 3 * num_diffs as i32 + 1;
+        let band_base = if lo > 0 { lo as u16 } else { 0 };
+        let last = tvi.last().copied().unwrap_or(0);
+        let band_size = last.wrapping_add(1).wrapping_sub(band_base);
+        Contrast {
+            num_diffs,
+            tvi,
+            vlt,
+            weights: CONTRAST_WEIGHTS[..num_diffs].to_vec(),
+            band_base,
+            band_size,
+        }
+    }
+}
+
+/// Writes the luma of `plane` (of depth `bpc`) at `out_w` x `out_h` into `out` as 10-bit
+/// samples, as libvmaf's `decimate_generic_*_and_convert_to_10b` do.
+pub fn to_10bit(plane: &PlaneData, bpc: u8, out: &mut Work, out_w: usize, out_h: usize) {
+    let stride = out.stride;
+    match plane {
+        PlaneData::U8(p) => {
+            let shift = 10u32.saturating_sub(u32::from(bpc));
+            resample(
+                p,
+                out_w,
+                out_h,
+                |v| u16::from(v) << shift,
+                stride,
+                &mut out.data,
+            );
+        }
+        PlaneData::U16(p) if bpc < 10 => {
+            resample(p, out_w, out_h, |v| v << 1, stride, &mut out.data);
+        }
+        PlaneData::U16(p) => {
+            let shift = u32::from(bpc) - 10;
+            let round = if shift == 0 { 0 } else { 1u32 << (shift - 1) };
+            if bpc == 10 && p.width == out_w && p.height == out_h {
+                // libvmaf copies the input's whole rows, padding included, as one block with
+                // the input's stride, whatever the output's stride is.
+                let in_stride = aligned_stride(p.width);
+                for y in 0..p.height {
+                    let dst = &mut out.data[y * in_stride..(y + 1) * in_stride];
+                    dst[..p.width].copy_from_slice(p.row(y));
+                    dst[p.width..].fill(0);
+                }
+                return;
+            }
+            resample(
+                p,
+                out_w,
+                out_h,
+                |v| ((u32::from(v) + round) >> shift) as u16,
+                stride,
+                &mut out.data,
+            );
+        }
+    }
+}
+
+fn resample<T: crate::picture::Pixel>(
+    p: &Plane<T>,
+    out_w: usize,
+    out_h: usize,
+    convert: impl Fn(T) -> u16,
+    stride: usize,
+    out: &mut [u16],
+) {
+    if p.width == out_w && p.height == out_h {
+        for y in 0..out_h {
+            for (o, &v) in out[y * stride..y * stride + out_w].iter_mut().zip(p.row(y)) {
+                *o = convert(v);
+            }
+        }
+        return;
+    }
+    let ratio_x = p.width as f32 / out_w as f32;
+    let ratio_y = p.height as f32 / out_h as f32;
+    // libvmaf writes these with double constants, so they are rounded through double.
+    let start_x = (f64::from(ratio_x) / 2.0 - 0.5) as f32;
+    let start_y = (f64::from(ratio_y) / 2.0 - 0.5) as f32;
+    let mut y = start_y;
+    for i in 0..out_h {
+        let src_y = ((f64::from(y) + 0.5) as i32).clamp(0, p.height as i32 - 1) as usize;
+        let row = p.row(src_y);
+        let mut x = start_x;
+        for o in &mut out[i * stride..i * stride + out_w] {
+            let src_x = ((f64::from(x) + 0.5) as i32).clamp(0, p.width as i32 - 1) as usize;
+            *o = convert(row[src_x]);
+            x += ratio_x;
+        }
+        y += ratio_y;
+    }
+}
+
+/// libvmaf's in-place 2x2 average, used when the encode had fewer than 10 bits.
+pub fn anti_dither(img: &mut Work, width: usize, height: usize) {
+    let s = img.stride;
+    let d = &mut img.data;
+    if width == 0 || height == 0 {
+        return;
+    }
+    for i in 0..height - 1 {
+        for j in 0..width - 1 {
+            let sum = u32::from(d[i * s + j])
+                + u32::from(d[i * s + j + 1])
+                + u32::from(d[(i + 1) * s + j])
+                + u32::from(d[(i + 1) * s + j + 1]);
+            d[i * s + j] = (sum >> 2) as u16;
+        }
+        let j = width - 1;
+        d[i * s + j] = ((u32::from(d[i * s + j]) + u32::from(d[(i + 1) * s + j])) >> 1) as u16;
+    }
+    let i = height - 1;
+    for j in 0..width - 1 {
+        d[i * s + j] = ((u32::from(d[i * s + j]) + u32::from(d[i * s + j + 1])) >> 1) as u16;
+    }
+}
+
+fn ceil_log2(n: u32) -> i32 {
+    if n == 0 {
+        0
+    } else {
+        (32 - (n - 1).leading_zeros()) as i32
+    }
+}
+
+/// The flat-pixel count above which a pixel is masked in, for a picture of `w` x `h`.
+pub fn mask_index(w: usize, h: usize) -> u32 {
+    let shifted = ((w >> 6) as u32).wrapping_mul((h >> 6) as u32);
+    let f = MASK_FILTER_SIZE as i32;
+    ((f * f + 3 * (ceil_log2(shifted) - 11) - 1) >> 1) as u16 as u32
+}
+
+/// Scratch of the mask: flatness per pixel and the vertical window sums of one row.
+#[derive(Debug, Default, Clone)]
+pub struct MaskScratch {
+    flat: Vec<u8>,
+    column: Vec<u32>,
+}
+
+/// Sets `mask` to 1 where more than [`mask_index`] pixels of the 7x7 square around the pixel
+/// (outside the picture counting as not flat) equal their right and lower neighbours (the
+/// picture's last column and row counting as equal), else 0.
+pub fn spatial_mask(img: &Work, mask: &mut Work, w: usize, h: usize, scratch: &mut MaskScratch) {
+    let s = img.stride;
+    let d = &img.data;
+    let threshold = mask_index(w, h);
+    scratch.flat.clear();
+    scratch.flat.resize(w * h, 0);
+    for r in 0..h {
+        let row = &d[r * s..r * s + w];
+        let below = if r + 1 < h {
+            Some(&d[(r + 1) * s..(r + 1) * s + w])
+        } else {
+            None
+        };
+        let out = &mut scratch.flat[r * w..(r + 1) * w];
+        for c in 0..w {
+            let horizontal = c + 1 == w || row[c] == row[c + 1];
+            let vertical = below.is_none_or(|b| row[c] == b[c]);
+            out[c] = u8::from(horizontal && vertical);
+        }
+    }
+    let pad = MASK_FILTER_SIZE / 2;
+    scratch.column.clear();
+    scratch.column.resize(w, 0);
+    // Start with rows 0..pad in the column sums; row r adds row r + pad and drops r - pad - 1.
+    for r in 0..pad.min(h) {
+        for (c, f) in scratch
+            .column
+            .iter_mut()
+            .zip(&scratch.flat[r * w..(r + 1) * w])
+        {
+            *c += u32::from(*f);
+        }
+    }
+    for r in 0..h {
+        if r + pad < h {
+            let add = &scratch.flat[(r + pad) * w..(r + pad + 1) * w];
+            for (c, f) in scratch.column.iter_mut().zip(add) {
+                *c += u32::from(*f);
+            }
+        }
+        if r > pad {
+            let sub = &scratch.flat[(r - pad - 1) * w..(r - pad) * w];
+            for (c, f) in scratch.column.iter_mut().zip(sub) {
+                *c -= u32::from(*f);
+            }
+        }
+        let out = &mut mask.data[r * mask.stride..r * mask.stride + w];
+        let col = &scratch.column;
+        let mut sum: u32 = col[..pad.min(w)].iter().sum();
+        for c in 0..w {
+            if c + pad < w {
+                sum += col[c + pad];
+            }
+            if c > pad {
+                sum -= col[c - pad - 1];
+            }
+            out[c] = u16::from(sum > threshold);
+        }
+    }
+}
+
+/// `data[i][j] = data[2i][2j]` for the `w` x `h` top-left, in place.
+pub fn decimate(img: &mut Work, w: usize, h: usize) {
+    let s = img.stride;
+    for i in 0..h {
+        for j in 0..w {
+            img.data[i * s + j] = img.data[2 * i * s + 2 * j];
+        }
+    }
+}
+
+#[inline(always)]
+fn mode3(a: u16, b: u16, c: u16) -> u16 {
+    if a == b || a == c {
+        a
+    } else if b == c {
+        b
+    } else {
+        a.min(b).min(c)
+    }
+}
+
+/// The 3x3 mode filter (row-wise then column-wise mode of three, the minimum when all differ),
+/// in place; the outer rows and columns keep their samples through the respective pass.
+pub fn filter_mode(img: &mut Work, w: usize, h: usize, buffer: &mut Vec<u16>) {
+    let s = img.stride;
+    buffer.clear();
+    buffer.resize(3 * w, 0);
+    if w == 0 {
+        return;
+    }
+    let mut line = 0;
+    for i in 0..h {
+        {
+            let row = &img.data[i * s..i * s + w];
+            let out = &mut buffer[line * w..(line + 1) * w];
+            out[0] = row[0];
+            for j in 1..w.saturating_sub(1) {
+                out[j] = mode3(row[j - 1], row[j], row[j + 1]);
+            }
+            out[w - 1] = row[w - 1];
+        }
+        if i > 1 {
+            let (b0, rest) = buffer.split_at(w);
+            let (b1, b2) = rest.split_at(w);
+            let out = &mut img.data[(i - 1) * s..(i - 1) * s + w];
+            for j in 0..w {
+                out[j] = mode3(b0[j], b1[j], b2[j]);
+            }
+        }
+        line = if line == 2 { 0 } else { line + 1 };
+    }
+}
+
+/// Adds `delta` (1 or -1 as wrapping u16) to `row[left..right]`.
+#[inline(always)]
+fn bump(row: &mut [u16], left: usize, right: usize, delta: u16) {
+    for v in &mut row[left..right] {
+        *v = v.wrapping_add(delta);
+    }
+}
+
+/// Scratch of the c values: the histograms and the c values themselves.
+#[derive(Debug, Default, Clone)]
+pub struct CScratch {
+    /// `band_size` rows of `w` counts: for luma `base + k`, row `k` column `j` counts the
+    /// masked pixels of that luma in the window around column `j` and the current row.
+    pub hist: Vec<u16>,
+    /// The c values of the current scale, row-major `w` wide.
+    pub c: Vec<f32>,
+}
+
+/// Computes the c values of the `w` x `h` picture `img` under `mask` with a `window` square.
+#[allow(clippy::too_many_arguments)]
+pub fn c_values(
+    level: SimdLevel,
+    img: &Work,
+    mask: &Work,
+    w: usize,
+    h: usize,
+    window: usize,
+    k: &Contrast,
+    lut: &[f32],
+    scratch: &mut CScratch,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= SimdLevel::Avx2 {
+        // SAFETY: the caller checked the CPU runs AVX2.
+        unsafe { c_values_avx2(img, mask, w, h, window, k, lut, scratch) };
+        return;
+    }
+    let _ = level;
+    c_values_generic(img, mask, w, h, window, k, lut, scratch);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn c_values_avx2(
+    img: &Work,
+    mask: &Work,
+    w: usize,
+    h: usize,
+    window: usize,
+    k: &Contrast,
+    lut: &[f32],
+    scratch: &mut CScratch,
+) {
+    c_values_generic(img, mask, w, h, window, k, lut, scratch);
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn c_values_generic(
+    img: &Work,
+    mask: &Work,
+    w: usize,
+    h: usize,
+    window: usize,
+    k: &Contrast,
+    lut: &[f32],
+    scratch: &mut CScratch,
+) {
+    let pad = window / 2;
+    let s = img.stride;
+    let base = k.band_base;
+    let size = usize::from(k.band_size);
+    let hist = &mut scratch.hist;
+    hist.clear();
+    hist.resize(w * size, 0);
+    let c = &mut scratch.c;
+    c.clear();
+    // libvmaf may compute the row just below the picture; its values are never pooled.
+    c.resize(w * (h.max(pad) + 1), 0.0);
+
+    // The histogram row of the pixel at (r, j), if it is masked in and in the band.
+    let in_band = |r: usize, j: usize| -> Option<usize> {
+        if mask.data[r * mask.stride + j] == 0 {
+            return None;
+        }
+        let k = img.data[r * s + j].wrapping_sub(base);
+        (usize::from(k) < size).then_some(usize::from(k))
+    };
+    let span = |j: usize| (j.saturating_sub(pad), (j + pad + 1).min(w));
+    // Columns in libvmaf's three loops cover 0..max(w, pad): all of 0..w once when w >= pad.
+    let cols = w.max(pad);
+
+    for r in 0..pad {
+        for j in 0..cols {
+            if let Some(v) = in_band(r, j) {
+                let (l, rt) = span(j);
+                bump(&mut hist[v * w..(v + 1) * w], l, rt, 1);
+            }
+        }
+    }
+    let row = |r: usize, hist: &[u16], c: &mut [f32]| {
+        c_row(
+            &img.data[r * s..r * s + w],
+            &mask.data[r * mask.stride..r * mask.stride + w],
+            hist,
+            w,
+            k,
+            lut,
+            &mut c[r * w..(r + 1) * w],
+        );
+    };
+    for i in 0..=pad {
+        if i + pad < h {
+            for j in 0..cols {
+                if let Some(v) = in_band(i + pad, j) {
+                    let (l, rt) = span(j);
+                    bump(&mut hist[v * w..(v + 1) * w], l, rt, 1);
+                }
+            }
+        }
+        row(i, hist, c);
+    }
+    for i in pad + 1..h.saturating_sub(pad) {
+        for j in 0..cols {
+            let sub = in_band(i - pad - 1, j);
+            let add = in_band(i + pad, j);
+            if sub.is_some() && sub == add {
+                continue;
+            }
+            let (l, rt) = span(j);
+            if let Some(v) = sub {
+                bump(&mut hist[v * w..(v + 1) * w], l, rt, u16::MAX);
+            }
+            if let Some(v) = add {
+                bump(&mut hist[v * w..(v + 1) * w], l, rt, 1);
+            }
+        }
+        row(i, hist, c);
+    }
+    for i in h.saturating_sub(pad)..h {
+        if i > pad {
+            for j in 0..cols {
+                if let Some(v) = in_band(i - pad - 1, j) {
+                    let (l, rt) = span(j);
+                    bump(&mut hist[v * w..(v + 1) * w], l, rt, u16::MAX);
+                }
+            }
+        }
+        row(i, hist, c);
+    }
+}
+
+/// The c values of one row: for each masked pixel of in-band luma `v`, the largest over the
+/// visible steps `d` of `weight[d] * p0 * p / (p0 + p)`, `p0` counting luma `v` in the window
+/// and `p` the larger count of `v + d + 1` and `v - d - 1`.
+#[inline(always)]
+fn c_row(
+    img: &[u16],
+    mask: &[u16],
+    hist: &[u16],
+    w: usize,
+    k: &Contrast,
+    lut: &[f32],
+    out: &mut [f32],
+) {
+    let nd = k.num_diffs;
+    let size = i32::from(k.band_size);
+    let offset = i32::from(k.band_base) + nd as i32;
+    let at = |idx: i32, col: usize| -> u16 {
+        if idx < 0 {
+            return 0;
+        }
+        hist.get(idx as usize * w + col).copied().unwrap_or(0)
+    };
+    for col in 0..w {
+        if mask[col] == 0 {
+            continue;
+        }
+        let value = i32::from(img[col]) + nd as i32;
+        let compact = value - offset;
+        if compact < 0 || compact >= size {
+            out[col] = 0.0;
+            continue;
+        }
+        let p0 = at(compact, col);
+        let mut best = 0.0f32;
+        for d in 0..nd {
+            let step = d as i32 + 1;
+            if value <= i32::from(k.tvi[d]) && value + step > i32::from(k.vlt) {
+                let p1 = at(compact + step, col);
+                let p2 = at(compact - step, col);
+                let p = p1.max(p2);
+                let num = k.weights[d]
+                    .wrapping_mul(i32::from(p0))
+                    .wrapping_mul(i32::from(p));
+                let r = lut
+                    .get(usize::from(p) + usize::from(p0))
+                    .copied()
+                    .unwrap_or(0.0);
+                let val = num as f32 * r;
+                if val > best {
+                    best = val;
+                }
+            }
+        }
+        out[col] = best;
+    }
+}
+
+/// libvmaf's quickselect: reorders `arr` so its first `k` entries are its `k` largest (in
+/// libvmaf's exact arrangement, which fixes the order of the pooled sum).
+fn quick_select(arr: &mut [f32], k: usize) {
+    let n = arr.len();
+    if n == k || n == 0 {
+        return;
+    }
+    let k = k as isize;
+    let mut left: isize = 0;
+    let mut right: isize = n as isize - 1;
+    while left < right {
+        let pivot = arr[k as usize];
+        let mut i = left;
+        let mut j = right;
+        loop {
+            while arr[i as usize] > pivot {
+                i += 1;
+            }
+            while arr[j as usize] < pivot {
+                j -= 1;
+            }
+            if i <= j {
+                arr.swap(i as usize, j as usize);
+                i += 1;
+                j -= 1;
+            }
+            if i > j {
+                break;
+            }
+        }
+        if j < k {
+            left = i;
+        }
+        if k < i {
+            right = j;
+        }
+    }
+}
+
+/// Mean of the `topk` share of largest c values (at least one).
+pub fn spatial_pooling(c: &mut [f32], topk: f64) -> f64 {
+    let n = c.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let count = ((topk * n as f64) as i32).clamp(1, n as i32) as usize;
+    quick_select(c, count);
+    let mut sum = 0.0f64;
+    for &v in &c[..count] {
+        sum += f64::from(v);
+    }
+    sum / count as f64
+}
+
+/// The per-scale scores' weighted sum over the window's pixel count.
+pub fn weight_scores(scores: &[f64; NUM_SCALES], window: usize) -> f64 {
+    let mut score = 0.0;
+    for (s, w) in scores.iter().zip(SCALE_WEIGHTS) {
+        score += s * w;
+    }
+    let odd = 2 * (window / 2) + 1;
+    score / f64::from((odd * odd) as u16)
+}
+
+/// The 10-bit picture sizes of the scales: halved (rounding up) at each scale after the
+/// first, and at the first too with the high-resolution speed-up.
+pub fn scale_sizes(w: usize, h: usize, speedup: bool) -> [(usize, usize); NUM_SCALES] {
+    let mut out = [(0, 0); NUM_SCALES];
+    let (mut sw, mut sh) = (w, h);
+    for (scale, o) in out.iter_mut().enumerate() {
+        if scale > 0 || speedup {
+            sw = sw.div_ceil(2);
+            sh = sh.div_ceil(2);
+        }
+        *o = (sw, sh);
+    }
+    out
+}
