@@ -390,6 +390,8 @@ fn matches_libvmaf() {
 }
 
 #[test]
+// The literals are libvmaf's table text, digits and all.
+#[allow(clippy::excessive_precision)]
 fn reciprocal_table_is_libvmafs() {
     let lut = kernel::reciprocal_lut();
     assert_eq!(lut.len(), kernel::RECIPROCAL_LUT_SIZE);
