@@ -24,7 +24,7 @@ use crate::options::{OptionSpec, OptionValue, OptionValues};
 use crate::picture::{Picture, PlaneData};
 use crate::EngineError;
 
-use kernel::{CScratch, Contrast, MaskScratch, Work, NUM_SCALES};
+use kernel::{CScratch, Contrast, MaskScratch, PoolScratch, Work, NUM_SCALES};
 use tvi::Eotf;
 
 /// The feature name models use.
@@ -243,6 +243,7 @@ pub struct CambiExtractor {
     mask: Work,
     mask_scratch: MaskScratch,
     c_scratch: CScratch,
+    pool_scratch: PoolScratch,
     mode_buffer: Vec<u16>,
     heatmaps: Option<Heatmaps>,
     name: Arc<str>,
@@ -412,6 +413,7 @@ impl CambiExtractor {
             mask: Work::new(alloc_w, alloc_h),
             mask_scratch: MaskScratch::default(),
             c_scratch: CScratch::default(),
+            pool_scratch: PoolScratch::default(),
             mode_buffer: Vec::new(),
             heatmaps,
             name: Arc::from(options.feature_name(FEATURE)),
@@ -432,7 +434,7 @@ impl CambiExtractor {
         let (w, h) = (target.width, target.height);
         kernel::to_10bit(plane, self.geometry.bit_depth, &mut self.image, w, h);
         if self.enc_bitdepth < 10 {
-            kernel::anti_dither(&mut self.image, w, h);
+            kernel::anti_dither(&mut self.image, w, h, &mut self.mode_buffer);
         }
         kernel::spatial_mask(&self.image, &mut self.mask, w, h, &mut self.mask_scratch);
         let mut scores = [0.0f64; NUM_SCALES];
@@ -458,7 +460,7 @@ impl CambiExtractor {
             if let (Some(frame), Some(maps)) = (heatmap_frame, self.heatmaps.as_mut()) {
                 maps.write(scale, frame, c, sw, sh)?;
             }
-            scores[scale] = kernel::spatial_pooling(c, self.topk);
+            scores[scale] = kernel::spatial_pooling(c, self.topk, &mut self.pool_scratch);
         }
         Ok(kernel::weight_scores(&scores, target.window))
     }

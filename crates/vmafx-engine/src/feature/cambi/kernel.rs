@@ -176,27 +176,36 @@ fn resample<T: crate::picture::Pixel>(
     }
 }
 
-/// libvmaf's in-place 2x2 average, used when the encode had fewer than 10 bits.
-pub fn anti_dither(img: &mut Work, width: usize, height: usize) {
+/// libvmaf's in-place 2x2 average, used when the encode had fewer than 10 bits. Each output
+/// reads samples not yet overwritten, so a copy of the current row gives the same result.
+pub fn anti_dither(img: &mut Work, width: usize, height: usize, row_copy: &mut Vec<u16>) {
     let s = img.stride;
-    let d = &mut img.data;
     if width == 0 || height == 0 {
         return;
     }
-    for i in 0..height - 1 {
-        for j in 0..width - 1 {
-            let sum = u32::from(d[i * s + j])
-                + u32::from(d[i * s + j + 1])
-                + u32::from(d[(i + 1) * s + j])
-                + u32::from(d[(i + 1) * s + j + 1]);
-            d[i * s + j] = (sum >> 2) as u16;
+    row_copy.clear();
+    row_copy.resize(width, 0);
+    for i in 0..height {
+        let (head, tail) = img.data.split_at_mut((i + 1) * s);
+        let cur = &mut head[i * s..i * s + width];
+        row_copy.copy_from_slice(cur);
+        let cur_in = &row_copy[..];
+        if i + 1 < height {
+            let next = &tail[..width];
+            for j in 0..width - 1 {
+                let sum = u32::from(cur_in[j])
+                    + u32::from(cur_in[j + 1])
+                    + u32::from(next[j])
+                    + u32::from(next[j + 1]);
+                cur[j] = (sum >> 2) as u16;
+            }
+            let j = width - 1;
+            cur[j] = ((u32::from(cur_in[j]) + u32::from(next[j])) >> 1) as u16;
+        } else {
+            for j in 0..width - 1 {
+                cur[j] = ((u32::from(cur_in[j]) + u32::from(cur_in[j + 1])) >> 1) as u16;
+            }
         }
-        let j = width - 1;
-        d[i * s + j] = ((u32::from(d[i * s + j]) + u32::from(d[(i + 1) * s + j])) >> 1) as u16;
-    }
-    let i = height - 1;
-    for j in 0..width - 1 {
-        d[i * s + j] = ((u32::from(d[i * s + j]) + u32::from(d[i * s + j + 1])) >> 1) as u16;
     }
 }
 
@@ -215,11 +224,12 @@ pub fn mask_index(w: usize, h: usize) -> u32 {
     ((f * f + 3 * (ceil_log2(shifted) - 11) - 1) >> 1) as u16 as u32
 }
 
-/// Scratch of the mask: flatness per pixel and the vertical window sums of one row.
+/// Scratch of the mask: flatness per pixel and the window sums of one row.
 #[derive(Debug, Default, Clone)]
 pub struct MaskScratch {
     flat: Vec<u8>,
-    column: Vec<u32>,
+    column: Vec<u8>,
+    padded: Vec<u8>,
 }
 
 /// Sets `mask` to 1 where more than [`mask_index`] pixels of the 7x7 square around the pixel
@@ -229,59 +239,68 @@ pub fn spatial_mask(img: &Work, mask: &mut Work, w: usize, h: usize, scratch: &m
     let s = img.stride;
     let d = &img.data;
     let threshold = mask_index(w, h);
+    if w == 0 || h == 0 {
+        return;
+    }
     scratch.flat.clear();
     scratch.flat.resize(w * h, 0);
     for r in 0..h {
         let row = &d[r * s..r * s + w];
-        let below = if r + 1 < h {
-            Some(&d[(r + 1) * s..(r + 1) * s + w])
-        } else {
-            None
-        };
         let out = &mut scratch.flat[r * w..(r + 1) * w];
-        for c in 0..w {
-            let horizontal = c + 1 == w || row[c] == row[c + 1];
-            let vertical = below.is_none_or(|b| row[c] == b[c]);
-            out[c] = u8::from(horizontal && vertical);
+        if r + 1 < h {
+            let below = &d[(r + 1) * s..(r + 1) * s + w];
+            for c in 0..w - 1 {
+                out[c] = u8::from(row[c] == row[c + 1]) & u8::from(row[c] == below[c]);
+            }
+            out[w - 1] = u8::from(row[w - 1] == below[w - 1]);
+        } else {
+            for c in 0..w - 1 {
+                out[c] = u8::from(row[c] == row[c + 1]);
+            }
+            out[w - 1] = 1;
         }
     }
     let pad = MASK_FILTER_SIZE / 2;
     scratch.column.clear();
     scratch.column.resize(w, 0);
-    // Start with rows 0..pad in the column sums; row r adds row r + pad and drops r - pad - 1.
+    // Zero margins of `pad` on both sides make the horizontal sum a plain 7-tap add.
+    scratch.padded.clear();
+    scratch.padded.resize(w + 2 * pad, 0);
+    // Column sums start with rows 0..pad; row r adds row r + pad and drops r - pad - 1.
     for r in 0..pad.min(h) {
         for (c, f) in scratch
             .column
             .iter_mut()
             .zip(&scratch.flat[r * w..(r + 1) * w])
         {
-            *c += u32::from(*f);
+            *c += *f;
         }
     }
     for r in 0..h {
         if r + pad < h {
             let add = &scratch.flat[(r + pad) * w..(r + pad + 1) * w];
             for (c, f) in scratch.column.iter_mut().zip(add) {
-                *c += u32::from(*f);
+                *c += *f;
             }
         }
         if r > pad {
             let sub = &scratch.flat[(r - pad - 1) * w..(r - pad) * w];
             for (c, f) in scratch.column.iter_mut().zip(sub) {
-                *c -= u32::from(*f);
+                *c -= *f;
             }
         }
+        scratch.padded[pad..pad + w].copy_from_slice(&scratch.column);
+        let p = &scratch.padded[..];
         let out = &mut mask.data[r * mask.stride..r * mask.stride + w];
-        let col = &scratch.column;
-        let mut sum: u32 = col[..pad.min(w)].iter().sum();
-        for c in 0..w {
-            if c + pad < w {
-                sum += col[c + pad];
-            }
-            if c > pad {
-                sum -= col[c - pad - 1];
-            }
-            out[c] = u16::from(sum > threshold);
+        for (c, o) in out.iter_mut().enumerate() {
+            let sum = u32::from(p[c])
+                + u32::from(p[c + 1])
+                + u32::from(p[c + 2])
+                + u32::from(p[c + 3])
+                + u32::from(p[c + 4])
+                + u32::from(p[c + 5])
+                + u32::from(p[c + 6]);
+            *o = u16::from(sum > threshold);
         }
     }
 }
@@ -355,6 +374,10 @@ pub struct CScratch {
     pub hist: Vec<u16>,
     /// The c values of the current scale, row-major `w` wide.
     pub c: Vec<f32>,
+    /// Band rows of the row entering the window.
+    enter: Vec<u32>,
+    /// Band rows of the row leaving it.
+    leave: Vec<u32>,
 }
 
 /// Computes the c values of the `w` x `h` picture `img` under `mask` with a `window` square.
@@ -396,6 +419,47 @@ unsafe fn c_values_avx2(
     c_values_generic(img, mask, w, h, window, k, lut, scratch);
 }
 
+/// Marks a pixel that adds nothing to the histograms (masked out or outside the band).
+const NONE: u32 = u32::MAX;
+
+/// Per column of one row: the histogram row of the pixel's luma, or [`NONE`].
+#[inline(always)]
+fn band_rows(img: &[u16], mask: &[u16], base: u16, size: usize, out: &mut [u32]) {
+    for ((o, &v), &m) in out.iter_mut().zip(img).zip(mask) {
+        let k = u32::from(v.wrapping_sub(base));
+        *o = if m != 0 && (k as usize) < size {
+            k
+        } else {
+            NONE
+        };
+    }
+}
+
+/// Adds `delta` (1 or -1 as wrapping u16) to the columns `j - pad ..= j + pad` (clipped) of
+/// histogram row `k`.
+#[inline(always)]
+fn bump_at(hist: &mut [u16], w: usize, pad: usize, k: u32, j: usize, delta: u16) {
+    let left = j.saturating_sub(pad);
+    let right = (j + pad + 1).min(w);
+    let start = k as usize * w;
+    bump(
+        &mut hist[start + left..start + right],
+        0,
+        right - left,
+        delta,
+    );
+}
+
+/// Adds (or, with `delta` -1, removes) the pixels of one row's band rows.
+#[inline(always)]
+fn add_row(hist: &mut [u16], w: usize, pad: usize, rows: &[u32], delta: u16) {
+    for (j, &k) in rows.iter().enumerate() {
+        if k != NONE {
+            bump_at(hist, w, pad, k, j, delta);
+        }
+    }
+}
+
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn c_values_generic(
@@ -410,85 +474,71 @@ fn c_values_generic(
 ) {
     let pad = window / 2;
     let s = img.stride;
+    let ms = mask.stride;
     let base = k.band_base;
     let size = usize::from(k.band_size);
-    let hist = &mut scratch.hist;
+    let CScratch {
+        hist,
+        c,
+        enter,
+        leave,
+    } = scratch;
     hist.clear();
     hist.resize(w * size, 0);
-    let c = &mut scratch.c;
     c.clear();
     // libvmaf may compute the row just below the picture; its values are never pooled.
     c.resize(w * (h.max(pad) + 1), 0.0);
-
-    // The histogram row of the pixel at (r, j), if it is masked in and in the band.
-    let in_band = |r: usize, j: usize| -> Option<usize> {
-        if mask.data[r * mask.stride + j] == 0 {
-            return None;
-        }
-        let k = img.data[r * s + j].wrapping_sub(base);
-        (usize::from(k) < size).then_some(usize::from(k))
-    };
-    let span = |j: usize| (j.saturating_sub(pad), (j + pad + 1).min(w));
-    // Columns in libvmaf's three loops cover 0..max(w, pad): all of 0..w once when w >= pad.
-    let cols = w.max(pad);
-
-    for r in 0..pad {
-        for j in 0..cols {
-            if let Some(v) = in_band(r, j) {
-                let (l, rt) = span(j);
-                bump(&mut hist[v * w..(v + 1) * w], l, rt, 1);
-            }
-        }
-    }
-    let row = |r: usize, hist: &[u16], c: &mut [f32]| {
-        c_row(
+    enter.clear();
+    enter.resize(w, NONE);
+    leave.clear();
+    leave.resize(w, NONE);
+    let rows_of = |r: usize, out: &mut [u32]| {
+        band_rows(
             &img.data[r * s..r * s + w],
-            &mask.data[r * mask.stride..r * mask.stride + w],
-            hist,
-            w,
-            k,
-            lut,
-            &mut c[r * w..(r + 1) * w],
-        );
+            &mask.data[r * ms..r * ms + w],
+            base,
+            size,
+            out,
+        )
     };
+
+    // The window of row i spans rows i - pad ..= i + pad, clipped to the picture, as
+    // libvmaf's add-first-rows, slide, remove-last-rows loops leave it.
+    for r in 0..pad {
+        rows_of(r, enter);
+        add_row(hist, w, pad, enter, 1);
+    }
     for i in 0..=pad {
         if i + pad < h {
-            for j in 0..cols {
-                if let Some(v) = in_band(i + pad, j) {
-                    let (l, rt) = span(j);
-                    bump(&mut hist[v * w..(v + 1) * w], l, rt, 1);
-                }
-            }
+            rows_of(i + pad, enter);
+            add_row(hist, w, pad, enter, 1);
         }
-        row(i, hist, c);
+        c_row(img, mask, i, hist, w, k, lut, c);
     }
     for i in pad + 1..h.saturating_sub(pad) {
-        for j in 0..cols {
-            let sub = in_band(i - pad - 1, j);
-            let add = in_band(i + pad, j);
-            if sub.is_some() && sub == add {
+        rows_of(i - pad - 1, leave);
+        rows_of(i + pad, enter);
+        for j in 0..w {
+            let (sub, add) = (leave[j], enter[j]);
+            // A pixel leaving and one entering with the same luma cancel out.
+            if sub == add {
                 continue;
             }
-            let (l, rt) = span(j);
-            if let Some(v) = sub {
-                bump(&mut hist[v * w..(v + 1) * w], l, rt, u16::MAX);
+            if sub != NONE {
+                bump_at(hist, w, pad, sub, j, u16::MAX);
             }
-            if let Some(v) = add {
-                bump(&mut hist[v * w..(v + 1) * w], l, rt, 1);
+            if add != NONE {
+                bump_at(hist, w, pad, add, j, 1);
             }
         }
-        row(i, hist, c);
+        c_row(img, mask, i, hist, w, k, lut, c);
     }
     for i in h.saturating_sub(pad)..h {
         if i > pad {
-            for j in 0..cols {
-                if let Some(v) = in_band(i - pad - 1, j) {
-                    let (l, rt) = span(j);
-                    bump(&mut hist[v * w..(v + 1) * w], l, rt, u16::MAX);
-                }
-            }
+            rows_of(i - pad - 1, leave);
+            add_row(hist, w, pad, leave, u16::MAX);
         }
-        row(i, hist, c);
+        c_row(img, mask, i, hist, w, k, lut, c);
     }
 }
 
@@ -496,15 +546,20 @@ fn c_values_generic(
 /// visible steps `d` of `weight[d] * p0 * p / (p0 + p)`, `p0` counting luma `v` in the window
 /// and `p` the larger count of `v + d + 1` and `v - d - 1`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn c_row(
-    img: &[u16],
-    mask: &[u16],
+    img: &Work,
+    mask: &Work,
+    r: usize,
     hist: &[u16],
     w: usize,
     k: &Contrast,
     lut: &[f32],
-    out: &mut [f32],
+    c: &mut [f32],
 ) {
+    let out = &mut c[r * w..(r + 1) * w];
+    let mask = &mask.data[r * mask.stride..r * mask.stride + w];
+    let img = &img.data[r * img.stride..r * img.stride + w];
     let nd = k.num_diffs;
     let size = i32::from(k.band_size);
     let offset = i32::from(k.band_base) + nd as i32;
@@ -588,19 +643,106 @@ fn quick_select(arr: &mut [f32], k: usize) {
     }
 }
 
-/// Mean of the `topk` share of largest c values (at least one).
-pub fn spatial_pooling(c: &mut [f32], topk: f64) -> f64 {
+/// Mean of the `topk` share of largest c values (at least one), as libvmaf computes it:
+/// quickselect, then a double sum of the first `k` entries in the order it leaves them.
+pub fn spatial_pooling(c: &mut [f32], topk: f64, scratch: &mut PoolScratch) -> f64 {
     let n = c.len();
     if n == 0 {
         return 0.0;
     }
     let count = ((topk * n as f64) as i32).clamp(1, n as i32) as usize;
+    if let Some(mean) = exact_top_mean(c, count, scratch) {
+        return mean;
+    }
+    quick_select_mean(c, count)
+}
+
+/// libvmaf's own pooling: quickselect, then the double sum in the order it leaves.
+pub(crate) fn quick_select_mean(c: &mut [f32], count: usize) -> f64 {
     quick_select(c, count);
     let mut sum = 0.0f64;
     for &v in &c[..count] {
         sum += f64::from(v);
     }
     sum / count as f64
+}
+
+/// Histograms of the float bits for [`exact_top_mean`].
+#[derive(Debug, Clone)]
+pub struct PoolScratch {
+    high: Vec<u32>,
+    low: Vec<u32>,
+}
+
+impl Default for PoolScratch {
+    fn default() -> Self {
+        PoolScratch {
+            high: vec![0; 1 << 16],
+            low: vec![0; 1 << 16],
+        }
+    }
+}
+
+/// One unit of [`exact_top_mean`]'s fixed point: every non-zero c value is at least 0.5 (the
+/// pixel itself and at least one neighbour share its window), so it is a whole number of
+/// 2^-24 units below 2^38.
+const UNIT: f64 = 16_777_216.0;
+
+/// The mean of the `count` largest values when libvmaf's sum of them cannot have rounded:
+/// all values are 0 or at least 0.5 (whole numbers of 2^-24) and their total is below 2^53
+/// units, so every partial sum in any order is exact and the order quickselect leaves is
+/// immaterial. Finds the `count`-th largest value by a two-level radix count of the (ordered,
+/// non-negative) float bits, then sums in fixed point. `None` when the premise fails.
+fn exact_top_mean(c: &[f32], count: usize, scratch: &mut PoolScratch) -> Option<f64> {
+    let high = &mut scratch.high;
+    high.fill(0);
+    for &v in c {
+        if v.to_bits() != 0 && !(v >= 0.5 && v.is_finite()) {
+            return None;
+        }
+        high[(v.to_bits() >> 16) as usize] += 1;
+    }
+    // Bucket holding the count-th largest, and how many lie in buckets above it.
+    let mut above = 0usize;
+    let mut bucket = 0usize;
+    for b in (0..high.len()).rev() {
+        let n = high[b] as usize;
+        if above + n >= count {
+            bucket = b;
+            break;
+        }
+        above += n;
+    }
+    let low = &mut scratch.low;
+    low.fill(0);
+    for &v in c {
+        let bits = v.to_bits();
+        if (bits >> 16) as usize == bucket {
+            low[(bits & 0xffff) as usize] += 1;
+        }
+    }
+    let mut threshold = 0u32;
+    for l in (0..low.len()).rev() {
+        let n = low[l] as usize;
+        if above + n >= count {
+            threshold = ((bucket as u32) << 16) | l as u32;
+            break;
+        }
+        above += n;
+    }
+    // `above` now counts the values strictly greater than the threshold value.
+    let mut total: u64 = 0;
+    for &v in c {
+        if v.to_bits() > threshold {
+            total += (f64::from(v) * UNIT) as u64;
+        }
+    }
+    let t = f64::from(f32::from_bits(threshold)) * UNIT;
+    total = total.checked_add((count - above) as u64 * t as u64)?;
+    if total >= 1u64 << 53 {
+        return None;
+    }
+    Some(total as f64 / UNIT / count as f64)
 }
 
 /// The per-scale scores' weighted sum over the window's pixel count.

@@ -529,3 +529,30 @@ fn plane_type_mismatch_is_an_error_not_a_panic() {
     }
     assert!(ex.extract(&p, &p, 0, &mut Vec::new()).is_err());
 }
+
+#[test]
+fn exact_pooling_matches_quickselect_order_sum() {
+    let lut = kernel::reciprocal_lut();
+    let mut scratch = kernel::PoolScratch::default();
+    for seed in 0..40u32 {
+        let n = 500 + (hash(seed, 1, 2) % 5000) as usize;
+        let zeros = hash(seed, 3, 4) % 100;
+        let c: Vec<f32> = (0..n as u32)
+            .map(|i| {
+                if hash(i, seed, 5) % 100 < zeros {
+                    return 0.0;
+                }
+                let p0 = 1 + hash(i, seed, 6) % 2000;
+                let p = 1 + hash(i, seed, 7) % 2000;
+                let wt = kernel::CONTRAST_WEIGHTS[(hash(i, seed, 8) % 32) as usize];
+                (wt as u32 * p0 * p) as f32 * lut[(p0 + p) as usize]
+            })
+            .collect();
+        for topk in [0.0001, 0.1, 0.6, 0.999, 1.0] {
+            let count = ((topk * n as f64) as i32).clamp(1, n as i32) as usize;
+            let fast = kernel::spatial_pooling(&mut c.clone(), topk, &mut scratch);
+            let slow = kernel::quick_select_mean(&mut c.clone(), count);
+            assert_eq!(fast.to_bits(), slow.to_bits(), "seed {seed} topk {topk}");
+        }
+    }
+}
