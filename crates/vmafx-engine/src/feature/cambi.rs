@@ -460,7 +460,8 @@ impl CambiExtractor {
             if let (Some(frame), Some(maps)) = (heatmap_frame, self.heatmaps.as_mut()) {
                 maps.write(scale, frame, c, sw, sh)?;
             }
-            scores[scale] = kernel::spatial_pooling(c, self.topk, &mut self.pool_scratch);
+            scores[scale] =
+                kernel::spatial_pooling(self.simd, c, self.topk, &mut self.pool_scratch);
         }
         Ok(kernel::weight_scores(&scores, target.window))
     }

@@ -645,13 +645,30 @@ fn quick_select(arr: &mut [f32], k: usize) {
 
 /// Mean of the `topk` share of largest c values (at least one), as libvmaf computes it:
 /// quickselect, then a double sum of the first `k` entries in the order it leaves them.
-pub fn spatial_pooling(c: &mut [f32], topk: f64, scratch: &mut PoolScratch) -> f64 {
+pub fn spatial_pooling(
+    level: SimdLevel,
+    c: &mut [f32],
+    topk: f64,
+    scratch: &mut PoolScratch,
+) -> f64 {
     let n = c.len();
     if n == 0 {
         return 0.0;
     }
     let count = ((topk * n as f64) as i32).clamp(1, n as i32) as usize;
-    if let Some(mean) = exact_top_mean(c, count, scratch) {
+    #[cfg(target_arch = "x86_64")]
+    let exact = if level >= SimdLevel::Avx2 {
+        // SAFETY: the caller checked the CPU runs AVX2.
+        unsafe { exact_top_mean_avx2(c, count, scratch) }
+    } else {
+        exact_top_mean(c, count, scratch)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let exact = {
+        let _ = level;
+        exact_top_mean(c, count, scratch)
+    };
+    if let Some(mean) = exact {
         return mean;
     }
     quick_select_mean(c, count)
@@ -683,29 +700,88 @@ impl Default for PoolScratch {
     }
 }
 
-/// One unit of [`exact_top_mean`]'s fixed point: every non-zero c value is at least 0.5 (the
-/// pixel itself and at least one neighbour share its window), so it is a whole number of
-/// 2^-24 units below 2^38.
-const UNIT: f64 = 16_777_216.0;
-
 /// The mean of the `count` largest values when libvmaf's sum of them cannot have rounded:
-/// all values are 0 or at least 0.5 (whole numbers of 2^-24) and their total is below 2^53
-/// units, so every partial sum in any order is exact and the order quickselect leaves is
+/// every non-zero c value is at least 0.5 (the pixel and at least one neighbour share its
+/// window), so a whole number of 2^-24 units, and when their total stays below 2^29 (2^53
+/// units) every partial sum in any order is exact and the order quickselect leaves is
 /// immaterial. Finds the `count`-th largest value by a two-level radix count of the (ordered,
-/// non-negative) float bits, then sums in fixed point. `None` when the premise fails.
+/// non-negative) float bits. `None` when the premise fails.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn exact_top_mean_avx2(c: &[f32], count: usize, scratch: &mut PoolScratch) -> Option<f64> {
+    exact_top_mean(c, count, scratch)
+}
+
+#[inline(always)]
 fn exact_top_mean(c: &[f32], count: usize, scratch: &mut PoolScratch) -> Option<f64> {
+    // One branch-free pass: validity and the number of non-zero values.
+    let mut bad = false;
+    let mut nonzero = 0usize;
+    for &v in c {
+        let bits = v.to_bits();
+        bad |= bits != 0 && !(v >= 0.5 && bits < 0x7f80_0000);
+        nonzero += usize::from(bits != 0);
+    }
+    if bad {
+        return None;
+    }
+    let (threshold, above) = if nonzero <= count {
+        // The zeros fill the rest: the sum is that of every value.
+        (0u32, nonzero)
+    } else {
+        kth_largest_bits(c, count, scratch)
+    };
+    let sum = sum_above(c, threshold);
+    let ties = f64::from(f32::from_bits(threshold)) * (count - above) as f64;
+    // Below 2^29 every value, partial sum and tie product is a whole number of 2^-24 units
+    // under 2^53, exact in f64; rounding to nearest is monotone, so a computed result under
+    // 2^29 means no step ever reached it, and none rounded.
+    const EXACT_LIMIT: f64 = 536_870_912.0;
+    if sum >= EXACT_LIMIT || ties >= EXACT_LIMIT || sum + ties >= EXACT_LIMIT {
+        return None;
+    }
+    Some((sum + ties) / count as f64)
+}
+
+/// Sum of the values whose bits exceed `threshold`, in eight interleaved f64 lanes (exact
+/// under [`exact_top_mean`]'s premise, so the order is free).
+#[inline(always)]
+fn sum_above(c: &[f32], threshold: u32) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = c.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += if v.to_bits() > threshold {
+                f64::from(v)
+            } else {
+                0.0
+            };
+        }
+    }
+    for &v in chunks.remainder() {
+        acc[0] += if v.to_bits() > threshold {
+            f64::from(v)
+        } else {
+            0.0
+        };
+    }
+    acc.iter().sum()
+}
+
+/// The bits of the `count`-th largest of the non-negative values `c`, more than `count` of
+/// which are non-zero, and how many values are larger.
+fn kth_largest_bits(c: &[f32], count: usize, scratch: &mut PoolScratch) -> (u32, usize) {
     let high = &mut scratch.high;
     high.fill(0);
     for &v in c {
-        if v.to_bits() != 0 && !(v >= 0.5 && v.is_finite()) {
-            return None;
+        let bits = v.to_bits();
+        if bits != 0 {
+            high[(bits >> 16) as usize] += 1;
         }
-        high[(v.to_bits() >> 16) as usize] += 1;
     }
-    // Bucket holding the count-th largest, and how many lie in buckets above it.
     let mut above = 0usize;
     let mut bucket = 0usize;
-    for b in (0..high.len()).rev() {
+    for b in (1..high.len()).rev() {
         let n = high[b] as usize;
         if above + n >= count {
             bucket = b;
@@ -721,28 +797,14 @@ fn exact_top_mean(c: &[f32], count: usize, scratch: &mut PoolScratch) -> Option<
             low[(bits & 0xffff) as usize] += 1;
         }
     }
-    let mut threshold = 0u32;
     for l in (0..low.len()).rev() {
         let n = low[l] as usize;
         if above + n >= count {
-            threshold = ((bucket as u32) << 16) | l as u32;
-            break;
+            return (((bucket as u32) << 16) | l as u32, above);
         }
         above += n;
     }
-    // `above` now counts the values strictly greater than the threshold value.
-    let mut total: u64 = 0;
-    for &v in c {
-        if v.to_bits() > threshold {
-            total += (f64::from(v) * UNIT) as u64;
-        }
-    }
-    let t = f64::from(f32::from_bits(threshold)) * UNIT;
-    total = total.checked_add((count - above) as u64 * t as u64)?;
-    if total >= 1u64 << 53 {
-        return None;
-    }
-    Some(total as f64 / UNIT / count as f64)
+    (0, above)
 }
 
 /// The per-scale scores' weighted sum over the window's pixel count.

@@ -550,9 +550,15 @@ fn exact_pooling_matches_quickselect_order_sum() {
             .collect();
         for topk in [0.0001, 0.1, 0.6, 0.999, 1.0] {
             let count = ((topk * n as f64) as i32).clamp(1, n as i32) as usize;
-            let fast = kernel::spatial_pooling(&mut c.clone(), topk, &mut scratch);
             let slow = kernel::quick_select_mean(&mut c.clone(), count);
-            assert_eq!(fast.to_bits(), slow.to_bits(), "seed {seed} topk {topk}");
+            for level in SimdLevel::ALL.into_iter().filter(|l| l.is_supported()) {
+                let fast = kernel::spatial_pooling(level, &mut c.clone(), topk, &mut scratch);
+                assert_eq!(
+                    fast.to_bits(),
+                    slow.to_bits(),
+                    "seed {seed} topk {topk} {level}"
+                );
+            }
         }
     }
 }
