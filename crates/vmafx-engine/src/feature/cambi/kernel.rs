@@ -358,18 +358,10 @@ pub fn filter_mode(img: &mut Work, w: usize, h: usize, buffer: &mut Vec<u16>) {
     }
 }
 
-/// Adds `delta` (1 or -1 as wrapping u16) to `row[left..right]`.
-#[inline(always)]
-fn bump(row: &mut [u16], left: usize, right: usize, delta: u16) {
-    for v in &mut row[left..right] {
-        *v = v.wrapping_add(delta);
-    }
-}
-
 /// Scratch of the c values: the histograms and the c values themselves.
 #[derive(Debug, Default, Clone)]
 pub struct CScratch {
-    /// `band_size` rows of `w` counts: for luma `base + k`, row `k` column `j` counts the
+    /// `band_size` rows of `w` counts (plus spare columns): for luma `base + k`, row `k` column `j` counts the
     /// masked pixels of that luma in the window around column `j` and the current row.
     pub hist: Vec<u16>,
     /// The c values of the current scale, row-major `w` wide.
@@ -435,27 +427,60 @@ fn band_rows(img: &[u16], mask: &[u16], base: u16, size: usize, out: &mut [u32])
     }
 }
 
-/// Adds `delta` (1 or -1 as wrapping u16) to the columns `j - pad ..= j + pad` (clipped) of
-/// histogram row `k`.
-#[inline(always)]
-fn bump_at(hist: &mut [u16], w: usize, pad: usize, k: u32, j: usize, delta: u16) {
-    let left = j.saturating_sub(pad);
-    let right = (j + pad + 1).min(w);
-    let start = k as usize * w;
-    bump(
-        &mut hist[start + left..start + right],
-        0,
-        right - left,
-        delta,
-    );
+/// How one histogram update adds: the window's span and, for an unclipped span, the
+/// increments padded with zeros to whole 16-lane chunks so the loop vectorises without a
+/// scalar tail (histogram rows carry that many spare columns).
+struct Bumper {
+    pad: usize,
+    w: usize,
+    stride: usize,
+    plus: Vec<u16>,
+    minus: Vec<u16>,
 }
 
-/// Adds (or, with `delta` -1, removes) the pixels of one row's band rows.
-#[inline(always)]
-fn add_row(hist: &mut [u16], w: usize, pad: usize, rows: &[u32], delta: u16) {
-    for (j, &k) in rows.iter().enumerate() {
-        if k != NONE {
-            bump_at(hist, w, pad, k, j, delta);
+impl Bumper {
+    fn new(pad: usize, w: usize) -> Self {
+        let span = 2 * pad + 1;
+        let chunked = span.div_ceil(16) * 16;
+        let make = |d: u16| (0..chunked).map(|i| if i < span { d } else { 0 }).collect();
+        Bumper {
+            pad,
+            w,
+            stride: w + chunked,
+            plus: make(1),
+            minus: make(u16::MAX),
+        }
+    }
+
+    /// Adds 1 (or removes 1) to the columns `j - pad ..= j + pad` (clipped) of row `k`.
+    #[inline(always)]
+    fn bump(&self, hist: &mut [u16], k: u32, j: usize, add: bool) {
+        let start = k as usize * self.stride;
+        if j >= self.pad && j + self.pad < self.w {
+            let deltas = if add { &self.plus } else { &self.minus };
+            let row = &mut hist[start + j - self.pad..start + j - self.pad + deltas.len()];
+            for (r, d) in row.chunks_exact_mut(16).zip(deltas.chunks_exact(16)) {
+                for (v, &dv) in r.iter_mut().zip(d) {
+                    *v = v.wrapping_add(dv);
+                }
+            }
+        } else {
+            let left = j.saturating_sub(self.pad);
+            let right = (j + self.pad + 1).min(self.w);
+            let delta = if add { 1 } else { u16::MAX };
+            for v in &mut hist[start + left..start + right] {
+                *v = v.wrapping_add(delta);
+            }
+        }
+    }
+
+    /// Adds (or removes) the pixels of one row's band rows.
+    #[inline(always)]
+    fn row(&self, hist: &mut [u16], rows: &[u32], add: bool) {
+        for (j, &k) in rows.iter().enumerate() {
+            if k != NONE {
+                self.bump(hist, k, j, add);
+            }
         }
     }
 }
@@ -483,8 +508,10 @@ fn c_values_generic(
         enter,
         leave,
     } = scratch;
+    let bumper = Bumper::new(pad, w);
+    let hs = bumper.stride;
     hist.clear();
-    hist.resize(w * size, 0);
+    hist.resize(hs * size, 0);
     c.clear();
     // libvmaf may compute the row just below the picture; its values are never pooled.
     c.resize(w * (h.max(pad) + 1), 0.0);
@@ -506,14 +533,14 @@ fn c_values_generic(
     // libvmaf's add-first-rows, slide, remove-last-rows loops leave it.
     for r in 0..pad {
         rows_of(r, enter);
-        add_row(hist, w, pad, enter, 1);
+        bumper.row(hist, enter, true);
     }
     for i in 0..=pad {
         if i + pad < h {
             rows_of(i + pad, enter);
-            add_row(hist, w, pad, enter, 1);
+            bumper.row(hist, enter, true);
         }
-        c_row(img, mask, i, hist, w, k, lut, c);
+        c_row(img, mask, i, hist, hs, w, k, lut, c);
     }
     for i in pad + 1..h.saturating_sub(pad) {
         rows_of(i - pad - 1, leave);
@@ -525,20 +552,20 @@ fn c_values_generic(
                 continue;
             }
             if sub != NONE {
-                bump_at(hist, w, pad, sub, j, u16::MAX);
+                bumper.bump(hist, sub, j, false);
             }
             if add != NONE {
-                bump_at(hist, w, pad, add, j, 1);
+                bumper.bump(hist, add, j, true);
             }
         }
-        c_row(img, mask, i, hist, w, k, lut, c);
+        c_row(img, mask, i, hist, hs, w, k, lut, c);
     }
     for i in h.saturating_sub(pad)..h {
         if i > pad {
             rows_of(i - pad - 1, leave);
-            add_row(hist, w, pad, leave, u16::MAX);
+            bumper.row(hist, leave, false);
         }
-        c_row(img, mask, i, hist, w, k, lut, c);
+        c_row(img, mask, i, hist, hs, w, k, lut, c);
     }
 }
 
@@ -552,6 +579,7 @@ fn c_row(
     mask: &Work,
     r: usize,
     hist: &[u16],
+    hs: usize,
     w: usize,
     k: &Contrast,
     lut: &[f32],
@@ -567,7 +595,7 @@ fn c_row(
         if idx < 0 {
             return 0;
         }
-        hist.get(idx as usize * w + col).copied().unwrap_or(0)
+        hist.get(idx as usize * hs + col).copied().unwrap_or(0)
     };
     for col in 0..w {
         if mask[col] == 0 {
