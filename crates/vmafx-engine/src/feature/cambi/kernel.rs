@@ -474,13 +474,53 @@ impl Bumper {
         }
     }
 
-    /// Adds (or removes) the pixels of one row's band rows.
+    /// Adds 1 (or removes 1) for each pixel `j0 ..= j1` of row `k` at once: column `x` gains
+    /// the number of those pixels within `pad` of it.
     #[inline(always)]
-    fn row(&self, hist: &mut [u16], rows: &[u32], add: bool) {
-        for (j, &k) in rows.iter().enumerate() {
-            if k != NONE {
-                self.bump(hist, k, j, add);
+    fn run(&self, hist: &mut [u16], k: u32, j0: usize, j1: usize, add: bool) {
+        let start = k as usize * self.stride;
+        let lo = j0.saturating_sub(self.pad);
+        let hi = (j1 + self.pad + 1).min(self.w);
+        let (pad, j0, j1) = (self.pad as i32, j0 as i32, j1 as i32);
+        for (x, v) in (lo as i32..).zip(&mut hist[start + lo..start + hi]) {
+            let n = (j1.min(x + pad) - j0.max(x - pad) + 1) as u16;
+            *v = if add {
+                v.wrapping_add(n)
+            } else {
+                v.wrapping_sub(n)
+            };
+        }
+    }
+
+    /// Adds (or removes) the pixels of one row's band rows, except where `keep` holds the
+    /// same row in the same column: a pixel leaving and one entering with the same luma
+    /// cancel out (the counts are exact modulo 2^16, so order and grouping are free). Runs
+    /// of one luma go in one pass.
+    #[inline(always)]
+    fn rows(&self, hist: &mut [u16], rows: &[u32], keep: Option<&[u32]>, add: bool) {
+        /// Shortest run worth one pass rather than a window per pixel.
+        const RUN: usize = 3;
+        let cancels = |j: usize, k: u32| keep.is_some_and(|o| o[j] == k);
+        let w = rows.len();
+        let mut j = 0;
+        while j < w {
+            let k = rows[j];
+            if k == NONE || cancels(j, k) {
+                j += 1;
+                continue;
             }
+            let mut e = j + 1;
+            while e < w && rows[e] == k && !cancels(e, k) {
+                e += 1;
+            }
+            if e - j >= RUN {
+                self.run(hist, k, j, e - 1, add);
+            } else {
+                for jj in j..e {
+                    self.bump(hist, k, jj, add);
+                }
+            }
+            j = e;
         }
     }
 }
@@ -533,37 +573,26 @@ fn c_values_generic(
     // libvmaf's add-first-rows, slide, remove-last-rows loops leave it.
     for r in 0..pad {
         rows_of(r, enter);
-        bumper.row(hist, enter, true);
+        bumper.rows(hist, enter, None, true);
     }
     for i in 0..=pad {
         if i + pad < h {
             rows_of(i + pad, enter);
-            bumper.row(hist, enter, true);
+            bumper.rows(hist, enter, None, true);
         }
         c_row(img, mask, i, hist, hs, w, k, lut, c);
     }
     for i in pad + 1..h.saturating_sub(pad) {
         rows_of(i - pad - 1, leave);
         rows_of(i + pad, enter);
-        for j in 0..w {
-            let (sub, add) = (leave[j], enter[j]);
-            // A pixel leaving and one entering with the same luma cancel out.
-            if sub == add {
-                continue;
-            }
-            if sub != NONE {
-                bumper.bump(hist, sub, j, false);
-            }
-            if add != NONE {
-                bumper.bump(hist, add, j, true);
-            }
-        }
+        bumper.rows(hist, leave, Some(enter), false);
+        bumper.rows(hist, enter, Some(leave), true);
         c_row(img, mask, i, hist, hs, w, k, lut, c);
     }
     for i in h.saturating_sub(pad)..h {
         if i > pad {
             rows_of(i - pad - 1, leave);
-            bumper.row(hist, leave, false);
+            bumper.rows(hist, leave, None, false);
         }
         c_row(img, mask, i, hist, hs, w, k, lut, c);
     }
