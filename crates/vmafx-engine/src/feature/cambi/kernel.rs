@@ -308,21 +308,30 @@ pub fn spatial_mask(img: &Work, mask: &mut Work, w: usize, h: usize, scratch: &m
 /// `data[i][j] = data[2i][2j]` for the `w` x `h` top-left, in place.
 pub fn decimate(img: &mut Work, w: usize, h: usize) {
     let s = img.stride;
-    for i in 0..h {
-        for j in 0..w {
-            img.data[i * s + j] = img.data[2 * i * s + 2 * j];
+    if h == 0 {
+        return;
+    }
+    // Row 0 reads ahead of itself; every later row reads a row below it.
+    for j in 0..w {
+        img.data[j] = img.data[2 * j];
+    }
+    for i in 1..h {
+        let (head, tail) = img.data.split_at_mut(2 * i * s);
+        let dst = &mut head[i * s..i * s + w];
+        for (d, pair) in dst.iter_mut().zip(tail.chunks_exact(2)) {
+            *d = pair[0];
         }
     }
 }
 
 #[inline(always)]
 fn mode3(a: u16, b: u16, c: u16) -> u16 {
+    let min = a.min(b).min(c);
+    let r = if b == c { b } else { min };
     if a == b || a == c {
         a
-    } else if b == c {
-        b
     } else {
-        a.min(b).min(c)
+        r
     }
 }
 
@@ -341,8 +350,10 @@ pub fn filter_mode(img: &mut Work, w: usize, h: usize, buffer: &mut Vec<u16>) {
             let row = &img.data[i * s..i * s + w];
             let out = &mut buffer[line * w..(line + 1) * w];
             out[0] = row[0];
-            for j in 1..w.saturating_sub(1) {
-                out[j] = mode3(row[j - 1], row[j], row[j + 1]);
+            if w > 2 {
+                for (o, t) in out[1..w - 1].iter_mut().zip(row.windows(3)) {
+                    *o = mode3(t[0], t[1], t[2]);
+                }
             }
             out[w - 1] = row[w - 1];
         }
@@ -350,8 +361,8 @@ pub fn filter_mode(img: &mut Work, w: usize, h: usize, buffer: &mut Vec<u16>) {
             let (b0, rest) = buffer.split_at(w);
             let (b1, b2) = rest.split_at(w);
             let out = &mut img.data[(i - 1) * s..(i - 1) * s + w];
-            for j in 0..w {
-                out[j] = mode3(b0[j], b1[j], b2[j]);
+            for (((o, &x), &y), &z) in out.iter_mut().zip(b0).zip(b1).zip(b2) {
+                *o = mode3(x, y, z);
             }
         }
         line = if line == 2 { 0 } else { line + 1 };
@@ -550,11 +561,15 @@ fn c_values_generic(
     } = scratch;
     let bumper = Bumper::new(pad, w);
     let hs = bumper.stride;
-    hist.clear();
-    hist.resize(hs * size, 0);
-    c.clear();
-    // libvmaf may compute the row just below the picture; its values are never pooled.
-    c.resize(w * (h.max(pad) + 1), 0.0);
+    // The histograms are all zero between calls: each call removes what it added.
+    if hist.len() < hs * size {
+        hist.resize(hs * size, 0);
+    }
+    // Every row is written; libvmaf may compute the row just below the picture, whose
+    // values are never pooled.
+    if c.len() < w * (h.max(pad) + 1) {
+        c.resize(w * (h.max(pad) + 1), 0.0);
+    }
     enter.clear();
     enter.resize(w, NONE);
     leave.clear();
@@ -596,6 +611,12 @@ fn c_values_generic(
         }
         c_row(img, mask, i, hist, hs, w, k, lut, c);
     }
+    // Rows 0 ..= h - pad - 2 have left the window; remove the rest.
+    for r in (h + 1).saturating_sub(pad + 2)..h {
+        rows_of(r, leave);
+        bumper.rows(hist, leave, None, false);
+    }
+    debug_assert!(hist.iter().all(|&v| v == 0), "histograms left non-zero");
 }
 
 /// The c values of one row: for each masked pixel of in-band luma `v`, the largest over the
@@ -628,6 +649,7 @@ fn c_row(
     };
     for col in 0..w {
         if mask[col] == 0 {
+            out[col] = 0.0;
             continue;
         }
         let value = i32::from(img[col]) + nd as i32;
