@@ -503,6 +503,185 @@ impl Bumper {
         }
     }
 
+    /// Adds (or removes) the pixels of one row's band rows ([`NONE`] for none). Runs of one
+    /// luma go in one pass; stretches of 16 empty columns are skipped at once.
+    #[inline(always)]
+    fn rows(&self, hist: &mut [u16], rows: &[u32], add: bool) {
+        /// Shortest run worth one pass rather than a window per pixel.
+        const RUN: usize = 3;
+        let w = rows.len();
+        let mut j = 0;
+        while j < w {
+            if j + 16 <= w && rows[j..j + 16].iter().fold(NONE, |a, &k| a & k) == NONE {
+                j += 16;
+                continue;
+            }
+            let k = rows[j];
+            if k == NONE {
+                j += 1;
+                continue;
+            }
+            let mut e = j + 1;
+            while e < w && rows[e] == k {
+                e += 1;
+            }
+            if e - j >= RUN {
+                self.run(hist, k, j, e - 1, add);
+            } else {
+                for jj in j..e {
+                    self.bump(hist, k, jj, add);
+                }
+            }
+            j = e;
+        }
+    }
+}
+
+/// Drops the pixels that leave and enter the window in the same column with the same luma:
+/// they cancel out (the counts are exact modulo 2^16, so order and grouping are free).
+#[inline(always)]
+fn cancel(leave: &mut [u32], enter: &mut [u32]) {
+    for (l, e) in leave.iter_mut().zip(enter.iter_mut()) {
+        let same = *l == *e;
+        *l = if same { NONE } else { *l };
+        *e = if same { NONE } else { *e };
+    }
+}
+
+/// Scratch of the c values: the histograms and the c values themselves.
+#[derive(Debug, Default, Clone)]
+pub struct CScratch {
+    /// `band_size` rows of `w` counts (plus spare columns): for luma `base + k`, row `k` column `j` counts the
+    /// masked pixels of that luma in the window around column `j` and the current row.
+    pub hist: Vec<u16>,
+    /// The c values of the current scale, row-major `w` wide.
+    pub c: Vec<f32>,
+    /// Band rows of the row entering the window.
+    enter: Vec<u32>,
+    /// Band rows of the row leaving it.
+    leave: Vec<u32>,
+}
+
+/// Computes the c values of the `w` x `h` picture `img` under `mask` with a `window` square.
+#[allow(clippy::too_many_arguments)]
+pub fn c_values(
+    level: SimdLevel,
+    img: &Work,
+    mask: &Work,
+    w: usize,
+    h: usize,
+    window: usize,
+    k: &Contrast,
+    lut: &[f32],
+    scratch: &mut CScratch,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= SimdLevel::Avx2 {
+        // SAFETY: the caller checked the CPU runs AVX2.
+        unsafe { c_values_avx2(img, mask, w, h, window, k, lut, scratch) };
+        return;
+    }
+    let _ = level;
+    c_values_generic(img, mask, w, h, window, k, lut, scratch);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn c_values_avx2(
+    img: &Work,
+    mask: &Work,
+    w: usize,
+    h: usize,
+    window: usize,
+    k: &Contrast,
+    lut: &[f32],
+    scratch: &mut CScratch,
+) {
+    c_values_generic(img, mask, w, h, window, k, lut, scratch);
+}
+
+/// Marks a pixel that adds nothing to the histograms (masked out or outside the band).
+const NONE: u32 = u32::MAX;
+
+/// Per column of one row: the histogram row of the pixel's luma, or [`NONE`].
+#[inline(always)]
+fn band_rows(img: &[u16], mask: &[u16], base: u16, size: usize, out: &mut [u32]) {
+    for ((o, &v), &m) in out.iter_mut().zip(img).zip(mask) {
+        let k = u32::from(v.wrapping_sub(base));
+        *o = if m != 0 && (k as usize) < size {
+            k
+        } else {
+            NONE
+        };
+    }
+}
+
+/// How one histogram update adds: the window's span and, for an unclipped span, the
+/// increments padded with zeros to whole 16-lane chunks so the loop vectorises without a
+/// scalar tail (histogram rows carry that many spare columns).
+struct Bumper {
+    pad: usize,
+    w: usize,
+    stride: usize,
+    plus: Vec<u16>,
+    minus: Vec<u16>,
+}
+
+impl Bumper {
+    fn new(pad: usize, w: usize) -> Self {
+        let span = 2 * pad + 1;
+        let chunked = span.div_ceil(16) * 16;
+        let make = |d: u16| (0..chunked).map(|i| if i < span { d } else { 0 }).collect();
+        Bumper {
+            pad,
+            w,
+            stride: w + chunked,
+            plus: make(1),
+            minus: make(u16::MAX),
+        }
+    }
+
+    /// Adds 1 (or removes 1) to the columns `j - pad ..= j + pad` (clipped) of row `k`.
+    #[inline(always)]
+    fn bump(&self, hist: &mut [u16], k: u32, j: usize, add: bool) {
+        let start = k as usize * self.stride;
+        if j >= self.pad && j + self.pad < self.w {
+            let deltas = if add { &self.plus } else { &self.minus };
+            let row = &mut hist[start + j - self.pad..start + j - self.pad + deltas.len()];
+            for (r, d) in row.chunks_exact_mut(16).zip(deltas.chunks_exact(16)) {
+                for (v, &dv) in r.iter_mut().zip(d) {
+                    *v = v.wrapping_add(dv);
+                }
+            }
+        } else {
+            let left = j.saturating_sub(self.pad);
+            let right = (j + self.pad + 1).min(self.w);
+            let delta = if add { 1 } else { u16::MAX };
+            for v in &mut hist[start + left..start + right] {
+                *v = v.wrapping_add(delta);
+            }
+        }
+    }
+
+    /// Adds 1 (or removes 1) for each pixel `j0 ..= j1` of row `k` at once: column `x` gains
+    /// the number of those pixels within `pad` of it.
+    #[inline(always)]
+    fn run(&self, hist: &mut [u16], k: u32, j0: usize, j1: usize, add: bool) {
+        let start = k as usize * self.stride;
+        let lo = j0.saturating_sub(self.pad);
+        let hi = (j1 + self.pad + 1).min(self.w);
+        let (pad, j0, j1) = (self.pad as i32, j0 as i32, j1 as i32);
+        for (x, v) in (lo as i32..).zip(&mut hist[start + lo..start + hi]) {
+            let n = (j1.min(x + pad) - j0.max(x - pad) + 1) as u16;
+            *v = if add {
+                v.wrapping_add(n)
+            } else {
+                v.wrapping_sub(n)
+            };
+        }
+    }
+
     /// Adds (or removes) the pixels of one row's band rows, except where `keep` holds the
     /// same row in the same column: a pixel leaving and one entering with the same luma
     /// cancel out (the counts are exact modulo 2^16, so order and grouping are free). Runs
@@ -588,33 +767,34 @@ fn c_values_generic(
     // libvmaf's add-first-rows, slide, remove-last-rows loops leave it.
     for r in 0..pad {
         rows_of(r, enter);
-        bumper.rows(hist, enter, None, true);
+        bumper.rows(hist, enter, true);
     }
     for i in 0..=pad {
         if i + pad < h {
             rows_of(i + pad, enter);
-            bumper.rows(hist, enter, None, true);
+            bumper.rows(hist, enter, true);
         }
         c_row(img, mask, i, hist, hs, w, k, lut, c);
     }
     for i in pad + 1..h.saturating_sub(pad) {
         rows_of(i - pad - 1, leave);
         rows_of(i + pad, enter);
-        bumper.rows(hist, leave, Some(enter), false);
-        bumper.rows(hist, enter, Some(leave), true);
+        cancel(leave, enter);
+        bumper.rows(hist, leave, false);
+        bumper.rows(hist, enter, true);
         c_row(img, mask, i, hist, hs, w, k, lut, c);
     }
     for i in h.saturating_sub(pad)..h {
         if i > pad {
             rows_of(i - pad - 1, leave);
-            bumper.rows(hist, leave, None, false);
+            bumper.rows(hist, leave, false);
         }
         c_row(img, mask, i, hist, hs, w, k, lut, c);
     }
     // Rows 0 ..= h - pad - 2 have left the window; remove the rest.
     for r in (h + 1).saturating_sub(pad + 2)..h {
         rows_of(r, leave);
-        bumper.rows(hist, leave, None, false);
+        bumper.rows(hist, leave, false);
     }
     debug_assert!(hist.iter().all(|&v| v == 0), "histograms left non-zero");
 }
