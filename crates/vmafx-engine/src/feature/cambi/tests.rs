@@ -279,6 +279,25 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "wide8",
+        bit_depth: 8,
+        size: (1600, 216),
+        frames: 2,
+        options: &[],
+        expected: &[&[("cambi", "9.401212")], &[("cambi", "9.381517")]],
+    },
+    Case {
+        name: "tall10",
+        bit_depth: 10,
+        size: (150, 1201),
+        frames: 2,
+        options: &[("cambi_topk", "0.05")],
+        expected: &[
+            &[("cambi_ctpk_0.05", "21.977808")],
+            &[("cambi_ctpk_0.05", "21.938915")],
+        ],
+    },
+    Case {
         name: "mlc5",
         bit_depth: 8,
         size: (256, 224),
