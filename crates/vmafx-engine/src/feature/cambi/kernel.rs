@@ -378,9 +378,9 @@ pub struct CScratch {
     /// The c values of the current scale, row-major `w` wide.
     pub c: Vec<f32>,
     /// Band rows of the row entering the window.
-    enter: Vec<u32>,
+    enter: Vec<u16>,
     /// Band rows of the row leaving it.
-    leave: Vec<u32>,
+    leave: Vec<u16>,
 }
 
 /// Computes the c values of the `w` x `h` picture `img` under `mask` with a `window` square.
@@ -423,14 +423,14 @@ unsafe fn c_values_avx2(
 }
 
 /// Marks a pixel that adds nothing to the histograms (masked out or outside the band).
-const NONE: u32 = u32::MAX;
+const NONE: u16 = u16::MAX;
 
 /// Per column of one row: the histogram row of the pixel's luma, or [`NONE`].
 #[inline(always)]
-fn band_rows(img: &[u16], mask: &[u16], base: u16, size: usize, out: &mut [u32]) {
+fn band_rows(img: &[u16], mask: &[u16], base: u16, size: usize, out: &mut [u16]) {
     for ((o, &v), &m) in out.iter_mut().zip(img).zip(mask) {
-        let k = u32::from(v.wrapping_sub(base));
-        *o = if m != 0 && (k as usize) < size {
+        let k = v.wrapping_sub(base);
+        *o = if m != 0 && usize::from(k) < size {
             k
         } else {
             NONE
@@ -465,7 +465,7 @@ impl Bumper {
 
     /// Adds 1 (or removes 1) to the columns `j - pad ..= j + pad` (clipped) of row `k`.
     #[inline(always)]
-    fn bump(&self, hist: &mut [u16], k: u32, j: usize, add: bool) {
+    fn bump(&self, hist: &mut [u16], k: u16, j: usize, add: bool) {
         let start = k as usize * self.stride;
         if j >= self.pad && j + self.pad < self.w {
             let deltas = if add { &self.plus } else { &self.minus };
@@ -488,7 +488,7 @@ impl Bumper {
     /// Adds 1 (or removes 1) for each pixel `j0 ..= j1` of row `k` at once: column `x` gains
     /// the number of those pixels within `pad` of it.
     #[inline(always)]
-    fn run(&self, hist: &mut [u16], k: u32, j0: usize, j1: usize, add: bool) {
+    fn run(&self, hist: &mut [u16], k: u16, j0: usize, j1: usize, add: bool) {
         let start = k as usize * self.stride;
         let lo = j0.saturating_sub(self.pad);
         let hi = (j1 + self.pad + 1).min(self.w);
@@ -506,7 +506,7 @@ impl Bumper {
     /// Adds (or removes) the pixels of one row's band rows ([`NONE`] for none). Runs of one
     /// luma go in one pass; stretches of 16 empty columns are skipped at once.
     #[inline(always)]
-    fn rows(&self, hist: &mut [u16], rows: &[u32], add: bool) {
+    fn rows(&self, hist: &mut [u16], rows: &[u16], add: bool) {
         /// Shortest run worth one pass rather than a window per pixel.
         const RUN: usize = 3;
         let w = rows.len();
@@ -540,7 +540,7 @@ impl Bumper {
 /// Drops the pixels that leave and enter the window in the same column with the same luma:
 /// they cancel out (the counts are exact modulo 2^16, so order and grouping are free).
 #[inline(always)]
-fn cancel(leave: &mut [u32], enter: &mut [u32]) {
+fn cancel(leave: &mut [u16], enter: &mut [u16]) {
     for (l, e) in leave.iter_mut().zip(enter.iter_mut()) {
         let same = *l == *e;
         *l = if same { NONE } else { *l };
@@ -586,7 +586,7 @@ fn c_values_generic(
     enter.resize(w, NONE);
     leave.clear();
     leave.resize(w, NONE);
-    let rows_of = |r: usize, out: &mut [u32]| {
+    let rows_of = |r: usize, out: &mut [u16]| {
         band_rows(
             &img.data[r * s..r * s + w],
             &mask.data[r * ms..r * ms + w],
