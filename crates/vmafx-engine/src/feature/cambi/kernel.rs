@@ -381,6 +381,8 @@ pub struct CScratch {
     enter: Vec<u16>,
     /// Band rows of the row leaving it.
     leave: Vec<u16>,
+    /// Band rows of the row whose c values are computed.
+    own: Vec<u16>,
 }
 
 /// Computes the c values of the `w` x `h` picture `img` under `mask` with a `window` square.
@@ -570,6 +572,7 @@ fn c_values_generic(
         c,
         enter,
         leave,
+        own,
     } = scratch;
     let bumper = Bumper::new(pad, w);
     let hs = bumper.stride;
@@ -586,6 +589,8 @@ fn c_values_generic(
     enter.resize(w, NONE);
     leave.clear();
     leave.resize(w, NONE);
+    own.clear();
+    own.resize(w, NONE);
     let rows_of = |r: usize, out: &mut [u16]| {
         band_rows(
             &img.data[r * s..r * s + w],
@@ -607,7 +612,8 @@ fn c_values_generic(
             rows_of(i + pad, enter);
             bumper.rows(hist, enter, true);
         }
-        c_row(img, mask, i, hist, hs, w, k, lut, c);
+        rows_of(i, own);
+        c_row(own, i, hist, hs, w, k, lut, c);
     }
     for i in pad + 1..h.saturating_sub(pad) {
         rows_of(i - pad - 1, leave);
@@ -615,14 +621,16 @@ fn c_values_generic(
         cancel(leave, enter);
         bumper.rows(hist, leave, false);
         bumper.rows(hist, enter, true);
-        c_row(img, mask, i, hist, hs, w, k, lut, c);
+        rows_of(i, own);
+        c_row(own, i, hist, hs, w, k, lut, c);
     }
     for i in h.saturating_sub(pad)..h {
         if i > pad {
             rows_of(i - pad - 1, leave);
             bumper.rows(hist, leave, false);
         }
-        c_row(img, mask, i, hist, hs, w, k, lut, c);
+        rows_of(i, own);
+        c_row(own, i, hist, hs, w, k, lut, c);
     }
     // Rows 0 ..= h - pad - 2 have left the window; remove the rest.
     for r in (h + 1).saturating_sub(pad + 2)..h {
@@ -632,14 +640,14 @@ fn c_values_generic(
     debug_assert!(hist.iter().all(|&v| v == 0), "histograms left non-zero");
 }
 
-/// The c values of one row: for each masked pixel of in-band luma `v`, the largest over the
-/// visible steps `d` of `weight[d] * p0 * p / (p0 + p)`, `p0` counting luma `v` in the window
-/// and `p` the larger count of `v + d + 1` and `v - d - 1`.
+/// The c values of row `r`: for each masked pixel of in-band luma `v` (band row `k` in
+/// `own`), the largest over the visible steps `d` of `weight[d] * p0 * p / (p0 + p)`, `p0`
+/// counting luma `v` in the window and `p` the larger count of `v + d + 1` and `v - d - 1`;
+/// 0 elsewhere.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn c_row(
-    img: &Work,
-    mask: &Work,
+    own: &[u16],
     r: usize,
     hist: &[u16],
     hs: usize,
@@ -649,10 +657,8 @@ fn c_row(
     c: &mut [f32],
 ) {
     let out = &mut c[r * w..(r + 1) * w];
-    let mask = &mask.data[r * mask.stride..r * mask.stride + w];
-    let img = &img.data[r * img.stride..r * img.stride + w];
+    out.fill(0.0);
     let nd = k.num_diffs;
-    let size = i32::from(k.band_size);
     let offset = i32::from(k.band_base) + nd as i32;
     let at = |idx: i32, col: usize| -> u16 {
         if idx < 0 {
@@ -660,17 +666,19 @@ fn c_row(
         }
         hist.get(idx as usize * hs + col).copied().unwrap_or(0)
     };
-    for col in 0..w {
-        if mask[col] == 0 {
-            out[col] = 0.0;
+    let mut col = 0;
+    while col < w {
+        if col + 16 <= w && own[col..col + 16].iter().fold(NONE, |a, &k| a & k) == NONE {
+            col += 16;
             continue;
         }
-        let value = i32::from(img[col]) + nd as i32;
-        let compact = value - offset;
-        if compact < 0 || compact >= size {
-            out[col] = 0.0;
+        let band = own[col];
+        if band == NONE {
+            col += 1;
             continue;
         }
+        let compact = i32::from(band);
+        let value = compact + offset;
         let p0 = at(compact, col);
         let mut best = 0.0f32;
         for d in 0..nd {
@@ -693,6 +701,7 @@ fn c_row(
             }
         }
         out[col] = best;
+        col += 1;
     }
 }
 
