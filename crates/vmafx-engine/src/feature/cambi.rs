@@ -434,17 +434,24 @@ impl CambiExtractor {
         let (w, h) = (target.width, target.height);
         kernel::to_10bit(plane, self.geometry.bit_depth, &mut self.image, w, h);
         if self.enc_bitdepth < 10 {
-            kernel::anti_dither(&mut self.image, w, h, &mut self.mode_buffer);
+            kernel::anti_dither(self.simd, &mut self.image, w, h, &mut self.mode_buffer);
         }
-        kernel::spatial_mask(&self.image, &mut self.mask, w, h, &mut self.mask_scratch);
+        kernel::spatial_mask(
+            self.simd,
+            &self.image,
+            &mut self.mask,
+            w,
+            h,
+            &mut self.mask_scratch,
+        );
         let mut scores = [0.0f64; NUM_SCALES];
         let sizes = kernel::scale_sizes(w, h, self.speedup);
         for (scale, &(sw, sh)) in sizes.iter().enumerate() {
             if scale > 0 || self.speedup {
-                kernel::decimate(&mut self.image, sw, sh);
-                kernel::decimate(&mut self.mask, sw, sh);
+                kernel::decimate(self.simd, &mut self.image, sw, sh);
+                kernel::decimate(self.simd, &mut self.mask, sw, sh);
             }
-            kernel::filter_mode(&mut self.image, sw, sh, &mut self.mode_buffer);
+            kernel::filter_mode(self.simd, &mut self.image, sw, sh, &mut self.mode_buffer);
             kernel::c_values(
                 self.simd,
                 &self.image,

@@ -176,9 +176,55 @@ fn resample<T: crate::picture::Pixel>(
     }
 }
 
+/// Gives a kernel `NAME` a dispatching front taking the [`SimdLevel`] first: the same code
+/// compiled for AVX2 when the level allows (integer work only, so the twins agree exactly).
+macro_rules! avx2_twin {
+    ($(#[$doc:meta])* $name:ident, $avx2:ident, $generic:ident, ($($arg:ident: $ty:ty),*)) => {
+        $(#[$doc])*
+        pub fn $name(level: SimdLevel, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if level >= SimdLevel::Avx2 {
+                // SAFETY: the caller checked the CPU runs AVX2.
+                unsafe { $avx2($($arg),*) };
+                return;
+            }
+            let _ = level;
+            $generic($($arg),*);
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn $avx2($($arg: $ty),*) {
+            $generic($($arg),*);
+        }
+    };
+}
+
+avx2_twin!(
+    /// libvmaf's in-place 2x2 average, used when the encode had fewer than 10 bits.
+    anti_dither, anti_dither_avx2, anti_dither_generic,
+    (img: &mut Work, width: usize, height: usize, row_copy: &mut Vec<u16>)
+);
+avx2_twin!(
+    /// The flat-area mask; see [`spatial_mask_generic`].
+    spatial_mask, spatial_mask_avx2, spatial_mask_generic,
+    (img: &Work, mask: &mut Work, w: usize, h: usize, scratch: &mut MaskScratch)
+);
+avx2_twin!(
+    /// `data[i][j] = data[2i][2j]` for the `w` x `h` top-left, in place.
+    decimate, decimate_avx2, decimate_generic,
+    (img: &mut Work, w: usize, h: usize)
+);
+avx2_twin!(
+    /// The 3x3 mode filter; see [`filter_mode_generic`].
+    filter_mode, filter_mode_avx2, filter_mode_generic,
+    (img: &mut Work, w: usize, h: usize, buffer: &mut Vec<u16>)
+);
+
 /// libvmaf's in-place 2x2 average, used when the encode had fewer than 10 bits. Each output
 /// reads samples not yet overwritten, so a copy of the current row gives the same result.
-pub fn anti_dither(img: &mut Work, width: usize, height: usize, row_copy: &mut Vec<u16>) {
+#[inline(always)]
+fn anti_dither_generic(img: &mut Work, width: usize, height: usize, row_copy: &mut Vec<u16>) {
     let s = img.stride;
     if width == 0 || height == 0 {
         return;
@@ -235,15 +281,24 @@ pub struct MaskScratch {
 /// Sets `mask` to 1 where more than [`mask_index`] pixels of the 7x7 square around the pixel
 /// (outside the picture counting as not flat) equal their right and lower neighbours (the
 /// picture's last column and row counting as equal), else 0.
-pub fn spatial_mask(img: &Work, mask: &mut Work, w: usize, h: usize, scratch: &mut MaskScratch) {
+#[inline(always)]
+fn spatial_mask_generic(
+    img: &Work,
+    mask: &mut Work,
+    w: usize,
+    h: usize,
+    scratch: &mut MaskScratch,
+) {
     let s = img.stride;
     let d = &img.data;
     let threshold = mask_index(w, h);
     if w == 0 || h == 0 {
         return;
     }
-    scratch.flat.clear();
-    scratch.flat.resize(w * h, 0);
+    // Every entry is written below; growing is the only clearing needed.
+    if scratch.flat.len() < w * h {
+        scratch.flat.resize(w * h, 0);
+    }
     for r in 0..h {
         let row = &d[r * s..r * s + w];
         let out = &mut scratch.flat[r * w..(r + 1) * w];
@@ -306,7 +361,8 @@ pub fn spatial_mask(img: &Work, mask: &mut Work, w: usize, h: usize, scratch: &m
 }
 
 /// `data[i][j] = data[2i][2j]` for the `w` x `h` top-left, in place.
-pub fn decimate(img: &mut Work, w: usize, h: usize) {
+#[inline(always)]
+fn decimate_generic(img: &mut Work, w: usize, h: usize) {
     let s = img.stride;
     if h == 0 {
         return;
@@ -337,7 +393,8 @@ fn mode3(a: u16, b: u16, c: u16) -> u16 {
 
 /// The 3x3 mode filter (row-wise then column-wise mode of three, the minimum when all differ),
 /// in place; the outer rows and columns keep their samples through the respective pass.
-pub fn filter_mode(img: &mut Work, w: usize, h: usize, buffer: &mut Vec<u16>) {
+#[inline(always)]
+fn filter_mode_generic(img: &mut Work, w: usize, h: usize, buffer: &mut Vec<u16>) {
     let s = img.stride;
     buffer.clear();
     buffer.resize(3 * w, 0);
