@@ -374,8 +374,9 @@ fn decimate_generic(img: &mut Work, w: usize, h: usize) {
     for i in 1..h {
         let (head, tail) = img.data.split_at_mut(2 * i * s);
         let dst = &mut head[i * s..i * s + w];
-        for (d, pair) in dst.iter_mut().zip(tail.chunks_exact(2)) {
-            *d = pair[0];
+        let src = &tail[..2 * w];
+        for (j, d) in dst.iter_mut().enumerate() {
+            *d = src[2 * j];
         }
     }
 }
@@ -486,14 +487,10 @@ const NONE: u16 = u16::MAX;
 
 /// Per column of one row: the histogram row of the pixel's luma, or [`NONE`].
 #[inline(always)]
-fn band_rows(img: &[u16], mask: &[u16], base: u16, size: usize, out: &mut [u16]) {
+fn band_rows(img: &[u16], mask: &[u16], base: u16, size: u16, out: &mut [u16]) {
     for ((o, &v), &m) in out.iter_mut().zip(img).zip(mask) {
         let k = v.wrapping_sub(base);
-        *o = if m != 0 && usize::from(k) < size {
-            k
-        } else {
-            NONE
-        };
+        *o = if (m != 0) & (k < size) { k } else { NONE };
     }
 }
 
@@ -653,7 +650,7 @@ fn c_values_generic(
             &img.data[r * s..r * s + w],
             &mask.data[r * ms..r * ms + w],
             base,
-            size,
+            k.band_size,
             out,
         )
     };
