@@ -502,7 +502,13 @@ fn open_heatmaps(
 ) -> Result<Heatmaps, EngineError> {
     let fail =
         |what: &str, e: std::io::Error| invalid("heatmaps_path", path, format!("{what}: {e}"));
-    std::fs::create_dir_all(path).map_err(|e| fail("cannot create the directory", e))?;
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    // libvmaf creates the directories with mode 0770.
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o770);
+    dir.create(path)
+        .map_err(|e| fail("cannot create the directory", e))?;
     let mut files = Vec::with_capacity(NUM_SCALES);
     let (mut w, mut h) = (enc_w, enc_h);
     for scale in 0..NUM_SCALES {
