@@ -76,6 +76,12 @@ pub struct Contrast {
     pub band_base: u16,
     /// Number of luma values from `band_base` that can matter (libvmaf's u16 arithmetic).
     pub band_size: u16,
+    /// Per band row: the first step whose visibility test passes; with `steps_contiguous`
+    /// every later step passes too.
+    first_step: Vec<u8>,
+    /// Whether each band row's passing steps are one tail `first_step..num_diffs` (they are
+    /// when the thresholds rise with the step, as they do from any EOTF).
+    steps_contiguous: bool,
 }
 
 impl Contrast {
@@ -85,6 +91,19 @@ impl Contrast {
         let band_base = if lo > 0 { lo as u16 } else { 0 };
         let last = tvi.last().copied().unwrap_or(0);
         let band_size = last.wrapping_add(1).wrapping_sub(band_base);
+        let mut steps_contiguous = true;
+        let first_step = (0..usize::from(band_size))
+            .map(|compact| {
+                let value = compact as i32 + i32::from(band_base) + num_diffs as i32;
+                let passes =
+                    |d: usize| value <= i32::from(tvi[d]) && value + d as i32 + 1 > i32::from(vlt);
+                let first = (0..num_diffs).find(|&d| passes(d)).unwrap_or(num_diffs);
+                if (first..num_diffs).any(|d| !passes(d)) {
+                    steps_contiguous = false;
+                }
+                first as u8
+            })
+            .collect();
         Contrast {
             num_diffs,
             tvi,
@@ -92,6 +111,8 @@ impl Contrast {
             weights: CONTRAST_WEIGHTS[..num_diffs].to_vec(),
             band_base,
             band_size,
+            first_step,
+            steps_contiguous,
         }
     }
 }
@@ -735,22 +756,33 @@ fn c_row(
         let value = compact + offset;
         let p0 = at(compact, col);
         let mut best = 0.0f32;
-        for d in 0..nd {
+        let mut consider = |d: usize| {
             let step = d as i32 + 1;
-            if value <= i32::from(k.tvi[d]) && value + step > i32::from(k.vlt) {
-                let p1 = at(compact + step, col);
-                let p2 = at(compact - step, col);
-                let p = p1.max(p2);
-                let num = k.weights[d]
-                    .wrapping_mul(i32::from(p0))
-                    .wrapping_mul(i32::from(p));
-                let r = lut
-                    .get(usize::from(p) + usize::from(p0))
-                    .copied()
-                    .unwrap_or(0.0);
-                let val = num as f32 * r;
-                if val > best {
-                    best = val;
+            let p1 = at(compact + step, col);
+            let p2 = at(compact - step, col);
+            let p = p1.max(p2);
+            let num = k.weights[d]
+                .wrapping_mul(i32::from(p0))
+                .wrapping_mul(i32::from(p));
+            let r = lut
+                .get(usize::from(p) + usize::from(p0))
+                .copied()
+                .unwrap_or(0.0);
+            let val = num as f32 * r;
+            if val > best {
+                best = val;
+            }
+        };
+        if k.steps_contiguous {
+            let first = usize::from(k.first_step[usize::from(band)]);
+            for d in first..nd {
+                consider(d);
+            }
+        } else {
+            for d in 0..nd {
+                let step = d as i32 + 1;
+                if value <= i32::from(k.tvi[d]) && value + step > i32::from(k.vlt) {
+                    consider(d);
                 }
             }
         }
