@@ -1,8 +1,9 @@
 //! Feature extractors and the registry that builds them by libvmaf name (`vif`, `adm`,
-//! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`, `psnr_hvs`, `ciede`, `speed_chroma`,
-//! `speed_temporal`, `float_vif`, `float_adm`, `float_motion`).
+//! `motion`, `psnr`, `float_ssim`, `float_ms_ssim`, `psnr_hvs`, `ciede`, `cambi`,
+//! `speed_chroma`, `speed_temporal`, `float_vif`, `float_adm`, `float_motion`).
 
 pub mod adm;
+pub mod cambi;
 pub mod ciede;
 pub mod float_adm;
 pub(crate) mod float_common;
@@ -139,7 +140,7 @@ pub struct ExtractorInfo {
 }
 
 /// Every extractor the engine knows.
-pub fn registry() -> [&'static ExtractorInfo; 13] {
+pub fn registry() -> [&'static ExtractorInfo; 14] {
     [
         &adm::INFO,
         &motion::INFO,
@@ -154,6 +155,7 @@ pub fn registry() -> [&'static ExtractorInfo; 13] {
         &float_adm::INFO,
         &float_motion::INFO,
         &ciede::INFO,
+        &cambi::INFO,
     ]
 }
 
