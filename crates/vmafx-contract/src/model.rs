@@ -11,7 +11,7 @@ use crate::{quote, FieldError};
 
 /// The built-in model versions, usable as `version=…`. The engine embeds exactly these (a test
 /// there asserts the agreement), so every component can check a name without loading a model.
-pub const BUILT_IN_MODELS: [&str; 9] = [
+pub const BUILT_IN_MODELS: [&str; 17] = [
     "vmaf_v0.6.1",
     "vmaf_v0.6.1neg",
     "vmaf_4k_v0.6.1",
@@ -21,6 +21,14 @@ pub const BUILT_IN_MODELS: [&str; 9] = [
     "vmaf_float_v0.6.1neg",
     "vmaf_float_4k_v0.6.1",
     "vmaf_float_b_v0.6.3",
+    "vmaf_v1.0.16_3d0h",
+    "vmaf_v1.0.16_3d0h_2160",
+    "vmaf_v1.0.16_5d0h",
+    "vmaf_v1.0.16_1d5h_2160",
+    "vmaf_v1.0.16_hfr_3d0h",
+    "vmaf_v1.0.16_hfr_3d0h_2160",
+    "vmaf_v1.0.16_hfr_5d0h",
+    "vmaf_v1.0.16_hfr_1d5h_2160",
 ];
 
 /// The model a job or a `vmafx score` run uses when it names none, as libvmaf's tool does.

@@ -388,6 +388,29 @@ pub fn fixtures() -> Vec<Fixture> {
             spec: clip(45, 33, Chroma::C420, 8, 3, Motion::Pan, 11),
             distortion: Distortion::BlurNoise,
         },
+        // Large enough for CAMBI (216 pixels on a side) and SpEED (160x160 luma at 4:2:0),
+        // so the vmaf_v1.0.16 models and the CTC presets can run.
+        Fixture {
+            name: "wide_420_8bit_posterize",
+            spec: clip(232, 176, Chroma::C420, 8, 4, Motion::Pan, 12),
+            distortion: Distortion::Posterize,
+        },
+        Fixture {
+            name: "wide_422_10bit_blur",
+            spec: clip(225, 163, Chroma::C422, 10, 3, Motion::SceneCut, 13),
+            distortion: Distortion::BlurNoise,
+        },
+        // SpEED prescaled by 0.5 (the _2160 models) needs 320x320 luma at 4:2:0.
+        Fixture {
+            name: "large_420_8bit_blocky",
+            spec: clip(336, 324, Chroma::C420, 8, 2, Motion::Pan, 15),
+            distortion: Distortion::Blocky,
+        },
+        Fixture {
+            name: "wide_444_8bit_enhance",
+            spec: clip(217, 21, Chroma::C444, 8, 3, Motion::Pan, 14),
+            distortion: Distortion::Enhance,
+        },
     ]
 }
 

@@ -35,7 +35,7 @@ use svm::SvmModel;
 
 /// The built-in model versions, usable as `version=...`: the contract's list, which
 /// [`built_in`] must match (a test asserts it).
-pub const BUILT_IN_VERSIONS: [&str; 9] = vmafx_contract::model::BUILT_IN_MODELS;
+pub const BUILT_IN_VERSIONS: [&str; 17] = vmafx_contract::model::BUILT_IN_MODELS;
 
 fn built_in(version: &str) -> Option<&'static str> {
     Some(match version {
@@ -48,6 +48,18 @@ fn built_in(version: &str) -> Option<&'static str> {
         "vmaf_float_v0.6.1neg" => include_str!("../../models/vmaf_float_v0.6.1neg.json"),
         "vmaf_float_4k_v0.6.1" => include_str!("../../models/vmaf_float_4k_v0.6.1.json"),
         "vmaf_float_b_v0.6.3" => include_str!("../../models/vmaf_float_b_v0.6.3.json"),
+        "vmaf_v1.0.16_3d0h" => include_str!("../../models/vmaf_v1.0.16_3d0h.json"),
+        "vmaf_v1.0.16_3d0h_2160" => include_str!("../../models/vmaf_v1.0.16_3d0h_2160.json"),
+        "vmaf_v1.0.16_5d0h" => include_str!("../../models/vmaf_v1.0.16_5d0h.json"),
+        "vmaf_v1.0.16_1d5h_2160" => include_str!("../../models/vmaf_v1.0.16_1d5h_2160.json"),
+        "vmaf_v1.0.16_hfr_3d0h" => include_str!("../../models/vmaf_v1.0.16_hfr_3d0h.json"),
+        "vmaf_v1.0.16_hfr_3d0h_2160" => {
+            include_str!("../../models/vmaf_v1.0.16_hfr_3d0h_2160.json")
+        }
+        "vmaf_v1.0.16_hfr_5d0h" => include_str!("../../models/vmaf_v1.0.16_hfr_5d0h.json"),
+        "vmaf_v1.0.16_hfr_1d5h_2160" => {
+            include_str!("../../models/vmaf_v1.0.16_hfr_1d5h_2160.json")
+        }
         _ => return None,
     })
 }
