@@ -147,6 +147,28 @@ fn bad_model_and_feature_options_are_named() {
     assert!(err.contains("no_such_option"), "{err}");
     let err = fails(&[&good, &good], &["--feature", "nonexistent"]);
     assert!(err.contains("nonexistent"), "{err}");
+    // Options of the newer extractors and presets are checked before any frame is read.
+    for (flag, value, named) in [
+        ("--feature", "cambi=window_size=-1", "window_size"),
+        ("--feature", "cambi=eotf=hlg", "eotf"),
+        (
+            "--feature",
+            "speed_chroma=speed_prescale_method=cubic",
+            "speed_prescale_method",
+        ),
+        ("--feature", "ciede=foo=1", "foo"),
+        (
+            "--feature",
+            "float_vif=vif_kernelscale=0.3",
+            "vif_kernelscale",
+        ),
+        ("-m", "version=vmaf_v1.0.17_3d0h", "vmaf_v1.0.17_3d0h"),
+        ("--aom_ctc", "v9.0", "--aom_ctc"),
+        ("--nflx_ctc", "v2.0", "--nflx_ctc"),
+    ] {
+        let err = fails(&[&good, &good], &[flag, value]);
+        assert!(err.contains(named), "{flag} {value}: {err}");
+    }
 }
 
 #[test]

@@ -263,6 +263,15 @@ impl CambiExtractor {
         simd: SimdLevel,
     ) -> Result<Self, EngineError> {
         let (w, h) = (geometry.width, geometry.height);
+        // Options first: a bad value is named even on a picture cambi would refuse.
+        let eotf_key = if options.get_str("cambi_eotf") != DEFAULT_EOTF {
+            "cambi_eotf"
+        } else {
+            "eotf"
+        };
+        let eotf_name = options.get_str(eotf_key);
+        let eotf = Eotf::parse(eotf_name)
+            .ok_or_else(|| invalid(eotf_key, eotf_name, "expected bt1886 or pq"))?;
         let int = |name: &str| options.get_int(name).max(0) as usize;
         let mut enc_bitdepth = int("enc_bitdepth") as u32;
         if enc_bitdepth == 0 {
@@ -308,15 +317,6 @@ impl CambiExtractor {
             _ => false,
         };
         let full_ref = options.get_bool("full_ref");
-
-        let eotf_key = if options.get_str("cambi_eotf") != DEFAULT_EOTF {
-            "cambi_eotf"
-        } else {
-            "eotf"
-        };
-        let eotf_name = options.get_str(eotf_key);
-        let eotf = Eotf::parse(eotf_name)
-            .ok_or_else(|| invalid(eotf_key, eotf_name, "expected bt1886 or pq"))?;
 
         let num_diffs = 1usize << options.get_int("max_log_contrast").clamp(0, 5);
         let threshold = options.get_double("tvi_threshold");
