@@ -34,6 +34,62 @@ pub struct OptionSpec {
     pub feature_param: bool,
 }
 
+impl OptionSpec {
+    /// A floating-point option whose non-default value names the feature (libvmaf's
+    /// FEATURE_PARAM), accepted within `min..=max`.
+    pub const fn param_double(
+        name: &'static str,
+        alias: Option<&'static str>,
+        default: f64,
+        min: f64,
+        max: f64,
+    ) -> Self {
+        OptionSpec {
+            name,
+            alias,
+            default: OptionValue::Double(default),
+            min,
+            max,
+            feature_param: true,
+        }
+    }
+
+    /// An integer option whose non-default value names the feature, within `min..=max`.
+    pub const fn param_int(
+        name: &'static str,
+        alias: Option<&'static str>,
+        default: i32,
+        min: f64,
+        max: f64,
+    ) -> Self {
+        OptionSpec {
+            name,
+            alias,
+            default: OptionValue::Int(default),
+            min,
+            max,
+            feature_param: true,
+        }
+    }
+
+    /// A boolean option, off by default; `feature_param` says whether turning it on names the
+    /// feature.
+    pub const fn switch(
+        name: &'static str,
+        alias: Option<&'static str>,
+        feature_param: bool,
+    ) -> Self {
+        OptionSpec {
+            name,
+            alias,
+            default: OptionValue::Bool(false),
+            min: 0.0,
+            max: 0.0,
+            feature_param,
+        }
+    }
+}
+
 /// A parsed value that owns its text, for string options set at run time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParsedValue {

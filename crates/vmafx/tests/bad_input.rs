@@ -243,3 +243,39 @@ fn encoded_input_without_ffmpeg_says_so() {
         "{stderr}"
     );
 }
+
+#[test]
+fn output_to_a_pipe_or_device_is_written_in_place() {
+    // `-o /dev/null` is common; a rename over it would replace the device with a file. A FIFO
+    // shows the same without touching /dev.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("scores.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo (coreutils) runs");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let clip = write("fifo.y4m", &y4m(32, 32, "420", 2));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmafx"))
+        .args(["score", "-r"])
+        .arg(&clip)
+        .arg("-d")
+        .arg(&clip)
+        .args(["-n", "--feature", "psnr", "--json", "-q", "-o"])
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = reader.join().unwrap();
+    assert!(written.contains("\"psnr_y\""), "{written}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}

@@ -34,6 +34,13 @@ fn job(name: &str, reference: &str, distorted: &str) -> VmafxJob {
     )
 }
 
+/// [`job`] with [`support::SLOW_FEATURE`], so it runs for seconds.
+fn slow_job(name: &str, reference: &str, distorted: &str) -> VmafxJob {
+    let mut job = job(name, reference, distorted);
+    job.spec.features = vec![support::SLOW_FEATURE.to_owned()];
+    job
+}
+
 /// Polls the object until `check` holds; panics with `what` and the last object seen otherwise.
 async fn wait_job(
     api: &Api<VmafxJob>,
@@ -124,7 +131,7 @@ async fn jobs_are_scored_failed_and_cancelled_through_the_controller() {
     let phases = record_phases(api.clone(), "slow");
     api.create(
         &PostParams::default(),
-        &job("slow", &file_uri(&reference), &file_uri(&distorted)),
+        &slow_job("slow", &file_uri(&reference), &file_uri(&distorted)),
     )
     .await
     .unwrap();
@@ -149,6 +156,15 @@ async fn jobs_are_scored_failed_and_cancelled_through_the_controller() {
         "operator vs vmafx score"
     );
     assert_eq!(status.scores.get(DEFAULT_MODEL), Some(&score));
+    // The metric of `spec.features` is pooled beside the model.
+    assert!(
+        status
+            .scores
+            .get("ciede2000")
+            .is_some_and(|v| v.is_finite() && *v > 0.0),
+        "{:?}",
+        status.scores
+    );
     assert_eq!(status.frames_total, Some(240));
     assert_eq!(status.frames_done, Some(240));
     assert!(status.start_time.is_some() && status.completion_time.is_some());
@@ -301,7 +317,7 @@ async fn jobs_are_scored_failed_and_cancelled_through_the_controller() {
     let (reference, distorted) = slow_pair(dir.path());
     api.create(
         &PostParams::default(),
-        &job("doomed", &file_uri(&reference), &file_uri(&distorted)),
+        &slow_job("doomed", &file_uri(&reference), &file_uri(&distorted)),
     )
     .await
     .unwrap();

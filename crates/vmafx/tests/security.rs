@@ -636,6 +636,8 @@ fn a_node_killed_and_restarted_under_its_name_loses_nothing_and_pins_nothing() {
             &file_uri(&reference),
             "-d",
             &file_uri(&distorted),
+            "--feature",
+            support::SLOW_FEATURE,
         ],
         &submitter,
     );

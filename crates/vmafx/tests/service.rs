@@ -343,6 +343,8 @@ fn a_killed_node_s_job_completes_on_another_node_once() {
         reference.to_str().unwrap(),
         "-d",
         distorted.to_str().unwrap(),
+        "--feature",
+        support::SLOW_FEATURE,
     ]);
     assert_eq!(code, 0, "{err}");
     let id = out.trim().to_string();
@@ -415,6 +417,8 @@ fn cancelling_reaches_the_running_node() {
         reference.to_str().unwrap(),
         "-d",
         distorted.to_str().unwrap(),
+        "--feature",
+        support::SLOW_FEATURE,
     ]);
     let id = out.trim().to_string();
     wait_for(Duration::from_secs(60), || {

@@ -22,40 +22,6 @@ use crate::EngineError;
 
 use csf::Viewing;
 
-const fn double(
-    name: &'static str,
-    alias: &'static str,
-    default: f64,
-    min: f64,
-    max: f64,
-) -> OptionSpec {
-    OptionSpec {
-        name,
-        alias: Some(alias),
-        default: OptionValue::Double(default),
-        min,
-        max,
-        feature_param: true,
-    }
-}
-
-const fn int(
-    name: &'static str,
-    alias: &'static str,
-    default: i32,
-    min: f64,
-    max: f64,
-) -> OptionSpec {
-    OptionSpec {
-        name,
-        alias: Some(alias),
-        default: OptionValue::Int(default),
-        min,
-        max,
-        feature_param: true,
-    }
-}
-
 /// Options of libvmaf v3.2.0's `float_adm`, with its names, aliases, defaults and ranges.
 pub static OPTIONS: &[OptionSpec] = &[
     OptionSpec {
@@ -66,14 +32,14 @@ pub static OPTIONS: &[OptionSpec] = &[
         max: 0.0,
         feature_param: false,
     },
-    double("adm_enhn_gain_limit", "egl", 100.0, 1.0, 100.0),
-    double("adm_norm_view_dist", "nvd", 3.0, 0.75, 24.0),
-    double("adm_noise_weight", "nw", 0.03125, 0.0, 1500.0),
-    double("adm_csf_scale", "scf", 1.0, 0.0, 50.0),
-    double("adm_csf_diag_scale", "scfd", 1.0, 0.0, 50.0),
-    int("adm_ref_display_height", "rdf", 1080, 1.0, 4320.0),
-    int("adm_csf_mode", "csf", 0, 0.0, 9.0),
-    int("adm_bypass_cm", "bcm", 0, 0.0, 1.0),
+    OptionSpec::param_double("adm_enhn_gain_limit", Some("egl"), 100.0, 1.0, 100.0),
+    OptionSpec::param_double("adm_norm_view_dist", Some("nvd"), 3.0, 0.75, 24.0),
+    OptionSpec::param_double("adm_noise_weight", Some("nw"), 0.03125, 0.0, 1500.0),
+    OptionSpec::param_double("adm_csf_scale", Some("scf"), 1.0, 0.0, 50.0),
+    OptionSpec::param_double("adm_csf_diag_scale", Some("scfd"), 1.0, 0.0, 50.0),
+    OptionSpec::param_int("adm_ref_display_height", Some("rdf"), 1080, 1.0, 4320.0),
+    OptionSpec::param_int("adm_csf_mode", Some("csf"), 0, 0.0, 9.0),
+    OptionSpec::param_int("adm_bypass_cm", Some("bcm"), 0, 0.0, 1.0),
     OptionSpec {
         name: "adm_adm3_apply_hm",
         alias: Some("aah"),
@@ -82,18 +48,18 @@ pub static OPTIONS: &[OptionSpec] = &[
         max: 0.0,
         feature_param: true,
     },
-    double("adm_p_norm", "apn", 3.0, 1.0, 20.0),
-    double("adm_dlm_weight", "dlmw", 0.5, 0.0, 1.0),
-    double("adm_min_val", "min", 0.0, 0.0, 1.0),
-    double("adm_f1s0", "f1s0", -1.0, -1.0, 10.0),
-    double("adm_f1s1", "f1s1", -1.0, -1.0, 10.0),
-    double("adm_f1s2", "f1s2", -1.0, -1.0, 10.0),
-    double("adm_f1s3", "f1s3", -1.0, -1.0, 10.0),
-    double("adm_f2s0", "f2s0", -1.0, -1.0, 10.0),
-    double("adm_f2s1", "f2s1", -1.0, -1.0, 10.0),
-    double("adm_f2s2", "f2s2", -1.0, -1.0, 10.0),
-    double("adm_f2s3", "f2s3", -1.0, -1.0, 10.0),
-    int("adm_skip_aim_scale", "sasc", -1, 0.0, 3.0),
+    OptionSpec::param_double("adm_p_norm", Some("apn"), 3.0, 1.0, 20.0),
+    OptionSpec::param_double("adm_dlm_weight", Some("dlmw"), 0.5, 0.0, 1.0),
+    OptionSpec::param_double("adm_min_val", Some("min"), 0.0, 0.0, 1.0),
+    OptionSpec::param_double("adm_f1s0", Some("f1s0"), -1.0, -1.0, 10.0),
+    OptionSpec::param_double("adm_f1s1", Some("f1s1"), -1.0, -1.0, 10.0),
+    OptionSpec::param_double("adm_f1s2", Some("f1s2"), -1.0, -1.0, 10.0),
+    OptionSpec::param_double("adm_f1s3", Some("f1s3"), -1.0, -1.0, 10.0),
+    OptionSpec::param_double("adm_f2s0", Some("f2s0"), -1.0, -1.0, 10.0),
+    OptionSpec::param_double("adm_f2s1", Some("f2s1"), -1.0, -1.0, 10.0),
+    OptionSpec::param_double("adm_f2s2", Some("f2s2"), -1.0, -1.0, 10.0),
+    OptionSpec::param_double("adm_f2s3", Some("f2s3"), -1.0, -1.0, 10.0),
+    OptionSpec::param_int("adm_skip_aim_scale", Some("sasc"), -1, 0.0, 3.0),
     OptionSpec {
         name: "adm_skip_scale0",
         alias: Some("ssz"),

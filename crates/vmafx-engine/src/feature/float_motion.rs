@@ -21,28 +21,6 @@ use crate::EngineError;
 #[cfg(test)]
 mod tests;
 
-const fn switch(name: &'static str, alias: &'static str) -> OptionSpec {
-    OptionSpec {
-        name,
-        alias: Some(alias),
-        default: OptionValue::Bool(false),
-        min: 0.0,
-        max: 0.0,
-        feature_param: true,
-    }
-}
-
-const fn double(name: &'static str, alias: &'static str, default: f64, max: f64) -> OptionSpec {
-    OptionSpec {
-        name,
-        alias: Some(alias),
-        default: OptionValue::Double(default),
-        min: 0.0,
-        max,
-        feature_param: true,
-    }
-}
-
 /// Options of libvmaf v3.2.0's `float_motion`, with its names, aliases, defaults and ranges.
 /// `debug` is on by default there, so `motion` is written unless it is turned off.
 pub static OPTIONS: &[OptionSpec] = &[
@@ -54,11 +32,11 @@ pub static OPTIONS: &[OptionSpec] = &[
         max: 0.0,
         feature_param: false,
     },
-    switch("motion_force_zero", "force_0"),
-    double("motion_fps_weight", "mfw", 1.0, 5.0),
-    double("motion_blend_factor", "mbf", 1.0, 1.0),
-    double("motion_blend_offset", "mbo", 40.0, 1000.0),
-    switch("motion_add_scale1", "mdc"),
+    OptionSpec::switch("motion_force_zero", Some("force_0"), true),
+    OptionSpec::param_double("motion_fps_weight", Some("mfw"), 1.0, 0.0, 5.0),
+    OptionSpec::param_double("motion_blend_factor", Some("mbf"), 1.0, 0.0, 1.0),
+    OptionSpec::param_double("motion_blend_offset", Some("mbo"), 40.0, 0.0, 1000.0),
+    OptionSpec::switch("motion_add_scale1", Some("mdc"), true),
     OptionSpec {
         name: "motion_filter_size",
         alias: Some("mfs"),
@@ -67,8 +45,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         max: 9.0,
         feature_param: true,
     },
-    switch("motion_add_uv", "mau"),
-    double("motion_max_val", "mmxv", 10000.0, 10000.0),
+    OptionSpec::switch("motion_add_uv", Some("mau"), true),
+    OptionSpec::param_double("motion_max_val", Some("mmxv"), 10000.0, 0.0, 10000.0),
 ];
 
 const MOTION: &str = "VMAF_feature_motion_score";

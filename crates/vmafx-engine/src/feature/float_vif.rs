@@ -23,23 +23,6 @@ use crate::EngineError;
 #[cfg(test)]
 mod tests;
 
-const fn double(
-    name: &'static str,
-    alias: Option<&'static str>,
-    default: f64,
-    min: f64,
-    max: f64,
-) -> OptionSpec {
-    OptionSpec {
-        name,
-        alias,
-        default: OptionValue::Double(default),
-        min,
-        max,
-        feature_param: true,
-    }
-}
-
 /// Options of libvmaf v3.2.0's `float_vif`, with its names, aliases, defaults and ranges.
 pub static OPTIONS: &[OptionSpec] = &[
     OptionSpec {
@@ -50,12 +33,12 @@ pub static OPTIONS: &[OptionSpec] = &[
         max: 0.0,
         feature_param: false,
     },
-    double("vif_enhn_gain_limit", Some("egl"), 100.0, 1.0, 100.0),
-    double("vif_kernelscale", Some("ks"), 1.0, 0.1, 4.0),
-    double("vif_prescale", Some("ps"), 1.0, 0.1, 4.0),
-    double("vif_scale1_min_val", Some("s1miv"), 0.0, 0.0, 1.0),
-    double("vif_scale2_min_val", Some("s2miv"), 0.0, 0.0, 1.0),
-    double("vif_scale3_min_val", Some("s3miv"), 0.0, 0.0, 1.0),
+    OptionSpec::param_double("vif_enhn_gain_limit", Some("egl"), 100.0, 1.0, 100.0),
+    OptionSpec::param_double("vif_kernelscale", Some("ks"), 1.0, 0.1, 4.0),
+    OptionSpec::param_double("vif_prescale", Some("ps"), 1.0, 0.1, 4.0),
+    OptionSpec::param_double("vif_scale1_min_val", Some("s1miv"), 0.0, 0.0, 1.0),
+    OptionSpec::param_double("vif_scale2_min_val", Some("s2miv"), 0.0, 0.0, 1.0),
+    OptionSpec::param_double("vif_scale3_min_val", Some("s3miv"), 0.0, 0.0, 1.0),
     OptionSpec {
         name: "vif_prescale_method",
         alias: Some("pm"),
@@ -64,7 +47,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         max: 0.0,
         feature_param: true,
     },
-    double("vif_sigma_nsq", Some("snsq"), 2.0, 0.0, 5.0),
+    OptionSpec::param_double("vif_sigma_nsq", Some("snsq"), 2.0, 0.0, 5.0),
     OptionSpec {
         name: "vif_skip_scale0",
         alias: Some("ssclz"),

@@ -5,6 +5,7 @@
 pub mod adm;
 pub mod cambi;
 pub mod ciede;
+pub(crate) mod csf_models;
 pub mod float_adm;
 pub(crate) mod float_common;
 pub mod float_motion;

@@ -26,25 +26,9 @@ use crate::EngineError;
 
 use kernel::{Dims, Params, ScaleMethod, Speed};
 
-const fn double(
-    name: &'static str,
-    alias: &'static str,
-    default: f64,
-    min: f64,
-    max: f64,
-) -> OptionSpec {
-    OptionSpec {
-        name,
-        alias: Some(alias),
-        default: OptionValue::Double(default),
-        min,
-        max,
-        feature_param: true,
-    }
-}
-
-const KERNELSCALE: OptionSpec = double("speed_kernelscale", "ks", 1.0, 0.1, 4.0);
-const PRESCALE: OptionSpec = double("speed_prescale", "ps", 1.0, 0.1, 4.0);
+const KERNELSCALE: OptionSpec =
+    OptionSpec::param_double("speed_kernelscale", Some("ks"), 1.0, 0.1, 4.0);
+const PRESCALE: OptionSpec = OptionSpec::param_double("speed_prescale", Some("ps"), 1.0, 0.1, 4.0);
 const PRESCALE_METHOD: OptionSpec = OptionSpec {
     name: "speed_prescale_method",
     alias: Some("psm"),
@@ -53,9 +37,11 @@ const PRESCALE_METHOD: OptionSpec = OptionSpec {
     max: 0.0,
     feature_param: true,
 };
-const SIGMA_NN: OptionSpec = double("speed_sigma_nn", "snn", 0.29, 0.1, 2.0);
-const NN_FLOOR: OptionSpec = double("speed_nn_floor", "nnf", 0.0, 0.0, 1.0);
-const MAX_VAL: OptionSpec = double("speed_max_val", "mxv", 1000.0, 0.0, 1000.0);
+const SIGMA_NN: OptionSpec =
+    OptionSpec::param_double("speed_sigma_nn", Some("snn"), 0.29, 0.1, 2.0);
+const NN_FLOOR: OptionSpec = OptionSpec::param_double("speed_nn_floor", Some("nnf"), 0.0, 0.0, 1.0);
+const MAX_VAL: OptionSpec =
+    OptionSpec::param_double("speed_max_val", Some("mxv"), 1000.0, 0.0, 1000.0);
 
 /// Options of libvmaf v3.2.0's `speed_chroma`; all are feature parameters.
 pub static CHROMA_OPTIONS: &[OptionSpec] = &[

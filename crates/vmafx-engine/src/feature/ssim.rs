@@ -21,23 +21,13 @@ use crate::EngineError;
 use kernel::{DecimateScratch, Rows, Workspace};
 
 /// A boolean option of the SSIM family, off by default; none is a feature parameter.
-const fn switch(name: &'static str) -> OptionSpec {
-    OptionSpec {
-        name,
-        alias: None,
-        default: OptionValue::Bool(false),
-        min: 0.0,
-        max: 0.0,
-        feature_param: false,
-    }
-}
 
 /// `enable_lcs`: also write the luminance, contrast and structure terms.
-pub(crate) const ENABLE_LCS: OptionSpec = switch("enable_lcs");
+pub(crate) const ENABLE_LCS: OptionSpec = OptionSpec::switch("enable_lcs", None, false);
 /// `enable_db`: write the score in dB.
-pub(crate) const ENABLE_DB: OptionSpec = switch("enable_db");
+pub(crate) const ENABLE_DB: OptionSpec = OptionSpec::switch("enable_db", None, false);
 /// `clip_db`: cap the dB score of identical pictures.
-pub(crate) const CLIP_DB: OptionSpec = switch("clip_db");
+pub(crate) const CLIP_DB: OptionSpec = OptionSpec::switch("clip_db", None, false);
 
 /// Options of libvmaf v3.2.0's `float_ssim`. None is a feature parameter.
 pub static OPTIONS: &[OptionSpec] = &[

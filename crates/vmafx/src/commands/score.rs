@@ -117,13 +117,23 @@ fn output_format(args: &ScoreArgs) -> OutputFormat {
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so a failed or interrupted
-/// run never leaves a half-written score file behind.
+/// run never leaves a half-written score file behind. A path that exists and is not a regular
+/// file (`/dev/null`, a pipe) is written in place: renaming over it would replace the device.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if path == Path::new("-") {
         let mut out = std::io::stdout().lock();
         out.write_all(bytes)
             .context("failed to write standard output")?;
         return out.flush().context("failed to write standard output");
+    }
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("failed to open {}", path.display()))?;
+        return out
+            .write_all(bytes)
+            .with_context(|| format!("failed to write {}", path.display()));
     }
     let name = path
         .file_name()

@@ -259,7 +259,11 @@ pub fn fixture_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     write_pair(dir, &fixture)
 }
 
-/// A pair large enough that scoring it on one thread takes seconds.
+/// The extractor a job on [`slow_pair`] adds to stay busy for seconds even on the fastest
+/// kernels: CIEDE2000 costs several times VMAF per pixel, and does not change the VMAF score.
+pub const SLOW_FEATURE: &str = "ciede";
+
+/// A pair large enough that scoring it on one thread takes seconds (with [`SLOW_FEATURE`]).
 pub fn slow_pair(dir: &Path) -> (PathBuf, PathBuf) {
     let mut fixture = vmafx_fixtures::fixtures()
         .into_iter()
