@@ -20,8 +20,6 @@ use crate::EngineError;
 
 use kernel::{DecimateScratch, Rows, Workspace};
 
-/// A boolean option of the SSIM family, off by default; none is a feature parameter.
-
 /// `enable_lcs`: also write the luminance, contrast and structure terms.
 pub(crate) const ENABLE_LCS: OptionSpec = OptionSpec::switch("enable_lcs", None, false);
 /// `enable_db`: write the score in dB.
