@@ -175,7 +175,10 @@ async fn check_workers(client: &Client, ns: &str, controller_grpc: &str) {
             (live.path.as_deref(), ready.path.as_deref()),
             (Some("/healthz"), Some("/ready"))
         );
-        let service = services.get(&worker).await.unwrap();
+        // The reconciler applies the StatefulSet, then the Service: the Service may lag.
+        let service = poll_until!(Duration::from_secs(30), "worker Service", {
+            services.get_opt(&worker).await.unwrap()
+        });
         assert_eq!(service.spec.unwrap().ports.unwrap()[0].port, 8090);
         assert_eq!(service.metadata.owner_references.unwrap()[0].uid, uid);
 
