@@ -93,7 +93,7 @@ bikes_10bit_x265 bikes10_ref.y4m bikes10_x265.mkv --feature psnr
 bbb_4k_vp9 bbb4k_ref.y4m bbb4k_vp9.webm -m version=vmaf_4k_v0.6.1 -m version=vmaf_4k_v0.6.1neg:name=vmaf_neg
 bikes_odd_637x271_x264 bikesodd_ref.y4m bikesodd_x264.mkv --feature psnr
 bbb_odd_1277x713_444 bbbodd444_ref.y4m bbbodd444_x264.mkv --feature psnr
-carphone_v1.0.16 carphone_ref.y4m carphone_dist.mkv -m version=vmaf_v1.0.16_3d0h
+bbb_720p_v1.0.16 bbb_ref.y4m bbb_x264.mp4 -m version=vmaf_v1.0.16_3d0h
 bikes_10bit_v1.0.16_hfr bikes10_ref.y4m bikes10_x265.mkv -m version=vmaf_v1.0.16_hfr_3d0h
 bbb_720p_suite bbb_ref.y4m bbb_x264.mp4 --feature float_ssim --feature float_ms_ssim --feature cambi --feature psnr_hvs --feature ciede --feature psnr
 bikes_10bit_suite bikes10_ref.y4m bikes10_x265.mkv --feature float_ssim --feature float_ms_ssim --feature cambi --feature psnr_hvs --feature ciede --feature psnr
