@@ -97,7 +97,31 @@ impl FeatureSpec {
     pub fn parse_field(field: &str, text: &str) -> Result<FeatureSpec, FieldError> {
         FeatureSpec::parse(text).map_err(|e| e.in_field(field))
     }
+
+    /// Refuses what a job may not ask a node for: an option that makes the extractor write
+    /// files (CAMBI's `heatmaps_path`) would let a submitter write anywhere the node can.
+    /// `vmafx score` on one's own machine takes them; a job names `field` in the error.
+    pub fn check_for_job(&self, field: &str) -> Result<(), FieldError> {
+        match self
+            .options
+            .iter()
+            .find(|(key, _)| FILE_WRITING_OPTIONS.contains(&key.as_str()))
+        {
+            Some((key, _)) => Err(FieldError::new(
+                field,
+                format!(
+                    "option {} of {} writes files on the node; a job may not set it",
+                    quote(key),
+                    self.name
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
 }
+
+/// Extractor options whose value is a path the extractor writes to.
+pub const FILE_WRITING_OPTIONS: &[&str] = &["heatmaps_path"];
 
 impl fmt::Display for FeatureSpec {
     /// The spec in its own syntax; it parses back to the same value.
@@ -133,5 +157,17 @@ mod tests {
                 .to_string();
             assert!(err.starts_with("features[1]: "), "{err}");
         }
+    }
+
+    #[test]
+    fn jobs_may_not_set_options_that_write_files() {
+        let spec = FeatureSpec::parse("cambi=full_ref=true:heatmaps_path=/etc").unwrap();
+        let err = spec.check_for_job("features[2]").unwrap_err().to_string();
+        assert!(
+            err.starts_with("features[2]: ") && err.contains("heatmaps_path"),
+            "{err}"
+        );
+        let fine = FeatureSpec::parse("cambi=full_ref=true").unwrap();
+        assert!(fine.check_for_job("features[0]").is_ok());
     }
 }

@@ -96,8 +96,13 @@ pub fn validate_job(job: &JobDraft<'_>, policy: &InputPolicy) -> Result<ValidJob
         .features
         .iter()
         .enumerate()
-        .map(|(i, text)| FeatureSpec::parse_field(&format!("features[{i}]"), text))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(i, text)| {
+            let field = format!("features[{i}]");
+            let spec = FeatureSpec::parse_field(&field, text)?;
+            spec.check_for_job(&field)?;
+            Ok(spec)
+        })
+        .collect::<Result<Vec<_>, FieldError>>()?;
     let backend = Backend::parse_field("backend", job.backend)?;
     if !(MIN_PRIORITY..=MAX_PRIORITY).contains(&job.priority) {
         return Err(FieldError::new(

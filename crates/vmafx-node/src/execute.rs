@@ -124,7 +124,13 @@ fn request_for(
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            FeatureSpec::parse(f).map_err(|e| ExecuteError::Input(format!("features[{i}]: {e}")))
+            let field = format!("features[{i}]");
+            let spec =
+                FeatureSpec::parse(f).map_err(|e| ExecuteError::Input(format!("{field}: {e}")))?;
+            // The controller refuses these at submission; a node never trusts that alone.
+            spec.check_for_job(&field)
+                .map_err(|e| ExecuteError::Input(e.to_string()))?;
+            Ok(spec)
         })
         .collect::<Result<_, _>>()?;
     request.cancel = Some(Arc::clone(&control.cancel));

@@ -55,7 +55,9 @@ pub fn validate_job(spec: &VmafxJobSpec) -> Vec<FieldError> {
         }
     }
     for feature in &spec.features {
-        if let Err(e) = vmafx_contract::FeatureSpec::parse_field("spec.features", feature) {
+        let checked = vmafx_contract::FeatureSpec::parse_field("spec.features", feature)
+            .and_then(|f| f.check_for_job("spec.features"));
+        if let Err(e) = checked {
             errors.push(FieldError {
                 field: "spec.features",
                 message: e.message,
@@ -212,6 +214,13 @@ mod tests {
     #[test]
     fn job_reports_each_bad_field() {
         assert!(validate_job(&job("s3://b/r.yuv", "file:///d.yuv")).is_empty());
+        let mut writes = job("s3://b/r.yuv", "file:///d.yuv");
+        writes.features = vec!["cambi=heatmaps_path=/var/lib".into()];
+        let errors = validate_job(&writes);
+        assert!(
+            errors.len() == 1 && errors[0].message.contains("heatmaps_path"),
+            "{errors:?}"
+        );
         let errors = validate_job(&job("", "foo"));
         assert_eq!(
             errors.iter().map(|e| e.field).collect::<Vec<_>>(),
