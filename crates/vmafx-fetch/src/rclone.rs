@@ -315,7 +315,9 @@ mod tests {
 
     #[test]
     fn dropping_early_stops_the_child() {
-        let s = sh("yes");
+        // `exec`: the child must be `yes` itself. A shell that forks it instead leaves an
+        // orphan holding stderr open when the shell is killed, which no reader can outwait.
+        let s = sh("exec yes");
         let start = std::time::Instant::now();
         drop(s);
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
