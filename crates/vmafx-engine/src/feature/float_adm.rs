@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::cpu::SimdLevel;
 use crate::feature::float_common::{check_depth, plane_to_float};
 use crate::feature::{ExtractorInfo, FeatureExtractor, FeatureValue, Geometry};
-use crate::options::{OptionSpec, OptionValue, OptionValues};
+use crate::options::{OptionSpec, OptionValues};
 use crate::picture::Picture;
 use crate::EngineError;
 
@@ -24,14 +24,7 @@ use csf::Viewing;
 
 /// Options of libvmaf v3.2.0's `float_adm`, with its names, aliases, defaults and ranges.
 pub static OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "debug",
-        alias: None,
-        default: OptionValue::Bool(false),
-        min: 0.0,
-        max: 0.0,
-        feature_param: false,
-    },
+    OptionSpec::switch("debug", None, false),
     OptionSpec::param_double("adm_enhn_gain_limit", Some("egl"), 100.0, 1.0, 100.0),
     OptionSpec::param_double("adm_norm_view_dist", Some("nvd"), 3.0, 0.75, 24.0),
     OptionSpec::param_double("adm_noise_weight", Some("nw"), 0.03125, 0.0, 1500.0),
@@ -40,14 +33,7 @@ pub static OPTIONS: &[OptionSpec] = &[
     OptionSpec::param_int("adm_ref_display_height", Some("rdf"), 1080, 1.0, 4320.0),
     OptionSpec::param_int("adm_csf_mode", Some("csf"), 0, 0.0, 9.0),
     OptionSpec::param_int("adm_bypass_cm", Some("bcm"), 0, 0.0, 1.0),
-    OptionSpec {
-        name: "adm_adm3_apply_hm",
-        alias: Some("aah"),
-        default: OptionValue::Bool(false),
-        min: 0.0,
-        max: 0.0,
-        feature_param: true,
-    },
+    OptionSpec::switch("adm_adm3_apply_hm", Some("aah"), true),
     OptionSpec::param_double("adm_p_norm", Some("apn"), 3.0, 1.0, 20.0),
     OptionSpec::param_double("adm_dlm_weight", Some("dlmw"), 0.5, 0.0, 1.0),
     OptionSpec::param_double("adm_min_val", Some("min"), 0.0, 0.0, 1.0),
@@ -60,14 +46,7 @@ pub static OPTIONS: &[OptionSpec] = &[
     OptionSpec::param_double("adm_f2s2", Some("f2s2"), -1.0, -1.0, 10.0),
     OptionSpec::param_double("adm_f2s3", Some("f2s3"), -1.0, -1.0, 10.0),
     OptionSpec::param_int("adm_skip_aim_scale", Some("sasc"), -1, 0.0, 3.0),
-    OptionSpec {
-        name: "adm_skip_scale0",
-        alias: Some("ssz"),
-        default: OptionValue::Bool(false),
-        min: 0.0,
-        max: 0.0,
-        feature_param: true,
-    },
+    OptionSpec::switch("adm_skip_scale0", Some("ssz"), true),
 ];
 
 const PROVIDED: [&str; 18] = [

@@ -25,14 +25,7 @@ mod tests;
 
 /// Options of libvmaf v3.2.0's `float_vif`, with its names, aliases, defaults and ranges.
 pub static OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "debug",
-        alias: None,
-        default: OptionValue::Bool(false),
-        min: 0.0,
-        max: 0.0,
-        feature_param: false,
-    },
+    OptionSpec::switch("debug", None, false),
     OptionSpec::param_double("vif_enhn_gain_limit", Some("egl"), 100.0, 1.0, 100.0),
     OptionSpec::param_double("vif_kernelscale", Some("ks"), 1.0, 0.1, 4.0),
     OptionSpec::param_double("vif_prescale", Some("ps"), 1.0, 0.1, 4.0),
@@ -48,14 +41,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         feature_param: true,
     },
     OptionSpec::param_double("vif_sigma_nsq", Some("snsq"), 2.0, 0.0, 5.0),
-    OptionSpec {
-        name: "vif_skip_scale0",
-        alias: Some("ssclz"),
-        default: OptionValue::Bool(false),
-        min: 0.0,
-        max: 0.0,
-        feature_param: true,
-    },
+    OptionSpec::switch("vif_skip_scale0", Some("ssclz"), true),
 ];
 
 const PROVIDED: [&str; 15] = [

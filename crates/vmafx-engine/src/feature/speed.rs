@@ -69,14 +69,7 @@ pub static TEMPORAL_OPTIONS: &[OptionSpec] = &[
     SIGMA_NN,
     NN_FLOOR,
     MAX_VAL,
-    OptionSpec {
-        name: "speed_use_ref_diff",
-        alias: Some("urd"),
-        default: OptionValue::Bool(false),
-        min: 0.0,
-        max: 0.0,
-        feature_param: true,
-    },
+    OptionSpec::switch("speed_use_ref_diff", Some("urd"), true),
 ];
 
 const CHROMA_FEATURES: [&str; 3] = [
