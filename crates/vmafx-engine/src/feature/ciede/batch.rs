@@ -30,8 +30,8 @@ pub struct Batch {
     /// ΔE of each pair, once [`Batch::run`] returns.
     pub out: [f32; LANES],
     ok: [bool; LANES],
+    pow_ok: [bool; LANES],
     c_bar_prime: [f32; LANES],
-    c7: [f32; LANES],
     sin_angle: [f64; LANES],
     terms: [[f32; 3]; LANES],
 }
@@ -43,8 +43,8 @@ impl Default for Batch {
             second: [Lab::default(); LANES],
             out: [0.0; LANES],
             ok: [false; LANES],
+            pow_ok: [false; LANES],
             c_bar_prime: [0.0; LANES],
-            c7: [0.0; LANES],
             sin_angle: [0.0; LANES],
             terms: [[0.0; 3]; LANES],
         }
@@ -158,6 +158,29 @@ fn atan2(y: f64, x: f64) -> f64 {
     select(y < 0.0, -a, a)
 }
 
+/// The hue weighting T = 1 − 0.17 cos(h − π/6) + 0.24 cos 2h + 0.32 cos(3h + π/30)
+/// − 0.20 cos(4h − 7π/20), from one sine and cosine: the multiples of h by the double-angle
+/// and sum formulas, the phase shifts by the angle-difference formula with the shifts' sines
+/// and cosines as constants. Every step adds an error of a few 1e-16, so T stays within about
+/// 1e-14 of libm's four cosines (whose arguments C rounds, by at most 4e-15): far inside the
+/// margin that `settle` allows.
+#[inline(always)]
+fn hue_weight(h: f64) -> f64 {
+    // cos and sin of π/6, π/30 and 7π/20.
+    const C6: f64 = 0.866_025_403_784_438_6;
+    const S6: f64 = 0.5;
+    const C30: f64 = 0.994_521_895_368_273_3;
+    const S30: f64 = 0.104_528_463_267_653_47;
+    const C7: f64 = 0.453_990_499_739_546_8;
+    const S7: f64 = 0.891_006_524_188_367_8;
+    let (s1, c1) = sin_cos(h);
+    let (s2, c2) = (2.0 * s1 * c1, c1 * c1 - s1 * s1);
+    let (s3, c3) = (s1 * c2 + c1 * s2, c1 * c2 - s1 * s2);
+    let (s4, c4) = (2.0 * s2 * c2, c2 * c2 - s2 * s2);
+    1.0 - 0.17 * (c1 * C6 + s1 * S6) + 0.24 * c2 + 0.32 * (c3 * C30 - s3 * S30)
+        - 0.20 * (c4 * C7 + s4 * S7)
+}
+
 /// h′ in [0, 2π) for x, y not zero.
 #[inline(always)]
 fn hue_angle(x: f32, y: f32) -> (f32, bool) {
@@ -228,11 +251,7 @@ fn before_powf(b: &mut Batch, k: usize) {
         (f64::from(sum) / 2.0) as f32
     };
     let hd = f64::from(h_bar);
-    let tw = 1.0 - 0.17 * sin_cos(hd - PI / 6.0).1
-        + 0.24 * sin_cos(2.0 * hd).1
-        + 0.32 * sin_cos(3.0 * hd + PI / 30.0).1
-        - 0.20 * sin_cos(4.0 * hd - 7.0 * PI / 20.0).1;
-    let (t_weight, ok6) = settle(tw, MARGIN);
+    let (t_weight, ok6) = settle(hue_weight(hd), MARGIN);
     let s_h = (1.0 + 0.015 * f64::from(c_bar_prime) * f64::from(t_weight)) as f32;
     let in_degrees = (hd * (180.0 / PI)) as f32;
     let t = ((f64::from(in_degrees) - 275.0) * (1.0 / 25.0)) as f32;
@@ -250,16 +269,54 @@ fn before_powf(b: &mut Batch, k: usize) {
     b.ok[k] = ok1 & ok2 & ok3 & ok4 & ok5 & ok6 & ok7 & (x > -700.0);
 }
 
-/// R_T and ΔE from the `powf` results, for lane `k`.
+/// ΔE from R_T's `powf(C̄′, 7)` = `c7`, and whether R_T settled.
 #[inline(always)]
-fn after_powf(b: &mut Batch, k: usize) {
-    let c7 = b.c7[k];
+fn finish(b: &Batch, k: usize, c7: f32) -> (f32, bool) {
     let weight = f64::from(c7 / (c7 + POW_25_7_F32)).sqrt();
     let v = -2.0 * weight * b.sin_angle[k];
     let (r_t, ok) = settle(v, v.abs() * MARGIN);
     let [lightness, chroma, hue] = b.terms[k];
     let (ld, cd, hd) = (f64::from(lightness), f64::from(chroma), f64::from(hue));
-    b.out[k] = (ld * ld + cd * cd + hd * hd + f64::from(r_t * chroma * hue)).sqrt() as f32;
+    let out = (ld * ld + cd * cd + hd * hd + f64::from(r_t * chroma * hue)).sqrt() as f32;
+    (out, ok)
+}
+
+/// The two adjacent floats around C̄′⁷, one of which libm's `powf(C̄′, 7)` returns, and
+/// whether they are meaningful (C̄′⁷ well inside the float range).
+///
+/// glibc's `powf` is within 0.82 ulp of the exact power (its documented bound). The power
+/// taken here in `double` is within 4e-16 of it relatively, far below an ulp of `float`: so
+/// the floats within 0.82 ulp of the exact power are at most the largest float `lo` not
+/// above this one and the next float up (the one below `lo` is more than 0.99 ulp away).
+#[inline(always)]
+pub fn pow7_brackets(c: f32) -> (f32, f32, bool) {
+    let c = f64::from(c);
+    let c2 = c * c;
+    let t = c2 * c2 * c2 * c;
+    let n = t as f32;
+    let below = f64::from(n) > t;
+    let lo = f32::from_bits(n.to_bits().wrapping_sub(u32::from(below)));
+    let hi = f32::from_bits(lo.to_bits().wrapping_add(1));
+    (lo, hi, t < 1e37)
+}
+
+/// R_T and ΔE for lane `k` without `powf`: from both floats `powf` may return, kept when
+/// they give the same ΔE. `pow_ok[k]` says whether they did; otherwise [`after_powf`] redoes
+/// the lane with libm's `powf`.
+#[inline(always)]
+fn after_powf_bracketed(b: &mut Batch, k: usize) {
+    let (lo, hi, in_range) = pow7_brackets(b.c_bar_prime[k]);
+    let (out_lo, ok_lo) = finish(b, k, lo);
+    let (out_hi, ok_hi) = finish(b, k, hi);
+    b.out[k] = out_lo;
+    b.pow_ok[k] = in_range & (out_lo.to_bits() == out_hi.to_bits()) & ok_lo & ok_hi;
+}
+
+/// R_T and ΔE from libm's `powf(C̄′, 7)`, for lane `k`.
+#[inline(always)]
+fn after_powf(b: &mut Batch, k: usize) {
+    let (out, ok) = finish(b, k, b.c_bar_prime[k].powf(7.0));
+    b.out[k] = out;
     b.ok[k] &= ok;
 }
 
@@ -268,13 +325,16 @@ fn run_body(b: &mut Batch, n: usize) {
     for k in 0..LANES {
         before_powf(b, k);
     }
-    // libm's powf has no checked stand-in (its own result is only within 0.82 ulp), so it is
-    // called as C calls it, outside the loops the compiler vectorises.
-    for k in 0..n.min(LANES) {
-        b.c7[k] = b.c_bar_prime[k].powf(7.0);
-    }
     for k in 0..LANES {
-        after_powf(b, k);
+        after_powf_bracketed(b, k);
+    }
+    // libm's powf has no checked stand-in (its own result is only within 0.82 ulp), so the
+    // few lanes whose ΔE depends on which of its two possible results it gives call it as C
+    // calls it, outside the loops the compiler vectorises.
+    for k in 0..n.min(LANES) {
+        if !b.pow_ok[k] {
+            after_powf(b, k);
+        }
     }
 }
 
@@ -294,6 +354,11 @@ impl Batch {
     /// How many of the first `n` pairs the last [`Batch::run`] had to redo with libm.
     pub fn redone(&self, n: usize) -> usize {
         self.ok[..n.min(LANES)].iter().filter(|&&ok| !ok).count()
+    }
+
+    /// How many of the first `n` pairs the last [`Batch::run`] had to call libm's `powf` for.
+    pub fn powf_calls(&self, n: usize) -> usize {
+        self.pow_ok[..n.min(LANES)].iter().filter(|&&ok| !ok).count()
     }
 
     /// Fills `out[..n]` with the ΔE of the first `n` pairs, at `level` (which the caller has

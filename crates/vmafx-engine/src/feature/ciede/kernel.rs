@@ -53,17 +53,45 @@ fn lab_f(c: f64) -> f32 {
     }
 }
 
+/// A Y'CbCr triple at `bit_depth` bits as the normalised `double`s libvmaf converts (BT.709,
+/// limited range).
+#[inline(always)]
+fn normalise(y: u32, u: u32, v: u32, bit_depth: u8) -> (f64, f64, f64) {
+    let scale = f64::from(1u32 << (bit_depth - 8));
+    (
+        (f64::from(y) - 16.0 * scale) * (1.0 / (219.0 * scale)),
+        (f64::from(u) - 128.0 * scale) * (1.0 / (224.0 * scale)),
+        (f64::from(v) - 128.0 * scale) * (1.0 / (224.0 * scale)),
+    )
+}
+
+/// Linear red, which depends on Y' and Cr only.
+#[inline(always)]
+fn linear_red(y: f64, v: f64) -> f64 {
+    linearise(y + 1.28033 * v)
+}
+
+/// Linear blue, which depends on Y' and Cb only.
+#[inline(always)]
+fn linear_blue(y: f64, u: f64) -> f64 {
+    linearise(y + 2.12798 * u)
+}
+
 /// The CIELAB colour of one Y'CbCr triple at `bit_depth` bits (BT.709, limited range).
 pub fn lab(y: u32, u: u32, v: u32, bit_depth: u8) -> Lab {
-    let scale = f64::from(1u32 << (bit_depth - 8));
-    let y = (f64::from(y) - 16.0 * scale) * (1.0 / (219.0 * scale));
-    let u = (f64::from(u) - 128.0 * scale) * (1.0 / (224.0 * scale));
-    let v = (f64::from(v) - 128.0 * scale) * (1.0 / (224.0 * scale));
+    let (yn, un, vn) = normalise(y, u, v, bit_depth);
+    lab_from_linear(linear_red(yn, vn), green(yn, un, vn), linear_blue(yn, un))
+}
 
-    let r = linearise(y + 1.28033 * v);
-    let g = linearise(y - 0.21482 * u - 0.38059 * v);
-    let b = linearise(y + 2.12798 * u);
+/// Linear green.
+#[inline(always)]
+fn green(y: f64, u: f64, v: f64) -> f64 {
+    linearise(y - 0.21482 * u - 0.38059 * v)
+}
 
+/// The CIELAB colour of linear-light sRGB.
+#[inline(always)]
+fn lab_from_linear(r: f64, g: f64, b: f64) -> Lab {
     let x = r * 0.4124564390896921 + g * 0.357576077643909 + b * 0.18043748326639894;
     let yy = r * 0.21267285140562248 + g * 0.715152155287818 + b * 0.07217499330655958;
     let z = r * 0.019333895582329317 + g * 0.119192025881303 + b * 0.9503040785363677;
@@ -304,6 +332,10 @@ pub fn delta_e(c1: &Lab, c2: &Lab) -> f32 {
 pub struct LabCache {
     slots: Vec<Slot>,
     bit_depth: u8,
+    /// At 8 bits, linear red for every (Y', Cr) and linear blue for every (Y', Cb), indexed
+    /// `Y' << 8 | C` (1 MiB, made once with the same expressions as [`lab`]): two of the
+    /// three `pow` calls of a miss become loads.
+    linear: Option<Box<[[f64; 2]]>>,
 }
 
 /// A remembered colour and the packed triple it belongs to, side by side so that a lookup
@@ -333,6 +365,30 @@ impl LabCache {
                 1 << CACHE_BITS
             ],
             bit_depth,
+            linear: (bit_depth == 8).then(|| {
+                (0..1u32 << 16)
+                    .map(|i| {
+                        let (y, c) = (i >> 8, i & 0xFF);
+                        let (yn, cn, _) = normalise(y, c, 0, 8);
+                        [linear_red(yn, cn), linear_blue(yn, cn)]
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    /// [`lab`] of (`y`, `u`, `v`), with the 8-bit tables where there are some.
+    #[inline(always)]
+    fn convert(&self, y: u16, u: u16, v: u16) -> Lab {
+        let (y, u, v) = (u32::from(y), u32::from(u), u32::from(v));
+        match &self.linear {
+            Some(table) if y | u | v < 256 => {
+                let (yn, un, vn) = normalise(y, u, v, 8);
+                let red = table[(y << 8 | v) as usize][0];
+                let blue = table[(y << 8 | u) as usize][1];
+                lab_from_linear(red, green(yn, un, vn), blue)
+            }
+            _ => lab(y, u, v, self.bit_depth),
         }
     }
 
@@ -369,12 +425,12 @@ impl LabCache {
     pub fn get(&mut self, y: u16, u: u16, v: u16) -> Lab {
         let (key, index) = Self::locate(y, u, v);
         // `index` is below 1 << CACHE_BITS, the number of slots.
-        let slot = &mut self.slots[index];
-        if slot.key != key {
-            slot.key = key;
-            slot.lab = lab(u32::from(y), u32::from(u), u32::from(v), self.bit_depth);
+        if self.slots[index].key == key {
+            return self.slots[index].lab;
         }
-        slot.lab
+        let lab = self.convert(y, u, v);
+        self.slots[index] = Slot { key, lab };
+        lab
     }
 }
 
@@ -407,6 +463,17 @@ impl ChromaLayout {
         row: usize,
         out: &mut [u16],
     ) {
+        // 4:2:0 rows that lie inside their plane, the usual case, read each sample twice.
+        if self.halve_columns && row / 2 < self.height && out.len().saturating_sub(1) / 2 < self.width
+        {
+            let (data, stride) = planes[plane];
+            if let Some(src) = data.get(row / 2 * stride..row / 2 * stride + out.len().div_ceil(2)) {
+                for (pair, &s) in out.chunks_mut(2).zip(src) {
+                    pair.fill(s.into() as u16);
+                }
+                return;
+            }
+        }
         let plane_len = self.stride * self.height;
         let offset = (row / 2) * self.stride;
         // An empty plane (a 1-sample-wide picture) leaves nothing to read.

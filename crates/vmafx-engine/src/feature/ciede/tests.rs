@@ -397,7 +397,7 @@ fn batched_delta_e_equals_libm_at_every_level() {
         }
         let mut rng = Rng(0xC1ED_E200 + level as u64);
         let mut batch = Batch::default();
-        let (mut redone, mut total) = (0, 0);
+        let (mut redone, mut powf_calls, mut total) = (0, 0, 0);
         for bd in [8u8, 10] {
             let max = (1u32 << bd) - 1;
             for round in 0..3000u32 {
@@ -419,6 +419,7 @@ fn batched_delta_e_equals_libm_at_every_level() {
                 }
                 batch.run(level, n);
                 redone += batch.redone(n);
+                powf_calls += batch.powf_calls(n);
                 total += n;
                 for k in 0..n {
                     let want = kernel::delta_e_libm(&batch.first[k], &batch.second[k]);
@@ -435,6 +436,12 @@ fn batched_delta_e_equals_libm_at_every_level() {
         assert!(
             redone * 1000 < total,
             "{redone} of {total} redone at {level}"
+        );
+
+        // Both floats libm's powf may return give the same ΔE on nearly every lane.
+        assert!(
+            powf_calls * 20 < total,
+            "{powf_calls} of {total} called powf at {level}"
         );
     }
 }
@@ -457,5 +464,21 @@ fn tiny_pictures_do_not_panic() {
                 assert_eq!(out.len(), 1);
             }
         }
+    }
+}
+
+/// libm's `powf(c, 7)` is always one of the two floats the batch tries in its place, over
+/// the chroma range CIELAB reaches and beyond, including exact powers and zero.
+#[test]
+fn powf_seven_lies_in_its_brackets() {
+    use super::batch::pow7_brackets;
+    let mut rng = Rng(7);
+    let exact = (0..=300).map(|i| i as f32);
+    let random = (0..2_000_000).map(|_| f32::from_bits(rng.below(0x43C0_0000)));
+    for c in exact.chain(random) {
+        let p = c.powf(7.0);
+        let (lo, hi, ok) = pow7_brackets(c);
+        assert!(ok, "{c}");
+        assert!(p == lo || p == hi, "{c}: powf {p}, tried {lo} and {hi}");
     }
 }
