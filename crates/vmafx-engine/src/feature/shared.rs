@@ -3,7 +3,7 @@
 //! copy, and the full-resolution SSIM means (`float_ssim` at scale 1 and `float_ms_ssim`'s
 //! first scale are one computation).
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use crate::cpu::SimdLevel;
 use crate::feature::ssim::kernel::{self, Means, Workspace};
@@ -17,6 +17,9 @@ pub struct Shared {
     luma: [OnceLock<Vec<f32>>; 2],
     /// SSIM means of the two full-resolution lumas.
     full_ssim: OnceLock<Means>,
+    /// The luma buffers of the previous frame, emptied and kept for the next: a fresh
+    /// allocation of that size each frame is fresh pages each frame, all faulted in and zeroed.
+    spare: [Mutex<Vec<f32>>; 2],
 }
 
 impl Clone for Shared {
@@ -27,9 +30,16 @@ impl Clone for Shared {
 }
 
 impl Shared {
-    /// Forgets everything: the pictures are about to hold another frame.
+    /// Forgets everything: the pictures are about to hold another frame. The luma buffers
+    /// are kept, empty, for the next frame to fill.
     pub fn clear(&mut self) {
-        *self = Shared::default();
+        for (cell, spare) in self.luma.iter_mut().zip(&mut self.spare) {
+            if let (Some(mut floats), Ok(spare)) = (cell.take(), spare.get_mut()) {
+                floats.clear();
+                *spare = floats;
+            }
+        }
+        self.full_ssim = OnceLock::new();
     }
 }
 
@@ -64,8 +74,9 @@ impl<'a> Frame<'a> {
         };
         let plane = picture.planes.first()?;
         let cell = self.shared.luma.get(which)?;
+        let spare = self.shared.spare.get(which)?;
         Some(cell.get_or_init(|| {
-            let mut floats = Vec::new();
+            let mut floats = spare.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
             kernel::luma_to_float(plane, picture.bit_depth, &mut floats);
             floats
         }))
@@ -194,6 +205,16 @@ mod tests {
         kernel::luma_to_float(&d.planes[0], 10, &mut expected);
         assert_eq!(frame.luma_floats(1).unwrap(), &expected[..]);
         let copy = shared.clone();
+        // Cleared, the cache keeps the luma buffers, empty, and refills them on demand.
+        let mut kept = Shared::default();
+        let reused = Frame::new(&r, &d, &kept).luma_floats(0).unwrap().as_ptr();
+        kept.clear();
+        assert!(kept.luma[0].get().is_none() && kept.full_ssim.get().is_none());
+        let again = Frame::new(&d, &r, &kept).luma_floats(1).unwrap();
+        assert_eq!(again.len(), 40 * 30);
+        let refilled = Frame::new(&d, &r, &kept).luma_floats(0).unwrap();
+        assert!(std::ptr::eq(refilled.as_ptr(), reused));
+        assert_eq!(refilled, &expected[..]);
         assert!(copy.luma[0].get().is_none() && copy.full_ssim.get().is_none());
         // A size the planes cannot hold is refused, not read out of bounds.
         let mut ws = Workspace::default();

@@ -54,8 +54,10 @@ pub struct MsSsimExtractor {
     lcs_names: Vec<Arc<str>>,
     reference: [Vec<f32>; SCALES],
     distorted: [Vec<f32>; SCALES],
-    scratch: DecimateScratch,
-    workspace: Workspace,
+    /// One decimation scratch and one SSIM workspace per scale: shared between scales of
+    /// different sizes, the buffers would be resized (and zeroed) several times a frame.
+    scratch: [DecimateScratch; SCALES],
+    workspace: [Workspace; SCALES],
 }
 
 impl MsSsimExtractor {
@@ -98,8 +100,8 @@ impl MsSsimExtractor {
             lcs_names,
             reference: Default::default(),
             distorted: Default::default(),
-            scratch: DecimateScratch::default(),
-            workspace: Workspace::default(),
+            scratch: Default::default(),
+            workspace: Default::default(),
         })
     }
 }
@@ -135,7 +137,7 @@ impl FeatureExtractor for MsSsimExtractor {
         let mut sizes = [(self.geometry.width, self.geometry.height); SCALES];
         for i in 1..SCALES {
             let (w, h) = sizes[i - 1];
-            let scratch = &mut self.scratch;
+            let scratch = &mut self.scratch[i];
             let (done, rest) = self.reference.split_at_mut(i);
             let src = if i == 1 { reference } else { &done[i - 1] };
             kernel::decimate_lpf(self.simd, src, (w, h), scratch, &mut rest[0]);
@@ -150,7 +152,7 @@ impl FeatureExtractor for MsSsimExtractor {
             let (w, h) = sizes[i];
             let m = if i == 0 {
                 frame
-                    .full_resolution_ssim(self.simd, (w, h), &mut self.workspace)
+                    .full_resolution_ssim(self.simd, (w, h), &mut self.workspace[0])
                     .ok_or_else(|| {
                         EngineError::PictureMismatch(
                             "float_ms_ssim got a luma plane of the wrong size".to_string(),
@@ -163,7 +165,7 @@ impl FeatureExtractor for MsSsimExtractor {
                     &self.distorted[i],
                     w,
                     h,
-                    &mut self.workspace,
+                    &mut self.workspace[i],
                 )
             };
             msssim *= f64::from(m.l).powf(f64::from(ALPHAS[i]))
