@@ -5,8 +5,6 @@
 pub mod adm;
 pub mod cambi;
 pub mod ciede;
-#[cfg(test)]
-mod bench_tmp;
 pub(crate) mod csf_models;
 pub mod float_adm;
 pub(crate) mod float_common;

@@ -76,7 +76,10 @@ impl<'a> Frame<'a> {
         let cell = self.shared.luma.get(which)?;
         let spare = self.shared.spare.get(which)?;
         Some(cell.get_or_init(|| {
-            let mut floats = spare.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+            let mut floats = spare
+                .lock()
+                .map(|mut v| std::mem::take(&mut *v))
+                .unwrap_or_default();
             kernel::luma_to_float(plane, picture.bit_depth, &mut floats);
             floats
         }))

@@ -361,7 +361,10 @@ impl Batch {
 
     /// How many of the first `n` pairs the last [`Batch::run`] had to call libm's `powf` for.
     pub fn powf_calls(&self, n: usize) -> usize {
-        self.pow_ok[..n.min(LANES)].iter().filter(|&&ok| !ok).count()
+        self.pow_ok[..n.min(LANES)]
+            .iter()
+            .filter(|&&ok| !ok)
+            .count()
     }
 
     /// Fills `out[..n]` with the ΔE of the first `n` pairs, at `level` (which the caller has

@@ -464,10 +464,13 @@ impl ChromaLayout {
         out: &mut [u16],
     ) {
         // 4:2:0 rows that lie inside their plane, the usual case, read each sample twice.
-        if self.halve_columns && row / 2 < self.height && out.len().saturating_sub(1) / 2 < self.width
+        if self.halve_columns
+            && row / 2 < self.height
+            && out.len().saturating_sub(1) / 2 < self.width
         {
             let (data, stride) = planes[plane];
-            if let Some(src) = data.get(row / 2 * stride..row / 2 * stride + out.len().div_ceil(2)) {
+            if let Some(src) = data.get(row / 2 * stride..row / 2 * stride + out.len().div_ceil(2))
+            {
                 for (pair, &s) in out.chunks_mut(2).zip(src) {
                     pair.fill(s.into() as u16);
                 }
