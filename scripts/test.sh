@@ -2,7 +2,7 @@
 # Runs every vmafx test on a fresh machine: installs what is missing (ffmpeg, rclone, chromium,
 # the storage emulators), checks formatting and lints, builds the real Kubernetes control plane
 # (etcd + kube-apiserver), helm, an OCI registry and crane (cached), then runs every Rust test
-# suite, the operator's and the container image's included.
+# suite, the operator's and the container image's included, then the end-to-end suite (test/e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,4 +66,9 @@ test/k8s/ci.sh --build-only
 reset_dev_null
 echo "== cargo test"
 cargo test --workspace --locked
+# The end-to-end suite: a real node (kubelet, containerd) under the test control plane, the chart
+# and the vmafx image built above, kuttl cases (docs/TESTING.md, "End-to-end suite").
+reset_dev_null
+echo "== e2e (test/e2e/run.sh)"
+test/e2e/run.sh
 echo "test.sh: all tests passed"
