@@ -67,7 +67,10 @@ finish() {
 trap finish EXIT
 step "starting the cluster with a node"
 up_start=$(date +%s)
-VMAFX_TESTENV_OWNER_PID=$$ "$testenv" up --with-node --image "$E2E_WORK/vmafx.tar" \
+# Torn down with this script, even if it is killed, unless E2E_KEEP asks to keep it.
+owner=$$
+[[ ${E2E_KEEP:-0} == 1 ]] && owner=""
+VMAFX_TESTENV_OWNER_PID=$owner "$testenv" up --with-node --image "$E2E_WORK/vmafx.tar" \
     --image "$E2E_WORK/e2e-s3.tar" "$state" >/dev/null 2>"$E2E_WORK/testenv-up.log" ||
     { tail -n 40 "$E2E_WORK/testenv-up.log" >&2; die "the cluster did not come up"; }
 say "cluster with a node up in $(($(date +%s) - up_start))s"

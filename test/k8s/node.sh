@@ -140,6 +140,7 @@ node_net_up() {
     node_chains >"$d/node/chains.before"
     ls /run/netns 2>/dev/null >"$d/node/netns.before" || true
     node_cgroups >"$d/node/cgroups.before"
+    ls /var/lib/cni/results 2>/dev/null >"$d/node/cni-results.before" || true
     cat /proc/sys/net/ipv4/ip_forward >"$d/node/ip_forward.before"
     ip link add "$NODE_BRIDGE" type bridge || die "cannot create bridge $NODE_BRIDGE"
     ip addr add "$NODE_ADDR/24" dev "$NODE_BRIDGE"
@@ -212,6 +213,10 @@ state = "$d/containerd/state"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   disable_apparmor = true
+  # This sandbox's capability bounding set lacks CAP_SYS_RESOURCE, so no process may lower its
+  # oom_score_adj below its parent's (the kubelet asks -998 for sandboxes, runc then fails with
+  # "failed to update /proc/self/oom_score_adj: Permission denied"). Clamp at containerd's own.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -300,6 +305,7 @@ clusterCIDR: $NODE_POD_CIDR
 healthzBindAddress: 127.0.0.1:$proxy_healthz
 metricsBindAddress: 127.0.0.1:$proxy_metrics
 nodePortAddresses: ["$NODE_ADDR/32"]
+oomScoreAdj: 0
 conntrack:
   maxPerCore: 0
   min: 0
@@ -330,6 +336,8 @@ cgroupDriver: cgroupfs
 cgroupsPerQOS: false
 enforceNodeAllocatable: []
 failSwapOn: false
+# No CAP_SYS_RESOURCE here (see containerd's restrict_oom_score_adj): keep the default score.
+oomScoreAdj: 0
 clusterDomain: cluster.local
 clusterDNS: [$NODE_ADDR]
 resolvConf: $d/node/resolv.conf
@@ -424,7 +432,11 @@ node_down() {
     for f in /var/log/containers/*; do
         [[ -L $f && $(readlink "$f") == "$d/"* ]] && rm -f "$f"
     done
-    rm -f /var/lib/cni/results/"$NODE_CNI_NETWORK"-* 2>/dev/null || true
+    if [[ -f $d/node/cni-results.before ]]; then
+        for f in $(ls /var/lib/cni/results 2>/dev/null); do
+            grep -qxF "$f" "$d/node/cni-results.before" || rm -f "/var/lib/cni/results/$f"
+        done
+    fi
     [[ -f $NODE_OWNER_FILE && $(cat "$NODE_OWNER_FILE") == "$d" ]] && rm -f "$NODE_OWNER_FILE"
     return 0
 }
