@@ -164,12 +164,7 @@ node_certs() {
     (
         cd "$p"
         umask 077
-        openssl ecparam -name prime256v1 -genkey -noout -out kubelet.key
-        openssl req -new -key kubelet.key -subj "/O=system:nodes/CN=system:node:$NODE_NAME" -out kubelet.csr
-        printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
-            "extendedKeyUsage=clientAuth" >kubelet.ext
-        openssl x509 -req -in kubelet.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-            -sha256 -extfile kubelet.ext -out kubelet.crt
+        client_cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
         rm -f ./*.csr ./*.ext ca.srl
     ) >>"$p/../openssl.log" 2>&1 || die "kubelet certificate generation failed (see $p/../openssl.log)"
 }

@@ -332,6 +332,17 @@ free_ports() {
     echo "${picked[@]}"
 }
 
+# client_cert NAME SUBJECT: NAME.key and NAME.crt, a client certificate for SUBJECT signed by the
+# CA in the current directory.
+client_cert() {
+    openssl ecparam -name prime256v1 -genkey -noout -out "$1.key"
+    openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+        "extendedKeyUsage=clientAuth" >"$1.ext"
+    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+        -sha256 -extfile "$1.ext" -out "$1.crt"
+}
+
 gen_certs() {
     local d=$1
     command -v openssl >/dev/null || die "openssl not found on PATH (needed to generate certificates)"
@@ -353,12 +364,7 @@ gen_certs() {
         openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
             -sha256 -extfile apiserver.ext -out apiserver.crt
         # admin client certificate (group system:masters)
-        openssl ecparam -name prime256v1 -genkey -noout -out admin.key
-        openssl req -new -key admin.key -subj "/O=system:masters/CN=vmafx-admin" -out admin.csr
-        printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
-            "extendedKeyUsage=clientAuth" >admin.ext
-        openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-            -sha256 -extfile admin.ext -out admin.crt
+        client_cert admin "/O=system:masters/CN=vmafx-admin"
         # service-account token signing key pair
         openssl ecparam -name prime256v1 -genkey -noout -out sa.key
         openssl ec -in sa.key -pubout -out sa.pub
