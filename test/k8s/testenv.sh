@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # testenv.sh — a real Kubernetes control plane (etcd + kube-apiserver) for tests, built from
-# source through the Go module proxy. No Docker, no kubelet.
+# source through the Go module proxy, and on demand a real node (--with-node). No Docker.
 #
-#   testenv.sh build [TOOL...]  build the pinned tools (default: all of them, the OCI registry and
-#                               crane included) into ~/.cache/vmafx-testenv (no-op when cached)
+#   testenv.sh build [TOOL...]  build the pinned tools (default: all but the node's, so the OCI
+#                               registry and crane included; `build kubernetes-node coredns` adds
+#                               what --with-node needs) into ~/.cache/vmafx-testenv (no-op when cached)
 #   testenv.sh up [STATE_DIR]   start etcd + kube-apiserver on 127.0.0.1 (free ports); the LAST line
 #                               printed is the admin kubeconfig path
 #   testenv.sh up --with-node [--image ARCHIVE]... [STATE_DIR]
