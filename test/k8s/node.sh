@@ -127,13 +127,17 @@ node_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d 2>/dev/null
 node_net_up() {
     local d=$1 n
     if [[ -f $NODE_OWNER_FILE ]]; then
-        local other
+        local other p
         other=$(cat "$NODE_OWNER_FILE")
-        if [[ -d $other ]]; then
-            die "a node environment already runs in $other (one per machine); run: $0 down $other"
-        fi
+        for p in kube-apiserver containerd kubelet; do
+            alive "$other/$p.pid" &&
+                die "a node environment already runs in $other (one per machine); run: $0 down $other"
+        done
+        # Its processes were killed (a stopped session): remove what they left, as `down` would.
+        log "removing what the stopped node environment of $other left"
+        if [[ -d $other ]]; then node_down "$other"; else rm -f "$NODE_OWNER_FILE"; fi
     fi
-    ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && die "bridge $NODE_BRIDGE exists: another node environment (or a leftover) holds it; 'ip link delete $NODE_BRIDGE' if nothing does"
+    ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && die "bridge $NODE_BRIDGE exists but no node environment owns it ($NODE_OWNER_FILE); 'ip link delete $NODE_BRIDGE' if nothing uses it"
     mkdir -p "$d/node"
     echo "$d" >"$NODE_OWNER_FILE"
     # What was here before, so that `down` removes only what this environment made.
