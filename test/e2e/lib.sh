@@ -102,7 +102,9 @@ e2e_cases() {
         fi
         step "case $c"
         case_start=$(date +%s)
-        if (cd "$E2E_HERE" && kubectl-kuttl test --config kuttl-test.yaml --test "$c") >"$E2E_WORK/kuttl-$c.log" 2>&1; then
+        # From the work dir: kuttl writes a kubeconfig into its working directory.
+        if (cd "$E2E_WORK" && kubectl-kuttl test "$E2E_HERE/cases" --config "$E2E_HERE/kuttl-test.yaml" --test "$c") \
+            >"$E2E_WORK/kuttl-$c.log" 2>&1; then
             passed=$((passed + 1))
             # What the case's steps ran and printed (the Pods, their image, the scores).
             grep -F "| $c/" "$E2E_WORK/kuttl-$c.log" | sed -E 's/^.*logger\.go:[0-9]+: /    /' >&2 || true
