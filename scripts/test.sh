@@ -2,7 +2,7 @@
 # Runs every vmafx test on a fresh machine: installs what is missing (ffmpeg, rclone, chromium,
 # the storage emulators), checks formatting and lints, builds the real Kubernetes control plane
 # (etcd + kube-apiserver), helm, an OCI registry and crane (cached), then runs every Rust test
-# suite, the operator's and the container image's included.
+# suite, the operator's and the container image's included, then the end-to-end suite (test/e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,7 @@ command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3) # test/e2e: fixture check, score check
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   sudo=""
@@ -66,4 +67,9 @@ test/k8s/ci.sh --build-only
 reset_dev_null
 echo "== cargo test"
 cargo test --workspace --locked
+# The end-to-end suite: a real node (kubelet, containerd) under the test control plane, the chart
+# and the vmafx image built above, kuttl cases (docs/TESTING.md, "End-to-end suite").
+reset_dev_null
+echo "== e2e (test/e2e/run.sh)"
+test/e2e/run.sh
 echo "test.sh: all tests passed"

@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # testenv.sh — a real Kubernetes control plane (etcd + kube-apiserver) for tests, built from
-# source through the Go module proxy. No Docker, no kubelet.
+# source through the Go module proxy, and on demand a real node (--with-node). No Docker.
 #
-#   testenv.sh build [TOOL...]  build the pinned tools (default: all of them, the OCI registry and
-#                               crane included) into ~/.cache/vmafx-testenv (no-op when cached)
+#   testenv.sh build [TOOL...]  build the pinned tools (default: all but the node's, so the OCI
+#                               registry and crane included; `build kubernetes-node coredns` adds
+#                               what --with-node needs) into ~/.cache/vmafx-testenv (no-op when cached)
 #   testenv.sh up [STATE_DIR]   start etcd + kube-apiserver on 127.0.0.1 (free ports); the LAST line
 #                               printed is the admin kubeconfig path
-#   testenv.sh down [STATE_DIR] stop that environment and remove STATE_DIR
+#   testenv.sh up --with-node [--image ARCHIVE]... [STATE_DIR]
+#                               the same, plus a real node that runs Pods (root only; see node.sh):
+#                               kubelet, containerd + runc, CNI bridge, kube-proxy, kube-scheduler,
+#                               kube-controller-manager, CoreDNS; the API server then listens on
+#                               the test bridge address 10.218.0.1; each ARCHIVE (an OCI archive,
+#                               e.g. from scripts/build-image.sh --archive) is imported
+#   testenv.sh import-image ARCHIVE... [--state STATE_DIR]  import images into a running node
+#   testenv.sh pack-image ROOTFS NAME ENTRYPOINT_JSON USER OUT
+#                               pack directory ROOTFS as the one layer of image NAME (an OCI
+#                               archive OUT), e.g. a static test server for the node
+#   testenv.sh down [STATE_DIR] stop that environment (its node included) and remove STATE_DIR
 #   testenv.sh bin-dir TOOL     print the directory holding TOOL's cached binaries
 #   testenv.sh versions         print the pinned versions
 #
@@ -16,6 +27,7 @@
 #   VMAFX_TESTENV_BUILD_JOBS  value for `go build -p` (default: number of CPUs)
 #   VMAFX_TESTENV_OWNER_PID   `up` leaves a watchdog that runs `down` once this process exits
 #   VMAFX_TESTENV_UP_TIMEOUT  seconds `up` waits for the API server to be ready (default: 90)
+#   VMAFX_TESTENV_NODE_TIMEOUT  seconds `up --with-node` waits for the node to be Ready (default: 120)
 set -euo pipefail
 
 # ---- pinned versions ------------------------------------------------------------------------
@@ -26,8 +38,9 @@ KWOK_VERSION=v0.8.0        # sigs.k8s.io/kwok
 KUTTL_VERSION=v0.25.0      # github.com/kudobuilder/kuttl (kubectl-kuttl)
 REGISTRY_VERSION=v3.1.2    # github.com/distribution/distribution/v3 (registry: a real OCI registry)
 CRANE_VERSION=v0.22.1      # github.com/google/go-containerregistry (crane: pushes and reads images)
+COREDNS_VERSION=v1.15.0    # github.com/coredns/coredns (cluster DNS for `up --with-node`)
 
-KNOWN_TOOLS="kubernetes, etcd, helm, kwok, kuttl, registry, crane"
+KNOWN_TOOLS="kubernetes, kubernetes-node, etcd, helm, kwok, kuttl, registry, crane, coredns"
 
 CACHE_ROOT="${VMAFX_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmafx-testenv}"
 
@@ -37,16 +50,22 @@ die() {
 }
 log() { echo "testenv.sh: $*" >&2; }
 
+# shellcheck source=node.sh
+source "$(dirname "${BASH_SOURCE[0]}")/node.sh"
+
 # Directory (per tool and version) that holds a tool's binaries once built.
 tool_dir() {
     case "$1" in
         kubernetes | kube-apiserver | kubectl) echo "$CACHE_ROOT/kubernetes-$KUBERNETES_VERSION" ;;
+        kubernetes-node | kubelet | kube-scheduler | kube-controller-manager | kube-proxy)
+            echo "$CACHE_ROOT/kubernetes-node-$KUBERNETES_VERSION" ;;
         etcd) echo "$CACHE_ROOT/etcd-$ETCD_VERSION" ;;
         helm) echo "$CACHE_ROOT/helm-$HELM_VERSION" ;;
         kwok) echo "$CACHE_ROOT/kwok-$KWOK_VERSION" ;;
         kuttl | kubectl-kuttl) echo "$CACHE_ROOT/kuttl-$KUTTL_VERSION" ;;
         registry) echo "$CACHE_ROOT/registry-$REGISTRY_VERSION" ;;
         crane) echo "$CACHE_ROOT/crane-$CRANE_VERSION" ;;
+        coredns) echo "$CACHE_ROOT/coredns-$COREDNS_VERSION" ;;
         *) die "unknown tool '$1' (known: $KNOWN_TOOLS)" ;;
     esac
 }
@@ -115,8 +134,10 @@ build_one() {
 # Kubernetes can only be built from a wrapper module: k8s.io/kubernetes' own go.mod replaces every
 # staging module (k8s.io/api, ...) by a local path, which `go install pkg@version` refuses. The
 # wrapper requires k8s.io/kubernetes and replaces each staging module by its published v0.X.Y.
-build_kubernetes() {
-    local out=$1 v=$KUBERNETES_VERSION staging_v major minor modfile
+# build_k8s_cmds OUT CMD...: build k8s.io/kubernetes/cmd/CMD for each CMD into OUT/bin.
+build_k8s_cmds() {
+    local out=$1 v=$KUBERNETES_VERSION staging_v major minor modfile c
+    shift
     staging_v="v0.${v#v1.}"
     major=${v#v}
     major=${major%%.*}
@@ -137,26 +158,24 @@ build_kubernetes() {
             while read -r m; do echo "	$m => $m $staging_v"; done
         echo ")"
     } >go.mod
-    cat >tools.go <<'EOF'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-EOF
+    {
+        printf '//go:build tools\n\npackage tools\n\nimport (\n'
+        for c in "$@"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
+        printf ')\n'
+    } >tools.go
     go mod tidy
-    local ld="-s -w"
+    local ld="-s -w" pkgs=()
     for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
         ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
         ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
     done
+    for c in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
     mkdir -p "$out/bin"
-    go build "$(jobs_flag)" -ldflags "$ld" -o "$out/bin/" \
-        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+    go build "$(jobs_flag)" -ldflags "$ld" -o "$out/bin/" "${pkgs[@]}"
 }
+build_kubernetes() { build_k8s_cmds "$1" kube-apiserver kubectl; }
+# What a node and the controllers that give it work need, from the same source (`up --with-node`).
+build_kubernetes_node() { build_k8s_cmds "$1" kubelet kube-scheduler kube-controller-manager kube-proxy; }
 
 # build_wrapped OUT MODULE VERSION PKG BINARY [LDFLAGS]: build main package PKG of MODULE@VERSION
 # from a wrapper module that requires it (which ignores the module's own `replace` directives).
@@ -217,6 +236,37 @@ build_registry() {
 build_crane() {
     go_install "$1" "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
 }
+# CoreDNS with only the plugins the node's cluster DNS uses: bind (listen on the test bridge
+# only), errors, cache and kubernetes (Service and Pod records). No health/ready/metrics plugin,
+# so it opens no other port. Plugins register themselves when imported; Directives sets their
+# order, as CoreDNS's generated zdirectives.go would.
+build_coredns() {
+    local out=$1
+    printf 'module vmafx.local/coredns\n\ngo 1.26\n\nrequire github.com/coredns/coredns %s\n' \
+        "$COREDNS_VERSION" >go.mod
+    cat >main.go <<'EOF'
+package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/bind"
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+)
+
+func init() {
+	dnsserver.Directives = []string{"bind", "errors", "cache", "kubernetes"}
+}
+
+func main() { coremain.Run() }
+EOF
+    go mod tidy
+    mkdir -p "$out/bin"
+    go build "$(jobs_flag)" -ldflags "-s -w" -o "$out/bin/coredns" .
+}
 
 cmd_build() {
     local tools=("$@")
@@ -225,7 +275,8 @@ cmd_build() {
     start=$(date +%s)
     for t in "${tools[@]}"; do
         case "$t" in
-            kubernetes) ;; etcd) ;; helm) ;; kwok) ;; kuttl) ;; registry) ;; crane) ;;
+            kubernetes) ;; kubernetes-node) ;; etcd) ;; helm) ;; kwok) ;; kuttl) ;; registry) ;; crane) ;;
+            coredns) ;;
             *) die "unknown tool '$t' (known: $KNOWN_TOOLS)" ;;
         esac
     done
@@ -244,12 +295,14 @@ cmd_build() {
     for t in "${tools[@]}"; do
         case "$t" in
             kubernetes) build_one kubernetes "$KUBERNETES_VERSION" build_kubernetes ;;
+            kubernetes-node) build_one kubernetes-node "$KUBERNETES_VERSION" build_kubernetes_node ;;
             etcd) build_one etcd "$ETCD_VERSION" build_etcd ;;
             helm) build_one helm "$HELM_VERSION" build_helm ;;
             kwok) build_one kwok "$KWOK_VERSION" build_kwok ;;
             kuttl) build_one kuttl "$KUTTL_VERSION" build_kuttl ;;
             registry) build_one registry "$REGISTRY_VERSION" build_registry ;;
             crane) build_one crane "$CRANE_VERSION" build_crane ;;
+            coredns) build_one coredns "$COREDNS_VERSION" build_coredns ;;
         esac
     done
     log "build done in $(($(date +%s) - start))s"
@@ -280,6 +333,17 @@ free_ports() {
     echo "${picked[@]}"
 }
 
+# client_cert NAME SUBJECT: NAME.key and NAME.crt, a client certificate for SUBJECT signed by the
+# CA in the current directory.
+client_cert() {
+    openssl ecparam -name prime256v1 -genkey -noout -out "$1.key"
+    openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+        "extendedKeyUsage=clientAuth" >"$1.ext"
+    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+        -sha256 -extfile "$1.ext" -out "$1.crt"
+}
+
 gen_certs() {
     local d=$1
     command -v openssl >/dev/null || die "openssl not found on PATH (needed to generate certificates)"
@@ -296,17 +360,12 @@ gen_certs() {
         openssl req -new -key apiserver.key -subj "/CN=kube-apiserver" -out apiserver.csr
         printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
             "extendedKeyUsage=serverAuth" \
-            "subjectAltName=IP:127.0.0.1,IP:::1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
+            "subjectAltName=IP:127.0.0.1,IP:::1,IP:10.0.0.1,IP:$NODE_ADDR,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
             >apiserver.ext
         openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
             -sha256 -extfile apiserver.ext -out apiserver.crt
         # admin client certificate (group system:masters)
-        openssl ecparam -name prime256v1 -genkey -noout -out admin.key
-        openssl req -new -key admin.key -subj "/O=system:masters/CN=vmafx-admin" -out admin.csr
-        printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
-            "extendedKeyUsage=clientAuth" >admin.ext
-        openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-            -sha256 -extfile admin.ext -out admin.crt
+        client_cert admin "/O=system:masters/CN=vmafx-admin"
         # service-account token signing key pair
         openssl ecparam -name prime256v1 -genkey -noout -out sa.key
         openssl ec -in sa.key -pubout -out sa.pub
@@ -322,7 +381,7 @@ write_kubeconfig() {
         echo "clusters:"
         echo "- name: vmafx-testenv"
         echo "  cluster:"
-        echo "    server: https://127.0.0.1:$port"
+        echo "    server: https://$API_ADDR:$port"
         echo "    certificate-authority-data: $(base64 -w0 <"$d/pki/ca.crt")"
         echo "users:"
         echo "- name: vmafx-admin"
@@ -365,7 +424,7 @@ try_up() {
         --initial-cluster="vmafx=http://127.0.0.1:$peer_port" \
         --unsafe-no-fsync --log-level=warn
     start_detached "$d" kube-apiserver "$k8s_bin/kube-apiserver" \
-        --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
+        --bind-address="$API_ADDR" --advertise-address="$API_ADDR" --secure-port="$api_port" \
         --etcd-servers="http://127.0.0.1:$etcd_port" \
         --cert-dir="$d/pki" \
         --tls-cert-file="$d/pki/apiserver.crt" --tls-private-key-file="$d/pki/apiserver.key" \
@@ -377,7 +436,8 @@ try_up() {
         --service-cluster-ip-range=10.0.0.0/24 \
         --authorization-mode=Node,RBAC \
         --allow-privileged=true \
-        --endpoint-reconciler-type=none \
+        --endpoint-reconciler-type="$ENDPOINT_RECONCILER" \
+        --kubelet-client-certificate="$d/pki/admin.crt" --kubelet-client-key="$d/pki/admin.key" \
         --profiling=false
     write_kubeconfig "$d" "$api_port"
     printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\nKUBECONFIG=%s\n' \
@@ -422,8 +482,23 @@ stop_pidfiles() {
     rm -f "$@"
 }
 
+# Where the API server listens: loopback, or with a node the test bridge, which Pods reach (and
+# the `kubernetes` Service's endpoint, kept by the lease reconciler, points at).
+API_ADDR=127.0.0.1
+ENDPOINT_RECONCILER=none
+
 cmd_up() {
-    local d=${1:-$STATE_DEFAULT} etcd_bin k8s_bin start
+    local with_node=0 images=() d="" etcd_bin k8s_bin start
+    while [[ $# -gt 0 ]]; do
+        case "$1" in
+            --with-node) with_node=1; shift ;;
+            --image) images+=("${2:?--image needs an OCI archive}"); shift 2 ;;
+            -*) die "up: unknown option '$1'" ;;
+            *) [[ -z $d ]] || die "up: one state dir only"; d=$1; shift ;;
+        esac
+    done
+    [[ ${#images[@]} == 0 || $with_node == 1 ]] || die "up: --image needs --with-node"
+    d=${d:-$STATE_DEFAULT}
     start=$(date +%s)
     etcd_bin="$(tool_dir etcd)/bin"
     k8s_bin="$(tool_dir kubernetes)/bin"
@@ -434,6 +509,15 @@ cmd_up() {
     fi
     mkdir -p "$d/pki"
     d=$(cd "$d" && pwd)
+    if [[ $with_node == 1 ]]; then
+        node_require
+        # A failed start leaves nothing running on the machine, but keeps the logs in $d.
+        # shellcheck disable=SC2064 # $d is fixed now
+        trap "[[ \$? == 0 ]] || { stop_pidfiles '$d/watchdog.pid'; node_down '$d'; stop_pidfiles '$d/kube-apiserver.pid' '$d/etcd.pid'; log 'up failed: stopped everything; logs kept in $d'; }" EXIT
+        node_net_up "$d"
+        API_ADDR=$NODE_ADDR
+        ENDPOINT_RECONCILER=lease
+    fi
     gen_certs "$d/pki"
 
     local attempt rc=0
@@ -452,6 +536,10 @@ cmd_up() {
         tail -n 10 "$d/etcd.log" "$d/kube-apiserver.log" >&2 || true
         die "etcd or kube-apiserver exited during start-up (logs in $d)"
     fi
+    if [[ $with_node == 1 ]]; then
+        node_up "$d"
+        [[ ${#images[@]} == 0 ]] || node_import "$d" "${images[@]}"
+    fi
 
     # With VMAFX_TESTENV_OWNER_PID set, tear down by itself once that process is gone, so a killed
     # test run does not leak servers.
@@ -463,7 +551,7 @@ cmd_up() {
             'while kill -0 "$1" 2>/dev/null && [[ -d $3 ]]; do sleep 1; done; if [[ -d $3 ]]; then exec "$2" down "$3"; fi' \
             watchdog "$VMAFX_TESTENV_OWNER_PID" "$self" "$d"
     fi
-    log "up in $(($(date +%s) - start))s: kube-apiserver at https://127.0.0.1:$(sed -n 's/^APISERVER_PORT=//p' "$d/env"), state in $d"
+    log "up in $(($(date +%s) - start))s: kube-apiserver at https://$API_ADDR:$(sed -n 's/^APISERVER_PORT=//p' "$d/env"), state in $d"
     echo "$d/kubeconfig"
 }
 
@@ -473,15 +561,30 @@ cmd_down() {
         log "nothing to stop: $d does not exist"
         return 0
     fi
-    stop_pidfiles "$d/watchdog.pid" "$d/kube-apiserver.pid" "$d/etcd.pid"
+    stop_pidfiles "$d/watchdog.pid"
+    node_down "$d"
+    stop_pidfiles "$d/kube-apiserver.pid" "$d/etcd.pid"
     rm -rf "$d"
     log "stopped and removed $d"
 }
 
+cmd_import_image() {
+    local d=$STATE_DEFAULT archives=()
+    while [[ $# -gt 0 ]]; do
+        case "$1" in
+            --state) d=${2:?--state needs a directory}; shift 2 ;;
+            *) archives+=("$1"); shift ;;
+        esac
+    done
+    [[ ${#archives[@]} -gt 0 ]] || die "usage: testenv.sh import-image ARCHIVE... [--state STATE_DIR]"
+    alive "$d/containerd.pid" || die "no node runs in $d (testenv.sh up --with-node)"
+    node_import "$d" "${archives[@]}"
+}
+
 cmd_versions() {
-    printf 'kubernetes %s\netcd %s\nhelm %s\nkwok %s\nkuttl %s\nregistry %s\ncrane %s\n' \
+    printf 'kubernetes %s\netcd %s\nhelm %s\nkwok %s\nkuttl %s\nregistry %s\ncrane %s\ncoredns %s\n' \
         "$KUBERNETES_VERSION" "$ETCD_VERSION" "$HELM_VERSION" "$KWOK_VERSION" "$KUTTL_VERSION" \
-        "$REGISTRY_VERSION" "$CRANE_VERSION"
+        "$REGISTRY_VERSION" "$CRANE_VERSION" "$COREDNS_VERSION"
 }
 
 main() {
@@ -491,9 +594,13 @@ main() {
         build) cmd_build "$@" ;;
         up) cmd_up "$@" ;;
         down) cmd_down "$@" ;;
+        import-image) cmd_import_image "$@" ;;
+        pack-image)
+            [[ $# == 5 ]] || die "usage: testenv.sh pack-image ROOTFS NAME ENTRYPOINT_JSON USER OUT"
+            oci_archive "$@" ;;
         bin-dir) echo "$(tool_dir "${1:?usage: testenv.sh bin-dir TOOL}")/bin" ;;
         versions) cmd_versions ;;
-        *) die "usage: testenv.sh build [TOOL...] | up [STATE_DIR] | down [STATE_DIR] | bin-dir TOOL | versions" ;;
+        *) die "usage: testenv.sh build [TOOL...] | up [--with-node [--image ARCHIVE]...] [STATE_DIR] | import-image ARCHIVE... [--state STATE_DIR] | down [STATE_DIR] | bin-dir TOOL | versions" ;;
     esac
 }
 
