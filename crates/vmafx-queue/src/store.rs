@@ -2,8 +2,9 @@
 
 use crate::error::Result;
 use crate::model::{
-    Feedback, FeedbackFilter, HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage, JobSpec, JobSummary, Lease,
-    Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped, Registered, Submitted,
+    Feedback, FeedbackFilter, HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage,
+    JobSpec, JobSummary, Lease, Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped,
+    Registered, Submitted,
 };
 
 /// A durable job queue and node registry.

@@ -4,8 +4,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use vmafx_queue::{
-    Backend, Error, FeedbackFilter, HeldAttempt, JobFilter, JobSpec, JobState, JobStore, JobSummary, Lease,
-    MetricScore, ModelScore, NodeFilter, NodeInfo, QueueConfig, SqliteStore, MAX_SUMMARY_METRICS,
+    Backend, Error, FeedbackFilter, HeldAttempt, JobFilter, JobSpec, JobState, JobStore,
+    JobSummary, Lease, MetricScore, ModelScore, NodeFilter, NodeInfo, QueueConfig, SqliteStore,
+    MAX_SUMMARY_METRICS,
 };
 
 const T0: i64 = 1_700_000_000_000;
@@ -1612,7 +1613,14 @@ fn feedback_is_stored_for_completed_jobs_only_and_read_in_order() {
     let done_b = store.submit(spec("b"), T0).unwrap().job.id;
     for lease in store.claim(&node.id, 2, T0).unwrap() {
         store
-            .complete(&lease.job.id, lease.token, None, summary(3), b"{}".to_vec(), T0)
+            .complete(
+                &lease.job.id,
+                lease.token,
+                None,
+                summary(3),
+                b"{}".to_vec(),
+                T0,
+            )
             .unwrap();
     }
     let pending = store.submit(spec("pending"), T0).unwrap().job.id;
@@ -1631,7 +1639,10 @@ fn feedback_is_stored_for_completed_jobs_only_and_read_in_order() {
             other => panic!("{id} {target}: expected InvalidSpec, got {other:?}"),
         }
     }
-    assert!(store.list_feedback(&FeedbackFilter::default()).unwrap().is_empty());
+    assert!(store
+        .list_feedback(&FeedbackFilter::default())
+        .unwrap()
+        .is_empty());
 
     let first = store.add_feedback(&done_a, 87.5, T0 + 1).unwrap();
     assert_eq!(first.node_id.as_deref(), Some(node.id.as_str()));
@@ -1656,6 +1667,9 @@ fn feedback_is_stored_for_completed_jobs_only_and_read_in_order() {
 
     // Retention deletes a job's feedback with it.
     store.purge(Some(T0 + 10), None, T0 + 10).unwrap();
-    assert!(store.list_feedback(&FeedbackFilter::default()).unwrap().is_empty());
+    assert!(store
+        .list_feedback(&FeedbackFilter::default())
+        .unwrap()
+        .is_empty());
     assert!(store.check_integrity().unwrap().is_empty());
 }

@@ -326,6 +326,12 @@ impl Trainer {
         Ok(())
     }
 
+    /// The ids of the samples still in the log, oldest first (the newest always are): a feeder
+    /// finds where it left off from them.
+    pub fn sample_ids(&self) -> impl Iterator<Item = &str> {
+        self.logged.iter().map(|e| e.sample.id.as_str())
+    }
+
     /// Samples taken (training and holdout) in the whole run.
     pub fn samples(&self) -> u64 {
         self.next_seq - 1

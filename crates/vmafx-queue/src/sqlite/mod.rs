@@ -18,8 +18,9 @@ use rusqlite::Connection;
 use crate::config::QueueConfig;
 use crate::error::{Error, Result};
 use crate::model::{
-    Feedback, FeedbackFilter, HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage, JobSpec, JobSummary, Lease,
-    Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped, Registered, Submitted,
+    Feedback, FeedbackFilter, HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage,
+    JobSpec, JobSummary, Lease, Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped,
+    Registered, Submitted,
 };
 use crate::store::JobStore;
 use fatal::Fatal;

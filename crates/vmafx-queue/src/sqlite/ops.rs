@@ -10,8 +10,8 @@ use super::{OpResult, PURGE_BATCH};
 use crate::error::Error;
 use crate::model::{
     check_feedback_target, Backend, Feedback, HeartbeatAck, HeldAttempt, Job, JobSpec, JobState,
-    JobSummary, Lease, NodeInfo,
-    ProgressAck, Purged, Reaped, Registered, Submitted, MAX_METRIC_NAME_BYTES, MAX_SUMMARY_METRICS,
+    JobSummary, Lease, NodeInfo, ProgressAck, Purged, Reaped, Registered, Submitted,
+    MAX_METRIC_NAME_BYTES, MAX_SUMMARY_METRICS,
 };
 
 /// Bytes of per-frame documents one purge deletes at most (beyond its first job's): freeing a

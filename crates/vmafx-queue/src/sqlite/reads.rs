@@ -6,7 +6,10 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use super::rows::{job_from_row, node_from_row, JOB_COLUMNS, NODE_COLUMNS};
 use super::OpResult;
 use crate::error::Error;
-use crate::model::{Feedback, FeedbackFilter, Job, JobCounts, JobFilter, JobPage, JobState, Node, NodeFilter, NodePage};
+use crate::model::{
+    Feedback, FeedbackFilter, Job, JobCounts, JobFilter, JobPage, JobState, Node, NodeFilter,
+    NodePage,
+};
 
 const DEFAULT_PAGE: u32 = 50;
 const DEFAULT_FEEDBACK_PAGE: u32 = 100;
