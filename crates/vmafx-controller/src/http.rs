@@ -162,15 +162,22 @@ fn cross_site(headers: &HeaderMap, host: &str) -> Option<String> {
 /// Resolves the caller from `Authorization: Bearer TOKEN`; 401 without a known token.
 async fn authenticate(
     State(options): State<HttpOptions>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
+    require_bearer(&options.auth, request, next).await
+}
+
+/// Authenticates a request with `auth` from its `Authorization: Bearer TOKEN` header and hands
+/// the [`Identity`] to the handler as an extension; 401 (with a Bearer challenge) without a
+/// known token, 503 while the authenticator cannot decide. Shared by every vmafx HTTP server
+/// that authenticates like the controller (the trainer's too).
+pub async fn require_bearer(auth: &Authenticator, mut request: Request, next: Next) -> Response {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
-        .map(|value| value.as_bytes());
-    let header = header.map(<[u8]>::to_vec);
-    match options.auth.authenticate(header.as_deref()).await {
+        .map(|value| value.as_bytes().to_vec());
+    match auth.authenticate(header.as_deref()).await {
         Ok(identity) => {
             request.extensions_mut().insert(identity);
             next.run(request).await
@@ -306,23 +313,25 @@ async fn list_jobs(
 /// their own status; the rest is a bad request (400).
 fn json_body<T>(
     body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
-) -> Result<T, Response> {
+) -> Result<T, Box<Response>> {
     match body {
         Ok(Json(body)) => Ok(body),
         Err(e)
             if e.status() != StatusCode::BAD_REQUEST
                 && e.status() != StatusCode::UNPROCESSABLE_ENTITY =>
         {
-            Err(refuse(
+            Err(Box::new(refuse(
                 e.status(),
                 format!("request body: {}", e.body_text()),
-            ))
+            )))
         }
-        Err(e) => Err(HttpError(ControllerError::InvalidArgument(format!(
-            "request body: {}",
-            e.body_text()
-        )))
-        .into_response()),
+        Err(e) => Err(Box::new(
+            HttpError(ControllerError::InvalidArgument(format!(
+                "request body: {}",
+                e.body_text()
+            )))
+            .into_response(),
+        )),
     }
 }
 
@@ -333,7 +342,7 @@ async fn submit_job(
 ) -> Result<Response, HttpError> {
     let body = match json_body(body) {
         Ok(body) => body,
-        Err(response) => return Ok(response),
+        Err(response) => return Ok(*response),
     };
     let (job, created) = controller
         .submit(&caller, Some(body.spec()), body.idempotency_key.clone())
@@ -385,7 +394,7 @@ async fn submit_feedback(
 ) -> Result<Response, HttpError> {
     let body = match json_body(body) {
         Ok(body) => body,
-        Err(response) => return Ok(response),
+        Err(response) => return Ok(*response),
     };
     let feedback = controller
         .submit_feedback(

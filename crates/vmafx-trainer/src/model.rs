@@ -132,7 +132,7 @@ impl TrainableModel {
                 intercepts.len()
             )));
         }
-        if slopes.iter().any(|&a| a == 0.0) {
+        if slopes.contains(&0.0) {
             return Err(model_error("model_dict.slopes holds a zero"));
         }
         let svm_text = dict

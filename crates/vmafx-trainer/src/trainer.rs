@@ -138,7 +138,7 @@ fn fnv1a(text: &str) -> u64 {
 
 /// Whether a sample with this id is held out.
 pub fn is_holdout(id: &str) -> bool {
-    fnv1a(id) % HOLDOUT_EVERY == 0
+    fnv1a(id).is_multiple_of(HOLDOUT_EVERY)
 }
 
 /// `ms` since the Unix epoch as RFC 3339 UTC with seconds (`2026-12-04T15:40:00Z`).

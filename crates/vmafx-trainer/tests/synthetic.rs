@@ -202,7 +202,7 @@ fn a_restart_keeps_samples_optimiser_and_versions_and_never_rewrites_a_version()
     };
     let mut trainer = Trainer::open(dir.path(), model.clone(), config()).unwrap();
     assert_eq!(trainer.samples(), 80);
-    assert_eq!(trainer.checkpoints(), &[checkpoint.clone()]);
+    assert_eq!(trainer.checkpoints(), std::slice::from_ref(&checkpoint));
     // Replaying the logged samples reproduces the same optimiser state.
     assert_eq!(trainer.ema_weights(), weights);
     for s in &second[10..] {

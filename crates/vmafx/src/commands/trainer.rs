@@ -307,9 +307,10 @@ async fn push_pending(
             else {
                 return Ok(());
             };
-            let stable = trainer.last_stable_plcc().map_or(true, |last| {
-                checkpoint.holdout.plcc >= last - STABILITY_MARGIN
-            });
+            let stable = match trainer.last_stable_plcc() {
+                Some(last) => checkpoint.holdout.plcc >= last - STABILITY_MARGIN,
+                None => true,
+            };
             let bytes = trainer.checkpoint_bytes(&checkpoint)?;
             (checkpoint, stable, bytes)
         };
@@ -471,32 +472,8 @@ async fn post_sample(
 }
 
 /// Resolves the caller from `Authorization: Bearer TOKEN`, as the controller does.
-async fn authenticate(
-    State(state): State<HttpState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes().to_vec());
-    match state.shared.auth.authenticate(header.as_deref()).await {
-        Ok(identity) => {
-            request.extensions_mut().insert(identity);
-            next.run(request).await
-        }
-        Err(err) if err.is_unavailable() => {
-            refuse(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
-        }
-        Err(err) => {
-            let mut response = refuse(StatusCode::UNAUTHORIZED, err.to_string());
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer realm=\"vmafx\""),
-            );
-            response
-        }
-    }
+async fn authenticate(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+    vmafx_controller::require_bearer(&state.shared.auth, request, next).await
 }
 
 /// Refuses a loopback server's requests that name another host (DNS rebinding) when nobody
