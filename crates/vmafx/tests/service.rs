@@ -148,29 +148,13 @@ fn serve_scores_exactly_like_the_score_command() {
         assert_eq!(code, 400, "{path} {body}: {text}");
         assert!(text.contains(field), "{path} {body}: {text}");
     }
-    let (code, _, err) = run_cli(&[
-        "job",
-        "feedback",
-        "--controller",
-        &grpc,
-        &id,
-        "--target",
-        "inf",
-    ]);
+    let (code, _, err) = job_feedback(&grpc, &id, "inf");
     assert_ne!(code, 0);
     assert!(err.contains("target"), "{err}");
     let (_, body) = http_get(http_port, "/api/v1/feedback").unwrap();
     assert_eq!(body, r#"{"feedback":[]}"#);
     // Stored against the completed job, by the CLI and by REST.
-    let (code, out, err) = run_cli(&[
-        "job",
-        "feedback",
-        "--controller",
-        &grpc,
-        &id,
-        "--target",
-        "87.5",
-    ]);
+    let (code, out, err) = job_feedback(&grpc, &id, "87.5");
     assert_eq!(code, 0, "{err}");
     let stored: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(stored["job_id"], id.as_str());

@@ -378,15 +378,7 @@ fn feedback_trains_a_model_that_is_pushed_pulled_and_beats_the_base_model() {
         assert_eq!(job["state"], "COMPLETED", "{job}");
         let id = job["id"].as_str().unwrap().to_string();
         let target = viewers(dir.path(), &reference, &distorted, &teacher, i);
-        let (code, _, err) = run_cli(&[
-            "job",
-            "feedback",
-            "--controller",
-            &grpc,
-            &id,
-            "--target",
-            &format!("{target}"),
-        ]);
+        let (code, _, err) = job_feedback(&grpc, &id, &format!("{target}"));
         assert_eq!(code, 0, "{err}");
         jobs.push((id, target));
     }
@@ -509,15 +501,7 @@ fn feedback_trains_a_model_that_is_pushed_pulled_and_beats_the_base_model() {
     // lands once the registry is back.
     drop(registry);
     for (id, target) in &jobs[..20] {
-        let (code, _, err) = run_cli(&[
-            "job",
-            "feedback",
-            "--controller",
-            &grpc,
-            id,
-            "--target",
-            &format!("{target}"),
-        ]);
+        let (code, _, err) = job_feedback(&grpc, &id, &format!("{target}"));
         assert_eq!(code, 0, "{err}");
     }
     let during = wait_status(port, Duration::from_secs(60), &trainer, |s| {
