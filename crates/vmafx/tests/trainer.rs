@@ -501,7 +501,7 @@ fn feedback_trains_a_model_that_is_pushed_pulled_and_beats_the_base_model() {
     // lands once the registry is back.
     drop(registry);
     for (id, target) in &jobs[..20] {
-        let (code, _, err) = job_feedback(&grpc, &id, &format!("{target}"));
+        let (code, _, err) = job_feedback(&grpc, id, &format!("{target}"));
         assert_eq!(code, 0, "{err}");
     }
     let during = wait_status(port, Duration::from_secs(60), &trainer, |s| {
