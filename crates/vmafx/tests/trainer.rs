@@ -534,5 +534,35 @@ fn feedback_trains_a_model_that_is_pushed_pulled_and_beats_the_base_model() {
         out.trim(),
         after["checkpoints"][2]["digest"].as_str().unwrap()
     );
+
+    // Samples posted directly: per-frame features in the model's order; a bad one is a 400
+    // and is not taken.
+    let post = |body: &str| {
+        http_request(
+            port,
+            "POST",
+            "/api/v1/samples",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .unwrap()
+    };
+    for (body, needle) in [
+        (r#"{"target": 50, "frames": [[0.9, 2.0, 0.5]]}"#, "6 finite"),
+        (
+            r#"{"target": 101, "frames": [[0.9, 2.0, 0.5, 0.8, 0.9, 0.95]]}"#,
+            "target",
+        ),
+        (r#"{"target": 50, "frames": []}"#, "frames"),
+        (r#"{"target": 50}"#, "frames"),
+    ] {
+        let (code, text) = post(body);
+        assert_eq!(code, 400, "{body}: {text}");
+        assert!(text.contains(needle), "{body}: {text}");
+    }
+    let (code, text) =
+        post(r#"{"id": "posted-1", "target": 70, "frames": [[0.9, 2.0, 0.5, 0.8, 0.9, 0.95]]}"#);
+    assert_eq!(code, 201, "{text}");
+    assert_eq!(trainer_status(port)["samples"], 61);
     trainer.kill9();
 }

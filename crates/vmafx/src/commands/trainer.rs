@@ -443,7 +443,15 @@ async fn post_sample(
     }
     let body = match body {
         Ok(Json(body)) => body,
-        Err(e) => return refuse(e.status(), format!("request body: {}", e.body_text())),
+        // Too large (413) or not JSON (415) keep their status; a bad shape is a 400, as on the
+        // controller.
+        Err(e) => {
+            let code = match e.status() {
+                StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+                other => other,
+            };
+            return refuse(code, format!("request body: {}", e.body_text()));
+        }
     };
     let id = body
         .id
