@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::v1::{Job, JobSpec, JobState, JobSummary, Node};
+use crate::v1::{Feedback, Job, JobSpec, JobState, JobSummary, Node};
 
 /// The name of a job state as users see it ("PENDING", …); "UNSPECIFIED" for unknown numbers.
 pub fn state_name(state: i32) -> &'static str {
@@ -289,6 +289,41 @@ impl SubmitBody {
             priority: self.priority,
             features: self.features.clone(),
             max_attempts: self.max_attempts,
+        }
+    }
+}
+
+/// The body of `POST /api/v1/jobs/{id}/feedback`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackBody {
+    /// The score the job should have had, 0 to 100.
+    pub target: f64,
+}
+
+/// Stored feedback as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackView {
+    /// Position in the feedback log.
+    pub seq: i64,
+    /// The job.
+    pub job_id: String,
+    /// The target score.
+    pub target: f64,
+    /// The node that scored the job, if known.
+    pub node_id: Option<String>,
+    /// Unix milliseconds it was given.
+    pub created_ms: i64,
+}
+
+impl From<&Feedback> for FeedbackView {
+    fn from(feedback: &Feedback) -> Self {
+        FeedbackView {
+            seq: feedback.seq,
+            job_id: feedback.job_id.clone(),
+            target: feedback.target,
+            node_id: (!feedback.node_id.is_empty()).then(|| feedback.node_id.clone()),
+            created_ms: feedback.created_ms,
         }
     }
 }

@@ -15,7 +15,7 @@ pub mod uri;
 
 pub use feature::FeatureSpec;
 pub use limits::{validate_job, JobDraft};
-pub use model::{ModelOverride, ModelSource, ModelSpec};
+pub use model::{ModelOverride, ModelSource, ModelSpec, OciReference, OciTarget};
 pub use node::{Backend, NodeDraft, Vendor};
 pub use policy::InputPolicy;
 pub use uri::JobUri;

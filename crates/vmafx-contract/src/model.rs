@@ -1,8 +1,9 @@
 //! The model spec grammar (`--model` and a job's `models[i]`): `:`-separated `key=value`
 //! parameters among `version=NAME`, `path=FILE`, `name=NAME`, `disable_clip[=true|false]`,
 //! `enable_transform[=true|false]` and `EXTRACTOR.OPTION=VALUE` overrides such as
-//! `vif.vif_enhn_gain_limit=1.5`, in the syntax of libvmaf's `vmaf` tool. `oci://…` model
-//! references are reserved for later and refused as not supported yet.
+//! `vif.vif_enhn_gain_limit=1.5`, in the syntax of libvmaf's `vmaf` tool; or, alone, an OCI
+//! artifact reference `oci://HOST[:PORT]/REPO:TAG` or `oci://HOST[:PORT]/REPO@sha256:HEX` (a
+//! checkpoint pushed by `vmafx trainer`), which the caller pulls before loading.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -47,6 +48,153 @@ pub enum ModelSource {
     BuiltIn(String),
     /// A libvmaf JSON model (or model collection) file.
     Path(PathBuf),
+    /// A model JSON pushed to an OCI registry, to be pulled first.
+    Oci(OciReference),
+}
+
+/// The longest OCI tag (the distribution spec's limit).
+pub const MAX_OCI_TAG_BYTES: usize = 128;
+
+/// What an OCI reference names inside its repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OciTarget {
+    /// A tag such as `run-v3` or `latest-stable`.
+    Tag(String),
+    /// A manifest digest, `sha256:` and 64 lowercase hex digits.
+    Digest(String),
+}
+
+/// `oci://HOST[:PORT]/REPO:TAG` or `oci://HOST[:PORT]/REPO@sha256:HEX`, checked against the
+/// OCI distribution spec's grammar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciReference {
+    /// Registry host, with its port when given (`127.0.0.1:5000`).
+    pub registry: String,
+    /// Repository path (`vmafx/models`).
+    pub repository: String,
+    /// Tag or digest.
+    pub target: OciTarget,
+}
+
+impl fmt::Display for OciReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "oci://{}/{}", self.registry, self.repository)?;
+        match &self.target {
+            OciTarget::Tag(tag) => write!(f, ":{tag}"),
+            OciTarget::Digest(digest) => write!(f, "@{digest}"),
+        }
+    }
+}
+
+fn oci_invalid(text: &str, reason: impl Into<String>) -> InvalidModel {
+    invalid("oci", text, reason)
+}
+
+/// Whether `digest` is `sha256:` and 64 lowercase hex digits.
+pub fn is_sha256_digest(digest: &str) -> bool {
+    digest.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+impl OciReference {
+    /// Parses `oci://…` (the scheme included).
+    pub fn parse(text: &str) -> Result<OciReference, InvalidModel> {
+        let rest = text
+            .strip_prefix("oci://")
+            .ok_or_else(|| oci_invalid(text, "must start with oci://"))?;
+        let (registry, path) = rest
+            .split_once('/')
+            .ok_or_else(|| oci_invalid(text, "needs oci://HOST/REPO:TAG"))?;
+        let (host, port) = match registry.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (registry, None),
+        };
+        let host_ok = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if !host_ok {
+            return Err(oci_invalid(
+                text,
+                format!("bad registry host {}", quote(host)),
+            ));
+        }
+        if let Some(port) = port {
+            if port.parse::<u16>().ok().filter(|p| *p > 0).is_none() {
+                return Err(oci_invalid(
+                    text,
+                    format!("bad registry port {}", quote(port)),
+                ));
+            }
+        }
+        let (repository, target) = if let Some((repository, digest)) = path.split_once('@') {
+            if !is_sha256_digest(digest) {
+                return Err(oci_invalid(
+                    text,
+                    "a digest is sha256: followed by 64 lowercase hex digits",
+                ));
+            }
+            (repository, OciTarget::Digest(digest.to_owned()))
+        } else if let Some((repository, tag)) = path.rsplit_once(':') {
+            let tag_ok = !tag.is_empty()
+                && tag.len() <= MAX_OCI_TAG_BYTES
+                && !tag.starts_with(['.', '-'])
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            if !tag_ok {
+                return Err(oci_invalid(text, format!("bad tag {}", quote(tag))));
+            }
+            (repository, OciTarget::Tag(tag.to_owned()))
+        } else {
+            return Err(oci_invalid(
+                text,
+                "name a tag (REPO:TAG) or a digest (REPO@sha256:…)",
+            ));
+        };
+        // Path components of lowercase letters and digits, joined by '.', '_', '__' or '-'.
+        let component_ok = |c: &str| {
+            !c.is_empty()
+                && c.bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && c.bytes()
+                    .last()
+                    .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && c.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+                })
+        };
+        if !repository.split('/').all(component_ok) {
+            return Err(oci_invalid(
+                text,
+                format!(
+                    "bad repository {} (lowercase letters, digits, '.', '_', '-', '/')",
+                    quote(repository)
+                ),
+            ));
+        }
+        Ok(OciReference {
+            registry: registry.to_owned(),
+            repository: repository.to_owned(),
+            target,
+        })
+    }
+
+    /// Whether the registry is on this machine's loopback interface (where plain HTTP may be
+    /// allowed for test registries).
+    pub fn is_loopback(&self) -> bool {
+        let host = self
+            .registry
+            .rsplit_once(':')
+            .map_or(self.registry.as_str(), |(h, _)| h);
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
 }
 
 impl fmt::Display for ModelSource {
@@ -55,6 +203,7 @@ impl fmt::Display for ModelSource {
         match self {
             ModelSource::BuiltIn(version) => f.write_str(version),
             ModelSource::Path(path) => write!(f, "{}", path.display()),
+            ModelSource::Oci(reference) => write!(f, "{reference}"),
         }
     }
 }
@@ -182,11 +331,18 @@ impl ModelSpec {
         if text.chars().any(char::is_control) {
             return Err(invalid("model", text, "contains a control character"));
         }
-        if text.starts_with("oci://") || text.contains("=oci://") {
+        if text.starts_with("oci://") {
+            // A reference stands alone: its ':' and '@' are not spec separators.
+            return Ok(ModelSpec {
+                source: ModelSource::Oci(OciReference::parse(text)?),
+                ..ModelSpec::default()
+            });
+        }
+        if text.contains("=oci://") {
             return Err(invalid(
                 "model",
                 text,
-                "oci:// model references are not supported yet",
+                "an oci:// reference is given alone (-m oci://HOST/REPO:TAG), not as a value",
             ));
         }
         let mut version = None;
@@ -281,6 +437,7 @@ impl fmt::Display for ModelSpec {
         match &self.source {
             ModelSource::BuiltIn(version) => write!(f, "version={version}")?,
             ModelSource::Path(path) => write!(f, "path={}", path.display())?,
+            ModelSource::Oci(reference) => return write!(f, "{reference}"),
         }
         if let Some(name) = &self.name {
             write!(f, ":name={name}")?;
@@ -360,8 +517,13 @@ mod tests {
             ("version=a:path=b", "not both"),
             ("name=foo", "needs version= or path="),
             ("version=a::name=b", "empty parameter"),
-            ("oci://registry/model:1", "not supported yet"),
-            ("path=oci://registry/model", "not supported yet"),
+            ("oci://registry/model", "name a tag"),
+            ("oci://registry/Model:1", "bad repository"),
+            ("oci://reg istry/m:1", "bad registry host"),
+            ("oci://registry:99999/m:1", "bad registry port"),
+            ("oci://registry/m:-x", "bad tag"),
+            ("oci://registry/m@sha256:abc", "64 lowercase hex"),
+            ("path=oci://registry/model", "given alone"),
         ] {
             let err = ModelSpec::parse_field("models[2]", text)
                 .unwrap_err()
@@ -372,6 +534,31 @@ mod tests {
         let err = ModelSpec::parse_field("models[0]", "version=no_such").unwrap_err();
         assert!(err.to_string().contains("no built-in model"), "{err}");
         assert!(err.to_string().contains("vmaf_b_v0.6.3"), "{err}");
+    }
+
+    #[test]
+    fn oci_references_parse_and_print_back() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        for text in [
+            "oci://127.0.0.1:5000/vmafx/models:run-v3".to_owned(),
+            "oci://registry.example/models:latest-stable".to_owned(),
+            format!("oci://localhost:5000/m@{digest}"),
+        ] {
+            let spec = ModelSpec::parse_field("models[0]", &text).unwrap();
+            assert!(matches!(spec.source, ModelSource::Oci(_)), "{text}");
+            assert_eq!(spec.to_string(), text);
+            assert_eq!(ModelSpec::parse(&spec.to_string()).unwrap(), spec);
+        }
+        let ModelSource::Oci(r) = ModelSpec::parse("oci://127.0.0.1:5000/a/b:t")
+            .unwrap()
+            .source
+        else {
+            panic!("not an OCI reference");
+        };
+        assert_eq!(r.registry, "127.0.0.1:5000");
+        assert_eq!(r.repository, "a/b");
+        assert_eq!(r.target, OciTarget::Tag("t".into()));
+        assert!(r.is_loopback());
     }
 
     #[test]

@@ -123,8 +123,17 @@ impl InputPolicy {
 
     /// A model spec's `path=`: absolute, no `..`, under one of the model folders.
     pub fn check_model(&self, spec: &ModelSpec) -> Result<(), String> {
-        let ModelSource::Path(path) = &spec.source else {
-            return Ok(());
+        let path = match &spec.source {
+            ModelSource::BuiltIn(_) => return Ok(()),
+            // Nodes do not pull artifacts yet: a job naming one would fail on every node.
+            ModelSource::Oci(_) => {
+                return Err(
+                    "oci:// models are not pulled by nodes yet; pull the model with \
+                            `vmafx model pull` into a --model-dir folder and give path="
+                        .into(),
+                )
+            }
+            ModelSource::Path(path) => path,
         };
         if self.model_dirs.is_empty() {
             return Err("path= models are not allowed here (see --model-dir)".into());
@@ -309,5 +318,10 @@ mod tests {
         assert!(p.check_model(&spec("path=/models/a.json")).is_ok());
         assert!(p.check_model(&spec("path=/models/../dev/zero")).is_err());
         assert!(p.check_model(&spec("path=models/a.json")).is_err());
+        // Jobs may not name OCI models until nodes pull them.
+        let err = p
+            .check_model(&spec("oci://127.0.0.1:5000/m:v1"))
+            .unwrap_err();
+        assert!(err.contains("vmafx model pull"), "{err}");
     }
 }

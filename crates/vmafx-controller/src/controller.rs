@@ -274,6 +274,47 @@ impl Controller {
         Ok((first, changes, slot))
     }
 
+    /// Stores a target score for a completed job.
+    pub async fn submit_feedback(
+        &self,
+        caller: &Identity,
+        request: v1::SubmitFeedbackRequest,
+    ) -> Result<v1::Feedback, ControllerError> {
+        caller.require(Access::Submit)?;
+        let v1::SubmitFeedbackRequest { job_id, target } = request;
+        if job_id.is_empty() {
+            return Err(ControllerError::InvalidArgument(
+                "job_id: missing".to_owned(),
+            ));
+        }
+        // Checked here too, so a bad target is refused before the writer is asked.
+        vmafx_queue::check_feedback_target(target).map_err(ControllerError::from)?;
+        let feedback = self
+            .store_call(move |store| store.add_feedback(&job_id, target, now_ms()))
+            .await?;
+        tracing::info!(job = %feedback.job_id, target, caller = %caller.name, "feedback stored");
+        Ok(convert::feedback(&feedback))
+    }
+
+    /// Feedback in the order given, after `request.after_seq`.
+    pub async fn list_feedback(
+        &self,
+        caller: &Identity,
+        request: v1::ListFeedbackRequest,
+    ) -> Result<v1::ListFeedbackResponse, ControllerError> {
+        caller.require(Access::Read)?;
+        let filter = vmafx_queue::FeedbackFilter {
+            after_seq: request.after_seq.max(0),
+            limit: request.page_size,
+        };
+        let page = self
+            .store_call(move |store| store.list_feedback(&filter))
+            .await?;
+        Ok(v1::ListFeedbackResponse {
+            feedback: page.iter().map(convert::feedback).collect(),
+        })
+    }
+
     /// The per-frame results of a completed job.
     pub async fn frames(&self, caller: &Identity, id: String) -> Result<Vec<u8>, ControllerError> {
         caller.require(Access::Read)?;

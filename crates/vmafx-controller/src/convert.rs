@@ -260,6 +260,17 @@ pub fn lease(lease: &queue::Lease) -> v1::Lease {
     }
 }
 
+/// Stored feedback as the API's message.
+pub fn feedback(feedback: &queue::Feedback) -> v1::Feedback {
+    v1::Feedback {
+        seq: feedback.seq,
+        job_id: feedback.job_id.clone(),
+        target: feedback.target,
+        node_id: feedback.node_id.clone().unwrap_or_default(),
+        created_ms: feedback.created_ms,
+    }
+}
+
 /// The controller error a store error means.
 pub fn queue_error(err: queue::Error) -> ControllerError {
     match err {

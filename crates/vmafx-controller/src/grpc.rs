@@ -247,6 +247,32 @@ impl JobService for GrpcApi {
             .map_err(status)?;
         Ok(Response::new(page))
     }
+
+    async fn submit_feedback(
+        &self,
+        request: Request<v1::SubmitFeedbackRequest>,
+    ) -> Result<Response<v1::Feedback>, Status> {
+        let caller = caller(&request)?;
+        let feedback = self
+            .controller
+            .submit_feedback(&caller, request.into_inner())
+            .await
+            .map_err(status)?;
+        Ok(Response::new(feedback))
+    }
+
+    async fn list_feedback(
+        &self,
+        request: Request<v1::ListFeedbackRequest>,
+    ) -> Result<Response<v1::ListFeedbackResponse>, Status> {
+        let caller = caller(&request)?;
+        let page = self
+            .controller
+            .list_feedback(&caller, request.into_inner())
+            .await
+            .map_err(status)?;
+        Ok(Response::new(page))
+    }
 }
 
 /// A stream fed by a task: `body` gets the sending half of a small channel.

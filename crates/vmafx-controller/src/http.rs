@@ -13,7 +13,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use vmafx_api::v1;
-use vmafx_api::view::{parse_state, JobView, NodeView, SubmitBody};
+use vmafx_api::view::{parse_state, FeedbackBody, FeedbackView, JobView, NodeView, SubmitBody};
 
 use crate::auth::{Authenticator, Identity};
 use crate::controller::{Controller, ControllerError};
@@ -53,6 +53,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/jobs/{id}"),
     ("post", "/api/v1/jobs/{id}/cancel"),
     ("get", "/api/v1/jobs/{id}/frames"),
+    ("post", "/api/v1/jobs/{id}/feedback"),
+    ("get", "/api/v1/feedback"),
     ("get", "/api/v1/nodes"),
 ];
 
@@ -67,6 +69,8 @@ pub fn router(controller: Arc<Controller>, options: HttpOptions) -> Router {
         .route("/api/v1/jobs/{id}", get(get_job))
         .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
         .route("/api/v1/jobs/{id}/frames", get(job_frames))
+        .route("/api/v1/jobs/{id}/feedback", post(submit_feedback))
+        .route("/api/v1/feedback", get(list_feedback))
         .route("/api/v1/nodes", get(list_nodes))
         .layer(axum::middleware::from_fn_with_state(
             options.clone(),
@@ -158,15 +162,22 @@ fn cross_site(headers: &HeaderMap, host: &str) -> Option<String> {
 /// Resolves the caller from `Authorization: Bearer TOKEN`; 401 without a known token.
 async fn authenticate(
     State(options): State<HttpOptions>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
+    require_bearer(&options.auth, request, next).await
+}
+
+/// Authenticates a request with `auth` from its `Authorization: Bearer TOKEN` header and hands
+/// the [`Identity`] to the handler as an extension; 401 (with a Bearer challenge) without a
+/// known token, 503 while the authenticator cannot decide. Shared by every vmafx HTTP server
+/// that authenticates like the controller (the trainer's too).
+pub async fn require_bearer(auth: &Authenticator, mut request: Request, next: Next) -> Response {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
-        .map(|value| value.as_bytes());
-    let header = header.map(<[u8]>::to_vec);
-    match options.auth.authenticate(header.as_deref()).await {
+        .map(|value| value.as_bytes().to_vec());
+    match auth.authenticate(header.as_deref()).await {
         Ok(identity) => {
             request.extensions_mut().insert(identity);
             next.run(request).await
@@ -298,30 +309,40 @@ async fn list_jobs(
     })))
 }
 
+/// A JSON request body, or the response refusing it: too large (413) or not JSON (415) keep
+/// their own status; the rest is a bad request (400).
+fn json_body<T>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, Box<Response>> {
+    match body {
+        Ok(Json(body)) => Ok(body),
+        Err(e)
+            if e.status() != StatusCode::BAD_REQUEST
+                && e.status() != StatusCode::UNPROCESSABLE_ENTITY =>
+        {
+            Err(Box::new(refuse(
+                e.status(),
+                format!("request body: {}", e.body_text()),
+            )))
+        }
+        Err(e) => Err(Box::new(
+            HttpError(ControllerError::InvalidArgument(format!(
+                "request body: {}",
+                e.body_text()
+            )))
+            .into_response(),
+        )),
+    }
+}
+
 async fn submit_job(
     State(controller): State<Arc<Controller>>,
     Extension(caller): Extension<Identity>,
     body: Result<Json<SubmitBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, HttpError> {
-    let body = match body {
-        Ok(Json(body)) => body,
-        // Too large (413) or not JSON (415) keep their own status; the rest is a bad request.
-        Err(e)
-            if e.status() != StatusCode::BAD_REQUEST
-                && e.status() != StatusCode::UNPROCESSABLE_ENTITY =>
-        {
-            return Ok(refuse(
-                e.status(),
-                format!("request body: {}", e.body_text()),
-            ));
-        }
-        Err(e) => {
-            return Err(ControllerError::InvalidArgument(format!(
-                "request body: {}",
-                e.body_text()
-            ))
-            .into())
-        }
+    let body = match json_body(body) {
+        Ok(body) => body,
+        Err(response) => return Ok(*response),
     };
     let (job, created) = controller
         .submit(&caller, Some(body.spec()), body.idempotency_key.clone())
@@ -363,6 +384,57 @@ async fn job_frames(
 ) -> Result<Response, HttpError> {
     let document = controller.frames(&caller, id).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], document).into_response())
+}
+
+async fn submit_feedback(
+    State(controller): State<Arc<Controller>>,
+    Extension(caller): Extension<Identity>,
+    Path(id): Path<String>,
+    body: Result<Json<FeedbackBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, HttpError> {
+    let body = match json_body(body) {
+        Ok(body) => body,
+        Err(response) => return Ok(*response),
+    };
+    let feedback = controller
+        .submit_feedback(
+            &caller,
+            v1::SubmitFeedbackRequest {
+                job_id: id,
+                target: body.target,
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "feedback": FeedbackView::from(&feedback) })),
+    )
+        .into_response())
+}
+
+/// Query parameters of `GET /api/v1/feedback`.
+#[derive(Debug, Deserialize)]
+struct FeedbackQuery {
+    after_seq: Option<i64>,
+    page_size: Option<u32>,
+}
+
+async fn list_feedback(
+    State(controller): State<Arc<Controller>>,
+    Extension(caller): Extension<Identity>,
+    Query(query): Query<FeedbackQuery>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let page = controller
+        .list_feedback(
+            &caller,
+            v1::ListFeedbackRequest {
+                after_seq: query.after_seq.unwrap_or(0),
+                page_size: query.page_size.unwrap_or(0),
+            },
+        )
+        .await?;
+    let feedback: Vec<FeedbackView> = page.feedback.iter().map(FeedbackView::from).collect();
+    Ok(Json(json!({ "feedback": feedback })))
 }
 
 /// Query parameters of `GET /api/v1/nodes`.

@@ -21,4 +21,5 @@ pub use controller::{
     Controller, ControllerConfig, ControllerError, DEFAULT_FORGET_NODES_AFTER,
     DEFAULT_MAX_WATCH_STREAMS, DEFAULT_RETAIN_FINISHED,
 };
+pub use http::require_bearer;
 pub use server::{serve, Bound, ServeOptions};

@@ -22,9 +22,10 @@ pub mod store;
 pub use config::QueueConfig;
 pub use error::{Error, Result};
 pub use model::{
-    Backend, HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage, JobSpec, JobState,
-    JobSummary, Lease, MetricScore, ModelScore, Node, NodeFilter, NodeInfo, NodePage, ProgressAck,
-    Purged, Reaped, Registered, Submitted, MAX_METRIC_NAME_BYTES, MAX_SUMMARY_METRICS,
+    check_feedback_target, Backend, Feedback, FeedbackFilter, HeartbeatAck, HeldAttempt, Job,
+    JobCounts, JobFilter, JobPage, JobSpec, JobState, JobSummary, Lease, MetricScore, ModelScore,
+    Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped, Registered, Submitted,
+    MAX_FEEDBACK_TARGET, MAX_METRIC_NAME_BYTES, MAX_SUMMARY_METRICS, MIN_FEEDBACK_TARGET,
 };
 pub use sqlite::{SqliteStore, MAX_NODES_LISTED, PURGE_BATCH};
 pub use store::JobStore;

@@ -452,3 +452,49 @@ impl JobCounts {
         self.pending + self.running + self.completed + self.failed + self.cancelled
     }
 }
+
+/// The lowest feedback target accepted: VMAF's scale.
+pub const MIN_FEEDBACK_TARGET: f64 = 0.0;
+
+/// The highest feedback target accepted: VMAF's scale.
+pub const MAX_FEEDBACK_TARGET: f64 = 100.0;
+
+/// A subjective score a user gave a completed job, for training a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    /// Position in the feedback log: later feedback has a larger one (a job's feedback given
+    /// again moves to the end), so a reader resumes after the last it saw.
+    pub seq: i64,
+    /// The job.
+    pub job_id: String,
+    /// The score, within [`MIN_FEEDBACK_TARGET`]..=[`MAX_FEEDBACK_TARGET`].
+    pub target: f64,
+    /// The node (incarnation) that scored the job.
+    pub node_id: Option<String>,
+    /// When the feedback was given (ms since the Unix epoch).
+    pub created_ms: i64,
+}
+
+/// Which feedback [`JobStore::list_feedback`](crate::JobStore::list_feedback) returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedbackFilter {
+    /// Only feedback with a larger `seq` (0: from the start).
+    pub after_seq: i64,
+    /// At most this many (0: the default page, 100; at most 1,000).
+    pub limit: u32,
+}
+
+/// Checks a feedback target: a finite score on VMAF's 0–100 scale.
+pub fn check_feedback_target(target: f64) -> Result<(), crate::Error> {
+    if target.is_finite() && (MIN_FEEDBACK_TARGET..=MAX_FEEDBACK_TARGET).contains(&target) {
+        Ok(())
+    } else {
+        Err(crate::Error::InvalidSpec {
+            field: "target",
+            reason: format!(
+                "is {target}; a target is a finite score from {MIN_FEEDBACK_TARGET} to \
+                 {MAX_FEEDBACK_TARGET}"
+            ),
+        })
+    }
+}

@@ -2,8 +2,9 @@
 
 use crate::error::Result;
 use crate::model::{
-    HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage, JobSpec, JobSummary, Lease,
-    Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped, Registered, Submitted,
+    Feedback, FeedbackFilter, HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage,
+    JobSpec, JobSummary, Lease, Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped,
+    Registered, Submitted,
 };
 
 /// A durable job queue and node registry.
@@ -93,6 +94,14 @@ pub trait JobStore: Send + Sync {
 
     /// Marks silent nodes unhealthy and reclaims the jobs of those nodes and every expired lease.
     fn reap(&self, now_ms: i64) -> Result<Reaped>;
+
+    /// Stores a subjective score for a COMPLETED job (replacing one given before), durably. An
+    /// unknown job, a job in another state, or a target that is not a finite 0–100 score is
+    /// refused ([`Error::InvalidSpec`](crate::Error::InvalidSpec)) and nothing is stored.
+    fn add_feedback(&self, job_id: &str, target: f64, now_ms: i64) -> Result<Feedback>;
+
+    /// Feedback in the order given, after `filter.after_seq`, one page at a time.
+    fn list_feedback(&self, filter: &FeedbackFilter) -> Result<Vec<Feedback>>;
 
     /// The per-frame document a completed job stored.
     fn frames(&self, job_id: &str) -> Result<Option<Vec<u8>>>;

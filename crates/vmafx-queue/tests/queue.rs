@@ -4,8 +4,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use vmafx_queue::{
-    Backend, Error, HeldAttempt, JobFilter, JobSpec, JobState, JobStore, JobSummary, Lease,
-    MetricScore, ModelScore, NodeFilter, NodeInfo, QueueConfig, SqliteStore, MAX_SUMMARY_METRICS,
+    Backend, Error, FeedbackFilter, HeldAttempt, JobFilter, JobSpec, JobState, JobStore,
+    JobSummary, Lease, MetricScore, ModelScore, NodeFilter, NodeInfo, QueueConfig, SqliteStore,
+    MAX_SUMMARY_METRICS,
 };
 
 const T0: i64 = 1_700_000_000_000;
@@ -1596,5 +1597,79 @@ fn a_version_1_database_migrates_with_its_nodes_and_running_jobs() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
+}
+
+#[test]
+fn feedback_is_stored_for_completed_jobs_only_and_read_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let store = open(&dir);
+    let node = store
+        .register_node(node_info("n", &[Backend::Cpu], 2), T0)
+        .unwrap()
+        .node;
+    let done_a = store.submit(spec("a"), T0).unwrap().job.id;
+    let done_b = store.submit(spec("b"), T0).unwrap().job.id;
+    for lease in store.claim(&node.id, 2, T0).unwrap() {
+        store
+            .complete(
+                &lease.job.id,
+                lease.token,
+                None,
+                summary(3),
+                b"{}".to_vec(),
+                T0,
+            )
+            .unwrap();
+    }
+    let pending = store.submit(spec("pending"), T0).unwrap().job.id;
+
+    // Refused, naming the field, and nothing stored.
+    for (id, target, field) in [
+        ("no-such-job", 50.0, "id"),
+        (pending.as_str(), 50.0, "id"),
+        (done_a.as_str(), 100.5, "target"),
+        (done_a.as_str(), -0.1, "target"),
+        (done_a.as_str(), f64::NAN, "target"),
+        (done_a.as_str(), f64::INFINITY, "target"),
+    ] {
+        match store.add_feedback(id, target, T0) {
+            Err(Error::InvalidSpec { field: f, .. }) => assert_eq!(f, field, "{id} {target}"),
+            other => panic!("{id} {target}: expected InvalidSpec, got {other:?}"),
+        }
+    }
+    assert!(store
+        .list_feedback(&FeedbackFilter::default())
+        .unwrap()
+        .is_empty());
+
+    let first = store.add_feedback(&done_a, 87.5, T0 + 1).unwrap();
+    assert_eq!(first.node_id.as_deref(), Some(node.id.as_str()));
+    store.add_feedback(&done_b, 0.0, T0 + 2).unwrap();
+    // Given again: replaced, and moved after the others.
+    let again = store.add_feedback(&done_a, 100.0, T0 + 3).unwrap();
+    assert!(again.seq > first.seq);
+    drop(store);
+
+    let store = SqliteStore::open(&path, QueueConfig::default()).unwrap();
+    let all = store.list_feedback(&FeedbackFilter::default()).unwrap();
+    let seen: Vec<(&str, f64)> = all.iter().map(|f| (f.job_id.as_str(), f.target)).collect();
+    assert_eq!(seen, vec![(done_b.as_str(), 0.0), (done_a.as_str(), 100.0)]);
+    let rest = store
+        .list_feedback(&FeedbackFilter {
+            after_seq: all[0].seq,
+            limit: 1,
+        })
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].job_id, done_a);
+
+    // Retention deletes a job's feedback with it.
+    store.purge(Some(T0 + 10), None, T0 + 10).unwrap();
+    assert!(store
+        .list_feedback(&FeedbackFilter::default())
+        .unwrap()
+        .is_empty());
+    assert!(store.check_integrity().unwrap().is_empty());
 }

@@ -34,6 +34,11 @@ pub enum Command {
     Job(JobArgs),
     /// List the worker nodes a controller knows.
     Nodes(NodesArgs),
+    /// Pull and push model JSON files as OCI artifacts.
+    Model(ModelArgs),
+    /// Run an online trainer: takes feedback samples, checkpoints an adapted model and pushes
+    /// it to an OCI registry.
+    Trainer(Box<TrainerArgs>),
     /// Run the Kubernetes operator. It takes no flags: it is configured by the environment
     /// variables VMAFX_OPERATOR_METRICS_ADDR, VMAFX_OPERATOR_HEALTH_PROBE_ADDR,
     /// VMAFX_OPERATOR_LEADER_ELECTION, VMAFX_OPERATOR_LEADER_ELECTION_ID,
@@ -101,6 +106,15 @@ pub struct ScoreArgs {
     /// enable_transform, and EXTRACTOR.OPTION=VALUE overrides. Repeat for several models.
     #[arg(short = 'm', long = "model")]
     pub model: Vec<String>,
+
+    /// Registry access for `-m oci://…` models (pulled once per digest into the model cache).
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Where `-m oci://…` models are cached (default: $XDG_CACHE_HOME/vmafx/models, else
+    /// ~/.cache/vmafx/models).
+    #[arg(long = "model-cache", env = "VMAFX_MODEL_CACHE")]
+    pub model_cache: Option<PathBuf>,
 
     /// Output file (`-` for standard output).
     #[arg(short = 'o', long = "output", env = "VMAFX_OUTPUT")]

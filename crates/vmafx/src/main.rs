@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod oci;
 mod service_cli;
 
 use std::process::ExitCode;

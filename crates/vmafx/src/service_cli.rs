@@ -277,6 +277,19 @@ pub enum JobCommand {
     Watch(IdArgs),
     /// Download a completed job's per-frame results (libvmaf JSON).
     Frames(FramesArgs),
+    /// Give a completed job the score it should have had (0–100), for training; prints the
+    /// stored feedback as JSON.
+    Feedback(FeedbackArgs),
+}
+
+/// Flags of `vmafx job feedback`.
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    /// Job id (a COMPLETED job).
+    pub id: String,
+    /// The target score: a MOS mapped to 0–100, or any score you trust.
+    #[arg(long, allow_negative_numbers = true)]
+    pub target: f64,
 }
 
 /// Flags of `vmafx job submit`.
@@ -367,4 +380,129 @@ pub struct NodesArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How to reach OCI registries (`vmafx model`, `vmafx score -m oci://…`, `vmafx trainer`).
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Allow plain HTTP to a registry on a loopback address (test registries).
+    #[arg(long, env = "VMAFX_INSECURE_REGISTRY")]
+    pub insecure_registry: bool,
+    /// Registry credentials, in the docker config format (`{"auths": {"HOST": {"auth": …}}}`).
+    #[arg(long, env = "VMAFX_REGISTRY_CONFIG")]
+    pub registry_config: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    /// As the OCI module's options.
+    pub fn options(&self) -> crate::oci::RegistryOptions {
+        crate::oci::RegistryOptions {
+            insecure: self.insecure_registry,
+            config: self.registry_config.clone(),
+        }
+    }
+}
+
+/// Flags of `vmafx model`.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ModelCommand,
+}
+
+/// The model subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Download a model JSON pushed as an OCI artifact (oci://HOST/REPO:TAG or @sha256:…).
+    Pull(ModelPullArgs),
+    /// Push a model JSON file as an OCI artifact; prints the manifest digest.
+    Push(ModelPushArgs),
+}
+
+/// Flags of `vmafx model pull`.
+#[derive(Debug, Args)]
+pub struct ModelPullArgs {
+    /// `oci://HOST[:PORT]/REPO:TAG` or `oci://HOST[:PORT]/REPO@sha256:HEX`.
+    pub reference: String,
+    /// Where to write the model JSON.
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Flags of `vmafx model push`.
+#[derive(Debug, Args)]
+pub struct ModelPushArgs {
+    /// The model JSON file (checked by loading it first).
+    pub file: PathBuf,
+    /// `oci://HOST[:PORT]/REPO:TAG`.
+    pub reference: String,
+    /// Further tags for the same artifact.
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// The run annotation.
+    #[arg(long, default_value = "manual")]
+    pub run: String,
+    /// The version annotation (default: the tag).
+    #[arg(long)]
+    pub model_version: Option<String>,
+    /// The sample-count annotation.
+    #[arg(long, default_value_t = 0)]
+    pub samples: u64,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Flags of `vmafx trainer`.
+#[derive(Debug, Args)]
+pub struct TrainerArgs {
+    /// Where `POST /api/v1/samples`, `GET /status`, `/metrics` and `/healthz` are served.
+    #[arg(long, env = "VMAFX_TRAINER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Registry and repository checkpoints are pushed to (`HOST[:PORT]/REPO`).
+    #[arg(long, env = "VMAFX_TRAINER_OUTPUT_REGISTRY")]
+    pub output_registry: String,
+    /// The model trained from: a built-in version (`vmaf_v0.6.1`) or a model JSON file.
+    #[arg(long, env = "VMAFX_TRAINER_BASE_MODEL", default_value = "vmaf_v0.6.1")]
+    pub base_model: String,
+    /// Least time between checkpoints (`5s`, `10m`, `1h`).
+    #[arg(long, env = "VMAFX_TRAINER_CHECKPOINT_INTERVAL", default_value = "5m", value_parser = parse_retention)]
+    pub checkpoint_interval: Retention,
+    /// Least number of new samples between checkpoints.
+    #[arg(long, env = "VMAFX_TRAINER_MIN_SAMPLES", default_value_t = 100)]
+    pub min_samples: u64,
+    /// Where the sample log, the optimiser state and the checkpoints live.
+    #[arg(long, env = "VMAFX_TRAINER_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The run's name: checkpoints are tagged `<run>-v<n>` (default: the data folder's name).
+    #[arg(long, env = "VMAFX_TRAINER_RUN")]
+    pub run: Option<String>,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// A controller to pull feedback samples from (its gRPC address).
+    #[arg(long, env = "VMAFX_TRAINER_CONTROLLER")]
+    pub controller: Option<String>,
+    /// Token for the controller (first line of the file; the viewer role suffices).
+    #[arg(long, env = "VMAFX_TRAINER_CONTROLLER_TOKEN_FILE")]
+    pub controller_token_file: Option<PathBuf>,
+    /// Only feedback on jobs scored by nodes matching all of these `key=value` pairs (keys:
+    /// name, vendor, device, version, backend); repeatable or comma-separated.
+    #[arg(
+        long = "node-selector",
+        env = "VMAFX_TRAINER_NODE_SELECTOR",
+        value_delimiter = ','
+    )]
+    pub node_selector: Vec<String>,
+    /// Callers and their roles, as the controller's file (`TOKEN,NAME,ROLE`): posting samples
+    /// needs submitter, metrics viewer. Without it nobody is authenticated (loopback only).
+    #[arg(long, env = "VMAFX_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// Listen on a non-loopback address without authentication anyway.
+    #[arg(long, env = "VMAFX_INSECURE")]
+    pub insecure: bool,
 }

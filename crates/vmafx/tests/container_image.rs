@@ -8,52 +8,8 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 use serde_json::Value;
-
-/// A distribution registry on a loopback port, storing blobs under a temporary directory.
-struct Registry {
-    _proc: support::Proc,
-    host: String,
-}
-
-fn start_registry(dir: &Path) -> Registry {
-    let port = support::free_port();
-    let storage = dir.join("registry");
-    let config = dir.join("registry.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: 127.0.0.1:{port}\n",
-            storage.display()
-        ),
-    )
-    .unwrap();
-    let log = dir.join("registry.log");
-    let child = Command::new(k8s::registry_path())
-        .arg("serve")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("failed to start the registry");
-    let proc = support::Proc {
-        child,
-        name: "registry".into(),
-        log,
-    };
-    support::wait_for(Duration::from_secs(30), || {
-        support::http_get(port, "/v2/").is_some_and(|(code, _)| code == 200)
-    })
-    .unwrap_or_else(|| panic!("the registry never answered /v2/:\n{}", proc.log()));
-    Registry {
-        _proc: proc,
-        host: format!("127.0.0.1:{port}"),
-    }
-}
 
 fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
     let program = program.as_ref().to_owned();
@@ -131,7 +87,7 @@ fn scores(report: &str) -> (Value, Value) {
 #[test]
 fn image_is_pushed_pulled_and_scores_from_its_own_filesystem() {
     let dir = tempfile::tempdir().unwrap();
-    let registry = start_registry(dir.path());
+    let registry = k8s::start_registry(dir.path());
     let reference = format!("{}/vmafx:test", registry.host);
 
     let digest = built_digest(build_image(&[
@@ -347,7 +303,7 @@ fn build_script_refuses_bad_options_naming_them() {
 #[test]
 fn helm_chart_installs_from_the_registry_as_an_oci_artifact() {
     let dir = tempfile::tempdir().unwrap();
-    let registry = start_registry(dir.path());
+    let registry = k8s::start_registry(dir.path());
     let helm = k8s::helm_path();
     let chart_dir = k8s::repo_root().join("deploy/helm/vmafx");
     let packaged = dir.path().join("packaged");

@@ -187,6 +187,18 @@ fn callers_without_a_valid_token_or_role_are_refused() {
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied);
+        // Feedback needs the submitter role, like submit.
+        let err = client
+            .submit_feedback(authed(
+                VIEWER,
+                v1::SubmitFeedbackRequest {
+                    job_id: id.clone(),
+                    target: 50.0,
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{err}");
         client
             .cancel_job(authed(ADMIN, v1::CancelJobRequest { id }))
             .await

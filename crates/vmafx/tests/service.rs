@@ -112,6 +112,69 @@ fn serve_scores_exactly_like_the_score_command() {
     );
     let (code, body) = http_get(http_port, "/api/v1/jobs/nope").unwrap();
     assert_eq!(code, 404, "{body}");
+
+    // Feedback: bad input is a 400 naming the field, and nothing is stored.
+    for (path, body, field) in [
+        (
+            format!("/api/v1/jobs/{id}/feedback"),
+            r#"{"target": 100.5}"#,
+            "target",
+        ),
+        (
+            format!("/api/v1/jobs/{id}/feedback"),
+            r#"{"target": -1}"#,
+            "target",
+        ),
+        (
+            format!("/api/v1/jobs/{id}/feedback"),
+            r#"{"target": "high"}"#,
+            "target",
+        ),
+        (format!("/api/v1/jobs/{id}/feedback"), r#"{}"#, "target"),
+        (
+            "/api/v1/jobs/nope/feedback".to_string(),
+            r#"{"target": 50}"#,
+            "id",
+        ),
+    ] {
+        let (code, text) = http_request(
+            http_port,
+            "POST",
+            &path,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(code, 400, "{path} {body}: {text}");
+        assert!(text.contains(field), "{path} {body}: {text}");
+    }
+    let (code, _, err) = job_feedback(&grpc, &id, "inf");
+    assert_ne!(code, 0);
+    assert!(err.contains("target"), "{err}");
+    let (_, body) = http_get(http_port, "/api/v1/feedback").unwrap();
+    assert_eq!(body, r#"{"feedback":[]}"#);
+    // Stored against the completed job, by the CLI and by REST.
+    let (code, out, err) = job_feedback(&grpc, &id, "87.5");
+    assert_eq!(code, 0, "{err}");
+    let stored: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(stored["job_id"], id.as_str());
+    assert_eq!(stored["target"], 87.5);
+    let (code, text) = http_request(
+        http_port,
+        "POST",
+        &format!("/api/v1/jobs/{id}/feedback"),
+        &[("Content-Type", "application/json")],
+        br#"{"target": 88}"#,
+    )
+    .unwrap();
+    assert_eq!(code, 201, "{text}");
+    let (code, body) = http_get(http_port, "/api/v1/feedback").unwrap();
+    assert_eq!(code, 200);
+    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let listed = listed["feedback"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{body}");
+    assert_eq!(listed[0]["target"], 88.0);
+    assert!(listed[0]["node_id"].is_string(), "{body}");
 }
 
 #[test]

@@ -88,6 +88,20 @@ impl JobService for EchoJobs {
     ) -> Result<Response<v1::ListNodesResponse>, Status> {
         unimplemented()
     }
+
+    async fn submit_feedback(
+        &self,
+        _request: Request<v1::SubmitFeedbackRequest>,
+    ) -> Result<Response<v1::Feedback>, Status> {
+        unimplemented()
+    }
+
+    async fn list_feedback(
+        &self,
+        _request: Request<v1::ListFeedbackRequest>,
+    ) -> Result<Response<v1::ListFeedbackResponse>, Status> {
+        unimplemented()
+    }
 }
 
 /// Binds a loopback port.

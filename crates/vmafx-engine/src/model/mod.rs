@@ -15,7 +15,7 @@ mod file;
 mod json;
 mod score;
 mod spec;
-mod svm;
+pub mod svm;
 
 #[cfg(test)]
 mod float_golden;
@@ -36,6 +36,12 @@ use svm::SvmModel;
 /// The built-in model versions, usable as `version=...`: the contract's list, which
 /// [`built_in`] must match (a test asserts it).
 pub const BUILT_IN_VERSIONS: [&str; 17] = vmafx_contract::model::BUILT_IN_MODELS;
+
+/// The JSON text of a built-in model version, as libvmaf ships it (for tools that read the
+/// document itself, such as the trainer).
+pub fn built_in_json(version: &str) -> Option<&'static str> {
+    built_in(version)
+}
 
 fn built_in(version: &str) -> Option<&'static str> {
     Some(match version {
@@ -157,6 +163,13 @@ impl Model {
                 })?;
                 Self::from_json(&text, spec, lookup)
             }
+            // The engine does no networking: callers pull the artifact and load its file.
+            ModelSource::Oci(reference) => Err(EngineError::Model {
+                source_name: reference.to_string(),
+                reason: "an oci:// model must be pulled first (vmafx model pull), then loaded \
+                         by path"
+                    .into(),
+            }),
         }
     }
 

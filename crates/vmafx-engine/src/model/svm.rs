@@ -6,7 +6,7 @@ use super::json::quoted;
 
 /// A parsed nu-SVR / epsilon-SVR model with an RBF kernel.
 #[derive(Debug, Clone)]
-pub(crate) struct SvmModel {
+pub struct SvmModel {
     gamma: f64,
     rho: f64,
     /// One dual coefficient per support vector.
@@ -21,13 +21,13 @@ pub(crate) struct SvmModel {
 /// Most support vectors a model may declare (`total_sv`). libvmaf's models hold a few hundred
 /// (211 in `vmaf_v0.6.1`, 262 in `vmaf_4k_v0.6.1`); the dense rows of this many vectors at
 /// [`MAX_INDEX`] wide take 32 MiB.
-pub(crate) const MAX_SUPPORT_VECTORS: usize = 1 << 16;
+pub const MAX_SUPPORT_VECTORS: usize = 1 << 16;
 /// Largest libsvm feature index accepted: libvmaf's limit of 64 features per model, since an
 /// index names one model input.
-pub(crate) const MAX_INDEX: usize = 64;
+pub const MAX_INDEX: usize = 64;
 /// Longest line of libsvm text, in bytes: a support vector of [`MAX_INDEX`] entries written
 /// with 17 significant digits takes under 2 KiB.
-pub(crate) const MAX_LINE_BYTES: usize = 16 << 10;
+pub const MAX_LINE_BYTES: usize = 16 << 10;
 
 impl SvmModel {
     /// Parses libsvm's model text. `min_width` is the number of inputs the caller will pass,
@@ -236,6 +236,34 @@ impl SvmModel {
     }
 }
 
+impl SvmModel {
+    /// The number of inputs the support vectors span.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// [`predict`](Self::predict) and its gradient with respect to each input:
+    /// `∂/∂x_k = Σ coef_i · exp(−γ‖x − sv_i‖²) · (−2γ)(x_k − sv_ik)`. The value is computed in
+    /// the same order as `predict`, so it is bit-identical to it.
+    pub fn predict_with_gradient(&self, x: &[f64]) -> (f64, Vec<f64>) {
+        debug_assert!(x.len() <= self.width);
+        let mut sum = 0.0;
+        let mut gradient = vec![0.0; x.len()];
+        for (&c, sv) in self
+            .coefficients
+            .iter()
+            .zip(self.vectors.chunks_exact(self.width))
+        {
+            let k = c * rbf(self.gamma, x, sv);
+            sum += k;
+            for ((g, &a), &b) in gradient.iter_mut().zip(x).zip(sv) {
+                *g += k * (-2.0 * self.gamma) * (a - b);
+            }
+        }
+        (sum - self.rho, gradient)
+    }
+}
+
 /// `text` as a finite `f64`; libsvm's `strtod` would also read `nan` and `inf`, which no
 /// trained model holds and which would make every score NaN.
 fn finite(text: &str) -> Option<f64> {
@@ -282,6 +310,25 @@ mod tests {
         let k0 = (-0.5f64 * ((0.1f64 - 0.5) * (0.1 - 0.5) + 0.2 * 0.2 + 1.0)).exp();
         let k1 = (-0.5f64 * (0.1 * 0.1 + (0.2f64 - 0.25) * (0.2 - 0.25))).exp();
         assert_eq!(m.predict(&x), 2.0 * k0 + -1.5 * k1 + 0.25);
+    }
+
+    #[test]
+    fn the_gradient_matches_finite_differences_and_the_value_matches_predict() {
+        let m = SvmModel::parse(TINY, 3).unwrap();
+        let x = [0.1, 0.2, 0.3];
+        let (value, gradient) = m.predict_with_gradient(&x);
+        assert_eq!(value, m.predict(&x));
+        for k in 0..3 {
+            let h = 1e-6;
+            let (mut up, mut down) = (x, x);
+            up[k] += h;
+            down[k] -= h;
+            let numeric = (m.predict(&up) - m.predict(&down)) / (2.0 * h);
+            assert!(
+                (numeric - gradient[k]).abs() < 1e-7,
+                "{k}: {numeric} vs {gradient:?}"
+            );
+        }
     }
 
     #[test]

@@ -18,8 +18,9 @@ use rusqlite::Connection;
 use crate::config::QueueConfig;
 use crate::error::{Error, Result};
 use crate::model::{
-    HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage, JobSpec, JobSummary, Lease,
-    Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped, Registered, Submitted,
+    Feedback, FeedbackFilter, HeartbeatAck, HeldAttempt, Job, JobCounts, JobFilter, JobPage,
+    JobSpec, JobSummary, Lease, Node, NodeFilter, NodeInfo, NodePage, ProgressAck, Purged, Reaped,
+    Registered, Submitted,
 };
 use crate::store::JobStore;
 use fatal::Fatal;
@@ -408,6 +409,17 @@ impl JobStore for SqliteStore {
         self.writer.call(Durability::Committed, move |conn, ctx| {
             ops::reap(conn, ctx, now_ms)
         })
+    }
+
+    fn add_feedback(&self, job_id: &str, target: f64, now_ms: i64) -> Result<Feedback> {
+        let job_id = job_id.to_owned();
+        self.writer.call(Durability::Synced, move |conn, _| {
+            ops::add_feedback(conn, &job_id, target, now_ms)
+        })
+    }
+
+    fn list_feedback(&self, filter: &FeedbackFilter) -> Result<Vec<Feedback>> {
+        self.read(|conn| reads::list_feedback(conn, filter))
     }
 
     fn frames(&self, job_id: &str) -> Result<Option<Vec<u8>>> {

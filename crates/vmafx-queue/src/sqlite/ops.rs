@@ -9,8 +9,9 @@ use super::writer::Ctx;
 use super::{OpResult, PURGE_BATCH};
 use crate::error::Error;
 use crate::model::{
-    Backend, HeartbeatAck, HeldAttempt, Job, JobSpec, JobState, JobSummary, Lease, NodeInfo,
-    ProgressAck, Purged, Reaped, Registered, Submitted, MAX_METRIC_NAME_BYTES, MAX_SUMMARY_METRICS,
+    check_feedback_target, Backend, Feedback, HeartbeatAck, HeldAttempt, Job, JobSpec, JobState,
+    JobSummary, Lease, NodeInfo, ProgressAck, Purged, Reaped, Registered, Submitted,
+    MAX_METRIC_NAME_BYTES, MAX_SUMMARY_METRICS,
 };
 
 /// Bytes of per-frame documents one purge deletes at most (beyond its first job's): freeing a
@@ -695,8 +696,10 @@ pub(crate) fn purge(
                 break;
             }
             frame_bytes = frame_bytes.saturating_add(size);
-            // Frames first: they reference the job.
+            // Frames and feedback first: they reference the job.
             conn.prepare_cached("DELETE FROM job_frames WHERE job_id = ?1")?
+                .execute(params![id])?;
+            conn.prepare_cached("DELETE FROM job_feedback WHERE job_id = ?1")?
                 .execute(params![id])?;
             conn.prepare_cached("DELETE FROM jobs WHERE seq = ?1")?
                 .execute(params![seq])?;
@@ -733,6 +736,46 @@ pub(crate) fn purge(
         );
     }
     Ok(purged)
+}
+
+/// Stores feedback for a completed job; see
+/// [`JobStore::add_feedback`](crate::JobStore::add_feedback).
+pub(crate) fn add_feedback(
+    conn: &Connection,
+    job_id: &str,
+    target: f64,
+    now_ms: i64,
+) -> OpResult<Feedback> {
+    check_feedback_target(target)?;
+    let row = job_by_id(conn, job_id)?.ok_or_else(|| Error::InvalidSpec {
+        field: "id",
+        reason: format!("names no job ({job_id:?}); feedback is given to a completed job"),
+    })?;
+    if row.job.state != JobState::Completed {
+        return Err(Error::InvalidSpec {
+            field: "id",
+            reason: format!(
+                "names job {job_id}, which is {}; feedback is given to a COMPLETED job only",
+                row.job.state
+            ),
+        }
+        .into());
+    }
+    // Replacing deletes and inserts, so the new row takes a seq above every earlier one
+    // (AUTOINCREMENT never reuses one) and a reader that resumes after its last seq sees it.
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO job_feedback (job_id, target, created_ms) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![job_id, target, now_ms])?;
+    let seq = conn.last_insert_rowid();
+    tracing::info!(job = %job_id, target, "feedback stored");
+    Ok(Feedback {
+        seq,
+        job_id: job_id.to_owned(),
+        target,
+        node_id: row.job.node_id,
+        created_ms: now_ms,
+    })
 }
 
 /// The readiness probe's write: one small row, changed on every call so that a page is written.

@@ -6,9 +6,13 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use super::rows::{job_from_row, node_from_row, JOB_COLUMNS, NODE_COLUMNS};
 use super::OpResult;
 use crate::error::Error;
-use crate::model::{Job, JobCounts, JobFilter, JobPage, JobState, Node, NodeFilter, NodePage};
+use crate::model::{
+    Feedback, FeedbackFilter, Job, JobCounts, JobFilter, JobPage, JobState, Node, NodeFilter,
+    NodePage,
+};
 
 const DEFAULT_PAGE: u32 = 50;
+const DEFAULT_FEEDBACK_PAGE: u32 = 100;
 const DEFAULT_NODE_PAGE: u32 = 100;
 pub(crate) const MAX_PAGE: u32 = 1000;
 
@@ -140,4 +144,25 @@ pub(crate) fn counts(conn: &Connection) -> OpResult<JobCounts> {
         *counts.slot(state) += count;
     }
     Ok(counts)
+}
+
+pub(crate) fn list_feedback(conn: &Connection, filter: &FeedbackFilter) -> OpResult<Vec<Feedback>> {
+    let limit = match filter.limit {
+        0 => DEFAULT_FEEDBACK_PAGE,
+        n => n.min(MAX_PAGE),
+    };
+    let mut statement = conn.prepare_cached(
+        "SELECT f.seq, f.job_id, f.target, j.node_id, f.created_ms FROM job_feedback f \
+         JOIN jobs j ON j.id = f.job_id WHERE f.seq > ?1 ORDER BY f.seq LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![filter.after_seq, i64::from(limit)], |row| {
+        Ok(Feedback {
+            seq: row.get(0)?,
+            job_id: row.get(1)?,
+            target: row.get(2)?,
+            node_id: row.get(3)?,
+            created_ms: row.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }

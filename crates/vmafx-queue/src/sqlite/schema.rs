@@ -81,6 +81,16 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO probe (id, writes) VALUES (1, 0);
     ",
+    // 3: subjective scores given to completed jobs, in the order given (the trainer reads them
+    // after the last seq it saw); one row per job, feedback given again replaces it.
+    "
+    CREATE TABLE job_feedback (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id     TEXT    NOT NULL UNIQUE REFERENCES jobs (id),
+        target     REAL    NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// Bytes the WAL file is cut back to when SQLite restarts it (`PRAGMA journal_size_limit`).

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use vmafx_api::client::{read_token, ApiChannel, ClientOptions};
 use vmafx_api::v1;
 use vmafx_api::v1::job_service_client::JobServiceClient;
-use vmafx_api::view::{is_terminal, parse_state, state_name, JobView, NodeView};
+use vmafx_api::view::{is_terminal, parse_state, state_name, FeedbackView, JobView, NodeView};
 
 use super::service::runtime;
 use crate::cli::{ControllerAddr, GetArgs, JobArgs, JobCommand, ListArgs, NodesArgs, SubmitArgs};
@@ -310,6 +310,20 @@ pub fn run(args: JobArgs) -> anyhow::Result<ExitCode> {
                         .write_all(&frames.json)
                         .context("failed to write standard output")?,
                 }
+                Ok(ExitCode::SUCCESS)
+            }
+            JobCommand::Feedback(a) => {
+                let response = client
+                    .inner
+                    .submit_feedback(v1::SubmitFeedbackRequest {
+                        job_id: a.id.clone(),
+                        target: a.target,
+                    })
+                    .await;
+                let feedback = response
+                    .map_err(|s| client.status(&format!("give feedback on job {}", a.id), s))?
+                    .into_inner();
+                print_json(&FeedbackView::from(&feedback))?;
                 Ok(ExitCode::SUCCESS)
             }
         }

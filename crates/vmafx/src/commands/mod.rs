@@ -2,9 +2,11 @@
 
 pub mod demo;
 pub mod job;
+pub mod model;
 pub mod operator;
 pub mod score;
 pub mod service;
+pub mod trainer;
 
 use std::process::ExitCode;
 
@@ -20,6 +22,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => service::run_serve(*args),
         Command::Job(args) => job::run(args),
         Command::Nodes(args) => job::run_nodes(args),
+        Command::Model(args) => model::run(args),
+        Command::Trainer(args) => trainer::run(*args),
         Command::Operator(_) => operator::run_operator(),
         Command::Crd(args) => operator::run_crd(args),
     }

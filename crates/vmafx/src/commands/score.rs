@@ -60,6 +60,8 @@ pub fn request_from_args(args: &ScoreArgs) -> anyhow::Result<ScoreRequest> {
         .iter()
         .map(|m| parse_model(m).with_context(|| format!("--model \"{m}\"")))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let models =
+        super::model::resolve_oci_models(models, &args.registry, args.model_cache.as_deref())?;
     let features = args
         .feature
         .iter()

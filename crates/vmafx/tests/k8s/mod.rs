@@ -444,3 +444,53 @@ pub async fn events_about(client: &Client, namespace: &str, kind: &str, name: &s
         })
         .collect()
 }
+
+/// A distribution registry on a loopback port, storing blobs under a temporary directory.
+pub struct Registry {
+    /// The running registry.
+    pub proc: Proc,
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+}
+
+/// A registry on a free loopback port.
+pub fn start_registry(dir: &Path) -> Registry {
+    start_registry_on(dir, support::free_port())
+}
+
+/// [`start_registry`] on a given port (to bring a stopped registry back where it was).
+pub fn start_registry_on(dir: &Path, port: u16) -> Registry {
+    let storage = dir.join("registry");
+    let config = dir.join("registry.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: 127.0.0.1:{port}\n",
+            storage.display()
+        ),
+    )
+    .unwrap();
+    let log = dir.join("registry.log");
+    let child = std::process::Command::new(registry_path())
+        .arg("serve")
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("failed to start the registry");
+    let proc = Proc {
+        child,
+        name: "registry".into(),
+        log,
+    };
+    support::wait_for(std::time::Duration::from_secs(30), || {
+        support::http_get(port, "/v2/").is_some_and(|(code, _)| code == 200)
+    })
+    .unwrap_or_else(|| panic!("the registry never answered /v2/:\n{}", proc.log()));
+    Registry {
+        proc,
+        host: format!("127.0.0.1:{port}"),
+    }
+}

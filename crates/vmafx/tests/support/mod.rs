@@ -313,6 +313,19 @@ pub fn run_cli_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String)
     )
 }
 
+/// `vmafx job feedback ID --target TARGET` against `grpc`: (exit code, stdout, stderr).
+pub fn job_feedback(grpc: &str, id: &str, target: &str) -> (i32, String, String) {
+    run_cli(&[
+        "job",
+        "feedback",
+        "--controller",
+        grpc,
+        id,
+        "--target",
+        target,
+    ])
+}
+
 /// The JSON report `vmafx score --json` writes for a pair, as text.
 pub fn score_report(reference: &Path, distorted: &Path) -> String {
     let dir = tempfile::tempdir().expect("a scratch directory");

@@ -1,0 +1,419 @@
+//! The trainable view of a libvmaf model JSON: its frozen RBF-SVM, and the learned parameters
+//! around it, evaluated with their gradient.
+//!
+//! A frame's score is, in libvmaf's order, `x_i = a_i·f_i + b_i` (feature normalisation),
+//! `y = Σ c_j·exp(−γ‖x − sv_j‖²) − ρ` (frozen), `s = (y − b_0)/a_0`, then the polynomial transform
+//! `p0 + p1·s + p2·s²` (with the base model's rectification), then the clip. The learned vector
+//! `u` (all zero for the base model) sets `a = a⁰·e^u` for slopes (so a slope keeps its sign),
+//! `b = b⁰ + u` for intercepts (in normalised-feature units), and `p0 = p0⁰ + 100·u`,
+//! `p1 = p1⁰ + u`, `p2 = p2⁰ + u/100` for the transform, so that one unit of each moves a score
+//! on the 0–100 scale by a comparable amount.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use vmafx_engine::model::svm::SvmModel;
+
+use crate::TrainerError;
+
+/// Frames kept per sample: a job's frames are subsampled evenly to at most this many, which
+/// bounds the replay buffer's memory (10,000 samples × 64 frames × a few features).
+pub const MAX_FRAMES_PER_SAMPLE: usize = 64;
+
+/// One training sample: per-frame features in the model's `feature_names` order, and the score
+/// the whole clip should get (the mean of its frame scores, as VMAF pools).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Stable identity (a job id, or a hash of the inputs): decides the holdout split.
+    pub id: String,
+    /// The target score, 0–100.
+    pub target: f64,
+    /// Per-frame feature vectors.
+    pub frames: Vec<Vec<f64>>,
+}
+
+impl Sample {
+    /// A sample from all of a clip's frames, subsampled evenly to [`MAX_FRAMES_PER_SAMPLE`].
+    pub fn new(id: String, target: f64, frames: Vec<Vec<f64>>) -> Sample {
+        let frames = if frames.len() > MAX_FRAMES_PER_SAMPLE {
+            let n = frames.len();
+            (0..MAX_FRAMES_PER_SAMPLE)
+                .map(|k| frames[k * n / MAX_FRAMES_PER_SAMPLE].clone())
+                .collect()
+        } else {
+            frames
+        };
+        Sample { id, target, frames }
+    }
+}
+
+/// The base model's score transform as the trainer sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct BaseTransform {
+    poly: [f64; 3],
+    out_gte_in: bool,
+    out_lte_in: bool,
+}
+
+/// A libvmaf model that can be trained: one SVM with `linear_rescale` normalisation.
+#[derive(Debug, Clone)]
+pub struct TrainableModel {
+    document: Value,
+    svm: SvmModel,
+    feature_names: Vec<String>,
+    slopes: Vec<f64>,
+    intercepts: Vec<f64>,
+    transform: BaseTransform,
+    clip: Option<(f64, f64)>,
+}
+
+fn model_error(detail: impl Into<String>) -> TrainerError {
+    TrainerError::Model(detail.into())
+}
+
+fn numbers(dict: &Value, key: &str) -> Result<Vec<f64>, TrainerError> {
+    dict.get(key)
+        .and_then(Value::as_array)
+        .ok_or_else(|| model_error(format!("model_dict.{key} must be an array of numbers")))?
+        .iter()
+        .map(|v| {
+            v.as_f64()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| model_error(format!("model_dict.{key} holds a non-number")))
+        })
+        .collect()
+}
+
+impl TrainableModel {
+    /// Reads a model JSON document. Collections, other normalisations, `knots` transforms and
+    /// chroma correction are refused: their parameters are not learned here.
+    pub fn parse(text: &str) -> Result<TrainableModel, TrainerError> {
+        let document: Value =
+            serde_json::from_str(text).map_err(|e| model_error(format!("not JSON: {e}")))?;
+        let dict = document
+            .get("model_dict")
+            .ok_or_else(|| model_error("no model_dict (model collections are not trained)"))?;
+        if dict.get("model").and_then(Value::as_str).is_none() {
+            return Err(model_error(
+                "model_dict.model must be libsvm text (model collections are not trained)",
+            ));
+        }
+        if dict.get("norm_type").and_then(Value::as_str) != Some("linear_rescale") {
+            return Err(model_error(
+                "model_dict.norm_type must be linear_rescale: the normalisation is what is learned",
+            ));
+        }
+        if dict.get("chroma_correction_parameter").is_some() {
+            return Err(model_error(
+                "chroma_correction_parameter models are not trained",
+            ));
+        }
+        let feature_names: Vec<String> = dict
+            .get("feature_names")
+            .and_then(Value::as_array)
+            .ok_or_else(|| model_error("model_dict.feature_names must be an array"))?
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| model_error("model_dict.feature_names holds a non-string"))
+            })
+            .collect::<Result<_, _>>()?;
+        let n = feature_names.len();
+        let slopes = numbers(dict, "slopes")?;
+        let intercepts = numbers(dict, "intercepts")?;
+        if slopes.len() != n + 1 || intercepts.len() != n + 1 {
+            return Err(model_error(format!(
+                "model_dict.slopes and intercepts need {} entries each (the prediction's, then \
+                 one per feature), found {} and {}",
+                n + 1,
+                slopes.len(),
+                intercepts.len()
+            )));
+        }
+        if slopes.contains(&0.0) {
+            return Err(model_error("model_dict.slopes holds a zero"));
+        }
+        let svm_text = dict
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let svm = SvmModel::parse(svm_text, n).map_err(|e| model_error(format!("model: {e}")))?;
+        if svm.width() != n {
+            return Err(model_error(format!(
+                "the SVM has {} inputs for {n} features",
+                svm.width()
+            )));
+        }
+        let transform = match dict.get("score_transform") {
+            Some(t) if t.get("enabled").and_then(Value::as_bool) == Some(true) => {
+                if t.get("knots").is_some() {
+                    return Err(model_error(
+                        "score_transform.knots are not learned yet (polynomial transforms are)",
+                    ));
+                }
+                let p = |k: &str| t.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+                let flag = |k: &str| t.get(k).and_then(Value::as_str) == Some("true");
+                BaseTransform {
+                    poly: [p("p0"), p("p1"), p("p2")],
+                    out_gte_in: flag("out_gte_in"),
+                    out_lte_in: flag("out_lte_in"),
+                }
+            }
+            // Not enabled (as in vmaf_v0.6.1, whose scores are untransformed by default): the
+            // identity, enabled in the checkpoints, so the base model scores exactly as before.
+            _ => BaseTransform {
+                poly: [0.0, 1.0, 0.0],
+                out_gte_in: false,
+                out_lte_in: false,
+            },
+        };
+        let clip = match dict.get("score_clip").and_then(Value::as_array) {
+            Some(c) => match (
+                c.first().and_then(Value::as_f64),
+                c.get(1).and_then(Value::as_f64),
+            ) {
+                (Some(lo), Some(hi)) => Some((lo, hi)),
+                _ => return Err(model_error("model_dict.score_clip must be [min, max]")),
+            },
+            None => None,
+        };
+        Ok(TrainableModel {
+            document,
+            svm,
+            feature_names,
+            slopes,
+            intercepts,
+            transform,
+            clip,
+        })
+    }
+
+    /// Reads a model JSON file.
+    pub fn load(path: &Path) -> Result<TrainableModel, TrainerError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainerError::io(path, e))?;
+        TrainableModel::parse(&text).map_err(|e| match e {
+            TrainerError::Model(detail) => {
+                TrainerError::Model(format!("{}: {detail}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    /// The model's features, in the order samples carry them.
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// Length of the learned vector: a slope and an intercept for the prediction and for each
+    /// feature, and three polynomial coefficients.
+    pub fn parameter_count(&self) -> usize {
+        2 * (self.feature_names.len() + 1) + 3
+    }
+
+    /// Slopes, intercepts and polynomial at `u`.
+    fn resolve(&self, u: &[f64]) -> (Vec<f64>, Vec<f64>, [f64; 3]) {
+        let m = self.feature_names.len() + 1;
+        let slopes = (0..m).map(|i| self.slopes[i] * u[i].exp()).collect();
+        let intercepts = (0..m).map(|i| self.intercepts[i] + u[m + i]).collect();
+        let p = self.transform.poly;
+        let poly = [
+            p[0] + 100.0 * u[2 * m],
+            p[1] + u[2 * m + 1],
+            p[2] + u[2 * m + 2] / 100.0,
+        ];
+        (slopes, intercepts, poly)
+    }
+
+    /// One frame's score at `u`, and, when `gradient` is given, adds `∂score/∂u` into it. Where
+    /// the clip or the rectification holds the score, the gradient passes straight through (so
+    /// a prediction stuck at 100 can still be pulled down).
+    fn frame(&self, u: &[f64], features: &[f64], gradient: Option<&mut [f64]>) -> f64 {
+        let m = self.feature_names.len() + 1;
+        let (slopes, intercepts, poly) = self.resolve(u);
+        let x: Vec<f64> = features
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| slopes[i + 1] * f + intercepts[i + 1])
+            .collect();
+        let (y, dy_dx) = self.svm.predict_with_gradient(&x);
+        let s = (y - intercepts[0]) / slopes[0];
+        let mut t = 0.0;
+        t += poly[0];
+        t += poly[1] * s;
+        t += poly[2] * s * s;
+        let mut rectified = false;
+        if self.transform.out_lte_in && t > s {
+            t = s;
+            rectified = true;
+        }
+        if self.transform.out_gte_in && t < s {
+            t = s;
+            rectified = true;
+        }
+        let score = match self.clip {
+            Some((lo, hi)) => t.max(lo).min(hi),
+            None => t,
+        };
+        if let Some(g) = gradient {
+            let dt_ds = if rectified {
+                1.0
+            } else {
+                poly[1] + 2.0 * poly[2] * s
+            };
+            if !rectified {
+                g[2 * m] += 100.0;
+                g[2 * m + 1] += s;
+                g[2 * m + 2] += s * s / 100.0;
+            }
+            // s = (y − b0)/a0, a0 = a0⁰·e^u: ∂s/∂u_a0 = −s, ∂s/∂b0 = −1/a0, ∂s/∂y = 1/a0.
+            g[0] += dt_ds * -s;
+            g[m] += dt_ds * (-1.0 / slopes[0]);
+            let ds_dy = dt_ds / slopes[0];
+            for (i, (&f, &d)) in features.iter().zip(&dy_dx).enumerate() {
+                g[i + 1] += ds_dy * d * slopes[i + 1] * f;
+                g[m + i + 1] += ds_dy * d;
+            }
+        }
+        score
+    }
+
+    /// The clip's score at `u`: the mean of its frame scores (VMAF's pooled mean).
+    pub fn predict(&self, u: &[f64], sample: &Sample) -> f64 {
+        if sample.frames.is_empty() {
+            return 0.0;
+        }
+        let sum: f64 = sample.frames.iter().map(|f| self.frame(u, f, None)).sum();
+        sum / sample.frames.len() as f64
+    }
+
+    /// The clip's score at `u` and its gradient with respect to `u`.
+    pub fn predict_with_gradient(&self, u: &[f64], sample: &Sample) -> (f64, Vec<f64>) {
+        let mut gradient = vec![0.0; self.parameter_count()];
+        if sample.frames.is_empty() {
+            return (0.0, gradient);
+        }
+        let mut sum = 0.0;
+        for f in &sample.frames {
+            sum += self.frame(u, f, Some(&mut gradient));
+        }
+        let n = sample.frames.len() as f64;
+        gradient.iter_mut().for_each(|g| *g /= n);
+        (sum / n, gradient)
+    }
+
+    /// Checks a sample's shape against the model.
+    pub fn check(&self, sample: &Sample) -> Result<(), TrainerError> {
+        if !(sample.target.is_finite() && (0.0..=100.0).contains(&sample.target)) {
+            return Err(TrainerError::Sample(format!(
+                "target {} is not a finite score from 0 to 100",
+                sample.target
+            )));
+        }
+        if sample.frames.is_empty() || sample.frames.len() > MAX_FRAMES_PER_SAMPLE {
+            return Err(TrainerError::Sample(format!(
+                "{} frames; a sample has 1 to {MAX_FRAMES_PER_SAMPLE}",
+                sample.frames.len()
+            )));
+        }
+        let n = self.feature_names.len();
+        if let Some(bad) = sample
+            .frames
+            .iter()
+            .find(|f| f.len() != n || f.iter().any(|x| !x.is_finite()))
+        {
+            return Err(TrainerError::Sample(format!(
+                "a frame holds {} values ({n} finite features expected: {})",
+                bad.len(),
+                self.feature_names.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The model JSON at `u`: the base document with `slopes`, `intercepts` and an enabled
+    /// polynomial `score_transform` replaced, everything else (the SVM above all) unchanged.
+    pub fn export(&self, u: &[f64]) -> Value {
+        let (slopes, intercepts, poly) = self.resolve(u);
+        let mut document = self.document.clone();
+        if let Some(dict) = document
+            .get_mut("model_dict")
+            .and_then(Value::as_object_mut)
+        {
+            dict.insert("slopes".into(), json!(slopes));
+            dict.insert("intercepts".into(), json!(intercepts));
+            let mut transform = json!({
+                "enabled": true,
+                "p0": poly[0],
+                "p1": poly[1],
+                "p2": poly[2],
+            });
+            for (flag, on) in [
+                ("out_gte_in", self.transform.out_gte_in),
+                ("out_lte_in", self.transform.out_lte_in),
+            ] {
+                if on {
+                    transform[flag] = json!("true");
+                }
+            }
+            dict.insert("score_transform".into(), transform);
+        }
+        document
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const BASE: &str = include_str!("../../vmafx-engine/models/vmaf_v0.6.1.json");
+
+    fn sample(frames: Vec<Vec<f64>>) -> Sample {
+        Sample::new("s".into(), 50.0, frames)
+    }
+
+    #[test]
+    fn the_gradient_matches_finite_differences() {
+        let m = TrainableModel::parse(BASE).unwrap();
+        let s = sample(vec![
+            vec![0.9, 3.0, 0.5, 0.8, 0.85, 0.9],
+            vec![0.95, 1.0, 0.7, 0.9, 0.93, 0.95],
+        ]);
+        let mut u = vec![0.0; m.parameter_count()];
+        for (i, v) in u.iter_mut().enumerate() {
+            *v = 0.01 * ((i % 5) as f64 - 2.0);
+        }
+        let (value, g) = m.predict_with_gradient(&u, &s);
+        assert_eq!(value, m.predict(&u, &s));
+        for k in 0..u.len() {
+            let h = 1e-6;
+            let (mut up, mut down) = (u.clone(), u.clone());
+            up[k] += h;
+            down[k] -= h;
+            let numeric = (m.predict(&up, &s) - m.predict(&down, &s)) / (2.0 * h);
+            assert!(
+                (numeric - g[k]).abs() < 1e-4 * (1.0 + numeric.abs()),
+                "parameter {k}: numeric {numeric}, analytic {}",
+                g[k]
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_models_are_refused_naming_why() {
+        for (text, needle) in [
+            ("{}".to_owned(), "model_dict"),
+            (BASE.replace("linear_rescale", "none"), "norm_type"),
+            ("not json".to_owned(), "JSON"),
+        ] {
+            let err = TrainableModel::parse(&text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+        let m = TrainableModel::parse(BASE).unwrap();
+        let bad = Sample::new("b".into(), 101.0, vec![vec![0.0; 6]]);
+        assert!(m.check(&bad).unwrap_err().to_string().contains("target"));
+        let bad = Sample::new("b".into(), 50.0, vec![vec![0.0; 5]]);
+        assert!(m.check(&bad).unwrap_err().to_string().contains("6 finite"));
+    }
+}
