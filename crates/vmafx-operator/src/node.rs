@@ -26,7 +26,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
@@ -615,16 +615,8 @@ async fn write_status(
 }
 
 async fn publish(ctx: &Context, node: &VmafxNode, type_: EventType, reason: &str, note: String) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note),
-        action: "Reconcile".to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder().publish(&event, &node.object_ref(&())).await {
-        tracing::warn!(node = %runner::object_key(node), "failed to publish event {reason}: {error}");
-    }
+    ctx.publish(node, type_ == EventType::Warning, reason, &note)
+        .await;
 }
 
 async fn apply<K>(ctx: &Context, ns: &str, object: &K) -> Result<(), NodeError>

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::crd::{VmafxJobSpec, VmafxModelTrainingSpec, VmafxNodeSpec};
+use crate::crd::{Execution, VmafxJobSpec, VmafxModelTrainingSpec, VmafxNodeSpec};
 
 /// One rule a spec breaks, naming the field the way `kubectl` users write it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +70,107 @@ pub fn validate_job(spec: &VmafxJobSpec) -> Vec<FieldError> {
             message: e.message,
         });
     }
+    if let Some(n) = spec.max_attempts {
+        if !(1..=MAX_ATTEMPTS).contains(&n) {
+            errors.push(FieldError {
+                field: "spec.maxAttempts",
+                message: format!("{n} is not between 1 and {MAX_ATTEMPTS}"),
+            });
+        }
+    }
+    match spec.execution {
+        Execution::Pod => errors.extend(validate_pod_fields(spec)),
+        Execution::Queue => {
+            // Refused rather than ignored: a user who sets them expects them to act.
+            let pod_only = [
+                ("spec.output", spec.output.is_some()),
+                ("spec.image", spec.image.is_some()),
+                ("spec.nodeSelector", !spec.node_selector.is_empty()),
+                ("spec.tolerations", !spec.tolerations.is_empty()),
+                ("spec.imagePullSecret", spec.image_pull_secret.is_some()),
+                ("spec.storageSecret", spec.storage_secret.is_some()),
+            ];
+            for (field, set) in pod_only {
+                if set {
+                    errors.push(FieldError {
+                        field,
+                        message: "only used with spec.execution: pod".to_owned(),
+                    });
+                }
+            }
+        }
+    }
     errors
+}
+
+/// The most attempts a job may ask for.
+pub const MAX_ATTEMPTS: i32 = 10;
+
+/// The `execution: pod` fields: a writable output URI, Secret names, and a backend whose GPU
+/// resource is known.
+fn validate_pod_fields(spec: &VmafxJobSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(output) = &spec.output {
+        match vmafx_contract::JobUri::parse_field("spec.output", output) {
+            Err(e) => errors.push(FieldError {
+                field: "spec.output",
+                message: e.message,
+            }),
+            Ok(_) => {
+                let scheme = output.split("://").next().unwrap_or_default();
+                if let Some(why) = match scheme {
+                    "http" | "https" => Some("http(s) locations are read-only"),
+                    "file" => Some("a file:// path inside the Pod is lost with it"),
+                    _ => None,
+                } {
+                    errors.push(FieldError {
+                        field: "spec.output",
+                        message: format!("{why}; use s3://, gs://, azure://, rclone:// or an rclone remote"),
+                    });
+                }
+            }
+        }
+    }
+    for (field, name) in [
+        ("spec.imagePullSecret", &spec.image_pull_secret),
+        ("spec.storageSecret", &spec.storage_secret),
+    ] {
+        if let Some(name) = name {
+            if !crate::crd::dns_subdomain(name) {
+                errors.push(FieldError {
+                    field,
+                    message: format!("{name:?} is not a Secret name (a lower-case DNS subdomain)"),
+                });
+            }
+        }
+    }
+    if spec.backend == "vulkan" {
+        errors.push(FieldError {
+            field: "spec.backend",
+            message: "vulkan runs on any vendor's GPU, so a Pod cannot request one; use cuda, hip, sycl or cpu with execution: pod".to_owned(),
+        });
+    }
+    errors
+}
+
+/// Checks a `VmafxJob` spec against the operator's policy: an `execution: pod` job's image
+/// (its own, or the operator's default) must start with one of `allowed_images`.
+pub fn validate_job_policy(
+    spec: &VmafxJobSpec,
+    default_image: &str,
+    allowed_images: &[String],
+) -> Vec<FieldError> {
+    if spec.execution != Execution::Pod {
+        return Vec::new();
+    }
+    let image = spec.image.as_deref().unwrap_or(default_image);
+    match crate::policy::check_image(image, allowed_images) {
+        Ok(()) => Vec::new(),
+        Err(message) => vec![FieldError {
+            field: "spec.image",
+            message,
+        }],
+    }
 }
 
 /// Checks a `VmafxNode` spec: the GPU vendor must be one of the contract's vendors, and the
