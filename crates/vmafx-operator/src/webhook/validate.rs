@@ -389,4 +389,62 @@ mod tests {
             assert_eq!(errors[0].field, field, "{extra}");
         }
     }
+
+    fn pod_job() -> VmafxJobSpec {
+        let mut spec = job("s3://b/r.yuv", "s3://b/d.yuv");
+        spec.execution = Execution::Pod;
+        spec
+    }
+
+    #[test]
+    fn pod_mode_fields_are_checked() {
+        let mut spec = pod_job();
+        spec.output = Some("s3://results/x.json".into());
+        spec.storage_secret = Some("s3-creds".into());
+        spec.max_attempts = Some(10);
+        assert!(validate_job(&spec).is_empty(), "{:?}", validate_job(&spec));
+        let cases: Vec<(fn(&mut VmafxJobSpec), &str, &str)> = vec![
+            (|s| s.output = Some("https://example.com/x.json".into()), "spec.output", "read-only"),
+            (|s| s.output = Some("file:///tmp/x.json".into()), "spec.output", "lost"),
+            (|s| s.output = Some("nope".into()), "spec.output", ""),
+            (|s| s.storage_secret = Some("Bad_Name".into()), "spec.storageSecret", "Secret name"),
+            (|s| s.image_pull_secret = Some("".into()), "spec.imagePullSecret", "Secret name"),
+            (|s| s.backend = "vulkan".into(), "spec.backend", "vulkan"),
+            (|s| s.max_attempts = Some(0), "spec.maxAttempts", "between 1 and 10"),
+            (|s| s.max_attempts = Some(11), "spec.maxAttempts", "between 1 and 10"),
+        ];
+        for (change, field, words) in cases {
+            let mut spec = pod_job();
+            change(&mut spec);
+            let errors = validate_job(&spec);
+            assert_eq!(errors.len(), 1, "{field}: {errors:?}");
+            assert_eq!(errors[0].field, field);
+            assert!(errors[0].message.contains(words), "{}", errors[0].message);
+        }
+    }
+
+    #[test]
+    fn pod_fields_are_refused_in_queue_mode() {
+        let mut spec = job("s3://b/r.yuv", "s3://b/d.yuv");
+        spec.output = Some("s3://results/x.json".into());
+        spec.node_selector.insert("gpu".into(), "a100".into());
+        let errors = validate_job(&spec);
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["spec.output", "spec.nodeSelector"]);
+        assert!(errors[0].message.contains("execution: pod"));
+    }
+
+    #[test]
+    fn pod_images_obey_the_allowed_prefixes() {
+        let allowed = vec!["registry.local/".to_owned()];
+        let mut spec = pod_job();
+        assert!(validate_job_policy(&spec, "registry.local/vmafx:1", &allowed).is_empty());
+        let errors = validate_job_policy(&spec, "docker.io/evil:1", &allowed);
+        assert_eq!(errors[0].field, "spec.image");
+        spec.image = Some("docker.io/evil:1".into());
+        assert_eq!(validate_job_policy(&spec, "registry.local/vmafx:1", &allowed).len(), 1);
+        // Queue-mode jobs run no image of their own.
+        spec.execution = Execution::Queue;
+        assert!(validate_job_policy(&spec, "docker.io/evil:1", &allowed).is_empty());
+    }
 }
