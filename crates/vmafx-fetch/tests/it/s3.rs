@@ -170,6 +170,10 @@ fn uploads_a_result_and_reads_it_back() {
     f.upload("s3://videos/results/frames.json", &body).unwrap();
     let input = f.open("s3://videos/results/frames.json").unwrap();
     assert!(read_stream(input, "frames.json") == body);
-    let err = f.upload("s3://no-such-bucket/x.json", b"x").unwrap_err();
-    assert!(err.to_string().contains("s3://no-such-bucket/x.json"), "{err}");
+    let refused = Fetcher::new(config(format!("http://{}", s3.server.addr), "wrong")).unwrap();
+    let err = refused
+        .upload("s3://videos/results/other.json", b"x")
+        .unwrap_err();
+    assert!(matches!(err, FetchError::AccessDenied { .. }), "{err}");
+    assert!(err.to_string().contains("s3://videos/results/other.json"), "{err}");
 }
