@@ -11,6 +11,7 @@ pub mod limits;
 pub mod model;
 pub mod node;
 pub mod policy;
+pub mod result;
 pub mod uri;
 
 pub use feature::FeatureSpec;
@@ -18,6 +19,7 @@ pub use limits::{validate_job, JobDraft};
 pub use model::{ModelOverride, ModelSource, ModelSpec, OciReference, OciTarget};
 pub use node::{Backend, NodeDraft, Vendor};
 pub use policy::InputPolicy;
+pub use result::{NamedScore, PodResult};
 pub use uri::JobUri;
 
 use std::fmt;

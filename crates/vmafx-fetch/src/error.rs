@@ -120,6 +120,17 @@ pub enum FetchError {
     Runtime(std::io::Error),
 }
 
+impl FetchError {
+    /// Whether another try may succeed: storage that did not answer may answer next time; a
+    /// missing object, a refused credential or a policy refusal will not change.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Unreachable { .. } | FetchError::Backend { .. }
+        )
+    }
+}
+
 /// Collapses a backend message (S3 error bodies are multi-line XML) into one bounded line.
 pub(crate) fn one_line(text: &str) -> String {
     const MAX: usize = 300;

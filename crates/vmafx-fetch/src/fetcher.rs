@@ -294,6 +294,37 @@ impl Fetcher {
         Ok(path)
     }
 
+    /// Writes `bytes` to `uri` (a result file): a local file under an allowed file root
+    /// (written to a temporary file and renamed, so a reader never sees half of it), an object in
+    /// S3, Google Cloud Storage or Azure, or a file on an rclone remote. http(s) is read-only.
+    /// The same policy as for inputs applies: file roots, configured remotes, the size limit.
+    pub fn upload(&self, uri: &str, bytes: &[u8]) -> Result<(), FetchError> {
+        let loc = parse(uri)?;
+        self.admit(uri, &loc)?;
+        if bytes.len() as u64 > self.config.policy.max_input_bytes {
+            return Err(FetchError::TooLarge {
+                uri: uri.to_string(),
+                size: bytes.len() as u64,
+                limit: self.config.policy.max_input_bytes,
+            });
+        }
+        tracing::debug!(uri, scheme = loc.scheme(), bytes = bytes.len(), "writing output");
+        match &loc {
+            Location::File(path) => {
+                crate::upload::write_local(&self.config.policy, uri, path, bytes, self.file_refusal())
+            }
+            Location::Rclone { .. } => {
+                let target = loc.rclone_target().unwrap_or_default();
+                self.rclone(&target, uri).rcat(bytes)
+            }
+            Location::Http { .. } => Err(FetchError::Policy {
+                uri: uri.to_string(),
+                reason: "http(s) locations are read-only; write results to file://, s3://, gs://, azure:// or an rclone remote".to_owned(),
+            }),
+            _ => self.target(&loc, uri)?.write(bytes),
+        }
+    }
+
     fn rclone<'a>(&'a self, target: &'a str, uri: &'a str) -> Rclone<'a> {
         Rclone {
             config: &self.config.rclone,

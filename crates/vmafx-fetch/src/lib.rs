@@ -1,5 +1,6 @@
 //! Input access for the worker node: opens a video by URI (local file, S3, Google Cloud Storage,
-//! Azure Blob Storage, HTTP(S), or any rclone remote), as a path, a stream, or a downloaded file.
+//! Azure Blob Storage, HTTP(S), or any rclone remote), as a path, a stream, or a downloaded file;
+//! and writes result files to the same kinds of location (http(s) excepted).
 //!
 //! Object stores and HTTP go through Apache OpenDAL with per-request timeouts and bounded
 //! retries; every other `scheme://` is an rclone remote read through the `rclone` binary. The API
@@ -14,6 +15,7 @@ mod rclone;
 mod runtime;
 mod store;
 mod stream;
+mod upload;
 
 pub use config::{AzureConfig, FetchConfig, GcsConfig, Limits, RcloneConfig, S3Config};
 pub use error::FetchError;

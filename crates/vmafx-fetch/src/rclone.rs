@@ -1,7 +1,7 @@
 //! The rclone side: `rclone lsjson --stat` for existence and size, `rclone cat` for streaming.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -127,6 +127,30 @@ impl Rclone<'_> {
             .get("Size")
             .and_then(|v| v.as_u64())
             .ok_or_else(|| bad_output("no Size"))
+    }
+
+    /// Writes `bytes` to the target with `rclone rcat`, which uploads what it reads on stdin.
+    pub(crate) fn rcat(&self, bytes: &[u8]) -> Result<(), FetchError> {
+        let mut cmd = self.command(&["rcat"]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| self.missing(&e))?;
+        let written = match child.stdin.take() {
+            Some(mut stdin) => stdin.write_all(bytes),
+            None => Ok(()),
+        };
+        let out = child.wait_with_output().map_err(|e| self.missing(&e))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(self.failed("write", out.status, &stderr));
+        }
+        written.map_err(|e| FetchError::RcloneFailed {
+            uri: self.uri.to_string(),
+            action: "write",
+            status: out.status.to_string(),
+            stderr: format!("rclone stopped reading: {e}"),
+        })
     }
 
     /// Starts `rclone cat`; the returned reader reports rclone's failure at end of stream.

@@ -75,6 +75,16 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Replaces the object with `bytes` (one PUT, or the service's multipart equivalent).
+    pub(crate) fn write(&self, bytes: &[u8]) -> Result<(), FetchError> {
+        self.op
+            .write(&self.path, bytes.to_vec())
+            .map(|_| ())
+            .map_err(|e| classify(&self.uri, "write", &e))
+    }
+}
+
 fn build(config: &FetchConfig, loc: &Location) -> opendal::Result<(Operator, String)> {
     match loc {
         Location::S3 { bucket, key } => {

@@ -74,12 +74,12 @@ fn localize(
     if control.cancelled() {
         return Err(ExecuteError::Cancelled);
     }
-    let classify = |err: vmafx_fetch::FetchError| match err {
-        // Storage that did not answer may answer next time; a missing object will not appear.
-        vmafx_fetch::FetchError::Unreachable { .. } | vmafx_fetch::FetchError::Backend { .. } => {
+    let classify = |err: vmafx_fetch::FetchError| {
+        if err.is_transient() {
             ExecuteError::Transient(err.to_string())
+        } else {
+            ExecuteError::Input(err.to_string())
         }
-        other => ExecuteError::Input(other.to_string()),
     };
     match fetcher.open(uri).map_err(classify)? {
         Input::Local(path) => Ok(LocalInput { path }),
@@ -141,17 +141,14 @@ fn request_for(
 /// request's `features` wrote, named as the per-frame document names them.
 pub fn summarize(outcome: &ScoreOutcome) -> v1::JobSummary {
     let metrics = outcome
-        .feature_vectors
-        .iter()
-        .filter_map(|name| {
-            let p = outcome.pooled_vector(name)?;
-            Some(v1::MetricScore {
-                name: vmafx_engine::feature::name::alias(name).to_string(),
-                mean: p.mean,
-                min: p.min,
-                max: p.max,
-                harmonic_mean: p.harmonic_mean,
-            })
+        .metric_pools()
+        .into_iter()
+        .map(|(name, p)| v1::MetricScore {
+            name,
+            mean: p.mean,
+            min: p.min,
+            max: p.max,
+            harmonic_mean: p.harmonic_mean,
         })
         .collect();
     let models = outcome

@@ -30,6 +30,8 @@ pub const CONTROLLER_GRPC_ADDR: &str = "VMAFX_CONTROLLER_GRPC_ADDR";
 pub const CONTROLLER_HTTP_ADDR: &str = "VMAFX_CONTROLLER_HTTP_ADDR";
 /// Comma-separated image prefixes a `VmafxNode.spec.image` must start with.
 pub const ALLOWED_IMAGES: &str = "VMAFX_OPERATOR_ALLOWED_IMAGES";
+/// The image a `VmafxJob` with `execution: pod` runs when its spec names none.
+pub const JOB_IMAGE: &str = "VMAFX_OPERATOR_JOB_IMAGE";
 /// A file holding the token sent to the controller (first line), reread when it changes: in a
 /// cluster, the operator's projected ServiceAccount token.
 pub const TOKEN_FILE: &str = "VMAFX_TOKEN_FILE";
@@ -124,6 +126,9 @@ pub struct OperatorConfig {
     pub namespace: String,
     /// Prefixes a worker image must start with (`VMAFX_OPERATOR_ALLOWED_IMAGES`).
     pub allowed_images: Vec<String>,
+    /// The image of `execution: pod` jobs that name none (`VMAFX_OPERATOR_JOB_IMAGE`; default
+    /// `ghcr.io/vmafx/vmafx:<this operator's version>`).
+    pub job_image: String,
     /// Host names the HTTP client resolves to fixed addresses (`VMAFX_OPERATOR_RESOLVE`).
     pub resolve: Vec<(String, IpAddr)>,
     /// File holding the controller token (`VMAFX_TOKEN_FILE`), reread when it changes.
@@ -245,6 +250,17 @@ impl OperatorConfig {
                 .to_vec(),
             Some(v) => parse_allowed_images(&v)?,
         };
+        let job_image = match get(JOB_IMAGE).map(|v| v.trim().to_owned()) {
+            None => format!("ghcr.io/vmafx/vmafx:{}", env!("CARGO_PKG_VERSION")),
+            Some(v) if v.is_empty() || v.chars().any(char::is_whitespace) => {
+                return Err(ConfigError::Invalid {
+                    name: JOB_IMAGE,
+                    value: v,
+                    reason: "expected a container image reference".into(),
+                })
+            }
+            Some(v) => v,
+        };
         let resolve = match get(RESOLVE) {
             None => Vec::new(),
             Some(v) => parse_resolve(&v)?,
@@ -271,6 +287,7 @@ impl OperatorConfig {
             controller_http,
             namespace: namespace.to_owned(),
             allowed_images,
+            job_image,
             resolve,
             controller_token_file,
             controller_token,

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::runtime::events::{Recorder, Reporter};
-use kube::Client;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, Resource};
 use tonic::service::interceptor::InterceptedService;
 use vmafx_api::client::{BearerToken, ClientOptions};
 use vmafx_api::v1::job_service_client::JobServiceClient;
@@ -40,6 +40,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Identity events are reported under.
     pub reporter: Reporter,
+    /// The one event recorder of this process (it aggregates repeated events).
+    recorder: Recorder,
 }
 
 /// Why a context could not be built.
@@ -105,10 +107,15 @@ impl Context {
             http = http.resolve(host, std::net::SocketAddr::new(*ip, 0));
         }
         let http = http.build().map_err(ContextError::Http)?;
+        let client_for_events = client.clone();
         let instance = std::env::var("POD_NAME")
             .ok()
             .or_else(|| std::env::var("HOSTNAME").ok())
             .filter(|s| !s.is_empty());
+        let reporter = Reporter {
+            controller: MANAGER.to_owned(),
+            instance,
+        };
         Ok(Context {
             client,
             config,
@@ -116,15 +123,62 @@ impl Context {
             watch_connections,
             http,
             metrics,
-            reporter: Reporter {
-                controller: MANAGER.to_owned(),
-                instance,
-            },
+            recorder: Recorder::new(client_for_events, reporter.clone()),
+            reporter,
         })
     }
 
-    /// An event recorder publishing as this operator.
-    pub fn recorder(&self) -> Recorder {
-        Recorder::new(self.client.clone(), self.reporter.clone())
+    /// The event recorder publishing as this operator.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Records an event about `obj`, its note cut to the 1 kB the events API keeps. A failure
+    /// to record is logged, never fatal: events are for people, the status is the record.
+    pub async fn publish<K>(&self, obj: &K, warning: bool, reason: &str, note: &str)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_owned(),
+            note: Some(truncate(note, MAX_EVENT_NOTE)),
+            action: "Reconcile".to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(object = %crate::runner::object_key(obj), reason, "failed to record event: {error}");
+        }
+    }
+}
+
+/// The longest event note the events API accepts, in bytes.
+pub const MAX_EVENT_NOTE: usize = 1000;
+
+/// `text` cut to at most `max` bytes on a character boundary.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_are_cut_on_character_boundaries() {
+        assert_eq!(truncate("abc", 10), "abc");
+        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(truncate(&"x".repeat(2000), MAX_EVENT_NOTE).len(), MAX_EVENT_NOTE);
     }
 }

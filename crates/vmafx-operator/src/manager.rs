@@ -73,6 +73,7 @@ pub async fn run_with_timings(
                 .await?
                 .with_policy(webhook::AdmissionPolicy {
                     allowed_images: config.allowed_images.clone(),
+                    job_image: config.job_image.clone(),
                 }),
         ),
         None => None,

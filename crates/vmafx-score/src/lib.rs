@@ -172,6 +172,18 @@ impl ScoreOutcome {
         pooled_of(&self.collector, &self.pooled_vectors, name)
     }
 
+    /// The pooled statistics of every metric the request's `features` produced, under the names
+    /// a job reports them by (libvmaf's aliases, e.g. `psnr_y`), in request order.
+    pub fn metric_pools(&self) -> Vec<(String, Pooled)> {
+        self.feature_vectors
+            .iter()
+            .filter_map(|name| {
+                let pooled = self.pooled_vector(name)?;
+                Some((vmafx_engine::feature::name::alias(name).to_string(), pooled))
+            })
+            .collect()
+    }
+
     /// The report for any output format.
     pub fn report(&self) -> Report<'_> {
         Report {

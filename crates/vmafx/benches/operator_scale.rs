@@ -22,7 +22,7 @@ use kube::api::{Api, PostParams};
 use kube::runtime::{watcher, WatchStreamExt};
 use vmafx_api::v1;
 use vmafx_api::v1::job_service_client::JobServiceClient;
-use vmafx_operator::crd::{JobPhase, VmafxJob, VmafxJobSpec, DEFAULT_MODEL};
+use vmafx_operator::crd::{JobPhase, VmafxJob, VmafxJobSpec};
 
 /// The seeds' operator polled each job every ten seconds.
 const SEED_POLL: Duration = Duration::from_secs(10);
@@ -203,15 +203,7 @@ async fn bench() {
             let api = api.clone();
             let obj = VmafxJob::new(
                 &format!("job-{i:05}"),
-                VmafxJobSpec {
-                    reference: reference.clone(),
-                    distorted: distorted.clone(),
-                    model: DEFAULT_MODEL.to_owned(),
-                    additional_models: Vec::new(),
-                    backend: "cpu".to_owned(),
-                    priority: 0,
-                    features: Vec::new(),
-                },
+                VmafxJobSpec::new(reference.clone(), distorted.clone()),
             );
             async move { api.create(&PostParams::default(), &obj).await }
         })

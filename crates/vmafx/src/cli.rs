@@ -78,7 +78,9 @@ pub struct ScoreArgs {
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
 
-    /// Reference clip (.y4m, .yuv with -w/-h/-p/-b, or anything ffmpeg decodes).
+    /// Reference clip (.y4m, .yuv with -w/-h/-p/-b, or anything ffmpeg decodes): a path, or a
+    /// URI (`file://`, `s3://`, `gs://`, `azure://`, `http(s)://`, `rclone://`, `remote://`)
+    /// read through the same input policy as a job's.
     #[arg(short = 'r', long = "reference", env = "VMAFX_REFERENCE")]
     pub reference: Option<PathBuf>,
 
@@ -116,9 +118,25 @@ pub struct ScoreArgs {
     #[arg(long = "model-cache", env = "VMAFX_MODEL_CACHE")]
     pub model_cache: Option<PathBuf>,
 
-    /// Output file (`-` for standard output).
+    /// Output file (`-` for standard output), or a URI (`s3://…`, `gs://…`, `azure://…`,
+    /// `rclone://…` or any configured rclone remote) the file is uploaded to.
     #[arg(short = 'o', long = "output", env = "VMAFX_OUTPUT")]
     pub output: Option<PathBuf>,
+
+    /// Also write the pooled result (or the error) to FILE as one small JSON document, for a
+    /// Kubernetes Pod's termination message (`/dev/termination-log`).
+    #[arg(long = "termination-message", value_name = "FILE", env = "VMAFX_TERMINATION_MESSAGE")]
+    pub termination_message: Option<PathBuf>,
+
+    /// Let http(s) inputs given by URI reach loopback, link-local, private and metadata
+    /// addresses (object-store endpoints set by AWS_ENDPOINT_URL and the like are always
+    /// reachable).
+    #[arg(long, env = "VMAFX_ALLOW_PRIVATE_NETWORKS")]
+    pub allow_private_networks: bool,
+
+    /// The largest input read or downloaded by URI, in bytes (default: 64 GiB).
+    #[arg(long, value_name = "N", env = "VMAFX_MAX_INPUT_BYTES")]
+    pub max_input_bytes: Option<u64>,
 
     /// Write the output file as XML (the default).
     #[arg(long = "xml", overrides_with_all = ["json", "csv", "sub"])]

@@ -42,7 +42,12 @@ fn main() -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(": ");
             eprintln!("vmafx: error: {message}");
-            ExitCode::FAILURE
+            if commands::score::is_transient(&err) {
+                // EX_TEMPFAIL: storage that may answer next time, worth retrying.
+                ExitCode::from(75)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

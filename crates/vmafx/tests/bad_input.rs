@@ -279,3 +279,90 @@ fn output_to_a_pipe_or_device_is_written_in_place() {
     use std::os::unix::fs::FileTypeExt;
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }
+
+/// `vmafx score` as a job Pod runs it: inputs by URI (here an rclone remote over a local folder,
+/// so the real rclone binary is used), the per-frame JSON uploaded to a URI, and the pooled result
+/// in the termination message; a missing input leaves its one-line error there instead.
+#[test]
+fn uris_in_and_out_with_a_termination_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips = dir.path().join("clips");
+    std::fs::create_dir_all(clips.join("out")).unwrap();
+    let reference = y4m(48, 32, "420", 3);
+    let mut distorted = reference.clone();
+    let last = distorted.len() - 1;
+    distorted[last / 2] ^= 0x55;
+    distorted[last] ^= 0x33;
+    std::fs::write(clips.join("ref.y4m"), &reference).unwrap();
+    std::fs::write(clips.join("dist.y4m"), &distorted).unwrap();
+    let local = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmafx"));
+        cmd.args(args)
+            // An rclone remote from the environment, as a Pod's storage Secret provides it.
+            .env("RCLONE_CONFIG_VIDS_TYPE", "alias")
+            .env("RCLONE_CONFIG_VIDS_REMOTE", &clips)
+            .env("RCLONE_CONFIG", dir.path().join("none.conf"));
+        cmd.output().unwrap()
+    };
+    let message = dir.path().join("termination-log");
+    let message_arg = message.to_str().unwrap();
+    let out = local(&[
+        "score",
+        "-r",
+        "vids://ref.y4m",
+        "-d",
+        "vids://dist.y4m",
+        "--feature",
+        "psnr",
+        "--json",
+        "-o",
+        "vids://out/frames.json",
+        "--termination-message",
+        message_arg,
+        "-q",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let frames = std::fs::read_to_string(clips.join("out/frames.json")).unwrap();
+    assert!(frames.contains("\"psnr_y\""), "{frames}");
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&message).unwrap()).unwrap();
+    assert_eq!(result["frames"], 3);
+    assert_eq!(result["models"][0]["name"], "vmaf");
+    assert_eq!(result["metrics"][0]["name"], "psnr_y");
+    // The same pair by path gives the same pooled VMAF to the last printed digit.
+    let by_path = local(&[
+        "score",
+        "-r",
+        clips.join("ref.y4m").to_str().unwrap(),
+        "-d",
+        clips.join("dist.y4m").to_str().unwrap(),
+        "--json",
+        "-o",
+        "-",
+        "-q",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&by_path.stdout).unwrap();
+    let pooled = doc["pooled_metrics"]["vmaf"]["mean"].as_f64().unwrap();
+    let reported = result["models"][0]["mean"].as_f64().unwrap();
+    assert_eq!(format!("{pooled:.6}"), format!("{reported:.6}"));
+
+    let out = local(&[
+        "score",
+        "-r",
+        "vids://missing.y4m",
+        "-d",
+        "vids://dist.y4m",
+        "--termination-message",
+        message_arg,
+        "-q",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&message).unwrap()).unwrap();
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("vids://missing.y4m"), "{error}");
+    assert!(result.get("models").is_none());
+}

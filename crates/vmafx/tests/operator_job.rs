@@ -22,15 +22,7 @@ const FINALIZER: &str = "vmafx.dev/cancel-job";
 fn job(name: &str, reference: &str, distorted: &str) -> VmafxJob {
     VmafxJob::new(
         name,
-        VmafxJobSpec {
-            reference: reference.to_owned(),
-            distorted: distorted.to_owned(),
-            model: DEFAULT_MODEL.to_owned(),
-            additional_models: Vec::new(),
-            backend: "cpu".to_owned(),
-            priority: 0,
-            features: Vec::new(),
-        },
+        VmafxJobSpec::new(reference, distorted),
     )
 }
 

@@ -128,3 +128,18 @@ fn missing_binary_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn uploads_through_rclone_rcat() {
+    let r = setup();
+    let f = r.fetcher();
+    let body = payload(300_000, 5);
+    f.upload("vids://out/frames.json", &body).unwrap();
+    assert!(std::fs::read(r.data_dir().join("out/frames.json")).unwrap() == body);
+    let err = f.upload("nosuch://out/frames.json", b"x").unwrap_err();
+    assert!(matches!(err, FetchError::Policy { .. }), "{err}");
+    let err = f
+        .upload("http://example.com/frames.json", b"x")
+        .unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+}

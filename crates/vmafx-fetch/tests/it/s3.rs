@@ -161,3 +161,19 @@ fn silent_endpoint_times_out_within_twenty_seconds() {
     assert!(took < Duration::from_secs(20), "took {took:?}");
     eprintln!("silent endpoint gave up after {took:?}");
 }
+
+#[test]
+fn uploads_a_result_and_reads_it_back() {
+    let s3 = start();
+    let f = fetcher(&s3);
+    let body = payload(70_000, 3);
+    f.upload("s3://videos/results/frames.json", &body).unwrap();
+    let input = f.open("s3://videos/results/frames.json").unwrap();
+    assert!(read_stream(input, "frames.json") == body);
+    let refused = Fetcher::new(config(format!("http://{}", s3.server.addr), "wrong")).unwrap();
+    let err = refused
+        .upload("s3://videos/results/other.json", b"x")
+        .unwrap_err();
+    assert!(matches!(err, FetchError::AccessDenied { .. }), "{err}");
+    assert!(err.to_string().contains("s3://videos/results/other.json"), "{err}");
+}

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::Toleration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -58,6 +59,48 @@ pub struct VmafxJobSpec {
     /// Extra features to compute besides the model's own (for example `psnr`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
+    /// Where the job runs: `queue` (the default) sends it to the vmafx controller's queue for a
+    /// worker node; `pod` runs it in a Pod of its own (a `batch/v1` Job owned by this object),
+    /// which takes its GPU only while scoring and needs no controller.
+    #[serde(default)]
+    pub execution: Execution,
+    /// Attempts before the job fails, 1 to 10: a Pod evicted, OOM-killed or unable to reach its
+    /// storage is run again until then; a bad input fails at once. Default: the controller's
+    /// setting in `queue` mode, 3 in `pod` mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<i32>,
+    /// `pod` mode: the URI the per-frame results (libvmaf's JSON document) are written to:
+    /// `s3://`, `gs://`, `azure://`, `rclone://` or an rclone remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// `pod` mode: the image to run (it must hold `vmafx`); default: the operator's
+    /// `VMAFX_OPERATOR_JOB_IMAGE`. It must match `VMAFX_OPERATOR_ALLOWED_IMAGES`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `pod` mode: the labels a node must have to run the Pod.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// `pod` mode: the taints the Pod tolerates (GPU nodes are often tainted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    /// `pod` mode: a `kubernetes.io/dockerconfigjson` Secret to pull the image with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_secret: Option<String>,
+    /// `pod` mode: a Secret whose keys become the Pod's environment: storage credentials and
+    /// endpoints (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`, `RCLONE_CONFIG_<REMOTE>_TYPE`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_secret: Option<String>,
+}
+
+/// Where a `VmafxJob` runs.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Execution {
+    /// Through the vmafx controller's queue, on a worker node.
+    #[default]
+    Queue,
+    /// In a Pod of its own.
+    Pod,
 }
 
 fn default_model() -> String {
@@ -69,6 +112,27 @@ fn default_backend() -> String {
 }
 
 impl VmafxJobSpec {
+    /// A job scoring `distorted` against `reference` with every other field at its default.
+    pub fn new(reference: impl Into<String>, distorted: impl Into<String>) -> VmafxJobSpec {
+        VmafxJobSpec {
+            reference: reference.into(),
+            distorted: distorted.into(),
+            model: default_model(),
+            additional_models: Vec::new(),
+            backend: default_backend(),
+            priority: 0,
+            features: Vec::new(),
+            execution: Execution::Queue,
+            max_attempts: None,
+            output: None,
+            image: None,
+            node_selector: BTreeMap::new(),
+            tolerations: Vec::new(),
+            image_pull_secret: None,
+            storage_secret: None,
+        }
+    }
+
     /// Every model the job is scored with, `model` first.
     pub fn models(&self) -> Vec<String> {
         let mut models = vec![self.model.clone()];
@@ -134,10 +198,18 @@ pub struct VmafxJobStatus {
     pub scores: BTreeMap<String, f64>,
     /// Frames scored so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::count_schema")]
     pub frames_done: Option<u64>,
     /// Frames in the pair, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::count_schema")]
     pub frames_total: Option<u64>,
+    /// `pod` mode: the Pod that ran (or runs) the job's latest attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// `pod` mode: attempts started so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<i32>,
     /// Why the job failed, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -8,7 +8,8 @@ mod job;
 mod node;
 mod training;
 
-pub use job::{JobPhase, VmafxJob, VmafxJobSpec, VmafxJobStatus, DEFAULT_MODEL};
+pub use job::{Execution, JobPhase, VmafxJob, VmafxJobSpec, VmafxJobStatus, DEFAULT_MODEL};
+pub(crate) use node::dns_subdomain;
 pub use node::{GpuVendor, SecretKeyRef, VmafxNode, VmafxNodeSpec, VmafxNodeStatus};
 pub use training::{
     CheckpointPolicy, DataSource, TrainingPhase, VmafxModelTraining, VmafxModelTrainingSpec,
@@ -66,4 +67,15 @@ pub(crate) fn conditions_schema(
         serde_json::json!(["type"]),
     );
     schema
+}
+
+/// Schema for a non-negative count. schemars writes `format: uint64` for `u64`, a format the API
+/// server does not know (it warns on every apply); `int64` with a minimum of 0 says the same.
+pub(crate) fn count_schema(_: &mut schemars::generate::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "integer",
+        "format": "int64",
+        "minimum": 0,
+        "nullable": true,
+    })
 }

@@ -112,7 +112,8 @@ impl VmafxNodeSpec {
 }
 
 /// Whether `name` is a Kubernetes object name (a lower-case RFC 1123 DNS subdomain).
-fn dns_subdomain(name: &str) -> bool {
+/// Whether `name` is a valid object name (an RFC 1123 DNS subdomain).
+pub(crate) fn dns_subdomain(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|label| {

@@ -76,7 +76,8 @@ pub fn job_spec(spec: &VmafxJobSpec) -> v1::JobSpec {
         backend: spec.backend.clone(),
         priority: spec.priority,
         features: spec.features.clone(),
-        max_attempts: 0,
+        // 0 leaves the controller's default in force.
+        max_attempts: spec.max_attempts.map_or(0, |n| n.max(0) as u32),
     }
 }
 
@@ -239,7 +240,7 @@ pub fn status_from_job(
 
 /// Sets the Ready and Failed conditions together, as every phase decides both: each is
 /// (status, reason, message).
-fn set_outcome(
+pub(crate) fn set_outcome(
     status: &mut VmafxJobStatus,
     ready: (bool, &str, &str),
     failed: (bool, &str, &str),
@@ -430,6 +431,7 @@ mod tests {
             backend: "cuda".into(),
             priority: 7,
             features: vec!["psnr".into()],
+            ..VmafxJobSpec::new("", "")
         }
     }
 

@@ -9,13 +9,16 @@
 
 pub mod desired;
 pub mod follow;
+pub mod pod;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::batch::v1::Job as BatchJob;
+use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::watcher;
 use kube::runtime::finalizer::{self, finalizer, Event};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
@@ -86,6 +89,17 @@ pub enum JobError {
         /// What gRPC said.
         message: String,
     },
+    /// A Kubernetes call of pod mode failed.
+    #[error("failed to {action} {key}: {source}")]
+    Kube {
+        /// `namespace/name` of the object.
+        key: String,
+        /// What was being done.
+        action: &'static str,
+        /// What the API server said.
+        #[source]
+        source: kube::Error,
+    },
     /// The status subresource could not be written.
     #[error("failed to write the status of {key}: {source}")]
     Status {
@@ -123,7 +137,18 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         watches.clone(),
     ));
     let admissions = Arc::new(Semaphore::new(CONCURRENT_ADMISSIONS));
-    let controller = runner::watched(api, &ctx, NAME).reconcile_on(triggered);
+    // Pod mode: a change of a batch Job (owned) or of one of its Pods (labelled) is a reason
+    // to look again.
+    let pod_mode = watcher::Config::default().labels(&format!(
+        "app.kubernetes.io/name={}",
+        pod::build::APP_NAME
+    ));
+    let controller = runner::watched(api, &ctx, NAME)
+        .owns(Api::<BatchJob>::all(ctx.client.clone()), pod_mode.clone())
+        .watches(Api::<Pod>::all(ctx.client.clone()), pod_mode, |pod| {
+            pod::apply::owner_of(&pod)
+        })
+        .reconcile_on(triggered);
     let reconcile_one = move |obj: Arc<VmafxJob>, ctx: Arc<Context>| {
         let followers = Arc::clone(&followers);
         let admissions = Arc::clone(&admissions);
@@ -166,6 +191,12 @@ pub async fn reconcile(
     let api: Api<VmafxJob> = Api::namespaced(ctx.client.clone(), &namespace);
     let outcome = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
+            Event::Apply(obj) if pod::apply::is_pod_mode(&obj) => {
+                pod::apply::reconcile(&obj, &api, &ctx).await
+            }
+            Event::Cleanup(obj) if pod::apply::is_pod_mode(&obj) => {
+                pod::apply::cleanup(&obj, &ctx).await
+            }
             Event::Apply(obj) => apply(&obj, &api, &ctx, &followers).await,
             Event::Cleanup(obj) => cleanup(&obj, &ctx, &followers).await,
         }
@@ -426,47 +457,14 @@ async fn cleanup(obj: &VmafxJob, ctx: &Context, followers: &Followers) -> Result
     Ok(Action::await_change())
 }
 
-/// Records a Kubernetes event about `obj`; a failure to do so is logged, never fatal.
-async fn publish(ctx: &Context, obj: &VmafxJob, reason: &str, note: &str, warning: bool) {
-    let event = KubeEvent {
-        type_: if warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: reason.to_owned(),
-        // The events API caps notes at 1 kB.
-        note: Some(truncate(note, 1000)),
-        action: "Reconcile".to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder().publish(&event, &obj.object_ref(&())).await {
-        tracing::warn!(object = %object_key(obj), reason, "failed to record event: {error}");
-    }
-}
-
-/// `text` cut to at most `max` bytes on a character boundary.
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
+/// Records a Kubernetes event about `obj`.
+pub(crate) async fn publish(ctx: &Context, obj: &VmafxJob, reason: &str, note: &str, warning: bool) {
+    ctx.publish(obj, warning, reason, note).await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn notes_are_cut_on_character_boundaries() {
-        assert_eq!(truncate("abc", 10), "abc");
-        assert_eq!(truncate("aé", 2), "a");
-        assert_eq!(truncate(&"x".repeat(2000), 1000).len(), 1000);
-    }
 
     #[test]
     fn grpc_errors_read_in_one_line() {

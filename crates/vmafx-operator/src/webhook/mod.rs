@@ -43,8 +43,11 @@ pub const TRAINING_PATH: &str = "/validate-vmafx-dev-v1-vmafxmodeltraining";
 /// The operator's policy as the webhooks apply it (the reconcilers apply the same).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdmissionPolicy {
-    /// Prefixes a `VmafxNode.spec.image` must start with (`VMAFX_OPERATOR_ALLOWED_IMAGES`).
+    /// Prefixes a `VmafxNode.spec.image`, and an `execution: pod` job's image, must start with
+    /// (`VMAFX_OPERATOR_ALLOWED_IMAGES`).
     pub allowed_images: Vec<String>,
+    /// The image of `execution: pod` jobs that name none (`VMAFX_OPERATOR_JOB_IMAGE`).
+    pub job_image: String,
 }
 
 impl Default for AdmissionPolicy {
@@ -53,6 +56,7 @@ impl Default for AdmissionPolicy {
             allowed_images: crate::policy::DEFAULT_ALLOWED_IMAGES
                 .map(str::to_owned)
                 .to_vec(),
+            job_image: format!("ghcr.io/vmafx/vmafx:{}", env!("CARGO_PKG_VERSION")),
         }
     }
 }
@@ -298,7 +302,11 @@ impl Kind {
         policy: &AdmissionPolicy,
     ) -> Vec<FieldError> {
         match self {
-            Kind::Job => Vec::new(),
+            Kind::Job => VmafxJobSpec::deserialize(spec)
+                .map(|s| {
+                    validate::validate_job_policy(&s, &policy.job_image, &policy.allowed_images)
+                })
+                .unwrap_or_default(),
             Kind::Node => VmafxNodeSpec::deserialize(spec)
                 .map(|s| validate::validate_node_policy(&s, namespace, &policy.allowed_images))
                 .unwrap_or_default(),

@@ -138,6 +138,7 @@ fn policy_refuses_foreign_images_and_outside_endpoints_naming_the_field() {
     // A configured prefix admits its images.
     let policy = AdmissionPolicy {
         allowed_images: vec!["registry.local/".to_owned()],
+        ..AdmissionPolicy::default()
     };
     let review = request(
         "vmafxnodes",

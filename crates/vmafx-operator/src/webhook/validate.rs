@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::crd::{VmafxJobSpec, VmafxModelTrainingSpec, VmafxNodeSpec};
+use crate::crd::{Execution, VmafxJobSpec, VmafxModelTrainingSpec, VmafxNodeSpec};
 
 /// One rule a spec breaks, naming the field the way `kubectl` users write it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +70,107 @@ pub fn validate_job(spec: &VmafxJobSpec) -> Vec<FieldError> {
             message: e.message,
         });
     }
+    if let Some(n) = spec.max_attempts {
+        if !(1..=MAX_ATTEMPTS).contains(&n) {
+            errors.push(FieldError {
+                field: "spec.maxAttempts",
+                message: format!("{n} is not between 1 and {MAX_ATTEMPTS}"),
+            });
+        }
+    }
+    match spec.execution {
+        Execution::Pod => errors.extend(validate_pod_fields(spec)),
+        Execution::Queue => {
+            // Refused rather than ignored: a user who sets them expects them to act.
+            let pod_only = [
+                ("spec.output", spec.output.is_some()),
+                ("spec.image", spec.image.is_some()),
+                ("spec.nodeSelector", !spec.node_selector.is_empty()),
+                ("spec.tolerations", !spec.tolerations.is_empty()),
+                ("spec.imagePullSecret", spec.image_pull_secret.is_some()),
+                ("spec.storageSecret", spec.storage_secret.is_some()),
+            ];
+            for (field, set) in pod_only {
+                if set {
+                    errors.push(FieldError {
+                        field,
+                        message: "only used with spec.execution: pod".to_owned(),
+                    });
+                }
+            }
+        }
+    }
     errors
+}
+
+/// The most attempts a job may ask for.
+pub const MAX_ATTEMPTS: i32 = 10;
+
+/// The `execution: pod` fields: a writable output URI, Secret names, and a backend whose GPU
+/// resource is known.
+fn validate_pod_fields(spec: &VmafxJobSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(output) = &spec.output {
+        match vmafx_contract::JobUri::parse_field("spec.output", output) {
+            Err(e) => errors.push(FieldError {
+                field: "spec.output",
+                message: e.message,
+            }),
+            Ok(_) => {
+                let scheme = output.split("://").next().unwrap_or_default();
+                if let Some(why) = match scheme {
+                    "http" | "https" => Some("http(s) locations are read-only"),
+                    "file" => Some("a file:// path inside the Pod is lost with it"),
+                    _ => None,
+                } {
+                    errors.push(FieldError {
+                        field: "spec.output",
+                        message: format!("{why}; use s3://, gs://, azure://, rclone:// or an rclone remote"),
+                    });
+                }
+            }
+        }
+    }
+    for (field, name) in [
+        ("spec.imagePullSecret", &spec.image_pull_secret),
+        ("spec.storageSecret", &spec.storage_secret),
+    ] {
+        if let Some(name) = name {
+            if !crate::crd::dns_subdomain(name) {
+                errors.push(FieldError {
+                    field,
+                    message: format!("{name:?} is not a Secret name (a lower-case DNS subdomain)"),
+                });
+            }
+        }
+    }
+    if spec.backend == "vulkan" {
+        errors.push(FieldError {
+            field: "spec.backend",
+            message: "vulkan runs on any vendor's GPU, so a Pod cannot request one; use cuda, hip, sycl or cpu with execution: pod".to_owned(),
+        });
+    }
+    errors
+}
+
+/// Checks a `VmafxJob` spec against the operator's policy: an `execution: pod` job's image
+/// (its own, or the operator's default) must start with one of `allowed_images`.
+pub fn validate_job_policy(
+    spec: &VmafxJobSpec,
+    default_image: &str,
+    allowed_images: &[String],
+) -> Vec<FieldError> {
+    if spec.execution != Execution::Pod {
+        return Vec::new();
+    }
+    let image = spec.image.as_deref().unwrap_or(default_image);
+    match crate::policy::check_image(image, allowed_images) {
+        Ok(()) => Vec::new(),
+        Err(message) => vec![FieldError {
+            field: "spec.image",
+            message,
+        }],
+    }
 }
 
 /// Checks a `VmafxNode` spec: the GPU vendor must be one of the contract's vendors, and the
@@ -288,5 +388,63 @@ mod tests {
             assert_eq!(errors.len(), 1, "{extra}");
             assert_eq!(errors[0].field, field, "{extra}");
         }
+    }
+
+    fn pod_job() -> VmafxJobSpec {
+        let mut spec = job("s3://b/r.yuv", "s3://b/d.yuv");
+        spec.execution = Execution::Pod;
+        spec
+    }
+
+    #[test]
+    fn pod_mode_fields_are_checked() {
+        let mut spec = pod_job();
+        spec.output = Some("s3://results/x.json".into());
+        spec.storage_secret = Some("s3-creds".into());
+        spec.max_attempts = Some(10);
+        assert!(validate_job(&spec).is_empty(), "{:?}", validate_job(&spec));
+        let cases: Vec<(fn(&mut VmafxJobSpec), &str, &str)> = vec![
+            (|s| s.output = Some("https://example.com/x.json".into()), "spec.output", "read-only"),
+            (|s| s.output = Some("file:///tmp/x.json".into()), "spec.output", "lost"),
+            (|s| s.output = Some("nope".into()), "spec.output", ""),
+            (|s| s.storage_secret = Some("Bad_Name".into()), "spec.storageSecret", "Secret name"),
+            (|s| s.image_pull_secret = Some("".into()), "spec.imagePullSecret", "Secret name"),
+            (|s| s.backend = "vulkan".into(), "spec.backend", "vulkan"),
+            (|s| s.max_attempts = Some(0), "spec.maxAttempts", "between 1 and 10"),
+            (|s| s.max_attempts = Some(11), "spec.maxAttempts", "between 1 and 10"),
+        ];
+        for (change, field, words) in cases {
+            let mut spec = pod_job();
+            change(&mut spec);
+            let errors = validate_job(&spec);
+            assert_eq!(errors.len(), 1, "{field}: {errors:?}");
+            assert_eq!(errors[0].field, field);
+            assert!(errors[0].message.contains(words), "{}", errors[0].message);
+        }
+    }
+
+    #[test]
+    fn pod_fields_are_refused_in_queue_mode() {
+        let mut spec = job("s3://b/r.yuv", "s3://b/d.yuv");
+        spec.output = Some("s3://results/x.json".into());
+        spec.node_selector.insert("gpu".into(), "a100".into());
+        let errors = validate_job(&spec);
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["spec.output", "spec.nodeSelector"]);
+        assert!(errors[0].message.contains("execution: pod"));
+    }
+
+    #[test]
+    fn pod_images_obey_the_allowed_prefixes() {
+        let allowed = vec!["registry.local/".to_owned()];
+        let mut spec = pod_job();
+        assert!(validate_job_policy(&spec, "registry.local/vmafx:1", &allowed).is_empty());
+        let errors = validate_job_policy(&spec, "docker.io/evil:1", &allowed);
+        assert_eq!(errors[0].field, "spec.image");
+        spec.image = Some("docker.io/evil:1".into());
+        assert_eq!(validate_job_policy(&spec, "registry.local/vmafx:1", &allowed).len(), 1);
+        // Queue-mode jobs run no image of their own.
+        spec.execution = Execution::Queue;
+        assert!(validate_job_policy(&spec, "docker.io/evil:1", &allowed).is_empty());
     }
 }

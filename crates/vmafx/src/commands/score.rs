@@ -148,8 +148,82 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     })
 }
 
-/// Runs `vmafx score`.
+/// Inputs and outputs named by URI, read and written through `vmafx-fetch` under the input
+/// policy: the CLI user's own files are readable (`file://` anywhere), everything else obeys the
+/// same rules as a job's inputs. Downloads land in a private folder removed at the end.
+struct Remote {
+    fetcher: vmafx_fetch::Fetcher,
+    scratch: tempfile::TempDir,
+}
+
+/// Whether a `-r`/`-d`/`-o` value is a URI rather than a path.
+fn is_uri(path: &Path) -> bool {
+    path.to_str().is_some_and(|s| s.contains("://"))
+}
+
+impl Remote {
+    fn new(args: &ScoreArgs) -> anyhow::Result<Remote> {
+        let mut config = vmafx_fetch::FetchConfig::from_env();
+        config.policy = vmafx_fetch::InputPolicy {
+            allow_private_networks: args.allow_private_networks,
+            max_input_bytes: args
+                .max_input_bytes
+                .unwrap_or(config.policy.max_input_bytes),
+            ..vmafx_fetch::InputPolicy::permissive()
+        };
+        let fetcher = vmafx_fetch::Fetcher::new(config)?;
+        let scratch = tempfile::Builder::new()
+            .prefix("vmafx-score-")
+            .tempdir()
+            .context("failed to create a folder for downloaded inputs")?;
+        Ok(Remote { fetcher, scratch })
+    }
+
+    /// A local path for `input`: itself, or the file a URI was downloaded to.
+    fn localize(&self, input: &Path) -> anyhow::Result<std::path::PathBuf> {
+        match input.to_str() {
+            Some(uri) if is_uri(input) => Ok(self.fetcher.download(uri, self.scratch.path())?),
+            _ => Ok(input.to_path_buf()),
+        }
+    }
+}
+
+/// Whether `err` came from storage that may answer on another try (exit status 75,
+/// `EX_TEMPFAIL`, so that a Kubernetes Job retries it while a bad input fails at once).
+pub fn is_transient(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<vmafx_fetch::FetchError>()
+            .is_some_and(vmafx_fetch::FetchError::is_transient)
+    })
+}
+
+/// Runs `vmafx score`; with `--termination-message`, the result or the error also goes there.
 pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
+    let message_file = args.termination_message.clone();
+    let outcome = score_and_write(args);
+    if let Some(path) = message_file {
+        let result = match &outcome {
+            Ok(Some(result)) => Some(result.clone()),
+            Ok(None) => None,
+            Err(err) => {
+                let message = err
+                    .chain()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                Some(vmafx_contract::PodResult::failed(&message))
+            }
+        };
+        if let Some(result) = result {
+            write_atomically(&path, result.to_message().as_bytes())?;
+        }
+    }
+    outcome.map(|_| ExitCode::SUCCESS)
+}
+
+/// Scores and writes the output; the pooled result, unless only the version was asked for.
+fn score_and_write(args: ScoreArgs) -> anyhow::Result<Option<vmafx_contract::PodResult>> {
     if args.version {
         // The level a run with these flags would use, so `-v` answers "which kernels?".
         let simd = simd_request(&args).resolve()?;
@@ -157,9 +231,22 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
             "vmafx {} (libvmaf 3.2.0 compatible, {simd} kernels)",
             vmafx_report::VERSION
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(None);
     }
-    let request = request_from_args(&args)?;
+    let mut request = request_from_args(&args)?;
+    let uses_uris = [&request.reference, &request.distorted]
+        .into_iter()
+        .chain(args.output.as_ref())
+        .any(|p| is_uri(p));
+    let remote = if uses_uris {
+        Some(Remote::new(&args)?)
+    } else {
+        None
+    };
+    if let Some(remote) = &remote {
+        request.reference = remote.localize(&request.reference)?;
+        request.distorted = remote.localize(&request.distorted)?;
+    }
     let interactive = std::io::stderr().is_terminal() && !args.quiet;
     let bar = if interactive {
         let bar = ProgressBar::new_spinner();
@@ -189,7 +276,10 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
             .report()
             .write(output_format(&args), &mut bytes)
             .context("failed to format the report")?;
-        write_atomically(path, &bytes)?;
+        match (&remote, path.to_str()) {
+            (Some(remote), Some(uri)) if is_uri(path) => remote.fetcher.upload(uri, &bytes)?,
+            _ => write_atomically(path, &bytes)?,
+        }
     }
     if std::io::stderr().is_terminal() && (!args.quiet || args.output.is_none()) {
         eprintln!(
@@ -225,5 +315,24 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Some(pod_result(&outcome)))
+}
+
+/// The pooled means a Pod reports: each model's, then each requested metric's.
+fn pod_result(outcome: &vmafx_score::ScoreOutcome) -> vmafx_contract::PodResult {
+    let named = |name: String, mean: f64| vmafx_contract::NamedScore { name, mean };
+    vmafx_contract::PodResult {
+        frames: outcome.frame_count as u64,
+        models: outcome
+            .pooled
+            .iter()
+            .map(|p| named(p.name.clone(), p.mean))
+            .collect(),
+        metrics: outcome
+            .metric_pools()
+            .into_iter()
+            .map(|(name, p)| named(name, p.mean))
+            .collect(),
+        ..vmafx_contract::PodResult::default()
+    }
 }
