@@ -191,7 +191,9 @@ mod tests {
         let result = PodResult {
             frames: 1,
             models: vec![named("vmaf", 1.0)],
-            metrics: (0..400).map(|i| named(&format!("metric_{i}"), 0.5)).collect(),
+            metrics: (0..400)
+                .map(|i| named(&format!("metric_{i}"), 0.5))
+                .collect(),
             ..PodResult::default()
         };
         let text = result.to_message();
@@ -236,7 +238,10 @@ mod tests {
         ));
         assert_eq!(PodResult::parse("{}"), Err(ResultError::Empty));
         let err = PodResult::parse(r#"{"models":[{"name":"","mean":1}]}"#).unwrap_err();
-        assert_eq!(err.to_string(), "the result's models[0] is invalid: the name must be 1 to 256 bytes");
+        assert_eq!(
+            err.to_string(),
+            "the result's models[0] is invalid: the name must be 1 to 256 bytes"
+        );
     }
 
     #[test]

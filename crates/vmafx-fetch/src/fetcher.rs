@@ -308,7 +308,12 @@ impl Fetcher {
                 limit: self.config.policy.max_input_bytes,
             });
         }
-        tracing::debug!(uri, scheme = loc.scheme(), bytes = bytes.len(), "writing output");
+        tracing::debug!(
+            uri,
+            scheme = loc.scheme(),
+            bytes = bytes.len(),
+            "writing output"
+        );
         match &loc {
             Location::File(path) => {
                 crate::upload::write_local(&self.config.policy, uri, path, bytes, self.file_refusal())

@@ -179,6 +179,9 @@ mod tests {
     fn notes_are_cut_on_character_boundaries() {
         assert_eq!(truncate("abc", 10), "abc");
         assert_eq!(truncate("aé", 2), "a");
-        assert_eq!(truncate(&"x".repeat(2000), MAX_EVENT_NOTE).len(), MAX_EVENT_NOTE);
+        assert_eq!(
+            truncate(&"x".repeat(2000), MAX_EVENT_NOTE).len(),
+            MAX_EVENT_NOTE
+        );
     }
 }

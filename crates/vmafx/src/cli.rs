@@ -125,7 +125,11 @@ pub struct ScoreArgs {
 
     /// Also write the pooled result (or the error) to FILE as one small JSON document, for a
     /// Kubernetes Pod's termination message (`/dev/termination-log`).
-    #[arg(long = "termination-message", value_name = "FILE", env = "VMAFX_TERMINATION_MESSAGE")]
+    #[arg(
+        long = "termination-message",
+        value_name = "FILE",
+        env = "VMAFX_TERMINATION_MESSAGE"
+    )]
     pub termination_message: Option<PathBuf>,
 
     /// Let http(s) inputs given by URI reach loopback, link-local, private and metadata

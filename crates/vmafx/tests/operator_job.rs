@@ -20,10 +20,7 @@ use support::*;
 const FINALIZER: &str = "vmafx.dev/cancel-job";
 
 fn job(name: &str, reference: &str, distorted: &str) -> VmafxJob {
-    VmafxJob::new(
-        name,
-        VmafxJobSpec::new(reference, distorted),
-    )
+    VmafxJob::new(name, VmafxJobSpec::new(reference, distorted))
 }
 
 /// [`job`] with [`support::SLOW_FEATURE`], so it runs for seconds.

@@ -175,5 +175,8 @@ fn uploads_a_result_and_reads_it_back() {
         .upload("s3://videos/results/other.json", b"x")
         .unwrap_err();
     assert!(matches!(err, FetchError::AccessDenied { .. }), "{err}");
-    assert!(err.to_string().contains("s3://videos/results/other.json"), "{err}");
+    assert!(
+        err.to_string().contains("s3://videos/results/other.json"),
+        "{err}"
+    );
 }

@@ -14,13 +14,13 @@ pub mod pod;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::api::{Api, Patch, PatchParams};
 use k8s_openapi::api::batch::v1::Job as BatchJob;
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::watcher;
 use kube::runtime::finalizer::{self, finalizer, Event};
 use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -139,10 +139,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let admissions = Arc::new(Semaphore::new(CONCURRENT_ADMISSIONS));
     // Pod mode: a change of a batch Job (owned) or of one of its Pods (labelled) is a reason
     // to look again.
-    let pod_mode = watcher::Config::default().labels(&format!(
-        "app.kubernetes.io/name={}",
-        pod::build::APP_NAME
-    ));
+    let pod_mode = watcher::Config::default()
+        .labels(&format!("app.kubernetes.io/name={}", pod::build::APP_NAME));
     let controller = runner::watched(api, &ctx, NAME)
         .owns(Api::<BatchJob>::all(ctx.client.clone()), pod_mode.clone())
         .watches(Api::<Pod>::all(ctx.client.clone()), pod_mode, |pod| {
@@ -458,7 +456,13 @@ async fn cleanup(obj: &VmafxJob, ctx: &Context, followers: &Followers) -> Result
 }
 
 /// Records a Kubernetes event about `obj`.
-pub(crate) async fn publish(ctx: &Context, obj: &VmafxJob, reason: &str, note: &str, warning: bool) {
+pub(crate) async fn publish(
+    ctx: &Context,
+    obj: &VmafxJob,
+    reason: &str,
+    note: &str,
+    warning: bool,
+) {
     ctx.publish(obj, warning, reason, note).await;
 }
 

@@ -47,7 +47,13 @@ pub(super) async fn write_status(
     })
 }
 
-pub(super) async fn publish(ctx: &Context, node: &VmafxNode, type_: EventType, reason: &str, note: String) {
+pub(super) async fn publish(
+    ctx: &Context,
+    node: &VmafxNode,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
     ctx.publish(node, type_ == EventType::Warning, reason, &note)
         .await;
 }

@@ -129,7 +129,11 @@ pub(crate) fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
 
 /// The worker's environment: where the controller is, the name to register under (its Pod's,
 /// see [`registry_name`]), what it offers, and how it authenticates.
-pub(crate) fn worker_env(node: &VmafxNode, vendor: GpuVendor, controller_grpc: &str) -> Vec<EnvVar> {
+pub(crate) fn worker_env(
+    node: &VmafxNode,
+    vendor: GpuVendor,
+    controller_grpc: &str,
+) -> Vec<EnvVar> {
     let mut vars = vec![
         env("VMAFX_CONTROLLER", controller_grpc),
         env("VMAFX_NODE_NAME", registry_name(node)),

@@ -14,10 +14,10 @@ pub mod build;
 pub mod status;
 pub mod validate;
 
+use apply::{apply, probe, publish, read_registry, write_status};
 pub use build::*;
 pub use status::*;
 pub use validate::*;
-use apply::{apply, probe, publish, read_registry, write_status};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -120,7 +120,11 @@ pub(crate) fn time_from_ms(ms: i64) -> Option<Time> {
 }
 
 /// Whether `next` differs from `prev` in more than the probe time, which moves on every check.
-pub(crate) fn worth_writing(prev: &VmafxNodeStatus, next: &VmafxNodeStatus, now: Timestamp) -> bool {
+pub(crate) fn worth_writing(
+    prev: &VmafxNodeStatus,
+    next: &VmafxNodeStatus,
+    now: Timestamp,
+) -> bool {
     let probe_age = prev.last_probe_time.as_ref().map_or(PROBE_INTERVAL, |t| {
         Duration::try_from(now.duration_since(t.0)).unwrap_or_default()
     });

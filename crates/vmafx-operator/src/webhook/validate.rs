@@ -125,7 +125,9 @@ fn validate_pod_fields(spec: &VmafxJobSpec) -> Vec<FieldError> {
                 } {
                     errors.push(FieldError {
                         field: "spec.output",
-                        message: format!("{why}; use s3://, gs://, azure://, rclone:// or an rclone remote"),
+                        message: format!(
+                            "{why}; use s3://, gs://, azure://, rclone:// or an rclone remote"
+                        ),
                     });
                 }
             }
@@ -404,14 +406,38 @@ mod tests {
         spec.max_attempts = Some(10);
         assert!(validate_job(&spec).is_empty(), "{:?}", validate_job(&spec));
         let cases: Vec<(fn(&mut VmafxJobSpec), &str, &str)> = vec![
-            (|s| s.output = Some("https://example.com/x.json".into()), "spec.output", "read-only"),
-            (|s| s.output = Some("file:///tmp/x.json".into()), "spec.output", "lost"),
+            (
+                |s| s.output = Some("https://example.com/x.json".into()),
+                "spec.output",
+                "read-only",
+            ),
+            (
+                |s| s.output = Some("file:///tmp/x.json".into()),
+                "spec.output",
+                "lost",
+            ),
             (|s| s.output = Some("nope".into()), "spec.output", ""),
-            (|s| s.storage_secret = Some("Bad_Name".into()), "spec.storageSecret", "Secret name"),
-            (|s| s.image_pull_secret = Some("".into()), "spec.imagePullSecret", "Secret name"),
+            (
+                |s| s.storage_secret = Some("Bad_Name".into()),
+                "spec.storageSecret",
+                "Secret name",
+            ),
+            (
+                |s| s.image_pull_secret = Some("".into()),
+                "spec.imagePullSecret",
+                "Secret name",
+            ),
             (|s| s.backend = "vulkan".into(), "spec.backend", "vulkan"),
-            (|s| s.max_attempts = Some(0), "spec.maxAttempts", "between 1 and 10"),
-            (|s| s.max_attempts = Some(11), "spec.maxAttempts", "between 1 and 10"),
+            (
+                |s| s.max_attempts = Some(0),
+                "spec.maxAttempts",
+                "between 1 and 10",
+            ),
+            (
+                |s| s.max_attempts = Some(11),
+                "spec.maxAttempts",
+                "between 1 and 10",
+            ),
         ];
         for (change, field, words) in cases {
             let mut spec = pod_job();
@@ -442,7 +468,10 @@ mod tests {
         let errors = validate_job_policy(&spec, "docker.io/evil:1", &allowed);
         assert_eq!(errors[0].field, "spec.image");
         spec.image = Some("docker.io/evil:1".into());
-        assert_eq!(validate_job_policy(&spec, "registry.local/vmafx:1", &allowed).len(), 1);
+        assert_eq!(
+            validate_job_policy(&spec, "registry.local/vmafx:1", &allowed).len(),
+            1
+        );
         // Queue-mode jobs run no image of their own.
         spec.execution = Execution::Queue;
         assert!(validate_job_policy(&spec, "docker.io/evil:1", &allowed).is_empty());

@@ -216,7 +216,9 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
             }
         };
         if let Some(result) = result {
-            write_atomically(&path, result.to_message().as_bytes())?;
+            // In place: in a Pod the file is a bind mount, which a rename cannot replace.
+            std::fs::write(&path, result.to_message())
+                .with_context(|| format!("failed to write {}", path.display()))?;
         }
     }
     outcome.map(|_| ExitCode::SUCCESS)

@@ -54,7 +54,11 @@ pub async fn reconcile(
     };
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
     let name = build::batch_job_name(obj);
-    let batch = match jobs.get_opt(&name).await.map_err(kube_error(&key, "read the batch Job of"))? {
+    let batch = match jobs
+        .get_opt(&name)
+        .await
+        .map_err(kube_error(&key, "read the batch Job of"))?
+    {
         Some(batch) => batch,
         None => {
             let desired = build::desired_batch_job(obj, &image)
@@ -87,7 +91,8 @@ pub async fn reconcile(
         .iter()
         .any(|o| o.uid == uid && o.controller == Some(true))
     {
-        let reason = format!("a batch Job named {name} already exists and this VmafxJob does not own it");
+        let reason =
+            format!("a batch Job named {name} already exists and this VmafxJob does not own it");
         let new = desired::failed_status(&previous, "NameTaken", &reason, generation);
         write(obj, api, ctx, &previous, &new).await?;
         return Ok(Action::await_change());
@@ -132,12 +137,16 @@ async fn write(
     }
     let key = object_key(obj);
     let patch = serde_json::json!({ "status": new });
-    api.patch_status(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|source| JobError::Status {
-            key: key.clone(),
-            source,
-        })?;
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(|source| JobError::Status {
+        key: key.clone(),
+        source,
+    })?;
     let retried = |s: &VmafxJobStatus| find(&s.conditions, RETRIED).map(|c| c.message.clone());
     if let Some(message) = retried(new).filter(|m| Some(m) != retried(previous).as_ref()) {
         publish(ctx, obj, "Retried", &message, true).await;
@@ -168,11 +177,12 @@ pub async fn cleanup(obj: &VmafxJob, ctx: &Context) -> Result<Action, JobError> 
         ..DeleteParams::default()
     };
     let uid = obj.uid().unwrap_or_default();
-    let ours = match jobs.get_opt(&name).await.map_err(kube_error(&key, "read the batch Job of"))? {
-        Some(batch) => batch
-            .owner_references()
-            .iter()
-            .any(|o| o.uid == uid),
+    let ours = match jobs
+        .get_opt(&name)
+        .await
+        .map_err(kube_error(&key, "read the batch Job of"))?
+    {
+        Some(batch) => batch.owner_references().iter().any(|o| o.uid == uid),
         None => false,
     };
     if ours {
@@ -197,10 +207,7 @@ pub async fn cleanup(obj: &VmafxJob, ctx: &Context) -> Result<Action, JobError> 
         }
     }
     if ours || !deleted.is_empty() {
-        let note = format!(
-            "deleted batch Job {name} and Pods [{}]",
-            deleted.join(", ")
-        );
+        let note = format!("deleted batch Job {name} and Pods [{}]", deleted.join(", "));
         tracing::info!(object = %key, "{note}");
         publish(ctx, obj, "Deleted", &note, false).await;
     }

@@ -46,7 +46,11 @@ pub fn batch_job_name(job: &VmafxJob) -> String {
         return full;
     }
     let uid = job.uid().unwrap_or_default();
-    let uid: String = uid.chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect();
+    let uid: String = uid
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(8)
+        .collect();
     let keep = MAX_NAME - uid.len() - 1;
     // Object names are ASCII, so any byte index is a character boundary.
     let cut = name[..keep.min(name.len())].trim_end_matches(['-', '.']);
@@ -64,7 +68,10 @@ pub fn labels(job: &VmafxJob) -> BTreeMap<String, String> {
 
 /// The label selector of the Pods of `job`.
 pub fn pod_selector(job: &VmafxJob) -> String {
-    format!("app.kubernetes.io/name={APP_NAME},{JOB_LABEL}={}", job.name_any())
+    format!(
+        "app.kubernetes.io/name={APP_NAME},{JOB_LABEL}={}",
+        job.name_any()
+    )
 }
 
 /// The GPU resource a Pod of `backend` asks one of; `None` for the CPU.
@@ -114,7 +121,9 @@ pub fn score_args(job: &VmafxJob) -> Vec<String> {
 /// answer), and failed at once when `vmafx score` says the job cannot succeed. `None` when the
 /// object has no UID yet (it cannot be owned).
 pub fn desired_batch_job(job: &VmafxJob, image: &str) -> Option<Job> {
-    let owner = job.controller_owner_ref(&()).filter(|o| !o.uid.is_empty())?;
+    let owner = job
+        .controller_owner_ref(&())
+        .filter(|o| !o.uid.is_empty())?;
     let spec = &job.spec;
     let attempts = spec.max_attempts.unwrap_or(DEFAULT_ATTEMPTS).max(1);
     let limits = gpu_resource(&spec.backend)
@@ -168,11 +177,10 @@ pub fn desired_batch_job(job: &VmafxJob, image: &str) -> Option<Job> {
         security_context: Some(restricted_pod_security_context()),
         node_selector: (!spec.node_selector.is_empty()).then(|| spec.node_selector.clone()),
         tolerations: (!spec.tolerations.is_empty()).then(|| spec.tolerations.clone()),
-        image_pull_secrets: spec.image_pull_secret.as_ref().map(|name| {
-            vec![LocalObjectReference {
-                name: name.clone(),
-            }]
-        }),
+        image_pull_secrets: spec
+            .image_pull_secret
+            .as_ref()
+            .map(|name| vec![LocalObjectReference { name: name.clone() }]),
         volumes: Some(vec![Volume {
             name: "scratch".to_owned(),
             empty_dir: Some(EmptyDirVolumeSource::default()),
@@ -263,7 +271,10 @@ mod tests {
         assert!(c.resources.is_none(), "a cpu job asks for no GPU");
         let rule = &spec.pod_failure_policy.unwrap().rules[0];
         assert_eq!(rule.action, "FailJob");
-        assert_eq!(rule.on_exit_codes.as_ref().unwrap().values, vec![EXIT_FAILED]);
+        assert_eq!(
+            rule.on_exit_codes.as_ref().unwrap().values,
+            vec![EXIT_FAILED]
+        );
     }
 
     #[test]
@@ -284,7 +295,10 @@ mod tests {
         assert_eq!(spec.backoff_limit, Some(4));
         let pod = spec.template.spec.unwrap();
         assert_eq!(pod.node_selector.unwrap()["gpu"], "a100");
-        assert_eq!(pod.tolerations.unwrap()[0].key.as_deref(), Some("nvidia.com/gpu"));
+        assert_eq!(
+            pod.tolerations.unwrap()[0].key.as_deref(),
+            Some("nvidia.com/gpu")
+        );
         assert_eq!(pod.image_pull_secrets.unwrap()[0].name, "regcred");
         let c = &pod.containers[0];
         let from = &c.env_from.as_ref().unwrap()[0];
@@ -292,7 +306,9 @@ mod tests {
         let limits = c.resources.as_ref().unwrap().limits.as_ref().unwrap();
         assert_eq!(limits["nvidia.com/gpu"], Quantity("1".into()));
         let env = c.env.as_ref().unwrap();
-        assert!(env.iter().any(|e| e.name == "VMAFX_BACKEND" && e.value.as_deref() == Some("cuda")));
+        assert!(env
+            .iter()
+            .any(|e| e.name == "VMAFX_BACKEND" && e.value.as_deref() == Some("cuda")));
         for (backend, resource) in [
             ("hip", Some("amd.com/gpu")),
             ("sycl", Some("gpu.intel.com/i915")),

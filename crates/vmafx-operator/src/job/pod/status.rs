@@ -51,9 +51,10 @@ pub fn pod_failure(pod: &Pod) -> PodFailure {
             .unwrap_or_else(|| "the node evicted it".to_owned());
         return failure("Evicted", detail);
     }
-    let disruption = status
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "DisruptionTarget" && c.status == "True"));
+    let disruption = status.and_then(|s| s.conditions.as_ref()).and_then(|c| {
+        c.iter()
+            .find(|c| c.type_ == "DisruptionTarget" && c.status == "True")
+    });
     if let Some(condition) = disruption {
         let reason = condition.reason.as_deref().unwrap_or("Disrupted");
         let detail = condition
@@ -94,7 +95,10 @@ pub fn pod_failure(pod: &Pod) -> PodFailure {
     let how = terminated.reason.as_deref().unwrap_or("Error");
     failure(
         "PodFailed",
-        format!("the container exited with status {} ({how})", terminated.exit_code),
+        format!(
+            "the container exited with status {} ({how})",
+            terminated.exit_code
+        ),
     )
 }
 
@@ -178,7 +182,10 @@ pub fn status_from_batch(
             RETRIED,
             true,
             &failure.reason,
-            &format!("attempt {attempts} of {max_attempts} after: {}", failure.message),
+            &format!(
+                "attempt {attempts} of {max_attempts} after: {}",
+                failure.message
+            ),
             generation,
         );
     }
@@ -229,7 +236,10 @@ pub fn status_from_batch(
         Some("Running") => {
             status.phase = Some(JobPhase::Running);
             let message = match &status.node {
-                Some(node) => format!("scoring in Pod {} on node {node}", status.pod.clone().unwrap_or_default()),
+                Some(node) => format!(
+                    "scoring in Pod {} on node {node}",
+                    status.pod.clone().unwrap_or_default()
+                ),
                 None => "scoring".to_owned(),
             };
             set_outcome(
@@ -279,7 +289,10 @@ fn waiting_reason(pod: &Pod) -> Option<String> {
     Some(format!(
         "{}: {}",
         unscheduled.reason.as_deref().unwrap_or("Unschedulable"),
-        unscheduled.message.as_deref().unwrap_or("not scheduled yet")
+        unscheduled
+            .message
+            .as_deref()
+            .unwrap_or("not scheduled yet")
     ))
 }
 
@@ -422,7 +435,12 @@ mod tests {
     #[test]
     fn a_completed_job_carries_the_pods_scores() {
         let result = r#"{"frames":8,"models":[{"name":"vmaf","mean":91.5},{"name":"vmaf_v0.6.1neg","mean":90.25}],"metrics":[{"name":"psnr_y","mean":40.5}]}"#;
-        let done = with_exit(pod("clip-score-abc", 0, "Succeeded"), 0, "Completed", Some(result.into()));
+        let done = with_exit(
+            pod("clip-score-abc", 0, "Succeeded"),
+            0,
+            "Completed",
+            Some(result.into()),
+        );
         let status = status_from_batch(
             &VmafxJobStatus::default(),
             &batch(&[("Complete", "CompletionsReached")], 0, 0),
@@ -457,7 +475,10 @@ mod tests {
         );
         assert_eq!(status.phase, Some(JobPhase::Failed));
         let reason = status.reason.clone().unwrap();
-        assert!(reason.contains("s3://clips/missing.y4m: not found"), "{reason}");
+        assert!(
+            reason.contains("s3://clips/missing.y4m: not found"),
+            "{reason}"
+        );
         let cond = find(&status.conditions, FAILED).unwrap();
         assert_eq!(cond.reason, "ScoreFailed");
     }
@@ -486,7 +507,11 @@ mod tests {
         assert_eq!(status.attempts, Some(2));
         let retried = find(&status.conditions, RETRIED).unwrap();
         assert_eq!(retried.reason, "Evicted");
-        assert!(retried.message.starts_with("attempt 2 of 3 after: Pod p1:"), "{}", retried.message);
+        assert!(
+            retried.message.starts_with("attempt 2 of 3 after: Pod p1:"),
+            "{}",
+            retried.message
+        );
     }
 
     #[test]
@@ -497,7 +522,9 @@ mod tests {
             pod("p", 0, "Failed"),
             EXIT_TRANSIENT,
             "Error",
-            Some(r#"{"error":"failed to reach the storage endpoint for s3://b/k: refused"}"#.into()),
+            Some(
+                r#"{"error":"failed to reach the storage endpoint for s3://b/k: refused"}"#.into(),
+            ),
         );
         assert_eq!(pod_failure(&storage).reason, "StorageUnavailable");
         let mut evicted = pod("p", 0, "Failed");
@@ -517,7 +544,10 @@ mod tests {
             None,
         );
         assert_eq!(status.phase, Some(JobPhase::Failed));
-        assert!(status.reason.unwrap().starts_with("gave up after 3 attempts"));
+        assert!(status
+            .reason
+            .unwrap()
+            .starts_with("gave up after 3 attempts"));
     }
 
     #[test]
@@ -544,12 +574,20 @@ mod tests {
         );
         assert_eq!(status.phase, Some(JobPhase::Pending));
         let ready = find(&status.conditions, READY).unwrap();
-        assert_eq!(ready.message, "the Pod is waiting: ErrImageNeverPull: image is not present");
+        assert_eq!(
+            ready.message,
+            "the Pod is waiting: ErrImageNeverPull: image is not present"
+        );
     }
 
     #[test]
     fn a_success_without_a_readable_result_fails() {
-        let done = with_exit(pod("p", 0, "Succeeded"), 0, "Completed", Some("garbage".into()));
+        let done = with_exit(
+            pod("p", 0, "Succeeded"),
+            0,
+            "Completed",
+            Some("garbage".into()),
+        );
         let status = status_from_batch(
             &VmafxJobStatus::default(),
             &batch(&[("Complete", "CompletionsReached")], 0, 0),
@@ -559,6 +597,9 @@ mod tests {
             None,
         );
         assert_eq!(status.phase, Some(JobPhase::Failed));
-        assert_eq!(find(&status.conditions, FAILED).unwrap().reason, "ResultUnreadable");
+        assert_eq!(
+            find(&status.conditions, FAILED).unwrap().reason,
+            "ResultUnreadable"
+        );
     }
 }

@@ -14,7 +14,10 @@ pub fn validate(spec: &VmafxJobSpec, config: &OperatorConfig) -> Result<String, 
         &config.allowed_images,
     ));
     if errors.is_empty() {
-        Ok(spec.image.clone().unwrap_or_else(|| config.job_image.clone()))
+        Ok(spec
+            .image
+            .clone()
+            .unwrap_or_else(|| config.job_image.clone()))
     } else {
         Err(describe(&errors))
     }
