@@ -405,7 +405,8 @@ mod tests {
         spec.storage_secret = Some("s3-creds".into());
         spec.max_attempts = Some(10);
         assert!(validate_job(&spec).is_empty(), "{:?}", validate_job(&spec));
-        let cases: Vec<(fn(&mut VmafxJobSpec), &str, &str)> = vec![
+        type Case = (fn(&mut VmafxJobSpec), &'static str, &'static str);
+        let cases: Vec<Case> = vec![
             (
                 |s| s.output = Some("https://example.com/x.json".into()),
                 "spec.output",
