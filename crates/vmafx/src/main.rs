@@ -35,12 +35,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            // One line, naming the file or field: the error chain joined with ": ".
-            let message = err
-                .chain()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
+            let message = commands::error_line(&err);
             eprintln!("vmafx: error: {message}");
             if commands::score::is_transient(&err) {
                 // EX_TEMPFAIL: storage that may answer next time, worth retrying.

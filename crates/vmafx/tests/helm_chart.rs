@@ -284,6 +284,7 @@ async fn every_vendor_renders_as_the_operator_builds_it_and_is_accepted() {
         vmafx_operator::config::CONTROLLER_GRPC_ADDR,
         vmafx_operator::config::CONTROLLER_HTTP_ADDR,
         vmafx_operator::config::ALLOWED_IMAGES,
+        vmafx_operator::config::JOB_IMAGE,
         vmafx_operator::config::TOKEN_FILE,
         vmafx_operator::config::TOKEN,
         vmafx_operator::config::CA_CERT,

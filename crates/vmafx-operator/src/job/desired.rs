@@ -194,33 +194,16 @@ pub fn status_from_job(
         }
         JobPhase::Succeeded => {
             let summary = job.summary.clone().unwrap_or_default();
-            status.scores = models
-                .iter()
-                .zip(&summary.models)
-                .map(|(name, score)| (name.clone(), score.mean))
-                .collect();
-            // The metrics of `spec.features` beside the models; a model's name wins a clash,
-            // and a non-finite mean (a PSNR of identical frames) has no JSON number to show.
-            for metric in summary.metrics.iter().filter(|m| m.mean.is_finite()) {
-                status
-                    .scores
-                    .entry(metric.name.clone())
-                    .or_insert(metric.mean);
-            }
-            status.score = summary.models.first().map(|s| s.mean);
+            let model_means: Vec<f64> = summary.models.iter().map(|m| m.mean).collect();
+            let metrics = summary.metrics.iter().map(|m| (m.name.clone(), m.mean));
             // Progress reports are throttled; the summary has the final count.
-            if summary.frames > 0 {
-                status.frames_total = Some(summary.frames);
-                status.frames_done = Some(summary.frames);
-            }
-            let message = match status.score {
-                Some(score) => format!("pooled VMAF {score:.6}"),
-                None => "scored".to_owned(),
-            };
-            set_outcome(
+            let frames = (summary.frames > 0).then_some(summary.frames);
+            set_succeeded(
                 &mut status,
-                (true, "Succeeded", &message),
-                (false, "Succeeded", ""),
+                models,
+                &model_means,
+                metrics,
+                frames,
                 generation,
             );
         }
@@ -236,6 +219,43 @@ pub fn status_from_job(
         }
     }
     status
+}
+
+/// Marks `status` Succeeded with its scores: each model's pooled mean under the spec's model
+/// name (`models`, in order), then each metric's, unless a model has its name or the mean is not
+/// finite (a PSNR of identical frames has no JSON number to show); `frames` when known.
+pub(crate) fn set_succeeded(
+    status: &mut VmafxJobStatus,
+    models: &[String],
+    model_means: &[f64],
+    metrics: impl IntoIterator<Item = (String, f64)>,
+    frames: Option<u64>,
+    generation: Option<i64>,
+) {
+    status.phase = Some(JobPhase::Succeeded);
+    status.scores = models
+        .iter()
+        .cloned()
+        .zip(model_means.iter().copied())
+        .collect();
+    for (name, mean) in metrics.into_iter().filter(|(_, mean)| mean.is_finite()) {
+        status.scores.entry(name).or_insert(mean);
+    }
+    status.score = model_means.first().copied();
+    if let Some(frames) = frames {
+        status.frames_total = Some(frames);
+        status.frames_done = Some(frames);
+    }
+    let message = match status.score {
+        Some(score) => format!("pooled VMAF {score:.6}"),
+        None => "scored".to_owned(),
+    };
+    set_outcome(
+        status,
+        (true, "Succeeded", &message),
+        (false, "Succeeded", ""),
+        generation,
+    );
 }
 
 /// Sets the Ready and Failed conditions together, as every phase decides both: each is

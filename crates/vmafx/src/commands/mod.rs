@@ -28,3 +28,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Crd(args) => operator::run_crd(args),
     }
 }
+
+/// An error as the one line vmafx prints, naming the file or field: the chain joined with ": ".
+pub fn error_line(err: &anyhow::Error) -> String {
+    err.chain()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}

@@ -206,14 +206,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
         let result = match &outcome {
             Ok(Some(result)) => Some(result.clone()),
             Ok(None) => None,
-            Err(err) => {
-                let message = err
-                    .chain()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join(": ");
-                Some(vmafx_contract::PodResult::failed(&message))
-            }
+            Err(err) => Some(vmafx_contract::PodResult::failed(&super::error_line(err))),
         };
         if let Some(result) = result {
             // In place: in a Pod the file is a bind mount, which a rename cannot replace.

@@ -10,7 +10,7 @@ use vmafx_contract::PodResult;
 use super::build::{CONTAINER, EXIT_TRANSIENT};
 use crate::conditions::set_condition;
 use crate::crd::{JobPhase, VmafxJobStatus};
-use crate::job::desired::{set_outcome, SUBMITTED};
+use crate::job::desired::{set_outcome, set_succeeded, SUBMITTED};
 
 /// Condition type: an attempt failed and the Pod was run again (reason: why it failed).
 pub const RETRIED: &str = "Retried";
@@ -303,34 +303,18 @@ fn succeeded_status(
     finished: Option<Time>,
     generation: Option<i64>,
 ) -> VmafxJobStatus {
-    status.phase = Some(JobPhase::Succeeded);
-    status.scores = models
-        .iter()
-        .zip(&result.models)
-        .map(|(name, score)| (name.clone(), score.mean))
-        .collect();
-    // As in queue mode: a model's name wins a clash with a metric's.
-    for metric in &result.metrics {
-        status
-            .scores
-            .entry(metric.name.clone())
-            .or_insert(metric.mean);
-    }
-    status.score = result.score();
-    status.frames_done = Some(result.frames);
-    status.frames_total = Some(result.frames);
-    status.reason = None;
-    status.completion_time = finished.or_else(|| Some(Time(Timestamp::now())));
-    let message = match status.score {
-        Some(score) => format!("pooled VMAF {score:.6}"),
-        None => "scored".to_owned(),
-    };
-    set_outcome(
+    let model_means: Vec<f64> = result.models.iter().map(|m| m.mean).collect();
+    let metrics = result.metrics.iter().map(|m| (m.name.clone(), m.mean));
+    set_succeeded(
         &mut status,
-        (true, "Succeeded", &message),
-        (false, "Succeeded", ""),
+        models,
+        &model_means,
+        metrics,
+        Some(result.frames),
         generation,
     );
+    status.reason = None;
+    status.completion_time = finished.or_else(|| Some(Time(Timestamp::now())));
     status
 }
 

@@ -2,9 +2,10 @@
 //! docs/TRAINER_STATUS.md) into the status and announces each new checkpoint with one
 //! `CheckpointWritten` event.
 //!
-//! Pipeline: mark a new run Initializing → poll the trainer → decide the new status and the
-//! checkpoints not yet announced ([`mirror`], [`new_checkpoints`], pure) → write the status → emit
-//! the events. Which checkpoints are new is decided from what the status records, so a restarted
+//! Pipeline, one file each: [`validate`] the trainer endpoint → [`build`] the URL to poll (pure)
+//! → [`apply`]: mark a new run Initializing, poll the trainer → [`status`]: decide the new status
+//! and the checkpoints not yet announced ([`mirror`], [`new_checkpoints`], pure) → write the
+//! status and emit the events. Which checkpoints are new is decided from what the status records, so a restarted
 //! operator announces nothing twice.
 
 use std::sync::Arc;
@@ -14,8 +15,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
-use kube::{Resource, ResourceExt};
+use kube::runtime::events::EventType;
+use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -82,6 +83,16 @@ pub struct Checkpoint {
     pub digest: Option<String>,
 }
 
+pub mod apply;
+pub mod build;
+pub mod status;
+pub mod validate;
+
+use apply::{poll, publish, write_status};
+pub use build::*;
+pub use status::*;
+pub use validate::*;
+
 /// Runs the reconciler until `shutdown` fires.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let controller = runner::watched(
@@ -92,85 +103,6 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     runner::run(NAME, controller, ctx, reconcile, shutdown).await;
 }
 
-/// The trainer's base URL: `spec.trainerEndpoint`, else `http://<name>-trainer.<ns>.svc:8080`.
-pub fn trainer_endpoint(run: &VmafxModelTraining) -> String {
-    match run.spec.trainer_endpoint.as_deref().map(str::trim) {
-        Some(endpoint) if !endpoint.is_empty() => endpoint.trim_end_matches('/').to_owned(),
-        _ => format!(
-            "http://{}-trainer.{}.svc:{TRAINER_PORT}",
-            run.name_any(),
-            run.namespace().unwrap_or_default()
-        ),
-    }
-}
-
-/// The checkpoints in `checkpoints` that a status recording `recorded_version` (and
-/// `recorded_time`, the newest announced checkpoint's time) has not announced yet, oldest first.
-///
-/// Checkpoints after the recorded version are new; when the trainer no longer lists that version,
-/// those written after the recorded time are; when nothing is recorded, all are.
-pub fn new_checkpoints<'a>(
-    recorded_version: Option<&str>,
-    recorded_time: Option<Timestamp>,
-    checkpoints: &'a [Checkpoint],
-) -> Vec<&'a Checkpoint> {
-    let mut ordered: Vec<&Checkpoint> = checkpoints.iter().collect();
-    ordered.sort_by_key(|c| c.written_at.0);
-    if let Some(index) = recorded_version.and_then(|v| ordered.iter().position(|c| c.version == v))
-    {
-        return ordered.split_off(index + 1);
-    }
-    match recorded_time {
-        Some(time) => ordered
-            .into_iter()
-            .filter(|c| c.written_at.0 > time)
-            .collect(),
-        None => ordered,
-    }
-}
-
-/// The status after a successful poll, and the checkpoints to announce.
-pub fn mirror<'a>(
-    prev: &VmafxModelTrainingStatus,
-    trainer: &'a TrainerStatus,
-) -> (VmafxModelTrainingStatus, Vec<&'a Checkpoint>) {
-    let fresh = new_checkpoints(
-        prev.model_version.as_deref(),
-        prev.last_checkpoint_time.as_ref().map(|t| t.0),
-        &trainer.checkpoints,
-    );
-    let mut next = prev.clone();
-    next.phase = Some(trainer.phase);
-    next.samples = trainer.samples;
-    let newest = trainer.checkpoints.iter().max_by_key(|c| c.written_at.0);
-    if let Some(version) = trainer
-        .model_version
-        .clone()
-        .or_else(|| newest.map(|c| c.version.clone()))
-    {
-        next.model_version = Some(version);
-    }
-    if let Some(newest) = newest {
-        next.last_checkpoint_time = Some(newest.written_at.clone());
-    }
-    (next, fresh)
-}
-
-/// Whether `next` differs from `prev` in more than the poll time, which moves on every poll.
-fn worth_writing(
-    prev: &VmafxModelTrainingStatus,
-    next: &VmafxModelTrainingStatus,
-    now: Timestamp,
-) -> bool {
-    let poll_age = prev.last_poll_time.as_ref().map_or(POLL_INTERVAL, |t| {
-        Duration::try_from(now.duration_since(t.0)).unwrap_or_default()
-    });
-    let mut same = next.clone();
-    same.last_poll_time = prev.last_poll_time.clone();
-    // Each write triggers another reconcile; refreshing only a recent poll time would loop.
-    same != *prev || (next.last_poll_time != prev.last_poll_time && poll_age >= POLL_INTERVAL / 2)
-}
-
 /// Why a poll gave no usable status.
 #[derive(Debug)]
 enum PollError {
@@ -178,105 +110,6 @@ enum PollError {
     Invalid(String),
     /// `spec.trainerEndpoint` is not a Service the policy lets the operator poll.
     Refused(String),
-}
-
-/// Checks `spec.trainerEndpoint`, when set: it must be a Service in the run's own namespace
-/// (the policy of [`crate::policy::check_service_url`]).
-pub fn check_trainer_endpoint(run: &VmafxModelTraining) -> Result<(), String> {
-    match run.spec.trainer_endpoint.as_deref().map(str::trim) {
-        Some(endpoint) if !endpoint.is_empty() => {
-            crate::policy::check_service_url(endpoint, &run.namespace().unwrap_or_default())
-                .map_err(|message| format!("spec.trainerEndpoint: {message}"))
-        }
-        _ => Ok(()),
-    }
-}
-
-async fn poll(ctx: &Context, url: &str) -> Result<TrainerStatus, PollError> {
-    let response = ctx
-        .http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| PollError::Unreachable(format!("GET {url}: {e}")))?;
-    if !response.status().is_success() {
-        return Err(PollError::Unreachable(format!(
-            "GET {url} answered {}",
-            response.status()
-        )));
-    }
-    let body = crate::policy::read_limited(response, crate::policy::MAX_RESPONSE_BYTES)
-        .await
-        .map_err(|e| match e {
-            crate::policy::BodyError::TooLarge { .. } => {
-                PollError::Invalid(format!("GET {url}: {e}"))
-            }
-            crate::policy::BodyError::Read(_) => PollError::Unreachable(format!("GET {url}: {e}")),
-        })?;
-    serde_json::from_slice(&body).map_err(|e| {
-        PollError::Invalid(format!(
-            "GET {url} answered JSON that breaks the trainer status contract: {e}"
-        ))
-    })
-}
-
-async fn write_status(
-    ctx: &Context,
-    run: &VmafxModelTraining,
-    resource_version: Option<String>,
-    status: &VmafxModelTrainingStatus,
-) -> Result<Option<String>, TrainingError> {
-    let api: Api<VmafxModelTraining> =
-        Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
-    // The resourceVersion makes the write fail when the object we decided from was stale, so
-    // two reconciles can never both record (and announce) the same checkpoint.
-    let patch = serde_json::json!({
-        "apiVersion": "vmafx.dev/v1",
-        "kind": "VmafxModelTraining",
-        "metadata": { "name": run.name_any(), "resourceVersion": resource_version },
-        "status": status,
-    });
-    api.patch_status(
-        &run.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map(|updated| updated.resource_version())
-    .map_err(|source| TrainingError::Status {
-        name: runner::object_key(run),
-        source,
-    })
-}
-
-async fn publish(
-    ctx: &Context,
-    run: &VmafxModelTraining,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note),
-        action: "Poll".to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder().publish(&event, &run.object_ref(&())).await {
-        tracing::warn!(run = %runner::object_key(run), "failed to publish event {reason}: {error}");
-    }
-}
-
-fn checkpoint_note(checkpoint: &Checkpoint) -> String {
-    let mut note = format!(
-        "checkpoint {} written at {} after {} samples",
-        checkpoint.version, checkpoint.written_at.0, checkpoint.samples
-    );
-    if let Some(digest) = &checkpoint.digest {
-        note.push_str(&format!(" (digest {digest})"));
-    }
-    note
 }
 
 async fn reconcile(
@@ -486,7 +319,7 @@ mod tests {
 
     #[test]
     fn contract_example_parses() {
-        let doc = include_str!("../../../docs/TRAINER_STATUS.md");
+        let doc = include_str!("../../../../docs/TRAINER_STATUS.md");
         let start = doc.find("```json").unwrap() + "```json".len();
         let end = start + doc[start..].find("```").unwrap();
         let status: TrainerStatus = serde_json::from_str(&doc[start..end]).unwrap();
