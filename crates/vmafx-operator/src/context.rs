@@ -40,8 +40,9 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Identity events are reported under.
     pub reporter: Reporter,
-    /// The one event recorder of this process (it aggregates repeated events).
-    recorder: Recorder,
+    /// The one recorder for warnings: a failing reconcile repeats, and kube's recorder folds
+    /// repeats of a reason about an object into one series instead of a flood of events.
+    warnings: Recorder,
 }
 
 /// Why a context could not be built.
@@ -123,18 +124,17 @@ impl Context {
             watch_connections,
             http,
             metrics,
-            recorder: Recorder::new(client_for_events, reporter.clone()),
+            warnings: Recorder::new(client_for_events, reporter.clone()),
             reporter,
         })
     }
 
-    /// The event recorder publishing as this operator.
-    pub fn recorder(&self) -> &Recorder {
-        &self.recorder
-    }
-
     /// Records an event about `obj`, its note cut to the 1 kB the events API keeps. A failure
     /// to record is logged, never fatal: events are for people, the status is the record.
+    ///
+    /// Warnings go through the one aggregating recorder. A normal event marks a milestone
+    /// (a checkpoint, a finished job) whose note is the news, and a series would keep only the
+    /// first note, so each is created as an event of its own.
     pub async fn publish<K>(&self, obj: &K, warning: bool, reason: &str, note: &str)
     where
         K: Resource<DynamicType = ()>,
@@ -150,7 +150,14 @@ impl Context {
             action: "Reconcile".to_owned(),
             secondary: None,
         };
-        if let Err(error) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+        let result = if warning {
+            self.warnings.publish(&event, &obj.object_ref(&())).await
+        } else {
+            Recorder::new(self.client.clone(), self.reporter.clone())
+                .publish(&event, &obj.object_ref(&()))
+                .await
+        };
+        if let Err(error) = result {
             tracing::warn!(object = %crate::runner::object_key(obj), reason, "failed to record event: {error}");
         }
     }
