@@ -350,15 +350,28 @@ fn feedback_trains_a_model_that_is_pushed_pulled_and_beats_the_base_model() {
     std::fs::create_dir_all(&registry_dir).unwrap();
     let registry = k8s::start_registry(&registry_dir);
     let registry_port: u16 = registry.host.rsplit(':').next().unwrap().parse().unwrap();
+    // Jobs may name models in this registry only; the node pulls them into its cache.
     let controller = start_controller(
         dir.path(),
         &dir.path().join("controller-data"),
         free_port(),
         free_port(),
-        &[],
+        &["--model-registry", &registry.host],
     );
     let grpc = controller.grpc.clone();
-    let _node = start_node(dir.path(), &grpc, "node-a", &[]);
+    let node_cache = dir.path().join("node-model-cache");
+    let _node = start_node(
+        dir.path(),
+        &grpc,
+        "node-a",
+        &[
+            "--model-registry",
+            &registry.host,
+            "--insecure-registry",
+            "--model-cache",
+            node_cache.to_str().unwrap(),
+        ],
+    );
     let port = free_port();
     let mut trainer = start_trainer(dir.path(), port, &registry.host, &grpc, "first");
     let status = trainer_status(port);
@@ -472,6 +485,43 @@ fn feedback_trains_a_model_that_is_pushed_pulled_and_beats_the_base_model() {
                 &["-m", &format!("path={}", pulled.display())],
             );
             assert_eq!(by_oci, by_path);
+            // A job naming the checkpoint by oci:// is scored by the node with the same model,
+            // pulled once into its cache under the manifest's digest.
+            let job = submit_and_wait_with(
+                &grpc,
+                reference.to_str().unwrap(),
+                distorted.to_str().unwrap(),
+                &["-m", &newest_ref],
+            );
+            assert_eq!(job["state"], "COMPLETED", "{job}");
+            let mean = job["summary"]["models"][0]["mean"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no pooled score in {job}"));
+            assert!(
+                (mean - by_path).abs() < 5e-7,
+                "job {mean}, vmafx score {by_path}"
+            );
+            let cached: Vec<_> = std::fs::read_dir(&node_cache)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(cached.len(), 1, "{cached:?}");
+            assert!(cached[0].starts_with("sha256-"), "{cached:?}");
+            // A registry the controller does not list is refused at submission.
+            let (code, _, err) = run_cli(&[
+                "job",
+                "submit",
+                "--controller",
+                &grpc,
+                "-r",
+                reference.to_str().unwrap(),
+                "-d",
+                distorted.to_str().unwrap(),
+                "-m",
+                "oci://registry.example/m:v1",
+            ]);
+            assert_ne!(code, 0);
+            assert!(err.contains("--model-registry"), "{err}");
         }
         trained.push(by_oci);
     }

@@ -33,7 +33,7 @@ use vmafx_trainer::{Checkpoint, Sample, TrainableModel, Trainer, TrainerConfig};
 
 use super::service::{runtime, shutdown_on_signal};
 use crate::cli::TrainerArgs;
-use crate::oci::{self, ModelAnnotations, RegistryOptions};
+use vmafx_fetch::oci::{self, ModelAnnotations, RegistryOptions};
 
 /// The largest sample body accepted (64 frames of a few features fit in a few KiB).
 const MAX_BODY_BYTES: usize = 1 << 20;
