@@ -500,6 +500,9 @@ pub struct TrainerArgs {
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Which inputs a sample posted by URI may name (as a job's: `--allow-file-root`, …).
+    #[command(flatten)]
+    pub policy: PolicyFlags,
     /// A controller to pull feedback samples from (its gRPC address).
     #[arg(long, env = "VMAFX_TRAINER_CONTROLLER")]
     pub controller: Option<String>,

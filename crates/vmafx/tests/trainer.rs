@@ -614,5 +614,70 @@ fn feedback_trains_a_model_that_is_pushed_pulled_and_beats_the_base_model() {
         post(r#"{"id": "posted-1", "target": 70, "frames": [[0.9, 2.0, 0.5, 0.8, 0.9, 0.95]]}"#);
     assert_eq!(code, 201, "{text}");
     assert_eq!(trainer_status(port)["samples"], 61);
+
+    // A pair posted by URI: the trainer scores it with the base model (its feature values are
+    // the ones a job's per-frame document holds) and takes it as one sample.
+    let (reference, distorted) = clip(&clips, 200);
+    let body = serde_json::json!({
+        "id": "posted-uri",
+        "target": 55.0,
+        "reference": file_uri(&reference),
+        "distorted": file_uri(&distorted),
+    })
+    .to_string();
+    let (code, text) = post(&body);
+    assert_eq!(code, 201, "{text}");
+    assert_eq!(trainer_status(port)["samples"], 62);
+    let logged = std::fs::read_to_string(dir.path().join("trainer-data/samples.jsonl")).unwrap();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("\"posted-uri\""))
+        .expect("the URI sample is logged");
+    let logged: serde_json::Value = serde_json::from_str(line).unwrap();
+    let report = score_doc(dir.path(), &reference, &distorted, &[]);
+    let first = &report["frames"][0]["metrics"];
+    let want: Vec<f64> = [
+        "integer_adm2",
+        "integer_motion2",
+        "integer_vif_scale0",
+        "integer_vif_scale1",
+        "integer_vif_scale2",
+        "integer_vif_scale3",
+    ]
+    .iter()
+    .map(|k| first[*k].as_f64().unwrap())
+    .collect();
+    let got: Vec<f64> = serde_json::from_value(logged["sample"]["frames"][0].clone()).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            (g - w).abs() < 1e-6,
+            "features {got:?}, vmafx score {want:?}"
+        );
+    }
+    // Refused with one line and not taken: a file that does not exist, a file outside the
+    // allowed roots, both forms at once.
+    let missing = format!("{}/none.y4m", file_uri(&clips));
+    for (body, code_wanted, needle) in [
+        (
+            serde_json::json!({"target": 50, "reference": missing, "distorted": file_uri(&distorted)}),
+            400,
+            "none.y4m",
+        ),
+        (
+            serde_json::json!({"target": 50, "reference": "file:///etc/hostname", "distorted": file_uri(&distorted)}),
+            400,
+            "allow-file-root",
+        ),
+        (
+            serde_json::json!({"target": 50, "frames": [[0.9, 2.0, 0.5, 0.8, 0.9, 0.95]], "reference": file_uri(&reference), "distorted": file_uri(&distorted)}),
+            400,
+            "not both",
+        ),
+    ] {
+        let (code, text) = post(&body.to_string());
+        assert_eq!(code, code_wanted, "{body}: {text}");
+        assert!(text.contains(needle), "{body}: {text}");
+    }
+    assert_eq!(trainer_status(port)["samples"], 62);
     trainer.kill9();
 }
