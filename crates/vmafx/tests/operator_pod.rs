@@ -377,10 +377,8 @@ async fn a_pod_scores_the_pair_and_writes_the_per_frame_output() {
         "the status names the Pod's node"
     );
     let image = spec.containers[0].image.clone().unwrap_or_default();
-    println!(
-        "VmafxJob tiny: Pod {pod_name} on {:?} ran {image}: VMAF {vmaf}",
-        spec.node_name
-    );
+    let node = spec.node_name.clone().unwrap_or_default();
+    println!("VmafxJob tiny: Pod {pod_name} on {node} ran {image}: VMAF {vmaf}");
 
     // The per-frame results the Pod wrote are the report vmafx writes here, less the timing.
     let fetcher = host_fetcher(&e2e.client).await;
