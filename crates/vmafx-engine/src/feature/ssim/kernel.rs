@@ -617,7 +617,7 @@ fn means([ssim_sum, l_sum, c_sum, s_sum]: [f64; 4], n: usize) -> Means {
 /// One pass down the picture: each input row's products and five row passes go into a ring
 /// of the last [`WINDOW`] rows, and as soon as the ring holds an output row's window, its
 /// five column passes and its SSIM terms are taken. Every value is computed by the same
-/// operations as in the whole-picture form ([`ssim_literal`] in the tests); only the order in
+/// operations as in the whole-picture form (`ssim_literal`, in the tests); only the order in
 /// which independent values are computed changes, which keeps the working set in the CPU's
 /// caches instead of writing and re-reading ten picture-sized maps.
 #[inline(always)]
