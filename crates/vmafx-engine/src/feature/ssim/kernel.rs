@@ -320,13 +320,16 @@ fn decimate_body<T: Sample>(
     };
     for (y, out) in scratch.phases.chunks_exact_mut(row_len).enumerate() {
         let row = src.row(y);
-        for j in j0..j1 {
-            let from = j * factor - shift;
-            for (r, &v) in row[from..from + factor].iter().enumerate() {
-                out[r * phase_len + j] = v.to_float(divisor);
-            }
-        }
         for (r, phase) in out.chunks_exact_mut(phase_len).enumerate() {
+            // One phase at a time, a strided read and a contiguous write (j0·factor ≥ shift).
+            let inside = row
+                .get(j0 * factor + r - shift..)
+                .unwrap_or_default()
+                .iter()
+                .step_by(factor);
+            for (o, &v) in phase[j0..j1].iter_mut().zip(inside) {
+                *o = v.to_float(divisor);
+            }
             for j in (0..j0).chain(j1..phase_len) {
                 phase[j] = row[mirror((j * factor + r) as isize - before, w)].to_float(divisor);
             }
@@ -404,76 +407,93 @@ pub fn decimate_lpf_literal(src: &[f32], w: usize, h: usize) -> (Vec<f32>, (usiz
     (dst, (sw, sh))
 }
 
-/// Scratch buffers reused across frames.
+/// Scratch buffers reused across frames, all a few rows in size: SSIM is computed in one pass
+/// down the picture, so the five filtered maps never exist in full.
 #[derive(Debug, Default)]
 pub struct Workspace {
-    row_pass: Vec<f32>,
-    ref_mu: Vec<f32>,
-    cmp_mu: Vec<f32>,
-    ref_sq: Vec<f32>,
-    cmp_sq: Vec<f32>,
-    both: Vec<f32>,
-    product: Vec<f32>,
+    /// Products of one input row: a², b² and a·b, `w` each.
+    products: Vec<f32>,
+    /// Row-pass outputs of the five maps (μ₁, μ₂, a², b², a·b) for the last [`WINDOW`] input
+    /// rows: map `m`, input row `y` at `(m * WINDOW + y % WINDOW) * dw`.
+    ring: Vec<f32>,
+    /// Column-pass outputs of the five maps for one output row, `dw` each.
+    stats: Vec<f32>,
 }
 
 /// Output samples computed side by side. Each keeps its own f64 sum, taken in tap order, so
 /// grouping them changes no value; it only lets the compiler use vector registers.
 const LANES: usize = 16;
 
+/// The Gaussian row pass of one row: `out[x]` = Σᵤ f64(row[x + u] · gᵤ) in tap order, rounded
+/// to f32, for every x where the window fits (`out.len()` = `row.len() - 10`).
+#[inline(always)]
+fn row_pass(row: &[f32], out: &mut [f32]) {
+    let dw = out.len();
+    let mut x = 0;
+    while x + LANES <= dw {
+        let mut acc = [0.0f64; LANES];
+        for (u, &k) in GAUSSIAN.iter().enumerate() {
+            for (a, &s) in acc.iter_mut().zip(&row[x + u..x + u + LANES]) {
+                *a += f64::from(s * k);
+            }
+        }
+        for (o, a) in out[x..x + LANES].iter_mut().zip(acc) {
+            *o = a as f32;
+        }
+        x += LANES;
+    }
+    for (x, o) in out.iter_mut().enumerate().skip(x) {
+        let mut sum = 0.0f64;
+        for (&s, &k) in row[x..x + WINDOW].iter().zip(&GAUSSIAN) {
+            sum += f64::from(s * k);
+        }
+        *o = sum as f32;
+    }
+}
+
+/// The Gaussian column pass of one output row from the row-pass outputs of its [`WINDOW`]
+/// input rows, top first: `out[x]` = Σᵥ f64(rows[v][x] · gᵥ) in tap order, rounded to f32.
+#[inline(always)]
+fn column_pass(rows: &[&[f32]; WINDOW], out: &mut [f32]) {
+    let dw = out.len();
+    let mut x = 0;
+    while x + LANES <= dw {
+        let mut acc = [0.0f64; LANES];
+        for (row, &k) in rows.iter().zip(&GAUSSIAN) {
+            for (a, &s) in acc.iter_mut().zip(&row[x..x + LANES]) {
+                *a += f64::from(s * k);
+            }
+        }
+        for (o, a) in out[x..x + LANES].iter_mut().zip(acc) {
+            *o = a as f32;
+        }
+        x += LANES;
+    }
+    for (x, o) in out.iter_mut().enumerate().skip(x) {
+        let mut sum = 0.0f64;
+        for (row, &k) in rows.iter().zip(&GAUSSIAN) {
+            sum += f64::from(row[x] * k);
+        }
+        *o = sum as f32;
+    }
+}
+
 /// Gaussian-filters `img` (`w`x`h`) over the region where the window fits, giving a
 /// `(w - 10)`x`(h - 10)` picture in `dst`: rows first, then columns, each output rounded to
-/// f32 after its f64 sum. `row_pass` is scratch.
-#[inline(always)]
-fn gaussian_valid(img: &[f32], w: usize, h: usize, row_pass: &mut Vec<f32>, dst: &mut Vec<f32>) {
+/// f32 after its f64 sum. The whole-picture form, which the tests hold [`ssim`] to.
+#[cfg(test)]
+fn gaussian_valid(img: &[f32], w: usize, h: usize) -> Vec<f32> {
     let (dw, dh) = (w + 1 - WINDOW, h + 1 - WINDOW);
-    resize_for_overwrite(row_pass, dw * h);
-    for (row, out) in img.chunks_exact(w).zip(row_pass.chunks_exact_mut(dw)) {
-        let mut x = 0;
-        while x + LANES <= dw {
-            let mut acc = [0.0f64; LANES];
-            for (u, &k) in GAUSSIAN.iter().enumerate() {
-                for (a, &s) in acc.iter_mut().zip(&row[x + u..x + u + LANES]) {
-                    *a += f64::from(s * k);
-                }
-            }
-            for (o, a) in out[x..x + LANES].iter_mut().zip(acc) {
-                *o = a as f32;
-            }
-            x += LANES;
-        }
-        for (x, o) in out.iter_mut().enumerate().skip(x) {
-            let mut sum = 0.0f64;
-            for (&s, &k) in row[x..x + WINDOW].iter().zip(&GAUSSIAN) {
-                sum += f64::from(s * k);
-            }
-            *o = sum as f32;
-        }
+    let mut row_out = vec![0.0; dw * h];
+    for (row, out) in img.chunks_exact(w).zip(row_out.chunks_exact_mut(dw)) {
+        row_pass(row, out);
     }
-    resize_for_overwrite(dst, dw * dh);
+    let mut dst = vec![0.0; dw * dh];
     for (y, out) in dst.chunks_exact_mut(dw).enumerate() {
-        let column = |x: usize, v: usize| (y + v) * dw + x;
-        let mut x = 0;
-        while x + LANES <= dw {
-            let mut acc = [0.0f64; LANES];
-            for (v, &k) in GAUSSIAN.iter().enumerate() {
-                let at = column(x, v);
-                for (a, &s) in acc.iter_mut().zip(&row_pass[at..at + LANES]) {
-                    *a += f64::from(s * k);
-                }
-            }
-            for (o, a) in out[x..x + LANES].iter_mut().zip(acc) {
-                *o = a as f32;
-            }
-            x += LANES;
-        }
-        for (x, o) in out.iter_mut().enumerate().skip(x) {
-            let mut sum = 0.0f64;
-            for (v, &k) in GAUSSIAN.iter().enumerate() {
-                sum += f64::from(row_pass[column(x, v)] * k);
-            }
-            *o = sum as f32;
-        }
+        let rows = std::array::from_fn(|v| &row_out[(y + v) * dw..][..dw]);
+        column_pass(&rows, out);
     }
+    dst
 }
 
 /// The l, c and s terms of one pixel from its local means, second moments and cross moment.
@@ -549,6 +569,57 @@ fn ssim_avx2(r: &[f32], d: &[f32], w: usize, h: usize, ws: &mut Workspace) -> Me
     ssim_body(r, d, w, h, ws)
 }
 
+/// Adds the terms of one output row of statistics (`stats`: μ₁, μ₂, σ₁², σ₂², σ₁₂ maps before
+/// the mean products are taken off, `n` each) to the four sums, pixel after pixel in raster
+/// order as libvmaf sums them.
+#[inline(always)]
+fn add_terms(stats: &[f32], n: usize, sums: &mut [f64; 4]) {
+    let (ref_mu, rest) = stats.split_at(n);
+    let (cmp_mu, rest) = rest.split_at(n);
+    let (ref_sq, rest) = rest.split_at(n);
+    let (cmp_sq, both) = rest.split_at(n);
+    let [ssim_sum, l_sum, c_sum, s_sum] = sums;
+    let mut i = 0;
+    while i < n {
+        let m = LANES.min(n - i);
+        let mut tl = [0.0f64; LANES];
+        let mut tc = [0.0f64; LANES];
+        let mut ts = [0.0f64; LANES];
+        let stats = ref_mu[i..i + m]
+            .iter()
+            .zip(&cmp_mu[i..i + m])
+            .zip(ref_sq[i..i + m].iter().zip(&cmp_sq[i..i + m]))
+            .zip(&both[i..i + m]);
+        for (j, (((&mu1, &mu2), (&sq1, &sq2)), &both)) in stats.enumerate() {
+            (tl[j], tc[j], ts[j]) = terms(mu1, mu2, sq1, sq2, both);
+        }
+        for j in 0..m {
+            *ssim_sum += tl[j] * tc[j] * ts[j];
+            *l_sum += tl[j];
+            *c_sum += tc[j];
+            *s_sum += ts[j];
+        }
+        i += m;
+    }
+}
+
+/// The means from the four sums over `n` pixels.
+fn means([ssim_sum, l_sum, c_sum, s_sum]: [f64; 4], n: usize) -> Means {
+    let n = n as f64;
+    Means {
+        ssim: (ssim_sum / n) as f32,
+        l: (l_sum / n) as f32,
+        c: (c_sum / n) as f32,
+        s: (s_sum / n) as f32,
+    }
+}
+
+/// One pass down the picture: each input row's products and five row passes go into a ring
+/// of the last [`WINDOW`] rows, and as soon as the ring holds an output row's window, its
+/// five column passes and its SSIM terms are taken. Every value is computed by the same
+/// operations as in the whole-picture form (`ssim_literal`, in the tests); only the order in
+/// which independent values are computed changes, which keeps the working set in the CPU's
+/// caches instead of writing and re-reading ten picture-sized maps.
 #[inline(always)]
 fn ssim_body(
     reference: &[f32],
@@ -557,50 +628,68 @@ fn ssim_body(
     h: usize,
     ws: &mut Workspace,
 ) -> Means {
-    gaussian_valid(reference, w, h, &mut ws.row_pass, &mut ws.ref_mu);
-    gaussian_valid(distorted, w, h, &mut ws.row_pass, &mut ws.cmp_mu);
-    ws.product.clear();
-    ws.product.extend(reference.iter().map(|&a| a * a));
-    gaussian_valid(&ws.product, w, h, &mut ws.row_pass, &mut ws.ref_sq);
-    ws.product.clear();
-    ws.product.extend(distorted.iter().map(|&b| b * b));
-    gaussian_valid(&ws.product, w, h, &mut ws.row_pass, &mut ws.cmp_sq);
-    ws.product.clear();
-    ws.product
-        .extend(reference.iter().zip(distorted).map(|(&a, &b)| a * b));
-    gaussian_valid(&ws.product, w, h, &mut ws.row_pass, &mut ws.both);
+    const MAPS: usize = 5;
+    let dw = w + 1 - WINDOW;
+    resize_for_overwrite(&mut ws.products, 3 * w);
+    resize_for_overwrite(&mut ws.ring, MAPS * WINDOW * dw);
+    resize_for_overwrite(&mut ws.stats, MAPS * dw);
+    let mut sums = [0.0f64; 4];
+    for (y, (a, b)) in reference
+        .chunks_exact(w)
+        .zip(distorted.chunks_exact(w))
+        .take(h)
+        .enumerate()
+    {
+        let (sq1, rest) = ws.products.split_at_mut(w);
+        let (sq2, both) = rest.split_at_mut(w);
+        for (i, (&a, &b)) in a.iter().zip(b).enumerate() {
+            sq1[i] = a * a;
+            sq2[i] = b * b;
+            both[i] = a * b;
+        }
+        let slot = y % WINDOW;
+        let inputs: [&[f32]; MAPS] = [a, b, sq1, sq2, both];
+        for (m, input) in inputs.into_iter().enumerate() {
+            row_pass(input, &mut ws.ring[(m * WINDOW + slot) * dw..][..dw]);
+        }
+        if y + 1 < WINDOW {
+            continue;
+        }
+        // Output row y - 10 reads input rows y - 10 ..= y, oldest first.
+        let first = (y + 1) % WINDOW;
+        for (m, out) in ws.stats.chunks_exact_mut(dw).enumerate() {
+            let map = &ws.ring[m * WINDOW * dw..][..WINDOW * dw];
+            let rows = std::array::from_fn(|v| &map[(first + v) % WINDOW * dw..][..dw]);
+            column_pass(&rows, out);
+        }
+        add_terms(&ws.stats, dw, &mut sums);
+    }
+    means(sums, dw * (h + 1 - WINDOW))
+}
 
-    // The terms are computed LANES pixels at a time, then summed one pixel after another in
-    // raster order, as libvmaf sums them.
-    let (mut ssim_sum, mut l_sum, mut c_sum, mut s_sum) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    let n = ws.ref_mu.len();
-    let mut i = 0;
-    while i < n {
-        let m = LANES.min(n - i);
-        let mut tl = [0.0f64; LANES];
-        let mut tc = [0.0f64; LANES];
-        let mut ts = [0.0f64; LANES];
-        let stats = ws.ref_mu[i..i + m]
+/// SSIM the way libvmaf lays it out: five whole filtered maps, then the terms in raster
+/// order. The tests hold [`ssim`] to it bit for bit.
+#[cfg(test)]
+pub fn ssim_literal(reference: &[f32], distorted: &[f32], w: usize, h: usize) -> Means {
+    let product = |f: fn(f32, f32) -> f32| -> Vec<f32> {
+        reference
             .iter()
-            .zip(&ws.cmp_mu[i..i + m])
-            .zip(ws.ref_sq[i..i + m].iter().zip(&ws.cmp_sq[i..i + m]))
-            .zip(&ws.both[i..i + m]);
-        for (j, (((&mu1, &mu2), (&sq1, &sq2)), &both)) in stats.enumerate() {
-            (tl[j], tc[j], ts[j]) = terms(mu1, mu2, sq1, sq2, both);
-        }
-        for j in 0..m {
-            ssim_sum += tl[j] * tc[j] * ts[j];
-            l_sum += tl[j];
-            c_sum += tc[j];
-            s_sum += ts[j];
-        }
-        i += m;
+            .zip(distorted)
+            .map(|(&a, &b)| f(a, b))
+            .collect()
+    };
+    let maps = [
+        gaussian_valid(reference, w, h),
+        gaussian_valid(distorted, w, h),
+        gaussian_valid(&product(|a, _| a * a), w, h),
+        gaussian_valid(&product(|_, b| b * b), w, h),
+        gaussian_valid(&product(|a, b| a * b), w, h),
+    ];
+    let n = maps[0].len();
+    let mut sums = [0.0f64; 4];
+    for i in 0..n {
+        let stats: Vec<f32> = maps.iter().map(|m| m[i]).collect();
+        add_terms(&stats, 1, &mut sums);
     }
-    let n = n as f64;
-    Means {
-        ssim: (ssim_sum / n) as f32,
-        l: (l_sum / n) as f32,
-        c: (c_sum / n) as f32,
-        s: (s_sum / n) as f32,
-    }
+    means(sums, n)
 }

@@ -206,6 +206,53 @@ fn decimation_matches_the_literal_in_place_filter() {
     }
 }
 
+/// The one-pass SSIM equals the whole-picture form bit for bit at every level, on sizes
+/// around the 16-lane blocks and the 11-row ring, on integer (8-bit), quarter (10-bit) and
+/// wide-ranging signed samples (as MS-SSIM's low-pass outputs are), with a second frame at the
+/// same size reusing the workspace.
+#[test]
+fn one_pass_ssim_matches_the_whole_picture_form() {
+    let wide = |n: usize, seed: u32| -> Vec<f32> {
+        noise(n, seed)
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v - 128.0) * [1.0, 1e-3, 37.5, 1e-6][i % 4])
+            .collect()
+    };
+    let integer =
+        |n: usize, seed: u32| -> Vec<f32> { noise(n, seed).iter().map(|v| v.floor()).collect() };
+    for level in SimdLevel::ALL.into_iter().filter(|l| l.is_supported()) {
+        for (w, h) in [(11, 11), (26, 12), (27, 40), (43, 21), (120, 77), (191, 23)] {
+            let mut ws = kernel::Workspace::default();
+            let make: [&dyn Fn(usize, u32) -> Vec<f32>; 3] = [&noise, &integer, &wide];
+            for (k, f) in make.iter().enumerate() {
+                let seed = (w * 1000 + h * 10 + k) as u32;
+                let a = f(w * h, seed);
+                // The distorted picture: the reference with a little noise, and a few
+                // samples equal, so that flat and matching windows occur too.
+                let b: Vec<f32> = a
+                    .iter()
+                    .zip(f(w * h, seed ^ 0x5555))
+                    .enumerate()
+                    .map(|(i, (&x, n))| if i % 7 == 0 { x } else { x + n * 0.05 })
+                    .collect();
+                for (r, d) in [(&a, &b), (&a, &a), (&b, &a)] {
+                    let want = kernel::ssim_literal(r, d, w, h);
+                    let got = kernel::ssim(level, r, d, w, h, &mut ws);
+                    for (g, e) in [
+                        (got.ssim, want.ssim),
+                        (got.l, want.l),
+                        (got.c, want.c),
+                        (got.s, want.s),
+                    ] {
+                        assert_eq!(g.to_bits(), e.to_bits(), "{w}x{h} kind {k} at {level}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 const CASES: &[Case] = &[
     // vmaf -r a_ref.yuv -d a_dis.yuv -w 37 -h 29 -p 444 -b 8 --feature float_ssim=enable_lcs=true -n --json
     Case {
