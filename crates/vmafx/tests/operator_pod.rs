@@ -21,7 +21,6 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{Api, DeleteParams, EvictParams, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use vmafx_fixtures::ClipSpec;
 use vmafx_operator::crd::{Execution, JobPhase, VmafxJob, VmafxJobSpec};
 
 /// Where run.sh puts the kubeconfig of its cluster.
@@ -239,25 +238,7 @@ fn scratch() -> PathBuf {
 /// move, but with CIEDE2000 on [`SLOW_CPU`] its Pod runs for tens of seconds.
 fn slow_pair() -> &'static (PathBuf, PathBuf) {
     static PAIR: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    PAIR.get_or_init(|| {
-        let mut fixture = vmafx_fixtures::fixtures()
-            .into_iter()
-            .find(|f| f.name == "pan_420_8bit_blur")
-            .expect("fixture");
-        fixture.name = "pod_slow_320x180";
-        fixture.spec = ClipSpec {
-            width: 320,
-            height: 180,
-            frames: 120,
-            ..fixture.spec
-        };
-        let dir = scratch();
-        let pair = (dir.join("slow-ref.y4m"), dir.join("slow-dist.y4m"));
-        fixture
-            .write_pair(&pair.0, &pair.1)
-            .expect("failed to write the slow pair");
-        pair
-    })
+    PAIR.get_or_init(|| support::panning_pair(&scratch(), "pod_slow_320x180", 320, 180, 120))
 }
 
 /// Puts the slow pair into the bucket under `prefix`; returns the two keys.

@@ -265,15 +265,27 @@ pub const SLOW_FEATURE: &str = "ciede";
 
 /// A pair large enough that scoring it on one thread takes seconds (with [`SLOW_FEATURE`]).
 pub fn slow_pair(dir: &Path) -> (PathBuf, PathBuf) {
+    panning_pair(dir, "slow_640x360", 640, 360, 240)
+}
+
+/// The blurred panning fixture at another size and length, written into `dir` as
+/// `NAME_ref.y4m` and `NAME_dist.y4m`.
+pub fn panning_pair(
+    dir: &Path,
+    name: &'static str,
+    width: usize,
+    height: usize,
+    frames: usize,
+) -> (PathBuf, PathBuf) {
     let mut fixture = vmafx_fixtures::fixtures()
         .into_iter()
         .find(|f| f.name == "pan_420_8bit_blur")
         .expect("fixture");
-    fixture.name = "slow_640x360";
+    fixture.name = name;
     fixture.spec = ClipSpec {
-        width: 640,
-        height: 360,
-        frames: 240,
+        width,
+        height,
+        frames,
         ..fixture.spec
     };
     write_pair(dir, &fixture)
