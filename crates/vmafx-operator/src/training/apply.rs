@@ -1,4 +1,5 @@
-//! The training reconciler's I/O: polling the trainer, the status write and events.
+//! The training reconciler's I/O: server-side apply of the trainer, polling it, the status write
+//! and events.
 
 #[allow(unused_imports)]
 use super::*;
@@ -69,4 +70,28 @@ pub(super) async fn publish(
 ) {
     ctx.publish(run, type_ == EventType::Warning, reason, &note)
         .await;
+}
+
+pub(super) async fn apply<K>(ctx: &Context, ns: &str, object: &K) -> Result<(), TrainingError>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    api.patch(
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(object),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|source| TrainingError::Apply {
+        kind: K::kind(&()).into_owned(),
+        name,
+        source,
+    })
 }
