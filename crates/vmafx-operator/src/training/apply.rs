@@ -80,18 +80,11 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
-    let name = object.meta().name.clone().unwrap_or_default();
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
-    api.patch(
-        &name,
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(object),
-    )
-    .await
-    .map(|_| ())
-    .map_err(|source| TrainingError::Apply {
-        kind: K::kind(&()).into_owned(),
-        name,
-        source,
-    })
+    runner::apply_owned(ctx, ns, object)
+        .await
+        .map_err(|f| TrainingError::Apply {
+            kind: f.kind,
+            name: f.name,
+            source: f.source,
+        })
 }

@@ -75,10 +75,12 @@ pub(crate) fn object_labels(run: &VmafxModelTraining) -> BTreeMap<String, String
 }
 
 fn owned_meta(run: &VmafxModelTraining) -> Result<ObjectMeta, TrainingError> {
-    let owner = run
+    let mut owner = run
         .controller_owner_ref(&())
         .filter(|o| !o.uid.is_empty())
         .ok_or_else(|| TrainingError::NoOwnerReference(runner::object_key(run)))?;
+    // A foreground deletion of the run waits until its trainer is gone.
+    owner.block_owner_deletion = Some(true);
     Ok(ObjectMeta {
         name: Some(trainer_name(run)),
         namespace: run.namespace(),
