@@ -57,20 +57,3 @@ pub(super) async fn publish(
     ctx.publish(node, type_ == EventType::Warning, reason, &note)
         .await;
 }
-
-pub(super) async fn apply<K>(ctx: &Context, ns: &str, object: &K) -> Result<(), NodeError>
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::Serialize
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    runner::apply_owned(ctx, ns, object)
-        .await
-        .map_err(|f| NodeError::Apply {
-            kind: f.kind,
-            name: f.name,
-            source: f.source,
-        })
-}

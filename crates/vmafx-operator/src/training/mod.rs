@@ -108,10 +108,21 @@ pub mod build;
 pub mod status;
 pub mod validate;
 
-use apply::{apply, poll, publish, write_status};
+use crate::runner::apply_owned as apply;
+use apply::{poll, publish, write_status};
 pub use build::*;
 pub use status::*;
 pub use validate::*;
+
+impl From<runner::ApplyFailure> for TrainingError {
+    fn from(f: runner::ApplyFailure) -> Self {
+        TrainingError::Apply {
+            kind: f.kind,
+            name: f.name,
+            source: f.source,
+        }
+    }
+}
 
 /// Runs the reconciler until `shutdown` fires.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {

@@ -377,7 +377,6 @@ fn training_fields_and_image_are_checked() {
     let policy = AdmissionPolicy {
         allowed_images: vec!["registry.local/".to_owned()],
         job_image: "registry.local/vmafx:1".to_owned(),
-        ..AdmissionPolicy::default()
     };
     let full = json!({
         "baseModel": "vmaf_v0.6.1",
