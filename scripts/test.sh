@@ -5,6 +5,10 @@
 # suite, the operator's and the container image's included, then the end-to-end suite (test/e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each phase's start, in seconds since this script began, so that a CI log shows where time goes
+# (cold tool cache, cold cargo target) without a profiler.
+test_start=$(date +%s)
+phase() { echo "== [$(($(date +%s) - test_start))s] $*"; }
 
 # Some CI sandboxes provide /dev/null as a plain file. Whatever a probe writes there is then read
 # back by the next process handed /dev/null as stdin, and cargo hands it to rustc's target probe,
@@ -55,21 +59,21 @@ command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo is required (https://
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 reset_dev_null
-echo "== cargo fmt"
+phase "cargo fmt"
 cargo fmt --all --check
 reset_dev_null
-echo "== cargo clippy"
+phase "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The operator tests run against a real etcd + kube-apiserver: build those first (cached).
 reset_dev_null
-echo "== kubernetes control plane tools"
+phase "kubernetes control plane tools"
 test/k8s/ci.sh --build-only
 reset_dev_null
-echo "== cargo test"
+phase "cargo test"
 cargo test --workspace --locked
 # The end-to-end suite: a real node (kubelet, containerd) under the test control plane, the chart
 # and the vmafx image built above, kuttl cases (docs/TESTING.md, "End-to-end suite").
 reset_dev_null
-echo "== e2e (test/e2e/run.sh)"
+phase "e2e (test/e2e/run.sh)"
 test/e2e/run.sh
-echo "test.sh: all tests passed"
+echo "test.sh: all tests passed in $(($(date +%s) - test_start))s"

@@ -42,6 +42,9 @@ e2e_images() {
     mkdir -p "$E2E_WORK/s3-rootfs/data/e2e"
     cp "$s3s_dir/bin/s3s-fs" "$E2E_WORK/s3-rootfs/s3s-fs"
     cp "$E2E_HERE/fixtures/tiny-ref.y4m" "$E2E_HERE/fixtures/tiny-dist.y4m" "$E2E_WORK/s3-rootfs/data/e2e/"
+    # Writable by the server (it runs as 65532): the operator suite uploads clips, and pod-mode
+    # jobs write their per-frame results here.
+    chmod -R a+rwX "$E2E_WORK/s3-rootfs/data"
     "$testenv" pack-image "$E2E_WORK/s3-rootfs" vmafx.local/e2e-s3:1 '["/s3s-fs"]' 65532:65532 "$E2E_WORK/e2e-s3.tar"
 }
 
@@ -90,7 +93,7 @@ e2e_collect() {
 # holding a PENDING file is listed, not run. Prints `e2e: N passed, M failed`; fails if M > 0.
 e2e_cases() {
     local cases=("$@") c passed=0 failed=0 failed_names=() pending=() case_start
-    export E2E_DIR=$E2E_HERE E2E_NODE_NAME VMAFX_BIN
+    export E2E_DIR=$E2E_HERE E2E_ROOT E2E_NODE_NAME VMAFX_BIN
     if [[ ${#cases[@]} == 0 ]]; then
         for c in "$E2E_HERE"/cases/*/; do cases+=("$(basename "$c")"); done
     fi

@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Component, Path, PathBuf};
 
-use crate::model::{ModelSource, ModelSpec};
+use crate::model::{ModelSource, ModelSpec, OciReference};
 use crate::uri::JobUri;
 
 /// Default bound on a model file: the built-in models are about 100 KiB and the largest libvmaf
@@ -25,6 +25,9 @@ const LOCAL_NAMES: [&str; 4] = [
     "instance-data",
 ];
 
+/// The `model_registries` entry that allows every registry.
+pub const ANY_REGISTRY: &str = "*";
+
 /// Which inputs a job may name.
 ///
 /// [`InputPolicy::default`] is the controller's and node's default: no `file://` at all, no
@@ -40,6 +43,9 @@ pub struct InputPolicy {
     pub allow_private_networks: bool,
     /// `path=` models must lie under one of these folders; none refuses every `path=` model.
     pub model_dirs: Vec<PathBuf>,
+    /// Registries (`HOST[:PORT]`, as written in `oci://`) that `oci://` models may come from;
+    /// `*` allows any; none refuses every `oci://` model.
+    pub model_registries: Vec<String>,
     /// The largest model file read.
     pub max_model_bytes: u64,
     /// The largest input read or downloaded.
@@ -52,6 +58,7 @@ impl Default for InputPolicy {
             allow_file_roots: Vec::new(),
             allow_private_networks: false,
             model_dirs: Vec::new(),
+            model_registries: Vec::new(),
             max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
             max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
         }
@@ -65,6 +72,7 @@ impl InputPolicy {
             allow_file_roots: vec![PathBuf::from("/")],
             allow_private_networks: true,
             model_dirs: vec![PathBuf::from("/")],
+            model_registries: vec![ANY_REGISTRY.to_owned()],
             max_model_bytes: u64::MAX,
             max_input_bytes: u64::MAX,
         }
@@ -125,14 +133,7 @@ impl InputPolicy {
     pub fn check_model(&self, spec: &ModelSpec) -> Result<(), String> {
         let path = match &spec.source {
             ModelSource::BuiltIn(_) => return Ok(()),
-            // Nodes do not pull artifacts yet: a job naming one would fail on every node.
-            ModelSource::Oci(_) => {
-                return Err(
-                    "oci:// models are not pulled by nodes yet; pull the model with \
-                            `vmafx model pull` into a --model-dir folder and give path="
-                        .into(),
-                )
-            }
+            ModelSource::Oci(reference) => return self.check_model_registry(reference),
             ModelSource::Path(path) => path,
         };
         if self.model_dirs.is_empty() {
@@ -144,6 +145,25 @@ impl InputPolicy {
                 Err("the model file is not under an allowed model folder (see --model-dir)".into())
             }
             None => Err("a path= model must be absolute and must not contain '..'".into()),
+        }
+    }
+
+    /// An `oci://` model's registry: one of the model registries (compared without case).
+    pub fn check_model_registry(&self, reference: &OciReference) -> Result<(), String> {
+        if self.model_registries.is_empty() {
+            return Err("oci:// models are not allowed here (see --model-registry)".into());
+        }
+        let allowed = self
+            .model_registries
+            .iter()
+            .any(|r| r == ANY_REGISTRY || r.eq_ignore_ascii_case(&reference.registry));
+        if allowed {
+            Ok(())
+        } else {
+            Err(format!(
+                "the registry {} is not an allowed model registry (see --model-registry)",
+                reference.registry
+            ))
         }
     }
 
@@ -318,10 +338,23 @@ mod tests {
         assert!(p.check_model(&spec("path=/models/a.json")).is_ok());
         assert!(p.check_model(&spec("path=/models/../dev/zero")).is_err());
         assert!(p.check_model(&spec("path=models/a.json")).is_err());
-        // Jobs may not name OCI models until nodes pull them.
+        // oci:// models only from the listed registries.
         let err = p
             .check_model(&spec("oci://127.0.0.1:5000/m:v1"))
             .unwrap_err();
-        assert!(err.contains("vmafx model pull"), "{err}");
+        assert!(err.contains("--model-registry"), "{err}");
+        let p = InputPolicy {
+            model_registries: vec!["Registry.Example:5000".into()],
+            ..InputPolicy::default()
+        };
+        assert!(p
+            .check_model(&spec("oci://registry.example:5000/m:v1"))
+            .is_ok());
+        let err = p
+            .check_model(&spec("oci://registry.example/m:v1"))
+            .unwrap_err();
+        assert!(err.contains("registry.example is not an allowed"), "{err}");
+        let any = InputPolicy::permissive();
+        assert!(any.check_model(&spec("oci://anywhere.example/m@sha256:0000000000000000000000000000000000000000000000000000000000000000")).is_ok());
     }
 }

@@ -28,6 +28,11 @@ pub struct FetchConfig {
     /// http(s) authorities (`host:port`) exempt from the private-network rule, such as an
     /// in-cluster media server; a redirect elsewhere is still checked.
     pub trusted_hosts: Vec<String>,
+    /// How OCI registries are reached for `oci://` models (the policy says which).
+    pub registry: crate::oci::RegistryOptions,
+    /// Where pulled models are kept, one file per manifest digest (default:
+    /// [`crate::oci::default_cache_dir`]).
+    pub model_cache: Option<PathBuf>,
 }
 
 /// S3 settings. Without an access key the provider's default chain (profile, web identity,
@@ -144,6 +149,8 @@ impl FetchConfig {
             policy: vmafx_contract::InputPolicy::default(),
             static_hosts: Vec::new(),
             trusted_hosts: Vec::new(),
+            registry: crate::oci::RegistryOptions::default(),
+            model_cache: None,
         }
     }
 }

@@ -294,6 +294,38 @@ impl Fetcher {
         Ok(path)
     }
 
+    /// The local file of the model `reference` names: checked against the policy's model
+    /// registries, then pulled (by tag or digest) into the model cache once per manifest digest.
+    /// A tag is resolved on every call, so a moved tag is followed; a digest already cached is
+    /// not fetched again.
+    pub fn model_file(
+        &self,
+        reference: &vmafx_contract::OciReference,
+    ) -> Result<PathBuf, crate::oci::OciError> {
+        self.config
+            .policy
+            .check_model_registry(reference)
+            .map_err(|reason| crate::oci::OciError::Refused {
+                reference: reference.to_string(),
+                reason,
+            })?;
+        let cache = match &self.config.model_cache {
+            Some(dir) => dir.clone(),
+            None => {
+                crate::oci::default_cache_dir().ok_or_else(|| crate::oci::OciError::Refused {
+                    reference: reference.to_string(),
+                    reason: "no model cache: set one (--model-cache), XDG_CACHE_HOME or HOME"
+                        .to_owned(),
+                })?
+            }
+        };
+        self.runtime.handle().block_on(crate::oci::cached_model(
+            reference,
+            &self.config.registry,
+            &cache,
+        ))
+    }
+
     /// Writes `bytes` to `uri` (a result file): a local file under an allowed file root
     /// (written to a temporary file and renamed, so a reader never sees half of it), an object in
     /// S3, Google Cloud Storage or Azure, or a file on an rclone remote. http(s) is read-only.

@@ -97,8 +97,9 @@ fn request_for(
     threads: usize,
     simd: SimdLevel,
     control: &JobControl,
-    policy: &vmafx_fetch::InputPolicy,
+    fetcher: &Fetcher,
 ) -> Result<ScoreRequest, ExecuteError> {
+    let policy = &fetcher.config().policy;
     let mut request = ScoreRequest::new(reference, distorted);
     request.threads = threads;
     request.simd = simd;
@@ -111,10 +112,26 @@ fn request_for(
                 parse_model(m).map_err(|e| ExecuteError::Input(format!("models[{i}]: {e}")))?;
             // A path= model is read here, on the node: under --model-dir, a regular file,
             // within the size limit, and loaded from its canonical path.
-            if let ModelSource::Path(path) = &model.source {
-                let real = vmafx_fetch::check_model_file(policy, path)
-                    .map_err(|e| ExecuteError::Input(format!("models[{i}]: {e}")))?;
-                model.source = ModelSource::Path(real);
+            match &model.source {
+                ModelSource::Path(path) => {
+                    let real = vmafx_fetch::check_model_file(policy, path)
+                        .map_err(|e| ExecuteError::Input(format!("models[{i}]: {e}")))?;
+                    model.source = ModelSource::Path(real);
+                }
+                // Pulled from an allowed registry into the node's cache, once per digest; a
+                // registry that does not answer may answer on the next attempt.
+                ModelSource::Oci(reference) => {
+                    let path = fetcher.model_file(reference).map_err(|e| {
+                        let message = format!("models[{i}]: {e}");
+                        if e.is_transient() {
+                            ExecuteError::Transient(message)
+                        } else {
+                            ExecuteError::Input(message)
+                        }
+                    })?;
+                    model.source = ModelSource::Path(path);
+                }
+                ModelSource::BuiltIn(_) => {}
             }
             Ok(model)
         })
@@ -195,7 +212,7 @@ pub fn execute(
             threads,
             simd,
             control,
-            &fetcher.config().policy,
+            fetcher,
         )?;
         let outcome = vmafx_score::score(&request, &mut |p| {
             control.frames_done.store(p.frames_done, Ordering::Relaxed);

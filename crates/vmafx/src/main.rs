@@ -3,7 +3,6 @@
 
 mod cli;
 mod commands;
-mod oci;
 mod service_cli;
 
 use std::process::ExitCode;

@@ -139,6 +139,13 @@ pub struct NodeFlags {
     /// rclone config file for rclone:// and other remotes (default: rclone's own).
     #[arg(long, env = "VMAFX_RCLONE_CONFIG")]
     pub rclone_config: Option<PathBuf>,
+    /// Registry access for jobs' `oci://` models (the policy's `--model-registry` says which).
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Where jobs' `oci://` models are cached, one file per digest (default:
+    /// $XDG_CACHE_HOME/vmafx/models, else ~/.cache/vmafx/models).
+    #[arg(long = "model-cache", env = "VMAFX_MODEL_CACHE")]
+    pub model_cache: Option<PathBuf>,
     /// Seconds between heartbeats.
     #[arg(long, env = "VMAFX_HEARTBEAT_SECS", default_value_t = 10)]
     pub heartbeat_secs: u64,
@@ -182,6 +189,15 @@ pub struct PolicyFlags {
         value_delimiter = ','
     )]
     pub model_dirs: Vec<PathBuf>,
+    /// Registry (`HOST[:PORT]`, as in `oci://HOST[:PORT]/REPO:TAG`) that `oci://` models may
+    /// come from; repeat for several, `*` for any (default: none).
+    #[arg(
+        long = "model-registry",
+        value_name = "HOST",
+        env = "VMAFX_MODEL_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub model_registries: Vec<String>,
     /// The largest input read or downloaded, in bytes (default: 64 GiB).
     #[arg(long, value_name = "N", env = "VMAFX_MAX_INPUT_BYTES")]
     pub max_input_bytes: Option<u64>,
@@ -395,8 +411,8 @@ pub struct RegistryArgs {
 
 impl RegistryArgs {
     /// As the OCI module's options.
-    pub fn options(&self) -> crate::oci::RegistryOptions {
-        crate::oci::RegistryOptions {
+    pub fn options(&self) -> vmafx_fetch::oci::RegistryOptions {
+        vmafx_fetch::oci::RegistryOptions {
             insecure: self.insecure_registry,
             config: self.registry_config.clone(),
         }
@@ -484,6 +500,9 @@ pub struct TrainerArgs {
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Which inputs a sample posted by URI may name (as a job's: `--allow-file-root`, …).
+    #[command(flatten)]
+    pub policy: PolicyFlags,
     /// A controller to pull feedback samples from (its gRPC address).
     #[arg(long, env = "VMAFX_TRAINER_CONTROLLER")]
     pub controller: Option<String>,

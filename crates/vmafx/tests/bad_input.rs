@@ -366,3 +366,60 @@ fn uris_in_and_out_with_a_termination_message() {
     assert!(error.contains("vids://missing.y4m"), "{error}");
     assert!(result.get("models").is_none());
 }
+
+/// Whether `pid` has a handler for SIGTERM (bit 15 of the caught-signal mask in /proc).
+fn catches_sigterm(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (15 - 1)) != 0)
+}
+
+#[test]
+fn sigterm_stops_a_run_with_status_143_and_no_output() {
+    // A FIFO nobody writes to holds the run at its first read, as a slow input would. In a
+    // container vmafx is PID 1, which the kernel shields from signals it has no handler for,
+    // so the exit status (143, not death by signal) is what shows the handler acted.
+    let fifo = tmp("never-fed.y4m");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let dist = write("sigterm-dist.y4m", &y4m(64, 64, "420jpeg", 2));
+    let out_file = tmp("sigterm-out.json");
+    let _ = std::fs::remove_file(&out_file);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmafx"))
+        .arg("score")
+        .arg("-r")
+        .arg(&fifo)
+        .arg("-d")
+        .arg(&dist)
+        .args(["--json", "-q", "-o"])
+        .arg(&out_file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !catches_sigterm(child.id()) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("vmafx score ended before the signal: {status}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "vmafx score never installed a SIGTERM handler"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
+    assert!(!out_file.exists(), "an interrupted run left an output file");
+    let _ = std::fs::remove_file(&fifo);
+}

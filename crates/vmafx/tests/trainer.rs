@@ -350,15 +350,28 @@ fn feedback_trains_a_model_that_is_pushed_pulled_and_beats_the_base_model() {
     std::fs::create_dir_all(&registry_dir).unwrap();
     let registry = k8s::start_registry(&registry_dir);
     let registry_port: u16 = registry.host.rsplit(':').next().unwrap().parse().unwrap();
+    // Jobs may name models in this registry only; the node pulls them into its cache.
     let controller = start_controller(
         dir.path(),
         &dir.path().join("controller-data"),
         free_port(),
         free_port(),
-        &[],
+        &["--model-registry", &registry.host],
     );
     let grpc = controller.grpc.clone();
-    let _node = start_node(dir.path(), &grpc, "node-a", &[]);
+    let node_cache = dir.path().join("node-model-cache");
+    let _node = start_node(
+        dir.path(),
+        &grpc,
+        "node-a",
+        &[
+            "--model-registry",
+            &registry.host,
+            "--insecure-registry",
+            "--model-cache",
+            node_cache.to_str().unwrap(),
+        ],
+    );
     let port = free_port();
     let mut trainer = start_trainer(dir.path(), port, &registry.host, &grpc, "first");
     let status = trainer_status(port);
@@ -472,6 +485,43 @@ fn feedback_trains_a_model_that_is_pushed_pulled_and_beats_the_base_model() {
                 &["-m", &format!("path={}", pulled.display())],
             );
             assert_eq!(by_oci, by_path);
+            // A job naming the checkpoint by oci:// is scored by the node with the same model,
+            // pulled once into its cache under the manifest's digest.
+            let job = submit_and_wait_with(
+                &grpc,
+                reference.to_str().unwrap(),
+                distorted.to_str().unwrap(),
+                &["-m", &newest_ref],
+            );
+            assert_eq!(job["state"], "COMPLETED", "{job}");
+            let mean = job["summary"]["models"][0]["mean"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no pooled score in {job}"));
+            assert!(
+                (mean - by_path).abs() < 5e-7,
+                "job {mean}, vmafx score {by_path}"
+            );
+            let cached: Vec<_> = std::fs::read_dir(&node_cache)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(cached.len(), 1, "{cached:?}");
+            assert!(cached[0].starts_with("sha256-"), "{cached:?}");
+            // A registry the controller does not list is refused at submission.
+            let (code, _, err) = run_cli(&[
+                "job",
+                "submit",
+                "--controller",
+                &grpc,
+                "-r",
+                reference.to_str().unwrap(),
+                "-d",
+                distorted.to_str().unwrap(),
+                "-m",
+                "oci://registry.example/m:v1",
+            ]);
+            assert_ne!(code, 0);
+            assert!(err.contains("--model-registry"), "{err}");
         }
         trained.push(by_oci);
     }
@@ -564,5 +614,70 @@ fn feedback_trains_a_model_that_is_pushed_pulled_and_beats_the_base_model() {
         post(r#"{"id": "posted-1", "target": 70, "frames": [[0.9, 2.0, 0.5, 0.8, 0.9, 0.95]]}"#);
     assert_eq!(code, 201, "{text}");
     assert_eq!(trainer_status(port)["samples"], 61);
+
+    // A pair posted by URI: the trainer scores it with the base model (its feature values are
+    // the ones a job's per-frame document holds) and takes it as one sample.
+    let (reference, distorted) = clip(&clips, 200);
+    let body = serde_json::json!({
+        "id": "posted-uri",
+        "target": 55.0,
+        "reference": file_uri(&reference),
+        "distorted": file_uri(&distorted),
+    })
+    .to_string();
+    let (code, text) = post(&body);
+    assert_eq!(code, 201, "{text}");
+    assert_eq!(trainer_status(port)["samples"], 62);
+    let logged = std::fs::read_to_string(dir.path().join("trainer-data/samples.jsonl")).unwrap();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("\"posted-uri\""))
+        .expect("the URI sample is logged");
+    let logged: serde_json::Value = serde_json::from_str(line).unwrap();
+    let report = score_doc(dir.path(), &reference, &distorted, &[]);
+    let first = &report["frames"][0]["metrics"];
+    let want: Vec<f64> = [
+        "integer_adm2",
+        "integer_motion2",
+        "integer_vif_scale0",
+        "integer_vif_scale1",
+        "integer_vif_scale2",
+        "integer_vif_scale3",
+    ]
+    .iter()
+    .map(|k| first[*k].as_f64().unwrap())
+    .collect();
+    let got: Vec<f64> = serde_json::from_value(logged["sample"]["frames"][0].clone()).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            (g - w).abs() < 1e-6,
+            "features {got:?}, vmafx score {want:?}"
+        );
+    }
+    // Refused with one line and not taken: a file that does not exist, a file outside the
+    // allowed roots, both forms at once.
+    let missing = format!("{}/none.y4m", file_uri(&clips));
+    for (body, code_wanted, needle) in [
+        (
+            serde_json::json!({"target": 50, "reference": missing, "distorted": file_uri(&distorted)}),
+            400,
+            "none.y4m",
+        ),
+        (
+            serde_json::json!({"target": 50, "reference": "file:///etc/hostname", "distorted": file_uri(&distorted)}),
+            400,
+            "allow-file-root",
+        ),
+        (
+            serde_json::json!({"target": 50, "frames": [[0.9, 2.0, 0.5, 0.8, 0.9, 0.95]], "reference": file_uri(&reference), "distorted": file_uri(&distorted)}),
+            400,
+            "not both",
+        ),
+    ] {
+        let (code, text) = post(&body.to_string());
+        assert_eq!(code, code_wanted, "{body}: {text}");
+        assert!(text.contains(needle), "{body}: {text}");
+    }
+    assert_eq!(trainer_status(port)["samples"], 62);
     trainer.kill9();
 }

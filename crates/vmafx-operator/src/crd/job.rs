@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Toleration;
+use k8s_openapi::api::core::v1::{ResourceRequirements, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -90,6 +90,10 @@ pub struct VmafxJobSpec {
     /// endpoints (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`, `RCLONE_CONFIG_<REMOTE>_TYPE`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_secret: Option<String>,
+    /// `pod` mode: the scoring container's CPU and memory requests and limits. The GPU of
+    /// `spec.backend` is added to the limits unless they name it already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
 }
 
 /// Where a `VmafxJob` runs.
@@ -130,6 +134,7 @@ impl VmafxJobSpec {
             tolerations: Vec::new(),
             image_pull_secret: None,
             storage_secret: None,
+            resources: None,
         }
     }
 

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use k8s_openapi::api::core::v1::ResourceRequirements;
+
 use crate::crd::{Execution, VmafxJobSpec, VmafxModelTrainingSpec, VmafxNodeSpec};
 
 /// One rule a spec breaks, naming the field the way `kubectl` users write it.
@@ -89,6 +91,7 @@ pub fn validate_job(spec: &VmafxJobSpec) -> Vec<FieldError> {
                 ("spec.tolerations", !spec.tolerations.is_empty()),
                 ("spec.imagePullSecret", spec.image_pull_secret.is_some()),
                 ("spec.storageSecret", spec.storage_secret.is_some()),
+                ("spec.resources", spec.resources.is_some()),
             ];
             for (field, set) in pod_only {
                 if set {
@@ -146,6 +149,9 @@ fn validate_pod_fields(spec: &VmafxJobSpec) -> Vec<FieldError> {
             }
         }
     }
+    if let Some(resources) = &spec.resources {
+        errors.extend(validate_resources(resources));
+    }
     if spec.backend == "vulkan" {
         errors.push(FieldError {
             field: "spec.backend",
@@ -153,6 +159,80 @@ fn validate_pod_fields(spec: &VmafxJobSpec) -> Vec<FieldError> {
         });
     }
     errors
+}
+
+/// The most resource names `spec.resources` may list in its requests or its limits.
+const MAX_RESOURCE_NAMES: usize = 16;
+
+/// `spec.resources`: quantities Kubernetes will accept, checked here so that a typo is refused
+/// when the job is created rather than when its batch Job is. Dynamic resource claims need a
+/// claim on the Pod, which a job cannot name, so they are refused.
+fn validate_resources(resources: &ResourceRequirements) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if resources.claims.as_ref().is_some_and(|c| !c.is_empty()) {
+        errors.push(FieldError {
+            field: "spec.resources.claims",
+            message: "resource claims are not supported; ask for devices by limits".to_owned(),
+        });
+    }
+    for (field, list) in [
+        ("spec.resources.requests", &resources.requests),
+        ("spec.resources.limits", &resources.limits),
+    ] {
+        let Some(list) = list else { continue };
+        if list.len() > MAX_RESOURCE_NAMES {
+            errors.push(FieldError {
+                field,
+                message: format!("{} names, at most {MAX_RESOURCE_NAMES}", list.len()),
+            });
+            continue;
+        }
+        for (name, quantity) in list {
+            if !is_quantity(&quantity.0) {
+                errors.push(FieldError {
+                    field,
+                    message: format!(
+                        "{name}: {:?} is not a quantity (e.g. 500m, 2, 4Gi)",
+                        quantity.0
+                    ),
+                });
+            } else if quantity.0.starts_with('-') {
+                errors.push(FieldError {
+                    field,
+                    message: format!("{name}: {:?} is negative", quantity.0),
+                });
+            }
+        }
+    }
+    errors
+}
+
+/// Whether `text` is a Kubernetes quantity: a decimal number and an optional binary (`Ki`…`Ei`),
+/// decimal (`n`, `u`, `m`, `k`, `M`…`E`) or exponent (`e3`) suffix.
+fn is_quantity(text: &str) -> bool {
+    const MAX_QUANTITY: usize = 64;
+    if text.is_empty() || text.len() > MAX_QUANTITY {
+        return false;
+    }
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let number_end = unsigned
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(unsigned.len());
+    let (number, suffix) = unsigned.split_at(number_end);
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    if digits == 0 || number.matches('.').count() > 1 {
+        return false;
+    }
+    match suffix {
+        "" | "n" | "u" | "m" | "k" | "M" | "G" | "T" | "P" | "E" => true,
+        "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" => true,
+        exponent => exponent
+            .strip_prefix(['e', 'E'])
+            .map(|e| e.strip_prefix(['+', '-']).unwrap_or(e))
+            .is_some_and(|e| {
+                !e.is_empty() && e.len() <= 3 && e.chars().all(|c| c.is_ascii_digit())
+            }),
+    }
 }
 
 /// Checks a `VmafxJob` spec against the operator's policy: an `execution: pod` job's image
@@ -474,6 +554,53 @@ mod tests {
             assert_eq!(errors[0].field, field);
             assert!(errors[0].message.contains(words), "{}", errors[0].message);
         }
+    }
+
+    #[test]
+    fn pod_resources_must_be_quantities() {
+        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+        for good in [
+            "1",
+            "500m",
+            "2Gi",
+            "1.5",
+            "0.5G",
+            "1e3",
+            "128974848",
+            "+1k",
+            ".5",
+        ] {
+            assert!(is_quantity(good), "{good}");
+        }
+        for bad in [
+            "", "m", "1.2.3", "abc", "1 Gi", "1gi", "1e", "1e1234", "--1", "1ki",
+        ] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+        let mut spec = pod_job();
+        let mut resources = ResourceRequirements {
+            limits: Some([("cpu".to_owned(), Quantity("two".into()))].into()),
+            requests: Some([("memory".to_owned(), Quantity("-1Gi".into()))].into()),
+            ..Default::default()
+        };
+        spec.resources = Some(resources.clone());
+        let errors = validate_job(&spec);
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["spec.resources.requests", "spec.resources.limits"]);
+        assert!(
+            errors[0].message.contains("negative"),
+            "{}",
+            errors[0].message
+        );
+        assert!(
+            errors[1].message.contains("cpu: \"two\""),
+            "{}",
+            errors[1].message
+        );
+        resources.limits = Some([("cpu".to_owned(), Quantity("250m".into()))].into());
+        resources.requests = None;
+        spec.resources = Some(resources);
+        assert!(validate_job(&spec).is_empty());
     }
 
     #[test]

@@ -50,6 +50,11 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
         threads_per_job: 0,
         scratch_dir: Some(dir.join("scratch")),
         rclone_config: None,
+        registry: crate::cli::RegistryArgs {
+            insecure_registry: false,
+            registry_config: None,
+        },
+        model_cache: None,
         heartbeat_secs: 10,
         token_file: None,
         ca_cert: None,

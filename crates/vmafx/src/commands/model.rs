@@ -1,6 +1,6 @@
 //! `vmafx model pull|push`, and resolving `-m oci://…` models to cached files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -8,18 +8,7 @@ use vmafx_contract::{ModelSource, ModelSpec, OciReference};
 
 use super::service::runtime;
 use crate::cli::{ModelArgs, ModelCommand, ModelPullArgs, ModelPushArgs, RegistryArgs};
-use crate::oci;
-
-/// The default model cache: `$XDG_CACHE_HOME/vmafx/models`, else `~/.cache/vmafx/models`.
-fn default_cache() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("vmafx/models"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|d| !d.is_empty())
-        .context("no model cache: set --model-cache, XDG_CACHE_HOME or HOME")?;
-    Ok(PathBuf::from(home).join(".cache/vmafx/models"))
-}
+use vmafx_fetch::oci;
 
 /// Replaces each `oci://…` model by the file it was pulled into (once per digest).
 pub fn resolve_oci_models(
@@ -35,7 +24,8 @@ pub fn resolve_oci_models(
     }
     let cache = match cache {
         Some(dir) => dir.to_owned(),
-        None => default_cache()?,
+        None => oci::default_cache_dir()
+            .context("no model cache: set --model-cache, XDG_CACHE_HOME or HOME")?,
     };
     let options = registry.options();
     runtime()?.block_on(async {

@@ -201,6 +201,7 @@ pub fn is_transient(err: &anyhow::Error) -> bool {
 /// Runs `vmafx score`; with `--termination-message`, the result or the error also goes there.
 pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     let message_file = args.termination_message.clone();
+    exit_on_sigterm();
     let outcome = score_and_write(args);
     if let Some(path) = message_file {
         let result = match &outcome {
@@ -215,6 +216,46 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
         }
     }
     outcome.map(|_| ExitCode::SUCCESS)
+}
+
+/// The exit status of a run stopped by SIGTERM, as a shell reports it (128 + 15).
+const EXIT_TERMINATED: i32 = 143;
+
+/// Ends the process with status 143 on SIGTERM. In a container `vmafx score` is PID 1, and the
+/// kernel drops a signal that PID 1 has no handler for: without one, deleting or evicting the
+/// job's Pod would wait out the whole grace period. Nothing is left half-written: outputs are
+/// written only once scoring is done, and each write replaces the file whole.
+fn exit_on_sigterm() {
+    let watcher = std::thread::Builder::new()
+        .name("sigterm".to_owned())
+        .spawn(|| {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    tracing::warn!("SIGTERM will not stop this run: {error}");
+                    return;
+                }
+            };
+            let received = runtime.block_on(async {
+                let mut terminate =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                terminate.recv().await;
+                Ok::<_, std::io::Error>(())
+            });
+            match received {
+                Ok(()) => {
+                    eprintln!("vmafx: stopped by SIGTERM");
+                    std::process::exit(EXIT_TERMINATED);
+                }
+                Err(error) => tracing::warn!("SIGTERM will not stop this run: {error}"),
+            }
+        });
+    if let Err(error) = watcher {
+        tracing::warn!("SIGTERM will not stop this run: {error}");
+    }
 }
 
 /// Scores and writes the output; the pooled result, unless only the version was asked for.

@@ -66,6 +66,7 @@ pub fn input_policy(flags: &PolicyFlags, default_roots: Vec<PathBuf>) -> InputPo
         },
         allow_private_networks: flags.allow_private_networks,
         model_dirs: flags.model_dirs.clone(),
+        model_registries: flags.model_registries.clone(),
         max_model_bytes: flags.max_model_bytes.unwrap_or(defaults.max_model_bytes),
         max_input_bytes: flags.max_input_bytes.unwrap_or(defaults.max_input_bytes),
     }
@@ -144,6 +145,8 @@ pub fn node_config(
     if let Some(path) = &flags.rclone_config {
         config.fetch.rclone.config_path = Some(path.clone());
     }
+    config.fetch.registry = flags.registry.options();
+    config.fetch.model_cache = flags.model_cache.clone();
     config.heartbeat_interval = Duration::from_secs(flags.heartbeat_secs.max(1));
     config.simd = vmafx_engine::cpu::SimdRequest {
         level: flags.simd,

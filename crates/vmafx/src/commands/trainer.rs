@@ -33,7 +33,7 @@ use vmafx_trainer::{Checkpoint, Sample, TrainableModel, Trainer, TrainerConfig};
 
 use super::service::{runtime, shutdown_on_signal};
 use crate::cli::TrainerArgs;
-use crate::oci::{self, ModelAnnotations, RegistryOptions};
+use vmafx_fetch::oci::{self, ModelAnnotations, RegistryOptions};
 
 /// The largest sample body accepted (64 frames of a few features fit in a few KiB).
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -363,6 +363,7 @@ fn checkpoint_view(run: &str, c: &Checkpoint) -> serde_json::Value {
 #[derive(Clone)]
 struct HttpState {
     shared: Arc<Shared>,
+    scorer: Arc<PairScorer>,
     run: String,
     loopback_only: bool,
 }
@@ -422,7 +423,8 @@ async fn metrics(
         .into_response()
 }
 
-/// The body of `POST /api/v1/samples`: per-frame features in the base model's feature order.
+/// The body of `POST /api/v1/samples`: per-frame features in the base model's feature order,
+/// or a reference and a distorted URI the trainer scores itself.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SampleBody {
@@ -430,7 +432,83 @@ struct SampleBody {
     #[serde(default)]
     id: Option<String>,
     target: f64,
-    frames: Vec<Vec<f64>>,
+    #[serde(default)]
+    frames: Option<Vec<Vec<f64>>>,
+    #[serde(default)]
+    reference: Option<String>,
+    #[serde(default)]
+    distorted: Option<String>,
+}
+
+/// Turns posted pairs into samples: the node's job runner scores them with the base model,
+/// under the trainer's input policy, one pair at a time (each takes a core for a while).
+struct PairScorer {
+    fetcher: vmafx_fetch::Fetcher,
+    /// The base model in `-m` syntax.
+    model: String,
+    /// Feature names of the base model, in its order.
+    inputs: Vec<String>,
+    /// Downloads live here while a pair is scored.
+    scratch: PathBuf,
+    simd: vmafx_engine::cpu::SimdLevel,
+    one_at_a_time: tokio::sync::Semaphore,
+    pairs: std::sync::atomic::AtomicU64,
+}
+
+impl PairScorer {
+    /// The per-frame features of the pair, or the status and one line to answer with.
+    async fn frames(
+        self: &Arc<Self>,
+        reference: String,
+        distorted: String,
+    ) -> Result<Vec<Vec<f64>>, (StatusCode, String)> {
+        let models = [self.model.clone()];
+        let draft = vmafx_contract::JobDraft {
+            reference: &reference,
+            distorted: &distorted,
+            models: &models,
+            features: &[],
+            backend: "",
+            priority: 0,
+            max_attempts: 0,
+        };
+        vmafx_contract::validate_job(&draft, &self.fetcher.config().policy)
+            .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+        let _turn = self.one_at_a_time.acquire().await.map_err(|_| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the trainer is stopping".to_owned(),
+            )
+        })?;
+        let scorer = Arc::clone(self);
+        let executed = tokio::task::spawn_blocking(move || {
+            let n = scorer
+                .pairs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let spec = v1::JobSpec {
+                reference,
+                distorted,
+                models: vec![scorer.model.clone()],
+                ..Default::default()
+            };
+            vmafx_node::execute(
+                &spec,
+                &scorer.fetcher,
+                &scorer.scratch.join(format!("pair-{n}")),
+                0,
+                scorer.simd,
+                &vmafx_node::JobControl::default(),
+            )
+        })
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| match e {
+            vmafx_node::ExecuteError::Input(message) => (StatusCode::BAD_REQUEST, message),
+            other => (StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+        })?;
+        frame_features(&executed.frames_json, &self.inputs)
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
+    }
 }
 
 async fn post_sample(
@@ -453,16 +531,31 @@ async fn post_sample(
             return refuse(code, format!("request body: {}", e.body_text()));
         }
     };
+    let frames = match (body.frames, body.reference, body.distorted) {
+        (Some(frames), None, None) => frames,
+        (None, Some(reference), Some(distorted)) => {
+            match state.scorer.frames(reference, distorted).await {
+                Ok(frames) => frames,
+                Err((code, message)) => return refuse(code, message),
+            }
+        }
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "frames: give frames, or reference and distorted (URIs), not both",
+            )
+        }
+    };
     let id = body
         .id
-        .unwrap_or_else(|| oci::sha256(format!("{}:{:?}", body.target, body.frames).as_bytes()));
+        .unwrap_or_else(|| oci::sha256(format!("{}:{frames:?}", body.target).as_bytes()));
     if id.is_empty() || id.len() > 256 {
         return refuse(StatusCode::BAD_REQUEST, "id: 1 to 256 bytes");
     }
     let sample = Sample {
         id,
         target: body.target,
-        frames: body.frames,
+        frames,
     };
     match ingest(&state.shared, sample).await {
         Ok(ingested) => (
@@ -526,8 +619,20 @@ fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
+/// What the trainer knows of its base model.
+struct BaseModel {
+    /// The model JSON.
+    text: String,
+    /// Feature names of its inputs, as the per-frame document writes them, in its order.
+    inputs: Vec<String>,
+    /// The model in `-m` syntax, for scoring posted pairs.
+    spec: String,
+    /// The folder of a model file, which scoring must be allowed to read.
+    folder: Option<PathBuf>,
+}
+
 /// The base model's JSON text and the feature collector names its inputs are read under.
-fn base_model(name: &str) -> anyhow::Result<(String, Vec<String>)> {
+fn base_model(name: &str) -> anyhow::Result<BaseModel> {
     let spec = if let Some(text) = vmafx_engine::model::built_in_json(name) {
         (
             text.to_owned(),
@@ -551,13 +656,28 @@ fn base_model(name: &str) -> anyhow::Result<(String, Vec<String>)> {
     };
     let model = vmafx_engine::model::Model::load(&spec.1)
         .with_context(|| format!("--base-model {name}"))?;
+    let (spec_arg, folder) = match &spec.1.source {
+        vmafx_contract::ModelSource::Path(path) => {
+            let real = path
+                .canonicalize()
+                .with_context(|| format!("--base-model {name}"))?;
+            let folder = real.parent().map(PathBuf::from);
+            (format!("path={}", real.display()), folder)
+        }
+        _ => (format!("version={name}"), None),
+    };
     let inputs = model
         .inputs()
         .iter()
         // The per-frame document names features as libvmaf's output does (`integer_adm2`).
         .map(|i| vmafx_engine::feature::name::alias(&i.collector_name).to_owned())
         .collect();
-    Ok((spec.0, inputs))
+    Ok(BaseModel {
+        text: spec.0,
+        inputs,
+        spec: spec_arg,
+        folder,
+    })
 }
 
 /// Runs `vmafx trainer`.
@@ -578,8 +698,9 @@ pub fn run(args: TrainerArgs) -> anyhow::Result<ExitCode> {
     if !selector.0.is_empty() && args.controller.is_none() {
         bail!("--node-selector needs --controller");
     }
-    let (text, inputs) = base_model(&args.base_model)?;
-    let model = TrainableModel::parse(&text)
+    let base = base_model(&args.base_model)?;
+    let inputs = base.inputs.clone();
+    let model = TrainableModel::parse(&base.text)
         .with_context(|| format!("--base-model {}", args.base_model))?;
     let run = match &args.run {
         Some(run) => run.clone(),
@@ -611,6 +732,7 @@ pub fn run(args: TrainerArgs) -> anyhow::Result<ExitCode> {
             args.listen
         );
     }
+    let scorer = Arc::new(pair_scorer(&args, &base)?);
     let cursor = feedback_cursor(&trainer);
     let shared = Arc::new(Shared {
         trainer: Mutex::new(trainer),
@@ -620,6 +742,7 @@ pub fn run(args: TrainerArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(serve(
         args,
         shared,
+        scorer,
         output,
         options,
         run,
@@ -630,10 +753,38 @@ pub fn run(args: TrainerArgs) -> anyhow::Result<ExitCode> {
     ))
 }
 
+/// The scorer of posted pairs: the input policy of the flags (the base model's folder
+/// allowed), object-store credentials from the environment, the machine's best kernels.
+fn pair_scorer(args: &TrainerArgs, base: &BaseModel) -> anyhow::Result<PairScorer> {
+    let mut policy = super::service::input_policy(&args.policy, Vec::new());
+    policy.model_dirs.extend(base.folder.clone());
+    let mut fetch = vmafx_fetch::FetchConfig::from_env();
+    fetch.policy = policy;
+    let fetcher = vmafx_fetch::Fetcher::new(fetch).context("failed to start the input fetcher")?;
+    let simd = vmafx_engine::cpu::SimdRequest {
+        level: None,
+        force_scalar: vmafx_engine::cpu::SimdRequest::force_scalar_value(
+            std::env::var("VMAFX_FORCE_SCALAR").ok().as_deref(),
+        ),
+        cpumask: None,
+    }
+    .resolve()?;
+    Ok(PairScorer {
+        fetcher,
+        model: base.spec.clone(),
+        inputs: base.inputs.clone(),
+        scratch: args.data_dir.join("scratch"),
+        simd,
+        one_at_a_time: tokio::sync::Semaphore::new(1),
+        pairs: std::sync::atomic::AtomicU64::new(0),
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn serve(
     args: TrainerArgs,
     shared: Arc<Shared>,
+    scorer: Arc<PairScorer>,
     output: OciReference,
     options: RegistryOptions,
     run: String,
@@ -650,6 +801,7 @@ async fn serve(
     tracing::info!(listen = %bound, run = %run, "trainer serving");
     let app = router(HttpState {
         shared: Arc::clone(&shared),
+        scorer,
         run: run.clone(),
         loopback_only,
     });

@@ -126,8 +126,15 @@ pub fn desired_batch_job(job: &VmafxJob, image: &str) -> Option<Job> {
         .filter(|o| !o.uid.is_empty())?;
     let spec = &job.spec;
     let attempts = spec.max_attempts.unwrap_or(DEFAULT_ATTEMPTS).max(1);
-    let limits = gpu_resource(&spec.backend)
-        .map(|resource| BTreeMap::from([(resource.to_owned(), Quantity("1".to_owned()))]));
+    let mut resources = spec.resources.clone().unwrap_or_default();
+    if let Some(gpu) = gpu_resource(&spec.backend) {
+        resources
+            .limits
+            .get_or_insert_with(BTreeMap::new)
+            .entry(gpu.to_owned())
+            .or_insert_with(|| Quantity("1".to_owned()));
+    }
+    let resources = (resources != ResourceRequirements::default()).then_some(resources);
     let container = Container {
         name: CONTAINER.to_owned(),
         image: Some(image.to_owned()),
@@ -155,10 +162,7 @@ pub fn desired_batch_job(job: &VmafxJob, image: &str) -> Option<Job> {
                 ..Default::default()
             }]
         }),
-        resources: limits.map(|limits| ResourceRequirements {
-            limits: Some(limits),
-            ..Default::default()
-        }),
+        resources,
         volume_mounts: Some(vec![VolumeMount {
             name: "scratch".to_owned(),
             mount_path: "/scratch".to_owned(),
@@ -316,6 +320,53 @@ mod tests {
         ] {
             assert_eq!(gpu_resource(backend), resource);
         }
+    }
+
+    #[test]
+    fn the_spec_resources_reach_the_container_with_the_gpu_added() {
+        let mut job = pod_job("sized");
+        let quantity = |q: &str| Quantity(q.to_owned());
+        job.spec.resources = Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([("cpu".into(), quantity("500m"))])),
+            limits: Some(BTreeMap::from([("memory".into(), quantity("2Gi"))])),
+            ..Default::default()
+        });
+        let pod_of = |job: &VmafxJob| {
+            desired_batch_job(job, "img")
+                .unwrap()
+                .spec
+                .unwrap()
+                .template
+                .spec
+                .unwrap()
+        };
+        let resources = pod_of(&job).containers[0].resources.clone().unwrap();
+        assert_eq!(resources, job.spec.resources.clone().unwrap());
+        job.spec.backend = "cuda".into();
+        let limits = pod_of(&job).containers[0]
+            .resources
+            .clone()
+            .unwrap()
+            .limits
+            .unwrap();
+        assert_eq!(limits["memory"], quantity("2Gi"));
+        assert_eq!(limits["nvidia.com/gpu"], quantity("1"));
+        // Two GPUs asked for stay two.
+        job.spec
+            .resources
+            .as_mut()
+            .unwrap()
+            .limits
+            .as_mut()
+            .unwrap()
+            .insert("nvidia.com/gpu".into(), quantity("2"));
+        let limits = pod_of(&job).containers[0]
+            .resources
+            .clone()
+            .unwrap()
+            .limits
+            .unwrap();
+        assert_eq!(limits["nvidia.com/gpu"], quantity("2"));
     }
 
     #[test]

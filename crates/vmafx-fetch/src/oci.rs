@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
 use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
@@ -33,6 +32,83 @@ pub const MAX_MODEL_BYTES: usize = 16 << 20;
 /// How long one registry request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Why a model could not be pushed or pulled. Each is one line naming the reference or file.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    /// The docker config file of `--registry-config` is unreadable or malformed.
+    #[error("--registry-config {}: {problem}", path.display())]
+    RegistryConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Plain HTTP was asked for a registry that is not on a loopback address.
+    #[error("--insecure-registry allows plain HTTP to loopback registries only, not {0}")]
+    InsecureRemote(String),
+    /// The registry did not answer, or refused the request.
+    #[error("failed to {action} {reference}: {detail}")]
+    Registry {
+        /// push, pull, tag, …
+        action: &'static str,
+        /// The reference.
+        reference: String,
+        /// The registry client's error.
+        detail: String,
+    },
+    /// What the registry served is not a usable vmafx model.
+    #[error("{reference}: {problem}")]
+    Artifact {
+        /// The reference.
+        reference: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The input policy does not allow models from this registry.
+    #[error("{reference}: {reason}")]
+    Refused {
+        /// The reference.
+        reference: String,
+        /// The policy's reason.
+        reason: String,
+    },
+    /// The model cache could not be written.
+    #[error("model cache {}: {source}", path.display())]
+    Cache {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl OciError {
+    /// Whether another attempt may succeed: the registry may answer next time; a bad
+    /// artifact, configuration or reference stays bad.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OciError::Registry { .. } | OciError::Cache { .. })
+    }
+}
+
+fn artifact(reference: &OciReference, problem: impl Into<String>) -> OciError {
+    OciError::Artifact {
+        reference: reference.to_string(),
+        problem: problem.into(),
+    }
+}
+
+fn registry_error(
+    action: &'static str,
+    reference: &OciReference,
+    error: impl std::fmt::Display,
+) -> OciError {
+    OciError::Registry {
+        action,
+        reference: reference.to_string(),
+        detail: error.to_string(),
+    }
+}
+
 /// How to reach registries.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryOptions {
@@ -51,6 +127,15 @@ pub struct ModelAnnotations {
     pub version: String,
     /// Samples trained on.
     pub samples: u64,
+}
+
+/// The model cache of a user who names none: `$XDG_CACHE_HOME/vmafx/models`, else
+/// `$HOME/.cache/vmafx/models`; `None` when neither variable is set.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let set = |name: &str| std::env::var_os(name).filter(|d| !d.is_empty());
+    set("XDG_CACHE_HOME")
+        .map(|dir| PathBuf::from(dir).join("vmafx/models"))
+        .or_else(|| set("HOME").map(|home| PathBuf::from(home).join(".cache/vmafx/models")))
 }
 
 /// `sha256:…` of `bytes`.
@@ -91,14 +176,17 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 
 /// The credentials a docker config file holds for `registry`; anonymous without a file or an
 /// entry.
-pub fn registry_auth(config: Option<&Path>, registry: &str) -> anyhow::Result<RegistryAuth> {
+pub fn registry_auth(config: Option<&Path>, registry: &str) -> Result<RegistryAuth, OciError> {
     let Some(path) = config else {
         return Ok(RegistryAuth::Anonymous);
     };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("--registry-config {}: cannot read", path.display()))?;
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("--registry-config {}: not JSON", path.display()))?;
+    let bad = |problem: String| OciError::RegistryConfig {
+        path: path.to_owned(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
     let entry = doc.get("auths").and_then(|a| {
         a.get(registry)
             .or_else(|| a.get(format!("https://{registry}")))
@@ -108,19 +196,16 @@ pub fn registry_auth(config: Option<&Path>, registry: &str) -> anyhow::Result<Re
         return Ok(RegistryAuth::Anonymous);
     };
     if let Some(auth) = entry.get("auth").and_then(|v| v.as_str()) {
+        let not_basic = || {
+            bad(format!(
+                "auths.{registry}.auth is not base64 of user:password"
+            ))
+        };
         let decoded = base64_decode(auth)
             .and_then(|bytes| String::from_utf8(bytes).ok())
-            .with_context(|| {
-                format!(
-                    "--registry-config {}: auths.{registry}.auth is not base64 of user:password",
-                    path.display()
-                )
-            })?;
+            .ok_or_else(not_basic)?;
         let Some((user, password)) = decoded.split_once(':') else {
-            bail!(
-                "--registry-config {}: auths.{registry}.auth is not base64 of user:password",
-                path.display()
-            );
+            return Err(not_basic());
         };
         return Ok(RegistryAuth::Basic(user.to_owned(), password.to_owned()));
     }
@@ -137,15 +222,12 @@ pub fn registry_auth(config: Option<&Path>, registry: &str) -> anyhow::Result<Re
 
 /// A client for `reference`'s registry: HTTPS, or plain HTTP for a loopback registry when
 /// `--insecure-registry` allows it.
-fn client(reference: &OciReference, options: &RegistryOptions) -> anyhow::Result<Client> {
+fn client(reference: &OciReference, options: &RegistryOptions) -> Result<Client, OciError> {
     // The process may not have chosen a TLS provider yet; the rest of vmafx uses ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let protocol = if options.insecure {
         if !reference.is_loopback() {
-            bail!(
-                "--insecure-registry allows plain HTTP to loopback registries only, not {}",
-                reference.registry
-            );
+            return Err(OciError::InsecureRemote(reference.registry.clone()));
         }
         ClientProtocol::HttpsExcept(vec![reference.registry.clone()])
     } else {
@@ -182,9 +264,9 @@ pub async fn push_model(
     model: &[u8],
     annotations: &ModelAnnotations,
     options: &RegistryOptions,
-) -> anyhow::Result<String> {
+) -> Result<String, OciError> {
     if !matches!(reference.target, OciTarget::Tag(_)) {
-        bail!("{reference}: push to a tag, not a digest");
+        return Err(artifact(reference, "push to a tag, not a digest"));
     }
     let client = client(reference, options)?;
     let auth = registry_auth(options.config.as_deref(), &reference.registry)?;
@@ -215,7 +297,7 @@ pub async fn push_model(
     client
         .push(&target, &layers, config, &auth, Some(manifest.clone()))
         .await
-        .with_context(|| format!("failed to push {reference}"))?;
+        .map_err(|e| registry_error("push", reference, e))?;
     for tag in extra_tags {
         let tagged = Reference::with_tag(
             reference.registry.clone(),
@@ -225,12 +307,12 @@ pub async fn push_model(
         client
             .push_manifest(&tagged, &manifest.clone().into())
             .await
-            .with_context(|| format!("failed to tag {reference} as {tag}"))?;
+            .map_err(|e| registry_error("tag", reference, format!("as {tag}: {e}")))?;
     }
     let digest = client
         .fetch_manifest_digest(&target, &auth)
         .await
-        .with_context(|| format!("failed to read back the digest of {reference}"))?;
+        .map_err(|e| registry_error("read back the digest of", reference, e))?;
     Ok(digest)
 }
 
@@ -248,28 +330,37 @@ pub struct PulledModel {
 pub async fn pull_model(
     reference: &OciReference,
     options: &RegistryOptions,
-) -> anyhow::Result<PulledModel> {
+) -> Result<PulledModel, OciError> {
     let client = client(reference, options)?;
     let auth = registry_auth(options.config.as_deref(), &reference.registry)?;
     let image = client
         .pull(&oci_reference(reference), &auth, vec![MODEL_MEDIA_TYPE])
         .await
-        .with_context(|| format!("failed to pull {reference}"))?;
+        .map_err(|e| registry_error("pull", reference, e))?;
     let [layer] = image.layers.as_slice() else {
-        bail!(
-            "{reference}: a model artifact has one layer, this one has {}",
-            image.layers.len()
-        );
+        return Err(artifact(
+            reference,
+            format!(
+                "a model artifact has one layer, this one has {}",
+                image.layers.len()
+            ),
+        ));
     };
     if layer.data.len() > MAX_MODEL_BYTES {
-        bail!(
-            "{reference}: the model is {} bytes, more than {MAX_MODEL_BYTES}",
-            layer.data.len()
-        );
+        return Err(artifact(
+            reference,
+            format!(
+                "the model is {} bytes, more than {MAX_MODEL_BYTES}",
+                layer.data.len()
+            ),
+        ));
     }
     let manifest = image.manifest.as_ref();
     if manifest.map(|m| m.config.media_type.as_str()) != Some(CONFIG_MEDIA_TYPE) {
-        bail!("{reference}: not a vmafx model artifact (config media type is not {CONFIG_MEDIA_TYPE})");
+        return Err(artifact(
+            reference,
+            format!("not a vmafx model artifact (config media type is not {CONFIG_MEDIA_TYPE})"),
+        ));
     }
     let declared = manifest
         .and_then(|m| m.annotations.as_ref())
@@ -277,16 +368,22 @@ pub async fn pull_model(
     let actual = sha256(&layer.data);
     if let Some(declared) = declared {
         if *declared != actual {
-            bail!("{reference}: the model's sha256 is {actual}, its annotation says {declared}");
+            return Err(artifact(
+                reference,
+                format!("the model's sha256 is {actual}, its annotation says {declared}"),
+            ));
         }
     }
     let digest = image
         .digest
         .clone()
-        .with_context(|| format!("{reference}: the registry gave no manifest digest"))?;
+        .ok_or_else(|| artifact(reference, "the registry gave no manifest digest"))?;
     if let OciTarget::Digest(wanted) = &reference.target {
         if *wanted != digest {
-            bail!("{reference}: the registry served manifest {digest}");
+            return Err(artifact(
+                reference,
+                format!("the registry served manifest {digest}"),
+            ));
         }
     }
     Ok(PulledModel {
@@ -301,7 +398,7 @@ pub async fn cached_model(
     reference: &OciReference,
     options: &RegistryOptions,
     cache: &Path,
-) -> anyhow::Result<PathBuf> {
+) -> Result<PathBuf, OciError> {
     if let OciTarget::Digest(digest) = &reference.target {
         let path = cache.join(format!("{}.json", digest.replace(':', "-")));
         if path.is_file() {
@@ -309,8 +406,10 @@ pub async fn cached_model(
         }
     }
     let pulled = pull_model(reference, options).await?;
-    std::fs::create_dir_all(cache)
-        .with_context(|| format!("failed to create the model cache {}", cache.display()))?;
+    std::fs::create_dir_all(cache).map_err(|source| OciError::Cache {
+        path: cache.to_owned(),
+        source,
+    })?;
     let path = cache.join(format!("{}.json", pulled.digest.replace(':', "-")));
     let temp = cache.join(format!(
         ".{}.tmp-{}",
@@ -319,7 +418,10 @@ pub async fn cached_model(
     ));
     std::fs::write(&temp, &pulled.json)
         .and_then(|()| std::fs::rename(&temp, &path))
-        .with_context(|| format!("failed to write {}", path.display()))?;
+        .map_err(|source| OciError::Cache {
+            path: path.clone(),
+            source,
+        })?;
     Ok(path)
 }
 
