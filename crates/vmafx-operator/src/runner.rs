@@ -115,3 +115,37 @@ pub fn object_key<K: Resource>(obj: &K) -> String {
         None => obj.name_any(),
     }
 }
+
+/// A failed server-side apply of an object a reconciler owns.
+#[derive(Debug)]
+pub struct ApplyFailure {
+    /// The object's kind.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The API server's answer.
+    pub source: kube::Error,
+}
+
+/// Server-side applies `object` in `ns` as the operator's field manager, taking over fields
+/// another manager set (the operator owns what it builds).
+pub async fn apply_owned<K>(ctx: &Context, ns: &str, object: &K) -> Result<(), ApplyFailure>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::Serialize
+        + DeserializeOwned
+        + Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    let params = kube::api::PatchParams::apply(crate::context::MANAGER).force();
+    api.patch(&name, &params, &kube::api::Patch::Apply(object))
+        .await
+        .map(|_| ())
+        .map_err(|source| ApplyFailure {
+            kind: K::kind(&()).into_owned(),
+            name,
+            source,
+        })
+}

@@ -3,7 +3,8 @@
 //! agree with what the operator builds, and the command lines it renders really run: a controller
 //! and two worker pools started exactly as their Pods would be score a job. Every Pod the chart
 //! renders, and the operator's own worker Pod, passes the real API server's PodSecurity admission
-//! at `restricted`; the NetworkPolicy and PodDisruptionBudgets render as the values say.
+//! at `restricted`; the NetworkPolicy and PodDisruptionBudgets render as the values say. Its
+//! `trainers` become VmafxModelTrainings the operator accepts, with their data claims.
 
 mod k8s;
 mod support;
@@ -628,7 +629,30 @@ async fn every_rendered_pod_passes_pod_security_restricted() {
                 .map(|(what, pod)| (format!("operator-built {what}"), pod)),
         );
     }
-    assert_eq!(pods.len(), 2 + 4 + 4, "{names:?}");
+    let run: vmafx_operator::crd::VmafxModelTraining = serde_json::from_value(serde_json::json!({
+        "apiVersion": "vmafx.dev/v1", "kind": "VmafxModelTraining",
+        "metadata": {"name": "op-trainer", "namespace": ns, "uid": "u"},
+        "spec": {
+            "baseModel": "vmaf_v0.6.1", "outputRegistry": "registry.example/models",
+            "dataSource": {"nodeSelector": {"vendor": "cpu"},
+                           "controllerTokenSecret": {"name": "viewer", "key": "token"}},
+            "tokenSecret": {"name": "callers", "key": "tokens"}, "registrySecret": "push",
+        }
+    }))
+    .unwrap();
+    let built = vmafx_operator::training::desired_deployment(
+        &run,
+        "ghcr.io/vmafx/vmafx:1",
+        "http://c:9090",
+    )
+    .expect("the operator builds a trainer Deployment");
+    let built: Value = serde_yaml::to_value(&built).expect("YAML");
+    pods.extend(
+        pods_of(&[built])
+            .into_iter()
+            .map(|(what, pod)| (format!("operator-built {what}"), pod)),
+    );
+    assert_eq!(pods.len(), 2 + 4 + 4 + 1, "{names:?}");
 
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     for (what, pod) in &pods {
@@ -695,6 +719,10 @@ fn network_policy_and_disruption_budgets_render_as_configured() {
         selects("app.kubernetes.io/managed-by", "vmafx-operator"),
         "the operator's VmafxNode workers: {from:?}"
     );
+    assert!(
+        selects("app.kubernetes.io/name", "vmafx-trainer"),
+        "the operator's trainers read feedback: {from:?}"
+    );
     let operator_pdb = find(&docs, "PodDisruptionBudget", "vmafx-operator");
     assert_eq!(operator_pdb["spec"]["maxUnavailable"], 1);
     assert!(
@@ -744,4 +772,86 @@ fn network_policy_and_disruption_budgets_render_as_configured() {
     assert!(err.contains("/operator/allowedImages/0"), "{err}");
     let err = refusal("networkPolicy.enabeld=true");
     assert!(err.contains("enabeld"), "{err}");
+}
+
+/// `trainers` render as VmafxModelTrainings the operator would run a trainer for and the API
+/// server accepts, each with the claim its data goes on when it asks for one; bad entries are
+/// refused naming them.
+#[tokio::test(flavor = "multi_thread")]
+async fn trainers_render_as_training_runs() {
+    let (env, client) = k8s::cluster().await;
+    let (_, docs) = render("");
+    assert!(
+        !kinds(&docs).iter().any(|(k, _)| k == "VmafxModelTraining"),
+        "no trainers by default"
+    );
+    let one = "trainers[0].name=online-1,trainers[0].baseModel=vmaf_v0.6.1,\
+               trainers[0].outputRegistry=registry.example/vmafx/models,\
+               trainers[0].tokenSecret.name=callers,trainers[0].tokenSecret.key=tokens";
+    let (rendered, docs) = render(&format!(
+        "{one},trainers[0].checkpoint.interval=10m,trainers[0].checkpoint.minSamples=500,\
+         trainers[0].dataSource.nodeSelector.vendor=nvidia,trainers[0].registrySecret=push,\
+         trainers[0].persistence.size=5Gi,\
+         trainers[1].name=scratch,trainers[1].baseModel=vmaf_v0.6.1,\
+         trainers[1].outputRegistry=registry.example/vmafx/scratch,\
+         trainers[1].tokenSecret.name=callers,trainers[1].tokenSecret.key=tokens"
+    ));
+    let claim = find(&docs, "PersistentVolumeClaim", "vmafx-trainer-online-1");
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "5Gi");
+    for (name, claim) in [
+        ("online-1", Some("vmafx-trainer-online-1")),
+        ("scratch", None),
+    ] {
+        let doc = find(&docs, "VmafxModelTraining", name);
+        let run: vmafx_operator::crd::VmafxModelTraining =
+            serde_json::from_value(serde_json::to_value(doc).unwrap()).expect("a training run");
+        assert_eq!(run.spec.storage.claim_name.as_deref(), claim, "{name}");
+        assert_eq!(
+            vmafx_operator::training::validate(&run),
+            Ok(()),
+            "{name}: the operator runs a trainer for it"
+        );
+    }
+    let run = find(&docs, "VmafxModelTraining", "online-1");
+    assert_eq!(run["spec"]["checkpoint"]["minSamples"], 500);
+    assert_eq!(
+        run["spec"]["dataSource"]["nodeSelector"]["vendor"],
+        "nvidia"
+    );
+    assert!(run["spec"]["persistence"].is_null() && run["spec"]["name"].is_null());
+
+    k8s::namespace_named(&client, "vmafx-system").await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &rendered).unwrap();
+    k8s::kubectl(
+        env.kubeconfig_path(),
+        &[
+            "apply",
+            "--dry-run=server",
+            "-f",
+            file.path().to_str().unwrap(),
+        ],
+    );
+
+    let err = refusal(&format!(
+        "{one},trainers[0].dataSource.nodeSelector.gpu=nvidia"
+    ));
+    // helm prints a wrong path for a propertyNames refusal; the key and the choices are right.
+    assert!(
+        err.contains("nodeSelector") && err.contains("'gpu'") && err.contains("'vendor'"),
+        "{err}"
+    );
+    let err = refusal(&format!("{one},trainers[0].checkpoint.interval=1h30m"));
+    assert!(err.contains("/trainers/0/checkpoint/interval"), "{err}");
+    let err = refusal("trainers[0].name=x");
+    assert!(
+        err.contains("/trainers/0") && err.contains("outputRegistry"),
+        "{err}"
+    );
+    let twice = one.replace("trainers[0]", "trainers[1]");
+    let err = refusal(&format!("{one},{twice}"));
+    assert!(
+        err.contains("trainers[1].name: \"online-1\" is used"),
+        "{err}"
+    );
 }

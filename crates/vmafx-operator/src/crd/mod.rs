@@ -12,8 +12,9 @@ pub use job::{Execution, JobPhase, VmafxJob, VmafxJobSpec, VmafxJobStatus, DEFAU
 pub(crate) use node::dns_subdomain;
 pub use node::{GpuVendor, SecretKeyRef, VmafxNode, VmafxNodeSpec, VmafxNodeStatus};
 pub use training::{
-    CheckpointPolicy, DataSource, TrainingPhase, VmafxModelTraining, VmafxModelTrainingSpec,
-    VmafxModelTrainingStatus,
+    interval_seconds, CheckpointPolicy, DataSource, TrainingPhase, TrainingStorage,
+    VmafxModelTraining, VmafxModelTrainingSpec, VmafxModelTrainingStatus, ALGORITHM,
+    NODE_SELECTOR_KEYS,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

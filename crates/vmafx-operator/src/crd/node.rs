@@ -91,21 +91,28 @@ impl VmafxNodeSpec {
             ));
         }
         if let Some(secret) = &self.token_secret {
-            let key_ok = !secret.key.is_empty()
-                && secret.key.len() <= 253
-                && secret
-                    .key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if !dns_subdomain(&secret.name) || !key_ok {
-                return Err((
-                    "spec.tokenSecret",
-                    format!(
-                        "{{name: {:?}, key: {:?}}} must name a Secret and one of its keys",
-                        secret.name, secret.key
-                    ),
-                ));
-            }
+            secret
+                .check()
+                .map_err(|message| ("spec.tokenSecret", message))?;
+        }
+        Ok(())
+    }
+}
+
+impl SecretKeyRef {
+    /// Checks that the reference names a Secret and a valid key; what is wrong otherwise.
+    pub fn check(&self) -> Result<(), String> {
+        let key_ok = !self.key.is_empty()
+            && self.key.len() <= 253
+            && self
+                .key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !dns_subdomain(&self.name) || !key_ok {
+            return Err(format!(
+                "{{name: {:?}, key: {:?}}} must name a Secret and one of its keys",
+                self.name, self.key
+            ));
         }
         Ok(())
     }

@@ -57,27 +57,3 @@ pub(super) async fn publish(
     ctx.publish(node, type_ == EventType::Warning, reason, &note)
         .await;
 }
-
-pub(super) async fn apply<K>(ctx: &Context, ns: &str, object: &K) -> Result<(), NodeError>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::Serialize
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let name = object.meta().name.clone().unwrap_or_default();
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
-    api.patch(
-        &name,
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(object),
-    )
-    .await
-    .map(|_| ())
-    .map_err(|source| NodeError::Apply {
-        kind: K::kind(&()).into_owned(),
-        name,
-        source,
-    })
-}

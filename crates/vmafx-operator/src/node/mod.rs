@@ -14,7 +14,8 @@ pub mod build;
 pub mod status;
 pub mod validate;
 
-use apply::{apply, probe, publish, read_registry, write_status};
+use crate::runner::apply_owned as apply;
+use apply::{probe, publish, read_registry, write_status};
 pub use build::*;
 pub use status::*;
 pub use validate::*;
@@ -107,6 +108,16 @@ pub enum NodeError {
         #[source]
         source: kube::Error,
     },
+}
+
+impl From<runner::ApplyFailure> for NodeError {
+    fn from(f: runner::ApplyFailure) -> Self {
+        NodeError::Apply {
+            kind: f.kind,
+            name: f.name,
+            source: f.source,
+        }
+    }
 }
 
 /// Runs the reconciler until `shutdown` fires.

@@ -1,4 +1,5 @@
-//! The training reconciler's I/O: polling the trainer, the status write and events.
+//! The training reconciler's I/O: server-side apply of the trainer, polling it, the status write
+//! and events.
 
 #[allow(unused_imports)]
 use super::*;

@@ -1,9 +1,11 @@
-//! Reconciler for `VmafxModelTraining`: mirrors the trainer's `GET /status` (the contract in
-//! docs/TRAINER_STATUS.md) into the status and announces each new checkpoint with one
-//! `CheckpointWritten` event.
+//! Reconciler for `VmafxModelTraining`: runs `vmafx trainer` for the run as a one-Pod Deployment
+//! with a Service in front (both owned by the run, so deleting it removes them), mirrors the
+//! trainer's `GET /status` (the contract in docs/TRAINER_STATUS.md) into the status and
+//! announces each new checkpoint with one `CheckpointWritten` event.
 //!
-//! Pipeline, one file each: [`validate`] the trainer endpoint → [`build`] the URL to poll (pure)
-//! → [`apply`]: mark a new run Initializing, poll the trainer → [`status`]: decide the new status
+//! Pipeline, one file each: [`validate`] the spec, the image and the trainer endpoint →
+//! [`build`] the Deployment, the Service and the URL to poll (pure) → [`apply`] them (server-side
+//! apply), mark a new run Initializing, poll the trainer → [`status`]: decide the new status
 //! and the checkpoints not yet announced ([`mirror`], [`new_checkpoints`], pure) → write the
 //! status and emit the events. Which checkpoints are new is decided from what the status records, so a restarted
 //! operator announces nothing twice.
@@ -24,6 +26,8 @@ use crate::conditions::{self, set_condition};
 use crate::context::{Context, MANAGER};
 use crate::crd::{TrainingPhase, VmafxModelTraining, VmafxModelTrainingStatus};
 use crate::runner;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
 
 /// The controller's name in metrics and logs.
 pub const NAME: &str = "vmafxmodeltraining";
@@ -35,12 +39,28 @@ pub const TRAINER_REACHABLE: &str = "TrainerReachable";
 pub const READY: &str = "Ready";
 /// Reason of the event announcing a checkpoint.
 pub const CHECKPOINT_WRITTEN: &str = "CheckpointWritten";
-/// The port of the default trainer endpoint.
+/// The port the trainer listens on, in its container and on its Service.
 pub const TRAINER_PORT: u16 = 8080;
+/// Condition: the trainer's Deployment and Service are applied.
+pub const AVAILABLE: &str = "Available";
 
 /// Why a reconcile failed; it is retried.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainingError {
+    /// The object lacks what an owner reference needs (it was not read from the API server).
+    #[error("failed to reference {0} as owner: it has no uid")]
+    NoOwnerReference(String),
+    /// The trainer's Deployment or Service could not be applied.
+    #[error("failed to apply {kind} {name}: {source}")]
+    Apply {
+        /// Deployment or Service.
+        kind: String,
+        /// Its name.
+        name: String,
+        /// The API server's answer.
+        #[source]
+        source: kube::Error,
+    },
     /// The status could not be written (a conflict means the cached object was stale).
     #[error("failed to update the status of {name}: {source}")]
     Status {
@@ -88,18 +108,33 @@ pub mod build;
 pub mod status;
 pub mod validate;
 
+use crate::runner::apply_owned as apply;
 use apply::{poll, publish, write_status};
 pub use build::*;
 pub use status::*;
 pub use validate::*;
 
+impl From<runner::ApplyFailure> for TrainingError {
+    fn from(f: runner::ApplyFailure) -> Self {
+        TrainingError::Apply {
+            kind: f.kind,
+            name: f.name,
+            source: f.source,
+        }
+    }
+}
+
 /// Runs the reconciler until `shutdown` fires.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
-    let controller = runner::watched(
-        Api::<VmafxModelTraining>::all(ctx.client.clone()),
-        &ctx,
-        NAME,
-    );
+    let client = ctx.client.clone();
+    let owned = kube::runtime::watcher::Config::default().labels(&format!(
+        "{}={}",
+        crate::node::MANAGED_BY.0,
+        crate::node::MANAGED_BY.1
+    ));
+    let controller = runner::watched(Api::<VmafxModelTraining>::all(client.clone()), &ctx, NAME)
+        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
+        .owns(Api::<Service>::all(client), owned);
     runner::run(NAME, controller, ctx, reconcile, shutdown).await;
 }
 
@@ -134,6 +169,8 @@ async fn reconcile(
         resource_version = write_status(&ctx, &run, resource_version, &prev).await?;
     }
 
+    let deployed = run_trainer(&ctx, &run).await?;
+
     let url = format!("{}/status", trainer_endpoint(&run));
     let polled = match check_trainer_endpoint(&run) {
         Ok(()) => poll(&ctx, &url).await,
@@ -147,6 +184,24 @@ async fn reconcile(
         Err(_) => (prev.clone(), Vec::new()),
     };
     next.observed_generation = generation;
+    let deploy_changed = match &deployed {
+        Ok(()) => set_condition(
+            &mut next.conditions,
+            AVAILABLE,
+            true,
+            "TrainerApplied",
+            &format!("Deployment and Service {} are applied", trainer_name(&run)),
+            generation,
+        ),
+        Err(invalid) => set_condition(
+            &mut next.conditions,
+            AVAILABLE,
+            false,
+            invalid.reason,
+            &invalid.message,
+            generation,
+        ),
+    };
     match &polled {
         Ok(trainer) => {
             next.last_poll_time = Some(Time(now));
@@ -206,6 +261,16 @@ async fn reconcile(
     if worth_writing(&prev, &next, now) {
         write_status(&ctx, &run, resource_version, &next).await?;
     }
+    if let (true, Err(invalid)) = (deploy_changed, &deployed) {
+        publish(
+            &ctx,
+            &run,
+            EventType::Warning,
+            invalid.reason,
+            invalid.message.clone(),
+        )
+        .await;
+    }
     // Announced only once the status that records them is written: a conflict above means
     // another reconcile decided from fresher state, and a crash here loses an event rather than
     // repeating one.
@@ -248,6 +313,30 @@ async fn reconcile(
         }
     }
     Ok(Action::requeue(POLL_INTERVAL))
+}
+
+/// Applies the trainer's Deployment and Service when the spec allows one; what stands in the
+/// way otherwise (the run is still polled: `spec.trainerEndpoint` may name a trainer run
+/// elsewhere).
+async fn run_trainer(
+    ctx: &Context,
+    run: &VmafxModelTraining,
+) -> Result<Result<(), Invalid>, TrainingError> {
+    let image = match validate(run)
+        .and_then(|()| trainer_image(run, &ctx.config.job_image, &ctx.config.allowed_images))
+    {
+        Ok(image) => image,
+        Err(invalid) => return Ok(Err(invalid)),
+    };
+    let ns = run.namespace().unwrap_or_default();
+    apply(
+        ctx,
+        &ns,
+        &desired_deployment(run, &image, &ctx.config.controller_grpc)?,
+    )
+    .await?;
+    apply(ctx, &ns, &desired_service(run)?).await?;
+    Ok(Ok(()))
 }
 
 #[cfg(test)]
@@ -338,6 +427,10 @@ mod tests {
         );
         run.metadata.namespace = Some("ns".into());
         assert_eq!(trainer_endpoint(&run), "http://run1-trainer.ns.svc:8080");
+        assert_eq!(
+            trainer_endpoint(&run),
+            format!("http://{}.ns.svc:8080", trainer_name(&run))
+        );
         run.spec.trainer_endpoint = Some("http://127.0.0.1:5/".into());
         assert_eq!(trainer_endpoint(&run), "http://127.0.0.1:5");
     }
@@ -359,5 +452,157 @@ mod tests {
         assert!(worth_writing(&prev, &next, now + Duration::from_secs(40)));
         // A failed poll leaves the time alone: nothing to write.
         assert!(!worth_writing(&prev, &prev, now + Duration::from_secs(40)));
+    }
+
+    fn full_run() -> VmafxModelTraining {
+        let mut run = VmafxModelTraining::new(
+            "run2",
+            serde_json::from_value(serde_json::json!({
+                "baseModel": "vmaf_v0.6.1",
+                "outputRegistry": "registry.example:5000/vmafx/models",
+                "checkpoint": {"interval": "5s", "minSamples": 20},
+                "dataSource": {
+                    "nodeSelector": {"vendor": "cpu", "backend": "cpu"},
+                    "controllerTokenSecret": {"name": "viewer", "key": "token"},
+                },
+                "tokenSecret": {"name": "callers", "key": "tokens"},
+                "registrySecret": "push",
+            }))
+            .unwrap(),
+        );
+        run.metadata.namespace = Some("ns".into());
+        run.metadata.uid = Some("uid-2".into());
+        run
+    }
+
+    #[test]
+    fn the_trainer_runs_the_spec() {
+        let run = full_run();
+        assert_eq!(validate(&run), Ok(()));
+        assert_eq!(
+            trainer_args(&run, "http://controller:9090"),
+            [
+                "trainer",
+                "--listen",
+                "0.0.0.0:8080",
+                "--data-dir",
+                "/data",
+                "--run",
+                "run2",
+                "--base-model",
+                "vmaf_v0.6.1",
+                "--output-registry",
+                "registry.example:5000/vmafx/models",
+                "--auth-token-file",
+                AUTH_TOKEN_FILE,
+                "--checkpoint-interval",
+                "5s",
+                "--min-samples",
+                "20",
+                "--registry-config",
+                REGISTRY_CONFIG,
+                "--controller",
+                "http://controller:9090",
+                "--controller-token-file",
+                CONTROLLER_TOKEN_FILE,
+                "--node-selector",
+                "backend=cpu",
+                "--node-selector",
+                "vendor=cpu",
+            ]
+        );
+        let deployment =
+            desired_deployment(&run, "ghcr.io/vmafx/vmafx:1", "http://c:9090").unwrap();
+        assert_eq!(deployment.metadata.name.as_deref(), Some("run2-trainer"));
+        let owner = &deployment.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str()),
+            ("VmafxModelTraining", "uid-2")
+        );
+        assert_eq!(owner.controller, Some(true));
+        let spec = deployment.spec;
+        assert_eq!(spec.replicas, Some(1));
+        assert_eq!(spec.strategy.unwrap().type_.as_deref(), Some("Recreate"));
+        let pod = spec.template.spec.unwrap();
+        assert_eq!(pod.automount_service_account_token, Some(false));
+        assert_eq!(pod.security_context.unwrap().run_as_non_root, Some(true));
+        let container = &pod.containers[0];
+        assert_eq!(container.image.as_deref(), Some("ghcr.io/vmafx/vmafx:1"));
+        let security = container.security_context.clone().unwrap();
+        assert_eq!(security.read_only_root_filesystem, Some(true));
+        assert_eq!(security.allow_privilege_escalation, Some(false));
+        let volumes = pod.volumes.unwrap();
+        let names: Vec<&str> = volumes.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["data", "tmp", "auth", "registry", "controller-token"]
+        );
+        assert!(volumes[0].empty_dir.is_some());
+        let registry = volumes[3].secret.as_ref().unwrap();
+        assert_eq!(registry.secret_name.as_deref(), Some("push"));
+        assert_eq!(registry.items.as_ref().unwrap()[0].key, DOCKER_CONFIG_KEY);
+        let mounts: Vec<&str> = container
+            .volume_mounts
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|m| m.mount_path.as_str())
+            .collect();
+        assert_eq!(
+            mounts,
+            [
+                "/data",
+                "/tmp",
+                "/etc/vmafx/trainer-auth",
+                "/etc/vmafx/registry",
+                "/etc/vmafx/controller-token"
+            ]
+        );
+        let service = desired_service(&run).unwrap();
+        assert_eq!(service.spec.unwrap().selector, spec.selector.match_labels);
+    }
+
+    #[test]
+    fn what_the_trainer_lacks_is_said() {
+        let mut run = full_run();
+        run.spec.storage.claim_name = Some("trainer-data".into());
+        let deployment = desired_deployment(&run, "i", "c").unwrap();
+        let volume = &deployment.spec.template.spec.unwrap().volumes.unwrap()[0];
+        assert_eq!(
+            volume.persistent_volume_claim.as_ref().unwrap().claim_name,
+            "trainer-data"
+        );
+        // Without a node selector no controller is contacted.
+        run.spec.data_source.node_selector.clear();
+        assert!(!trainer_args(&run, "c").contains(&"--controller".to_owned()));
+        run.spec.token_secret = None;
+        assert_eq!(validate(&run).unwrap_err().reason, "MissingTokenSecret");
+        run.spec.output_registry = None;
+        assert_eq!(validate(&run).unwrap_err().reason, "MissingOutputRegistry");
+        let mut run = full_run();
+        run.metadata.name = Some("a.b".into());
+        assert_eq!(validate(&run).unwrap_err().reason, "InvalidName");
+        run.spec.algorithm = "adam".into();
+        let invalid = validate(&run).unwrap_err();
+        assert_eq!(invalid.reason, "InvalidSpec");
+        assert!(
+            invalid.message.starts_with("spec.algorithm: "),
+            "{}",
+            invalid.message
+        );
+        let allowed = ["ghcr.io/vmafx/vmafx:".to_owned()];
+        assert_eq!(
+            trainer_image(&run, "ghcr.io/vmafx/vmafx:1", &allowed).unwrap(),
+            "ghcr.io/vmafx/vmafx:1"
+        );
+        run.spec.image = Some("docker.io/x/vmafx:1".into());
+        assert_eq!(
+            trainer_image(&run, "ghcr.io/vmafx/vmafx:1", &allowed)
+                .unwrap_err()
+                .reason,
+            "ImageNotAllowed"
+        );
+        run.metadata.uid = None;
+        assert!(desired_service(&run).is_err());
     }
 }

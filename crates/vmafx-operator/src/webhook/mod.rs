@@ -283,7 +283,9 @@ impl Kind {
         let parsed = match self {
             Kind::Job => VmafxJobSpec::deserialize(spec).map(|s| validate::validate_job(&s)),
             Kind::Node => VmafxNodeSpec::deserialize(spec).map(|s| validate::validate_node(&s)),
-            Kind::Training => VmafxModelTrainingSpec::deserialize(spec).map(|_| Vec::new()),
+            Kind::Training => {
+                VmafxModelTrainingSpec::deserialize(spec).map(|s| validate::validate_training(&s))
+            }
         };
         parsed.unwrap_or_else(|error| {
             vec![FieldError {
@@ -311,7 +313,14 @@ impl Kind {
                 .map(|s| validate::validate_node_policy(&s, namespace, &policy.allowed_images))
                 .unwrap_or_default(),
             Kind::Training => VmafxModelTrainingSpec::deserialize(spec)
-                .map(|s| validate::validate_training_policy(&s, namespace))
+                .map(|s| {
+                    validate::validate_training_policy(
+                        &s,
+                        namespace,
+                        &policy.job_image,
+                        &policy.allowed_images,
+                    )
+                })
                 .unwrap_or_default(),
         }
     }

@@ -364,3 +364,49 @@ async fn bind_fails_naming_the_missing_file() {
         "{text}"
     );
 }
+
+#[test]
+fn training_fields_and_image_are_checked() {
+    let training = |spec: Value, policy: &AdmissionPolicy| {
+        let mut review = request("vmafxmodeltrainings", "CREATE", spec, None);
+        review["request"]["kind"]["kind"] = json!("VmafxModelTraining");
+        review["request"]["object"]["kind"] = json!("VmafxModelTraining");
+        let out = review_with(Kind::Training, review.to_string().as_bytes(), policy).unwrap();
+        serde_json::from_slice::<Value>(&out).unwrap()["response"].clone()
+    };
+    let policy = AdmissionPolicy {
+        allowed_images: vec!["registry.local/".to_owned()],
+        job_image: "registry.local/vmafx:1".to_owned(),
+    };
+    let full = json!({
+        "baseModel": "vmaf_v0.6.1",
+        "outputRegistry": "registry.local/models",
+        "checkpoint": {"interval": "5s", "minSamples": 20},
+        "dataSource": {"nodeSelector": {"vendor": "cpu"}},
+        "tokenSecret": {"name": "callers", "key": "tokens"},
+        "registrySecret": "push",
+    });
+    assert_eq!(training(full.clone(), &policy)["allowed"], true);
+    let mut bad = full.clone();
+    bad["checkpoint"]["interval"] = json!("1h30m");
+    bad["dataSource"]["nodeSelector"] = json!({"gpu.vendor": "nvidia"});
+    let r = training(bad, &policy);
+    assert_eq!(r["allowed"], false, "{r}");
+    let message = r["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("spec.checkpoint.interval")
+            && message.contains("spec.dataSource.nodeSelector"),
+        "{message}"
+    );
+    let mut elsewhere = full;
+    elsewhere["image"] = json!("docker.io/evil/vmafx:1");
+    let r = training(elsewhere, &policy);
+    assert_eq!(r["allowed"], false, "{r}");
+    assert!(
+        r["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.image"),
+        "{r}"
+    );
+}

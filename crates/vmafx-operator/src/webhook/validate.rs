@@ -297,22 +297,48 @@ pub fn validate_node_policy(
     errors
 }
 
-/// Checks a `VmafxModelTraining` spec against the operator's policy: `spec.trainerEndpoint`, when
-/// set, must be a Service in `namespace`.
-pub fn validate_training_policy(spec: &VmafxModelTrainingSpec, namespace: &str) -> Vec<FieldError> {
-    match spec.trainer_endpoint.as_deref().map(str::trim) {
-        Some(endpoint) if !endpoint.is_empty() => {
-            match crate::policy::check_service_url(endpoint, namespace) {
-                Ok(()) => Vec::new(),
-                Err(message) => vec![FieldError {
-                    field: "spec.trainerEndpoint",
-                    message,
-                }],
-            }
-        }
-        _ => Vec::new(),
-    }
+/// Checks a `VmafxModelTraining` spec: each field that is given must be what the trainer and
+/// Kubernetes accept ([`VmafxModelTrainingSpec::check`]).
+pub fn validate_training(spec: &VmafxModelTrainingSpec) -> Vec<FieldError> {
+    spec.check()
+        .into_iter()
+        .map(|(field, message)| FieldError { field, message })
+        .collect()
 }
+
+/// Checks a `VmafxModelTraining` spec against the operator's policy: `spec.trainerEndpoint`, when
+/// set, must be a Service in `namespace`, and the trainer's image (its own, or the operator's
+/// default) must start with one of `allowed_images`.
+pub fn validate_training_policy(
+    spec: &VmafxModelTrainingSpec,
+    namespace: &str,
+    default_image: &str,
+    allowed_images: &[String],
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(endpoint) = spec
+        .trainer_endpoint
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        if let Err(message) = crate::policy::check_service_url(endpoint, namespace) {
+            errors.push(FieldError {
+                field: "spec.trainerEndpoint",
+                message,
+            });
+        }
+    }
+    let image = spec.image.as_deref().unwrap_or(default_image);
+    if let Err(message) = crate::policy::check_image(image, allowed_images) {
+        errors.push(FieldError {
+            field: "spec.image",
+            message,
+        });
+    }
+    errors
+}
+
 /// Checks a video URI with the job contract's grammar ([`vmafx_contract::JobUri`]).
 pub fn check_uri(field: &'static str, value: &str) -> Result<(), FieldError> {
     vmafx_contract::JobUri::parse_field(field, value)
