@@ -161,11 +161,21 @@ fn python_client_lists_tools_scores_and_gets_tool_errors() {
     assert!(frames > 1, "{result}");
     let per_frame = &result["per_frame"][0];
     assert_eq!(per_frame["name"], "vmaf");
-    let worst: f64 = per_frame["worst"].as_str().unwrap_or("x").parse().expect("worst");
-    let best: f64 = per_frame["best"].as_str().unwrap_or("x").parse().expect("best");
+    let worst: f64 = per_frame["worst"]
+        .as_str()
+        .unwrap_or("x")
+        .parse()
+        .expect("worst");
+    let best: f64 = per_frame["best"]
+        .as_str()
+        .unwrap_or("x")
+        .parse()
+        .expect("best");
     let mean: f64 = expected.parse().expect("mean");
     assert!(worst <= mean && mean <= best, "{per_frame}");
-    assert!(per_frame["worst_frame"].as_u64().is_some_and(|i| i < frames));
+    assert!(per_frame["worst_frame"]
+        .as_u64()
+        .is_some_and(|i| i < frames));
     assert!(per_frame["best_frame"].as_u64().is_some_and(|i| i < frames));
 
     // Bad input: a tool error of one line that names the file, and the session goes on.

@@ -313,8 +313,7 @@ impl VmafxMcp {
         }
         let spec = vmafx_engine::model::parse_model(&format!("version={version}"))
             .map_err(|e| format!("version: {e}"))?;
-        let model =
-            vmafx_engine::model::Model::load(&spec).map_err(|e| format!("version: {e}"))?;
+        let model = vmafx_engine::model::Model::load(&spec).map_err(|e| format!("version: {e}"))?;
         Ok(Json(ModelDescription {
             version: version.to_owned(),
             score_name: model.name().to_owned(),
@@ -332,7 +331,7 @@ impl VmafxMcp {
     }
 }
 
-#[tool_handler]
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for VmafxMcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -378,10 +377,7 @@ pub fn run(args: McpArgs) -> anyhow::Result<ExitCode> {
             .serve(rmcp::transport::stdio())
             .await
             .context("failed to start MCP on stdio")?;
-        running
-            .waiting()
-            .await
-            .context("the MCP session failed")?;
+        running.waiting().await.context("the MCP session failed")?;
         Ok(ExitCode::SUCCESS)
     })
 }
