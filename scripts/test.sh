@@ -30,6 +30,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3) # test/e2e: fixture check, score check
+# crates/vmafx/tests/mcp.rs: a virtual environment for the MCP Python SDK (Debian splits venv out).
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   sudo=""
@@ -54,6 +56,15 @@ if [ -z "${AZURITE_BLOB:-}" ] && ! command -v azurite-blob >/dev/null 2>&1; then
     (cd "$tools/azurite" && npm install --silent --no-audit --no-fund azurite@3.35.0 >/dev/null)
   fi
   export AZURITE_BLOB="$tools/azurite/node_modules/.bin/azurite-blob"
+fi
+# The official MCP Python SDK, the client of crates/vmafx/tests/mcp.rs, cached between runs.
+if [ -z "${VMAFX_MCP_PYTHON:-}" ]; then
+  if ! "$tools/mcp-venv/bin/python" -c 'import mcp.client.stdio' >/dev/null 2>&1; then
+    echo "test.sh: installing the MCP Python SDK"
+    python3 -m venv "$tools/mcp-venv"
+    "$tools/mcp-venv/bin/python" -m pip install --quiet mcp==2.3.0
+  fi
+  export VMAFX_MCP_PYTHON="$tools/mcp-venv/bin/python"
 fi
 command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
 rustup component add rustfmt clippy >/dev/null 2>&1 || true

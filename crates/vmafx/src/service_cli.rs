@@ -525,3 +525,16 @@ pub struct TrainerArgs {
     #[arg(long, env = "VMAFX_INSECURE")]
     pub insecure: bool,
 }
+
+/// Flags of `vmafx mcp`.
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Which inputs the `score` tool may read (as a job's: `--allow-file-root`, …; default:
+    /// no local files).
+    #[command(flatten)]
+    pub policy: PolicyFlags,
+    /// Folder for downloaded inputs while a pair is scored (default: under the system temp
+    /// dir).
+    #[arg(long, env = "VMAFX_SCRATCH_DIR")]
+    pub scratch_dir: Option<PathBuf>,
+}

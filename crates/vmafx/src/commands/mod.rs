@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod job;
+pub mod mcp;
 pub mod model;
 pub mod operator;
 pub mod score;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Nodes(args) => job::run_nodes(args),
         Command::Model(args) => model::run(args),
         Command::Trainer(args) => trainer::run(*args),
+        Command::Mcp(args) => mcp::run(*args),
         Command::Operator(_) => operator::run_operator(),
         Command::Crd(args) => operator::run_crd(args),
     }
