@@ -345,17 +345,8 @@ impl ServerHandler for VmafxMcp {
 /// The scorer of the flags: their input policy, object-store settings from the environment,
 /// the machine's best kernels (or scalar ones when VMAFX_FORCE_SCALAR says so).
 fn scorer(args: &McpArgs) -> anyhow::Result<Scorer> {
-    let mut fetch = vmafx_fetch::FetchConfig::from_env();
-    fetch.policy = super::service::input_policy(&args.policy, Vec::new());
-    let fetcher = vmafx_fetch::Fetcher::new(fetch).context("failed to start the input fetcher")?;
-    let simd = vmafx_engine::cpu::SimdRequest {
-        level: None,
-        force_scalar: vmafx_engine::cpu::SimdRequest::force_scalar_value(
-            std::env::var("VMAFX_FORCE_SCALAR").ok().as_deref(),
-        ),
-        cpumask: None,
-    }
-    .resolve()?;
+    let (fetcher, simd) =
+        super::service::local_scoring(super::service::input_policy(&args.policy, Vec::new()))?;
     let scratch = args
         .scratch_dir
         .clone()

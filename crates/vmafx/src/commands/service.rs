@@ -72,6 +72,26 @@ pub fn input_policy(flags: &PolicyFlags, default_roots: Vec<PathBuf>) -> InputPo
     }
 }
 
+/// What scoring pairs in this process needs (the trainer's posted pairs, the MCP `score` tool):
+/// a fetcher under `policy` with object-store settings from the environment, and the machine's
+/// best kernels (scalar ones when `VMAFX_FORCE_SCALAR` says so).
+pub fn local_scoring(
+    policy: InputPolicy,
+) -> anyhow::Result<(vmafx_fetch::Fetcher, vmafx_engine::cpu::SimdLevel)> {
+    let mut fetch = vmafx_fetch::FetchConfig::from_env();
+    fetch.policy = policy;
+    let fetcher = vmafx_fetch::Fetcher::new(fetch).context("failed to start the input fetcher")?;
+    let simd = vmafx_engine::cpu::SimdRequest {
+        level: None,
+        force_scalar: vmafx_engine::cpu::SimdRequest::force_scalar_value(
+            std::env::var("VMAFX_FORCE_SCALAR").ok().as_deref(),
+        ),
+        cpumask: None,
+    }
+    .resolve()?;
+    Ok((fetcher, simd))
+}
+
 /// `vmafx serve`'s default file roots: the current directory and the demo's folder.
 pub fn serve_default_roots() -> Vec<PathBuf> {
     let mut roots = Vec::new();

@@ -758,17 +758,7 @@ pub fn run(args: TrainerArgs) -> anyhow::Result<ExitCode> {
 fn pair_scorer(args: &TrainerArgs, base: &BaseModel) -> anyhow::Result<PairScorer> {
     let mut policy = super::service::input_policy(&args.policy, Vec::new());
     policy.model_dirs.extend(base.folder.clone());
-    let mut fetch = vmafx_fetch::FetchConfig::from_env();
-    fetch.policy = policy;
-    let fetcher = vmafx_fetch::Fetcher::new(fetch).context("failed to start the input fetcher")?;
-    let simd = vmafx_engine::cpu::SimdRequest {
-        level: None,
-        force_scalar: vmafx_engine::cpu::SimdRequest::force_scalar_value(
-            std::env::var("VMAFX_FORCE_SCALAR").ok().as_deref(),
-        ),
-        cpumask: None,
-    }
-    .resolve()?;
+    let (fetcher, simd) = super::service::local_scoring(policy)?;
     Ok(PairScorer {
         fetcher,
         model: base.spec.clone(),
