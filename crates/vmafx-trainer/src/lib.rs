@@ -1,6 +1,6 @@
 //! Online training of a VMAF model from (features, target score) samples: momentum SGD with an
 //! EMA shadow, over the parameters a libvmaf model JSON carries (feature normalisation slopes
-//! and intercepts, and the polynomial `score_transform`), with the base model's support vectors
+//! and intercepts, and the `score_transform`'s polynomial and knots), with the base model's support vectors
 //! frozen. Checkpoints are model JSON files that `vmafx score` and libvmaf's `vmaf` both load.
 //!
 //! [`Trainer`] is the whole loop: [`Trainer::ingest`] makes a sample durable before it returns

@@ -3,11 +3,17 @@
 //!
 //! A frame's score is, in libvmaf's order, `x_i = a_i·f_i + b_i` (feature normalisation),
 //! `y = Σ c_j·exp(−γ‖x − sv_j‖²) − ρ` (frozen), `s = (y − b_0)/a_0`, then the polynomial transform
-//! `p0 + p1·s + p2·s²` (with the base model's rectification), then the clip. The learned vector
-//! `u` (all zero for the base model) sets `a = a⁰·e^u` for slopes (so a slope keeps its sign),
-//! `b = b⁰ + u` for intercepts (in normalised-feature units), and `p0 = p0⁰ + 100·u`,
-//! `p1 = p1⁰ + u`, `p2 = p2⁰ + u/100` for the transform, so that one unit of each moves a score
-//! on the 0–100 scale by a comparable amount.
+//! `q = p0 + p1·s + p2·s²`, then the piecewise-linear `knots` map `k(q)` if the model has knots,
+//! then the base model's rectification against `s`, then the clip. The learned vector `u` (all
+//! zero for the base model) sets `a = a⁰·e^u` for slopes (so a slope keeps its sign),
+//! `b = b⁰ + u` for intercepts (in normalised-feature units), `p0 = p0⁰ + 100·u`,
+//! `p1 = p1⁰ + u`, `p2 = p2⁰ + u/100` for the polynomial, and `y_k = y_k⁰ + 100·u` for each knot's
+//! output (its input `x_k` stays fixed), so that one unit of each moves a score on the 0–100
+//! scale by a comparable amount.
+//!
+//! Layout of `u`: the `m` slopes, the `m` intercepts, then the three polynomial coefficients
+//! (always, except for a knots model whose base has no polynomial: libvmaf then maps `s` by the
+//! knots alone, and so does every checkpoint), then one entry per knot.
 
 use std::path::Path;
 
@@ -48,12 +54,129 @@ impl Sample {
     }
 }
 
+/// libvmaf's limit on knots per transform (the engine's too): more would not load.
+pub const MAX_KNOTS: usize = 10;
+
+/// A knot's output moves by this many score points per unit of its learned parameter.
+const KNOT_SCALE: f64 = 100.0;
+
 /// The base model's score transform as the trainer sees it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct BaseTransform {
-    poly: [f64; 3],
+    /// `None` only for a knots transform without `p0`/`p1`/`p2`.
+    poly: Option<[f64; 3]>,
+    /// `(x, y)` pairs, x strictly increasing, y non-decreasing; empty when there are none.
+    knots: Vec<(f64, f64)>,
     out_gte_in: bool,
     out_lte_in: bool,
+}
+
+/// Slopes, intercepts and transform at some `u`.
+struct Resolved {
+    slopes: Vec<f64>,
+    intercepts: Vec<f64>,
+    poly: Option<[f64; 3]>,
+    knots: Vec<(f64, f64)>,
+}
+
+/// The knots map at `q`, evaluated as libvmaf (and the engine) evaluate it, with its
+/// derivatives: `(k(q), dk/dq, segment, w)`, where the segment's lower knot has index
+/// `segment` and `∂k/∂y_segment = 1 − w`, `∂k/∂y_segment+1 = w` (`w` leaves [0, 1] where `q`
+/// lies beyond the first or last knot: libvmaf extends the end segments).
+///
+/// libvmaf visits every segment and the last one whose range holds `q` wins, so at an inner
+/// knot the segment starting there is used; below the first knot it is the first segment,
+/// above the last knot the last. A NaN matches no segment, and libvmaf leaves 0.
+pub(crate) fn knots_map(q: f64, knots: &[(f64, f64)]) -> (f64, f64, usize, f64) {
+    let segments = knots.len() - 1;
+    if q.is_nan() {
+        return (0.0, 0.0, 0, 0.0);
+    }
+    let segment = knots[1..segments]
+        .iter()
+        .rposition(|&(x, _)| x <= q)
+        .map_or(0, |i| i + 1);
+    let ((x0, y0), (x1, y1)) = (knots[segment], knots[segment + 1]);
+    let w = (q - x0) / (x1 - x0);
+    if y0 == y1 {
+        return (y0, 0.0, segment, w);
+    }
+    // The line through the two knots, with libvmaf's special case for a knot at x = 0 (it
+    // takes y0 as the offset), so that the value matches its to the last bit.
+    let (slope, offset) = if x0 == 0.0 {
+        ((y1 - y0) / x1, y0)
+    } else {
+        let slope = (y1 - y0) / (x1 - x0);
+        (slope, y0 - x0 * slope)
+    };
+    (slope * q + offset, slope, segment, w)
+}
+
+/// Reads `score_transform.knots`: 2 to [`MAX_KNOTS`] `[x, y]` pairs of finite numbers, x
+/// strictly increasing and y non-decreasing (what libvmaf's mapping needs).
+fn read_knots(value: &Value) -> Result<Vec<(f64, f64)>, TrainerError> {
+    let items = value.as_array().ok_or_else(|| {
+        model_error("score_transform.knots must be an array of [x, y] pairs")
+    })?;
+    if !(2..=MAX_KNOTS).contains(&items.len()) {
+        return Err(model_error(format!(
+            "score_transform.knots holds {} knots; 2 to {MAX_KNOTS} can be learned",
+            items.len()
+        )));
+    }
+    let mut knots = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let pair = match item.as_array().map(Vec::as_slice) {
+            Some([x, y]) => x
+                .as_f64()
+                .zip(y.as_f64())
+                .filter(|(x, y)| x.is_finite() && y.is_finite()),
+            _ => None,
+        };
+        let (x, y) = pair.ok_or_else(|| {
+            model_error(format!(
+                "score_transform.knots[{i}] must be [x, y], two finite numbers"
+            ))
+        })?;
+        if let Some(&(px, py)) = knots.last() {
+            if !(px < x && py <= y) {
+                return Err(model_error(format!(
+                    "score_transform.knots must have increasing x and non-decreasing y, got \
+                     [{px}, {py}] then [{x}, {y}]"
+                )));
+            }
+        }
+        knots.push((x, y));
+    }
+    Ok(knots)
+}
+
+/// Least-squares projection of `y` onto non-decreasing sequences (pool adjacent violators):
+/// each run that decreases is replaced by its mean.
+fn pool_adjacent_violators(y: &mut [f64]) {
+    // Blocks of (mean, length), kept non-decreasing by merging with the previous block.
+    let mut blocks: Vec<(f64, usize)> = Vec::with_capacity(y.len());
+    for &v in y.iter() {
+        let mut block = (v, 1usize);
+        while let Some(&(mean, len)) = blocks.last() {
+            if mean <= block.0 {
+                break;
+            }
+            blocks.pop();
+            let total = len + block.1;
+            block = (
+                (mean * len as f64 + block.0 * block.1 as f64) / total as f64,
+                total,
+            );
+        }
+        blocks.push(block);
+    }
+    let mut out = y.iter_mut();
+    for (mean, len) in blocks {
+        for slot in out.by_ref().take(len) {
+            *slot = mean;
+        }
+    }
 }
 
 /// A libvmaf model that can be trained: one SVM with `linear_rescale` normalisation.
@@ -86,8 +209,8 @@ fn numbers(dict: &Value, key: &str) -> Result<Vec<f64>, TrainerError> {
 }
 
 impl TrainableModel {
-    /// Reads a model JSON document. Collections, other normalisations, `knots` transforms and
-    /// chroma correction are refused: their parameters are not learned here.
+    /// Reads a model JSON document. Collections, other normalisations and chroma correction are
+    /// refused: their parameters are not learned here.
     pub fn parse(text: &str) -> Result<TrainableModel, TrainerError> {
         let document: Value =
             serde_json::from_str(text).map_err(|e| model_error(format!("not JSON: {e}")))?;
@@ -148,15 +271,23 @@ impl TrainableModel {
         }
         let transform = match dict.get("score_transform") {
             Some(t) if t.get("enabled").and_then(Value::as_bool) == Some(true) => {
-                if t.get("knots").is_some() {
-                    return Err(model_error(
-                        "score_transform.knots are not learned yet (polynomial transforms are)",
-                    ));
-                }
-                let p = |k: &str| t.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+                let knots = match t.get("knots") {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(k) => read_knots(k)?,
+                };
+                let p = |k: &str| t.get(k).and_then(Value::as_f64);
+                let coefficients = [p("p0"), p("p1"), p("p2")];
+                // libvmaf applies the polynomial only if one coefficient is given; without
+                // knots the trainer always learns one (the identity to start with).
+                let poly = if knots.is_empty() || coefficients.iter().any(Option::is_some) {
+                    Some(coefficients.map(|c| c.unwrap_or(0.0)))
+                } else {
+                    None
+                };
                 let flag = |k: &str| t.get(k).and_then(Value::as_str) == Some("true");
                 BaseTransform {
-                    poly: [p("p0"), p("p1"), p("p2")],
+                    poly,
+                    knots,
                     out_gte_in: flag("out_gte_in"),
                     out_lte_in: flag("out_lte_in"),
                 }
@@ -164,7 +295,8 @@ impl TrainableModel {
             // Not enabled (as in vmaf_v0.6.1, whose scores are untransformed by default): the
             // identity, enabled in the checkpoints, so the base model scores exactly as before.
             _ => BaseTransform {
-                poly: [0.0, 1.0, 0.0],
+                poly: Some([0.0, 1.0, 0.0]),
+                knots: Vec::new(),
                 out_gte_in: false,
                 out_lte_in: false,
             },
@@ -207,23 +339,81 @@ impl TrainableModel {
     }
 
     /// Length of the learned vector: a slope and an intercept for the prediction and for each
-    /// feature, and three polynomial coefficients.
+    /// feature, three polynomial coefficients (if learned), and one output per knot.
     pub fn parameter_count(&self) -> usize {
-        2 * (self.feature_names.len() + 1) + 3
+        self.knots_offset() + self.transform.knots.len()
     }
 
-    /// Slopes, intercepts and polynomial at `u`.
-    fn resolve(&self, u: &[f64]) -> (Vec<f64>, Vec<f64>, [f64; 3]) {
+    /// Where the polynomial's three entries start in `u`.
+    fn poly_offset(&self) -> usize {
+        2 * (self.feature_names.len() + 1)
+    }
+
+    /// Where the knots' entries start in `u`.
+    fn knots_offset(&self) -> usize {
+        self.poly_offset() + if self.transform.poly.is_some() { 3 } else { 0 }
+    }
+
+    /// The knots' outputs at `u`, before any projection.
+    fn knot_outputs(&self, u: &[f64]) -> Vec<f64> {
+        let offset = self.knots_offset();
+        self.transform
+            .knots
+            .iter()
+            .enumerate()
+            .map(|(k, &(_, y))| y + KNOT_SCALE * u[offset + k])
+            .collect()
+    }
+
+    /// Keeps the knots' outputs non-decreasing after an optimiser step: replaces them by their
+    /// least-squares projection onto non-decreasing sequences (pool adjacent violators), so the
+    /// weights, and the EMA (an average of projected weights), are models libvmaf accepts. A
+    /// no-op for models without knots.
+    pub fn project(&self, u: &mut [f64]) {
+        if self.transform.knots.is_empty() {
+            return;
+        }
+        let mut y = self.knot_outputs(u);
+        if y.windows(2).all(|p| p[0] <= p[1]) {
+            return;
+        }
+        pool_adjacent_violators(&mut y);
+        let offset = self.knots_offset();
+        for (k, (&(_, base), out)) in self.transform.knots.iter().zip(y).enumerate() {
+            u[offset + k] = (out - base) / KNOT_SCALE;
+        }
+    }
+
+    /// Slopes, intercepts, polynomial and knots at `u`.
+    fn resolve(&self, u: &[f64]) -> Resolved {
         let m = self.feature_names.len() + 1;
         let slopes = (0..m).map(|i| self.slopes[i] * u[i].exp()).collect();
         let intercepts = (0..m).map(|i| self.intercepts[i] + u[m + i]).collect();
-        let p = self.transform.poly;
-        let poly = [
-            p[0] + 100.0 * u[2 * m],
-            p[1] + u[2 * m + 1],
-            p[2] + u[2 * m + 2] / 100.0,
-        ];
-        (slopes, intercepts, poly)
+        let o = self.poly_offset();
+        let poly = self
+            .transform
+            .poly
+            .map(|p| [p[0] + 100.0 * u[o], p[1] + u[o + 1], p[2] + u[o + 2] / 100.0]);
+        // `project` keeps the outputs ordered, but y⁰ + 100·u can round one ulp below its
+        // left neighbour where two knots are tied: the running maximum makes every exported
+        // model valid, and the trainer predicts with the very knots it exports.
+        let mut floor = f64::NEG_INFINITY;
+        let knots = self
+            .transform
+            .knots
+            .iter()
+            .zip(self.knot_outputs(u))
+            .map(|(&(x, _), y)| {
+                floor = floor.max(y);
+                (x, floor)
+            })
+            .collect();
+        Resolved {
+            slopes,
+            intercepts,
+            poly,
+            knots,
+        }
     }
 
     /// One frame's score at `u`, and, when `gradient` is given, adds `∂score/∂u` into it. Where
@@ -231,7 +421,12 @@ impl TrainableModel {
     /// a prediction stuck at 100 can still be pulled down).
     fn frame(&self, u: &[f64], features: &[f64], gradient: Option<&mut [f64]>) -> f64 {
         let m = self.feature_names.len() + 1;
-        let (slopes, intercepts, poly) = self.resolve(u);
+        let Resolved {
+            slopes,
+            intercepts,
+            poly,
+            knots,
+        } = self.resolve(u);
         let x: Vec<f64> = features
             .iter()
             .enumerate()
@@ -239,10 +434,23 @@ impl TrainableModel {
             .collect();
         let (y, dy_dx) = self.svm.predict_with_gradient(&x);
         let s = (y - intercepts[0]) / slopes[0];
-        let mut t = 0.0;
-        t += poly[0];
-        t += poly[1] * s;
-        t += poly[2] * s * s;
+        // The polynomial, accumulated term by term from zero as libvmaf does.
+        let (q, dq_ds) = match poly {
+            Some(p) => {
+                let mut q = 0.0;
+                q += p[0];
+                q += p[1] * s;
+                q += p[2] * s * s;
+                (q, p[1] + 2.0 * p[2] * s)
+            }
+            None => (s, 1.0),
+        };
+        let (mut t, dt_dq, knot) = if knots.is_empty() {
+            (q, 1.0, None)
+        } else {
+            let (value, slope, segment, w) = knots_map(q, &knots);
+            (value, slope, Some((segment, w)))
+        };
         let mut rectified = false;
         if self.transform.out_lte_in && t > s {
             t = s;
@@ -257,15 +465,19 @@ impl TrainableModel {
             None => t,
         };
         if let Some(g) = gradient {
-            let dt_ds = if rectified {
-                1.0
-            } else {
-                poly[1] + 2.0 * poly[2] * s
-            };
+            let dt_ds = if rectified { 1.0 } else { dt_dq * dq_ds };
             if !rectified {
-                g[2 * m] += 100.0;
-                g[2 * m + 1] += s;
-                g[2 * m + 2] += s * s / 100.0;
+                if poly.is_some() {
+                    let o = self.poly_offset();
+                    g[o] += dt_dq * 100.0;
+                    g[o + 1] += dt_dq * s;
+                    g[o + 2] += dt_dq * s * s / 100.0;
+                }
+                if let Some((segment, w)) = knot {
+                    let o = self.knots_offset() + segment;
+                    g[o] += KNOT_SCALE * (1.0 - w);
+                    g[o + 1] += KNOT_SCALE * w;
+                }
             }
             // s = (y − b0)/a0, a0 = a0⁰·e^u: ∂s/∂u_a0 = −s, ∂s/∂b0 = −1/a0, ∂s/∂y = 1/a0.
             g[0] += dt_ds * -s;
@@ -333,9 +545,16 @@ impl TrainableModel {
     }
 
     /// The model JSON at `u`: the base document with `slopes`, `intercepts` and an enabled
-    /// polynomial `score_transform` replaced, everything else (the SVM above all) unchanged.
+    /// `score_transform` (the polynomial, the knots as `[[x, y], …]`, whichever the base model
+    /// has, and its rectification flags) replaced, everything else (the SVM above all)
+    /// unchanged.
     pub fn export(&self, u: &[f64]) -> Value {
-        let (slopes, intercepts, poly) = self.resolve(u);
+        let Resolved {
+            slopes,
+            intercepts,
+            poly,
+            knots,
+        } = self.resolve(u);
         let mut document = self.document.clone();
         if let Some(dict) = document
             .get_mut("model_dict")
@@ -343,12 +562,16 @@ impl TrainableModel {
         {
             dict.insert("slopes".into(), json!(slopes));
             dict.insert("intercepts".into(), json!(intercepts));
-            let mut transform = json!({
-                "enabled": true,
-                "p0": poly[0],
-                "p1": poly[1],
-                "p2": poly[2],
-            });
+            let mut transform = json!({ "enabled": true });
+            if let Some(p) = poly {
+                transform["p0"] = json!(p[0]);
+                transform["p1"] = json!(p[1]);
+                transform["p2"] = json!(p[2]);
+            }
+            if !knots.is_empty() {
+                let pairs: Vec<[f64; 2]> = knots.iter().map(|&(x, y)| [x, y]).collect();
+                transform["knots"] = json!(pairs);
+            }
             for (flag, on) in [
                 ("out_gte_in", self.transform.out_gte_in),
                 ("out_lte_in", self.transform.out_lte_in),
@@ -360,6 +583,11 @@ impl TrainableModel {
             dict.insert("score_transform".into(), transform);
         }
         document
+    }
+
+    /// The knots `(x, y)` at `u`, as [`Self::export`] writes them; empty for a model without.
+    pub fn knots(&self, u: &[f64]) -> Vec<(f64, f64)> {
+        self.resolve(u).knots
     }
 }
 

@@ -65,6 +65,13 @@ impl Optimizer {
 
     /// One step along `gradient` (clipped first). Returns the gradient's norm before clipping.
     pub fn step(&mut self, gradient: &[f64]) -> f64 {
+        self.step_projected(gradient, |_| {})
+    }
+
+    /// [`Self::step`], with `project` mapping the new weights back into their feasible set
+    /// before the EMA takes them (projected SGD): the shadow then averages feasible weights
+    /// only, and stays feasible where the set is convex.
+    pub fn step_projected(&mut self, gradient: &[f64], project: impl FnOnce(&mut [f64])) -> f64 {
         let norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
         let scale = if norm > self.config.clip_norm && norm > 0.0 {
             self.config.clip_norm / norm
@@ -81,6 +88,7 @@ impl Optimizer {
             *v = self.config.momentum * *v + g * scale;
             *w -= rate * *v;
         }
+        project(&mut self.weights);
         let beta = self.config.ema_beta;
         for (s, w) in self.shadow.iter_mut().zip(&self.weights) {
             *s = beta * *s + (1.0 - beta) * w;

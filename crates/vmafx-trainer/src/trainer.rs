@@ -273,7 +273,11 @@ impl Trainer {
                 *total += residual * gi / batch.len() as f64;
             }
         }
-        self.state.optimizer.step(&gradient);
+        // Knot outputs are kept non-decreasing, so that every checkpoint loads in libvmaf.
+        let model = &self.model;
+        self.state
+            .optimizer
+            .step_projected(&gradient, |w| model.project(w));
     }
 
     /// Takes a sample: checks it, appends it to the log durably (after this returns `Ok`, a
