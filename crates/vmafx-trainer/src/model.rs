@@ -612,18 +612,221 @@ mod tests {
         for (i, v) in u.iter_mut().enumerate() {
             *v = 0.01 * ((i % 5) as f64 - 2.0);
         }
-        let (value, g) = m.predict_with_gradient(&u, &s);
-        assert_eq!(value, m.predict(&u, &s));
+        check_gradient(&m, &u, &s);
+    }
+
+    /// A frame of plausible features for content of quality `q` (0–1) and a given motion.
+    fn frame_at(q: f64, motion: f64) -> Vec<f64> {
+        vec![
+            0.55 + 0.45 * q,
+            motion,
+            0.1 + 0.85 * q * q,
+            0.3 + 0.69 * q,
+            0.4 + 0.59 * q,
+            0.45 + 0.54 * q,
+        ]
+    }
+
+    /// vmaf_v0.6.1 with `transform` as its enabled `score_transform` and, unless `clip`, no
+    /// `score_clip` (so that finite differences see the transform's extrapolation).
+    fn with_transform(transform: Value, clip: bool) -> String {
+        let mut doc: Value = serde_json::from_str(BASE).unwrap();
+        let dict = doc["model_dict"].as_object_mut().unwrap();
+        dict.insert("score_transform".into(), transform);
+        if !clip {
+            dict.remove("score_clip");
+        }
+        doc.to_string()
+    }
+
+    /// Checks `predict_with_gradient` against central differences at `u`.
+    fn check_gradient(m: &TrainableModel, u: &[f64], s: &Sample) {
+        let (value, g) = m.predict_with_gradient(u, s);
+        assert_eq!(value, m.predict(u, s));
         for k in 0..u.len() {
             let h = 1e-6;
-            let (mut up, mut down) = (u.clone(), u.clone());
+            let (mut up, mut down) = (u.to_vec(), u.to_vec());
             up[k] += h;
             down[k] -= h;
-            let numeric = (m.predict(&up, &s) - m.predict(&down, &s)) / (2.0 * h);
+            let numeric = (m.predict(&up, s) - m.predict(&down, s)) / (2.0 * h);
             assert!(
                 (numeric - g[k]).abs() < 1e-4 * (1.0 + numeric.abs()),
                 "parameter {k}: numeric {numeric}, analytic {}",
                 g[k]
+            );
+        }
+    }
+
+    #[test]
+    fn the_knots_map_is_libvmafs_and_its_derivatives_match_finite_differences() {
+        let knots = [(0.0, 2.0), (30.0, 25.0), (60.0, 65.0), (80.0, 65.0), (90.0, 96.0)];
+        // Values: inside, below the first knot (x = 0, libvmaf's special case), on a flat
+        // segment, beyond the last knot, and at knots (a later segment wins at an inner one).
+        for (q, expected) in [
+            (15.0, 2.0 + 23.0 / 30.0 * 15.0),
+            (-6.0, 2.0 - 23.0 / 30.0 * 6.0),
+            (70.0, 65.0),
+            (95.0, 96.0 + 3.1 * 5.0),
+            (0.0, 2.0),
+            (60.0, 65.0),
+            (90.0, 96.0),
+        ] {
+            let (value, ..) = knots_map(q, &knots);
+            assert!((value - expected).abs() < 1e-12, "k({q}) = {value}, not {expected}");
+        }
+        assert_eq!(knots_map(f64::NAN, &knots).0, 0.0);
+
+        let value_at = |q: f64, ys: &[f64]| {
+            let moved: Vec<(f64, f64)> =
+                knots.iter().zip(ys).map(|(&(x, _), &y)| (x, y)).collect();
+            knots_map(q, &moved).0
+        };
+        let ys: Vec<f64> = knots.iter().map(|k| k.1).collect();
+        let h = 1e-5;
+        // At and beyond the first and last knots, and inside segments (the end segments
+        // extend, so q is smooth there), dk/dq and every ∂k/∂y_k.
+        for q in [-20.0, 0.0, 12.5, 45.0, 88.0, 90.0, 130.0] {
+            let (_, slope, segment, w) = knots_map(q, &knots);
+            let numeric = (value_at(q + h, &ys) - value_at(q - h, &ys)) / (2.0 * h);
+            assert!((numeric - slope).abs() < 1e-6, "dk/dq at {q}: {numeric} vs {slope}");
+            for k in 0..ys.len() {
+                let analytic = if k == segment {
+                    1.0 - w
+                } else if k == segment + 1 {
+                    w
+                } else {
+                    0.0
+                };
+                let (mut up, mut down) = (ys.clone(), ys.clone());
+                up[k] += h;
+                down[k] -= h;
+                let numeric = (value_at(q, &up) - value_at(q, &down)) / (2.0 * h);
+                assert!(
+                    (numeric - analytic).abs() < 1e-6,
+                    "∂k/∂y{k} at {q}: numeric {numeric}, analytic {analytic}"
+                );
+            }
+        }
+        // At an inner knot k(q) is y_k itself (the kink is in q only).
+        let (_, _, segment, w) = knots_map(30.0, &knots);
+        assert_eq!((segment, w), (1, 0.0));
+    }
+
+    #[test]
+    fn the_gradient_through_knots_matches_finite_differences() {
+        let frames = vec![
+            frame_at(0.3, 4.0),
+            frame_at(0.6, 4.0),
+            frame_at(0.95, 2.0),
+            frame_at(0.75, 9.0),
+        ];
+        let s = sample(frames);
+        // With a polynomial: scores near 11, 41, 93 and 61 fall below, inside and beyond the
+        // knots.
+        let with_poly = with_transform(
+            json!({"enabled": true, "p0": -1.0, "p1": 1.02,
+                   "knots": [[20, 15], [45, 40], [70, 72], [85, 88]]}),
+            false,
+        );
+        // Knots alone, the first at x = 0 (libvmaf's special case).
+        let knots_only = with_transform(
+            json!({"enabled": true, "knots": [[0, 2], [30, 25], [60, 65], [90, 96]]}),
+            false,
+        );
+        for (text, count) in [(with_poly, 14 + 3 + 4), (knots_only, 14 + 4)] {
+            let m = TrainableModel::parse(&text).unwrap();
+            assert_eq!(m.parameter_count(), count);
+            let mut u = vec![0.0; count];
+            for (i, v) in u.iter_mut().enumerate() {
+                *v = 0.01 * ((i % 5) as f64 - 2.0);
+            }
+            m.project(&mut u);
+            check_gradient(&m, &u, &s);
+        }
+    }
+
+    #[test]
+    fn the_base_knots_model_scores_as_its_document_and_exports_the_same_shape() {
+        let text = with_transform(
+            json!({"enabled": true, "knots": [[0, 2], [30, 25], [60, 65], [90, 96]],
+                   "out_gte_in": "true"}),
+            true,
+        );
+        let m = TrainableModel::parse(&text).unwrap();
+        let zero = vec![0.0; m.parameter_count()];
+        let exported = m.export(&zero);
+        let transform = &exported["model_dict"]["score_transform"];
+        assert_eq!(
+            transform,
+            &json!({"enabled": true, "knots": [[0.0, 2.0], [30.0, 25.0], [60.0, 65.0],
+                    [90.0, 96.0]], "out_gte_in": "true"})
+        );
+        let mut u = zero.clone();
+        let o = m.knots_offset();
+        u[o + 2] = 0.1;
+        let knots = m.knots(&u);
+        assert_eq!(knots[2], (60.0, 75.0));
+        assert_eq!(
+            m.export(&u)["model_dict"]["score_transform"]["knots"][2],
+            json!([60.0, 75.0])
+        );
+    }
+
+    #[test]
+    fn projection_keeps_knot_outputs_non_decreasing() {
+        let mut y = [0.0, 50.0, 40.0, 100.0, 90.0, 80.0];
+        pool_adjacent_violators(&mut y);
+        assert_eq!(y, [0.0, 45.0, 45.0, 90.0, 90.0, 90.0]);
+        let text = with_transform(
+            json!({"enabled": true, "knots": [[0, 0], [50, 50], [100, 100]]}),
+            true,
+        );
+        let m = TrainableModel::parse(&text).unwrap();
+        let o = m.knots_offset();
+        // y = [0, 50 + 30, 100 − 30] = [0, 80, 70]: projected to [0, 75, 75].
+        let mut u = vec![0.0; m.parameter_count()];
+        u[o + 1] = 0.3;
+        u[o + 2] = -0.3;
+        let untouched = u[..o].to_vec();
+        m.project(&mut u);
+        assert_eq!(&u[..o], &untouched[..]);
+        let knots = m.knots(&u);
+        assert!((knots[1].1 - 75.0).abs() < 1e-12 && (knots[2].1 - 75.0).abs() < 1e-12);
+        assert!(knots[1].1 <= knots[2].1);
+        // Already ordered weights are left alone.
+        let mut ordered = vec![0.0; m.parameter_count()];
+        ordered[o + 2] = 0.2;
+        let before = ordered.clone();
+        m.project(&mut ordered);
+        assert_eq!(ordered, before);
+        // A rounding-level inversion never reaches the knots the model exports.
+        let mut tied = vec![0.0; m.parameter_count()];
+        tied[o] = 0.5;
+        tied[o + 1] = -1e-16;
+        assert!(m.knot_outputs(&tied)[1] < 50.0);
+        let knots = m.knots(&tied);
+        assert_eq!(knots[1], (50.0, 50.0));
+    }
+
+    #[test]
+    fn bad_knots_are_refused_naming_score_transform_knots() {
+        for (knots, needle) in [
+            (json!([[0, 0], [50, 50], [50, 60]]), "increasing x"),
+            (json!([[0, 0], [60, 50], [40, 60]]), "increasing x"),
+            (json!([[0, 10], [50, 5]]), "non-decreasing y"),
+            (json!([[0, 0], [50]]), "knots[1] must be [x, y]"),
+            (json!([[0, 0], [50, 50, 1]]), "knots[1] must be [x, y]"),
+            (json!([[0, 0], ["50", 50]]), "knots[1] must be [x, y]"),
+            (json!([0, 50]), "knots[0] must be [x, y]"),
+            (json!({"0": 0}), "must be an array"),
+            (json!([[0, 0]]), "2 to 10"),
+            (json!((0..11).map(|i| [i, i]).collect::<Vec<_>>()), "2 to 10"),
+        ] {
+            let text = with_transform(json!({"enabled": true, "knots": knots}), true);
+            let err = TrainableModel::parse(&text).unwrap_err().to_string();
+            assert!(
+                err.contains("score_transform.knots") && err.contains(needle),
+                "{knots}: {err}"
             );
         }
     }
