@@ -1,6 +1,7 @@
 //! Training on synthetic targets from a known, different model: the loss falls, the holdout
 //! PLCC rises above the base model's, checkpoints are model JSON that the engine scores exactly
-//! as the trainer predicts, and a restart (even after a kill) keeps samples and versions.
+//! as the trainer predicts, and a restart (even after a kill) keeps samples and versions. A base
+//! model with a `knots` transform learns its knots, and every checkpoint keeps them valid.
 
 use std::time::Duration;
 
@@ -231,4 +232,130 @@ fn a_restart_keeps_samples_optimiser_and_versions_and_never_rewrites_a_version()
     let trainer = Trainer::open(dir.path(), model, config()).unwrap();
     assert_eq!(trainer.checkpoints().len(), 2);
     assert_eq!(trainer.checkpoints()[1], next);
+}
+
+/// vmaf_v0.6.1 with an enabled identity `knots` transform: it scores as vmaf_v0.6.1.
+fn knots_base() -> String {
+    let mut doc: serde_json::Value = serde_json::from_str(BASE).unwrap();
+    doc["model_dict"]["score_transform"] = serde_json::json!({
+        "enabled": true,
+        "knots": [[0, 0], [20, 20], [40, 40], [60, 60], [80, 80], [100, 100]],
+    });
+    doc.to_string()
+}
+
+/// A map from a clip's base score to its target.
+type Mapping = fn(f64) -> f64;
+
+/// Monotone mappings of the base score that the base knots do not compute: an S-curve
+/// (viewers forgive little below 35 and notice little above 70), and one that saturates at 85
+/// (nothing above is told apart), whose flat top pulls the upper knots together (the projection
+/// then acts on most steps).
+const MAPPINGS: [(&str, Mapping); 2] = [
+    ("s-curve", |base| {
+        100.0 / (1.0 + (-(base - 50.0) / 10.0).exp())
+    }),
+    ("saturating", |base| (1.3 * base).min(85.0)),
+];
+
+/// Targets from `mapping` of the base score, plus noise.
+fn mapped_dataset(model: &TrainableModel, mapping: Mapping, n: u64, seed: u64) -> Vec<Sample> {
+    let zero = vec![0.0; model.parameter_count()];
+    (0..n)
+        .map(|i| {
+            let mut s = Sample::new(format!("clip-{seed}-{i}"), 0.0, frames(seed + i));
+            let noise = 2.0 * (uniform(seed + i + 77_777) - 0.5);
+            s.target = (mapping(model.predict(&zero, &s)) + noise).clamp(0.0, 100.0);
+            s
+        })
+        .collect()
+}
+
+/// The `[x, y]` knots of a checkpoint file's `score_transform`.
+fn file_knots(path: &std::path::Path) -> Vec<(f64, f64)> {
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let transform = &doc["model_dict"]["score_transform"];
+    assert_eq!(transform["enabled"], serde_json::json!(true));
+    assert!(transform.get("p0").is_none(), "no polynomial was added");
+    transform["knots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k[0].as_f64().unwrap(), k[1].as_f64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn knots_are_learned_kept_valid_and_scored_by_the_engine_as_predicted() {
+    let model = TrainableModel::parse(&knots_base()).unwrap();
+    let zero = vec![0.0; model.parameter_count()];
+    // The identity knots score exactly as the built-in vmaf_v0.6.1.
+    let plain = TrainableModel::parse(BASE).unwrap();
+    for s in dataset(&plain, 20, 3) {
+        assert_eq!(
+            model.predict(&zero, &s),
+            plain.predict(&vec![0.0; plain.parameter_count()], &s)
+        );
+    }
+    let base_x: Vec<f64> = model.knots(&zero).iter().map(|k| k.0).collect();
+    for (name, mapping) in MAPPINGS {
+        let dir = tempfile::tempdir().unwrap();
+        let data = mapped_dataset(&model, mapping, 1200, 5);
+        let probe = mapped_dataset(&model, mapping, 4, 4321);
+        let mut trainer = Trainer::open(dir.path(), model.clone(), config()).unwrap();
+        let mut checkpoints = Vec::new();
+        for (i, sample) in data.iter().enumerate() {
+            trainer.ingest(sample.clone()).unwrap();
+            let Some(c) = trainer.checkpoint(i as i64 * 1000).unwrap() else {
+                continue;
+            };
+            let path = dir.path().join(&c.file);
+            let knots = file_knots(&path);
+            // libvmaf's rules: x strictly increasing (the base model's), y non-decreasing.
+            assert_eq!(knots.iter().map(|k| k.0).collect::<Vec<_>>(), base_x);
+            assert!(
+                knots
+                    .windows(2)
+                    .all(|p| p[0].0 < p[1].0 && p[0].1 <= p[1].1),
+                "{name} {}: {knots:?}",
+                c.version
+            );
+            // The engine loads it and scores what the trainer predicts.
+            let weights = trainer.ema_weights();
+            assert_eq!(knots, model.knots(&weights));
+            for s in &probe {
+                let engine = engine_scores(&path, s);
+                let mean = engine.iter().sum::<f64>() / engine.len() as f64;
+                let ours = model.predict(&weights, s);
+                assert!((mean - ours).abs() < 1e-9, "engine {mean}, trainer {ours}");
+            }
+            checkpoints.push((c, knots));
+        }
+        let status = trainer.status();
+        let (newest, knots) = checkpoints.last().unwrap();
+        println!(
+            "{name}: holdout ({} samples): base PLCC {:.4} RMSE {:.3}; {} PLCC {:.4} RMSE \
+             {:.3}; knots {knots:?}",
+            status.holdout_samples,
+            status.base_holdout.plcc,
+            status.base_holdout.rmse,
+            newest.version,
+            newest.holdout.plcc,
+            newest.holdout.rmse
+        );
+        assert!(checkpoints.len() >= 20, "{}", checkpoints.len());
+        assert!(
+            newest.holdout.plcc > status.base_holdout.plcc + 0.005,
+            "{name}"
+        );
+        assert!(
+            newest.holdout.rmse < 0.4 * status.base_holdout.rmse,
+            "{name}"
+        );
+        // The knots themselves moved.
+        assert!(knots
+            .iter()
+            .zip(model.knots(&zero))
+            .any(|(a, b)| (a.1 - b.1).abs() > 1.0));
+    }
 }
