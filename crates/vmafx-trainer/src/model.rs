@@ -556,27 +556,22 @@ impl TrainableModel {
     /// has, and its rectification flags) replaced, everything else (the SVM above all)
     /// unchanged.
     pub fn export(&self, u: &[f64]) -> Value {
-        let Resolved {
-            slopes,
-            intercepts,
-            poly,
-            knots,
-        } = self.resolve(u);
+        let resolved = self.resolve(u);
         let mut document = self.document.clone();
         if let Some(dict) = document
             .get_mut("model_dict")
             .and_then(Value::as_object_mut)
         {
-            dict.insert("slopes".into(), json!(slopes));
-            dict.insert("intercepts".into(), json!(intercepts));
+            dict.insert("slopes".into(), json!(resolved.slopes));
+            dict.insert("intercepts".into(), json!(resolved.intercepts));
             let mut transform = json!({ "enabled": true });
-            if let Some(p) = poly {
+            if let Some(p) = resolved.poly {
                 transform["p0"] = json!(p[0]);
                 transform["p1"] = json!(p[1]);
                 transform["p2"] = json!(p[2]);
             }
-            if !knots.is_empty() {
-                let pairs: Vec<[f64; 2]> = knots.iter().map(|&(x, y)| [x, y]).collect();
+            if !resolved.knots.is_empty() {
+                let pairs: Vec<[f64; 2]> = resolved.knots.iter().map(|&(x, y)| [x, y]).collect();
                 transform["knots"] = json!(pairs);
             }
             for (flag, on) in [

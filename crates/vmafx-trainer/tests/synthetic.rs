@@ -328,6 +328,11 @@ fn knots_are_learned_kept_valid_and_scored_by_the_engine_as_predicted() {
                 let mean = engine.iter().sum::<f64>() / engine.len() as f64;
                 let ours = model.predict(&weights, s);
                 assert!((mean - ours).abs() < 1e-9, "engine {mean}, trainer {ours}");
+                // Frame by frame, to the last bit.
+                for (frame, &engine) in s.frames.iter().zip(&engine) {
+                    let one = Sample::new(String::new(), 0.0, vec![frame.clone()]);
+                    assert_eq!(model.predict(&weights, &one), engine);
+                }
             }
             checkpoints.push((c, knots));
         }
