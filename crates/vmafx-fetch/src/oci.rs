@@ -124,7 +124,7 @@ fn registry_error(
 
 /// An error and its causes on one line: the HTTP client's own message ("error sending request")
 /// hides why (a refused connection, an unknown certificate issuer).
-fn with_causes(error: &dyn std::error::Error) -> String {
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
     let mut line = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {
