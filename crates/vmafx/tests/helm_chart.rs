@@ -184,6 +184,7 @@ fn defaults_give_a_controller_on_a_volume_and_one_pool_of_gpu_vendor() {
             ("Service", "vmafx-controller"),
             ("Deployment", "vmafx-node-default"),
             ("StatefulSet", "vmafx-controller"),
+            ("Pod", "vmafx-test-score"),
         ]
         .map(|(k, n)| (k.to_owned(), n.to_owned())),
         "{rendered}"
@@ -507,6 +508,17 @@ fn pods_of(docs: &[Value]) -> Vec<(String, serde_json::Value)> {
     let mut pods = Vec::new();
     for doc in docs {
         let kind = doc["kind"].as_str().unwrap_or_default();
+        if kind == "Pod" {
+            // The `helm test` hook: applied as rendered, in the test's namespace.
+            let mut pod: serde_json::Value = serde_json::to_value(doc).expect("JSON");
+            if let Some(meta) = pod["metadata"].as_object_mut() {
+                meta.remove("namespace");
+                meta.remove("annotations");
+            }
+            let name = doc["metadata"]["name"].as_str().expect("named").to_owned();
+            pods.push((format!("Pod {name}"), pod));
+            continue;
+        }
         if !matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet" | "Job") {
             continue;
         }
@@ -665,7 +677,8 @@ async fn every_rendered_pod_passes_pod_security_restricted() {
             .into_iter()
             .map(|(what, pod)| (format!("operator-built {what}"), pod)),
     );
-    assert_eq!(pods.len(), 2 + 4 + 4 + 1, "{names:?}");
+    // controller + operator, four pools, the `helm test` Pod, four operator workers, a trainer.
+    assert_eq!(pods.len(), 2 + 4 + 1 + 4 + 1, "{names:?}");
 
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     for (what, pod) in &pods {
@@ -906,8 +919,11 @@ async fn gpu_vendor_and_workload_render_for_every_combination() {
                 _ => {
                     assert_eq!(
                         kinds(&docs),
-                        [("Job".to_owned(), "vmafx-score".to_owned())],
-                        "{v}: workload Job renders the Job alone"
+                        [
+                            ("Job".to_owned(), "vmafx-score".to_owned()),
+                            ("Pod".to_owned(), "vmafx-test-score".to_owned())
+                        ],
+                        "{v}: workload Job renders the Job (and the `helm test` Pod) alone"
                     );
                     let job = container(find(&docs, "Job", "vmafx-score"));
                     let job_env = env_of(job);
@@ -1069,4 +1085,125 @@ fn find_program(name: &str) -> Option<std::path::PathBuf> {
             .map(|dir| dir.join(name))
             .find(|candidate| candidate.is_file())
     })
+}
+
+/// Pools scale by an HPA (accepted by the API server, and the Deployment then leaves `replicas` to
+/// it) or a KEDA ScaledObject on the controller's pending jobs (down to 0); the ServiceMonitor
+/// selects the controller's Service and its `http` port; NOTES tell how to reach what was
+/// installed; the `helm test` hook's command scores the built-in sample pair here.
+#[tokio::test(flavor = "multi_thread")]
+async fn autoscaling_monitoring_notes_and_the_test_hook() {
+    let (env, client) = k8s::cluster().await;
+    k8s::namespace_named(&client, "vmafx-system").await;
+    let (rendered, docs) = render(
+        "nodePools[0].name=cpu,nodePools[0].autoscaling.mode=hpa,\
+         nodePools[0].autoscaling.maxReplicas=6,nodePools[1].name=gpu,nodePools[1].vendor=nvidia,\
+         nodePools[1].replicas=0",
+    );
+    let hpa = find(&docs, "HorizontalPodAutoscaler", "vmafx-node-cpu");
+    assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "vmafx-node-cpu");
+    assert_eq!(hpa["spec"]["maxReplicas"], 6);
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        70
+    );
+    assert!(find(&docs, "Deployment", "vmafx-node-cpu")["spec"]["replicas"].is_null());
+    assert_eq!(
+        find(&docs, "Deployment", "vmafx-node-gpu")["spec"]["replicas"],
+        0
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &rendered).unwrap();
+    k8s::kubectl(
+        env.kubeconfig_path(),
+        &[
+            "apply",
+            "--dry-run=server",
+            "-f",
+            file.path().to_str().unwrap(),
+        ],
+    );
+
+    let (_, docs) = render(
+        "nodePools[0].name=gpu,nodePools[0].vendor=nvidia,nodePools[0].autoscaling.mode=keda,\
+         nodePools[0].autoscaling.minReplicas=0,nodePools[0].autoscaling.maxReplicas=8,\
+         nodePools[0].autoscaling.prometheusServerAddress=http://prometheus.monitoring:9090,\
+         serviceMonitor.enabled=true,serviceMonitor.bearerTokenSecret.name=scrape,\
+         serviceMonitor.bearerTokenSecret.key=token",
+    );
+    let scaled = find(&docs, "ScaledObject", "vmafx-node-gpu");
+    assert_eq!(scaled["spec"]["scaleTargetRef"]["name"], "vmafx-node-gpu");
+    assert_eq!(scaled["spec"]["minReplicaCount"], 0);
+    assert_eq!(scaled["spec"]["maxReplicaCount"], 8);
+    let trigger = &scaled["spec"]["triggers"][0];
+    assert_eq!(trigger["type"], "prometheus");
+    assert_eq!(
+        trigger["metadata"]["query"],
+        "sum(vmafx_jobs{state=\"PENDING\"})"
+    );
+    assert_eq!(trigger["metadata"]["threshold"], "4");
+    let monitor = find(&docs, "ServiceMonitor", "vmafx-controller");
+    let service = find(&docs, "Service", "vmafx-controller");
+    for (key, value) in monitor["spec"]["selector"]["matchLabels"]
+        .as_mapping()
+        .expect("matchLabels")
+    {
+        assert_eq!(&service["metadata"]["labels"][key], value, "{key:?}");
+    }
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(endpoint["port"], "http");
+    assert_eq!(endpoint["bearerTokenSecret"]["name"], "scrape");
+    assert!(service["spec"]["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "http"));
+    // The queue length KEDA reads is what the controller exports.
+    assert!(
+        std::fs::read_to_string(k8s::repo_root().join("crates/vmafx-controller/src/metrics.rs"))
+            .unwrap()
+            .contains("registry.register(\"jobs\""),
+        "the controller no longer exports vmafx_jobs"
+    );
+    let err = refusal("nodePools[0].name=a,nodePools[0].autoscaling.mode=keda");
+    assert!(err.contains("prometheusServerAddress"), "{err}");
+    let err = refusal("nodePools[0].name=a,nodePools[0].autoscaling.mode=vpa");
+    assert!(err.contains("autoscaling"), "{err}");
+
+    // NOTES for each workload.
+    let (ok, notes, err) = helm(&["install", "--dry-run=client", "t"]);
+    assert!(ok, "{err}");
+    assert!(
+        notes.contains("port-forward service/t-controller 9090 8080"),
+        "{notes}"
+    );
+    assert!(notes.contains("helm test t"), "{notes}");
+    let (ok, notes, err) = helm(&[
+        "install",
+        "--dry-run=client",
+        "t",
+        "--set",
+        "workload=Job,job.reference=s3://b/r.y4m,job.distorted=s3://b/d.y4m,\
+         pushgateway.url=http://gw:9091",
+    ]);
+    assert!(ok, "{err}");
+    assert!(notes.contains("logs job/t-score"), "{notes}");
+    assert!(notes.contains("pushed to http://gw:9091"), "{notes}");
+
+    // The test hook runs as rendered and scores.
+    let (_, docs) = render("");
+    let hook = find(&docs, "Pod", "vmafx-test-score");
+    assert_eq!(hook["metadata"]["annotations"]["helm.sh/hook"], "test");
+    let args: Vec<String> = args_of(&hook["spec"]["containers"][0]);
+    let dir = tempfile::tempdir().unwrap();
+    let local: Vec<String> = args
+        .iter()
+        .map(|a| a.replace("/scratch", dir.path().to_str().expect("UTF-8 temp path")))
+        .collect();
+    let local: Vec<&str> = local.iter().map(String::as_str).collect();
+    let (code, out, err) = support::run_cli(&local);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    assert!(out.contains("VMAF") || err.contains("VMAF"), "{out}{err}");
+    let (_, docs) = render("tests.enabled=false");
+    assert!(!kinds(&docs).iter().any(|(k, _)| k == "Pod"));
 }

@@ -109,20 +109,38 @@ pub async fn namespace_named(client: &Client, name: &str) {
         .await
         .unwrap_or_else(|e| panic!("failed to read namespace {name}: {e}"))
         .is_some();
-    if exists {
-        return;
+    if !exists {
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap_or_else(|e| panic!("failed to create namespace {name}: {e}"));
     }
-    let ns = Namespace {
+    // What the controller manager would add, and what admission of a Pod that names no
+    // ServiceAccount looks up: `default` (this control plane runs no controller manager).
+    let accounts =
+        Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client.clone(), name);
+    let default_account = k8s_openapi::api::core::v1::ServiceAccount {
         metadata: ObjectMeta {
-            name: Some(name.to_owned()),
+            name: Some("default".to_owned()),
             ..Default::default()
         },
         ..Default::default()
     };
-    namespaces
-        .create(&PostParams::default(), &ns)
+    match accounts
+        .create(&PostParams::default(), &default_account)
         .await
-        .unwrap_or_else(|e| panic!("failed to create namespace {name}: {e}"));
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("failed to create ServiceAccount {name}/default: {e}"),
+    }
 }
 
 /// Creates a ServiceAccount in `namespace` bound to exactly the committed operator roles, and
