@@ -149,3 +149,41 @@ where
             source,
         })
 }
+
+/// Server-side applies `status` to `object`'s status subresource as the operator's field
+/// manager, guarded by `resource_version`: the write fails (409) when the object the decision was
+/// made from is stale, so two reconciles never both record (and announce) the same change.
+/// Returns the object's new resourceVersion.
+pub async fn apply_status<K, S>(
+    ctx: &Context,
+    object: &K,
+    resource_version: Option<String>,
+    status: &S,
+) -> Result<Option<String>, kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::Serialize
+        + DeserializeOwned
+        + Debug,
+    S: serde::Serialize,
+{
+    let name = ResourceExt::name_any(object);
+    let api: Api<K> = Api::namespaced(
+        ctx.client.clone(),
+        &ResourceExt::namespace(object).unwrap_or_default(),
+    );
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": { "name": name, "resourceVersion": resource_version },
+        "status": status,
+    });
+    api.patch_status(
+        &name,
+        &kube::api::PatchParams::apply(crate::context::MANAGER).force(),
+        &kube::api::Patch::Apply(&patch),
+    )
+    .await
+    .map(|updated| ResourceExt::resource_version(&updated))
+}

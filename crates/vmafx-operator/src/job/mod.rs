@@ -319,7 +319,7 @@ async fn submit(
             tracing::info!(object = %target.key, job = %job.id, created = response.created, "submitted");
             followers.set_submitted(&target.uid, &job.id);
             let note = format!("submitted as controller job {}", job.id);
-            publish(ctx, target.obj, "Submitted", &note, false).await;
+            ctx.publish(target.obj, false, "Submitted", &note).await;
             followers.follow(&job.id, ObjectRef::from_obj(target.obj));
             observe(target, ctx, followers, &job).await
         }
@@ -334,7 +334,8 @@ async fn submit(
             let message = grpc_message(&status);
             let new = desired::unsubmitted_status(&target.status, &message, target.generation);
             if new != target.status {
-                publish(ctx, target.obj, "SubmitFailed", &message, true).await;
+                ctx.publish(target.obj, true, "SubmitFailed", &message)
+                    .await;
                 patch_status(target, &new).await?;
             }
             Err(JobError::Submit {
@@ -397,7 +398,7 @@ async fn write_status(
     }) = desired::transition(target.phase, new)
     {
         tracing::info!(object = %target.key, phase = reason, "{note}");
-        publish(ctx, target.obj, reason, &note, warning).await;
+        ctx.publish(target.obj, warning, reason, &note).await;
     }
     Ok(())
 }
@@ -439,31 +440,20 @@ async fn cleanup(obj: &VmafxJob, ctx: &Context, followers: &Followers) -> Result
             Ok(_) => {
                 tracing::info!(object = %key, job = %id, "cancelled");
                 let note = format!("cancelled controller job {id}");
-                publish(ctx, obj, "Cancelled", &note, false).await;
+                ctx.publish(obj, false, "Cancelled", &note).await;
             }
             Err(status) if status.code() == tonic::Code::NotFound => {
                 tracing::info!(object = %key, job = %id, "controller job already gone");
             }
             Err(status) => {
                 let message = grpc_message(&status);
-                publish(ctx, obj, "CancelFailed", &message, true).await;
+                ctx.publish(obj, true, "CancelFailed", &message).await;
                 return Err(JobError::Cancel { key, id, message });
             }
         }
     }
     followers.forget_object(&uid);
     Ok(Action::await_change())
-}
-
-/// Records a Kubernetes event about `obj`.
-pub(crate) async fn publish(
-    ctx: &Context,
-    obj: &VmafxJob,
-    reason: &str,
-    note: &str,
-    warning: bool,
-) {
-    ctx.publish(obj, warning, reason, note).await;
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub mod status;
 pub mod validate;
 
 use crate::runner::apply_owned as apply;
-use apply::{probe, publish, read_registry, write_status};
+use apply::{probe, read_registry, write_status};
 pub use build::*;
 pub use status::*;
 pub use validate::*;
@@ -35,9 +35,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
@@ -161,14 +160,8 @@ async fn reconcile(node: Arc<VmafxNode>, ctx: Arc<Context>) -> Result<Action, No
             status.healthy = false;
             if changed || status != prev {
                 write_status(&ctx, &node, &status).await?;
-                publish(
-                    &ctx,
-                    &node,
-                    EventType::Warning,
-                    invalid.reason,
-                    invalid.message,
-                )
-                .await;
+                ctx.publish(node.as_ref(), true, invalid.reason, &invalid.message)
+                    .await;
             }
             return Ok(Action::await_change());
         }
@@ -227,12 +220,13 @@ async fn reconcile(node: Arc<VmafxNode>, ctx: Arc<Context>) -> Result<Action, No
     }
     if was != Some(decision.healthy) {
         tracing::info!(node = %runner::object_key(node.as_ref()), healthy = decision.healthy, reason = decision.reason, "{}", decision.message);
-        let (type_, reason) = if decision.healthy {
-            (EventType::Normal, "NodeHealthy")
+        let (warning, reason) = if decision.healthy {
+            (false, "NodeHealthy")
         } else {
-            (EventType::Warning, "NodeUnhealthy")
+            (true, "NodeUnhealthy")
         };
-        publish(&ctx, &node, type_, reason, decision.message.clone()).await;
+        ctx.publish(node.as_ref(), warning, reason, &decision.message)
+            .await;
     }
     Ok(Action::requeue(decision.recheck))
 }

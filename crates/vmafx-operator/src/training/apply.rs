@@ -32,42 +32,18 @@ pub(super) async fn poll(ctx: &Context, url: &str) -> Result<TrainerStatus, Poll
     })
 }
 
+/// Writes the run's status, guarded by `resource_version`, so two reconciles can never both
+/// record (and announce) the same checkpoint; returns the new resourceVersion.
 pub(super) async fn write_status(
     ctx: &Context,
     run: &VmafxModelTraining,
     resource_version: Option<String>,
     status: &VmafxModelTrainingStatus,
 ) -> Result<Option<String>, TrainingError> {
-    let api: Api<VmafxModelTraining> =
-        Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
-    // The resourceVersion makes the write fail when the object we decided from was stale, so
-    // two reconciles can never both record (and announce) the same checkpoint.
-    let patch = serde_json::json!({
-        "apiVersion": "vmafx.dev/v1",
-        "kind": "VmafxModelTraining",
-        "metadata": { "name": run.name_any(), "resourceVersion": resource_version },
-        "status": status,
-    });
-    api.patch_status(
-        &run.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map(|updated| updated.resource_version())
-    .map_err(|source| TrainingError::Status {
-        name: runner::object_key(run),
-        source,
-    })
-}
-
-pub(super) async fn publish(
-    ctx: &Context,
-    run: &VmafxModelTraining,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
-    ctx.publish(run, type_ == EventType::Warning, reason, &note)
-        .await;
+    runner::apply_status(ctx, run, resource_version, status)
+        .await
+        .map_err(|source| TrainingError::Status {
+            name: runner::object_key(run),
+            source,
+        })
 }

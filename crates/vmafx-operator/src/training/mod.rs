@@ -15,15 +15,14 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::conditions::{self, set_condition};
-use crate::context::{Context, MANAGER};
+use crate::context::Context;
 use crate::crd::{TrainingPhase, VmafxModelTraining, VmafxModelTrainingStatus};
 use crate::runner;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -121,7 +120,7 @@ pub mod status;
 pub mod validate;
 
 use crate::runner::apply_owned as apply;
-use apply::{poll, publish, write_status};
+use apply::{poll, write_status};
 pub use build::*;
 pub use status::*;
 pub use validate::*;
@@ -274,26 +273,19 @@ async fn reconcile(
         write_status(&ctx, &run, resource_version, &next).await?;
     }
     if let (true, Err(invalid)) = (deploy_changed, &deployed) {
-        publish(
-            &ctx,
-            &run,
-            EventType::Warning,
-            invalid.reason,
-            invalid.message.clone(),
-        )
-        .await;
+        ctx.publish(run.as_ref(), true, invalid.reason, &invalid.message)
+            .await;
     }
     // Announced only once the status that records them is written: a conflict above means
     // another reconcile decided from fresher state, and a crash here loses an event rather than
     // repeating one.
     for checkpoint in fresh {
         tracing::info!(run = %runner::object_key(run.as_ref()), version = %checkpoint.version, "checkpoint written");
-        publish(
-            &ctx,
-            &run,
-            EventType::Normal,
+        ctx.publish(
+            run.as_ref(),
+            false,
             CHECKPOINT_WRITTEN,
-            checkpoint_note(checkpoint),
+            &checkpoint_note(checkpoint),
         )
         .await;
     }
@@ -301,26 +293,19 @@ async fn reconcile(
     if was_reachable.is_some_and(|was| was != reachable) {
         match &polled {
             Ok(_) => {
-                publish(
-                    &ctx,
-                    &run,
-                    EventType::Normal,
+                ctx.publish(
+                    run.as_ref(),
+                    false,
                     "TrainerReachable",
-                    format!("{url} answers again"),
+                    &format!("{url} answers again"),
                 )
                 .await
             }
             Err(
                 PollError::Unreachable(why) | PollError::Invalid(why) | PollError::Refused(why),
             ) => {
-                publish(
-                    &ctx,
-                    &run,
-                    EventType::Warning,
-                    "TrainerUnreachable",
-                    why.clone(),
-                )
-                .await
+                ctx.publish(run.as_ref(), true, "TrainerUnreachable", why)
+                    .await
             }
         }
     }

@@ -14,7 +14,7 @@ use crate::conditions::find;
 use crate::context::Context;
 use crate::crd::{JobPhase, VmafxJob, VmafxJobStatus};
 use crate::job::desired::{self, Transition};
-use crate::job::{publish, JobError, POLL_INTERVAL};
+use crate::job::{JobError, POLL_INTERVAL};
 use crate::runner::object_key;
 
 fn kube_error<'a>(key: &'a str, action: &'static str) -> impl FnOnce(kube::Error) -> JobError + 'a {
@@ -67,7 +67,7 @@ pub async fn reconcile(
                 Ok(created) => {
                     let note = format!("created batch Job {name} running {image}");
                     tracing::info!(object = %key, job = %name, "created batch Job");
-                    publish(ctx, obj, "Created", &note, false).await;
+                    ctx.publish(obj, false, "Created", &note).await;
                     created
                 }
                 // Created by an earlier reconcile whose answer was lost: read it.
@@ -149,7 +149,7 @@ async fn write(
     })?;
     let retried = |s: &VmafxJobStatus| find(&s.conditions, RETRIED).map(|c| c.message.clone());
     if let Some(message) = retried(new).filter(|m| Some(m) != retried(previous).as_ref()) {
-        publish(ctx, obj, "Retried", &message, true).await;
+        ctx.publish(obj, true, "Retried", &message).await;
     }
     if let Some(Transition {
         reason,
@@ -158,7 +158,7 @@ async fn write(
     }) = desired::transition(previous.phase, new)
     {
         tracing::info!(object = %key, phase = reason, "{note}");
-        publish(ctx, obj, reason, &note, warning).await;
+        ctx.publish(obj, warning, reason, &note).await;
     }
     Ok(())
 }
@@ -209,7 +209,7 @@ pub async fn cleanup(obj: &VmafxJob, ctx: &Context) -> Result<Action, JobError> 
     if ours || !deleted.is_empty() {
         let note = format!("deleted batch Job {name} and Pods [{}]", deleted.join(", "));
         tracing::info!(object = %key, "{note}");
-        publish(ctx, obj, "Deleted", &note, false).await;
+        ctx.publish(obj, false, "Deleted", &note).await;
     }
     Ok(Action::await_change())
 }
