@@ -231,7 +231,10 @@ fn check_answers(answers: &Value, bench: &Bench) {
     let last = progress.last().expect("no progress notification for score");
     assert_eq!(last["progress"].as_f64(), Some(frames as f64), "{last}");
     assert_eq!(last["total"].as_f64(), Some(frames as f64), "{last}");
-    let values: Vec<f64> = progress.iter().filter_map(|p| p["progress"].as_f64()).collect();
+    let values: Vec<f64> = progress
+        .iter()
+        .filter_map(|p| p["progress"].as_f64())
+        .collect();
     assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
 
     // Bad input: a tool error of one line that names the file, and the session goes on.
@@ -298,7 +301,9 @@ fn check_answers(answers: &Value, bench: &Bench) {
     // A job on the real controller: submitted, polled until COMPLETED, with score's score.
     let submitted = &answers["submit_job"];
     assert_ne!(submitted["isError"], true, "submit_job failed: {submitted}");
-    let id = submitted["structuredContent"]["id"].as_str().expect("job id");
+    let id = submitted["structuredContent"]["id"]
+        .as_str()
+        .expect("job id");
     let job = &answers["get_job"];
     assert_ne!(job["isError"], true, "get_job failed: {job}");
     let job = &job["structuredContent"];
@@ -420,7 +425,11 @@ fn python_client_over_http_with_tokens() {
     assert!(body.contains("unknown token"), "{body}");
     // A body over the limit is refused before it is parsed.
     let authorized = format!("Bearer {ADMIN_TOKEN}");
-    let admin = [headers[0], headers[1], ("Authorization", authorized.as_str())];
+    let admin = [
+        headers[0],
+        headers[1],
+        ("Authorization", authorized.as_str()),
+    ];
     let huge = vec![b' '; (1 << 20) + 1];
     let (code, _) = support::http_request(port, "POST", "/mcp", &admin, &huge).expect("answer");
     assert_eq!(code, 413);

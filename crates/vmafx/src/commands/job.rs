@@ -104,7 +104,10 @@ impl Client {
     }
 
     /// One page of jobs, newest first.
-    pub async fn list(&mut self, request: v1::ListJobsRequest) -> anyhow::Result<v1::ListJobsResponse> {
+    pub async fn list(
+        &mut self,
+        request: v1::ListJobsRequest,
+    ) -> anyhow::Result<v1::ListJobsResponse> {
         let response = self.inner.list_jobs(request).await;
         response
             .map(|r| r.into_inner())

@@ -22,8 +22,8 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{
     CallToolResult, Implementation, ListResourceTemplatesResult, PaginatedRequestParams,
-    ProgressNotificationParam, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
+    ProgressNotificationParam, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -334,30 +334,44 @@ fn six(value: f64) -> String {
     format!("{value:.6}")
 }
 
-/// The lowest and highest value of every per-frame metric in `names`, from a `vmaf --json`
-/// document.
-fn extremes(document: &[u8], names: &[String]) -> Result<Vec<FrameExtremes>, String> {
+/// A `vmaf --json` document, checked to have a `frames` array.
+fn parse_report(document: &[u8]) -> Result<serde_json::Value, String> {
     let parsed: serde_json::Value = serde_json::from_slice(document)
         .map_err(|e| format!("the per-frame document is not JSON: {e}"))?;
-    let frames = parsed["frames"]
-        .as_array()
-        .ok_or("the per-frame document has no frames")?;
+    if !parsed["frames"].is_array() {
+        return Err("the per-frame document has no frames".into());
+    }
+    Ok(parsed)
+}
+
+/// Every frame's value of the metric `name` in a parsed report, as (frame index, value).
+fn metric_values(report: &serde_json::Value, name: &str) -> Vec<(u64, f64)> {
+    let frames = report["frames"].as_array().map_or(&[][..], Vec::as_slice);
+    frames
+        .iter()
+        .enumerate()
+        .filter_map(|(index, frame)| {
+            let value = frame["metrics"][name].as_f64()?;
+            Some((frame["frameNum"].as_u64().unwrap_or(index as u64), value))
+        })
+        .collect()
+}
+
+/// The lowest and highest value of every per-frame metric in `names`, from a `vmaf --json`
+/// document (the first such frame on ties).
+fn extremes(document: &[u8], names: &[String]) -> Result<Vec<FrameExtremes>, String> {
+    let report = parse_report(document)?;
     let mut out = Vec::new();
     for name in names {
-        let mut worst: Option<(u64, f64)> = None;
-        let mut best: Option<(u64, f64)> = None;
-        for (index, frame) in frames.iter().enumerate() {
-            let Some(value) = frame["metrics"][name.as_str()].as_f64() else {
-                continue;
-            };
-            let index = frame["frameNum"].as_u64().unwrap_or(index as u64);
-            if worst.is_none_or(|(_, w)| value < w) {
-                worst = Some((index, value));
-            }
-            if best.is_none_or(|(_, b)| value > b) {
-                best = Some((index, value));
-            }
-        }
+        let values = metric_values(&report, name);
+        let worst = values
+            .iter()
+            .copied()
+            .reduce(|w, v| if v.1 < w.1 { v } else { w });
+        let best = values
+            .iter()
+            .copied()
+            .reduce(|b, v| if v.1 > b.1 { v } else { b });
         if let (Some((worst_frame, worst)), Some((best_frame, best))) = (worst, best) {
             out.push(FrameExtremes {
                 name: name.clone(),
@@ -410,22 +424,26 @@ impl Progress {
             return;
         };
         let pair = self.pair.load(Ordering::Relaxed);
+        if total == 0 {
+            // Nothing is known before the clips are opened.
+            return;
+        }
         let (value, of, message) = if self.pairs == 1 {
             (
                 done as f64,
-                (total > 0).then_some(total as f64),
+                Some(total as f64),
                 format!("{done}/{total} frames"),
             )
         } else {
-            let fraction = if total > 0 {
-                done.min(total) as f64 / total as f64
-            } else {
-                0.0
-            };
+            let fraction = done.min(total) as f64 / total as f64;
             (
                 pair as f64 + fraction,
                 Some(self.pairs as f64),
-                format!("encode {} of {}: {done}/{total} frames", pair + 1, self.pairs),
+                format!(
+                    "encode {} of {}: {done}/{total} frames",
+                    pair + 1,
+                    self.pairs
+                ),
             )
         };
         {
@@ -563,19 +581,7 @@ impl Scorer {
 /// The `count` lowest values of `name` in a `vmaf --json` document, lowest first (ties: the
 /// earlier frame first).
 fn worst_frames(document: &[u8], name: &str, count: usize) -> Result<Vec<FrameScore>, String> {
-    let parsed: serde_json::Value = serde_json::from_slice(document)
-        .map_err(|e| format!("the per-frame document is not JSON: {e}"))?;
-    let frames = parsed["frames"]
-        .as_array()
-        .ok_or("the per-frame document has no frames")?;
-    let mut values: Vec<(u64, f64)> = frames
-        .iter()
-        .enumerate()
-        .filter_map(|(index, frame)| {
-            let value = frame["metrics"][name].as_f64()?;
-            Some((frame["frameNum"].as_u64().unwrap_or(index as u64), value))
-        })
-        .collect();
+    let mut values = metric_values(&parse_report(document)?, name);
     values.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
     Ok(values
         .into_iter()
@@ -706,10 +712,12 @@ impl VmafxMcp {
     #[tool(
         description = "List the built-in VMAF model versions, usable as version=NAME in score's models."
     )]
-    async fn list_models(&self, context: RequestContext<RoleServer>) -> Result<Json<ModelList>, String> {
+    async fn list_models(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<ModelList>, String> {
         allow(&context, Access::Read)?;
-        Ok(
-        Json(ModelList {
+        Ok(Json(ModelList {
             built_in: vmafx_engine::model::BUILT_IN_VERSIONS
                 .iter()
                 .map(|v| (*v).to_owned())
@@ -887,7 +895,9 @@ impl VmafxMcp {
         allow(&context, Access::Read)?;
         let count = params.count.unwrap_or(100);
         if count == 0 || count > MAX_FRAMES_PER_CALL as u64 {
-            return Err(format!("count: give 1 to {MAX_FRAMES_PER_CALL}, not {count}"));
+            return Err(format!(
+                "count: give 1 to {MAX_FRAMES_PER_CALL}, not {count}"
+            ));
         }
         let first = params.first.unwrap_or(0);
         let document = self
@@ -896,11 +906,8 @@ impl VmafxMcp {
             .frames(&params.id)
             .await
             .map_err(line)?;
-        let parsed: serde_json::Value = serde_json::from_slice(&document)
-            .map_err(|e| format!("job {}: the per-frame document is not JSON: {e}", params.id))?;
-        let frames = parsed["frames"]
-            .as_array()
-            .ok_or_else(|| format!("job {}: the per-frame document has no frames", params.id))?;
+        let parsed = parse_report(&document).map_err(|e| format!("job {}: {e}", params.id))?;
+        let frames = parsed["frames"].as_array().map_or(&[][..], Vec::as_slice);
         let total = frames.len() as u64;
         let window: Vec<&serde_json::Value> = frames
             .iter()
@@ -1057,7 +1064,8 @@ async fn authenticate(State(state): State<HttpState>, request: Request, next: Ne
 /// one; protocol versions without sessions never fill the table). Requests are not serialized
 /// for this, so simultaneous openings may pass the limit by their number, never more.
 async fn limit_sessions(State(state): State<HttpState>, request: Request, next: Next) -> Response {
-    let opens = request.method() == Method::POST && !request.headers().contains_key("mcp-session-id");
+    let opens =
+        request.method() == Method::POST && !request.headers().contains_key("mcp-session-id");
     if !opens {
         return next.run(request).await;
     }
