@@ -27,43 +27,41 @@ impl Client {
     /// Connects to the controller `addr` names, with its token (`--token-file`, else
     /// `VMAFX_TOKEN`) and CA certificate.
     pub async fn connect(addr: &ControllerAddr) -> anyhow::Result<Client> {
-        let options = ClientOptions {
-            address: addr.controller.clone(),
-            ca_cert: addr.ca_cert.clone(),
-            client_identity: None,
-            token: read_token(addr.token_file.as_deref())?,
-            token_file: None,
-        };
-        Client::connect_with(options).await
+        Client::connect_with(Client::options(addr)?).await
     }
 
     /// A client of the controller `addr` names that connects on its first call, so that a
     /// long-running caller (`vmafx mcp`) starts while the controller is down.
     pub fn lazy(addr: &ControllerAddr) -> anyhow::Result<Client> {
-        let options = ClientOptions {
-            address: addr.controller.clone(),
-            ca_cert: addr.ca_cert.clone(),
-            client_identity: None,
-            token: read_token(addr.token_file.as_deref())?,
-            token_file: None,
-        };
+        let options = Client::options(addr)?;
         let channel = options.connect_lazy()?;
-        Ok(Client {
-            inner: JobServiceClient::new(channel)
-                .max_decoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES),
-            address: options.address,
-        })
+        Ok(Client::over(channel, options.address))
     }
 
     /// Connects with explicit options.
     pub async fn connect_with(options: ClientOptions) -> anyhow::Result<Client> {
         let address = options.address.clone();
         let channel = options.connect().await?;
-        Ok(Client {
+        Ok(Client::over(channel, address))
+    }
+
+    /// The options `addr` names: its token (`--token-file`, else `VMAFX_TOKEN`) and CA.
+    fn options(addr: &ControllerAddr) -> anyhow::Result<ClientOptions> {
+        Ok(ClientOptions {
+            address: addr.controller.clone(),
+            ca_cert: addr.ca_cert.clone(),
+            client_identity: None,
+            token: read_token(addr.token_file.as_deref())?,
+            token_file: None,
+        })
+    }
+
+    fn over(channel: ApiChannel, address: String) -> Client {
+        Client {
             inner: JobServiceClient::new(channel)
                 .max_decoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES),
             address,
-        })
+        }
     }
 
     fn status(&self, what: &str, status: tonic::Status) -> anyhow::Error {

@@ -816,13 +816,8 @@ impl VmafxMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, String> {
         allow(&context, Access::Read)?;
-        let job = self
-            .controller
-            .clone()
-            .get(&params.id)
-            .await
-            .map_err(line)?;
-        structured(&JobView::from(&job))
+        let job = self.controller.clone().get(&params.id).await;
+        structured(&JobView::from(&job.map_err(line)?))
     }
 
     /// A page of jobs.
@@ -874,13 +869,8 @@ impl VmafxMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, String> {
         allow(&context, Access::Submit)?;
-        let job = self
-            .controller
-            .clone()
-            .cancel(&params.id)
-            .await
-            .map_err(line)?;
-        structured(&JobView::from(&job))
+        let job = self.controller.clone().cancel(&params.id).await;
+        structured(&JobView::from(&job.map_err(line)?))
     }
 
     /// A window of a completed job's per-frame results.
