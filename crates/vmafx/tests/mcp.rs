@@ -21,16 +21,16 @@ use serde_json::{json, Value};
 /// The SDK release the test was written against.
 const MCP_REQUIREMENT: &str = "mcp==2.3.0";
 
-fn fail_or_skip(what: &str) -> Option<PathBuf> {
+fn fail_or_skip(transport: &str, what: &str) -> Option<PathBuf> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{what} (required under CI=true)");
     }
-    println!("SKIPPED: vmafx mcp with the Python MCP client: {what}");
+    println!("SKIPPED: vmafx mcp over {transport} with the Python MCP client: {what}");
     None
 }
 
 /// A Python interpreter that can `import mcp`, installing the SDK into a cached venv if needed.
-fn python_with_mcp() -> Option<PathBuf> {
+fn python_with_mcp(transport: &str) -> Option<PathBuf> {
     let can_import = |python: &Path| {
         Command::new(python)
             .args(["-c", "import mcp.client.stdio"])
@@ -42,10 +42,10 @@ fn python_with_mcp() -> Option<PathBuf> {
         return if can_import(&python) {
             Some(python)
         } else {
-            fail_or_skip(&format!(
-                "VMAFX_MCP_PYTHON={} cannot import mcp",
-                python.display()
-            ))
+            fail_or_skip(
+                transport,
+                &format!("VMAFX_MCP_PYTHON={} cannot import mcp", python.display()),
+            )
         };
     }
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mcp-venv");
@@ -58,18 +58,21 @@ fn python_with_mcp() -> Option<PathBuf> {
         .arg(&venv)
         .output();
     if !made.as_ref().is_ok_and(|o| o.status.success()) {
-        return fail_or_skip(&format!("python3 -m venv failed: {made:?}"));
+        return fail_or_skip(transport, &format!("python3 -m venv failed: {made:?}"));
     }
     let installed = Command::new(&python)
         .args(["-m", "pip", "install", "--quiet", MCP_REQUIREMENT])
         .output();
     match installed {
         Ok(o) if o.status.success() && can_import(&python) => Some(python),
-        Ok(o) => fail_or_skip(&format!(
-            "pip install {MCP_REQUIREMENT} failed: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) => fail_or_skip(&format!("pip could not run: {e}")),
+        Ok(o) => fail_or_skip(
+            transport,
+            &format!(
+                "pip install {MCP_REQUIREMENT} failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+        ),
+        Err(e) => fail_or_skip(transport, &format!("pip could not run: {e}")),
     }
 }
 
@@ -352,7 +355,7 @@ fn check_answers(answers: &Value, bench: &Bench) {
 
 #[test]
 fn python_client_over_stdio() {
-    let Some(python) = python_with_mcp() else {
+    let Some(python) = python_with_mcp("stdio") else {
         return;
     };
     let bench = bench();
@@ -373,7 +376,7 @@ fn python_client_over_stdio() {
 
 #[test]
 fn python_client_over_http_with_tokens() {
-    let Some(python) = python_with_mcp() else {
+    let Some(python) = python_with_mcp("HTTP") else {
         return;
     };
     let bench = bench();
@@ -458,7 +461,65 @@ fn python_client_over_http_with_tokens() {
 }
 
 #[test]
-fn http_beyond_loopback_needs_a_token_file() {
+fn python_client_over_https() {
+    let Some(python) = python_with_mcp("HTTPS") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = vmafx_testenv::pki::serving_pki("vmafx mcp test").expect("test PKI");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write PEM");
+        path.to_string_lossy().into_owned()
+    };
+    let (ca, cert, key) = (
+        write("ca.pem", &pki.ca_pem),
+        write("cert.pem", &pki.cert_pem),
+        write("key.pem", &pki.key_pem),
+    );
+    let tokens = write("tokens", &format!("{ADMIN_TOKEN},assistant,submitter\n"));
+    let port = support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = support::spawn(
+        dir.path(),
+        "mcp-https",
+        &[
+            "mcp",
+            "--listen",
+            &listen,
+            "--auth-token-file",
+            &tokens,
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ],
+        &[],
+    );
+    support::wait_for(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .unwrap_or_else(|| panic!("vmafx mcp --tls-cert did not come up: {}", server.log()));
+    let answers = run_client(
+        &python,
+        &json!({
+            "transport": "http",
+            "url": format!("https://localhost:{port}/mcp"),
+            "token": ADMIN_TOKEN,
+            "ca": ca,
+        }),
+    );
+    assert_eq!(
+        answers["tools"].as_array().map(Vec::len),
+        Some(10),
+        "{answers}"
+    );
+    let models = &answers["list_models"]["structuredContent"];
+    assert_eq!(models["default"], "vmaf_v0.6.1", "{answers}");
+}
+
+#[test]
+fn http_limits_and_loopback_rules() {
     let (code, _, err) = support::run_cli(&["mcp", "--listen", "0.0.0.0:0"]);
     assert_ne!(code, 0);
     assert!(
@@ -466,4 +527,37 @@ fn http_beyond_loopback_needs_a_token_file() {
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // On loopback without tokens: one session at most, and only loopback Host names.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = support::spawn(
+        dir.path(),
+        "mcp-limits",
+        &["mcp", "--listen", &listen, "--max-sessions", "1"],
+        &[],
+    );
+    support::wait_for(Duration::from_secs(30), || {
+        support::http_get(port, "/healthz").is_some_and(|(code, _)| code == 200)
+    })
+    .unwrap_or_else(|| panic!("vmafx mcp --listen did not come up: {}", server.log()));
+    // A protocol version with sessions, so that the first initialize keeps one open.
+    let initialize = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+    ];
+    let rebinding = [headers[0], headers[1], ("Host", "attacker.example")];
+    let (code, body) =
+        support::http_request(port, "POST", "/mcp", &rebinding, initialize).expect("answer");
+    assert!((400..500).contains(&code), "{code} {body}");
+    let (code, body) =
+        support::http_request(port, "POST", "/mcp", &headers, initialize).expect("answer");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"vmafx\""), "{body}");
+    let (code, body) =
+        support::http_request(port, "POST", "/mcp", &headers, initialize).expect("answer");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("--max-sessions"), "{body}");
 }

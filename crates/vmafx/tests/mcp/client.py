@@ -4,15 +4,18 @@ lists the tools, and calls them, a job on a real controller included. Prints one
 with every answer, as the client received it, for crates/vmafx/tests/mcp.rs to check.
 
 Usage: client.py CONFIG_JSON, where CONFIG_JSON holds transport ("stdio" or "http"), vmafx,
-root, controller (stdio), url, token and viewer_token (http), reference, distorted, missing.
+root, controller (stdio), url, token and viewer_token (http), reference, distorted, missing;
+or, with "ca" (a CA certificate file for https), only lists the tools and models.
 """
 
 import contextlib
 import json
+import ssl
 import sys
 import time
 
 import anyio
+import httpx2
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -42,7 +45,15 @@ async def connect(cfg, token=None):
                 yield session
     else:
         headers = {"Authorization": f"Bearer {token or cfg['token']}"}
-        async with create_mcp_http_client(headers=headers) as http:
+        if cfg.get("ca"):
+            http = httpx2.AsyncClient(
+                headers=headers,
+                verify=ssl.create_default_context(cafile=cfg["ca"]),
+                timeout=httpx2.Timeout(30, read=300),
+            )
+        else:
+            http = create_mcp_http_client(headers=headers)
+        async with http:
             async with streamable_http_client(cfg["url"], http_client=http) as (read, write):
                 async with ClientSession(read, write) as session:
                     yield session
@@ -146,6 +157,14 @@ async def jobs(session, cfg, out):
 async def main(config):
     cfg = json.loads(config)
     out = {}
+    if cfg.get("ca"):
+        async with connect(cfg) as session:
+            await session.initialize()
+            listed = await session.list_tools()
+            out["tools"] = [t.name for t in listed.tools]
+            out["list_models"] = dump(await session.call_tool("list_models", {}))
+        print(json.dumps(out))
+        return
     async with connect(cfg) as session:
         await tools(session, cfg, out)
         await jobs(session, cfg, out)
