@@ -30,6 +30,7 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3) # test/e2e: fixture check, score check
+command -v prometheus-pushgateway >/dev/null 2>&1 || need_apt+=(prometheus-pushgateway) # helm_chart.rs: the Job workload's push
 # crates/vmafx/tests/mcp.rs: a virtual environment for the MCP Python SDK (Debian splits venv out).
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then

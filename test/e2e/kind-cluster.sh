@@ -35,7 +35,7 @@ mkdir -p "$E2E_WORK"
 rm -rf "$E2E_ARTIFACTS"
 
 step "building kubectl, helm and kuttl (cached)"
-"$testenv" build kubernetes helm kuttl 2>"$E2E_WORK/testenv-build.log" ||
+"$testenv" build kubernetes helm kuttl registry 2>"$E2E_WORK/testenv-build.log" ||
     { tail -n 30 "$E2E_WORK/testenv-build.log" >&2; die "building kubectl, helm or kuttl failed"; }
 export PATH="$("$testenv" bin-dir kubernetes):$("$testenv" bin-dir helm):$("$testenv" bin-dir kuttl):$PATH"
 VMAFX_BIN=${VMAFX_BIN:-$target_dir/debug/vmafx}
@@ -57,6 +57,7 @@ kubectl delete namespace vmafx-system --ignore-not-found --wait=true >/dev/null
 step "loading the images into $cluster"
 kind load image-archive "$E2E_WORK/vmafx.tar" --name "$cluster" >&2
 kind load image-archive "$E2E_WORK/e2e-s3.tar" --name "$cluster" >&2
+kind load image-archive "$E2E_WORK/e2e-registry.tar" --name "$cluster" >&2
 
 # The fake GPU: an extended resource in the node's status, which the scheduler counts like a
 # device plugin's (the kubelet keeps a resource no plugin registered). Pods asking for

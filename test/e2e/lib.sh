@@ -17,8 +17,9 @@ die() {
     exit 1
 }
 
-# e2e_images: $E2E_WORK/vmafx.tar (scripts/build-image.sh around $VMAFX_BIN) and
-# $E2E_WORK/e2e-s3.tar (s3s-fs, static, with the fixtures as bucket `e2e`), both OCI archives.
+# e2e_images: $E2E_WORK/vmafx.tar (scripts/build-image.sh around $VMAFX_BIN),
+# $E2E_WORK/e2e-s3.tar (s3s-fs, static, with the fixtures as bucket `e2e`) and
+# $E2E_WORK/e2e-registry.tar (distribution's registry, static, serving HTTPS), all OCI archives.
 e2e_images() {
     local testenv="$E2E_ROOT/test/k8s/testenv.sh" cache s3s_dir
     cache=${VMAFX_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmafx-testenv}
@@ -46,6 +47,36 @@ e2e_images() {
     # jobs write their per-frame results here.
     chmod -R a+rwX "$E2E_WORK/s3-rootfs/data"
     "$testenv" pack-image "$E2E_WORK/s3-rootfs" vmafx.local/e2e-s3:1 '["/s3s-fs"]' 65532:65532 "$E2E_WORK/e2e-s3.tar"
+    # The registry of case 05: the binary testenv.sh builds (static), HTTPS with the certificate
+    # mounted at /certs (manifests/registry.yaml), blobs on an emptyDir.
+    rm -rf "$E2E_WORK/registry-rootfs"
+    mkdir -p "$E2E_WORK/registry-rootfs/etc/registry" "$E2E_WORK/registry-rootfs/var/lib/registry"
+    cp "$("$testenv" bin-dir registry)/registry" "$E2E_WORK/registry-rootfs/registry"
+    printf 'version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\nhttp:\n  addr: 0.0.0.0:5000\n  tls:\n    certificate: /certs/tls.crt\n    key: /certs/tls.key\n' \
+        >"$E2E_WORK/registry-rootfs/etc/registry/config.yml"
+    "$testenv" pack-image "$E2E_WORK/registry-rootfs" vmafx.local/e2e-registry:1 \
+        '["/registry", "serve", "/etc/registry/config.yml"]' 65532:65532 "$E2E_WORK/e2e-registry.tar"
+}
+
+# e2e_registry_pki: a throwaway CA and a certificate for the registry's Service names, in
+# $E2E_WORK/registry-pki; the CA is what case 05's trainer and checks trust.
+e2e_registry_pki() {
+    local pki="$E2E_WORK/registry-pki" names
+    rm -rf "$pki"
+    mkdir -p "$pki"
+    names="DNS:e2e-registry,DNS:e2e-registry.vmafx-system,DNS:e2e-registry.vmafx-system.svc,DNS:e2e-registry.vmafx-system.svc.cluster.local"
+    (
+        umask 077
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+            -subj "/CN=vmafx e2e registry CA" -addext "basicConstraints=critical,CA:true" \
+            -addext "keyUsage=critical,keyCertSign" -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=e2e-registry" \
+            -keyout "$pki/tls.key" -out "$pki/tls.csr" 2>/dev/null
+        openssl x509 -req -in "$pki/tls.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -days 2 \
+            -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$names") \
+            -out "$pki/tls.crt" 2>/dev/null
+    ) || die "openssl failed to make the registry's certificates"
+    chmod 644 "$pki/ca.crt"
 }
 
 # e2e_install: namespace vmafx-system, random S3 credentials (and the rclone.conf naming them),
@@ -66,11 +97,20 @@ e2e_install() {
     kubectl -n vmafx-system create secret generic e2e-rclone --from-file=rclone.conf="$E2E_WORK/rclone.conf" >/dev/null
     rm -f "$E2E_WORK/rclone.conf"
     kubectl apply -f "$E2E_HERE/manifests/s3.yaml" >/dev/null
+    e2e_registry_pki
+    kubectl -n vmafx-system create secret tls e2e-registry-tls --cert="$E2E_WORK/registry-pki/tls.crt" \
+        --key="$E2E_WORK/registry-pki/tls.key" >/dev/null
+    kubectl -n vmafx-system create secret generic e2e-registry-ca \
+        --from-file=ca.crt="$E2E_WORK/registry-pki/ca.crt" >/dev/null
+    export E2E_REGISTRY_CA="$E2E_WORK/registry-pki/ca.crt"
+    kubectl apply -f "$E2E_HERE/manifests/registry.yaml" >/dev/null
     helm install vmafx "$E2E_ROOT/deploy/helm/vmafx" --namespace vmafx-system \
         --values "$E2E_HERE/values-e2e.yaml" "$@" >"$E2E_WORK/helm-install.log" 2>&1 ||
         { cat "$E2E_WORK/helm-install.log" >&2; die "helm install failed"; }
     kubectl -n vmafx-system rollout status deployment/e2e-s3 --timeout=180s >&2 ||
         die "the S3 server did not start"
+    kubectl -n vmafx-system rollout status deployment/e2e-registry --timeout=180s >&2 ||
+        die "the registry did not start"
 }
 
 # e2e_collect NAME: cluster state and every Pod's log into $E2E_ARTIFACTS/NAME.

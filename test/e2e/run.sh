@@ -3,7 +3,8 @@
 # and a real node: kubelet, containerd + runc, CNI bridge, kube-proxy, scheduler, controller
 # manager, CoreDNS; test/k8s/testenv.sh up --with-node), the vmafx image built without Docker
 # (scripts/build-image.sh) and imported into the node's containerd, the CRDs and the Helm chart
-# deploy/helm/vmafx installed with values-e2e.yaml, an S3 server (s3s-fs) running as a Pod, then
+# deploy/helm/vmafx installed with values-e2e.yaml, an S3 server (s3s-fs) and an OCI registry
+# (distribution, HTTPS with a throwaway private CA) running as Pods, then
 # the kuttl cases of cases/, one at a time. The last line is `e2e: N passed, M failed`.
 #
 #   test/e2e/run.sh [CASE...]     (default: every case; a case holding a PENDING file is
@@ -38,7 +39,7 @@ mkdir -p "$E2E_WORK"
 rm -rf "$E2E_ARTIFACTS"
 
 step "building the cluster's tools (cached)"
-nice -n 10 "$testenv" build kubernetes kubernetes-node etcd helm kuttl coredns 2>"$E2E_WORK/testenv-build.log" ||
+nice -n 10 "$testenv" build kubernetes kubernetes-node etcd helm kuttl coredns registry 2>"$E2E_WORK/testenv-build.log" ||
     { tail -n 30 "$E2E_WORK/testenv-build.log" >&2; die "building the cluster's tools failed"; }
 export PATH="$("$testenv" bin-dir kubernetes):$("$testenv" bin-dir helm):$("$testenv" bin-dir kuttl):$PATH"
 
@@ -71,7 +72,7 @@ up_start=$(date +%s)
 owner=$$
 [[ ${E2E_KEEP:-0} == 1 ]] && owner=""
 VMAFX_TESTENV_OWNER_PID=$owner "$testenv" up --with-node --image "$E2E_WORK/vmafx.tar" \
-    --image "$E2E_WORK/e2e-s3.tar" "$state" >/dev/null 2>"$E2E_WORK/testenv-up.log" ||
+    --image "$E2E_WORK/e2e-s3.tar" --image "$E2E_WORK/e2e-registry.tar" "$state" >/dev/null 2>"$E2E_WORK/testenv-up.log" ||
     { tail -n 40 "$E2E_WORK/testenv-up.log" >&2; die "the cluster did not come up"; }
 say "cluster with a node up in $(($(date +%s) - up_start))s"
 export KUBECONFIG="$state/kubeconfig"

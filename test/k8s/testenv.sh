@@ -439,6 +439,7 @@ try_up() {
         --allow-privileged=true \
         --endpoint-reconciler-type="$ENDPOINT_RECONCILER" \
         --kubelet-client-certificate="$d/pki/admin.crt" --kubelet-client-key="$d/pki/admin.key" \
+        --kubelet-preferred-address-types=InternalIP,Hostname \
         --profiling=false
     write_kubeconfig "$d" "$api_port"
     printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\nKUBECONFIG=%s\n' \

@@ -1,7 +1,7 @@
 //! Input access for the worker node: opens a video by URI (local file, S3, Google Cloud Storage,
 //! Azure Blob Storage, HTTP(S), or any rclone remote), as a path, a stream, or a downloaded file;
 //! and writes result files to the same kinds of location (http(s) excepted); pulls and pushes
-//! models as OCI artifacts (`oci://`).
+//! models as OCI artifacts (`oci://`); pushes a batch run's metrics to a Prometheus Pushgateway.
 //!
 //! Object stores and HTTP go through Apache OpenDAL with per-request timeouts and bounded
 //! retries; every other `scheme://` is an rclone remote read through the `rclone` binary. The API
@@ -13,6 +13,7 @@ mod fetcher;
 mod guard;
 mod location;
 pub mod oci;
+pub mod pushgateway;
 mod rclone;
 mod runtime;
 mod store;

@@ -1,14 +1,17 @@
 //! Model JSON files as OCI artifacts: pushing a checkpoint (one layer, annotated with its
 //! sha256, run, version and sample count) under one or more tags, and pulling one by tag or
 //! digest, with the `oci-client` crate. Credentials come from a docker config file
-//! (`--registry-config`); plain HTTP is allowed only for loopback registries, and only with
+//! (`--registry-config`); a private CA's certificates can be trusted besides the system's
+//! (`--registry-ca`); plain HTTP is allowed only for loopback registries, and only with
 //! `--insecure-registry`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::client::{
+    Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer,
+};
 use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -29,6 +32,8 @@ pub const ANNOTATION_VERSION: &str = "dev.vmafx.model.version";
 pub const ANNOTATION_SAMPLES: &str = "dev.vmafx.model.samples";
 /// The largest model JSON pulled (libvmaf's largest models are a few hundred KiB).
 pub const MAX_MODEL_BYTES: usize = 16 << 20;
+/// The largest `--registry-ca` file read (a bundle of a few CA certificates is a few KiB).
+pub const MAX_CA_FILE_BYTES: u64 = 1 << 20;
 /// How long one registry request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -38,6 +43,14 @@ pub enum OciError {
     /// The docker config file of `--registry-config` is unreadable or malformed.
     #[error("--registry-config {}: {problem}", path.display())]
     RegistryConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The CA file of `--registry-ca` is unreadable, too large or holds no PEM certificate.
+    #[error("--registry-ca {}: {problem}", path.display())]
+    RegistryCa {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
@@ -100,13 +113,29 @@ fn artifact(reference: &OciReference, problem: impl Into<String>) -> OciError {
 fn registry_error(
     action: &'static str,
     reference: &OciReference,
-    error: impl std::fmt::Display,
+    error: impl std::error::Error,
 ) -> OciError {
     OciError::Registry {
         action,
         reference: reference.to_string(),
-        detail: error.to_string(),
+        detail: with_causes(&error),
     }
+}
+
+/// An error and its causes on one line: the HTTP client's own message ("error sending request")
+/// hides why (a refused connection, an unknown certificate issuer).
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = inner.source();
+    }
+    line.replace('\n', " ")
 }
 
 /// How to reach registries.
@@ -116,6 +145,8 @@ pub struct RegistryOptions {
     pub insecure: bool,
     /// A docker config file (`{"auths": {"HOST": {"auth": base64(user:password)}}}`).
     pub config: Option<PathBuf>,
+    /// PEM certificates of CAs trusted besides the system's (a registry with a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// What a pushed checkpoint carries besides its JSON.
@@ -233,12 +264,58 @@ fn client(reference: &OciReference, options: &RegistryOptions) -> Result<Client,
     } else {
         ClientProtocol::Https
     };
-    Ok(Client::new(ClientConfig {
+    let extra_root_certificates = match &options.ca_file {
+        Some(path) => trusted_cas(path)?,
+        None => Vec::new(),
+    };
+    // `Client::new` would fall back to a default client on a bad certificate; refuse instead.
+    Client::try_from(ClientConfig {
         protocol,
         read_timeout: Some(REQUEST_TIMEOUT),
         connect_timeout: Some(Duration::from_secs(10)),
+        extra_root_certificates,
         ..ClientConfig::default()
-    }))
+    })
+    .map_err(|e| OciError::RegistryCa {
+        path: options.ca_file.clone().unwrap_or_default(),
+        problem: e.to_string(),
+    })
+}
+
+/// The certificates of a `--registry-ca` PEM file, each as DER.
+fn trusted_cas(path: &Path) -> Result<Vec<Certificate>, OciError> {
+    let problem = |problem: String| OciError::RegistryCa {
+        path: path.to_owned(),
+        problem,
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| problem(e.to_string()))?
+        .len();
+    if size > MAX_CA_FILE_BYTES {
+        return Err(problem(format!(
+            "{size} bytes, more than the {MAX_CA_FILE_BYTES} allowed"
+        )));
+    }
+    let pem = std::fs::read(path).map_err(|e| problem(e.to_string()))?;
+    ca_certificates(&pem).map_err(problem)
+}
+
+/// Every `CERTIFICATE` block of a PEM text, as DER; at least one.
+pub fn ca_certificates(pem: &[u8]) -> Result<Vec<Certificate>, String> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .map(|c| {
+            c.map(|der| Certificate {
+                encoding: CertificateEncoding::Der,
+                data: der.to_vec(),
+            })
+            .map_err(|e| format!("not PEM certificates: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if certificates.is_empty() {
+        return Err("holds no PEM CERTIFICATE block".to_owned());
+    }
+    Ok(certificates)
 }
 
 fn oci_reference(reference: &OciReference) -> Reference {
@@ -307,7 +384,11 @@ pub async fn push_model(
         client
             .push_manifest(&tagged, &manifest.clone().into())
             .await
-            .map_err(|e| registry_error("tag", reference, format!("as {tag}: {e}")))?;
+            .map_err(|e| OciError::Registry {
+                action: "tag",
+                reference: reference.to_string(),
+                detail: format!("as {tag}: {}", with_causes(&e)),
+            })?;
     }
     let digest = client
         .fetch_manifest_digest(&target, &auth)
@@ -428,6 +509,41 @@ pub async fn cached_model(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused_by_name() {
+        assert!(ca_certificates(b"")
+            .unwrap_err()
+            .contains("no PEM CERTIFICATE"));
+        assert!(
+            ca_certificates(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .unwrap_err()
+                .contains("no PEM CERTIFICATE")
+        );
+        assert!(
+            ca_certificates(b"-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n")
+                .is_err()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate").unwrap();
+        let reference = OciReference::parse("oci://reg.example/m:v1").unwrap();
+        let options = RegistryOptions {
+            ca_file: Some(path.clone()),
+            ..RegistryOptions::default()
+        };
+        let err = client(&reference, &options).err().unwrap().to_string();
+        assert!(
+            err.starts_with("--registry-ca ") && err.contains("ca.pem"),
+            "{err}"
+        );
+        let missing = RegistryOptions {
+            ca_file: Some(dir.path().join("absent.pem")),
+            ..RegistryOptions::default()
+        };
+        let err = client(&reference, &missing).err().unwrap().to_string();
+        assert!(err.contains("absent.pem"), "{err}");
+    }
 
     #[test]
     fn docker_config_credentials() {

@@ -5,6 +5,30 @@ use std::path::PathBuf;
 use std::time::Duration;
 use vmafx_engine::cpu::SimdLevel;
 
+/// The compute backends this build scores with: the CPU only (the GPU backends the job
+/// contract names are not built yet).
+pub const SERVED_BACKENDS: [vmafx_contract::Backend; 1] = [vmafx_contract::Backend::Cpu];
+
+/// Reads a backend and checks that this build serves it; the one-line error names `field`
+/// (`--backend`, `VMAFX_BACKEND`, `--backends`), whether the name is unknown or not served.
+pub fn served_backend(
+    field: &str,
+    text: &str,
+) -> Result<vmafx_contract::Backend, vmafx_contract::FieldError> {
+    let backend = vmafx_contract::Backend::parse_field(field, text.trim())?;
+    if SERVED_BACKENDS.contains(&backend) {
+        return Ok(backend);
+    }
+    let served: Vec<&str> = SERVED_BACKENDS.iter().map(|b| b.as_str()).collect();
+    Err(vmafx_contract::FieldError::new(
+        field,
+        format!(
+            "this build of vmafx cannot score with {backend}: it serves {} only",
+            served.join(", ")
+        ),
+    ))
+}
+
 /// Everything a node needs to run.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -105,4 +129,34 @@ pub fn cpu_description(simd: SimdLevel) -> String {
         .map(|n| n.get())
         .unwrap_or(1);
     format!("{model} ({cores} threads, {simd})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_cpu_backend_is_served_and_others_are_named() {
+        assert_eq!(
+            served_backend("--backend", "cpu"),
+            Ok(vmafx_contract::Backend::Cpu)
+        );
+        assert_eq!(
+            served_backend("--backend", ""),
+            Ok(vmafx_contract::Backend::Cpu)
+        );
+        for gpu in ["cuda", "hip", "sycl", "vulkan"] {
+            let err = served_backend("VMAFX_BACKEND", gpu)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("VMAFX_BACKEND: ") && err.contains(gpu) && err.contains("cpu"),
+                "{err}"
+            );
+        }
+        let err = served_backend("--backend", "opencl")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown backend"), "{err}");
+    }
 }

@@ -7,6 +7,6 @@ mod execute;
 mod health;
 mod worker;
 
-pub use config::{cpu_description, NodeConfig};
+pub use config::{cpu_description, served_backend, NodeConfig, SERVED_BACKENDS};
 pub use execute::{execute, ExecuteError, Executed, JobControl};
 pub use worker::{run, NodeError, NodeHandle};

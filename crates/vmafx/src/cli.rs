@@ -184,6 +184,29 @@ pub struct ScoreArgs {
     #[arg(long = "force-scalar", env = "VMAFX_FORCE_SCALAR", hide = true)]
     pub force_scalar: Option<String>,
 
+    /// Compute backend: cpu, cuda, hip, sycl or vulkan (this build serves cpu; another is an
+    /// error, so a Pod scheduled for a GPU never scores on its CPU unnoticed).
+    #[arg(long = "backend", env = "VMAFX_BACKEND", default_value = "cpu")]
+    pub backend: String,
+
+    /// After a successful run, push its pooled scores, frame count and duration to this
+    /// Prometheus Pushgateway (`http(s)://HOST[:PORT][/PREFIX]`), replacing the group
+    /// `job/<--pushgateway-job>/instance/<--pushgateway-instance>`.
+    #[arg(long = "pushgateway", env = "VMAFX_PUSHGATEWAY_URL")]
+    pub pushgateway: Option<String>,
+
+    /// The `job` of the pushed group.
+    #[arg(
+        long = "pushgateway-job",
+        env = "VMAFX_PUSHGATEWAY_JOB",
+        default_value = "vmafx"
+    )]
+    pub pushgateway_job: String,
+
+    /// The `instance` of the pushed group (default: `$HOSTNAME`, a Pod's name, else `vmafx`).
+    #[arg(long = "pushgateway-instance", env = "VMAFX_PUSHGATEWAY_INSTANCE")]
+    pub pushgateway_instance: Option<String>,
+
     /// Restrict permitted GPU operations (accepted for compatibility; scoring is on the CPU).
     #[arg(long = "gpumask", value_parser = parse_unsigned)]
     pub gpumask: Option<u32>,

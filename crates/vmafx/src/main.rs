@@ -9,6 +9,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Log directives added to the defaults: the TLS verifier logs an ERROR line for each refused
+/// certificate, which the command's own one-line error already reports (with the cause).
+const QUIET_TARGETS: &str = "rustls_platform_verifier=off";
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let filter = match cli.command {
@@ -22,10 +26,11 @@ fn main() -> ExitCode {
                 "error" => "error",
                 _ => "info",
             };
-            tracing_subscriber::EnvFilter::new(level)
+            tracing_subscriber::EnvFilter::new(format!("{level},{QUIET_TARGETS}"))
         }
-        _ => tracing_subscriber::EnvFilter::try_from_env("VMAFX_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        _ => tracing_subscriber::EnvFilter::try_from_env("VMAFX_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("warn,{QUIET_TARGETS}"))
+        }),
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -407,6 +407,9 @@ pub struct RegistryArgs {
     /// Registry credentials, in the docker config format (`{"auths": {"HOST": {"auth": …}}}`).
     #[arg(long, env = "VMAFX_REGISTRY_CONFIG")]
     pub registry_config: Option<PathBuf>,
+    /// PEM certificates of a private CA to trust for registries, besides the system's.
+    #[arg(long, env = "VMAFX_REGISTRY_CA")]
+    pub registry_ca: Option<PathBuf>,
 }
 
 impl RegistryArgs {
@@ -415,6 +418,7 @@ impl RegistryArgs {
         vmafx_fetch::oci::RegistryOptions {
             insecure: self.insecure_registry,
             config: self.registry_config.clone(),
+            ca_file: self.registry_ca.clone(),
         }
     }
 }

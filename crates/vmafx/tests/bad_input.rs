@@ -423,3 +423,47 @@ fn sigterm_stops_a_run_with_status_143_and_no_output() {
     assert!(!out_file.exists(), "an interrupted run left an output file");
     let _ = std::fs::remove_file(&fifo);
 }
+
+/// A backend this build does not serve is one line naming it, from the flag or from
+/// `VMAFX_BACKEND` (as the chart and the operator's Pods set it); `cpu` scores.
+#[test]
+fn a_backend_this_build_cannot_serve_is_refused() {
+    let r = write("backend-ref.y4m", &y4m(64, 64, "420", 2));
+    let d = write("backend-dist.y4m", &y4m(64, 64, "420", 2));
+    let err = fails(&[&r, &d], &["--backend", "hip"]);
+    assert!(err.contains("--backend") && err.contains("hip"), "{err}");
+    let err = fails(&[&r, &d], &["--backend", "opencl"]);
+    assert!(err.contains("unknown backend"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_vmafx"))
+        .args(["score", "-r"])
+        .arg(&r)
+        .arg("-d")
+        .arg(&d)
+        .args(["--json", "-q", "-o"])
+        .arg(tmp("backend-never.json"))
+        .env("VMAFX_BACKEND", "cuda")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("VMAFX_BACKEND") && stderr.contains("cuda"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vmafx"))
+        .args(["score", "-r"])
+        .arg(&r)
+        .arg("-d")
+        .arg(&d)
+        .args(["--json", "-q", "-o"])
+        .arg(tmp("backend-cpu.json"))
+        .env("VMAFX_BACKEND", "cpu")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

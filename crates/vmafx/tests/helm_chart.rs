@@ -122,14 +122,27 @@ fn every_vendor_pools() -> String {
 
 #[test]
 fn chart_lints_and_refuses_bad_values_by_name() {
-    let (ok, out, err) = helm(&["lint"]);
-    assert!(ok, "helm lint:\n{out}{err}");
+    let (ok, out, err) = helm(&["lint", "--strict"]);
+    assert!(ok, "helm lint --strict:\n{out}{err}");
     let (ok, out, err) = helm(&[
         "lint",
+        "--strict",
         "--set",
         &format!("operator.enabled=true,{}", every_vendor_pools()),
     ]);
-    assert!(ok, "helm lint with every vendor:\n{out}{err}");
+    assert!(ok, "helm lint --strict with every vendor:\n{out}{err}");
+    for vendor in VENDORS {
+        let (ok, out, err) = helm(&[
+            "lint",
+            "--strict",
+            "--set",
+            &format!(
+                "gpu.vendor={},workload=Job,job.reference=s3://b/r.y4m,job.distorted=s3://b/d.y4m",
+                vendor.as_str()
+            ),
+        ]);
+        assert!(ok, "helm lint --strict, workload Job:\n{out}{err}");
+    }
 
     // The schema names the field and what it accepts.
     let err = refusal("nodePools[0].vendor=quantum");
@@ -158,7 +171,7 @@ fn chart_lints_and_refuses_bad_values_by_name() {
 }
 
 #[test]
-fn defaults_give_a_controller_on_a_volume_and_one_cpu_pool() {
+fn defaults_give_a_controller_on_a_volume_and_one_pool_of_gpu_vendor() {
     let (rendered, docs) = render("");
     assert_eq!(
         kinds(&docs),
@@ -169,7 +182,7 @@ fn defaults_give_a_controller_on_a_volume_and_one_cpu_pool() {
             ("ClusterRole", "vmafx-controller-tokenreview"),
             ("ClusterRoleBinding", "vmafx-controller-tokenreview"),
             ("Service", "vmafx-controller"),
-            ("Deployment", "vmafx-node-cpu"),
+            ("Deployment", "vmafx-node-default"),
             ("StatefulSet", "vmafx-controller"),
         ]
         .map(|(k, n)| (k.to_owned(), n.to_owned())),
@@ -179,7 +192,7 @@ fn defaults_give_a_controller_on_a_volume_and_one_cpu_pool() {
     assert_eq!(controller["spec"]["replicas"], 1);
     let claim = &controller["spec"]["volumeClaimTemplates"][0];
     assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "1Gi");
-    let pool = container(find(&docs, "Deployment", "vmafx-node-cpu"));
+    let pool = container(find(&docs, "Deployment", "vmafx-node-default"));
     assert!(
         pool["resources"]["limits"]
             .as_mapping()
@@ -751,7 +764,7 @@ fn network_policy_and_disruption_budgets_render_as_configured() {
         let (_, docs) = render(set);
         for ((kind, name), automount) in [
             ("StatefulSet", "vmafx-controller"),
-            ("Deployment", "vmafx-node-cpu"),
+            ("Deployment", "vmafx-node-default"),
             ("Deployment", "vmafx-operator"),
         ]
         .into_iter()
@@ -856,4 +869,204 @@ async fn trainers_render_as_training_runs() {
         err.contains("trainers[1].name: \"online-1\" is used"),
         "{err}"
     );
+}
+
+/// The seed chart's interface: for every `gpu.vendor` and both workloads the chart renders
+/// objects the API server accepts (server-side dry run), with the vendor's device on the Pods that
+/// score and, on the Job, VMAFX_BACKEND for the vendor; a pool without a vendor takes gpu.vendor.
+#[tokio::test(flavor = "multi_thread")]
+async fn gpu_vendor_and_workload_render_for_every_combination() {
+    let (env, client) = k8s::cluster().await;
+    k8s::namespace_named(&client, "vmafx-system").await;
+    let backend = |vendor: GpuVendor| match vendor {
+        GpuVendor::Nvidia => "cuda",
+        GpuVendor::Amd => "hip",
+        GpuVendor::Intel => "sycl",
+        GpuVendor::Cpu => "cpu",
+    };
+    for vendor in VENDORS {
+        let v = vendor.as_str();
+        for workload in ["Deployment", "Job"] {
+            let (rendered, docs) = render(&format!(
+                "gpu.vendor={v},workload={workload},job.reference=s3://clips/ref.y4m,\
+                 job.distorted=s3://clips/dist.y4m,job.features[0]=psnr,\
+                 pushgateway.url=http://pushgateway.monitoring:9091"
+            ));
+            let scorer = match workload {
+                "Deployment" => {
+                    assert!(!kinds(&docs).iter().any(|(k, _)| k == "Job"), "{v}");
+                    let pool = container(find(&docs, "Deployment", "vmafx-node-default"));
+                    assert_eq!(
+                        env_of(pool)["VMAFX_NODE_VENDOR"].as_deref(),
+                        Some(v),
+                        "the default pool takes gpu.vendor"
+                    );
+                    pool
+                }
+                _ => {
+                    assert_eq!(
+                        kinds(&docs),
+                        [("Job".to_owned(), "vmafx-score".to_owned())],
+                        "{v}: workload Job renders the Job alone"
+                    );
+                    let job = container(find(&docs, "Job", "vmafx-score"));
+                    let job_env = env_of(job);
+                    assert_eq!(job_env["VMAFX_BACKEND"].as_deref(), Some(backend(vendor)));
+                    assert_eq!(
+                        job_env["VMAFX_PUSHGATEWAY_URL"].as_deref(),
+                        Some("http://pushgateway.monitoring:9091")
+                    );
+                    assert_read_by_binary(job);
+                    job
+                }
+            };
+            let limits = &scorer["resources"]["limits"];
+            for other in VENDORS {
+                if let Some(resource) = other.gpu_resource() {
+                    assert_eq!(
+                        limits[resource].as_u64(),
+                        (other == vendor).then_some(1),
+                        "{v}/{workload}: {resource}"
+                    );
+                }
+            }
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), &rendered).unwrap();
+            k8s::kubectl(
+                env.kubeconfig_path(),
+                &[
+                    "apply",
+                    "--dry-run=server",
+                    "-f",
+                    file.path().to_str().expect("UTF-8 path"),
+                ],
+            );
+        }
+    }
+    let err = refusal("workload=CronJob");
+    assert!(err.contains("workload"), "{err}");
+    let err = refusal("workload=Job");
+    assert!(err.contains("job.reference"), "{err}");
+    let err = refusal("gpu.vendor=rocm");
+    assert!(
+        err.contains("gpu/vendor") || err.contains("gpu.vendor"),
+        "{err}"
+    );
+    let err = refusal("pushgateway.url=gw:9091");
+    assert!(err.contains("pushgateway"), "{err}");
+}
+
+/// The Job workload's exact command line and environment (the Pod's name standing in for its
+/// fieldRef, a scratch folder for its volume) score a pair and push the run's metrics to a real
+/// Prometheus Pushgateway (Debian's `prometheus-pushgateway`), where the pooled VMAF equals
+/// `vmafx score`'s; the group is the Pod's.
+#[test]
+fn the_job_workload_scores_and_pushes_to_a_real_pushgateway() {
+    let Some(gateway) = find_program("prometheus-pushgateway") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "prometheus-pushgateway is not on PATH (scripts/test.sh installs Debian's)"
+        );
+        println!(
+            "SKIPPED: the Job workload's push to a real Pushgateway (prometheus-pushgateway is not on PATH)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = k8s::repo_root().join("test/e2e/fixtures");
+    let (reference, distorted) = (
+        fixtures.join("tiny-ref.y4m"),
+        fixtures.join("tiny-dist.y4m"),
+    );
+    let port = support::free_port();
+    let gw_log = dir.path().join("pushgateway.log");
+    let gw = support::Proc {
+        child: std::process::Command::new(&gateway)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&gw_log).unwrap())
+            .spawn()
+            .expect("failed to start prometheus-pushgateway"),
+        name: "pushgateway".into(),
+        log: gw_log,
+    };
+    support::wait_for(Duration::from_secs(30), || {
+        support::http_get(port, "/-/ready").is_some_and(|(code, _)| code == 200)
+    })
+    .unwrap_or_else(|| panic!("the pushgateway never became ready:\n{}", gw.log()));
+
+    let (_, docs) = render(&format!(
+        "workload=Job,job.reference={},job.distorted={},job.features[0]=psnr,\
+         pushgateway.url=http://127.0.0.1:{port},pushgateway.jobName=nightly",
+        reference.display(),
+        distorted.display()
+    ));
+    let job = container(find(&docs, "Job", "vmafx-score"));
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let mut run = run_container(
+        dir.path(),
+        "score-job",
+        job,
+        &[
+            ("VMAFX_PUSHGATEWAY_INSTANCE", "vmafx-score-x7k2p".to_owned()),
+            ("TMPDIR", scratch.display().to_string()),
+        ],
+    );
+    let status = run.child.wait().expect("the Job's command ran");
+    assert!(status.success(), "the Job's command failed:\n{}", run.log());
+
+    let (code, metrics) = support::http_get(port, "/metrics").expect("the pushgateway answers");
+    assert_eq!(code, 200);
+    let pushed = |metric: &str| -> f64 {
+        let wanted = format!(
+            "vmafx_pooled_score{{instance=\"vmafx-score-x7k2p\",job=\"nightly\",metric=\"{metric}\",statistic=\"mean\"}} "
+        );
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&wanted))
+            .unwrap_or_else(|| panic!("no {wanted} in the pushgateway:\n{metrics}"))
+            .trim()
+            .parse()
+            .expect("a number")
+    };
+    let out = dir.path().join("expected.json");
+    let (code, _, err) = support::run_cli(&[
+        "score",
+        "-r",
+        reference.to_str().unwrap(),
+        "-d",
+        distorted.to_str().unwrap(),
+        "--feature",
+        "psnr",
+        "--json",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    for metric in ["vmaf", "psnr_y"] {
+        let want = expected["pooled_metrics"][metric]["mean"].as_f64().unwrap();
+        assert_eq!(
+            format!("{:.6}", pushed(metric)),
+            format!("{want:.6}"),
+            "{metric}"
+        );
+    }
+    assert!(
+        metrics.contains("vmafx_frames{instance=\"vmafx-score-x7k2p\",job=\"nightly\"} 8"),
+        "{metrics}"
+    );
+}
+
+/// `name` on PATH.
+fn find_program(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    })
 }

@@ -56,6 +56,68 @@ fn score_doc(dir: &Path, reference: &Path, distorted: &Path, extra: &[&str]) -> 
     serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
 }
 
+/// A registry whose TLS certificate comes from a private CA: refused until `--registry-ca`
+/// names that CA, then pushed to and pulled from over HTTPS. A bad CA file is one line naming it.
+#[test]
+fn a_registry_with_a_private_ca_is_trusted_with_registry_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = vmafx_testenv::pki::serving_pki("vmafx registry test").unwrap();
+    let registry = k8s::start_registry_tls(dir.path(), &pki.cert_pem, &pki.key_pem);
+    let ca = dir.path().join("ca.crt");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let model = adapted_model(dir.path());
+    let tagged = format!("oci://{}/private/models:v1", registry.host);
+
+    let (code, _, err) = run_cli(&["model", "push", model.to_str().unwrap(), &tagged]);
+    assert_ne!(code, 0, "a certificate from an unknown CA was accepted");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&registry.host), "{err}");
+
+    let ca_flag = ["--registry-ca", ca.to_str().unwrap()];
+    let (code, out, err) = run_cli(
+        &[
+            &["model", "push", model.to_str().unwrap(), &tagged][..],
+            &ca_flag[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let digest = out.trim().to_string();
+    assert!(digest.starts_with("sha256:"), "{out}");
+    let pulled = dir.path().join("pulled.json");
+    let (code, out, err) = run_cli(
+        &[
+            &["model", "pull", &tagged, "-o", pulled.to_str().unwrap()][..],
+            &ca_flag[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), digest);
+    assert_eq!(
+        std::fs::read(&pulled).unwrap(),
+        std::fs::read(&model).unwrap()
+    );
+
+    let not_pem = dir.path().join("not-a-ca.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let (code, _, err) = run_cli(&[
+        "model",
+        "pull",
+        &tagged,
+        "-o",
+        pulled.to_str().unwrap(),
+        "--registry-ca",
+        not_pem.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--registry-ca") && err.contains("not-a-ca.pem"),
+        "{err}"
+    );
+}
+
 #[test]
 fn models_push_and_pull_through_a_registry_and_score_by_oci_reference() {
     let dir = tempfile::tempdir().unwrap();

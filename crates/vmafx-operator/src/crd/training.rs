@@ -71,6 +71,10 @@ pub struct VmafxModelTrainingSpec {
     /// without it the trainer pushes anonymously.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_secret: Option<String>,
+    /// A Secret key holding the PEM certificates of a private CA that `outputRegistry`'s TLS
+    /// certificate chains to (`--registry-ca`); the system's CAs are trusted as well.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_ca_secret: Option<SecretKeyRef>,
     /// Where the trainer keeps its samples, optimiser state and unpushed checkpoints.
     #[serde(default)]
     pub storage: TrainingStorage,
@@ -256,6 +260,7 @@ impl VmafxModelTrainingSpec {
         }
         for (field, secret) in [
             ("spec.tokenSecret", &self.token_secret),
+            ("spec.registryCaSecret", &self.registry_ca_secret),
             (
                 "spec.dataSource.controllerTokenSecret",
                 &self.data_source.controller_token_secret,
@@ -324,6 +329,7 @@ mod tests {
             },
             "tokenSecret": {"name": "callers", "key": "a/b"},
             "registrySecret": "Push_Creds",
+            "registryCaSecret": {"name": "ca", "key": ""},
             "storage": {"claimName": "-data"},
         }));
         let fields: Vec<&str> = bad.check().into_iter().map(|(f, _)| f).collect();
@@ -338,6 +344,7 @@ mod tests {
                 "spec.dataSource.nodeSelector",
                 "spec.dataSource.nodeSelector",
                 "spec.tokenSecret",
+                "spec.registryCaSecret",
                 "spec.dataSource.controllerTokenSecret",
                 "spec.registrySecret",
                 "spec.storage.claimName",

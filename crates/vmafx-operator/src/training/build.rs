@@ -24,6 +24,8 @@ pub const DATA_DIR: &str = "/data";
 pub const AUTH_TOKEN_FILE: &str = "/etc/vmafx/trainer-auth/tokens";
 /// The docker config, from `spec.registrySecret` (`--registry-config`).
 pub const REGISTRY_CONFIG: &str = "/etc/vmafx/registry/config.json";
+/// The private CA's certificates, from `spec.registryCaSecret` (`--registry-ca`).
+pub const REGISTRY_CA_FILE: &str = "/etc/vmafx/registry-ca/ca.crt";
 /// The controller token, from `spec.dataSource.controllerTokenSecret`
 /// (`--controller-token-file`).
 pub const CONTROLLER_TOKEN_FILE: &str = "/etc/vmafx/controller-token/token";
@@ -120,6 +122,9 @@ pub fn trainer_args(run: &VmafxModelTraining, controller_grpc: &str) -> Vec<Stri
     }
     if spec.registry_secret.is_some() {
         args.extend(["--registry-config".to_owned(), REGISTRY_CONFIG.to_owned()]);
+    }
+    if spec.registry_ca_secret.is_some() {
+        args.extend(["--registry-ca".to_owned(), REGISTRY_CA_FILE.to_owned()]);
     }
     let selector = &spec.data_source.node_selector;
     if !selector.is_empty() {
@@ -220,6 +225,14 @@ fn trainer_volumes(run: &VmafxModelTraining) -> (Vec<Volume>, Vec<VolumeMount>) 
             secret,
             DOCKER_CONFIG_KEY,
             REGISTRY_CONFIG,
+        ));
+    }
+    if let Some(secret) = &spec.registry_ca_secret {
+        pairs.push(secret_file(
+            "registry-ca",
+            &secret.name,
+            &secret.key,
+            REGISTRY_CA_FILE,
         ));
     }
     if let Some(secret) = spec

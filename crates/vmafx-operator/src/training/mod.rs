@@ -33,6 +33,18 @@ use k8s_openapi::api::core::v1::Service;
 pub const NAME: &str = "vmafxmodeltraining";
 /// How often the trainer is polled while nothing else happens.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(60);
+/// How soon the trainer is polled again after a failed poll: a trainer just created or
+/// restarted answers within seconds, and the run should not show it missing for a minute.
+pub const RETRY_POLL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// When to poll next, after a poll that did or did not get a valid answer.
+pub fn next_poll(reachable: bool) -> Duration {
+    if reachable {
+        POLL_INTERVAL
+    } else {
+        RETRY_POLL_INTERVAL
+    }
+}
 /// Condition: the last poll got a valid answer.
 pub const TRAINER_REACHABLE: &str = "TrainerReachable";
 /// Condition: the trainer is training or has finished.
@@ -312,7 +324,7 @@ async fn reconcile(
             }
         }
     }
-    Ok(Action::requeue(POLL_INTERVAL))
+    Ok(Action::requeue(next_poll(reachable)))
 }
 
 /// Applies the trainer's Deployment and Service when the spec allows one; what stands in the
@@ -467,12 +479,19 @@ mod tests {
                 },
                 "tokenSecret": {"name": "callers", "key": "tokens"},
                 "registrySecret": "push",
+                "registryCaSecret": {"name": "private-ca", "key": "ca.crt"},
             }))
             .unwrap(),
         );
         run.metadata.namespace = Some("ns".into());
         run.metadata.uid = Some("uid-2".into());
         run
+    }
+
+    #[test]
+    fn a_missing_trainer_is_polled_again_sooner() {
+        assert_eq!(next_poll(true), POLL_INTERVAL);
+        assert!(next_poll(false) < POLL_INTERVAL / 4);
     }
 
     #[test]
@@ -501,6 +520,8 @@ mod tests {
                 "20",
                 "--registry-config",
                 REGISTRY_CONFIG,
+                "--registry-ca",
+                REGISTRY_CA_FILE,
                 "--controller",
                 "http://controller:9090",
                 "--controller-token-file",
@@ -535,12 +556,22 @@ mod tests {
         let names: Vec<&str> = volumes.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(
             names,
-            ["data", "tmp", "auth", "registry", "controller-token"]
+            [
+                "data",
+                "tmp",
+                "auth",
+                "registry",
+                "registry-ca",
+                "controller-token"
+            ]
         );
         assert!(volumes[0].empty_dir.is_some());
         let registry = volumes[3].secret.as_ref().unwrap();
         assert_eq!(registry.secret_name.as_deref(), Some("push"));
         assert_eq!(registry.items.as_ref().unwrap()[0].key, DOCKER_CONFIG_KEY);
+        let ca = volumes[4].secret.as_ref().unwrap();
+        assert_eq!(ca.secret_name.as_deref(), Some("private-ca"));
+        assert_eq!(ca.items.as_ref().unwrap()[0].key, "ca.crt");
         let mounts: Vec<&str> = container
             .volume_mounts
             .as_ref()
@@ -555,6 +586,7 @@ mod tests {
                 "/tmp",
                 "/etc/vmafx/trainer-auth",
                 "/etc/vmafx/registry",
+                "/etc/vmafx/registry-ca",
                 "/etc/vmafx/controller-token"
             ]
         );

@@ -53,6 +53,7 @@ fn score_through_serve(dir: &Path, reference: &Path, distorted: &Path) -> anyhow
         registry: crate::cli::RegistryArgs {
             insecure_registry: false,
             registry_config: None,
+            registry_ca: None,
         },
         model_cache: None,
         heartbeat_secs: 10,

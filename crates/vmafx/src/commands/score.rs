@@ -188,13 +188,16 @@ impl Remote {
     }
 }
 
-/// Whether `err` came from storage that may answer on another try (exit status 75,
+/// Whether `err` came from storage or a Pushgateway that may answer on another try (exit status 75,
 /// `EX_TEMPFAIL`, so that a Kubernetes Job retries it while a bad input fails at once).
 pub fn is_transient(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause
             .downcast_ref::<vmafx_fetch::FetchError>()
             .is_some_and(vmafx_fetch::FetchError::is_transient)
+            || cause
+                .downcast_ref::<vmafx_fetch::pushgateway::PushError>()
+                .is_some_and(vmafx_fetch::pushgateway::PushError::is_transient)
     })
 }
 
@@ -269,6 +272,9 @@ fn score_and_write(args: ScoreArgs) -> anyhow::Result<Option<vmafx_contract::Pod
         );
         return Ok(None);
     }
+    vmafx_node::served_backend("--backend (VMAFX_BACKEND)", &args.backend)?;
+    // Checked before scoring: a mistyped gateway should not cost a whole run.
+    let pushgateway = push_target(&args)?;
     let mut request = request_from_args(&args)?;
     let uses_uris = [&request.reference, &request.distorted]
         .into_iter()
@@ -351,7 +357,100 @@ fn score_and_write(args: ScoreArgs) -> anyhow::Result<Option<vmafx_contract::Pod
             }
         }
     }
+    if let Some(target) = &pushgateway {
+        target.push(&pushed_metrics(&outcome)?)?;
+    }
     Ok(Some(pod_result(&outcome)))
+}
+
+/// Where `--pushgateway` sends the run's metrics, if anywhere.
+fn push_target(args: &ScoreArgs) -> anyhow::Result<Option<vmafx_fetch::pushgateway::PushTarget>> {
+    let Some(url) = &args.pushgateway else {
+        return Ok(None);
+    };
+    let instance = args
+        .pushgateway_instance
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "vmafx".to_owned());
+    Ok(Some(vmafx_fetch::pushgateway::PushTarget::new(
+        "--pushgateway (VMAFX_PUSHGATEWAY_URL)",
+        url,
+        &args.pushgateway_job,
+        &[("instance".to_owned(), instance)],
+    )?))
+}
+
+/// The run's metrics in the text exposition format: every pooled statistic of every model and
+/// requested metric (`vmafx_pooled_score{metric, statistic}`), the frames scored, how long
+/// scoring took and when the run finished.
+fn pushed_metrics(outcome: &vmafx_score::ScoreOutcome) -> anyhow::Result<String> {
+    use prometheus_client::encoding::text::encode;
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+    use std::sync::atomic::AtomicU64;
+    type FloatGauge = Gauge<f64, AtomicU64>;
+
+    let mut registry = prometheus_client::registry::Registry::with_prefix("vmafx");
+    let pooled = Family::<Vec<(String, String)>, FloatGauge>::default();
+    registry.register(
+        "pooled_score",
+        "Pooled score of the run: each model's and requested metric's mean, min, max and harmonic mean",
+        pooled.clone(),
+    );
+    let add = |metric: &str, stats: [(&str, f64); 4]| {
+        for (statistic, value) in stats {
+            pooled
+                .get_or_create(&vec![
+                    ("metric".to_owned(), metric.to_owned()),
+                    ("statistic".to_owned(), statistic.to_owned()),
+                ])
+                .set(value);
+        }
+    };
+    for p in &outcome.pooled {
+        add(
+            &p.name,
+            [
+                ("mean", p.mean),
+                ("min", p.min),
+                ("max", p.max),
+                ("harmonic_mean", p.harmonic_mean),
+            ],
+        );
+    }
+    for (name, p) in outcome.metric_pools() {
+        add(
+            &name,
+            [
+                ("mean", p.mean),
+                ("min", p.min),
+                ("max", p.max),
+                ("harmonic_mean", p.harmonic_mean),
+            ],
+        );
+    }
+    let frames = FloatGauge::default();
+    frames.set(outcome.frame_count as f64);
+    registry.register("frames", "Frame pairs scored", frames);
+    let seconds = FloatGauge::default();
+    seconds.set(outcome.elapsed.as_secs_f64());
+    registry.register("run_duration_seconds", "Time spent scoring", seconds);
+    let finished = FloatGauge::default();
+    finished.set(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default(),
+    );
+    registry.register(
+        "last_success_timestamp_seconds",
+        "When the run finished, in seconds since the Unix epoch",
+        finished,
+    );
+    let mut text = String::new();
+    encode(&mut text, &registry).context("failed to encode the run's metrics")?;
+    Ok(text)
 }
 
 /// The pooled means a Pod reports: each model's, then each requested metric's.

@@ -154,6 +154,18 @@ pub fn node_config(
         config.name = name.clone();
     }
     config.vendor = flags.vendor.clone();
+    for backend in &flags.backends {
+        // A pool advertises its GPU's backends so that the controller routes those jobs to it;
+        // until a GPU backend is built they are scored, identically, on its CPU. Say so once.
+        if let Err(refused) =
+            vmafx_node::served_backend("--backends (VMAFX_NODE_BACKENDS)", backend)
+        {
+            match vmafx_contract::Backend::parse_field("--backends", backend.trim()) {
+                Ok(_) => tracing::warn!("{refused}; its jobs are scored on the CPU"),
+                Err(unknown) => return Err(unknown.into()),
+            }
+        }
+    }
     config.backends = flags.backends.clone();
     config.threads_per_job = flags.threads_per_job;
     if let Some(dir) = &flags.scratch_dir {

@@ -460,17 +460,34 @@ pub fn start_registry(dir: &Path) -> Registry {
 
 /// [`start_registry`] on a given port (to bring a stopped registry back where it was).
 pub fn start_registry_on(dir: &Path, port: u16) -> Registry {
+    launch_registry(dir, port, None)
+}
+
+/// A registry on a free loopback port serving HTTPS with `cert_pem`/`key_pem` (a certificate
+/// for 127.0.0.1 from a private CA).
+pub fn start_registry_tls(dir: &Path, cert_pem: &str, key_pem: &str) -> Registry {
+    launch_registry(dir, support::free_port(), Some((cert_pem, key_pem)))
+}
+
+fn launch_registry(dir: &Path, port: u16, tls: Option<(&str, &str)>) -> Registry {
     let storage = dir.join("registry");
     let config = dir.join("registry.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: 127.0.0.1:{port}\n",
-            storage.display()
-        ),
-    )
-    .unwrap();
+    let mut yaml = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+         http:\n  addr: 127.0.0.1:{port}\n",
+        storage.display()
+    );
+    if let Some((cert_pem, key_pem)) = tls {
+        let (cert, key) = (dir.join("registry.crt"), dir.join("registry.key"));
+        std::fs::write(&cert, cert_pem).unwrap();
+        std::fs::write(&key, key_pem).unwrap();
+        yaml.push_str(&format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        ));
+    }
+    std::fs::write(&config, yaml).unwrap();
     let log = dir.join("registry.log");
     let child = std::process::Command::new(registry_path())
         .arg("serve")
@@ -485,10 +502,17 @@ pub fn start_registry_on(dir: &Path, port: u16) -> Registry {
         name: "registry".into(),
         log,
     };
-    support::wait_for(std::time::Duration::from_secs(30), || {
-        support::http_get(port, "/v2/").is_some_and(|(code, _)| code == 200)
-    })
-    .unwrap_or_else(|| panic!("the registry never answered /v2/:\n{}", proc.log()));
+    let ready = if tls.is_some() {
+        // HTTPS: accepting connections is enough; the test's own requests check the rest.
+        support::wait_for(std::time::Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+    } else {
+        support::wait_for(std::time::Duration::from_secs(30), || {
+            support::http_get(port, "/v2/").is_some_and(|(code, _)| code == 200)
+        })
+    };
+    ready.unwrap_or_else(|| panic!("the registry never answered on {port}:\n{}", proc.log()));
     Registry {
         proc,
         host: format!("127.0.0.1:{port}"),

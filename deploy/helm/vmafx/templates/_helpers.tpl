@@ -53,6 +53,24 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- get $resources . -}}
 {{- end -}}
 
+{{/* Which of the seed chart's workloads renders: Deployment (the scoring service: the
+     controller, its worker pools, and the operator when enabled) or Job (one batch run). */}}
+{{- define "vmafx.workload" -}}
+{{- if not (has .Values.workload (list "Deployment" "Job")) -}}
+{{- fail (printf "workload: %q is not one of Deployment, Job" .Values.workload) -}}
+{{- end -}}
+{{- .Values.workload -}}
+{{- end -}}
+
+{{/* VMAFX_BACKEND for a vendor: the compute backend `vmafx score` and `vmafx mcp` use. */}}
+{{- define "vmafx.backendEnvValue" -}}
+{{- $backends := dict "nvidia" "cuda" "amd" "hip" "intel" "sycl" "cpu" "cpu" -}}
+{{- if not (hasKey $backends .) -}}
+{{- fail (printf "gpu.vendor: %q is not one of nvidia, amd, intel, cpu" .) -}}
+{{- end -}}
+{{- get $backends . -}}
+{{- end -}}
+
 {{/* The scoring backends a worker of a vendor offers the scheduler (VMAFX_NODE_BACKENDS). */}}
 {{- define "vmafx.backends" -}}
 {{- $backends := dict "nvidia" "cpu,cuda,vulkan" "amd" "cpu,hip,vulkan" "intel" "cpu,sycl,vulkan" "cpu" "cpu" -}}
