@@ -39,8 +39,9 @@ pub enum Command {
     /// Run an online trainer: takes feedback samples, checkpoints an adapted model and pushes
     /// it to an OCI registry.
     Trainer(Box<TrainerArgs>),
-    /// Serve MCP (Model Context Protocol) on stdio: tools to score clips and look up models,
-    /// for assistants and IDEs.
+    /// Serve MCP (Model Context Protocol) on stdio, or streamable HTTP with --listen: tools to
+    /// score and compare clips, look up models, and queue jobs on a controller, for assistants
+    /// and IDEs.
     Mcp(Box<McpArgs>),
     /// Run the Kubernetes operator. It takes no flags: it is configured by the environment
     /// variables VMAFX_OPERATOR_METRICS_ADDR, VMAFX_OPERATOR_HEALTH_PROBE_ADDR,

@@ -541,4 +541,34 @@ pub struct McpArgs {
     /// dir).
     #[arg(long, env = "VMAFX_SCRATCH_DIR")]
     pub scratch_dir: Option<PathBuf>,
+    /// Serve MCP over streamable HTTP at this address (endpoint `/mcp`, health `/healthz`)
+    /// instead of stdio. Beyond loopback it needs --auth-token-file (or --insecure).
+    #[arg(long, value_name = "ADDR", env = "VMAFX_MCP_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// HTTP callers and their roles, in the controller's token file format (`TOKEN,NAME,ROLE`
+    /// lines; reread when it changes): viewers may read, submitters may also score and submit.
+    #[arg(long, env = "VMAFX_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// Serve HTTP over TLS with this certificate chain (PEM); reloaded when it changes.
+    #[arg(long, env = "VMAFX_TLS_CERT", requires = "listen")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "VMAFX_TLS_KEY", requires = "listen")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (mutual TLS).
+    #[arg(long, env = "VMAFX_CLIENT_CA", requires = "listen")]
+    pub client_ca: Option<PathBuf>,
+    /// Listen on a non-loopback address without authentication anyway.
+    #[arg(long, env = "VMAFX_INSECURE")]
+    pub insecure: bool,
+    /// Most MCP sessions open at once over HTTP; a new one beyond is refused (503).
+    #[arg(long, env = "VMAFX_MCP_MAX_SESSIONS", default_value_t = 64)]
+    pub max_sessions: usize,
+    /// Largest HTTP request body accepted, in bytes (413 beyond).
+    #[arg(long, env = "VMAFX_MCP_MAX_REQUEST_BYTES", default_value_t = 1 << 20)]
+    pub max_request_bytes: usize,
+    /// The controller the job tools (`submit_job`, `get_job`, …, `list_nodes`) talk to, and
+    /// the token and CA certificate to reach it with.
+    #[command(flatten)]
+    pub controller: ControllerAddr,
 }

@@ -17,6 +17,7 @@ use super::service::runtime;
 use crate::cli::{ControllerAddr, GetArgs, JobArgs, JobCommand, ListArgs, NodesArgs, SubmitArgs};
 
 /// A connected client, with the address kept for error messages.
+#[derive(Clone)]
 pub struct Client {
     inner: JobServiceClient<ApiChannel>,
     address: String,
@@ -26,25 +27,41 @@ impl Client {
     /// Connects to the controller `addr` names, with its token (`--token-file`, else
     /// `VMAFX_TOKEN`) and CA certificate.
     pub async fn connect(addr: &ControllerAddr) -> anyhow::Result<Client> {
-        let options = ClientOptions {
-            address: addr.controller.clone(),
-            ca_cert: addr.ca_cert.clone(),
-            client_identity: None,
-            token: read_token(addr.token_file.as_deref())?,
-            token_file: None,
-        };
-        Client::connect_with(options).await
+        Client::connect_with(Client::options(addr)?).await
+    }
+
+    /// A client of the controller `addr` names that connects on its first call, so that a
+    /// long-running caller (`vmafx mcp`) starts while the controller is down.
+    pub fn lazy(addr: &ControllerAddr) -> anyhow::Result<Client> {
+        let options = Client::options(addr)?;
+        let channel = options.connect_lazy()?;
+        Ok(Client::over(channel, options.address))
     }
 
     /// Connects with explicit options.
     pub async fn connect_with(options: ClientOptions) -> anyhow::Result<Client> {
         let address = options.address.clone();
         let channel = options.connect().await?;
-        Ok(Client {
+        Ok(Client::over(channel, address))
+    }
+
+    /// The options `addr` names: its token (`--token-file`, else `VMAFX_TOKEN`) and CA.
+    fn options(addr: &ControllerAddr) -> anyhow::Result<ClientOptions> {
+        Ok(ClientOptions {
+            address: addr.controller.clone(),
+            ca_cert: addr.ca_cert.clone(),
+            client_identity: None,
+            token: read_token(addr.token_file.as_deref())?,
+            token_file: None,
+        })
+    }
+
+    fn over(channel: ApiChannel, address: String) -> Client {
+        Client {
             inner: JobServiceClient::new(channel)
                 .max_decoding_message_size(vmafx_api::DEFAULT_MAX_RESULT_BYTES),
             address,
-        })
+        }
     }
 
     fn status(&self, what: &str, status: tonic::Status) -> anyhow::Error {
@@ -82,6 +99,62 @@ impl Client {
         response
             .map(|r| r.into_inner())
             .map_err(|s| self.status(&format!("get job {id}"), s))
+    }
+
+    /// One page of jobs, newest first.
+    pub async fn list(
+        &mut self,
+        request: v1::ListJobsRequest,
+    ) -> anyhow::Result<v1::ListJobsResponse> {
+        let response = self.inner.list_jobs(request).await;
+        response
+            .map(|r| r.into_inner())
+            .map_err(|s| self.status("list jobs", s))
+    }
+
+    /// Cancels a job; returns it as it is now.
+    pub async fn cancel(&mut self, id: &str) -> anyhow::Result<v1::Job> {
+        let response = self
+            .inner
+            .cancel_job(v1::CancelJobRequest { id: id.to_string() })
+            .await;
+        response
+            .map(|r| r.into_inner())
+            .map_err(|s| self.status(&format!("cancel job {id}"), s))
+    }
+
+    /// A completed job's per-frame document (libvmaf JSON).
+    pub async fn frames(&mut self, id: &str) -> anyhow::Result<Vec<u8>> {
+        let response = self
+            .inner
+            .get_job_frames(v1::GetJobFramesRequest { id: id.to_string() })
+            .await;
+        response
+            .map(|r| r.into_inner().json)
+            .map_err(|s| self.status(&format!("get the results of job {id}"), s))
+    }
+
+    /// Every node the controller knows, all pages.
+    pub async fn nodes(&mut self) -> anyhow::Result<Vec<v1::Node>> {
+        let mut nodes = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let response = self
+                .inner
+                .list_nodes(v1::ListNodesRequest {
+                    page_size: 1000,
+                    page_token,
+                })
+                .await;
+            let page = response
+                .map_err(|s| self.status("list nodes", s))?
+                .into_inner();
+            nodes.extend(page.nodes);
+            if page.next_page_token.is_empty() {
+                return Ok(nodes);
+            }
+            page_token = page.next_page_token;
+        }
     }
 
     /// Follows a job until it finishes, calling `each` on every version; returns the last.
@@ -231,18 +304,14 @@ async fn list(client: &mut Client, args: ListArgs) -> anyhow::Result<ExitCode> {
             parse_state(name).with_context(|| format!("--state: unknown state \"{name}\""))?;
         states.push(state as i32);
     }
-    let response = client
-        .inner
-        .list_jobs(v1::ListJobsRequest {
+    let page = client
+        .list(v1::ListJobsRequest {
             states,
             node_id: args.node.unwrap_or_default(),
             page_size: args.limit,
             page_token: args.page_token.unwrap_or_default(),
         })
-        .await;
-    let page = response
-        .map_err(|s| client.status("list jobs", s))?
-        .into_inner();
+        .await?;
     let jobs: Vec<JobView> = page.jobs.iter().map(JobView::from).collect();
     if args.json {
         print_json(&serde_json::json!({
@@ -270,13 +339,7 @@ pub fn run(args: JobArgs) -> anyhow::Result<ExitCode> {
             JobCommand::Get(a) => get(&mut client, a).await,
             JobCommand::List(a) => list(&mut client, a).await,
             JobCommand::Cancel(a) => {
-                let response = client
-                    .inner
-                    .cancel_job(v1::CancelJobRequest { id: a.id.clone() })
-                    .await;
-                let job = response
-                    .map_err(|s| client.status(&format!("cancel job {}", a.id), s))?
-                    .into_inner();
+                let job = client.cancel(&a.id).await?;
                 print_json(&JobView::from(&job))?;
                 Ok(ExitCode::SUCCESS)
             }
@@ -295,19 +358,13 @@ pub fn run(args: JobArgs) -> anyhow::Result<ExitCode> {
                 Ok(exit_for(&job))
             }
             JobCommand::Frames(a) => {
-                let response = client
-                    .inner
-                    .get_job_frames(v1::GetJobFramesRequest { id: a.id.clone() })
-                    .await;
-                let frames = response
-                    .map_err(|s| client.status(&format!("get the results of job {}", a.id), s))?
-                    .into_inner();
+                let frames = client.frames(&a.id).await?;
                 match &a.output {
-                    Some(path) => std::fs::write(path, &frames.json)
+                    Some(path) => std::fs::write(path, &frames)
                         .with_context(|| format!("failed to write {}", path.display()))?,
                     None => std::io::stdout()
                         .lock()
-                        .write_all(&frames.json)
+                        .write_all(&frames)
                         .context("failed to write standard output")?,
                 }
                 Ok(ExitCode::SUCCESS)
@@ -342,25 +399,7 @@ pub fn run_nodes(args: NodesArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let mut client = Client::connect(&args.addr).await?;
         // Every page: `vmafx nodes` lists the whole registry.
-        let mut nodes = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let response = client
-                .inner
-                .list_nodes(v1::ListNodesRequest {
-                    page_size: 1000,
-                    page_token,
-                })
-                .await;
-            let page = response
-                .map_err(|s| client.status("list nodes", s))?
-                .into_inner();
-            nodes.extend(page.nodes);
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
-        }
+        let nodes = client.nodes().await?;
         let views: Vec<NodeView> = nodes.iter().map(NodeView::from).collect();
         if args.json {
             print_json(&serde_json::json!({ "nodes": views }))?;
