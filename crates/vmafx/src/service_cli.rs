@@ -541,6 +541,10 @@ pub struct McpArgs {
     /// dir).
     #[arg(long, env = "VMAFX_SCRATCH_DIR")]
     pub scratch_dir: Option<PathBuf>,
+    /// Compute backend of the `score` and `compare` tools: cpu, cuda, hip, sycl or vulkan (this
+    /// build serves cpu; another stops the server at start with one line).
+    #[arg(long, env = "VMAFX_BACKEND", default_value = "cpu")]
+    pub backend: String,
     /// Serve MCP over streamable HTTP at this address (endpoint `/mcp`, health `/healthz`)
     /// instead of stdio. Beyond loopback it needs --auth-token-file (or --insecure).
     #[arg(long, value_name = "ADDR", env = "VMAFX_MCP_LISTEN")]

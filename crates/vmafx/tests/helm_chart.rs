@@ -899,11 +899,12 @@ async fn gpu_vendor_and_workload_render_for_every_combination() {
     };
     for vendor in VENDORS {
         let v = vendor.as_str();
-        for workload in ["Deployment", "Job"] {
+        for workload in ["Deployment", "Job", "StatefulSet"] {
             let (rendered, docs) = render(&format!(
                 "gpu.vendor={v},workload={workload},job.reference=s3://clips/ref.y4m,\
                  job.distorted=s3://clips/dist.y4m,job.features[0]=psnr,\
-                 pushgateway.url=http://pushgateway.monitoring:9091"
+                 pushgateway.url=http://pushgateway.monitoring:9091,\
+                 mcp.tokenSecret.name=mcp-callers,mcp.tokenSecret.key=tokens"
             ));
             let scorer = match workload {
                 "Deployment" => {
@@ -915,6 +916,29 @@ async fn gpu_vendor_and_workload_render_for_every_combination() {
                         "the default pool takes gpu.vendor"
                     );
                     pool
+                }
+                "StatefulSet" => {
+                    assert_eq!(
+                        kinds(&docs),
+                        [
+                            ("Service".to_owned(), "vmafx-mcp".to_owned()),
+                            ("StatefulSet".to_owned(), "vmafx-mcp".to_owned()),
+                            ("Pod".to_owned(), "vmafx-test-score".to_owned())
+                        ],
+                        "{v}: workload StatefulSet renders the MCP server alone"
+                    );
+                    let set = find(&docs, "StatefulSet", "vmafx-mcp");
+                    assert_eq!(set["spec"]["serviceName"], "vmafx-mcp");
+                    assert!(set["spec"]["volumeClaimTemplates"][0].is_mapping());
+                    let mcp = container(set);
+                    let mcp_env = env_of(mcp);
+                    assert_eq!(mcp_env["VMAFX_BACKEND"].as_deref(), Some(backend(vendor)));
+                    assert_eq!(
+                        mcp_env["VMAFX_AUTH_TOKEN_FILE"].as_deref(),
+                        Some("/etc/vmafx/mcp-auth/tokens")
+                    );
+                    assert_read_by_binary(mcp);
+                    mcp
                 }
                 _ => {
                     assert_eq!(
@@ -959,6 +983,8 @@ async fn gpu_vendor_and_workload_render_for_every_combination() {
             );
         }
     }
+    let err = refusal("workload=StatefulSet");
+    assert!(err.contains("mcp.tokenSecret"), "{err}");
     let err = refusal("workload=CronJob");
     assert!(err.contains("workload"), "{err}");
     let err = refusal("workload=Job");
@@ -1206,4 +1232,62 @@ async fn autoscaling_monitoring_notes_and_the_test_hook() {
     assert!(out.contains("VMAF") || err.contains("VMAF"), "{out}{err}");
     let (_, docs) = render("tests.enabled=false");
     assert!(!kinds(&docs).iter().any(|(k, _)| k == "Pod"));
+}
+
+/// The StatefulSet workload's exact command line and environment start `vmafx mcp` over HTTP:
+/// healthy, refusing a request without a token and taking one with; rendered for a GPU vendor
+/// this build cannot serve, it stops at start with one line naming VMAFX_BACKEND.
+#[test]
+fn the_statefulset_workload_serves_mcp_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "s3cr3t-viewer-token,assistant,viewer\n").unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let port = support::free_port();
+    let (_, docs) =
+        render("workload=StatefulSet,mcp.tokenSecret.name=callers,mcp.tokenSecret.key=t");
+    let mcp = container(find(&docs, "StatefulSet", "vmafx-mcp"));
+    let local = [
+        ("VMAFX_MCP_LISTEN", format!("127.0.0.1:{port}")),
+        ("VMAFX_AUTH_TOKEN_FILE", tokens.display().to_string()),
+        ("VMAFX_SCRATCH_DIR", data.display().to_string()),
+        ("TMPDIR", data.display().to_string()),
+    ];
+    let server = run_container(dir.path(), "mcp", mcp, &local);
+    support::wait_for(Duration::from_secs(30), || {
+        support::http_get(port, "/healthz").is_some_and(|(code, _)| code == 200)
+    })
+    .unwrap_or_else(|| panic!("vmafx mcp never answered /healthz:\n{}", server.log()));
+    let initialize = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"helm-test","version":"1"}}}"#;
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+    ];
+    let (code, _) = support::http_request(port, "POST", "/mcp", &headers, initialize)
+        .expect("vmafx mcp answers");
+    assert_eq!(code, 401, "no token");
+    let with_token = [
+        headers[0],
+        headers[1],
+        ("Authorization", "Bearer s3cr3t-viewer-token"),
+    ];
+    let (code, body) = support::http_request(port, "POST", "/mcp", &with_token, initialize)
+        .expect("vmafx mcp answers");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("serverInfo"), "{body}");
+    drop(server);
+
+    let (_, docs) = render(
+        "workload=StatefulSet,gpu.vendor=nvidia,mcp.tokenSecret.name=callers,mcp.tokenSecret.key=t",
+    );
+    let mcp = container(find(&docs, "StatefulSet", "vmafx-mcp"));
+    let mut refused = run_container(dir.path(), "mcp-cuda", mcp, &local);
+    let status = refused.child.wait().unwrap();
+    assert!(!status.success());
+    let log = refused.log();
+    assert!(
+        log.contains("VMAFX_BACKEND") && log.contains("cuda"),
+        "{log}"
+    );
 }

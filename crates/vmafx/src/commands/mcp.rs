@@ -1019,6 +1019,7 @@ fn scorer(args: &McpArgs) -> anyhow::Result<Scorer> {
 /// Runs `vmafx mcp`: serves MCP on stdin/stdout until the client closes them, or over HTTP
 /// with `--listen` until SIGINT/SIGTERM.
 pub fn run(args: McpArgs) -> anyhow::Result<ExitCode> {
+    vmafx_node::served_backend("--backend (VMAFX_BACKEND)", &args.backend)?;
     let scorer = scorer(&args)?;
     let runtime = super::service::runtime()?;
     // The lazy channel needs a runtime to exist in.

@@ -54,10 +54,11 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end -}}
 
 {{/* Which of the seed chart's workloads renders: Deployment (the scoring service: the
-     controller, its worker pools, and the operator when enabled) or Job (one batch run). */}}
+     controller, its worker pools, and the operator when enabled), Job (one batch run) or
+     StatefulSet (the MCP server over HTTP). */}}
 {{- define "vmafx.workload" -}}
-{{- if not (has .Values.workload (list "Deployment" "Job")) -}}
-{{- fail (printf "workload: %q is not one of Deployment, Job" .Values.workload) -}}
+{{- if not (has .Values.workload (list "Deployment" "Job" "StatefulSet")) -}}
+{{- fail (printf "workload: %q is not one of Deployment, Job, StatefulSet" .Values.workload) -}}
 {{- end -}}
 {{- .Values.workload -}}
 {{- end -}}
