@@ -159,11 +159,7 @@ impl Report<'_> {
         } else {
             ""
         };
-        let _ = writeln!(
-            s,
-            "  <fyi fps=\"{}\"{fast} />",
-            format_fixed(self.fps, 2)
-        );
+        let _ = writeln!(s, "  <fyi fps=\"{}\"{fast} />", format_fixed(self.fps, 2));
         s.push_str("  <frames>\n");
         for i in self.written_frames() {
             let _ = write!(s, "    <frame frameNum=\"{i}\" ");
