@@ -285,7 +285,7 @@ fn atan2(y: f32, x: f32) -> f32 {
     let swap = ay > ax;
     let (num, den) = if swap { (ax, ay) } else { (ay, ax) };
     // Reduce t = num/den in [0, 1] to |u| ≤ tan(π/16) around tan(jπ/8), told by comparisons.
-    let high = num > 0.668_178_65 * den;
+    let high = num > 0.668_178_7 * den;
     let mid = num > 0.198_912_37 * den;
     let c = if high {
         1.0
