@@ -14,6 +14,8 @@ use std::f32::consts::{FRAC_PI_2, FRAC_PI_4, PI};
 
 use crate::cpu::SimdLevel;
 
+use super::batch::hue_weight_from;
+
 /// Pixels per block.
 pub const BLOCK: usize = 256;
 
@@ -320,22 +322,28 @@ fn atan2(y: f32, x: f32) -> f32 {
     }
 }
 
-/// The hue weighting T from one sine and cosine (multiple-angle and angle-sum formulas).
+/// The hue weighting T from one sine and cosine, as [`super::batch`] takes it.
 #[inline(always)]
 fn hue_weight(h: f32) -> f32 {
-    // cos and sin of π/6, π/30 and 7π/20.
-    const C6: f32 = 0.866_025_4;
-    const S6: f32 = 0.5;
-    const C30: f32 = 0.994_521_9;
-    const S30: f32 = 0.104_528_46;
-    const C7: f32 = 0.453_990_5;
-    const S7: f32 = 0.891_006_5;
     let (s1, c1) = sin_cos(h);
-    let (s2, c2) = (2.0 * s1 * c1, c1 * c1 - s1 * s1);
-    let (s3, c3) = (s1 * c2 + c1 * s2, c1 * c2 - s1 * s2);
-    let (s4, c4) = (2.0 * s2 * c2, c2 * c2 - s2 * s2);
-    1.0 - 0.17 * (c1 * C6 + s1 * S6) + 0.24 * c2 + 0.32 * (c3 * C30 - s3 * S30)
-        - 0.20 * (c4 * C7 + s4 * S7)
+    hue_weight_from(
+        s1,
+        c1,
+        [
+            1.0,
+            2.0,
+            0.17,
+            0.24,
+            0.32,
+            0.20,
+            0.866_025_4,
+            0.5,
+            0.994_521_9,
+            0.104_528_46,
+            0.453_990_5,
+            0.891_006_5,
+        ],
+    )
 }
 
 /// x^7.
