@@ -14,7 +14,7 @@ use std::f32::consts::{FRAC_PI_2, FRAC_PI_4, PI};
 
 use crate::cpu::SimdLevel;
 
-use super::batch::hue_weight_from;
+use super::batch::{hue_weight_from, HUE_WEIGHT_K};
 
 /// Pixels per block.
 pub const BLOCK: usize = 256;
@@ -326,24 +326,7 @@ fn atan2(y: f32, x: f32) -> f32 {
 #[inline(always)]
 fn hue_weight(h: f32) -> f32 {
     let (s1, c1) = sin_cos(h);
-    hue_weight_from(
-        s1,
-        c1,
-        [
-            1.0,
-            2.0,
-            0.17,
-            0.24,
-            0.32,
-            0.20,
-            0.866_025_4,
-            0.5,
-            0.994_521_9,
-            0.104_528_46,
-            0.453_990_5,
-            0.891_006_5,
-        ],
-    )
+    hue_weight_from(s1, c1, HUE_WEIGHT_K.map(|k| k as f32))
 }
 
 /// x^7.

@@ -170,30 +170,28 @@ fn atan2(y: f64, x: f64) -> f64 {
 #[inline(always)]
 fn hue_weight(h: f64) -> f64 {
     let (s1, c1) = sin_cos(h);
-    hue_weight_from(
-        s1,
-        c1,
-        [
-            1.0,
-            2.0,
-            0.17,
-            0.24,
-            0.32,
-            0.20,
-            // cos and sin of π/6, π/30 and 7π/20.
-            0.866_025_403_784_438_6,
-            0.5,
-            0.994_521_895_368_273_3,
-            0.104_528_463_267_653_47,
-            0.453_990_499_739_546_8,
-            0.891_006_524_188_367_8,
-        ],
-    )
+    hue_weight_from(s1, c1, HUE_WEIGHT_K)
 }
 
-/// T from sin h and cos h, in either float type: `k` holds 1, 2, the four weights 0.17, 0.24,
-/// 0.32 and 0.20, then cos and sin of π/6, π/30 and 7π/20, each rounded to the type (the
-/// operations and their order are the same in both; [`super::approx`] uses `f32`).
+/// The constants of T for [`hue_weight_from`]: 1, 2, the weights 0.17, 0.24, 0.32 and 0.20,
+/// then cos and sin of π/6, π/30 and 7π/20.
+pub(super) const HUE_WEIGHT_K: [f64; 12] = [
+    1.0,
+    2.0,
+    0.17,
+    0.24,
+    0.32,
+    0.20,
+    0.866_025_403_784_438_6,
+    0.5,
+    0.994_521_895_368_273_3,
+    0.104_528_463_267_653_47,
+    0.453_990_499_739_546_8,
+    0.891_006_524_188_367_8,
+];
+
+/// T from sin h and cos h, in either float type, with [`HUE_WEIGHT_K`] rounded to the type
+/// (the operations and their order are the same in both; [`super::approx`] uses `f32`).
 #[inline(always)]
 pub(super) fn hue_weight_from<T>(s1: T, c1: T, k: [T; 12]) -> T
 where
