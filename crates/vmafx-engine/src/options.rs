@@ -140,6 +140,9 @@ pub struct OptionValues {
     owner: String,
     specs: &'static [OptionSpec],
     values: Vec<ParsedValue>,
+    /// The scorer's `--fast-metrics` choice, not a user option of any extractor: whether an
+    /// extractor with an inexact fast kernel (only `ciede` so far) may use it.
+    fast_metrics: bool,
 }
 
 impl OptionValues {
@@ -152,7 +155,18 @@ impl OptionValues {
                 .iter()
                 .map(|s| ParsedValue::from_default(&s.default))
                 .collect(),
+            fast_metrics: false,
         }
+    }
+
+    /// Whether the scorer allows inexact fast kernels (see [`OptionValues::fast_metrics`]).
+    pub fn set_fast_metrics(&mut self, on: bool) {
+        self.fast_metrics = on;
+    }
+
+    /// Whether this extractor may run its inexact fast kernel instead of the exact one.
+    pub fn fast_metrics(&self) -> bool {
+        self.fast_metrics
     }
 
     /// Parses `key=value` pairs over the defaults. Unknown keys and bad values are errors.

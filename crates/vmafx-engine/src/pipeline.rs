@@ -75,6 +75,7 @@ pub struct ScorerBuilder {
     slots: Vec<Slot>,
     threads: usize,
     subsample: u32,
+    fast_metrics: bool,
 }
 
 impl ScorerBuilder {
@@ -86,6 +87,7 @@ impl ScorerBuilder {
             slots: Vec::new(),
             threads: 0,
             subsample: 1,
+            fast_metrics: false,
         }
     }
 
@@ -145,9 +147,19 @@ impl ScorerBuilder {
         self
     }
 
+    /// Lets extractors that have an inexact fast kernel use it (`--fast-metrics`; only
+    /// `ciede` has one). Off by default: every value is then libvmaf's to the last digit.
+    pub fn fast_metrics(mut self, on: bool) -> Self {
+        self.fast_metrics = on;
+        self
+    }
+
     /// Instantiates the extractors and, with two or more threads, starts the workers.
-    pub fn build(self) -> Result<Scorer, EngineError> {
+    pub fn build(mut self) -> Result<Scorer, EngineError> {
         let simd = self.simd.require()?;
+        for slot in &mut self.slots {
+            slot.options.set_fast_metrics(self.fast_metrics);
+        }
         let mut temporal = Vec::new();
         let mut spatial_slots = Vec::new();
         for (i, slot) in self.slots.iter().enumerate() {

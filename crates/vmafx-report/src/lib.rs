@@ -38,6 +38,10 @@ pub struct Report<'a> {
     pub height: usize,
     /// Frames scored per second of scoring time.
     pub fps: f64,
+    /// Whether `--fast-metrics` allowed inexact kernels: recorded as JSON `"fast_metrics":
+    /// true` after `fps` and XML `fast_metrics="true"` in `<fyi>`, so that such a result is
+    /// never taken for an exact one. Absent when off, which keeps libvmaf's layout.
+    pub fast_metrics: bool,
     /// Number of frame pairs read; pooling covered frames `0..frame_count`.
     pub frame_count: usize,
     /// The pooled statistics of each collector vector, in the collector's order (from
@@ -150,7 +154,12 @@ impl Report<'_> {
             "  <params qualityWidth=\"{}\" qualityHeight=\"{}\" />",
             self.width, self.height
         );
-        let _ = writeln!(s, "  <fyi fps=\"{}\" />", format_fixed(self.fps, 2));
+        let fast = if self.fast_metrics {
+            " fast_metrics=\"true\""
+        } else {
+            ""
+        };
+        let _ = writeln!(s, "  <fyi fps=\"{}\"{fast} />", format_fixed(self.fps, 2));
         s.push_str("  <frames>\n");
         for i in self.written_frames() {
             let _ = write!(s, "    <frame frameNum=\"{i}\" ");
@@ -189,6 +198,9 @@ impl Report<'_> {
             let _ = writeln!(s, "  \"fps\": {},", format_fixed(self.fps, 2));
         } else {
             s.push_str("  \"fps\": null,\n");
+        }
+        if self.fast_metrics {
+            s.push_str("  \"fast_metrics\": true,\n");
         }
         s.push_str("  \"frames\": [");
         for i in self.written_frames() {
@@ -300,6 +312,7 @@ mod tests {
             width: 8,
             height: 4,
             fps: 12.345,
+            fast_metrics: false,
             frame_count: 2,
             pooled,
         }
@@ -329,6 +342,20 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(&finite_only).unwrap();
         assert_eq!(parsed["pooled_metrics"]["integer_adm2"]["min"], 0.5);
         assert_eq!(parsed["frames"][1]["metrics"]["vmaf"], 100.0);
+    }
+
+    #[test]
+    fn fast_metrics_is_recorded_only_when_on() {
+        let c = sample();
+        let pooled = pool_vectors(&c, 2, 1);
+        let mut r = report(&c, &pooled);
+        assert!(!r.json().contains("fast_metrics"));
+        assert!(!r.xml().contains("fast_metrics"));
+        r.fast_metrics = true;
+        let json = r.json().replace("null,        ", "null,\n        ");
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["fast_metrics"], true);
+        assert!(r.xml().contains(" fast_metrics=\"true\" />"), "{}", r.xml());
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct ScoreRequest {
     /// Inputs of different bit depths are compared at the higher one, the lower-depth clip's
     /// samples shifted up (libvmaf's `common_bitdepth`, set by `--aom_ctc v6.0` and later).
     pub common_bitdepth: bool,
+    /// `--fast-metrics`: extractors with an inexact fast kernel (`ciede`) use it; the output
+    /// records it. Off: every value is libvmaf's.
+    pub fast_metrics: bool,
 }
 
 impl ScoreRequest {
@@ -80,6 +83,7 @@ impl ScoreRequest {
             cancel: None,
             simd: SimdLevel::detect(),
             common_bitdepth: false,
+            fast_metrics: false,
         }
     }
 }
@@ -159,6 +163,8 @@ pub struct ScoreOutcome {
     pub warnings: Vec<String>,
     /// The subsampling used, needed to write the report.
     pub subsample: u32,
+    /// Whether the request allowed inexact fast kernels, which the report records.
+    pub fast_metrics: bool,
 }
 
 impl ScoreOutcome {
@@ -193,6 +199,7 @@ impl ScoreOutcome {
             width: self.info.width,
             height: self.info.height,
             fps: self.fps(),
+            fast_metrics: self.fast_metrics,
             frame_count: self.frame_count,
             pooled: &self.pooled_vectors,
         }
@@ -308,6 +315,7 @@ pub fn score(
 
     let mut builder = ScorerBuilder::new(geometry)
         .simd(request.simd)
+        .fast_metrics(request.fast_metrics)
         .threads(request.threads)
         .subsample(request.subsample);
     for (_, model) in &models {
@@ -439,6 +447,7 @@ pub fn score(
         feature_vectors,
         warnings,
         subsample: request.subsample,
+        fast_metrics: request.fast_metrics,
     })
 }
 

@@ -180,6 +180,12 @@ pub struct ScoreArgs {
     #[arg(long = "simd", env = "VMAFX_SIMD")]
     pub simd: Option<vmafx_engine::cpu::SimdLevel>,
 
+    /// Inexact fast kernels where vmafx has them (`ciede`: f32 with polynomial stand-ins,
+    /// per-frame `ciede2000` within 2e-5 dB of libvmaf's). The output records it (JSON
+    /// `"fast_metrics": true`, XML `<fyi fast_metrics="true">`). Off: every value is libvmaf's.
+    #[arg(long = "fast-metrics", env = "VMAFX_FAST_METRICS")]
+    pub fast_metrics: bool,
+
     /// Any value but empty or `0` forces the scalar kernels.
     #[arg(long = "force-scalar", env = "VMAFX_FORCE_SCALAR", hide = true)]
     pub force_scalar: Option<String>,

@@ -6,7 +6,11 @@
 //! sample over 2x2 pixels, but 4:2:2 keeps the rows-halving step and reads its rows at full
 //! width from libvmaf's padded plane layout (see [`kernel::ChromaLayout`]). The extractor has
 //! no options and refuses 4:0:0, as libvmaf does.
+//!
+//! With the scorer's `--fast-metrics` the ΔE of every pixel comes from the inexact `f32`
+//! kernel of [`approx`] instead; the upsampling is the same.
 
+pub mod approx;
 pub mod batch;
 pub mod fast;
 pub mod kernel;
@@ -19,6 +23,7 @@ use crate::options::{OptionSpec, OptionValues};
 use crate::picture::{Picture, Pixel, PixelFormat, Plane, PlaneData};
 use crate::EngineError;
 
+use approx::{FastBlock, BLOCK};
 use batch::{Batch, LANES};
 use kernel::{ChromaLayout, LabCache};
 
@@ -58,12 +63,14 @@ pub struct CiedeExtractor {
     batch: Box<Batch>,
     /// Upsampled chroma rows: reference Cb, Cr, distorted Cb, Cr.
     rows: [Vec<u16>; 4],
+    /// The inexact kernel's block, when the scorer allows fast metrics.
+    fast: Option<Box<FastBlock>>,
 }
 
 impl CiedeExtractor {
     /// Builds the extractor for pictures of `geometry` (8, 10, 12 or 16 bits with chroma).
     pub fn new(
-        _options: &OptionValues,
+        options: &OptionValues,
         geometry: Geometry,
         simd: SimdLevel,
     ) -> Result<Self, EngineError> {
@@ -99,41 +106,100 @@ impl CiedeExtractor {
             simd,
             batch: Box::default(),
             rows: std::array::from_fn(|_| vec![0; w]),
+            fast: options
+                .fast_metrics()
+                .then(|| Box::new(FastBlock::new(geometry.bit_depth))),
         })
+    }
+
+    /// Fills the upsampled chroma rows for picture row `i` and returns them as reference Cb,
+    /// Cr, distorted Cb, Cr.
+    fn chroma_rows<T: Pixel + Into<u32>>(
+        layout: Option<ChromaLayout>,
+        rows: &mut [Vec<u16>; 4],
+        r: [&Plane<T>; 3],
+        d: [&Plane<T>; 3],
+        i: usize,
+    ) {
+        let [ru, rv, du, dv] = rows;
+        match layout {
+            Some(layout) => {
+                let rp = [(&r[1].data[..], r[1].stride), (&r[2].data[..], r[2].stride)];
+                let dp = [(&d[1].data[..], d[1].stride), (&d[2].data[..], d[2].stride)];
+                layout.fill_row(rp, 0, i, ru);
+                layout.fill_row(rp, 1, i, rv);
+                layout.fill_row(dp, 0, i, du);
+                layout.fill_row(dp, 1, i, dv);
+            }
+            None => {
+                for (out, plane) in [(ru, r[1]), (rv, r[2]), (du, d[1]), (dv, d[2])] {
+                    for (o, &s) in out.iter_mut().zip(plane.row(i)) {
+                        *o = s.widen() as u16;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The ΔE sum of one picture pair by the inexact fast kernel, block by block.
+    fn fast_sum<T: Pixel + Into<u32>>(
+        &mut self,
+        block: &mut FastBlock,
+        r: [&Plane<T>; 3],
+        d: [&Plane<T>; 3],
+    ) -> f64 {
+        let (w, h) = (self.geometry.width, self.geometry.height);
+        let mut sum = 0.0f64;
+        let mut pending = 0;
+        for i in 0..h {
+            Self::chroma_rows(self.layout, &mut self.rows, r, d, i);
+            let [ru, rv, du, dv] = &self.rows;
+            let (ry, dy) = (r[0].row(i), d[0].row(i));
+            let mut j = 0;
+            while j < w {
+                let n = (w - j).min(BLOCK - pending);
+                let span = pending..pending + n;
+                let [fy, fu, fv] = &mut block.first;
+                let [sy, su, sv] = &mut block.second;
+                for (o, &s) in fy[span.clone()].iter_mut().zip(&ry[j..]) {
+                    *o = s.widen() as f32;
+                }
+                for (o, &s) in sy[span.clone()].iter_mut().zip(&dy[j..]) {
+                    *o = s.widen() as f32;
+                }
+                for (o, s) in [(fu, ru), (fv, rv), (su, du), (sv, dv)] {
+                    for (o, &s) in o[span.clone()].iter_mut().zip(&s[j..]) {
+                        *o = f32::from(s);
+                    }
+                }
+                pending += n;
+                j += n;
+                if pending == BLOCK {
+                    sum += block.run(self.simd, BLOCK);
+                    pending = 0;
+                }
+            }
+        }
+        if pending > 0 {
+            sum += block.run(self.simd, pending);
+        }
+        sum
     }
 
     /// The ΔE sum of one picture pair whose planes hold samples of type `T`.
     fn sum<T: Pixel + Into<u32>>(&mut self, r: [&Plane<T>; 3], d: [&Plane<T>; 3]) -> f64 {
+        if let Some(mut block) = self.fast.take() {
+            let sum = self.fast_sum(&mut block, r, d);
+            self.fast = Some(block);
+            return sum;
+        }
         let (w, h) = (self.geometry.width, self.geometry.height);
         let mut sum = 0.0f64;
         let mut pending = 0;
-        let [ru, rv, du, dv] = &mut self.rows;
         for i in 0..h {
             let (ry, dy) = (r[0].row(i), d[0].row(i));
-            let (ru, rv, du, dv): (&[u16], &[u16], &[u16], &[u16]) = match self.layout {
-                Some(layout) => {
-                    let rp = [(&r[1].data[..], r[1].stride), (&r[2].data[..], r[2].stride)];
-                    let dp = [(&d[1].data[..], d[1].stride), (&d[2].data[..], d[2].stride)];
-                    layout.fill_row(rp, 0, i, ru);
-                    layout.fill_row(rp, 1, i, rv);
-                    layout.fill_row(dp, 0, i, du);
-                    layout.fill_row(dp, 1, i, dv);
-                    (ru, rv, du, dv)
-                }
-                None => {
-                    for (out, plane) in [
-                        (&mut *ru, r[1]),
-                        (&mut *rv, r[2]),
-                        (&mut *du, d[1]),
-                        (&mut *dv, d[2]),
-                    ] {
-                        for (o, &s) in out.iter_mut().zip(plane.row(i)) {
-                            *o = s.widen() as u16;
-                        }
-                    }
-                    (ru, rv, du, dv)
-                }
-            };
+            Self::chroma_rows(self.layout, &mut self.rows, r, d, i);
+            let [ru, rv, du, dv] = &self.rows;
             for j in 0..w {
                 if let (Some(&y1), Some(&u1), Some(&v1), Some(&y2), Some(&u2), Some(&v2)) = (
                     ry.get(j + PREFETCH_AHEAD),

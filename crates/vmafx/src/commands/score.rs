@@ -85,6 +85,7 @@ pub fn request_from_args(args: &ScoreArgs) -> anyhow::Result<ScoreRequest> {
         cancel: None,
         simd: simd_request(args).resolve()?,
         common_bitdepth: false,
+        fast_metrics: args.fast_metrics,
     };
     for (family, version) in [
         (CtcFamily::Aom, args.aom_ctc.as_deref()),

@@ -169,19 +169,39 @@ fn atan2(y: f64, x: f64) -> f64 {
 /// margin that `settle` allows.
 #[inline(always)]
 fn hue_weight(h: f64) -> f64 {
-    // cos and sin of π/6, π/30 and 7π/20.
-    const C6: f64 = 0.866_025_403_784_438_6;
-    const S6: f64 = 0.5;
-    const C30: f64 = 0.994_521_895_368_273_3;
-    const S30: f64 = 0.104_528_463_267_653_47;
-    const C7: f64 = 0.453_990_499_739_546_8;
-    const S7: f64 = 0.891_006_524_188_367_8;
     let (s1, c1) = sin_cos(h);
-    let (s2, c2) = (2.0 * s1 * c1, c1 * c1 - s1 * s1);
+    hue_weight_from(s1, c1, HUE_WEIGHT_K)
+}
+
+/// The constants of T for [`hue_weight_from`]: 1, 2, the weights 0.17, 0.24, 0.32 and 0.20,
+/// then cos and sin of π/6, π/30 and 7π/20.
+pub(super) const HUE_WEIGHT_K: [f64; 12] = [
+    1.0,
+    2.0,
+    0.17,
+    0.24,
+    0.32,
+    0.20,
+    0.866_025_403_784_438_6,
+    0.5,
+    0.994_521_895_368_273_3,
+    0.104_528_463_267_653_47,
+    0.453_990_499_739_546_8,
+    0.891_006_524_188_367_8,
+];
+
+/// T from sin h and cos h, in either float type, with [`HUE_WEIGHT_K`] rounded to the type
+/// (the operations and their order are the same in both; [`super::approx`] uses `f32`).
+#[inline(always)]
+pub(super) fn hue_weight_from<T>(s1: T, c1: T, k: [T; 12]) -> T
+where
+    T: Copy + std::ops::Add<Output = T> + std::ops::Sub<Output = T> + std::ops::Mul<Output = T>,
+{
+    let [one, two, w1, w2, w3, w4, c6, s6, c30, s30, c7, s7] = k;
+    let (s2, c2) = (two * s1 * c1, c1 * c1 - s1 * s1);
     let (s3, c3) = (s1 * c2 + c1 * s2, c1 * c2 - s1 * s2);
-    let (s4, c4) = (2.0 * s2 * c2, c2 * c2 - s2 * s2);
-    1.0 - 0.17 * (c1 * C6 + s1 * S6) + 0.24 * c2 + 0.32 * (c3 * C30 - s3 * S30)
-        - 0.20 * (c4 * C7 + s4 * S7)
+    let (s4, c4) = (two * s2 * c2, c2 * c2 - s2 * s2);
+    one - w1 * (c1 * c6 + s1 * s6) + w2 * c2 + w3 * (c3 * c30 - s3 * s30) - w4 * (c4 * c7 + s4 * s7)
 }
 
 /// h′ in [0, 2π) for x, y not zero.

@@ -482,3 +482,183 @@ fn powf_seven_lies_in_its_brackets() {
         assert!(p == lo || p == hi, "{c}: powf {p}, tried {lo} and {hi}");
     }
 }
+
+/// The largest |fast − exact| per-frame `ciede2000` that the fast mode may show on the
+/// fixture clips, in dB (README: "Fast metrics"). Measured 1.0e-6 (the test prints it).
+const FAST_FRAME_BOUND_DB: f64 = 2e-5;
+
+/// A fixture clip's frame as an engine picture.
+fn fixture_picture(spec: &vmafx_fixtures::ClipSpec, frame: &vmafx_fixtures::Frame) -> Picture {
+    let format = match spec.chroma {
+        vmafx_fixtures::Chroma::C420 => PixelFormat::Yuv420,
+        vmafx_fixtures::Chroma::C422 => PixelFormat::Yuv422,
+        vmafx_fixtures::Chroma::C444 => PixelFormat::Yuv444,
+    };
+    let mut p = Picture::new(format, spec.depth, spec.width, spec.height).unwrap();
+    // The fixture's chroma planes are rounded up; the engine's (libvmaf's) rounded down.
+    for (i, (plane, samples)) in p.planes.iter_mut().zip(&frame.planes).enumerate() {
+        let stride = match (i, spec.chroma) {
+            (0, _) | (_, vmafx_fixtures::Chroma::C444) => spec.width,
+            _ => spec.width.div_ceil(2),
+        };
+        match plane {
+            PlaneData::U8(pl) => (0..pl.height).for_each(|y| {
+                let src = &samples[y * stride..];
+                pl.row_mut(y)
+                    .iter_mut()
+                    .zip(src)
+                    .for_each(|(o, &s)| *o = s as u8)
+            }),
+            PlaneData::U16(pl) => (0..pl.height).for_each(|y| {
+                let w = pl.width;
+                pl.row_mut(y)
+                    .copy_from_slice(&samples[y * stride..y * stride + w])
+            }),
+        }
+    }
+    p
+}
+
+fn build_fast(g: Geometry, level: SimdLevel) -> Box<dyn FeatureExtractor> {
+    let info = find_extractor("ciede").unwrap();
+    let mut options = OptionValues::parse("ciede", info.options, &[]).unwrap();
+    options.set_fast_metrics(true);
+    (info.create)(&options, g, level).unwrap()
+}
+
+/// Every frame of every fixture clip (8, 10 and 12 bits; 4:2:0, 4:2:2 and 4:4:4; odd sizes)
+/// scores within [`FAST_FRAME_BOUND_DB`] of the exact path in fast mode, at every SIMD level,
+/// and every level gives the same value.
+#[test]
+fn fast_ciede_stays_within_its_bound() {
+    let mut worst = (0.0f64, String::new());
+    let mut frames = 0;
+    for fixture in vmafx_fixtures::fixtures() {
+        let spec = &fixture.spec;
+        let reference = vmafx_fixtures::reference(spec);
+        let distorted = vmafx_fixtures::distort(spec, &reference, fixture.distortion, 99);
+        let first = fixture_picture(spec, &reference[0]);
+        let g = geometry(first.format, spec.depth, (spec.width, spec.height));
+        let mut exact = build(g).unwrap();
+        let mut fast: Vec<_> = SimdLevel::ALL
+            .into_iter()
+            .filter(|l| l.is_supported())
+            .map(|l| build_fast(g, l))
+            .collect();
+        for (i, (r, d)) in reference.iter().zip(&distorted).enumerate() {
+            let (r, d) = (fixture_picture(spec, r), fixture_picture(spec, d));
+            let mut out = Vec::new();
+            exact.extract(&r, &d, i as u32, &mut out).unwrap();
+            let want = out[0].value;
+            let mut values = Vec::new();
+            for ex in &mut fast {
+                out.clear();
+                ex.extract(&r, &d, i as u32, &mut out).unwrap();
+                values.push(out[0].value);
+            }
+            assert!(
+                values.iter().all(|v| v.to_bits() == values[0].to_bits()),
+                "{} frame {i}: levels disagree: {values:?}",
+                fixture.name
+            );
+            let got = values[0];
+            if want.is_infinite() {
+                assert_eq!(got, want, "{} frame {i}", fixture.name);
+                continue;
+            }
+            let dev = (got - want).abs();
+            assert!(
+                dev <= FAST_FRAME_BOUND_DB,
+                "{} frame {i}: fast {got} vs exact {want}",
+                fixture.name
+            );
+            if dev >= worst.0 {
+                worst = (dev, format!("{} frame {i}", fixture.name));
+            }
+            frames += 1;
+        }
+    }
+    assert!(frames > 40);
+    // Straight to the stream so that the measured margin shows in CI logs.
+    let line = format!(
+        "fast ciede: max |fast - exact| = {:.3e} dB over {frames} frames ({})\n",
+        worst.0, worst.1
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+}
+
+/// The fast kernel's ΔE stays close to libvmaf's on random colour pairs (near and far) at
+/// every bit depth, and gives exactly 0 for equal colours.
+#[test]
+fn fast_delta_e_is_close_per_pixel() {
+    let mut rng = Rng(0xFA57_C1ED);
+    let mut worst = 0.0f64;
+    for bd in [8u8, 10, 12, 16] {
+        let max = (1u32 << bd) - 1;
+        for k in 0..20_000 {
+            let t1 = [rng.below(max + 1), rng.below(max + 1), rng.below(max + 1)];
+            let spread = if k % 2 == 0 { 4 << (bd - 8) } else { max };
+            let mut near = |s: u32| {
+                let d = rng.below(2 * spread + 1) as i64 - i64::from(spread);
+                (i64::from(s) + d).clamp(0, i64::from(max)) as u32
+            };
+            let t2 = [near(t1[0]), near(t1[1]), near(t1[2])];
+            let want = f64::from(kernel::delta_e_libm(
+                &kernel::lab(t1[0], t1[1], t1[2], bd),
+                &kernel::lab(t2[0], t2[1], t2[2], bd),
+            ));
+            let got = f64::from(super::approx::tests::delta_e_of(t1, t2, bd));
+            // Absolute near 0 (f32 rounding of L*, a*, b*), relative above.
+            let dev = (got - want).abs() / want.max(1.0);
+            // Measured 6.1e-5.
+            assert!(dev < 5e-4, "{t1:?} {t2:?} at {bd} bits: {got} vs {want}");
+            worst = worst.max(dev);
+            assert_eq!(super::approx::tests::delta_e_of(t1, t1, bd), 0.0);
+        }
+    }
+    let line = format!("fast ciede: worst per-pixel ΔE deviation {worst:.3e}\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+}
+
+/// Every SIMD level of the fast kernel gives the scalar twin's bits.
+#[test]
+fn fast_ciede_twins_agree() {
+    use super::approx::{FastBlock, BLOCK};
+    for bd in [8u8, 10, 16] {
+        let max = (1u32 << bd) - 1;
+        let mut rng = Rng(0x7713 + u64::from(bd));
+        let mut scalar = FastBlock::new(bd);
+        for _ in 0..50 {
+            for k in 0..BLOCK {
+                for c in 0..3 {
+                    let s = rng.below(max + 1);
+                    scalar.first[c][k] = s as f32;
+                    let d = if k % 3 == 0 { s } else { rng.below(max + 1) };
+                    scalar.second[c][k] = d as f32;
+                }
+            }
+            let n = BLOCK - rng.below(40) as usize;
+            let want = scalar.clone().run(SimdLevel::Scalar, n);
+            let want_out = {
+                let mut b = scalar.clone();
+                b.run(SimdLevel::Scalar, n);
+                b.out
+            };
+            for level in [SimdLevel::Avx2, SimdLevel::Avx512] {
+                if !crate::cpu::twin_level_available(level, "fast ciede ΔE") {
+                    continue;
+                }
+                let mut b = scalar.clone();
+                let got = b.run(level, n);
+                assert_eq!(got.to_bits(), want.to_bits(), "{level} {bd} bits");
+                assert!(
+                    b.out
+                        .iter()
+                        .zip(&want_out)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{level} {bd} bits"
+                );
+            }
+        }
+    }
+}
