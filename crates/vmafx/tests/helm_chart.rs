@@ -344,13 +344,7 @@ async fn every_vendor_renders_as_the_operator_builds_it_and_is_accepted() {
     );
 
     k8s::namespace_named(&client, "vmafx-system").await;
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), &rendered).unwrap();
-    let file = file.path().to_str().expect("UTF-8 path");
-    k8s::kubectl(
-        env.kubeconfig_path(),
-        &["apply", "--dry-run=server", "-f", file],
-    );
+    apply_dry_run(env, &rendered);
 }
 
 /// Every VMAFX_* variable the chart sets is one `vmafx SUBCOMMAND` reads: clap lists them in
@@ -847,17 +841,7 @@ async fn trainers_render_as_training_runs() {
     assert!(run["spec"]["persistence"].is_null() && run["spec"]["name"].is_null());
 
     k8s::namespace_named(&client, "vmafx-system").await;
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), &rendered).unwrap();
-    k8s::kubectl(
-        env.kubeconfig_path(),
-        &[
-            "apply",
-            "--dry-run=server",
-            "-f",
-            file.path().to_str().unwrap(),
-        ],
-    );
+    apply_dry_run(env, &rendered);
 
     let err = refusal(&format!(
         "{one},trainers[0].dataSource.nodeSelector.gpu=nvidia"
@@ -970,17 +954,7 @@ async fn gpu_vendor_and_workload_render_for_every_combination() {
                     );
                 }
             }
-            let file = tempfile::NamedTempFile::new().unwrap();
-            std::fs::write(file.path(), &rendered).unwrap();
-            k8s::kubectl(
-                env.kubeconfig_path(),
-                &[
-                    "apply",
-                    "--dry-run=server",
-                    "-f",
-                    file.path().to_str().expect("UTF-8 path"),
-                ],
-            );
+            apply_dry_run(env, &rendered);
         }
     }
     let err = refusal("workload=StatefulSet");
@@ -1138,17 +1112,7 @@ async fn autoscaling_monitoring_notes_and_the_test_hook() {
         find(&docs, "Deployment", "vmafx-node-gpu")["spec"]["replicas"],
         0
     );
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), &rendered).unwrap();
-    k8s::kubectl(
-        env.kubeconfig_path(),
-        &[
-            "apply",
-            "--dry-run=server",
-            "-f",
-            file.path().to_str().unwrap(),
-        ],
-    );
+    apply_dry_run(env, &rendered);
 
     let (_, docs) = render(
         "nodePools[0].name=gpu,nodePools[0].vendor=nvidia,nodePools[0].autoscaling.mode=keda,\
@@ -1289,5 +1253,21 @@ fn the_statefulset_workload_serves_mcp_over_http() {
     assert!(
         log.contains("VMAFX_BACKEND") && log.contains("cuda"),
         "{log}"
+    );
+}
+
+/// `kubectl apply --dry-run=server` of rendered manifests: the API server's admission and schema
+/// checks, nothing stored; fails the test on a refusal.
+fn apply_dry_run(env: &vmafx_testenv::TestEnv, rendered: &str) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), rendered).unwrap();
+    k8s::kubectl(
+        env.kubeconfig_path(),
+        &[
+            "apply",
+            "--dry-run=server",
+            "-f",
+            file.path().to_str().expect("UTF-8 path"),
+        ],
     );
 }
