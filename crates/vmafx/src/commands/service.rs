@@ -157,13 +157,12 @@ pub fn node_config(
     for backend in &flags.backends {
         // A pool advertises its GPU's backends so that the controller routes those jobs to it;
         // until a GPU backend is built they are scored, identically, on its CPU. Say so once.
-        if let Err(refused) =
-            vmafx_node::served_backend("--backends (VMAFX_NODE_BACKENDS)", backend)
-        {
-            match vmafx_contract::Backend::parse_field("--backends", backend.trim()) {
-                Ok(_) => tracing::warn!("{refused}; its jobs are scored on the CPU"),
-                Err(unknown) => return Err(unknown.into()),
-            }
+        let field = "--backends (VMAFX_NODE_BACKENDS)";
+        let backend = vmafx_contract::Backend::parse_field(field, backend.trim())?;
+        if !vmafx_node::SERVED_BACKENDS.contains(&backend) {
+            tracing::warn!(
+                "{field}: this build of vmafx cannot score with {backend}; its jobs are scored on the CPU"
+            );
         }
     }
     config.backends = flags.backends.clone();
