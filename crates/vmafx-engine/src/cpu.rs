@@ -185,6 +185,51 @@ pub fn twin_level_available(level: SimdLevel, kernels: &str) -> bool {
     false
 }
 
+/// Whose reciprocal estimate (`rcpss`/`rcpps`) this CPU computes. libvmaf's float ADM (the
+/// float models and `float_adm`) divides with that estimate plus one Newton step, and the
+/// vendors' estimates differ in their last bits, so libvmaf prints some float ADM values
+/// differently on AMD and Intel CPUs (in the sixth decimal); vmafx uses the same instruction
+/// and so matches libvmaf on the machine it runs on. Golden values are kept per table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RcpssTable {
+    /// AMD's (measured on Zen 4; Zen 3 gives the same float ADM values).
+    Amd,
+    /// Intel's (measured on a Xeon, family 6 model 167).
+    Intel,
+}
+
+/// [`rcpss_fingerprint`] of AMD's table.
+const RCPSS_AMD: u64 = 0xf518_f3d5_89ae_6ccf;
+/// [`rcpss_fingerprint`] of Intel's table.
+const RCPSS_INTEL: u64 = 0xa284_1e8a_a5c2_84cf;
+
+/// A hash of this CPU's `rcpss` estimate of every 7th mantissa of [1, 2); `None` off x86-64.
+pub fn rcpss_fingerprint() -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cvtss_f32, _mm_rcp_ss, _mm_set_ss};
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for mantissa in (0u32..(1 << 23)).step_by(7) {
+            let x = f32::from_bits(0x3f80_0000 | mantissa);
+            // SAFETY: SSE is part of the x86-64 baseline.
+            let estimate = unsafe { _mm_cvtss_f32(_mm_rcp_ss(_mm_set_ss(x))) };
+            hash = (hash ^ u64::from(estimate.to_bits())).wrapping_mul(0x0100_0000_01b3);
+        }
+        Some(hash)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
+}
+
+/// The known table this CPU's `rcpss` matches, if any.
+pub fn rcpss_table() -> Option<RcpssTable> {
+    match rcpss_fingerprint()? {
+        RCPSS_AMD => Some(RcpssTable::Amd),
+        RCPSS_INTEL => Some(RcpssTable::Intel),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

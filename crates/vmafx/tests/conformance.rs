@@ -147,29 +147,6 @@ fn comparable_text(text: &str) -> String {
         .join("\n")
 }
 
-/// A fingerprint of this CPU's `rcpss` approximation (every 7th mantissa of [1, 2)).
-/// libvmaf's float ADM divides with `rcpss` plus one Newton step, so its output, and vmafx's
-/// which reproduces it, depends on the CPU vendor's approximation table.
-fn rcpss_fingerprint() -> Option<u64> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_cvtss_f32, _mm_rcp_ss, _mm_set_ss};
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for m in (0u32..(1 << 23)).step_by(7) {
-            let x = f32::from_bits(0x3f80_0000 | m);
-            // SAFETY: SSE is part of the x86-64 baseline.
-            let r = unsafe { _mm_cvtss_f32(_mm_rcp_ss(_mm_set_ss(x))) };
-            h = (h ^ u64::from(r.to_bits())).wrapping_mul(0x0100_0000_01b3);
-        }
-        Some(h)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    None
-}
-
-/// [`rcpss_fingerprint`] on the machine that wrote the goldens (AMD EPYC, Zen 4).
-const GOLDEN_RCPSS: u64 = 0xf518_f3d5_89ae_6ccf;
-
 /// Whether a case runs libvmaf's float ADM (a float model or `--feature float_adm`).
 fn uses_float_adm(case: &Case) -> bool {
     case.flags
@@ -194,23 +171,25 @@ fn every_case_matches_libvmaf() {
             twin_level_available(level, &format!("the conformance suite at --simd {level}"))
         })
         .collect();
-    let same_rcpss = rcpss_fingerprint() == Some(GOLDEN_RCPSS);
-    if !same_rcpss {
+    // libvmaf's float ADM divides with the CPU's `rcpss` estimate, which differs between AMD
+    // and Intel: its cases have goldens per table (goldens/rcpss-intel/ holds Intel's where they
+    // differ from AMD's, make-goldens.sh).
+    let rcpss = vmafx_engine::cpu::rcpss_table();
+    if rcpss.is_none() {
         let skipped: Vec<&str> = all
             .iter()
             .filter(|c| uses_float_adm(c))
             .map(|c| c.name.as_str())
             .collect();
         eprintln!(
-            "SKIPPED: conformance cases {} not verified: this CPU's rcpss approximation differs \
-             from that of the machine that made the goldens (AMD Zen 4), and libvmaf's float ADM \
-             divides with it",
+            "SKIPPED: conformance cases {} not verified: this CPU's rcpss estimate is neither \
+             AMD's nor Intel's (no goldens), and libvmaf's float ADM divides with it",
             skipped.join(", ")
         );
     }
     for case in all
         .iter()
-        .filter(|case| same_rcpss || !uses_float_adm(case))
+        .filter(|case| rcpss.is_some() || !uses_float_adm(case))
         .flat_map(|case| levels.iter().map(move |l| (case, *l)))
     {
         let (case, level) = case;
@@ -236,12 +215,19 @@ fn every_case_matches_libvmaf() {
             continue;
         }
         let ours_text = std::fs::read_to_string(&out).unwrap();
-        let golden_text = std::fs::read_to_string(
-            conformance_dir()
-                .join("goldens")
-                .join(format!("{}.json", case.name)),
-        )
-        .unwrap();
+        let goldens = conformance_dir().join("goldens");
+        let intel_golden = goldens
+            .join("rcpss-intel")
+            .join(format!("{}.json", case.name));
+        let golden_path = if rcpss == Some(vmafx_engine::cpu::RcpssTable::Intel)
+            && uses_float_adm(case)
+            && intel_golden.exists()
+        {
+            intel_golden
+        } else {
+            goldens.join(format!("{}.json", case.name))
+        };
+        let golden_text = std::fs::read_to_string(&golden_path).unwrap();
         let ours: Value = serde_json::from_str(&ours_text).unwrap();
         let golden: Value = serde_json::from_str(&golden_text).unwrap();
         if let Some(diff) = first_difference(&ours, &golden) {

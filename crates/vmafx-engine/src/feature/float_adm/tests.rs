@@ -1,6 +1,8 @@
 //! `float_adm` against libvmaf v3.2.0's printed (`%.6f`) values on raw files holding the
 //! fixture frames (see [`crate::feature::float_common::testkit`]), made with the libvmaf command
-//! written above each case (the float-enabled build, `--cpumask 48`).
+//! written above each case (the float-enabled build, `--cpumask 48`): on an AMD EPYC (Zen 4),
+//! and `intel:` what the same commands printed differently on an Intel Xeon (family 6 model
+//! 167), whose `rcpss` estimates differ ([`crate::cpu::RcpssTable`]).
 
 use super::*;
 use crate::feature::float_common::testkit::{check, check_twins, Case};
@@ -72,6 +74,10 @@ const CASES: &[Case] = &[
     // vmaf -r a8_ref.yuv -d a8_dis.yuv -w 37 -h 29 -p 444 -b 8 --feature float_adm=debug=true -n --cpumask 48 -q --json
     Case {
         extractor: "float_adm",
+        intel: &[
+            (1, "adm_num", "148.172953"),
+            (1, "adm_num_scale1", "26.402428"),
+        ],
         format: PixelFormat::Yuv444,
         bit_depth: 8,
         size: (37, 29),
@@ -162,6 +168,15 @@ const CASES: &[Case] = &[
     // vmaf -r b10_ref.yuv -d b10_dis.yuv -w 41 -h 35 -p 444 -b 10 --feature float_adm=adm_enhn_gain_limit=1.0:debug=true -n --cpumask 48 -q --json
     Case {
         extractor: "float_adm",
+        intel: &[
+            (0, "adm_num_egl_1", "165.705502"),
+            (0, "adm_num_scale2_egl_1", "56.385731"),
+            (1, "adm_num_egl_1", "189.220055"),
+            (1, "adm_num_scale3_egl_1", "82.205826"),
+            (3, "adm_scale1_egl_1", "0.966276"),
+            (3, "adm_num_egl_1", "109.303854"),
+            (3, "adm_num_scale1_egl_1", "33.381027"),
+        ],
         format: PixelFormat::Yuv444,
         bit_depth: 10,
         size: (41, 35),
@@ -252,6 +267,7 @@ const CASES: &[Case] = &[
     // vmaf -r c8_ref.yuv -d c8_dis.yuv -w 64 -h 48 -p 420 -b 8 --feature float_adm=adm_csf_mode=1:adm_p_norm=2.5 -n --cpumask 48 -q --json
     Case {
         extractor: "float_adm",
+        intel: &[],
         format: PixelFormat::Yuv420,
         bit_depth: 8,
         size: (64, 48),
@@ -298,6 +314,7 @@ const CASES: &[Case] = &[
     // vmaf -r d12_ref.yuv -d d12_dis.yuv -w 48 -h 40 -p 444 -b 12 --feature float_adm=adm_csf_mode=2:adm_skip_scale0=true:adm_skip_aim_scale=2:adm_adm3_apply_hm=true:debug=true -n --cpumask 48 -q --json
     Case {
         extractor: "float_adm",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 12,
         size: (48, 40),
@@ -394,6 +411,7 @@ const CASES: &[Case] = &[
     // vmaf -r e16_ref.yuv -d e16_dis.yuv -w 40 -h 36 -p 444 -b 16 --feature float_adm=adm_norm_view_dist=5.0:adm_ref_display_height=2160:adm_noise_weight=0.5:adm_bypass_cm=1:adm_f1s1=0.5:adm_f2s3=0.2:adm_min_val=0.1:adm_dlm_weight=0.3 -n --cpumask 48 -q --json
     Case {
         extractor: "float_adm",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 16,
         size: (40, 36),
@@ -533,6 +551,7 @@ const CASES: &[Case] = &[
     // vmaf -r f10_ref.yuv -d f10_dis.yuv -w 52 -h 38 -p 422 -b 10 --feature float_adm=adm_csf_mode=1:adm_csf_scale=2.0:adm_csf_diag_scale=0.5:adm_enhn_gain_limit=1.3 -n --cpumask 48 -q --json
     Case {
         extractor: "float_adm",
+        intel: &[],
         format: PixelFormat::Yuv422,
         bit_depth: 10,
         size: (52, 38),
@@ -584,6 +603,7 @@ const CASES: &[Case] = &[
     // vmaf -r a8_ref.yuv -d a8_dis.yuv -w 37 -h 29 -p 444 -b 8 --feature float_adm=adm_p_norm=1.0:adm_f1s0=0.02:adm_f2s2=1.5:adm_csf_mode=5 -n --cpumask 48 -q --json
     Case {
         extractor: "float_adm",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 8,
         size: (37, 29),

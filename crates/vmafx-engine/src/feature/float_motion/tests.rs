@@ -40,6 +40,7 @@ fn motion_add_uv_needs_chroma() {
 fn the_last_frame_gets_its_motion3_at_flush() {
     let case = Case {
         extractor: "float_motion",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 8,
         size: (37, 29),
@@ -65,6 +66,7 @@ const CASES: &[Case] = &[
     // vmaf -r a8_ref.yuv -d a8_dis.yuv -w 37 -h 29 -p 444 -b 8 --feature float_motion -n --cpumask 48 -q --json
     Case {
         extractor: "float_motion",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 8,
         size: (37, 29),
@@ -95,6 +97,7 @@ const CASES: &[Case] = &[
     // vmaf -r b10_ref.yuv -d b10_dis.yuv -w 41 -h 35 -p 444 -b 10 --feature float_motion=motion_add_scale1=true:motion_filter_size=3 -n --cpumask 48 -q --json
     Case {
         extractor: "float_motion",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 10,
         size: (41, 35),
@@ -125,6 +128,7 @@ const CASES: &[Case] = &[
     // vmaf -r c8_ref.yuv -d c8_dis.yuv -w 64 -h 48 -p 420 -b 8 --feature float_motion=motion_add_uv=true:motion_fps_weight=2.0:motion_blend_factor=0.5:motion_blend_offset=3.0:motion_max_val=5.0 -n --cpumask 48 -q --json
     Case {
         extractor: "float_motion",
+        intel: &[],
         format: PixelFormat::Yuv420,
         bit_depth: 8,
         size: (64, 48),
@@ -161,6 +165,7 @@ const CASES: &[Case] = &[
     // vmaf -r f10_ref.yuv -d f10_dis.yuv -w 52 -h 38 -p 422 -b 10 --feature float_motion=motion_add_uv=true:motion_filter_size=1 -n --cpumask 48 -q --json
     Case {
         extractor: "float_motion",
+        intel: &[],
         format: PixelFormat::Yuv422,
         bit_depth: 10,
         size: (52, 38),
@@ -191,6 +196,7 @@ const CASES: &[Case] = &[
     // vmaf -r d12_ref.yuv -d d12_dis.yuv -w 48 -h 40 -p 444 -b 12 --feature float_motion=motion_force_zero=true -n --cpumask 48 -q --json
     Case {
         extractor: "float_motion",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 12,
         size: (48, 40),
@@ -221,6 +227,7 @@ const CASES: &[Case] = &[
     // vmaf -r e16_ref.yuv -d e16_dis.yuv -w 40 -h 36 -p 444 -b 16 --feature float_motion=debug=false -n --cpumask 48 -q --json
     Case {
         extractor: "float_motion",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 16,
         size: (40, 36),
@@ -235,6 +242,7 @@ const CASES: &[Case] = &[
     // vmaf -r a8_ref.yuv -d a8_dis.yuv -w 37 -h 29 -p 444 -b 8 --feature float_motion=motion_add_uv=true:motion_add_scale1=true -n --cpumask 48 -q --json
     Case {
         extractor: "float_motion",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 8,
         size: (37, 29),

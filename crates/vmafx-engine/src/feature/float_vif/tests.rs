@@ -94,6 +94,7 @@ const CASES: &[Case] = &[
     // vmaf -r a8_ref.yuv -d a8_dis.yuv -w 37 -h 29 -p 444 -b 8 --feature float_vif=debug=true -n --cpumask 48 -q --json
     Case {
         extractor: "float_vif",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 8,
         size: (37, 29),
@@ -172,6 +173,7 @@ const CASES: &[Case] = &[
     // vmaf -r b10_ref.yuv -d b10_dis.yuv -w 41 -h 35 -p 444 -b 10 --feature float_vif=vif_enhn_gain_limit=1.0:debug=true -n --cpumask 48 -q --json
     Case {
         extractor: "float_vif",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 10,
         size: (41, 35),
@@ -250,6 +252,7 @@ const CASES: &[Case] = &[
     // vmaf -r a8_ref.yuv -d a8_dis.yuv -w 37 -h 29 -p 444 -b 8 --feature float_vif=vif_kernelscale=0.5 -n --cpumask 48 -q --json
     Case {
         extractor: "float_vif",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 8,
         size: (37, 29),
@@ -284,6 +287,7 @@ const CASES: &[Case] = &[
     // vmaf -r c8_ref.yuv -d c8_dis.yuv -w 64 -h 48 -p 420 -b 8 --feature float_vif=vif_kernelscale=2.0:vif_scale2_min_val=0.99 -n --cpumask 48 -q --json
     Case {
         extractor: "float_vif",
+        intel: &[],
         format: PixelFormat::Yuv420,
         bit_depth: 8,
         size: (64, 48),
@@ -318,6 +322,7 @@ const CASES: &[Case] = &[
     // vmaf -r d12_ref.yuv -d d12_dis.yuv -w 48 -h 40 -p 444 -b 12 --feature float_vif=vif_skip_scale0=true:vif_sigma_nsq=1.5:debug=true -n --cpumask 48 -q --json
     Case {
         extractor: "float_vif",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 12,
         size: (48, 40),
@@ -400,6 +405,7 @@ const CASES: &[Case] = &[
     // vmaf -r e16_ref.yuv -d e16_dis.yuv -w 40 -h 36 -p 444 -b 16 --feature float_vif -n --cpumask 48 -q --json
     Case {
         extractor: "float_vif",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 16,
         size: (40, 36),
@@ -434,6 +440,7 @@ const CASES: &[Case] = &[
     // vmaf -r a8_ref.yuv -d a8_dis.yuv -w 37 -h 29 -p 444 -b 8 --feature float_vif=vif_prescale=1.5:vif_prescale_method=bilinear -n --cpumask 48 -q --json
     Case {
         extractor: "float_vif",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 8,
         size: (37, 29),
@@ -468,6 +475,7 @@ const CASES: &[Case] = &[
     // vmaf -r c8_ref.yuv -d c8_dis.yuv -w 64 -h 48 -p 420 -b 8 --feature float_vif=vif_prescale=0.5 -n --cpumask 48 -q --json
     Case {
         extractor: "float_vif",
+        intel: &[],
         format: PixelFormat::Yuv420,
         bit_depth: 8,
         size: (64, 48),
@@ -502,6 +510,7 @@ const CASES: &[Case] = &[
     // vmaf -r b10_ref.yuv -d b10_dis.yuv -w 41 -h 35 -p 444 -b 10 --feature float_vif=vif_prescale=1.3:vif_prescale_method=bicubic -n --cpumask 48 -q --json
     Case {
         extractor: "float_vif",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 10,
         size: (41, 35),
@@ -536,6 +545,7 @@ const CASES: &[Case] = &[
     // vmaf -r a8_ref.yuv -d a8_dis.yuv -w 37 -h 29 -p 444 -b 8 --feature float_vif=vif_prescale=2.0:vif_prescale_method=lanczos4:vif_scale1_min_val=0.97:vif_scale3_min_val=0.999 -n --cpumask 48 -q --json
     Case {
         extractor: "float_vif",
+        intel: &[],
         format: PixelFormat::Yuv444,
         bit_depth: 8,
         size: (37, 29),
@@ -623,6 +633,7 @@ const CASES: &[Case] = &[
     // vmaf -r f10_ref.yuv -d f10_dis.yuv -w 52 -h 38 -p 422 -b 10 --feature float_vif=vif_kernelscale=1.5:vif_enhn_gain_limit=1.2 -n --cpumask 48 -q --json
     Case {
         extractor: "float_vif",
+        intel: &[],
         format: PixelFormat::Yuv422,
         bit_depth: 10,
         size: (52, 38),
