@@ -70,6 +70,14 @@ fi
 command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# A CI run builds everything once, from cold: incremental compilation only adds work there, and
+# full debug info makes every test binary's link slower. Line tables keep file:line in panics.
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0
+  export CARGO_PROFILE_DEV_DEBUG=${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}
+  export CARGO_PROFILE_TEST_DEBUG=${CARGO_PROFILE_TEST_DEBUG:-line-tables-only}
+fi
+
 reset_dev_null
 phase "cargo fmt"
 cargo fmt --all --check

@@ -16,6 +16,18 @@ pub struct Pooled {
     pub harmonic_mean: f64,
 }
 
+impl Pooled {
+    /// The four statistics under the names libvmaf's reports use for them.
+    pub fn by_name(&self) -> [(&'static str, f64); 4] {
+        [
+            ("mean", self.mean),
+            ("min", self.min),
+            ("max", self.max),
+            ("harmonic_mean", self.harmonic_mean),
+        ]
+    }
+}
+
 /// Pools `values` (frame `i` at position `i`) over frames `low..=high`, keeping only frames whose
 /// index is a multiple of `subsample` when `subsample > 1`. Returns `None` when a frame in that
 /// range has no value, or when no frame is selected.

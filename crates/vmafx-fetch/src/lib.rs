@@ -29,3 +29,20 @@ pub use vmafx_contract::InputPolicy;
 
 /// Result alias for this crate.
 pub type Result<T, E = FetchError> = std::result::Result<T, E>;
+
+/// The bytes of a small configuration file (a CA bundle, a password), refused when it is larger
+/// than `max` bytes; the error is the problem, for the caller to prefix with the file's name. The
+/// read itself stops after `max + 1` bytes, so a file that grows, or a device, cannot exhaust
+/// memory.
+pub(crate) fn limited_read(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(format!("more than the {max} bytes allowed"));
+    }
+    Ok(bytes)
+}

@@ -118,24 +118,8 @@ fn registry_error(
     OciError::Registry {
         action,
         reference: reference.to_string(),
-        detail: with_causes(&error),
+        detail: crate::error::with_causes(&error),
     }
-}
-
-/// An error and its causes on one line: the HTTP client's own message ("error sending request")
-/// hides why (a refused connection, an unknown certificate issuer).
-pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let text = inner.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        cause = inner.source();
-    }
-    line.replace('\n', " ")
 }
 
 /// How to reach registries.
@@ -288,15 +272,7 @@ fn trusted_cas(path: &Path) -> Result<Vec<Certificate>, OciError> {
         path: path.to_owned(),
         problem,
     };
-    let size = std::fs::metadata(path)
-        .map_err(|e| problem(e.to_string()))?
-        .len();
-    if size > MAX_CA_FILE_BYTES {
-        return Err(problem(format!(
-            "{size} bytes, more than the {MAX_CA_FILE_BYTES} allowed"
-        )));
-    }
-    let pem = std::fs::read(path).map_err(|e| problem(e.to_string()))?;
+    let pem = crate::limited_read(path, MAX_CA_FILE_BYTES).map_err(problem)?;
     ca_certificates(&pem).map_err(problem)
 }
 
@@ -387,7 +363,7 @@ pub async fn push_model(
             .map_err(|e| OciError::Registry {
                 action: "tag",
                 reference: reference.to_string(),
-                detail: format!("as {tag}: {}", with_causes(&e)),
+                detail: format!("as {tag}: {}", crate::error::with_causes(&e)),
             })?;
     }
     let digest = client

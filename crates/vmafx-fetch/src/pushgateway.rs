@@ -13,6 +13,10 @@ pub const PUSH_ATTEMPTS: u32 = 3;
 pub const MAX_PUSH_BYTES: usize = 1 << 20;
 /// The longest job name or grouping label value.
 pub const MAX_LABEL_VALUE_BYTES: usize = 128;
+/// The largest password file read (a password, perhaps with a trailing newline).
+pub const MAX_PASSWORD_FILE_BYTES: u64 = 4096;
+/// The longest basic-auth user name.
+pub const MAX_USER_BYTES: usize = 256;
 
 /// Why metrics were not pushed. Each is one line naming the URL or field.
 #[derive(Debug, thiserror::Error)]
@@ -42,12 +46,70 @@ impl PushError {
     }
 }
 
-/// Where metrics go: a gateway's base URL and the group (job, then label pairs) they replace.
+/// Where metrics go: a gateway's base URL, the group (job, then label pairs) they replace, and
+/// the credentials the gateway wants, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushTarget {
     base: String,
     job: String,
     grouping: Vec<(String, String)>,
+    credentials: Option<BasicAuth>,
+}
+
+/// HTTP basic-auth credentials for a gateway behind `--web.config.file` or a proxy.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicAuth {
+    user: String,
+    password: String,
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BasicAuth {
+    /// `user` with the password in `password_file` (its first line; a Kubernetes Secret key
+    /// mounted as a file, or a file of mode 0600). `user_field` and the file name the culprit
+    /// in errors.
+    pub fn from_file(
+        user_field: &str,
+        user: &str,
+        password_file: &std::path::Path,
+    ) -> Result<BasicAuth, PushError> {
+        if user.is_empty()
+            || user.len() > MAX_USER_BYTES
+            || user.contains(':')
+            || user.chars().any(char::is_control)
+        {
+            return Err(invalid(
+                user_field,
+                format!(
+                    "{user:?} must be 1–{MAX_USER_BYTES} bytes with no ':' or control characters"
+                ),
+            ));
+        }
+        let file = password_file.display().to_string();
+        let bytes = crate::limited_read(password_file, MAX_PASSWORD_FILE_BYTES)
+            .map_err(|problem| invalid(&file, problem))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| invalid(&file, "the password is not UTF-8"))?;
+        let password = text.strip_suffix('\n').unwrap_or(&text);
+        let password = password.strip_suffix('\r').unwrap_or(password);
+        if password.is_empty() || password.contains(['\n', '\r']) {
+            return Err(invalid(
+                &file,
+                "must hold one password on one line (a trailing newline is allowed)",
+            ));
+        }
+        Ok(BasicAuth {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        })
+    }
 }
 
 fn invalid(field: &str, problem: impl Into<String>) -> PushError {
@@ -135,7 +197,14 @@ impl PushTarget {
             base: url.trim_end_matches('/').to_owned(),
             job: job.to_owned(),
             grouping: grouping.to_vec(),
+            credentials: None,
         })
+    }
+
+    /// The same target, pushing with `credentials` (basic auth).
+    pub fn with_basic_auth(mut self, credentials: BasicAuth) -> PushTarget {
+        self.credentials = Some(credentials);
+        self
     }
 
     /// The group's URL: `<base>/metrics/job/<job>/<label>/<value>…`.
@@ -184,12 +253,15 @@ impl PushTarget {
             }
             // Built inside the runtime: the request's timer needs its context.
             let sent = runtime.block_on(async {
-                client
+                let request = client
                     .put(&url)
                     .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                    .body(body.to_owned())
-                    .send()
-                    .await
+                    .body(body.to_owned());
+                let request = match &self.credentials {
+                    Some(c) => request.basic_auth(&c.user, Some(&c.password)),
+                    None => request,
+                };
+                request.send().await
             });
             match sent {
                 Ok(response) if response.status().is_success() => return Ok(()),
@@ -202,7 +274,7 @@ impl PushTarget {
                         break;
                     }
                 }
-                Err(e) => last = crate::oci::with_causes(&e),
+                Err(e) => last = crate::error::with_causes(&e),
             }
         }
         Err(failed(last))
@@ -264,6 +336,44 @@ mod tests {
                 .to_string();
             assert!(err.contains(needle), "{url} {job}: {err}");
             assert_eq!(err.lines().count(), 1);
+        }
+    }
+
+    #[test]
+    fn credentials_come_from_a_one_line_file_and_bad_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, body: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, body).unwrap();
+            path
+        };
+        let good = file("good", b"s3cret word\n");
+        let auth = BasicAuth::from_file("--pushgateway-user", "vmafx", &good).unwrap();
+        assert_eq!(auth.password, "s3cret word");
+        assert!(
+            !format!("{auth:?}").contains("s3cret"),
+            "Debug never shows the password"
+        );
+        let crlf = file("crlf", b"pw\r\n");
+        assert_eq!(
+            BasicAuth::from_file("u", "vmafx", &crlf).unwrap().password,
+            "pw"
+        );
+        let big = file("big", &vec![b'x'; MAX_PASSWORD_FILE_BYTES as usize + 1]);
+        for (user, path, needle) in [
+            ("", good.clone(), "--pushgateway-user"),
+            ("a:b", good.clone(), "--pushgateway-user"),
+            ("vmafx", dir.path().join("missing"), "missing"),
+            ("vmafx", big.clone(), "more than the 4096 bytes"),
+            ("vmafx", file("empty", b""), "one password"),
+            ("vmafx", file("two", b"a\nb\n"), "one line"),
+            ("vmafx", file("latin1", b"\xe9t\xe9"), "UTF-8"),
+        ] {
+            let err = BasicAuth::from_file("--pushgateway-user", user, &path)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{user} {}: {err}", path.display());
+            assert_eq!(err.lines().count(), 1, "{err}");
         }
     }
 

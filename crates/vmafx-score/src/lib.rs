@@ -129,6 +129,18 @@ pub struct PooledScore {
     pub harmonic_mean: f64,
 }
 
+impl PooledScore {
+    /// The model's four statistics.
+    pub fn pooled(&self) -> Pooled {
+        Pooled {
+            min: self.min,
+            max: self.max,
+            mean: self.mean,
+            harmonic_mean: self.harmonic_mean,
+        }
+    }
+}
+
 /// Progress of a running score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {

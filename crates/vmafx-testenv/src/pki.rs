@@ -1,5 +1,5 @@
-//! Throwaway certificates for tests that serve TLS (the operator's webhooks): a CA and a serving
-//! certificate for `localhost` and 127.0.0.1 signed by it.
+//! Throwaway certificates for tests that serve TLS (the operator's webhooks, `vmafx mcp`): a CA,
+//! and a serving certificate for `localhost` and 127.0.0.1 and a client certificate signed by it.
 
 /// A CA and a serving certificate signed by it, all PEM.
 pub struct TestPki {
@@ -9,6 +9,10 @@ pub struct TestPki {
     pub cert_pem: String,
     /// The serving certificate's private key (`tls.key`).
     pub key_pem: String,
+    /// A client certificate (for mutual TLS) named "`name` client".
+    pub client_cert_pem: String,
+    /// The client certificate's private key.
+    pub client_key_pem: String,
 }
 
 /// Why certificates could not be made.
@@ -16,8 +20,8 @@ pub struct TestPki {
 #[error("failed to generate test certificates: {0}")]
 pub struct PkiError(#[from] rcgen::Error);
 
-/// A fresh CA named "`name` CA" and a serving certificate named `name` for `localhost` and
-/// 127.0.0.1, usable for server authentication.
+/// A fresh CA named "`name` CA", a serving certificate named `name` for `localhost` and
+/// 127.0.0.1, usable for server authentication, and a client certificate.
 pub fn serving_pki(name: &str) -> Result<TestPki, PkiError> {
     let ca_key = rcgen::KeyPair::generate()?;
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new())?;
@@ -40,10 +44,19 @@ pub fn serving_pki(name: &str) -> Result<TestPki, PkiError> {
         .push(rcgen::DnType::CommonName, name);
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     let cert = params.signed_by(&key, &issuer)?;
+    let client_key = rcgen::KeyPair::generate()?;
+    let mut client = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    client
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{name} client"));
+    client.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client.signed_by(&client_key, &issuer)?;
     Ok(TestPki {
         ca_pem: ca_cert.pem(),
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
+        client_cert_pem: client_cert.pem(),
+        client_key_pem: client_key.serialize_pem(),
     })
 }
 
@@ -58,5 +71,9 @@ mod tests {
         assert!(pki.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(pki.key_pem.contains("PRIVATE KEY-----"));
         assert_ne!(pki.ca_pem, pki.cert_pem);
+        assert!(pki
+            .client_cert_pem
+            .starts_with("-----BEGIN CERTIFICATE-----"));
+        assert_ne!(pki.client_cert_pem, pki.cert_pem);
     }
 }

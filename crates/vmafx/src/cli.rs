@@ -213,6 +213,24 @@ pub struct ScoreArgs {
     #[arg(long = "pushgateway-instance", env = "VMAFX_PUSHGATEWAY_INSTANCE")]
     pub pushgateway_instance: Option<String>,
 
+    /// Push with HTTP basic auth as this user (a gateway behind `--web.config.file` or a proxy);
+    /// needs --pushgateway-password-file.
+    #[arg(
+        long = "pushgateway-user",
+        env = "VMAFX_PUSHGATEWAY_USER",
+        requires = "pushgateway_password_file"
+    )]
+    pub pushgateway_user: Option<String>,
+
+    /// The file holding --pushgateway-user's password (one line, at most 4 KiB; a mounted
+    /// Secret key), so it never appears in a command line.
+    #[arg(
+        long = "pushgateway-password-file",
+        env = "VMAFX_PUSHGATEWAY_PASSWORD_FILE",
+        requires = "pushgateway_user"
+    )]
+    pub pushgateway_password_file: Option<std::path::PathBuf>,
+
     /// Restrict permitted GPU operations (accepted for compatibility; scoring is on the CPU).
     #[arg(long = "gpumask", value_parser = parse_unsigned)]
     pub gpumask: Option<u32>,

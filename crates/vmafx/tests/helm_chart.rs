@@ -143,6 +143,17 @@ fn chart_lints_and_refuses_bad_values_by_name() {
         ]);
         assert!(ok, "helm lint --strict, workload Job:\n{out}{err}");
     }
+    let (ok, out, err) = helm(&[
+        "lint",
+        "--strict",
+        "--set",
+        "workload=Job,job.reference=s3://b/r.y4m,job.distorted=s3://b/d.y4m,\
+         pushgateway.enabled=true,pushgateway.persistence.enabled=true",
+    ]);
+    assert!(
+        ok,
+        "helm lint --strict, with the chart's own Pushgateway:\n{out}{err}"
+    );
 
     // The schema names the field and what it accepts.
     let err = refusal("nodePools[0].vendor=quantum");
@@ -159,6 +170,13 @@ fn chart_lints_and_refuses_bad_values_by_name() {
     );
     let err = refusal("operator.logLevel=loud");
     assert!(err.contains("/operator/logLevel"), "{err}");
+    let err = refusal("pushgateway.enabled=true,pushgateway.persistence.interval=soon");
+    assert!(err.contains("/pushgateway/persistence/interval"), "{err}");
+    let err = refusal("pushgateway.basicAuthSecret.usernameKey=user");
+    assert!(
+        err.contains("/pushgateway/basicAuthSecret") && err.contains("name"),
+        "{err}"
+    );
     // What a schema cannot say, the templates do.
     let err = refusal(
         "nodePools[0].name=cpu,nodePools[0].vendor=cpu,nodePools[1].name=cpu,nodePools[1].vendor=nvidia",
@@ -618,12 +636,17 @@ async fn every_rendered_pod_passes_pod_security_restricted() {
     let (_, docs) = render(&format!(
         "operator.enabled=true,operator.replicaCount=2,operator.leaderElect=true,\
          operator.webhook.port=9443,operator.webhook.certSecret=vmafx-webhook-tls,\
-         nodePoolDefaults.rcloneConfigSecret=rclone,{}",
+         nodePoolDefaults.rcloneConfigSecret=rclone,pushgateway.enabled=true,\
+         pushgateway.persistence.enabled=true,{}",
         every_vendor_pools()
     ));
     let mut pods = pods_of(&docs);
     let names: Vec<String> = pods.iter().map(|(what, _)| what.clone()).collect();
-    for expected in ["StatefulSet vmafx-controller", "Deployment vmafx-operator"] {
+    for expected in [
+        "StatefulSet vmafx-controller",
+        "Deployment vmafx-operator",
+        "Deployment vmafx-pushgateway",
+    ] {
         assert!(
             names.iter().any(|n| n == expected),
             "{expected} not rendered: {names:?}"
@@ -671,8 +694,9 @@ async fn every_rendered_pod_passes_pod_security_restricted() {
             .into_iter()
             .map(|(what, pod)| (format!("operator-built {what}"), pod)),
     );
-    // controller + operator, four pools, the `helm test` Pod, four operator workers, a trainer.
-    assert_eq!(pods.len(), 2 + 4 + 1 + 4 + 1, "{names:?}");
+    // controller + operator + Pushgateway, four pools, the `helm test` Pod, four operator
+    // workers, a trainer.
+    assert_eq!(pods.len(), 3 + 4 + 1 + 4 + 1, "{names:?}");
 
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     for (what, pod) in &pods {
@@ -1078,6 +1102,217 @@ fn the_job_workload_scores_and_pushes_to_a_real_pushgateway() {
     );
 }
 
+/// With `pushgateway.enabled` the chart installs its own Pushgateway (the dependency in
+/// charts/pushgateway): the API server accepts it, and its exact command line, run with Debian's
+/// `prometheus-pushgateway` and the web config from the rendered Secret, refuses every request
+/// without the Secret's credentials; the Job's command line, given those credentials as its Pod
+/// would get them, pushes, and the metric reads back with them. A wrong password is refused in
+/// one line.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_charts_own_pushgateway_takes_the_jobs_pushes_behind_basic_auth() {
+    use base64::Engine as _;
+    let Some(gateway) = find_program("prometheus-pushgateway") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "prometheus-pushgateway is not on PATH (scripts/test.sh installs Debian's)"
+        );
+        println!(
+            "SKIPPED: the chart's own Pushgateway run with its rendered arguments (prometheus-pushgateway is not on PATH)"
+        );
+        return;
+    };
+    let fixtures = k8s::repo_root().join("test/e2e/fixtures");
+    let (reference, distorted) = (
+        fixtures.join("tiny-ref.y4m"),
+        fixtures.join("tiny-dist.y4m"),
+    );
+    let (rendered, docs) = render(&format!(
+        "workload=Job,job.reference={},job.distorted={},job.features[0]=psnr,\
+         pushgateway.enabled=true,pushgateway.jobName=nightly,pushgateway.persistence.enabled=true",
+        reference.display(),
+        distorted.display()
+    ));
+    let (env, client) = k8s::cluster().await;
+    k8s::namespace_named(&client, "vmafx-system").await;
+    apply_dry_run(env, &rendered);
+
+    let deployment = find(&docs, "Deployment", "vmafx-pushgateway");
+    let service = find(&docs, "Service", "vmafx-pushgateway");
+    assert_eq!(service["spec"]["ports"][0]["port"].as_u64(), Some(9091));
+    find(&docs, "PersistentVolumeClaim", "vmafx-pushgateway");
+    let secret = &find(&docs, "Secret", "vmafx-pushgateway-auth")["stringData"];
+    let user = secret["username"].as_str().expect("a username").to_owned();
+    let password = secret["password"].as_str().expect("a password").to_owned();
+    assert!(password.len() >= 32, "a long random password");
+    let web_config = secret["web-config.yml"].as_str().expect("a web config");
+    assert!(
+        !web_config.contains(&password),
+        "only a hash is in the web config"
+    );
+
+    // The Job pushes to the gateway's Service with the Secret's credentials.
+    let job = container(find(&docs, "Job", "vmafx-score"));
+    let job_env = env_of(job);
+    assert_eq!(
+        job_env["VMAFX_PUSHGATEWAY_URL"].as_deref(),
+        Some("http://vmafx-pushgateway.vmafx-system.svc.cluster.local:9091")
+    );
+    let from_secret = job["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "VMAFX_PUSHGATEWAY_USER")
+        .expect("the user comes from the Secret");
+    assert_eq!(
+        from_secret["valueFrom"]["secretKeyRef"]["name"],
+        "vmafx-pushgateway-auth"
+    );
+    let password_path = job_env["VMAFX_PUSHGATEWAY_PASSWORD_FILE"]
+        .clone()
+        .expect("a password file");
+    let job_pod = &find(&docs, "Job", "vmafx-score")["spec"]["template"]["spec"];
+    let volume = job_pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|v| v["secret"]["secretName"] == "vmafx-pushgateway-auth")
+        .expect("the password is mounted from the Secret");
+    assert_eq!(volume["secret"]["items"][0]["key"], "password");
+    assert!(password_path.starts_with("/etc/vmafx/pushgateway/"));
+    assert_read_by_binary(job);
+
+    // The gateway, started with its rendered arguments (its listen address and mount moved here).
+    let dir = tempfile::tempdir().unwrap();
+    let port = support::free_port();
+    let gw_args = args_of(container(deployment));
+    assert_eq!(
+        gw_args,
+        [
+            "--web.listen-address=:9091",
+            "--web.config.file=/etc/pushgateway/web-config.yml",
+            "--persistence.file=/data/metrics",
+            "--persistence.interval=5m",
+        ]
+    );
+    std::fs::write(dir.path().join("web-config.yml"), web_config).unwrap();
+    let local_args: Vec<String> = gw_args
+        .iter()
+        .map(|a| {
+            a.replace(":9091", &format!("127.0.0.1:{port}"))
+                .replace("/etc/pushgateway", &dir.path().display().to_string())
+                .replace("/data", &dir.path().display().to_string())
+        })
+        .collect();
+    let gw_log = dir.path().join("pushgateway.log");
+    let gw = support::Proc {
+        child: std::process::Command::new(&gateway)
+            .args(&local_args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&gw_log).unwrap())
+            .spawn()
+            .expect("failed to start prometheus-pushgateway"),
+        name: "pushgateway".into(),
+        log: gw_log,
+    };
+    let basic = |password: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )
+    };
+    let authorised = basic(&password);
+    let get = |path: &str, auth: Option<&str>| {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        support::http_request(port, "GET", path, &headers, b"")
+    };
+    support::wait_for(Duration::from_secs(30), || {
+        get("/-/ready", Some(authorised.as_str())).is_some_and(|(code, _)| code == 200)
+    })
+    .unwrap_or_else(|| panic!("the pushgateway never became ready:\n{}", gw.log()));
+    for path in ["/metrics", "/-/ready", "/api/v1/metrics"] {
+        assert_eq!(
+            get(path, None).map(|(c, _)| c),
+            Some(401),
+            "{path} without credentials"
+        );
+    }
+    assert_eq!(
+        get("/metrics", Some(basic("wrong").as_str())).map(|(c, _)| c),
+        Some(401)
+    );
+
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let password_file = dir.path().join("password");
+    let local = |password: &str| {
+        std::fs::write(&password_file, password).unwrap();
+        vec![
+            ("VMAFX_PUSHGATEWAY_URL", format!("http://127.0.0.1:{port}")),
+            ("VMAFX_PUSHGATEWAY_INSTANCE", "vmafx-score-q4m9z".to_owned()),
+            ("VMAFX_PUSHGATEWAY_USER", user.clone()),
+            (
+                "VMAFX_PUSHGATEWAY_PASSWORD_FILE",
+                password_file.display().to_string(),
+            ),
+            ("TMPDIR", scratch.display().to_string()),
+        ]
+    };
+    let mut refused = run_container(dir.path(), "score-wrong", job, &local("wrong"));
+    let status = refused.child.wait().expect("the Job's command ran");
+    let log = refused.log();
+    assert!(!status.success(), "a wrong password was accepted:\n{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("failed to push metrics"))
+        .unwrap_or_else(|| panic!("no push error in:\n{log}"));
+    assert!(line.contains("401"), "{line}");
+
+    let mut run = run_container(dir.path(), "score-job", job, &local(&password));
+    let status = run.child.wait().expect("the Job's command ran");
+    assert!(status.success(), "the Job's command failed:\n{}", run.log());
+    let (code, metrics) =
+        get("/metrics", Some(authorised.as_str())).expect("the pushgateway answers");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("vmafx_frames{instance=\"vmafx-score-q4m9z\",job=\"nightly\"} 8"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "vmafx_pooled_score{instance=\"vmafx-score-q4m9z\",job=\"nightly\",metric=\"vmaf\",statistic=\"mean\"}"
+        ),
+        "{metrics}"
+    );
+
+    // A gateway of one's own with credentials: they come from the named Secret's keys.
+    let (_, docs) = render(
+        "workload=Job,job.reference=s3://b/r.y4m,job.distorted=s3://b/d.y4m,\
+         pushgateway.url=https://gw.example,pushgateway.basicAuthSecret.name=gw-creds,\
+         pushgateway.basicAuthSecret.passwordKey=pass",
+    );
+    let job = find(&docs, "Job", "vmafx-score");
+    let env = &container(job)["env"];
+    let user = env
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "VMAFX_PUSHGATEWAY_USER")
+        .expect("a user");
+    assert_eq!(user["valueFrom"]["secretKeyRef"]["name"], "gw-creds");
+    assert_eq!(user["valueFrom"]["secretKeyRef"]["key"], "username");
+    let volume = job["spec"]["template"]["spec"]["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|v| v["secret"]["secretName"] == "gw-creds")
+        .expect("the password is mounted");
+    assert_eq!(volume["secret"]["items"][0]["key"], "pass");
+    assert!(!kinds(&docs)
+        .iter()
+        .any(|(_, name)| name == "vmafx-pushgateway"));
+}
+
 /// `name` on PATH.
 fn find_program(name: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH").and_then(|path| {
@@ -1179,6 +1414,43 @@ async fn autoscaling_monitoring_notes_and_the_test_hook() {
     assert!(ok, "{err}");
     assert!(notes.contains("logs job/t-score"), "{notes}");
     assert!(notes.contains("pushed to http://gw:9091"), "{notes}");
+    let (ok, notes, err) = helm(&[
+        "install",
+        "--dry-run=client",
+        "t",
+        "--set",
+        "workload=Job,job.reference=s3://b/r.y4m,job.distorted=s3://b/d.y4m,\
+         pushgateway.enabled=true",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        notes.contains(
+            "pushed to http://t-pushgateway.default.svc.cluster.local:9091 (group job=vmafx, \
+             instance=<the Pod's name>), with the basic-auth user and password of Secret \
+             t-pushgateway-auth"
+        ),
+        "{notes}"
+    );
+
+    // The chart's own Pushgateway is scraped with its credentials, keeping the pushed labels.
+    let (_, docs) = render("serviceMonitor.enabled=true,pushgateway.enabled=true");
+    let monitor = find(&docs, "ServiceMonitor", "vmafx-pushgateway");
+    let service = find(&docs, "Service", "vmafx-pushgateway");
+    for (key, value) in monitor["spec"]["selector"]["matchLabels"]
+        .as_mapping()
+        .expect("labels")
+    {
+        assert_eq!(&service["metadata"]["labels"][key], value, "{key:?}");
+    }
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(endpoint["honorLabels"], true);
+    assert_eq!(endpoint["port"], "http");
+    assert_eq!(service["spec"]["ports"][0]["name"], "http");
+    assert_eq!(
+        endpoint["basicAuth"]["password"]["name"],
+        "vmafx-pushgateway-auth"
+    );
+    find(&docs, "Secret", "vmafx-pushgateway-auth");
 
     // The test hook runs as rendered and scores.
     let (_, docs) = render("");

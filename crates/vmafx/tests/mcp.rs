@@ -516,6 +516,66 @@ fn python_client_over_https() {
     );
     let models = &answers["list_models"]["structuredContent"];
     assert_eq!(models["default"], "vmaf_v0.6.1", "{answers}");
+    drop(server);
+
+    // Mutual TLS (`--client-ca`, as the controller's): the SDK's client with a certificate from
+    // that CA gets in (and still needs its token); one without a certificate does not.
+    let (client_cert, client_key) = (
+        write("client.pem", &pki.client_cert_pem),
+        write("client-key.pem", &pki.client_key_pem),
+    );
+    let port = support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = support::spawn(
+        dir.path(),
+        "mcp-mtls",
+        &[
+            "mcp",
+            "--listen",
+            &listen,
+            "--auth-token-file",
+            &tokens,
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--client-ca",
+            &ca,
+        ],
+        &[],
+    );
+    support::wait_for(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .unwrap_or_else(|| panic!("vmafx mcp --client-ca did not come up: {}", server.log()));
+    let config = json!({
+        "transport": "http",
+        "url": format!("https://localhost:{port}/mcp"),
+        "token": ADMIN_TOKEN,
+        "ca": ca,
+        "client_cert": client_cert,
+        "client_key": client_key,
+    });
+    let answers = run_client(&python, &config);
+    assert_eq!(
+        answers["tools"].as_array().map(Vec::len),
+        Some(10),
+        "{answers}"
+    );
+    let mut without_certificate = config.clone();
+    without_certificate["client_cert"] = Value::Null;
+    let refused = run_client(&python, &without_certificate);
+    assert!(
+        refused["error"].is_string() && refused.get("tools").is_none(),
+        "a client without a certificate got in: {refused}"
+    );
+    let mut without_token = config;
+    without_token["token"] = json!("not-a-token");
+    let refused = run_client(&python, &without_token);
+    assert!(
+        refused["error"].is_string() && refused.get("tools").is_none(),
+        "a certificate alone is not enough: {refused}"
+    );
 }
 
 #[test]

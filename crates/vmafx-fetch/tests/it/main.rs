@@ -3,6 +3,7 @@
 
 mod common;
 mod emulators;
+mod fuzz;
 mod http;
 mod local;
 mod policy;

@@ -374,12 +374,25 @@ fn push_target(args: &ScoreArgs) -> anyhow::Result<Option<vmafx_fetch::pushgatew
         .clone()
         .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
         .unwrap_or_else(|| "vmafx".to_owned());
-    Ok(Some(vmafx_fetch::pushgateway::PushTarget::new(
+    let target = vmafx_fetch::pushgateway::PushTarget::new(
         "--pushgateway (VMAFX_PUSHGATEWAY_URL)",
         url,
         &args.pushgateway_job,
         &[("instance".to_owned(), instance)],
-    )?))
+    )?;
+    Ok(Some(
+        match (&args.pushgateway_user, &args.pushgateway_password_file) {
+            (Some(user), Some(file)) => {
+                target.with_basic_auth(vmafx_fetch::pushgateway::BasicAuth::from_file(
+                    "--pushgateway-user (VMAFX_PUSHGATEWAY_USER)",
+                    user,
+                    file,
+                )?)
+            }
+            // clap requires the two together.
+            _ => target,
+        },
+    ))
 }
 
 /// The run's metrics in the text exposition format: every pooled statistic of every model and
@@ -399,37 +412,16 @@ fn pushed_metrics(outcome: &vmafx_score::ScoreOutcome) -> anyhow::Result<String>
         "Pooled score of the run: each model's and requested metric's mean, min, max and harmonic mean",
         pooled.clone(),
     );
-    let add = |metric: &str, stats: [(&str, f64); 4]| {
-        for (statistic, value) in stats {
+    let models = outcome.pooled.iter().map(|p| (p.name.clone(), p.pooled()));
+    for (metric, pooled_stats) in models.chain(outcome.metric_pools()) {
+        for (statistic, value) in pooled_stats.by_name() {
             pooled
                 .get_or_create(&vec![
-                    ("metric".to_owned(), metric.to_owned()),
+                    ("metric".to_owned(), metric.clone()),
                     ("statistic".to_owned(), statistic.to_owned()),
                 ])
                 .set(value);
         }
-    };
-    for p in &outcome.pooled {
-        add(
-            &p.name,
-            [
-                ("mean", p.mean),
-                ("min", p.min),
-                ("max", p.max),
-                ("harmonic_mean", p.harmonic_mean),
-            ],
-        );
-    }
-    for (name, p) in outcome.metric_pools() {
-        add(
-            &name,
-            [
-                ("mean", p.mean),
-                ("min", p.min),
-                ("max", p.max),
-                ("harmonic_mean", p.harmonic_mean),
-            ],
-        );
     }
     let frames = FloatGauge::default();
     frames.set(outcome.frame_count as f64);

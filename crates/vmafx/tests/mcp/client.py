@@ -5,7 +5,8 @@ with every answer, as the client received it, for crates/vmafx/tests/mcp.rs to c
 
 Usage: client.py CONFIG_JSON, where CONFIG_JSON holds transport ("stdio" or "http"), vmafx,
 root, controller (stdio), url, token and viewer_token (http), reference, distorted, missing;
-or, with "ca" (a CA certificate file for https), only lists the tools and models.
+or, with "ca" (a CA certificate file for https; client_cert and client_key for mutual TLS), only
+lists the tools and models, or reports why it could not ("error").
 """
 
 import contextlib
@@ -46,9 +47,12 @@ async def connect(cfg, token=None):
     else:
         headers = {"Authorization": f"Bearer {token or cfg['token']}"}
         if cfg.get("ca"):
+            tls = ssl.create_default_context(cafile=cfg["ca"])
+            if cfg.get("client_cert"):
+                tls.load_cert_chain(cfg["client_cert"], cfg["client_key"])
             http = httpx2.AsyncClient(
                 headers=headers,
-                verify=ssl.create_default_context(cafile=cfg["ca"]),
+                verify=tls,
                 timeout=httpx2.Timeout(30, read=300),
             )
         else:
@@ -158,11 +162,14 @@ async def main(config):
     cfg = json.loads(config)
     out = {}
     if cfg.get("ca"):
-        async with connect(cfg) as session:
-            await session.initialize()
-            listed = await session.list_tools()
-            out["tools"] = [t.name for t in listed.tools]
-            out["list_models"] = dump(await session.call_tool("list_models", {}))
+        try:
+            async with connect(cfg) as session:
+                await session.initialize()
+                listed = await session.list_tools()
+                out["tools"] = [t.name for t in listed.tools]
+                out["list_models"] = dump(await session.call_tool("list_models", {}))
+        except Exception as failure:  # a refused handshake, reported for the test to check
+            out = {"error": f"{type(failure).__name__}: {failure!r}"}
         print(json.dumps(out))
         return
     async with connect(cfg) as session:

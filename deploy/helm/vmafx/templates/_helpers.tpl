@@ -105,3 +105,43 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- define "vmafx.serviceAccountTokenPath" -}}
 /var/run/secrets/kubernetes.io/serviceaccount/token
 {{- end -}}
+
+{{/* Where a Job run pushes its metrics, as YAML: url (empty: nowhere) and, when the gateway
+     needs credentials, secret {name, usernameKey, passwordKey}. pushgateway.url wins; else
+     pushgateway.enabled means the chart's own gateway (charts/pushgateway) and its Secret. */}}
+{{- define "vmafx.pushgatewayTarget" -}}
+{{- $gw := .Values.pushgateway -}}
+{{- if $gw.url -}}
+url: {{ $gw.url | quote }}
+{{- with $gw.basicAuthSecret }}
+secret:
+  name: {{ .name | quote }}
+  usernameKey: {{ .usernameKey | default "username" | quote }}
+  passwordKey: {{ .passwordKey | default "password" | quote }}
+{{- end }}
+{{- else if $gw.enabled -}}
+{{- $own := dict "Release" .Release "Values" $gw -}}
+url: {{ printf "http://%s.%s.svc.cluster.local:%d" (include "pushgateway.fullname" $own) .Release.Namespace (int ($gw.service).port) | quote }}
+secret:
+  name: {{ include "pushgateway.secretName" $own | quote }}
+  usernameKey: username
+  passwordKey: password
+{{- else -}}
+url: ""
+{{- end -}}
+{{- end -}}
+
+{{/* A scoring container's resources: `resources` with the vendor's device added to the limits;
+     pass (dict "resources" R "vendor" V) to keep a device count the values already give (else
+     1), or add "count" N to set it. Renders YAML, for nindent. */}}
+{{- define "vmafx.scoringResources" -}}
+{{- $res := deepCopy (.resources | default dict) -}}
+{{- $device := include "vmafx.gpuResource" .vendor -}}
+{{- if $device -}}
+{{- $limits := $res.limits | default dict -}}
+{{- $count := hasKey . "count" | ternary .count (get $limits $device | default 1) -}}
+{{- $_ := set $limits $device $count -}}
+{{- $_ := set $res "limits" $limits -}}
+{{- end -}}
+{{- toYaml $res -}}
+{{- end -}}
