@@ -324,7 +324,7 @@ impl ClientOptions {
                 return Err(ClientError::TlsOptionsWithoutTls { address });
             }
             let endpoint = Endpoint::from_shared(address.clone())
-                .map_err(|e| invalid(error_chain(&e)))?
+                .map_err(|e| invalid(vmafx_contract::error_line(&e)))?
                 .connect_timeout(DEFAULT_CONNECT_TIMEOUT);
             return Ok(ApiEndpoint {
                 endpoint,
@@ -440,22 +440,6 @@ fn plain_uri(authority: &Authority) -> Result<Uri, String> {
         .map_err(|e| e.to_string())
 }
 
-/// An error and its sources on one line: tonic's own messages ("transport error") say little
-/// without them.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
-
 /// A prepared connection to the controller: the tonic [`Endpoint`] (adjustable with
 /// [`ApiEndpoint::configure`]), TLS when `https://`, and the token.
 #[derive(Debug, Clone)]
@@ -508,7 +492,7 @@ impl ApiEndpoint {
         };
         connected.map_err(|e| ClientError::Connect {
             address: self.address.clone(),
-            message: error_chain(&e),
+            message: vmafx_contract::error_line(&e),
         })
     }
 

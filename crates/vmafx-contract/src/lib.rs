@@ -24,6 +24,23 @@ pub use uri::JobUri;
 
 use std::fmt;
 
+/// An error and its sources on one line: the messages of clients and parsers ("error sending
+/// request", "transport error") say why only in their sources. A source whose text the line
+/// already holds is not repeated, and line breaks are folded.
+pub fn error_line(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line.replace(['\n', '\r'], " ")
+}
+
 /// A refused field: which one and why, in one line (`models[2]: …`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct FieldError {
@@ -72,6 +89,33 @@ pub(crate) fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_lines_carry_their_causes_once_on_one_line() {
+        #[derive(Debug)]
+        struct Layer(&'static str, Option<Box<Layer>>);
+        impl std::fmt::Display for Layer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Layer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        // The root's text is already in its wrapper's; the top's line break is folded.
+        let root = Layer("UnknownIssuer", None);
+        let wrapper = Layer(
+            "invalid peer certificate: UnknownIssuer",
+            Some(Box::new(root)),
+        );
+        let top = Layer("error sending\nrequest", Some(Box::new(wrapper)));
+        assert_eq!(
+            error_line(&top),
+            "error sending request: invalid peer certificate: UnknownIssuer"
+        );
+    }
 
     #[test]
     fn field_errors_are_one_line() {

@@ -145,19 +145,3 @@ pub(crate) fn one_line(text: &str) -> String {
     }
     line
 }
-
-/// An error and its causes on one line: the HTTP client's own message ("error sending request")
-/// hides why (a refused connection, an unknown certificate issuer).
-pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let text = inner.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        cause = inner.source();
-    }
-    line.replace('\n', " ")
-}

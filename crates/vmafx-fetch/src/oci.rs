@@ -118,7 +118,7 @@ fn registry_error(
     OciError::Registry {
         action,
         reference: reference.to_string(),
-        detail: crate::error::with_causes(&error),
+        detail: vmafx_contract::error_line(&error),
     }
 }
 
@@ -363,7 +363,7 @@ pub async fn push_model(
             .map_err(|e| OciError::Registry {
                 action: "tag",
                 reference: reference.to_string(),
-                detail: format!("as {tag}: {}", crate::error::with_causes(&e)),
+                detail: format!("as {tag}: {}", vmafx_contract::error_line(&e)),
             })?;
     }
     let digest = client

@@ -274,7 +274,7 @@ impl PushTarget {
                         break;
                     }
                 }
-                Err(e) => last = crate::error::with_causes(&e),
+                Err(e) => last = vmafx_contract::error_line(&e),
             }
         }
         Err(failed(last))

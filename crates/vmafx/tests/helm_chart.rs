@@ -1002,14 +1002,7 @@ async fn gpu_vendor_and_workload_render_for_every_combination() {
 /// `vmafx score`'s; the group is the Pod's.
 #[test]
 fn the_job_workload_scores_and_pushes_to_a_real_pushgateway() {
-    let Some(gateway) = find_program("prometheus-pushgateway") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "prometheus-pushgateway is not on PATH (scripts/test.sh installs Debian's)"
-        );
-        println!(
-            "SKIPPED: the Job workload's push to a real Pushgateway (prometheus-pushgateway is not on PATH)"
-        );
+    let Some(gateway) = pushgateway_or_skip("the Job workload's push to a real Pushgateway") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -1111,14 +1104,9 @@ fn the_job_workload_scores_and_pushes_to_a_real_pushgateway() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_charts_own_pushgateway_takes_the_jobs_pushes_behind_basic_auth() {
     use base64::Engine as _;
-    let Some(gateway) = find_program("prometheus-pushgateway") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "prometheus-pushgateway is not on PATH (scripts/test.sh installs Debian's)"
-        );
-        println!(
-            "SKIPPED: the chart's own Pushgateway run with its rendered arguments (prometheus-pushgateway is not on PATH)"
-        );
+    let Some(gateway) =
+        pushgateway_or_skip("the chart's own Pushgateway run with its rendered arguments")
+    else {
         return;
     };
     let fixtures = k8s::repo_root().join("test/e2e/fixtures");
@@ -1311,6 +1299,20 @@ async fn the_charts_own_pushgateway_takes_the_jobs_pushes_behind_basic_auth() {
     assert!(!kinds(&docs)
         .iter()
         .any(|(_, name)| name == "vmafx-pushgateway"));
+}
+
+/// Debian's `prometheus-pushgateway` (scripts/test.sh installs it). Missing, a test fails under
+/// CI=true and otherwise prints one SKIPPED line saying `what` was not verified.
+fn pushgateway_or_skip(what: &str) -> Option<std::path::PathBuf> {
+    let found = find_program("prometheus-pushgateway");
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "prometheus-pushgateway is not on PATH (scripts/test.sh installs Debian's)"
+        );
+        println!("SKIPPED: {what} (prometheus-pushgateway is not on PATH)");
+    }
+    found
 }
 
 /// `name` on PATH.

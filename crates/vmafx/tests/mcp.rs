@@ -460,6 +460,21 @@ fn python_client_over_http_with_tokens() {
     );
 }
 
+/// `vmafx mcp --listen` on a free loopback port with the token file and `extra` flags, once it
+/// accepts connections: the process and its port.
+fn serve_mcp(dir: &Path, name: &str, tokens: &str, extra: &[&str]) -> (support::Proc, u16) {
+    let port = support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["mcp", "--listen", &listen, "--auth-token-file", tokens];
+    args.extend_from_slice(extra);
+    let server = support::spawn(dir, name, &args, &[]);
+    support::wait_for(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .unwrap_or_else(|| panic!("vmafx {args:?} did not come up: {}", server.log()));
+    (server, port)
+}
+
 #[test]
 fn python_client_over_https() {
     let Some(python) = python_with_mcp("HTTPS") else {
@@ -478,28 +493,8 @@ fn python_client_over_https() {
         write("key.pem", &pki.key_pem),
     );
     let tokens = write("tokens", &format!("{ADMIN_TOKEN},assistant,submitter\n"));
-    let port = support::free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let server = support::spawn(
-        dir.path(),
-        "mcp-https",
-        &[
-            "mcp",
-            "--listen",
-            &listen,
-            "--auth-token-file",
-            &tokens,
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-        ],
-        &[],
-    );
-    support::wait_for(Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
-    .unwrap_or_else(|| panic!("vmafx mcp --tls-cert did not come up: {}", server.log()));
+    let tls = ["--tls-cert", cert.as_str(), "--tls-key", key.as_str()];
+    let (server, port) = serve_mcp(dir.path(), "mcp-https", &tokens, &tls);
     let answers = run_client(
         &python,
         &json!({
@@ -524,30 +519,8 @@ fn python_client_over_https() {
         write("client.pem", &pki.client_cert_pem),
         write("client-key.pem", &pki.client_key_pem),
     );
-    let port = support::free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let server = support::spawn(
-        dir.path(),
-        "mcp-mtls",
-        &[
-            "mcp",
-            "--listen",
-            &listen,
-            "--auth-token-file",
-            &tokens,
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-            "--client-ca",
-            &ca,
-        ],
-        &[],
-    );
-    support::wait_for(Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
-    .unwrap_or_else(|| panic!("vmafx mcp --client-ca did not come up: {}", server.log()));
+    let mutual = [&tls[..], &["--client-ca", ca.as_str()][..]].concat();
+    let (_server, port) = serve_mcp(dir.path(), "mcp-mtls", &tokens, &mutual);
     let config = json!({
         "transport": "http",
         "url": format!("https://localhost:{port}/mcp"),

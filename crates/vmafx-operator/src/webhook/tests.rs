@@ -358,7 +358,7 @@ async fn bind_fails_naming_the_missing_file() {
         .await
         .err()
         .unwrap();
-    let text = tls::error_chain(&err);
+    let text = vmafx_contract::error_line(&err);
     assert!(
         text.contains(&dir.path().join("tls.crt").display().to_string()),
         "{text}"

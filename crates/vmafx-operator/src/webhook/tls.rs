@@ -159,7 +159,7 @@ impl ReloadingCert {
                 current.failed = None;
             }
             Err(error) => {
-                let message = error_chain(&error);
+                let message = vmafx_contract::error_line(&error);
                 if current.failed.as_deref() != Some(message.as_str()) {
                     tracing::warn!("{message}; still serving the previous certificate");
                     current.failed = Some(message);
@@ -174,18 +174,6 @@ impl ResolvesServerCert for ReloadingCert {
     fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current())
     }
-}
-
-/// The error and its sources on one line.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -232,7 +220,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let crt = dir.path().join(CERT_FILE).display().to_string();
         let key = dir.path().join(KEY_FILE).display().to_string();
-        let message = |dir: &Path| error_chain(&load(dir, &provider()).unwrap_err());
+        let message = |dir: &Path| vmafx_contract::error_line(&load(dir, &provider()).unwrap_err());
 
         let text = message(dir.path());
         assert!(
