@@ -162,11 +162,15 @@ impl PushTarget {
         if host.is_empty() {
             return Err(invalid(field, format!("{url:?} names no host")));
         }
-        if host.contains('@') || rest.contains(['?', '#']) || rest.chars().any(char::is_whitespace)
+        if host.contains('@')
+            || rest.contains(['?', '#'])
+            || rest.chars().any(|c| c.is_whitespace() || c.is_control())
         {
             return Err(invalid(
                 field,
-                format!("{url:?} must hold no credentials, query, fragment or spaces"),
+                format!(
+                    "{url:?} must hold no credentials, query, fragment, spaces or control characters"
+                ),
             ));
         }
         if !value_ok(job) {
@@ -310,6 +314,8 @@ mod tests {
             ("http://", "j", vec![], "names no host"),
             ("http://u:p@gw", "j", vec![], "credentials"),
             ("http://gw/?x=1", "j", vec![], "query"),
+            // Found by the fuzz test: a NUL inside the host.
+            ("http://\0gw:9091", "j", vec![], "control characters"),
             ("http://gw", "a/b", vec![], "job name"),
             ("http://gw", "", vec![], "job name"),
             (

@@ -63,9 +63,16 @@ fn pushgateway_targets() {
                     prop_assert!(
                         !pushed_to.contains(|c: char| c.is_whitespace()
                             || c.is_control()
-                            || matches!(c, '?' | '#' | '@')),
+                            || matches!(c, '?' | '#')),
                         "{pushed_to:?}"
                     );
+                    // No credentials: '@' may appear in a path prefix, never in the host.
+                    let authority = pushed_to
+                        .split("://")
+                        .nth(1)
+                        .and_then(|rest| rest.split('/').next())
+                        .unwrap_or_default();
+                    prop_assert!(!authority.contains('@'), "{pushed_to:?}");
                     let group = format!("/metrics/job/{job}/");
                     prop_assert!(pushed_to.contains(&group), "{pushed_to}");
                 }
